@@ -1,0 +1,26 @@
+"""DRF permission classes for the three roles."""
+
+from rest_framework.permissions import BasePermission
+
+from accounts import roles
+
+
+class IsHolder(BasePermission):
+    message = "Only account holders can do this."
+
+    def has_permission(self, request, view):
+        return roles.is_holder(request.user)
+
+
+class IsAuditor(BasePermission):
+    message = "Only auditors can do this."
+
+    def has_permission(self, request, view):
+        return roles.is_auditor(request.user)
+
+
+class IsSupport(BasePermission):
+    message = "Only support agents can do this."
+
+    def has_permission(self, request, view):
+        return roles.is_support(request.user)

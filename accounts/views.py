@@ -1,0 +1,60 @@
+from django.contrib import messages
+from django.contrib.auth import authenticate, login
+from django.shortcuts import redirect, render
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.forms import SignUpForm
+from consentsvc.errors import ServiceError, register_code
+
+register_code("invalid_credentials", 400, "Username or password is wrong, or the account is locked.")
+
+
+def signup(request):
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_create(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                email=form.cleaned_data.get("email", ""),
+            )
+        except ServiceError as exc:
+            form.add_error("username", exc.message)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Welcome. Everything is off until you turn it on.")
+            return redirect("consent:settings")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+class TokenCreateApi(APIView):
+    """Exchange a username and password for an API token."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth_token"
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        password = serializers.CharField(style={"input_type": "password"})
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: inline_serializer("TokenOutput", {"token": serializers.CharField()})},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request._request, **data.validated_data)
+        if user is None or not user.is_active:
+            raise ServiceError("invalid_credentials", "Username or password is wrong, or the account is locked.")
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
