@@ -55,6 +55,9 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "consent",
+    "vault",
+    "suggestions",
+    "support",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,9 @@ api_v1 = [
     path("auth/token/", account_views.TokenCreateApi.as_view(), name="auth-token"),
     path("", include("consent.api_urls")),
     path("", include("audit.api_urls")),
+    path("", include("vault.api_urls")),
+    path("", include("suggestions.api_urls")),
+    path("", include("support.api_urls")),
 ]
 
 urlpatterns = [
@@ -21,6 +24,9 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", include("consent.urls")),
     path("", include("audit.urls")),
+    path("", include("vault.urls")),
+    path("", include("suggestions.urls")),
+    path("", include("support.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,0 +1,46 @@
+"""Every URL must have a row here saying who may use it; each app's tests prove the row.
+
+A new URL without a row fails this test, so no endpoint ships without a deny-path test.
+"""
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+# name -> who is allowed: "anonymous" (anyone), "authenticated", "holder",
+# "auditor", "support", "operator" (Django admin / staff).
+PERMISSION_TABLE = {
+    "home": "anonymous",
+    "login": "anonymous",
+    "logout": "authenticated",
+    "signup": "anonymous",
+    "password_change": "authenticated",
+    "password_change_done": "authenticated",
+    "auth-token": "anonymous",
+    "schema": "anonymous",
+    "api-docs": "anonymous",
+    "api-redoc": "anonymous",
+}
+
+IGNORED_NAMESPACES = {"admin"}
+
+
+def _walk(patterns, namespace=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace in IGNORED_NAMESPACES:
+                continue
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, inner)
+        elif isinstance(entry, URLPattern):
+            yield f"{namespace}{entry.name}" if entry.name else f"<unnamed {entry.pattern}>"
+
+
+def test_it_has_a_permission_row_for_every_url():
+    names = set(_walk(get_resolver().url_patterns))
+    missing = sorted(name for name in names if name not in PERMISSION_TABLE)
+    assert not missing, f"URLs without a row in PERMISSION_TABLE: {missing}"
+
+
+def test_it_has_no_rows_for_urls_that_do_not_exist():
+    names = set(_walk(get_resolver().url_patterns))
+    stale = sorted(name for name in PERMISSION_TABLE if name not in names)
+    assert not stale, f"rows for URLs that no longer exist: {stale}"
