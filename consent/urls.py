@@ -1,2 +1,8 @@
+from django.urls import path
+
+from consent import views
+
 app_name = "consent"
-urlpatterns = []
+urlpatterns = [
+    path("settings/camera-roll/", views.camera_roll_settings, name="settings"),
+]

@@ -33,3 +33,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "consentsvc.views.handler404"
+handler500 = "consentsvc.views.handler500"

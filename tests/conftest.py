@@ -58,3 +58,30 @@ def _isolated_storage(settings, tmp_path):
             "OPTIONS": {"location": tmp_path / "blobs", "file_permissions_mode": 0o600},
         },
     }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_append_only_tables():
+    """Let the test runner empty append-only tables between transactional tests.
+
+    Django flushes with DELETE (SQLite) or TRUNCATE (PostgreSQL), which the
+    append-only triggers refuse. For the test flush only, the triggers come off
+    around the statement and go straight back on, in the same transaction.
+    """
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from consentsvc import db as append_only_db
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        vendor = self.connection.vendor
+        tables = append_only_db.APPEND_ONLY_TABLES
+        before = [s for table in tables for s in append_only_db.remove_sql(vendor, table)]
+        after = [s for table in tables for s in append_only_db.install_sql(vendor, table)]
+        return original(self, [*before, *sql_list, *after])
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    BaseDatabaseOperations.execute_sql_flush = original
+

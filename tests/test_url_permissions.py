@@ -18,6 +18,13 @@ PERMISSION_TABLE = {
     "schema": "anonymous",
     "api-docs": "anonymous",
     "api-redoc": "anonymous",
+    "consent:settings": "holder",
+    "api-consent-state": "holder",
+    "api-consent-history": "holder",
+    "api-consent-notice": "holder",
+    "api-consent-receipt-key": "anonymous",
+    "api-consent-receipt": "holder",
+    "api-consent-set": "holder",
 }
 
 IGNORED_NAMESPACES = {"admin"}

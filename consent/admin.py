@@ -1,0 +1,29 @@
+from django.contrib import admin
+
+from consent.models import ConsentEntry, Notice
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyAdmin):
+    """Notices are published with `manage.py consent_publish_notice`, never edited."""
+
+    list_display = ["purpose", "version", "title", "material", "published_at"]
+    list_filter = ["purpose"]
+
+
+@admin.register(ConsentEntry)
+class ConsentEntryAdmin(ReadOnlyAdmin):
+    list_display = ["record_id", "subject", "purpose", "event", "notice_version", "method", "created_at"]
+    list_filter = ["purpose", "event", "method"]
+    search_fields = ["record_id", "subject__username"]

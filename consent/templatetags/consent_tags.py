@@ -1,0 +1,32 @@
+from django import template
+
+from consent import purposes
+
+register = template.Library()
+
+EVENT_WORDS = {
+    "given": "Turned on",
+    "withdrawn": "Turned off",
+    "lapsed": "Paused: the notice changed",
+    "revoked_by_support": "Turned off by support",
+}
+
+
+@register.filter
+def purpose_label(purpose: str) -> str:
+    return purposes.PURPOSE_LABELS.get(purpose, purpose)
+
+
+@register.filter
+def event_words(event: str) -> str:
+    return EVENT_WORDS.get(event, event)
+
+
+@register.filter
+def filesize(size) -> str:
+    size = float(size or 0)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
