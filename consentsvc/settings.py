@@ -174,7 +174,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "consentsvc.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "consentsvc.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth_token": "10/minute"},
 }

@@ -1,5 +1,6 @@
 """Adds the one error shape and every stable error code to the OpenAPI schema."""
 
+from drf_spectacular import openapi
 from drf_spectacular.hooks import postprocess_schema_enums
 
 from consentsvc.errors import ERROR_CODES
@@ -30,3 +31,15 @@ def add_error_codes(result, generator, request, public):
         },
     }
     return result
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Names nested serializers after their API class (ConsentSetApi.InputSerializer → ConsentSetInput),
+    so every API class can keep its own small InputSerializer without schema name clashes."""
+
+    def get_serializer_name(self, serializer, direction):
+        qualname = type(serializer).__qualname__
+        if "." in qualname:
+            outer, inner = qualname.rsplit(".", 1)
+            return outer.replace(".", "").removesuffix("Api") + inner.removesuffix("Serializer")
+        return super().get_serializer_name(serializer, direction)
