@@ -1,0 +1,104 @@
+from django.db import models
+
+from audit.canonical import ACTOR_KINDS, GENESIS_HASH, OUTCOMES
+
+
+class AuditImmutableError(RuntimeError):
+    """Audit rows are written once, by audit.services, and never changed or deleted."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditImmutableError(f"{self.model.__name__} rows cannot be updated")
+
+    def delete(self):
+        raise AuditImmutableError(f"{self.model.__name__} rows cannot be deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditImmutableError(f"{self.model.__name__} rows cannot be updated")
+
+    def update_or_create(self, *args, **kwargs):
+        raise AuditImmutableError(f"{self.model.__name__} rows cannot be updated")
+
+    _raw_delete = delete
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditImmutableError(f"{type(self).__name__} rows cannot be updated")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditImmutableError(f"{type(self).__name__} rows cannot be deleted")
+
+
+class AuditEvent(AppendOnlyModel):
+    """One event of the trail. `canonical` holds the exact bytes that were hashed; the other
+    columns repeat them for querying, and audit_verify checks that they agree."""
+
+    seq = models.BigIntegerField(primary_key=True)
+    time = models.DateTimeField()
+    actor_kind = models.CharField(max_length=16, choices=[(k, k) for k in ACTOR_KINDS])
+    actor_id = models.CharField(max_length=128, blank=True)
+    action = models.CharField(max_length=64)
+    subject_id = models.BigIntegerField(null=True, blank=True)
+    object_type = models.CharField(max_length=128, blank=True)
+    object_id = models.CharField(max_length=128, blank=True)
+    purpose = models.CharField(max_length=128, blank=True)
+    outcome = models.CharField(max_length=8, choices=[(o, o) for o in OUTCOMES])
+    request_id = models.CharField(max_length=128, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    canonical = models.BinaryField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [
+            models.Index(fields=["subject_id", "seq"], name="audit_event_subject_seq"),
+            models.Index(fields=["time"], name="audit_event_time"),
+            models.Index(fields=["action", "seq"], name="audit_event_action_seq"),
+            models.Index(fields=["actor_kind", "actor_id"], name="audit_event_actor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.outcome}"
+
+
+class AuditHead(models.Model):
+    """The single row that serialises appends: its lock is the chain head.
+
+    It holds the size and last hash of the chain and the Merkle compact range
+    (the roots of the perfect subtrees on the right edge), so roots and
+    checkpoints never need to read the whole log.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    size = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    compact_range = models.BinaryField(default=b"")
+
+    def __str__(self) -> str:
+        return f"audit head at {self.size}"
+
+
+class AuditCheckpoint(AppendOnlyModel):
+    """A signed C2SP tlog-checkpoint note over the first `tree_size` events."""
+
+    tree_size = models.BigIntegerField(primary_key=True)
+    root_hash = models.CharField(max_length=64)
+    note = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["tree_size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint at {self.tree_size}"

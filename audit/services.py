@@ -1,0 +1,147 @@
+"""Writes to the audit trail. Call inside the same transaction.atomic() as the action.
+
+Appends take the chain head's row lock (SELECT ... FOR UPDATE on PostgreSQL; on
+SQLite every transaction is IMMEDIATE, so the write lock is held from BEGIN).
+The lock is held until the caller's transaction ends, so append the event as the
+last write of the transaction where you can.
+"""
+
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit import canonical
+from audit.context import current_request_id
+from audit.merkle import CompactRange
+from audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from audit.notes import Checkpoint, sign_checkpoint
+from consentsvc import signing
+from consentsvc.errors import ServiceError, register_code
+
+register_code(
+    "audit_event_invalid",
+    500,
+    "An audit event was refused because it was malformed or would carry content; nothing was changed.",
+)
+register_code("audit_log_empty", 409, "The audit trail has no events yet.")
+
+
+@dataclass
+class EventInput:
+    action: str
+    actor_kind: str
+    actor_id: str | int | None = None
+    subject_id: int | None = None
+    object_type: str = ""
+    object_id: str | int = ""
+    purpose: str = ""
+    outcome: str = "allowed"
+    details: dict | None = None
+    request_id: str | None = None
+
+
+def audit_append(
+    *,
+    action: str,
+    actor_kind: str,
+    actor_id: str | int | None = None,
+    subject_id: int | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    purpose: str = "",
+    outcome: str = "allowed",
+    details: dict | None = None,
+    request_id: str | None = None,
+) -> AuditEvent:
+    event = EventInput(
+        action=action,
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        subject_id=subject_id,
+        object_type=object_type,
+        object_id=object_id,
+        purpose=purpose,
+        outcome=outcome,
+        details=details,
+        request_id=request_id,
+    )
+    return audit_append_many(events=[event])[0]
+
+
+def _validated(event: EventInput) -> dict:
+    values = asdict(event)
+    if values["request_id"] is None:
+        values["request_id"] = current_request_id()
+    try:
+        return canonical.event_fields(**values)
+    except canonical.InvalidEvent as exc:
+        raise ServiceError("audit_event_invalid", str(exc)) from exc
+
+
+def _lock_head() -> AuditHead:
+    head = AuditHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        # Only after a flush of the tables (tests); the migration creates the row.
+        # ignore_conflicts makes two first writers agree on one row.
+        AuditHead.objects.bulk_create([AuditHead(pk=1)], ignore_conflicts=True)
+        head = AuditHead.objects.select_for_update().get(pk=1)
+    return head
+
+
+def _checkpoint_for(tree: CompactRange, when) -> AuditCheckpoint:
+    origin = settings.AUDIT_CHECKPOINT_ORIGIN
+    root = tree.root()
+    note = sign_checkpoint(
+        Checkpoint(origin=origin, tree_size=tree.size, root_hash=root),
+        key=signing.private_key("AUDIT_SIGNING_KEY"),
+        key_name=origin,
+    )
+    return AuditCheckpoint(tree_size=tree.size, root_hash=root.hex(), note=note, created_at=when)
+
+
+def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
+    """Appends the events in order, as one batch, in the caller's transaction."""
+    prepared = [_validated(event) for event in events]
+    if not prepared:
+        return []
+    every = settings.AUDIT_CHECKPOINT_EVERY
+    with transaction.atomic():
+        head = _lock_head()
+        tree = CompactRange.from_bytes(head.size, bytes(head.compact_range))
+        now = timezone.now()
+        time_text = canonical.format_time(now)
+        prev_hash = head.last_hash
+        seq = head.size
+        rows: list[AuditEvent] = []
+        checkpoints: list[AuditCheckpoint] = []
+        for fields in prepared:
+            seq += 1
+            body = canonical.encode(fields, seq=seq, time=time_text, prev_hash=prev_hash)
+            leaf = canonical.leaf_hash(body)
+            leaf_hex = leaf.hex()
+            rows.append(AuditEvent(seq=seq, time=now, canonical=body, prev_hash=prev_hash, hash=leaf_hex, **fields))
+            tree.append(leaf)
+            if seq % every == 0:
+                checkpoints.append(_checkpoint_for(tree, now))
+            prev_hash = leaf_hex
+        AuditEvent.objects.bulk_create(rows, batch_size=500)
+        if checkpoints:
+            AuditCheckpoint.objects.bulk_create(checkpoints)
+        AuditHead.objects.filter(pk=1).update(size=seq, last_hash=prev_hash, compact_range=tree.to_bytes())
+    return rows
+
+
+def audit_checkpoint_create() -> AuditCheckpoint:
+    """Signs a checkpoint over every event so far (or returns the one already at that size)."""
+    with transaction.atomic():
+        head = _lock_head()
+        if head.size == 0:
+            raise ServiceError("audit_log_empty", "There are no audit events to checkpoint yet.")
+        existing = AuditCheckpoint.objects.filter(tree_size=head.size).first()
+        if existing is not None:
+            return existing
+        checkpoint = _checkpoint_for(CompactRange.from_bytes(head.size, bytes(head.compact_range)), timezone.now())
+        AuditCheckpoint.objects.bulk_create([checkpoint])
+    return checkpoint
