@@ -58,10 +58,10 @@ def append_only(table: str) -> migrations.RunPython:
 
     def forwards(apps, schema_editor):
         for statement in install_sql(schema_editor.connection.vendor, table):
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)  # the SQL holds literal % signs
 
     def backwards(apps, schema_editor):
         for statement in remove_sql(schema_editor.connection.vendor, table):
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)  # the SQL holds literal % signs
 
     return migrations.RunPython(forwards, backwards, elidable=False)
