@@ -1,0 +1,142 @@
+"""audit_verify against a trail that someone with database access has tampered with (triggers dropped)."""
+
+import hashlib
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from audit import triggers
+from audit.models import AuditCheckpoint, AuditEvent
+from audit.services import audit_checkpoint_create
+from audit.verification import audit_verify
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trail(settings, many_events):
+    settings.AUDIT_CHECKPOINT_EVERY = 5
+    many_events(23)
+    audit_checkpoint_create()
+    return 23
+
+
+def _sql(sql, params=()):
+    with triggers.suspended(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _canonical(seq) -> bytes:
+    return bytes(AuditEvent.objects.get(seq=seq).canonical)
+
+
+def _leaf(body: bytes) -> str:
+    return hashlib.sha256(b"\x00" + body).hexdigest()
+
+
+def test_it_verifies_an_untouched_trail(trail):
+    report = audit_verify()
+    assert report.ok, report.problem
+    assert (report.events, report.checkpoints) == (23, 5)
+    assert AuditCheckpoint.objects.count() == 5
+
+
+def test_it_prints_ok_with_the_counts(trail, capsys):
+    call_command("audit_verify", "--no-progress")
+    out = capsys.readouterr().out
+    assert out.startswith("OK: 23 events, 5 signed checkpoints verified")
+
+
+def test_it_verifies_an_empty_trail():
+    report = audit_verify()
+    assert report.ok and report.events == 0
+
+
+def _fails_at(seq: int, words: str):
+    report = audit_verify()
+    assert not report.ok
+    assert report.first_bad_seq == seq, report.problem
+    assert words in report.problem
+    with pytest.raises(CommandError, match=f"seq {seq}"):
+        call_command("audit_verify", "--no-progress")
+
+
+def test_it_names_an_edited_column(trail):
+    _sql("UPDATE audit_auditevent SET outcome = 'allowed', action = 'consent.given' WHERE seq = 9")
+    _fails_at(9, "column action")
+
+
+def test_it_names_an_edited_canonical_byte(trail):
+    body = _canonical(12).replace(b'"outcome":"denied"', b'"outcome":"allowed"')
+    _sql("UPDATE audit_auditevent SET canonical = %s, outcome = 'allowed' WHERE seq = 12", [body])
+    _fails_at(12, "hash does not match")
+
+
+def test_it_finds_an_edit_whose_hash_was_recomputed(trail):
+    body = _canonical(12).replace(b'"outcome":"denied"', b'"outcome":"allowed"')
+    _sql("UPDATE audit_auditevent SET canonical = %s, outcome = 'allowed', hash = %s WHERE seq = 12",
+         [body, _leaf(body)])
+    _fails_at(13, "prev_hash does not match the hash of seq 12")
+
+
+def test_it_names_a_deleted_row(trail):
+    _sql("DELETE FROM audit_auditevent WHERE seq = 7")
+    _fails_at(7, "seq 7 is missing")
+
+
+def test_it_names_a_deleted_last_row(trail):
+    _sql("DELETE FROM audit_auditevent WHERE seq = 23")
+    _fails_at(23, "head says there are 23")
+
+
+def test_it_names_reordered_rows(trail):
+    _sql("UPDATE audit_auditevent SET seq = -1 WHERE seq = 4")
+    _sql("UPDATE audit_auditevent SET seq = 4 WHERE seq = 5")
+    _sql("UPDATE audit_auditevent SET seq = 5 WHERE seq = -1")
+    _fails_at(4, "hash")
+
+
+def test_it_finds_a_rewritten_tail_through_the_signed_checkpoints(trail):
+    """Rewrite seq 8 onwards consistently (hashes, links, the head): only the signatures can tell."""
+    from audit.merkle import CompactRange
+
+    prev = AuditEvent.objects.get(seq=7).hash
+    tree = CompactRange()
+    for event in AuditEvent.objects.filter(seq__lte=7).order_by("seq"):
+        tree.append(bytes.fromhex(event.hash))
+    for seq in range(8, 24):
+        decoded = json.loads(_canonical(seq))
+        decoded["prev_hash"] = prev
+        if seq == 8:
+            decoded["outcome"] = "error"
+        body = json.dumps(decoded, sort_keys=True, separators=(",", ":")).encode()
+        prev = _leaf(body)
+        tree.append(bytes.fromhex(prev))
+        _sql("UPDATE audit_auditevent SET canonical = %s, prev_hash = %s, hash = %s, outcome = %s WHERE seq = %s",
+             [body, decoded["prev_hash"], prev, decoded["outcome"], seq])
+    _sql("UPDATE audit_audithead SET last_hash = %s, compact_range = %s", [prev, tree.to_bytes()])
+    _fails_at(10, "signed checkpoint at 10 does not match")
+
+
+def test_it_names_a_forged_checkpoint(trail):
+    note = AuditCheckpoint.objects.get(tree_size=15).note.replace("\n15\n", "\n16\n")
+    _sql("UPDATE audit_auditcheckpoint SET note = %s WHERE tree_size = 15", [note])
+    _fails_at(15, "signature")
+
+
+def test_it_names_a_checkpoint_with_a_swapped_root(trail):
+    other = AuditCheckpoint.objects.get(tree_size=10)
+    _sql("UPDATE audit_auditcheckpoint SET note = %s, root_hash = %s WHERE tree_size = 15",
+         [other.note, other.root_hash])
+    _fails_at(15, "differ from its signed note")
+
+
+def test_it_restores_the_triggers_after_a_tamper(trail):
+    _sql("UPDATE audit_auditevent SET outcome = 'allowed' WHERE seq = 3")
+    from django.db import DatabaseError, transaction
+
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE seq = 3")
