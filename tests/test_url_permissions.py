@@ -25,6 +25,28 @@ PERMISSION_TABLE = {
     "api-consent-receipt-key": "anonymous",
     "api-consent-receipt": "holder",
     "api-consent-set": "holder",
+    # support: every support row also needs an open, unexpired case on that account (404 otherwise)
+    "support:console": "support",
+    "support:case-open": "support",
+    "support:case-close": "support",
+    "support:subject": "support",
+    "support:subject-revoke": "support",
+    "support:subject-erase": "support",
+    "api-support-case-open": "support",
+    "api-support-case-close": "support",
+    "api-support-subject-summary": "support",
+    "api-support-subject-revoke": "support",
+    "api-support-subject-erase": "support",
+    # the holder's rights (always the holder's own data; someone else's export is a 404)
+    "support:me-access": "holder",
+    "support:me-data": "holder",
+    "support:me-export-create": "holder",
+    "support:me-export-download": "holder",
+    "support:me-erase": "holder",
+    "api-me-access-log": "holder",
+    "api-me-export-create": "holder",
+    "api-me-export-detail": "holder",
+    "api-me-cloud-media-erase": "holder",
 }
 
 IGNORED_NAMESPACES = {"admin"}

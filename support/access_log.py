@@ -1,0 +1,346 @@
+"""The holder's access history: every audit event about them, in words a person can read.
+
+Events come from `audit.selectors.audit_events_for_subject` (newest first). Runs
+of the same thing done in one go (one request or job, or the same action by the
+same actor on the same day) become one line with a count: "The suggestions
+engine read 12 of your photos to make a collage, 3 May 14:02".
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+
+from audit.selectors import audit_events_for_subject
+from consent.purposes import PURPOSE_LABELS
+from support.models import SupportCase
+
+# Filter categories a holder can pick, by action prefix.
+CATEGORIES = {
+    "consent": ("Consent choices", ("consent.",)),
+    "photos": ("Your photos", ("media.", "exclusion.")),
+    "suggestions": ("Suggestions", ("suggestion.", "output.")),
+    "support": ("Support", ("support.",)),
+    "exports": ("Your data exports", ("export.",)),
+    "audit": ("Auditors", ("audit.",)),
+}
+ACTOR_FILTERS = {
+    "you": "You",
+    "service": "The suggestions engine and other services",
+    "support": "Support agents",
+    "auditor": "Auditors",
+    "system": "The system",
+}
+
+# Actions whose events are grouped per request or job; everything else is
+# grouped per day (for example, uploads).
+PER_REQUEST = {"media.read", "media.listed", "media.deleted", "output.stored", "output.deleted", "media.read_denied"}
+
+USE_LABELS = {
+    "sharing_suggestions": "to make suggestions",
+    "face_grouping": "to group them by the people in them",
+    "owner_access": "",
+    "advertising": "for advertising",
+    "model_training": "for model training",
+}
+KIND_WORDS = {"collage": "a collage", "recap": "a recap animation", "stylized": "a stylised image"}
+
+
+@dataclass
+class Entry:
+    """One line of the access history: one event or a run of alike events."""
+
+    action: str
+    actor_kind: str
+    actor_id: str
+    purpose: str
+    outcome: str
+    request_id: str
+    first_at: datetime
+    last_at: datetime
+    seqs: list[int] = field(default_factory=list)
+    details: list[dict] = field(default_factory=list)
+    summary: str = ""
+    actor_name: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.seqs)
+
+    @property
+    def category(self) -> str:
+        return category_of(self.action)
+
+    @property
+    def text(self) -> str:
+        return f"{self.summary}, {when(self.last_at)}"
+
+
+def category_of(action: str) -> str:
+    for key, (_, prefixes) in CATEGORIES.items():
+        if action.startswith(prefixes):
+            return key
+    return "other"
+
+
+def when(moment: datetime) -> str:
+    return date_format(timezone.localtime(moment), "j M H:i")
+
+
+def _event_time(event) -> datetime:
+    return event.time
+
+
+def _group_key(event) -> tuple:
+    scope = event.request_id if event.action in PER_REQUEST and event.request_id else timezone.localdate(
+        _event_time(event)).isoformat()
+    details = event.details or {}
+    return (event.action, event.actor_kind, str(event.actor_id), event.purpose, event.outcome, scope,
+            details.get("case_id"))
+
+
+def _filtered(*, subject_id: int, since: date | None, until: date | None, category: str | None,
+              actor: str | None):
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(since, datetime.min.time(), tzinfo=tz) if since else None
+    end = datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=tz) if until else None
+    events = audit_events_for_subject(subject_id=subject_id, since=start, until=end)
+    if category in CATEGORIES:
+        from django.db.models import Q
+
+        query = Q()
+        for prefix in CATEGORIES[category][1]:
+            query |= Q(action__startswith=prefix)
+        events = events.filter(query)
+    elif category == "other":
+        for _, prefixes in CATEGORIES.values():
+            for prefix in prefixes:
+                events = events.exclude(action__startswith=prefix)
+    if actor in ACTOR_FILTERS:
+        events = events.filter(actor_kind="holder" if actor == "you" else actor)
+    return events
+
+
+def access_log_entries(*, subject_id: int, since: date | None = None, until: date | None = None,
+                       category: str | None = None, actor: str | None = None) -> list[Entry]:
+    """The holder's history as readable lines, newest first."""
+    entries: list[Entry] = []
+    last_key = None
+    fields = ("seq", "time", "action", "actor_kind", "actor_id", "purpose", "outcome", "request_id", "details")
+    for event in _filtered(subject_id=subject_id, since=since, until=until, category=category,
+                           actor=actor).only(*fields).iterator(chunk_size=2000):
+        key = _group_key(event)
+        if entries and key == last_key:
+            current = entries[-1]
+            current.first_at = _event_time(event)
+        else:
+            current = Entry(
+                action=event.action, actor_kind=event.actor_kind, actor_id=str(event.actor_id or ""),
+                purpose=event.purpose or "", outcome=event.outcome, request_id=event.request_id or "",
+                first_at=_event_time(event), last_at=_event_time(event),
+            )
+            entries.append(current)
+            last_key = key
+        current.seqs.append(event.seq)
+        current.details.append(event.details or {})
+    _describe(entries, subject_id=subject_id)
+    return [entry for entry in entries if entry.summary]
+
+
+def events_per_day(*, subject_id: int, since: date | None = None, until: date | None = None,
+                   category: str | None = None, actor: str | None = None, days: int = 30) -> list[tuple[date, int]]:
+    """Raw event counts per local day, for the chart: the filter window, or the last `days` days."""
+    counts: Counter = Counter()
+    events = _filtered(subject_id=subject_id, since=since, until=until, category=category, actor=actor)
+    for moment in events.values_list("time", flat=True).iterator(chunk_size=5000):
+        counts[timezone.localdate(moment)] += 1
+    last = until or timezone.localdate()
+    first = since or (last - timedelta(days=days - 1))
+    if (last - first).days > 366:
+        first = last - timedelta(days=366)
+    span = (last - first).days + 1
+    return [(first + timedelta(days=i), counts.get(first + timedelta(days=i), 0)) for i in range(span)]
+
+
+# --- words -----------------------------------------------------------------
+
+
+def _support_names(entries: list[Entry]) -> dict[str, str]:
+    ids = {e.actor_id for e in entries if e.actor_kind == "support" and e.actor_id.isdigit()}
+    if not ids:
+        return {}
+    users = get_user_model().objects.filter(pk__in=ids).values_list("pk", "username")
+    return {str(pk): username for pk, username in users}
+
+
+def _tickets(entries: list[Entry], subject_id: int) -> dict[int, str]:
+    case_ids = {d.get("case_id") for e in entries for d in e.details[:1] if isinstance(d.get("case_id"), int)}
+    if not case_ids:
+        return {}
+    return dict(SupportCase.objects.filter(pk__in=case_ids, subject_id=subject_id).values_list("pk", "ticket"))
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one}" if count == 1 else f"{count} {many or one + 's'}"
+
+
+def _photos(count: int) -> str:
+    return "a photo" if count == 1 else f"{count} photos"
+
+
+def _of_your_photos(count: int) -> str:
+    return "one of your photos" if count == 1 else f"{count} of your photos"
+
+
+def _label(purpose: str) -> str:
+    return PURPOSE_LABELS.get(purpose, purpose.replace("_", " "))
+
+
+def _sum(entry: Entry, key: str) -> int:
+    return sum(d.get(key, 0) for d in entry.details if isinstance(d.get(key, 0), int))
+
+
+def _describe(entries: list[Entry], *, subject_id: int) -> None:
+    names = _support_names(entries)
+    tickets = _tickets(entries, subject_id)
+    # What a job made, by request id, so "read 12 photos" can say "to make a collage".
+    made = {}
+    for entry in entries:
+        if entry.action in {"suggestion.created", "output.stored"} and entry.request_id:
+            kind = next((d.get("kind") for d in entry.details if d.get("kind")), None)
+            if kind:
+                made.setdefault(entry.request_id, kind)
+    # Requests where support revoked or erased: the consent and vault events say
+    # it, so the matching support.* line is not repeated.
+    support_requests = {
+        e.request_id for e in entries if e.action in {"consent.revoked_by_support", "support.erase"} and e.request_id
+    }
+    for entry in entries:
+        case_id = entry.details[0].get("case_id") if entry.details else None
+        ticket = tickets.get(case_id) or (entry.details[0].get("ticket") if entry.details else None)
+        entry.actor_name = _actor_name(entry, names)
+        entry.summary = _sentence(entry, ticket=ticket, made=made, support_requests=support_requests)
+
+
+def _actor_name(entry: Entry, names: dict[str, str]) -> str:
+    if entry.actor_kind == "holder":
+        return "You"
+    if entry.actor_kind == "support":
+        return f"Support agent {names.get(entry.actor_id, 'unknown')}"
+    if entry.actor_kind == "auditor":
+        return "An auditor"
+    if entry.actor_kind == "service":
+        return "The suggestions engine" if "suggest" in entry.actor_id or not entry.actor_id else "A service"
+    return "The system"
+
+
+def _with_ticket(text: str, ticket: str | None) -> str:
+    return f"{text}, ticket {ticket}" if ticket else text
+
+
+def _sentence(entry: Entry, *, ticket, made, support_requests) -> str:  # noqa: C901 (a table of phrasings)
+    who = entry.actor_name
+    n = entry.count
+    action = entry.action
+    label = _label(entry.purpose)
+    denied = entry.outcome == "denied"
+
+    if action == "consent.given":
+        return f"{who} turned on {label}"
+    if action == "consent.withdrawn":
+        return f"{who} turned off {label}"
+    if action == "consent.lapsed":
+        return f"{label} was paused because its notice changed; turn it on again to agree to the new text"
+    if action == "consent.revoked_by_support":
+        return _with_ticket(f"{who} revoked {label}", ticket)
+
+    if action == "support.case_opened":
+        return _with_ticket(f"{who} opened a support case about your account", ticket)
+    if action == "support.case_closed":
+        return _with_ticket(f"{who} closed the support case", ticket)
+    if action == "support.case_expired":
+        return _with_ticket("A support case about your account ran out of time and closed", ticket)
+    if action == "support.subject_viewed":
+        times = "" if n == 1 else f" ({_plural(n, 'time')})"
+        return _with_ticket(
+            f"{who} looked at your consent settings and how much is stored, never the photos themselves{times}",
+            ticket)
+    if action == "support.revoke":
+        if entry.request_id in support_requests:
+            return ""
+        return _with_ticket(f"{who} asked to revoke {label}, which was already off", ticket)
+    if action == "support.erase":
+        items = _sum(entry, "items")
+        return _with_ticket(f"{who} erased your cloud photos and everything made from them ({_photos(items)})", ticket)
+
+    if action == "media.uploaded":
+        return f"Your phone uploaded {_photos(n)}"
+    if action == "media.upload_refused":
+        return f"{'An upload was' if n == 1 else f'{n} uploads were'} refused and nothing was kept"
+    if action in {"media.read", "media.read_denied"} and denied:
+        return f"A request to read your photos {USE_LABELS.get(entry.purpose, 'for ' + label)} was refused"
+    if action == "media.read":
+        if entry.purpose == "owner_access":
+            if entry.request_id.startswith("export-"):
+                return f"Your data export included {_photos(n)}"
+            return f"You opened {_photos(n)}"
+        if entry.purpose == "sharing_suggestions":
+            kind = made.get(entry.request_id)
+            goal = f"to make {KIND_WORDS.get(kind, 'a suggestion')}" if kind else "to make suggestions"
+            return f"The suggestions engine read {_of_your_photos(n)} {goal}"
+        if entry.purpose == "face_grouping":
+            return f"The suggestions engine read {_of_your_photos(n)} to group them by the people in them"
+        return f"{who} read {_of_your_photos(n)} {USE_LABELS.get(entry.purpose, 'for ' + label)}".rstrip()
+    if action == "media.listed":
+        if denied:
+            return f"A request to list your photos {USE_LABELS.get(entry.purpose, 'for ' + label)} was refused"
+        return f"{who} looked at the list of your photos to pick some {USE_LABELS.get(entry.purpose, '')}".rstrip()
+    if action == "media.deleted":
+        return f"{who} deleted {_photos(n)} from the cloud"
+    if action == "media.excluded":
+        return f"{who} kept {_photos(n)} out of suggestions"
+    if action == "media.erased":
+        if entry.request_id in support_requests:
+            return ""
+        return f"{who} erased all cloud photos and everything made from them"
+    if action == "media.shredded":
+        return "Your cloud photos were destroyed after you turned Camera Roll Sharing Suggestions off"
+    if action.startswith("exclusion."):
+        verb = "added" if action.endswith(("created", "added")) else "removed" if action.endswith(
+            ("deleted", "removed")) else "changed"
+        return f"{who} {verb} {_plural(n, 'exclusion')}"
+
+    if action in {"suggestion.created", "output.stored"}:
+        kind = next((d.get("kind") for d in entry.details if d.get("kind")), None)
+        if n == 1:
+            return f"The suggestions engine made {KIND_WORDS.get(kind, 'a suggestion')} for you"
+        return f"The suggestions engine made {n} suggestions for you"
+    if action in {"output.read", "suggestion.opened"}:
+        return f"{who} opened {_plural(n, 'suggestion')}"
+    if action in {"suggestion.accepted"}:
+        return f"{who} shared {_plural(n, 'suggestion')}"
+    if action in {"suggestion.dismissed", "output.deleted"}:
+        return f"{_plural(n, 'suggestion')} {'was' if n == 1 else 'were'} deleted"
+    if action == "suggestion.discarded":
+        return f"The suggestions engine threw away {_plural(n, 'unfinished suggestion')} because consent changed"
+
+    if action == "export.requested":
+        return "You asked for a copy of everything we hold about you"
+    if action == "export.ready":
+        return "Your data export was ready to download"
+    if action == "export.failed":
+        return "Your data export could not be made"
+    if action == "export.downloaded":
+        return f"{who} downloaded your data export" + ("" if n == 1 else f" ({_plural(n, 'time')})")
+    if action == "export.deleted":
+        return "Your data export was deleted"
+
+    if action.startswith("audit."):
+        return f"An auditor {'exported' if 'export' in action else 'looked at'} the access log entries about you"
+
+    outcome = "" if entry.outcome == "allowed" else f" ({entry.outcome})"
+    times = "" if n == 1 else f" ×{n}"
+    return f"{who}: {action}{times}{outcome}"

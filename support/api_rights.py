@@ -1,0 +1,122 @@
+"""The holder's rights API: access history, export everything, erase cloud media now."""
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsHolder
+from consentsvc.errors import ServiceError
+from support import access_log, rights, selectors
+from support.models import DataExport
+
+
+class AccessLogEntrySerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="The line in words, with the time, as shown on /me/access/.")
+    summary = serializers.CharField(help_text="The same words without the time.")
+    category = serializers.CharField()
+    action = serializers.CharField()
+    actor_kind = serializers.CharField()
+    actor = serializers.CharField(source="actor_name")
+    purpose = serializers.CharField()
+    outcome = serializers.CharField()
+    count = serializers.IntegerField(help_text="How many audit events this line stands for.")
+    first_at = serializers.DateTimeField()
+    last_at = serializers.DateTimeField()
+    seqs = serializers.ListField(child=serializers.IntegerField(), help_text="The audit events' sequence numbers.")
+
+
+class AccessLogApi(APIView):
+    """Every audit event about you, in words, newest first; alike events in one go are one line."""
+
+    permission_classes = [IsHolder]
+
+    class FilterSerializer(serializers.Serializer):
+        since = serializers.DateField(required=False)
+        until = serializers.DateField(required=False)
+        category = serializers.ChoiceField(choices=[*access_log.CATEGORIES, "other"], required=False)
+        actor = serializers.ChoiceField(choices=list(access_log.ACTOR_FILTERS), required=False)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATE), OpenApiParameter("until", OpenApiTypes.DATE),
+            OpenApiParameter("category", str, enum=[*access_log.CATEGORIES, "other"]),
+            OpenApiParameter("actor", str, enum=list(access_log.ACTOR_FILTERS)),
+            OpenApiParameter("page", int),
+        ],
+        responses=AccessLogEntrySerializer(many=True),
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        entries = access_log.access_log_entries(subject_id=request.user.pk, **filters.validated_data)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response(AccessLogEntrySerializer(page, many=True).data)
+
+
+class ExportOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DataExport
+        fields = ["id", "status", "created_at", "finished_at", "expires_at", "size", "item_count"]
+
+
+class ExportCreateApi(APIView):
+    """Ask for a zip of everything held about you (POST), or list your exports (GET)."""
+
+    permission_classes = [IsHolder]
+
+    @extend_schema(responses=ExportOutputSerializer(many=True))
+    def get(self, request):
+        exports = selectors.exports_for_holder(holder_id=request.user.pk)
+        return Response({"results": ExportOutputSerializer(exports, many=True).data})
+
+    @extend_schema(request=None, responses={202: ExportOutputSerializer,
+                                            429: OpenApiResponse(description="export_busy")})
+    def post(self, request):
+        export = rights.export_request(holder=request.user)
+        export.refresh_from_db()
+        return Response(ExportOutputSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetailApi(APIView):
+    """Download your export (application/zip) once it is ready; before that, 202 with its status."""
+
+    permission_classes = [IsHolder]
+
+    @extend_schema(
+        responses={
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="the zip"),
+            202: ExportOutputSerializer,
+            404: OpenApiResponse(description="not_found"),
+            410: OpenApiResponse(description="export_expired"),
+            500: OpenApiResponse(description="export_failed"),
+        },
+    )
+    def get(self, request, export_id):
+        try:
+            download = rights.export_download(holder=request.user, export_id=export_id)
+        except ServiceError as exc:
+            if exc.code != "export_not_ready":
+                raise
+            export = selectors.export_get(holder_id=request.user.pk, export_id=export_id)
+            return Response(ExportOutputSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+        response = StreamingHttpResponse(download.chunks, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class CloudMediaEraseApi(APIView):
+    """Erase all your cloud media, everything made from it and any waiting export, now (crypto-shred)."""
+
+    permission_classes = [IsHolder]
+
+    @extend_schema(request=None, responses=inline_serializer(
+        "CloudMediaEraseOutput", {"erased": serializers.DictField(child=serializers.IntegerField())}))
+    def delete(self, request):
+        counts = rights.cloud_media_erase(holder=request.user)
+        return Response({"erased": counts})

@@ -1,0 +1,93 @@
+"""The object permissions a case grants, and the check every support action makes.
+
+A case grants its agent three django-guardian object permissions on the one
+account it is about. The permission rows exist only while the case is open;
+the check also demands an open, unexpired case row, so a case that has run out
+stops working at once even before `support_expire_cases` tidies it up.
+"""
+
+import re
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
+from guardian.core import ObjectPermissionChecker
+
+from accounts.roles import is_support
+from consentsvc.errors import ServiceError
+from support.models import SubjectUserObjectPermission, SupportCase
+
+VIEW = "support_view_subject"
+REVOKE = "support_revoke_consent"
+ERASE = "support_erase_media"
+PERMISSIONS = {
+    VIEW: "Support: see an account's consent state and held-data counts",
+    REVOKE: "Support: revoke consent on an account's behalf",
+    ERASE: "Support: erase an account's cloud media",
+}
+
+# A ticket reference goes into audit details only when it looks like an id;
+# anything longer or wordier could be free text, which the trail never holds.
+_TICKET_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+
+
+def ticket_token(ticket: str) -> str | None:
+    return ticket if _TICKET_TOKEN.match(ticket or "") else None
+
+
+def case_details(case: SupportCase, **extra) -> dict:
+    details = {"case_id": case.pk, **extra}
+    token = ticket_token(case.ticket)
+    if token:
+        details["ticket"] = token
+    return details
+
+
+def permissions_ensure() -> list[Permission]:
+    """The three permissions (on the user model), created on first use."""
+    ctype = ContentType.objects.get_for_model(get_user_model())
+    return [
+        Permission.objects.get_or_create(content_type=ctype, codename=codename, defaults={"name": name})[0]
+        for codename, name in PERMISSIONS.items()
+    ]
+
+
+def permissions_grant(case: SupportCase) -> None:
+    SubjectUserObjectPermission.objects.bulk_create(
+        [SubjectUserObjectPermission(user_id=case.agent_id, content_object_id=case.subject_id, permission=perm)
+         for perm in permissions_ensure()],
+        ignore_conflicts=True,
+    )
+
+
+def permissions_remove(case: SupportCase) -> None:
+    SubjectUserObjectPermission.objects.filter(
+        user_id=case.agent_id, content_object_id=case.subject_id, permission__codename__in=PERMISSIONS
+    ).delete()
+
+
+def case_is_live(case: SupportCase, *, now: datetime | None = None) -> bool:
+    return case.closed_at is None and case.expires_at > (now or timezone.now())
+
+
+def case_require(*, agent, subject_id, permission: str) -> SupportCase:
+    """The agent's live case on this account, if it grants `permission`; otherwise 404.
+
+    Without a case the account is, for the agent, as if it did not exist.
+    """
+    if not is_support(agent):
+        raise ServiceError("permission_denied", "Only support agents can do this.")
+    try:
+        subject_id = int(subject_id)
+    except (TypeError, ValueError):
+        raise ServiceError("not_found", "No open case for that account.") from None
+    case = (
+        SupportCase.objects.select_related("subject", "agent")
+        .filter(agent=agent, subject_id=subject_id, closed_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if case is None or not ObjectPermissionChecker(agent).has_perm(permission, case.subject):
+        raise ServiceError("not_found", "No open case for that account.")
+    return case

@@ -1,0 +1,169 @@
+"""The zip of everything held about a holder (GDPR Art. 15 and 20), written as a stream.
+
+Layout:
+    README.txt                what is in here and how to check the receipts
+    account.json              the account row (username, email, joined)
+    media/metadata.json       every cloud item: capture time, place, labels, size, type, SHA-256
+    media/originals/<id>.<ext> the originals as stored (EXIF stripped), decrypted
+    suggestions/outputs.json  what was made from them; suggestions/<id>.<ext> the outputs
+    exclusions.json           the dates and places kept out of suggestions
+    consent/ledger.json       every consent ledger entry
+    consent/receipts/<record id>.json  a signed receipt per entry; consent/receipt-public-key.pem
+    access-log.json           every audit event about the holder (ids and codes, as stored)
+    access-log.txt            the same, in words
+
+The zip is produced chunk by chunk (zipfile writes to a sink that is drained after
+every piece), so it goes straight into the vault's streaming encryption: decrypted
+originals are never all in memory at once and never touch the disk.
+"""
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from audit.selectors import audit_events_for_subject
+from consent import receipts
+from consent import selectors as consent_selectors
+from support import access_log
+from vault import selectors as vault_selectors
+
+# Items are released through the gateway a few at a time, to bound memory.
+RELEASE_BATCH = 8
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic",
+              "image/heif": "heif", "image/gif": "gif", "video/mp4": "mp4"}
+
+README = """\
+Everything consentsvc holds about you, as of {now}.
+
+media/originals/   your cloud copies, decrypted (EXIF removed when they were uploaded)
+media/metadata.json  capture time, place (latitude/longitude), themes, size and SHA-256 of each
+suggestions/       what the suggestions engine made from them, and which photos each used
+exclusions.json    the dates and places you keep out of suggestions
+consent/ledger.json  every consent choice you made (or support made on your behalf)
+consent/receipts/  a signed receipt for each of those, and the public key that checks them
+                   (Ed25519 over the canonical JSON of "receipt": keys sorted, no spaces, UTF-8)
+access-log.json    every access to your data, as recorded in the tamper-evident audit trail
+access-log.txt     the same, in words
+
+This file was encrypted while it waited for you and is deleted {expires}.
+"""
+
+
+class _Sink(io.RawIOBase):
+    """A write-only, unseekable buffer that the generator empties after each piece."""
+
+    def __init__(self):
+        self._buffer = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._buffer += data
+        return len(data)
+
+    def drain(self) -> bytes:
+        out = bytes(self._buffer)
+        self._buffer.clear()
+        return out
+
+
+def _json_default(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if is_dataclass(value):
+        return asdict(value)
+    if isinstance(value, bytes | memoryview):
+        return None
+    return str(value)
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default).encode()
+
+
+def _extension(content_type: str) -> str:
+    return EXTENSIONS.get(content_type, "bin")
+
+
+class ExportStats:
+    def __init__(self):
+        self.items = 0
+        self.outputs = 0
+
+
+def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -> Iterator[bytes]:
+    """Yield the zip's bytes. Reading the originals goes through the gateway (purpose owner_access)."""
+    from vault import gateway  # noqa: PLC0415 (the vault's read path; see the module docstring)
+
+    sink = _Sink()
+    user = get_user_model().objects.get(pk=holder_id)
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+
+        def put(name: str, data: bytes, *, compress: bool = True):
+            archive.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
+
+        put("README.txt", README.format(now=timezone.now().isoformat(timespec="seconds"),
+                                        expires=expires_at.date().isoformat()).encode())
+        put("account.json", _json({"id": user.pk, "username": user.username, "email": user.email,
+                                   "date_joined": user.date_joined, "last_login": user.last_login}))
+        yield sink.drain()
+
+        metadata = []
+        item_ids = list(vault_selectors.media_list(user_id=holder_id).order_by("id").values_list("pk", flat=True))
+        for start in range(0, len(item_ids), RELEASE_BATCH):
+            batch = item_ids[start:start + RELEASE_BATCH]
+            for released in gateway.release(user_id=holder_id, purpose=gateway.PURPOSE_OWNER, item_ids=batch):
+                meta = released.meta
+                name = f"media/originals/{meta.id}.{_extension(meta.content_type)}"
+                # Photos are compressed already; storing them keeps the export fast.
+                put(name, released.data, compress=False)
+                metadata.append({**asdict(meta), "labels": list(meta.labels), "file": name,
+                                 "size": len(released.data)})
+                stats.items += 1
+                yield sink.drain()
+        put("media/metadata.json", _json(metadata))
+        yield sink.drain()
+
+        outputs = []
+        for output in vault_selectors.output_list(user_id=holder_id):
+            data = gateway.output_open(user_id=holder_id, output_id=output.id)
+            name = f"suggestions/{output.id}.{_extension(output.content_type)}"
+            put(name, data, compress=False)
+            outputs.append({**(asdict(output) if is_dataclass(output) else {}), "file": name})
+            stats.outputs += 1
+            yield sink.drain()
+        put("suggestions/outputs.json", _json(outputs))
+        put("exclusions.json", _json(vault_selectors.exclusion_list(user_id=holder_id)))
+        yield sink.drain()
+
+        ledger = []
+        for entry in consent_selectors.consent_history(user_id=holder_id).order_by("id"):
+            ledger.append(receipts.receipt_payload(entry) | {"case_id": entry.case_id})
+            put(f"consent/receipts/{entry.record_id}.json", _json(_receipt(entry)))
+        put("consent/ledger.json", _json(ledger))
+        put("consent/receipt-public-key.pem", receipts.public_key_pem().encode())
+        yield sink.drain()
+
+        events = audit_events_for_subject(subject_id=holder_id).order_by("seq")
+        put("access-log.json", _json([
+            {"seq": e.seq, "time": e.time, "action": e.action, "actor_kind": e.actor_kind, "actor_id": e.actor_id,
+             "object_type": e.object_type, "object_id": e.object_id, "purpose": e.purpose, "outcome": e.outcome,
+             "request_id": e.request_id, "details": e.details, "hash": e.hash}
+            for e in events.iterator(chunk_size=2000)
+        ]))
+        lines = [f"{entry.last_at.isoformat(timespec='seconds')}  {entry.summary}"
+                 for entry in access_log.access_log_entries(subject_id=holder_id)]
+        put("access-log.txt", ("\n".join(lines) + "\n").encode())
+    yield sink.drain()
+
+
+def _receipt(entry) -> dict:
+    build = getattr(consent_selectors, "consent_receipt", None)
+    return build(entry=entry) if build else receipts.receipt_sign(entry)

@@ -1,0 +1,62 @@
+from django import forms
+
+from consent import purposes
+
+
+class AccountSearchForm(forms.Form):
+    q = forms.CharField(label="Username or account id", max_length=150, required=False)
+
+
+class CaseOpenForm(forms.Form):
+    subject = forms.IntegerField(widget=forms.HiddenInput)
+    ticket = forms.CharField(label="Ticket reference", max_length=64, help_text="For example 4411.")
+    reason = forms.CharField(
+        label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why you need to act on this account. Kept on the case; never written to the audit trail.",
+    )
+
+
+class RevokeForm(forms.Form):
+    purpose = forms.ChoiceField(label="Purpose", choices=[(p, purposes.PURPOSE_LABELS[p]) for p in purposes.GRANTABLE])
+    reason = forms.CharField(label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class EraseForm(forms.Form):
+    reason = forms.CharField(label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    confirm = forms.CharField(label="Type the account's username to confirm", max_length=150)
+
+    def __init__(self, *args, username: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.username = username
+
+    def clean_confirm(self):
+        value = self.cleaned_data["confirm"].strip()
+        if value != self.username:
+            raise forms.ValidationError("That is not this account's username; nothing was erased.")
+        return value
+
+
+class HolderEraseForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="I understand: every photo in the cloud and everything made from them is destroyed now, "
+              "and cannot be brought back.",
+    )
+
+
+class AccessFilterForm(forms.Form):
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    category = forms.ChoiceField(label="What", required=False)
+    actor = forms.ChoiceField(label="Who", required=False)
+
+    def __init__(self, *args, categories: dict, actors: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [("", "Everything"), *[(k, v[0]) for k, v in categories.items()],
+                                           ("other", "Other")]
+        self.fields["actor"].choices = [("", "Anyone"), *actors.items()]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data

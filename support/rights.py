@@ -1,0 +1,172 @@
+"""The holder's rights: a copy of everything (Art. 15/20) and erasure of cloud media (Art. 17).
+
+An export is built in the background and kept in the vault, encrypted under the
+holder's key, until it is downloaded or expires (SUPPORT_EXPORT_DAYS, default
+7). Asking for it, its completion, every download and its deletion are audited.
+"""
+
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.context import reset_request_id, set_request_id
+from audit.services import audit_append
+from consentsvc.errors import ServiceError, register_code
+from support import export_zip, selectors, tasks
+from support.models import DataExport
+from vault import selectors as vault_selectors
+from vault import services as vault_services
+
+logger = logging.getLogger(__name__)
+
+register_code("export_not_ready", 409, "The export is still being made; try again in a moment.")
+register_code("export_failed", 500, "The export could not be made; ask for a new one.")
+register_code("export_expired", 410, "The export has expired and was deleted; ask for a new one.")
+register_code("export_busy", 429, "An export is already being made for you; wait for it to finish.")
+
+
+def _export_days() -> int:
+    return getattr(settings, "SUPPORT_EXPORT_DAYS", 7)
+
+
+def held_summary(*, user_id: int) -> dict:
+    return vault_selectors.media_summary(user_id=user_id)
+
+
+@transaction.atomic
+def export_request(*, holder) -> DataExport:
+    """Queue a new export; the build starts once this transaction commits."""
+    busy = DataExport.objects.filter(
+        holder=holder, status__in=[DataExport.Status.PENDING, DataExport.Status.RUNNING]
+    ).exists()
+    if busy:
+        raise ServiceError("export_busy", "An export is already being made for you; wait for it to finish.")
+    now = timezone.now()
+    export = DataExport.objects.create(holder=holder, created_at=now, expires_at=now + timedelta(days=_export_days()))
+    audit_append(action="export.requested", actor_kind="holder", actor_id=holder.pk, subject_id=holder.pk,
+                 object_type="data_export", object_id=export.pk)
+    tasks.run_after_commit(export_build, export_id=export.pk)
+    return export
+
+
+def export_build(*, export_id: uuid.UUID) -> None:
+    """Build the zip and hand it to the vault. Runs as a background job; safe to run twice."""
+    with transaction.atomic():
+        export = DataExport.objects.select_for_update().filter(pk=export_id, status=DataExport.Status.PENDING).first()
+        if export is None:
+            return
+        export.status = DataExport.Status.RUNNING
+        export.save(update_fields=["status"])
+    token = set_request_id(f"export-{export.pk.hex}")
+    try:
+        stats = export_zip.ExportStats()
+        chunks = export_zip.export_chunks(holder_id=export.holder_id, expires_at=export.expires_at, stats=stats)
+        size = vault_services.export_store(user_id=export.holder_id, export_uid=export.pk, chunks=chunks)
+        with transaction.atomic():
+            current = DataExport.objects.select_for_update().filter(pk=export.pk).first()
+            if current is None:  # erased while it was being built: the zip must not outlive the erase
+                vault_services.export_delete(user_id=export.holder_id, export_uid=export.pk)
+                return
+            current.status = DataExport.Status.READY
+            current.finished_at = timezone.now()
+            current.size = size
+            current.item_count = stats.items
+            current.blob_id = export.pk.hex
+            current.save(update_fields=["status", "finished_at", "size", "item_count", "blob_id"])
+            audit_append(action="export.ready", actor_kind="system", actor_id="consentsvc",
+                         subject_id=export.holder_id, object_type="data_export", object_id=export.pk,
+                         details={"items": stats.items, "outputs": stats.outputs})
+    except Exception as exc:
+        logger.exception("export %s failed", export.pk)
+        code = getattr(exc, "code", "") or type(exc).__name__
+        with transaction.atomic():
+            current = DataExport.objects.select_for_update().filter(pk=export.pk).first()
+            if current is not None:
+                current.status = DataExport.Status.FAILED
+                current.finished_at = timezone.now()
+                current.error_code = str(code)[:64]
+                current.save(update_fields=["status", "finished_at", "error_code"])
+                audit_append(action="export.failed", actor_kind="system", actor_id="consentsvc",
+                             subject_id=export.holder_id, object_type="data_export", object_id=export.pk,
+                             outcome="error", details={"error": _code(code)})
+        try:
+            vault_services.export_delete(user_id=export.holder_id, export_uid=export.pk)
+        except Exception:  # nothing was stored, or the key is gone
+            logger.debug("no export blob to delete for %s", export.pk)
+    finally:
+        reset_request_id(token)
+
+
+def _code(value) -> str:
+    text = "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in str(value))[:64]
+    return text or "error"
+
+
+@dataclass
+class Download:
+    filename: str
+    size: int
+    chunks: Iterator[bytes]
+
+
+def export_download(*, holder, export_id) -> Download:
+    """The holder's own ready, unexpired export as a verified plaintext stream; audited."""
+    export = selectors.export_get(holder_id=holder.pk, export_id=export_id)
+    if export.expires_at <= timezone.now():
+        raise ServiceError("export_expired", "This export has expired; ask for a new one.")
+    if export.status == DataExport.Status.FAILED:
+        raise ServiceError("export_failed", "This export could not be made; ask for a new one.")
+    if export.status != DataExport.Status.READY:
+        raise ServiceError("export_not_ready", "The export is still being made; try again in a moment.")
+    with transaction.atomic():
+        audit_append(action="export.downloaded", actor_kind="holder", actor_id=holder.pk, subject_id=holder.pk,
+                     object_type="data_export", object_id=export.pk)
+    chunks = vault_services.export_open(user_id=holder.pk, export_uid=export.pk)
+    stamp = export.created_at.strftime("%Y%m%d-%H%M")
+    return Download(filename=f"consentsvc-export-{stamp}.zip", size=export.size, chunks=chunks)
+
+
+def exports_delete_all(*, user_id: int, actor_kind: str, actor_id) -> int:
+    """Delete every export of the account (on erase). Call inside the erase's transaction."""
+    deleted = 0
+    for export in DataExport.objects.select_for_update().filter(holder_id=user_id):
+        _export_delete(export, actor_kind=actor_kind, actor_id=actor_id, why="erased")
+        deleted += 1
+    return deleted
+
+
+def _export_delete(export: DataExport, *, actor_kind: str, actor_id, why: str) -> None:
+    export_uid = export.pk
+    holder_id = export.holder_id
+    export.delete()
+    audit_append(action="export.deleted", actor_kind=actor_kind, actor_id=actor_id, subject_id=holder_id,
+                 object_type="data_export", object_id=export_uid, details={"why": why})
+    transaction.on_commit(lambda: vault_services.export_delete(user_id=holder_id, export_uid=export_uid))
+
+
+def exports_purge_expired(*, now=None) -> int:
+    """Delete every export past its expiry (and ones whose build was lost). Idempotent."""
+    now = now or timezone.now()
+    purged = 0
+    for export_id in list(DataExport.objects.filter(expires_at__lte=now).values_list("pk", flat=True)):
+        with transaction.atomic():
+            export = DataExport.objects.select_for_update().filter(pk=export_id).first()
+            if export is not None:
+                _export_delete(export, actor_kind="system", actor_id="consentsvc", why="expired")
+                purged += 1
+    return purged
+
+
+@transaction.atomic
+def cloud_media_erase(*, holder) -> dict:
+    """Erase now: crypto-shred every cloud copy, derived output and waiting export of the holder."""
+    counts = vault_services.media_erase_all(user_id=holder.pk, actor_kind="holder", actor_id=holder.pk)
+    counts = dict(counts or {})
+    counts["exports"] = exports_delete_all(user_id=holder.pk, actor_kind="holder", actor_id=holder.pk)
+    return counts

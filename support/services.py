@@ -1,0 +1,208 @@
+"""Support cases and what an agent may do inside one.
+
+Every case event and every action appends an audit event in the same
+transaction. Audit details carry the case id (and the ticket reference when
+it is a short id-like token), never the reason the agent typed.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.roles import is_holder, is_support
+from audit.services import audit_append
+from consent import purposes
+from consent import selectors as consent_selectors
+from consent import services as consent_services
+from consent.models import ConsentEntry
+from consentsvc.errors import ServiceError, register_code
+from support import cases, rights
+from support.models import SupportAction, SupportCase
+from vault import selectors as vault_selectors
+from vault import services as vault_services
+
+register_code("case_already_open", 409, "You already have an open case for this account; use or close it.")
+
+SUMMARY_MEDIA_FIELDS = ("items", "items_bytes", "outputs", "outputs_bytes", "last_upload_at")
+
+
+def _case_hours() -> int:
+    return getattr(settings, "SUPPORT_CASE_HOURS", 8)
+
+
+def _required_text(value: str, field: str, limit: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ServiceError("invalid_request", f"A {field} is required.", extra={"fields": {field: ["Required."]}})
+    if len(value) > limit:
+        raise ServiceError("invalid_request", f"The {field} is too long.",
+                           extra={"fields": {field: [f"At most {limit} characters."]}})
+    return value
+
+
+def _subject_for_case(*, agent, subject_id) -> "get_user_model()":
+    try:
+        subject = get_user_model().objects.get(pk=int(subject_id), is_active=True)
+    except (get_user_model().DoesNotExist, TypeError, ValueError):
+        raise ServiceError("not_found", "No such account.") from None
+    # Cases are about account holders, never about staff or oneself.
+    if subject.pk == agent.pk or not is_holder(subject):
+        raise ServiceError("not_found", "No such account.")
+    return subject
+
+
+@transaction.atomic
+def case_open(*, agent, subject_id: int, reason: str, ticket: str) -> SupportCase:
+    if not is_support(agent):
+        raise ServiceError("permission_denied", "Only support agents can open cases.")
+    reason = _required_text(reason, "reason", 2000)
+    ticket = _required_text(ticket, "ticket", 64)
+    subject = _subject_for_case(agent=agent, subject_id=subject_id)
+    now = timezone.now()
+    stale = SupportCase.objects.filter(agent=agent, subject=subject, closed_at__isnull=True, expires_at__lte=now)
+    for case in stale.select_for_update():
+        _case_end(case, how=SupportCase.Closed.EXPIRED, now=now)
+    existing = SupportCase.objects.filter(agent=agent, subject=subject, closed_at__isnull=True).first()
+    if existing is not None:
+        raise ServiceError("case_already_open", f"You already have case {existing.pk} open for this account.",
+                           extra={"case_id": existing.pk})
+    try:
+        with transaction.atomic():
+            case = SupportCase.objects.create(
+                agent=agent, subject=subject, reason=reason, ticket=ticket,
+                opened_at=now, expires_at=now + timedelta(hours=_case_hours()),
+            )
+    except IntegrityError:  # another request opened one a moment ago
+        raise ServiceError("case_already_open", "You already have a case open for this account.") from None
+    cases.permissions_grant(case)
+    audit_append(
+        action="support.case_opened", actor_kind="support", actor_id=agent.pk, subject_id=subject.pk,
+        object_type="support_case", object_id=case.pk,
+        details=cases.case_details(case, expires_in_hours=_case_hours()),
+    )
+    return case
+
+
+def _case_end(case: SupportCase, *, how: str, now, actor_kind: str = "system", actor_id="consentsvc") -> None:
+    case.closed_at = now
+    case.closed_how = how
+    case.save(update_fields=["closed_at", "closed_how"])
+    cases.permissions_remove(case)
+    action = "support.case_closed" if how == SupportCase.Closed.BY_AGENT else "support.case_expired"
+    audit_append(
+        action=action, actor_kind=actor_kind, actor_id=actor_id, subject_id=case.subject_id,
+        object_type="support_case", object_id=case.pk, details=cases.case_details(case),
+    )
+
+
+@transaction.atomic
+def case_close(*, agent, case_id: int) -> SupportCase:
+    """Close the agent's own live case; its rights go with it. Anything else is a 404."""
+    if not is_support(agent):
+        raise ServiceError("permission_denied", "Only support agents can close cases.")
+    now = timezone.now()
+    try:
+        case = SupportCase.objects.select_for_update().get(pk=int(case_id), agent=agent)
+    except (SupportCase.DoesNotExist, TypeError, ValueError):
+        raise ServiceError("not_found", "No such open case.") from None
+    if not cases.case_is_live(case, now=now):
+        raise ServiceError("not_found", "No such open case.")
+    _case_end(case, how=SupportCase.Closed.BY_AGENT, now=now, actor_kind="support", actor_id=agent.pk)
+    return case
+
+
+def cases_expire(*, now=None) -> int:
+    """End every case past its time: mark it expired, drop its rights, audit it. Idempotent."""
+    now = now or timezone.now()
+    ended = 0
+    due = SupportCase.objects.filter(closed_at__isnull=True, expires_at__lte=now).values_list("pk", flat=True)
+    for case_id in list(due):
+        with transaction.atomic():
+            case = SupportCase.objects.select_for_update().filter(pk=case_id, closed_at__isnull=True).first()
+            if case is not None:
+                _case_end(case, how=SupportCase.Closed.EXPIRED, now=now)
+                ended += 1
+    return ended
+
+
+@transaction.atomic
+def support_subject_summary(*, agent, subject_id: int) -> dict:
+    """Consent state and counts of what is held; never media, places, labels or captions."""
+    case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.VIEW)
+    states = consent_selectors.consent_state(user_id=case.subject_id)
+    media = vault_selectors.media_summary(user_id=case.subject_id)
+    audit_append(
+        action="support.subject_viewed", actor_kind="support", actor_id=agent.pk, subject_id=case.subject_id,
+        object_type="support_case", object_id=case.pk, details=cases.case_details(case),
+    )
+    return {
+        "subject": {"id": case.subject_id, "username": case.subject.username},
+        "case": case,
+        "consent": [
+            {"purpose": s.purpose, "label": s.label, "granted": s.granted, "notice_version": s.notice_version,
+             "since": s.since, "lapsed": s.lapsed}
+            for s in states
+        ],
+        "media": {field: media.get(field) for field in SUMMARY_MEDIA_FIELDS},
+    }
+
+
+@transaction.atomic
+def support_revoke(*, agent, subject_id: int, purpose: str, reason: str) -> SupportAction:
+    """Withdraw a purpose on the holder's behalf: a `revoked_by_support` ledger entry, the agent as actor."""
+    case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.REVOKE)
+    reason = _required_text(reason, "reason", 2000)
+    consent_services.purpose_check(purpose)
+    entry = consent_services.consent_withdraw(
+        user=case.subject, purpose=purpose, method=ConsentEntry.Method.SUPPORT, actor=agent,
+        event=ConsentEntry.Event.REVOKED_BY_SUPPORT, case_id=case.pk,
+    )
+    action = SupportAction.objects.create(
+        case=case, kind=SupportAction.Kind.REVOKE, purpose=purpose, reason=reason,
+        created_at=timezone.now(), changed=entry is not None,
+        counts={"entry": str(entry.record_id)} if entry else {},
+    )
+    details = cases.case_details(case, changed=entry is not None)
+    if entry is not None:
+        details["entry"] = str(entry.record_id)
+    audit_append(
+        action="support.revoke", actor_kind="support", actor_id=agent.pk, subject_id=case.subject_id,
+        object_type="support_case", object_id=case.pk, purpose=purpose, details=details,
+    )
+    return action
+
+
+def _counts(raw: dict) -> dict:
+    # Counts of things only (items, outputs, ...); sizes stay out of the trail.
+    return {
+        key: value for key, value in (raw or {}).items()
+        if isinstance(value, int) and not isinstance(value, bool) and "bytes" not in key
+    }
+
+
+@transaction.atomic
+def support_erase(*, agent, subject_id: int, reason: str) -> SupportAction:
+    """Crypto-shred the holder's cloud media, derived outputs and waiting exports."""
+    case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE)
+    reason = _required_text(reason, "reason", 2000)
+    counts = _counts(vault_services.media_erase_all(
+        user_id=case.subject_id, actor_kind="support", actor_id=agent.pk, case_id=case.pk,
+    ))
+    counts["exports"] = rights.exports_delete_all(user_id=case.subject_id, actor_kind="support", actor_id=agent.pk)
+    action = SupportAction.objects.create(
+        case=case, kind=SupportAction.Kind.ERASE, reason=reason, created_at=timezone.now(),
+        changed=any(counts.values()), counts=counts,
+    )
+    audit_append(
+        action="support.erase", actor_kind="support", actor_id=agent.pk, subject_id=case.subject_id,
+        object_type="support_case", object_id=case.pk, details=cases.case_details(case, **counts),
+    )
+    return action
+
+
+def purpose_choices() -> list[tuple[str, str]]:
+    return [(p, purposes.PURPOSE_LABELS[p]) for p in purposes.GRANTABLE]
+

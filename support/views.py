@@ -1,0 +1,200 @@
+"""Pages: the support console (agents) and the holder's access history and data pages.
+
+Thin: parse the form, call one service or selector, render or redirect. Every
+page works without JavaScript (plain forms with CSRF).
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.decorators import holder_required, support_required
+from consentsvc.errors import ServiceError
+from support import access_log, cases, charts, rights, selectors, services
+from support.forms import (
+    AccessFilterForm,
+    AccountSearchForm,
+    CaseOpenForm,
+    EraseForm,
+    HolderEraseForm,
+    RevokeForm,
+)
+
+
+def _or_404(call, *args, **kwargs):
+    try:
+        return call(*args, **kwargs)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise Http404(exc.message) from exc
+        raise
+
+
+# --- support console ---------------------------------------------------------
+
+
+@support_required
+@require_GET
+def console(request):
+    search = AccountSearchForm(request.GET or None)
+    results = []
+    if search.is_valid():
+        results = selectors.account_find(query=search.cleaned_data["q"])
+    agent_cases = selectors.cases_for_agent(agent=request.user)
+    live = {case.subject_id: case for case in agent_cases if case.is_live}
+    return render(request, "support/console.html", {
+        "search": search,
+        "results": [(account, live.get(account.pk), CaseOpenForm(initial={"subject": account.pk}))
+                    for account in results],
+        "cases": agent_cases,
+        "searched": search.is_bound,
+        "case_hours": getattr(settings, "SUPPORT_CASE_HOURS", 8),
+    })
+
+
+@support_required
+@require_POST
+def case_open(request):
+    form = CaseOpenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A case needs a ticket reference and a reason.")
+        return redirect(reverse("support:console") + f"?q={request.POST.get('subject', '')}")
+    try:
+        case = services.case_open(agent=request.user, **form.cleaned_data)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("support:console")
+    messages.success(request, f"Case {case.pk} is open until {case.expires_at:%H:%M} UTC.")
+    return redirect("support:subject", subject_id=case.subject_id)
+
+
+@support_required
+@require_POST
+def case_close(request, case_id: int):
+    case = _or_404(services.case_close, agent=request.user, case_id=case_id)
+    messages.success(request, f"Case {case.pk} is closed; your access to that account has ended.")
+    return redirect("support:console")
+
+
+@support_required
+@require_GET
+def subject(request, subject_id: int):
+    summary = _or_404(services.support_subject_summary, agent=request.user, subject_id=subject_id)
+    return render(request, "support/subject.html", {
+        "summary": summary,
+        "case": summary["case"],
+        "revoke_form": RevokeForm(),
+    })
+
+
+@support_required
+@require_POST
+def subject_revoke(request, subject_id: int):
+    form = RevokeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a purpose and give a reason.")
+        return redirect("support:subject", subject_id=subject_id)
+    try:
+        action = services.support_revoke(agent=request.user, subject_id=subject_id, **form.cleaned_data)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise Http404(exc.message) from exc
+        messages.error(request, exc.message)
+        return redirect("support:subject", subject_id=subject_id)
+    label = dict(services.purpose_choices())[action.purpose]
+    if action.changed:
+        messages.success(request, f"{label} is now off for this account.")
+    else:
+        messages.info(request, f"{label} was already off; nothing changed.")
+    return redirect("support:subject", subject_id=subject_id)
+
+
+@support_required
+@require_http_methods(["GET", "POST"])
+def subject_erase(request, subject_id: int):
+    case = _or_404(cases.case_require, agent=request.user, subject_id=subject_id, permission=cases.ERASE)
+    form = EraseForm(request.POST or None, username=case.subject.username)
+    if request.method == "POST" and form.is_valid():
+        action = _or_404(services.support_erase, agent=request.user, subject_id=subject_id,
+                         reason=form.cleaned_data["reason"])
+        items = action.counts.get("items", 0)
+        messages.success(request, f"Erased: {items} cloud photos and everything made from them are gone.")
+        return redirect("support:subject", subject_id=subject_id)
+    return render(request, "support/erase_confirm.html", {"case": case, "form": form})
+
+
+# --- the holder's rights -----------------------------------------------------
+
+
+@holder_required
+@require_GET
+def me_access(request):
+    form = AccessFilterForm(request.GET or None, categories=access_log.CATEGORIES, actors=access_log.ACTOR_FILTERS)
+    filters = {}
+    if form.is_bound and form.is_valid():
+        filters = {key: value or None for key, value in form.cleaned_data.items()}
+    entries = access_log.access_log_entries(subject_id=request.user.pk, **filters)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    days = access_log.events_per_day(subject_id=request.user.pk, **filters)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "support/me_access.html", {
+        "form": form,
+        "page": page,
+        "chart": charts.bar_chart(days),
+        "days": days,
+        "total": sum(count for _, count in days),
+        "query": query.urlencode(),
+    })
+
+
+@holder_required
+@require_GET
+def me_data(request):
+    return render(request, "support/me_data.html", {
+        "exports": selectors.exports_for_holder(holder_id=request.user.pk),
+        "held": rights.held_summary(user_id=request.user.pk),
+        "export_days": getattr(settings, "SUPPORT_EXPORT_DAYS", 7),
+    })
+
+
+@holder_required
+@require_POST
+def me_export_create(request):
+    rights.export_request(holder=request.user)
+    messages.success(request, "We are putting your export together. It appears below when it is ready.")
+    return redirect("support:me-data")
+
+
+@holder_required
+@require_GET
+def me_export_download(request, export_id):
+    try:
+        download = rights.export_download(holder=request.user, export_id=export_id)
+    except ServiceError as exc:
+        if exc.status in (404, 410):
+            raise Http404(exc.message) from exc
+        messages.error(request, exc.message)
+        return redirect("support:me-data")
+    response = StreamingHttpResponse(download.chunks, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@holder_required
+@require_http_methods(["GET", "POST"])
+def me_erase(request):
+    form = HolderEraseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        counts = rights.cloud_media_erase(holder=request.user)
+        messages.success(request, f"Done: {counts.get('items', 0)} cloud photos and everything made from them "
+                                  "were destroyed.")
+        return redirect("support:me-data")
+    return render(request, "support/me_erase_confirm.html", {
+        "form": form, "held": rights.held_summary(user_id=request.user.pk),
+    })
