@@ -163,6 +163,31 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Vault blobs (ciphertext only) go to S3-compatible object storage when a bucket is named.
+if envstr("VAULT_S3_BUCKET"):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": envstr("VAULT_S3_BUCKET"),
+            "location": envstr("VAULT_S3_PREFIX", ""),
+            "endpoint_url": envstr("VAULT_S3_ENDPOINT_URL") or None,
+            "region_name": envstr("VAULT_S3_REGION") or None,
+            "access_key": envstr("VAULT_S3_ACCESS_KEY_ID") or None,
+            "secret_key": envstr("VAULT_S3_SECRET_ACCESS_KEY") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
+# Vault: master keys (id:base64key, comma or newline separated, first active; generated
+# under KEYS_DIR outside production), upload limit, and the grace before a withdrawal's
+# crypto-shred. Uploads stay in memory up to the limit: plaintext never touches disk.
+VAULT_MASTER_KEYS = envstr("VAULT_MASTER_KEYS")
+VAULT_MAX_UPLOAD_BYTES = envint("VAULT_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
+FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

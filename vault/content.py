@@ -1,0 +1,62 @@
+"""Encrypted content of items and outputs: write, read as a verified stream, delete."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterable, Iterator
+
+from django.db import transaction
+
+from vault import blobs, storage
+from vault.keys import DataKey
+
+
+def content_write(*, data_key: DataKey, uid: uuid.UUID, variant: str, chunks: Iterable[bytes]) -> tuple[str, int]:
+    """Encrypt and store atomically; return (blob name, stored ciphertext bytes)."""
+    name = storage.blob_name(user_id=data_key.user_id, key_id=data_key.key_id, object_uid=uid, variant=variant)
+    size = storage.blob_write(
+        name=name, chunks=blobs.encrypt_stream(data_key=data_key, object_uid=uid, variant=variant, chunks=chunks)
+    )
+    return name, size
+
+
+def content_stream(*, data_key: DataKey, uid: uuid.UUID, variant: str) -> Iterator[bytes]:
+    """Verified plaintext in pieces; raises blobs.BlobIntegrityError if the blob is bad or missing."""
+    name = storage.blob_name(user_id=data_key.user_id, key_id=data_key.key_id, object_uid=uid, variant=variant)
+    try:
+        source = storage.blob_read(name=name)
+        first = next(source, b"")
+    except FileNotFoundError:
+        raise blobs.BlobIntegrityError("missing", "The blob is missing from storage.") from None
+
+    def chunks():
+        yield first
+        yield from source
+
+    return blobs.decrypt_stream(data_key=data_key, object_uid=uid, variant=variant, chunks=chunks())
+
+
+def content_read(*, data_key: DataKey, uid: uuid.UUID, variant: str) -> bytes:
+    return b"".join(content_stream(data_key=data_key, uid=uid, variant=variant))
+
+
+def names_for(*, user_id: int, key_id: uuid.UUID, uid: uuid.UUID, variants: Iterable[str]) -> list[str]:
+    return [storage.blob_name(user_id=user_id, key_id=key_id, object_uid=uid, variant=v) for v in variants]
+
+
+def delete_names(names: list[str]) -> None:
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            storage.blob_delete(name=name)
+
+
+def delete_names_on_commit(names: list[str]) -> None:
+    """Blobs go once the rows that point at them are gone for good (never before)."""
+    if names:
+        transaction.on_commit(lambda: delete_names(names))
+
+
+def delete_key_folder_on_commit(*, user_id: int, key_id: uuid.UUID) -> None:
+    folder = storage.key_folder(user_id=user_id, key_id=key_id)
+    transaction.on_commit(lambda: storage.folder_delete(folder=folder))

@@ -1,0 +1,82 @@
+"""Account data keys in the database: create, load (unwrap), destroy, re-wrap."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from vault import keys
+from vault.models import AccountKey
+
+
+def _data_key(row: AccountKey) -> keys.DataKey:
+    raw = keys.unwrap_data_key(
+        user_id=row.user_id, key_id=row.key_id, scope=row.scope, master_id=row.master_key_id, wrapped=bytes(row.wrapped)
+    )
+    return keys.DataKey(user_id=row.user_id, key_id=row.key_id, scope=row.scope, key=raw)
+
+
+def data_key_get(*, user_id: int, scope: str = keys.SCOPE_MEDIA) -> tuple[AccountKey, keys.DataKey] | None:
+    row = AccountKey.objects.filter(user_id=user_id, scope=scope).first()
+    if row is None:
+        return None
+    return row, _data_key(row)
+
+
+def data_key_by_id(*, user_id: int, key_id: uuid.UUID) -> keys.DataKey:
+    return _data_key(AccountKey.objects.get(user_id=user_id, key_id=key_id))
+
+
+def data_key_get_or_create(*, user_id: int, scope: str = keys.SCOPE_MEDIA) -> tuple[AccountKey, keys.DataKey]:
+    found = data_key_get(user_id=user_id, scope=scope)
+    if found is not None:
+        return found
+    key_id = uuid.uuid4()
+    raw = keys.new_data_key()
+    master_id, wrapped = keys.wrap_data_key(user_id=user_id, key_id=key_id, scope=scope, key=raw)
+    try:
+        with transaction.atomic():
+            row = AccountKey.objects.create(
+                user_id=user_id, scope=scope, key_id=key_id, master_key_id=master_id, wrapped=wrapped
+            )
+    except IntegrityError:
+        # Another request made the account's key first; use that one.
+        found = data_key_get(user_id=user_id, scope=scope)
+        if found is None:
+            raise
+        return found
+    return row, keys.DataKey(user_id=user_id, key_id=key_id, scope=scope, key=raw)
+
+
+def account_keys_rewrap(*, batch_size: int = 500, progress: Callable[[int], None] | None = None) -> int:
+    """Re-wrap every account key not under the active master key. No blob is touched.
+
+    Each batch commits on its own, so an interrupted run is resumed by running it again.
+    """
+    active = keys.master_keys().active_id
+    done = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                AccountKey.objects.select_for_update().exclude(master_key_id=active).order_by("pk")[:batch_size]
+            )
+            if not rows:
+                return done
+            now = timezone.now()
+            for row in rows:
+                raw = _data_key(row).key
+                row.master_key_id, row.wrapped = keys.wrap_data_key(
+                    user_id=row.user_id, key_id=row.key_id, scope=row.scope, key=raw
+                )
+                row.rewrapped_at = now
+            AccountKey.objects.bulk_update(rows, ["master_key_id", "wrapped", "rewrapped_at"])
+        done += len(rows)
+        if progress is not None:
+            progress(len(rows))
+
+
+def account_keys_pending_rewrap() -> int:
+    return AccountKey.objects.exclude(master_key_id=keys.master_keys().active_id).count()

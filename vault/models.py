@@ -1,0 +1,125 @@
+"""What the vault keeps. Content lives in encrypted blobs; rows hold sealed metadata.
+
+Anything that says where a person was or what a photo shows (coordinates, labels,
+capture time, place names, the photo's hash) is sealed under the account's data
+key; what stays in clear is what the service needs to count and size things.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from vault import keys
+
+
+class AccountKey(models.Model):
+    """An account's data key for one scope, only ever stored wrapped by a master key.
+
+    Deleting the row is crypto-shredding: every blob and sealed value under it becomes
+    unreadable at once (and the rows that point at it go with it).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="vault_keys")
+    scope = models.CharField(max_length=16, choices=[(s, s) for s in keys.SCOPES])
+    key_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    master_key_id = models.CharField(max_length=32)
+    wrapped = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    rewrapped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "scope"], name="vault_one_key_per_scope")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} key {self.key_id} of account {self.user_id}"
+
+
+class MediaItem(models.Model):
+    """One cloud copy of a camera-roll photo: an encrypted original and thumbnail."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="media_items")
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    key = models.ForeignKey(AccountKey, on_delete=models.CASCADE, related_name="media_items")
+    # The consent ledger entry (camera_roll_cloud_processing, "given") that authorised the upload.
+    consent_entry = models.ForeignKey("consent.ConsentEntry", on_delete=models.PROTECT, related_name="+")
+    # HMAC of the photo's SHA-256 under a subkey of the account key: finds duplicates
+    # without keeping a hash that could be matched against a known photo.
+    dedup_tag = models.CharField(max_length=64)
+    # Sealed JSON: sha256, captured_at, lat, lon, labels.
+    sealed_meta = models.BinaryField()
+    content_type = models.CharField(max_length=32)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size = models.PositiveBigIntegerField(help_text="Plaintext size of the stored (EXIF-stripped) original.")
+    thumbnail_size = models.PositiveIntegerField()
+    stored_bytes = models.PositiveBigIntegerField(help_text="Ciphertext bytes of original and thumbnail.")
+    has_location = models.BooleanField(default=False)
+    excluded = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "dedup_tag"], name="vault_media_unique_per_owner")]
+        indexes = [models.Index(fields=["owner", "-id"], name="vault_media_owner_idx")]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"media {self.pk} of account {self.owner_id}"
+
+
+class DerivedOutput(models.Model):
+    """Something made from media (a collage, a recap, a stylised image), encrypted like media."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="derived_outputs")
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    key = models.ForeignKey(AccountKey, on_delete=models.CASCADE, related_name="outputs")
+    kind = models.CharField(max_length=32)
+    purpose = models.CharField(max_length=32)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    stored_bytes = models.PositiveBigIntegerField()
+    sources = models.ManyToManyField(MediaItem, related_name="outputs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "-id"], name="vault_output_owner_idx")]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} output {self.pk} of account {self.owner_id}"
+
+
+class Exclusion(models.Model):
+    """Keep matching media out of every purpose but the holder's own access."""
+
+    class Kind(models.TextChoices):
+        DATE_RANGE = "date_range"
+        PLACE = "place"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="media_exclusions")
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Date ranges are inclusive calendar days; a place is sealed under the account's
+    # settings key (name, lat, lon, radius_m), which media erasure leaves alone.
+    start = models.DateField(null=True, blank=True)
+    end = models.DateField(null=True, blank=True)
+    key = models.ForeignKey(AccountKey, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    sealed_place = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} exclusion {self.pk} of account {self.owner_id}"
+
+
+class ShredSchedule(models.Model):
+    """A crypto-shred owed after a withdrawal, due once the grace period is over."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField()
+    requested_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"shred account {self.owner_id} media at {self.due_at}"

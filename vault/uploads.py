@@ -1,0 +1,57 @@
+"""Uploads stay in memory: Django would otherwise spool a file over 2.5 MB to a
+plaintext temporary file on disk, and a photo must never touch disk unencrypted.
+
+A request whose files add up to more than VAULT_MAX_UPLOAD_BYTES keeps nothing: the
+handler drops the data as it arrives and flags the request, and the view answers
+413 ``file_too_large``.
+"""
+
+from io import BytesIO
+
+from django.conf import settings
+from django.core.files.uploadedfile import InMemoryUploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+
+TOO_LARGE_FLAG = "vault_upload_too_large"
+
+
+class MemoryOnlyUploadHandler(FileUploadHandler):
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.received = 0
+        self.file = None
+
+    @property
+    def limit(self) -> int:
+        return settings.VAULT_MAX_UPLOAD_BYTES
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.file = BytesIO()
+
+    def _refuse(self):
+        self.file = None
+        if self.request is not None:
+            setattr(self.request, TOO_LARGE_FLAG, True)
+        raise SkipFile
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self._refuse()
+        self.file.write(raw_data)
+        return None
+
+    def file_complete(self, file_size):
+        if self.file is None:
+            return None
+        self.file.seek(0)
+        return InMemoryUploadedFile(
+            file=self.file,
+            field_name=self.field_name,
+            name=self.file_name,
+            content_type=self.content_type,
+            size=file_size,
+            charset=self.charset,
+            content_type_extra=self.content_type_extra,
+        )
