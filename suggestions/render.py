@@ -1,0 +1,425 @@
+"""Outputs made with Pillow: collages, recap animations (animated WebP) and stylised images.
+
+Inputs are encoded image bytes as the gateway releases them. Decoding asks the JPEG decoder
+for a reduced size up front (draft mode: the DCT is scaled by 1/2, 1/4 or 1/8), so a
+12-megapixel photo that will fill a 500-pixel collage cell costs a fraction of a full decode.
+EXIF orientation is honoured (the gateway applies it already; a stray tag is applied here too).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image, ImageChops, ImageEnhance, ImageFilter, ImageMath, ImageOps
+
+COLLAGE_SIZE = 1600  # the canvas's longer side
+COLLAGE_GAP = 8
+COLLAGE_BACKGROUND = (246, 244, 239)
+JPEG_QUALITY = 85
+
+RECAP_SIZE = 960
+RECAP_HOLD_MS = 1400
+RECAP_FADE_MS = 110
+RECAP_FADE_STEPS = 2  # blended frames between two photos
+RECAP_MIN_PHOTOS = 4  # 4 photos × (1 + 2) frames = 12 frames
+RECAP_MAX_PHOTOS = 6  # 18 frames
+
+STYLIZED_SIZE = 1600
+STYLES = ("film", "sketch", "comic", "vintage", "noir")
+
+_ORIENTATION = 0x0112
+_TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+@dataclass
+class Source:
+    """One input: encoded bytes plus its upright size, read from the header without decoding."""
+
+    data: bytes
+    width: int
+    height: int
+    orientation: int = 1
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Source:
+        with Image.open(io.BytesIO(data)) as image:
+            orientation = image.getexif().get(_ORIENTATION, 1) or 1
+            width, height = image.size
+        if orientation in _TRANSPOSED_ORIENTATIONS:
+            width, height = height, width
+        return cls(data=data, width=width, height=height, orientation=orientation)
+
+    @property
+    def aspect(self) -> float:
+        return self.width / self.height
+
+    def decode(self, min_size: tuple[int, int] | None = None) -> Image.Image:
+        """Decode upright in RGB, at least min_size (upright pixels) if given: the JPEG decoder
+        then does most of the downscaling itself."""
+        image = Image.open(io.BytesIO(self.data))
+        if min_size is not None and image.format == "JPEG":
+            want = (max(1, math.ceil(min_size[0])), max(1, math.ceil(min_size[1])))
+            if self.orientation in _TRANSPOSED_ORIENTATIONS:
+                want = (want[1], want[0])
+            image.draft("RGB", want)
+        image.load()
+        if self.orientation != 1:
+            image = ImageOps.exif_transpose(image)
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        return image
+
+
+def decode(data: bytes, min_size: tuple[int, int] | None = None) -> Image.Image:
+    return Source.from_bytes(data).decode(min_size)
+
+
+def cover_size(source_size: tuple[int, int], box: tuple[int, int]) -> tuple[float, float]:
+    """The size source_size must be scaled to so that it covers box (what a crop-to-fill needs)."""
+    scale = max(box[0] / source_size[0], box[1] / source_size[1])
+    return source_size[0] * scale, source_size[1] * scale
+
+
+# --------------------------------------------------------------------------- centre of interest
+
+
+def focus_point(image: Image.Image) -> tuple[float, float]:
+    """Where the eye goes, as fractions of width and height: the centroid of edge energy and
+    colour saturation on a 64-pixel copy, pulled a third of the way back to the middle so a busy
+    corner cannot drag the crop off the subject."""
+    small = image.copy()
+    small.thumbnail((64, 64), Image.Resampling.BILINEAR)
+    width, height = small.size
+    edges = small.convert("L").filter(ImageFilter.FIND_EDGES)
+    # Pillow copies the outermost pixels through a 3×3 filter unfiltered: they are not edges.
+    edges = ImageOps.expand(edges.crop((1, 1, width - 1, height - 1)), border=1, fill=0)
+    saturation = small.convert("HSV").getchannel("S")
+    energy = ImageChops.add(edges, ImageChops.multiply(saturation, saturation), scale=1.0)
+    data = energy.tobytes()
+    total = sx = sy = 0.0
+    for index, value in enumerate(data):
+        if value:
+            weight = value * value
+            total += weight
+            sx += weight * (index % width)
+            sy += weight * (index // width)
+    if total == 0:
+        return 0.5, 0.5
+    fx = (sx / total + 0.5) / width
+    fy = (sy / total + 0.5) / height
+    return 0.5 + (fx - 0.5) * 2 / 3, 0.5 + (fy - 0.5) * 2 / 3
+
+
+def crop_box(size: tuple[int, int], aspect: float, focus: tuple[float, float]) -> tuple[int, int, int, int]:
+    """The largest box of the given aspect inside size, centred on focus as far as the edges allow."""
+    width, height = size
+    if width / height > aspect:
+        box_w, box_h = max(1, round(height * aspect)), height
+    else:
+        box_w, box_h = width, max(1, round(width / aspect))
+    left = min(max(0, round(focus[0] * width - box_w / 2)), width - box_w)
+    top = min(max(0, round(focus[1] * height - box_h / 2)), height - box_h)
+    return left, top, left + box_w, top + box_h
+
+
+def fill(source: Source, box: tuple[int, int]) -> Image.Image:
+    """Decode (in draft mode) just large enough, crop around the centre of interest, resize to box."""
+    box = (max(1, box[0]), max(1, box[1]))
+    image = source.decode(cover_size((source.width, source.height), box))
+    region = crop_box(image.size, box[0] / box[1], focus_point(image))
+    return image.resize(box, Image.Resampling.LANCZOS, box=region, reducing_gap=3.0)
+
+
+# --------------------------------------------------------------------------- collage layouts
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Cells (left, top, width, height) in canvas pixels, one per photo in the given order."""
+
+    name: str
+    size: tuple[int, int]
+    cells: tuple[tuple[int, int, int, int], ...]
+    cost: float
+
+
+def _compositions(n: int, max_part: int = 4, max_parts: int = 4):
+    for parts in range(1, max_parts + 1):
+        for combo in itertools.product(range(1, max_part + 1), repeat=parts):
+            if sum(combo) == n:
+                yield combo
+
+
+def _row_layout(aspects: Sequence[float], rows: Sequence[int], size: tuple[int, int], gap: int) -> Layout | None:
+    """Justified rows: each row as tall as makes its photos fit the width uncropped, then every
+    row stretched or squeezed alike to fill the canvas height (that squeeze is the crop)."""
+    width, height = size
+    groups, start = [], 0
+    for count in rows:
+        groups.append(aspects[start : start + count])
+        start += count
+    natural = [(width - gap * (len(g) + 1)) / sum(g) for g in groups]
+    room = height - gap * (len(groups) + 1)
+    scale = room / sum(natural)
+    if scale <= 0:
+        return None
+    cells, cost, areas = [], 0.0, []
+    top = gap
+    for g, row_height in zip(groups, natural, strict=True):
+        h = row_height * scale
+        left = gap
+        row_width = width - gap * (len(g) + 1)
+        for index, aspect in enumerate(g):
+            w = row_width * aspect / sum(g)
+            right = width - gap if index == len(g) - 1 else round(left + w)
+            cell_w, cell_h = right - round(left), round(top + h) - round(top)
+            cells.append((round(left), round(top), cell_w, cell_h))
+            cost += abs(math.log((cell_w / max(1, cell_h)) / aspect))
+            areas.append(cell_w * cell_h)
+            left = right + gap
+        top += h + gap
+    # Prefer cells of similar size: a lone photo blown up beside eight stamps looks broken.
+    logs = [math.log(a) for a in areas]
+    mean = sum(logs) / len(logs)
+    cost += 0.6 * math.sqrt(sum((x - mean) ** 2 for x in logs) / len(logs)) * len(logs)
+    return Layout(f"rows{'-'.join(map(str, rows))}", size, tuple(cells), cost)
+
+
+def _transpose(layout: Layout) -> Layout:
+    return Layout(
+        layout.name.replace("rows", "columns"),
+        (layout.size[1], layout.size[0]),
+        tuple((top, left, h, w) for left, top, w, h in layout.cells),
+        layout.cost,
+    )
+
+
+MIN_CANVAS_ASPECT, MAX_CANVAS_ASPECT = 3 / 4, 4 / 3
+
+
+def _canvas(natural_aspect: float, long_side: int) -> tuple[int, int]:
+    aspect = min(MAX_CANVAS_ASPECT, max(MIN_CANVAS_ASPECT, natural_aspect))
+    if aspect >= 1:
+        return long_side, round(long_side / aspect)
+    return round(long_side * aspect), long_side
+
+
+def choose_layout(aspects: Sequence[float], *, long_side: int = COLLAGE_SIZE, gap: int = COLLAGE_GAP) -> Layout:
+    """Among justified rows and justified columns for every way of splitting the photos (in
+    order) into up to four rows or columns, the layout that crops least and keeps cells alike.
+
+    Each candidate's canvas takes the shape its photos want, kept between 3:4 and 4:3.
+    """
+    if not aspects:
+        raise ValueError("a collage needs at least one photo")
+    best: Layout | None = None
+    for rows in _compositions(len(aspects)):
+        groups, start = [], 0
+        for count in rows:
+            groups.append(aspects[start : start + count])
+            start += count
+        # Ignoring gaps, rows of widths 1 have heights 1/sum(aspects): the canvas is 1 by their sum.
+        row_aspect = 1 / sum(1 / sum(g) for g in groups)
+        column_aspect = sum(1 / sum(1 / a for a in g) for g in groups)
+        row_size = _canvas(row_aspect, long_side)
+        candidates = [_row_layout(aspects, rows, row_size, gap)]
+        column_size = _canvas(column_aspect, long_side)
+        transposed = _row_layout([1 / a for a in aspects], rows, (column_size[1], column_size[0]), gap)
+        candidates.append(_transpose(transposed) if transposed else None)
+        for candidate in candidates:
+            if candidate is not None and (best is None or candidate.cost < best.cost - 1e-9):
+                best = candidate
+    assert best is not None
+    return best
+
+
+def collage(sources: Sequence[Source], *, long_side: int = COLLAGE_SIZE) -> bytes:
+    layout = choose_layout([s.aspect for s in sources], long_side=long_side)
+    canvas = Image.new("RGB", layout.size, COLLAGE_BACKGROUND)
+    for source, (left, top, w, h) in zip(sources, layout.cells, strict=True):
+        canvas.paste(fill(source, (w, h)), (left, top))
+    return encode_jpeg(canvas)
+
+
+def encode_jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False, subsampling="4:2:0")
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- recap animation
+
+
+def recap_frames(count: int) -> int:
+    return count * (1 + RECAP_FADE_STEPS)
+
+
+def recap(sources: Sequence[Source], *, size: int = RECAP_SIZE) -> bytes:
+    """A looping animated WebP: each photo held, then cross-faded into the next (and the last
+    back into the first), so n photos make 3n frames."""
+    if not RECAP_MIN_PHOTOS <= len(sources) <= RECAP_MAX_PHOTOS:
+        raise ValueError(f"a recap takes {RECAP_MIN_PHOTOS} to {RECAP_MAX_PHOTOS} photos")
+    stills = [fill(source, (size, size)) for source in sources]
+    frames, durations = [], []
+    for index, still in enumerate(stills):
+        following = stills[(index + 1) % len(stills)]
+        frames.append(still)
+        durations.append(RECAP_HOLD_MS)
+        for step in range(1, RECAP_FADE_STEPS + 1):
+            frames.append(Image.blend(still, following, step / (RECAP_FADE_STEPS + 1)))
+            durations.append(RECAP_FADE_MS)
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer,
+        "WEBP",
+        save_all=True,
+        append_images=frames[1:],
+        duration=durations,
+        loop=0,
+        quality=78,
+        method=1,
+        minimize_size=False,
+        kmin=1,
+        kmax=3,
+    )
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- stylised images
+
+
+def _vignette(size: tuple[int, int], strength: float) -> Image.Image:
+    """A soft dark-edged mask ("L"): 255 in the middle falling to 255·(1 - strength) in the corners."""
+    small = Image.radial_gradient("L").resize((64, 64))  # 0 in the centre, 255 at the rim
+    mask = small.point(lambda v: round(255 - strength * 255 * min(1.0, (v / 255) ** 2 * 1.4)))
+    return mask.resize(size, Image.Resampling.BILINEAR)
+
+
+def _darken(image: Image.Image, mask: Image.Image) -> Image.Image:
+    return ImageChops.multiply(image, Image.merge("RGB", (mask, mask, mask)))
+
+
+@functools.cache
+def _grain_tile(amount: int) -> Image.Image:
+    """A fixed 256-pixel tile of soft noise around mid-grey: the same grain every time, so the same
+    photo always gives the same output (which the tests rely on to tell outputs apart)."""
+    noise = Image.frombytes("L", (256, 256), random.Random(amount).randbytes(256 * 256))
+    noise = noise.filter(ImageFilter.GaussianBlur(0.6))
+    return noise.point(lambda v: max(0, min(255, round(128 + (v - 128) * amount / 40))))
+
+
+def _grain(size: tuple[int, int], amount: int) -> Image.Image:
+    tile = _grain_tile(amount)
+    grain = Image.new("L", size)
+    for top in range(0, size[1], tile.height):
+        for left in range(0, size[0], tile.width):
+            grain.paste(tile, (left, top))
+    return grain
+
+
+def style_film(image: Image.Image) -> Image.Image:
+    """Lifted blacks, gentle S-curve, teal shadows and warm highlights, grain, vignette."""
+    curve = [round(18 + 225 * (0.5 - 0.5 * math.cos(math.pi * (v / 255) ** 0.95))) for v in range(256)]
+    r, g, b = image.split()
+    r = r.point([min(255, c + 6) for c in curve])
+    g = g.point(curve)
+    b = b.point([max(0, min(255, round(c * 0.92 + 16))) for c in curve])
+    toned = Image.merge("RGB", (r, g, b))
+    toned = ImageEnhance.Color(toned).enhance(0.85)
+    grain = _grain(toned.size, 18)
+    toned = ImageChops.overlay(toned, Image.merge("RGB", (grain, grain, grain)))
+    return _darken(toned, _vignette(toned.size, 0.35))
+
+
+def style_sketch(image: Image.Image) -> Image.Image:
+    """Pencil sketch: colour dodge of the grey image with its blurred negative, on warm paper."""
+    gray = image.convert("L")
+    # Colour dodge of gray with its blurred negative is gray / (1 - blur(255 - gray)) = gray / blur(gray).
+    blurred = gray.filter(ImageFilter.GaussianBlur(radius=max(2, image.width // 250)))
+    dodge = ImageMath.lambda_eval(
+        lambda args: args["convert"](args["min"](args["a"] * 255 / (args["b"] + 1), 255), "L"), a=gray, b=blurred
+    )
+    lines = ImageOps.autocontrast(dodge, cutoff=(2, 0))
+    paper = Image.new("RGB", image.size, (246, 240, 226))
+    ink = Image.new("RGB", image.size, (58, 52, 48))
+    return Image.composite(paper, ink, lines)
+
+
+def style_comic(image: Image.Image) -> Image.Image:
+    """Flat colour (smoothed, saturated, cut to a dozen tones) under bold ink lines; worked out
+    on a copy of at most 720 pixels, where the median filter is cheap, and scaled back up."""
+    work = image.copy()
+    work.thumbnail((720, 720), Image.Resampling.BILINEAR)
+    smooth = work.filter(ImageFilter.MedianFilter(3)).filter(ImageFilter.SMOOTH_MORE)
+    vivid = ImageEnhance.Color(smooth).enhance(1.45)
+    flat = vivid.quantize(colors=12, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).convert("RGB")
+    edges = work.convert("L").filter(ImageFilter.GaussianBlur(1.2)).filter(ImageFilter.FIND_EDGES)
+    ink = edges.point(lambda v: 0 if v > 16 else 255).filter(ImageFilter.MedianFilter(3))
+    flat = flat.resize(image.size, Image.Resampling.BICUBIC)
+    ink = ink.resize(image.size, Image.Resampling.BICUBIC)
+    return ImageChops.multiply(flat, Image.merge("RGB", (ink, ink, ink)))
+
+
+def style_vintage(image: Image.Image) -> Image.Image:
+    """Warm sepia toning blended with faded colour, soft contrast and a strong vignette."""
+    gray = ImageOps.autocontrast(image.convert("L"), cutoff=1)
+    sepia = ImageOps.colorize(gray, black=(48, 30, 18), white=(255, 236, 196), mid=(168, 124, 84))
+    faded = ImageEnhance.Contrast(ImageEnhance.Color(image).enhance(0.6)).enhance(0.85)
+    mixed = Image.blend(faded, sepia, 0.55)
+    return _darken(mixed, _vignette(mixed.size, 0.5))
+
+
+def style_noir(image: Image.Image) -> Image.Image:
+    """High-contrast black and white."""
+    gray = ImageOps.autocontrast(image.convert("L"), cutoff=2)
+    curve = [round(255 / (1 + math.exp(-(v - 128) / 28))) for v in range(256)]
+    gray = gray.point(curve)
+    toned = Image.merge("RGB", (gray, gray, gray))
+    return _darken(toned, _vignette(toned.size, 0.3))
+
+
+STYLE_FUNCTIONS = {
+    "film": style_film,
+    "sketch": style_sketch,
+    "comic": style_comic,
+    "vintage": style_vintage,
+    "noir": style_noir,
+}
+
+
+def stylize(source: Source, style: str, *, long_side: int = STYLIZED_SIZE) -> bytes:
+    if style not in STYLE_FUNCTIONS:
+        raise ValueError(f"unknown style {style!r}; one of {', '.join(STYLES)}")
+    scale = min(1.0, long_side / max(source.width, source.height))
+    target = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
+    image = source.decode(target)
+    if image.size != target:
+        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return encode_jpeg(STYLE_FUNCTIONS[style](image))
+
+
+# --------------------------------------------------------------------------- choosing a strong photo
+
+
+def photo_strength(image: Image.Image) -> float:
+    """How good a photo is to stylise on its own, from a small copy: sharp (edge energy),
+    well exposed (mid-tone mean) and with some contrast. Higher is better."""
+    small = image.convert("L")
+    small.thumbnail((128, 128), Image.Resampling.BILINEAR)
+    histogram = small.histogram()
+    count = sum(histogram) or 1
+    mean = sum(i * h for i, h in enumerate(histogram)) / count
+    variance = sum(h * (i - mean) ** 2 for i, h in enumerate(histogram)) / count
+    edges = small.filter(ImageFilter.FIND_EDGES).histogram()
+    sharpness = sum(i * h for i, h in enumerate(edges)) / count
+    exposure = 1.0 - abs(mean - 128) / 128
+    return sharpness * 0.6 + math.sqrt(variance) * 0.3 + exposure * 20

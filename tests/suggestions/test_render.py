@@ -1,0 +1,146 @@
+import io
+import itertools
+
+import pytest
+from PIL import Image, ImageDraw, ImageSequence
+
+from suggestions import render
+from tests.suggestions.factories import pattern_jpeg, solid_jpeg
+
+PALETTE = [
+    (220, 40, 40),
+    (40, 180, 60),
+    (40, 70, 220),
+    (230, 200, 40),
+    (200, 60, 200),
+    (40, 200, 210),
+    (240, 130, 30),
+    (120, 60, 20),
+    (150, 150, 150),
+]
+
+
+def colours_in(image: Image.Image, palette, *, tolerance: int = 14, min_share: float = 0.002) -> set:
+    """Which palette colours cover at least min_share of the image (a source tile's fingerprint)."""
+    small = image.convert("RGB").resize((160, round(160 * image.height / image.width)))
+    counts = dict.fromkeys(palette, 0)
+    for pixel in small.get_flattened_data():
+        for colour in palette:
+            if all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True)):
+                counts[colour] += 1
+                break
+    total = small.width * small.height
+    return {colour for colour, count in counts.items() if count >= min_share * total}
+
+
+def test_it_reads_the_upright_size_from_exif_orientation_and_decodes_upright():
+    # Stored 600×400 landscape with Orientation 6 (rotate 90° clockwise to view): upright it is portrait.
+    stored = Image.new("RGB", (600, 400), (0, 0, 255))
+    ImageDraw.Draw(stored).rectangle((0, 0, 299, 399), fill=(255, 0, 0))  # left half red
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(buffer, "JPEG", quality=95, exif=exif)
+    source = render.Source.from_bytes(buffer.getvalue())
+    assert (source.width, source.height) == (400, 600)
+    upright = source.decode()
+    assert upright.size == (400, 600)
+    # Rotated clockwise, the stored left half ends up on top.
+    top = upright.getpixel((200, 100))
+    bottom = upright.getpixel((200, 500))
+    assert top[0] > 200 and top[2] < 60
+    assert bottom[2] > 200 and bottom[0] < 60
+
+
+def test_it_decodes_big_jpegs_in_draft_mode_just_large_enough():
+    source = render.Source.from_bytes(solid_jpeg((10, 20, 30), (4000, 3000), quality=70))
+    image = source.decode((480, 360))
+    assert image.size == (500, 375)  # 1/8 scale: the smallest that still covers 480×360
+    assert source.decode((600, 400)).size == (1000, 750)
+
+
+def test_it_finds_the_centre_of_interest_and_crops_around_it():
+    image = Image.new("RGB", (800, 400), (128, 128, 128))
+    ImageDraw.Draw(image).ellipse((640, 150, 740, 250), fill=(250, 30, 30))
+    fx, fy = render.focus_point(image)
+    assert fx > 0.7 and 0.4 < fy < 0.6
+    left, top, right, bottom = render.crop_box(image.size, 1.0, (fx, fy))
+    assert (right - left, bottom - top) == (400, 400)
+    assert left <= 640 and right >= 740  # the subject stays in the square
+    assert render.focus_point(Image.new("RGB", (50, 50), (9, 9, 9))) == (0.5, 0.5)
+
+
+@pytest.mark.parametrize("count", range(1, 10))
+@pytest.mark.parametrize("orientation", ["landscape", "portrait", "mixed"])
+def test_it_lays_out_every_count_without_overlaps(count, orientation):
+    aspects = {
+        "landscape": [4 / 3] * count,
+        "portrait": [3 / 4] * count,
+        "mixed": [4 / 3 if i % 2 else 3 / 4 for i in range(count)],
+    }[orientation]
+    layout = render.choose_layout(aspects)
+    width, height = layout.size
+    assert max(width, height) == render.COLLAGE_SIZE
+    assert 0.74 <= width / height <= 1.34
+    assert len(layout.cells) == count
+    for left, top, w, h in layout.cells:
+        assert w > 100 and h > 100
+        assert left >= 0 and top >= 0 and left + w <= width and top + h <= height
+    for (l1, t1, w1, h1), (l2, t2, w2, h2) in itertools.combinations(layout.cells, 2):
+        assert l1 + w1 <= l2 or l2 + w2 <= l1 or t1 + h1 <= t2 or t2 + h2 <= t1
+
+
+def test_it_picks_layouts_by_orientation():
+    assert render.choose_layout([4 / 3] * 4).name == "rows2-2"
+    assert render.choose_layout([4 / 3] * 9).name == "rows3-3-3"
+    portrait_pair = render.choose_layout([3 / 4, 3 / 4])
+    landscape_pair = render.choose_layout([4 / 3, 4 / 3])
+    assert portrait_pair.size[0] > portrait_pair.size[1]  # side by side
+    assert landscape_pair.size[0] < landscape_pair.size[1]  # one above the other
+
+
+def test_it_puts_every_photo_and_only_those_in_a_collage():
+    sources = [render.Source.from_bytes(solid_jpeg(colour, (800, 600) if i % 3 else (600, 800))) for i, colour in
+               enumerate(PALETTE[:7])]
+    output = Image.open(io.BytesIO(render.collage(sources)))
+    assert output.format == "JPEG"
+    assert colours_in(output, PALETTE) == set(PALETTE[:7])
+
+
+def test_it_makes_a_looping_cross_faded_recap_of_twelve_to_eighteen_frames():
+    sources = [render.Source.from_bytes(solid_jpeg(colour)) for colour in PALETTE[:4]]
+    animation = Image.open(io.BytesIO(render.recap(sources, size=240)))
+    assert animation.format == "WEBP" and animation.is_animated
+    assert animation.n_frames == 12
+    frames = [frame.convert("RGB") for frame in ImageSequence.Iterator(animation)]
+    assert [colours_in(frames[i], PALETTE) for i in (0, 3, 6, 9)] == [{c} for c in PALETTE[:4]]
+    # A fade frame is a blend of two neighbours, neither of them pure.
+    assert colours_in(frames[1], PALETTE) == set()
+    assert render.recap_frames(6) == 18
+    with pytest.raises(ValueError):
+        render.recap(sources[:3])
+
+
+@pytest.mark.parametrize("style", render.STYLES)
+def test_it_stylises_in_every_style_reproducibly(style):
+    source = render.Source.from_bytes(pattern_jpeg(5, (800, 600)))
+    first = render.stylize(source, style, long_side=400)
+    again = render.stylize(source, style, long_side=400)
+    assert first == again
+    image = Image.open(io.BytesIO(first))
+    assert image.format == "JPEG" and image.size == (400, 300)
+
+
+def test_it_makes_the_styles_look_different():
+    source = render.Source.from_bytes(pattern_jpeg(5, (800, 600)))
+    outputs = {style: render.stylize(source, style, long_side=300) for style in render.STYLES}
+    assert len(set(outputs.values())) == len(render.STYLES)
+    assert len(render.STYLES) >= 4
+    with pytest.raises(ValueError):
+        render.stylize(source, "glitter")
+
+
+def test_it_prefers_sharp_well_exposed_photos():
+    sharp = Image.open(io.BytesIO(pattern_jpeg(2, (400, 300)))).convert("RGB")
+    dark = Image.new("RGB", (400, 300), (8, 8, 8))
+    assert render.photo_strength(sharp) > render.photo_strength(dark)
