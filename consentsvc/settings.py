@@ -185,6 +185,8 @@ if envstr("VAULT_S3_BUCKET"):
 # crypto-shred. Uploads stay in memory up to the limit: plaintext never touches disk.
 VAULT_MASTER_KEYS = envstr("VAULT_MASTER_KEYS")
 VAULT_MAX_UPLOAD_BYTES = envint("VAULT_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+# The most pixels an uploaded image may declare; more is refused as a decompression bomb.
+VAULT_MAX_IMAGE_PIXELS = envint("VAULT_MAX_IMAGE_PIXELS", 100_000_000, minimum=1)
 WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
 FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES
