@@ -33,8 +33,6 @@ from consent import selectors as consent_selectors
 from support import access_log
 from vault import selectors as vault_selectors
 
-# Items are released through the gateway a few at a time, to bound memory.
-RELEASE_BATCH = 8
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic",
               "image/heif": "heif", "image/gif": "gif", "video/mp4": "mp4"}
 
@@ -117,26 +115,29 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
 
         metadata = []
         item_ids = list(vault_selectors.media_list(user_id=holder_id).order_by("id").values_list("pk", flat=True))
-        for start in range(0, len(item_ids), RELEASE_BATCH):
-            batch = item_ids[start:start + RELEASE_BATCH]
-            for released in gateway.release(user_id=holder_id, purpose=gateway.PURPOSE_OWNER, item_ids=batch):
-                meta = released.meta
-                name = f"media/originals/{meta.id}.{_extension(meta.content_type)}"
-                # Photos are compressed already; storing them keeps the export fast.
-                put(name, released.data, compress=False)
-                metadata.append({**asdict(meta), "labels": list(meta.labels), "file": name,
-                                 "size": len(released.data)})
-                stats.items += 1
-                yield sink.drain()
+        for item_id in item_ids:
+            # The holder's own read (purpose owner_access): audited by the gateway, then streamed.
+            opened = gateway.owner_open(user_id=holder_id, item_id=item_id)
+            meta = opened.meta
+            name = f"media/originals/{meta.id}.{_extension(meta.content_type)}"
+            # Photos are compressed already; storing them as they are keeps the export fast.
+            with archive.open(zipfile.ZipInfo(name, date_time=_zip_time(meta.captured_at)), "w",
+                              force_zip64=opened.size > 2**31) as member:
+                for chunk in opened.chunks:
+                    member.write(chunk)
+                    yield sink.drain()
+            metadata.append({**asdict(meta), "labels": list(meta.labels), "file": name, "size": opened.size})
+            stats.items += 1
+            yield sink.drain()
         put("media/metadata.json", _json(metadata))
         yield sink.drain()
 
         outputs = []
-        for output in vault_selectors.output_list(user_id=holder_id):
-            data = gateway.output_open(user_id=holder_id, output_id=output.id)
-            name = f"suggestions/{output.id}.{_extension(output.content_type)}"
+        for output in _outputs(holder_id):
+            data = gateway.output_open(user_id=holder_id, output_id=output["id"])
+            name = f"suggestions/{output['id']}.{_extension(output['content_type'])}"
             put(name, data, compress=False)
-            outputs.append({**(asdict(output) if is_dataclass(output) else {}), "file": name})
+            outputs.append({**output, "file": name})
             stats.outputs += 1
             yield sink.drain()
         put("suggestions/outputs.json", _json(outputs))
@@ -162,6 +163,23 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
                  for entry in access_log.access_log_entries(subject_id=holder_id)]
         put("access-log.txt", ("\n".join(lines) + "\n").encode())
     yield sink.drain()
+
+
+def _zip_time(moment: datetime | None) -> tuple:
+    moment = timezone.localtime(moment) if moment else timezone.localtime()
+    return (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, moment.second)
+
+
+def _outputs(holder_id: int) -> list[dict]:
+    # Metadata of the holder's derived outputs (their content comes through the gateway).
+    from vault.models import DerivedOutput
+
+    rows = DerivedOutput.objects.filter(owner_id=holder_id).order_by("id").prefetch_related("sources")
+    return [
+        {"id": row.pk, "kind": row.kind, "purpose": row.purpose, "content_type": row.content_type,
+         "size": row.size, "created_at": row.created_at, "sources": sorted(s.pk for s in row.sources.all())}
+        for row in rows
+    ]
 
 
 def _receipt(entry) -> dict:

@@ -64,7 +64,8 @@ def case_open(request):
         messages.error(request, "A case needs a ticket reference and a reason.")
         return redirect(reverse("support:console") + f"?q={request.POST.get('subject', '')}")
     try:
-        case = services.case_open(agent=request.user, **form.cleaned_data)
+        case = services.case_open(agent=request.user, subject_id=form.cleaned_data["subject"],
+                                  reason=form.cleaned_data["reason"], ticket=form.cleaned_data["ticket"])
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("support:console")

@@ -55,3 +55,43 @@ def case_in_state():
         return case
 
     return make
+
+
+def photo(index: int = 0, *, size=(24, 16), gps: tuple[float, float] | None = (48.8584, 2.2945)) -> bytes:
+    """A small real JPEG, different for every index, with a capture time and (by default) a place."""
+    import io
+    from datetime import datetime
+
+    from PIL import ExifTags, Image
+    from PIL.TiffImagePlugin import IFDRational
+
+    image = Image.new("RGB", size, ((index * 37) % 256, (index * 91) % 256, (index * 13 + 80) % 256))
+    image.putpixel((index % size[0], 0), (255, 255, 255))
+    exif = Image.Exif()
+    stamp = datetime(2026, 5, 3, 14, index % 60).strftime("%Y:%m:%d %H:%M:%S")
+    exif[ExifTags.Base.DateTime] = stamp
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = stamp
+    if gps:
+        lat, lon = gps
+        info = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        info[ExifTags.GPS.GPSLatitudeRef] = "N"
+        info[ExifTags.GPS.GPSLatitude] = (IFDRational(int(lat), 1), IFDRational(int(lat % 1 * 60), 1),
+                                          IFDRational(0, 1))
+        info[ExifTags.GPS.GPSLongitudeRef] = "E"
+        info[ExifTags.GPS.GPSLongitude] = (IFDRational(int(lon), 1), IFDRational(int(lon % 1 * 60), 1),
+                                           IFDRational(0, 1))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG" if index % 2 else "JPEG", exif=exif.tobytes(), **({} if index % 2 else {"quality": 95}))
+    return buffer.getvalue()
+
+
+def upload(user, count: int = 1, *, start: int = 0, labels=("beach", "sunset")) -> list[int]:
+    """Put `count` photos in the holder's cloud through the vault (consent must be on)."""
+    from vault import services as vault_services
+
+    ids = []
+    for index in range(start, start + count):
+        result = vault_services.media_upload(user_id=user.pk, data=photo(index), filename=f"IMG_{index}.jpg",
+                                             labels=list(labels))
+        ids.append(result.item.pk)
+    return ids
