@@ -33,7 +33,8 @@ or a ``ServiceError`` out. The decisions, and why:
 - GPS: GPSLatitude/GPSLongitude (degree/minute/second rationals) with their N/S/E/W refs;
   absurd values (out of range, minutes or seconds >= 60, NaN, a missing ref, a void fix,
   exactly 0,0) give no location rather than a wrong one.
-- Garbage EXIF never fails an upload: the metadata is then simply missing.
+- Garbage EXIF never fails an upload: the metadata is then simply missing (Pillow may log a
+  UserWarning for each corrupt tag it skips; warning filters are process-wide, so we leave them).
 - Decompression bombs: the pixel limit is ``settings.VAULT_MAX_IMAGE_PIXELS``; Pillow's
   process-wide ``Image.MAX_IMAGE_PIXELS`` is set to it, its DecompressionBombWarning is made an
   error while we open, and the size is checked explicitly as well (the warnings filter is
@@ -327,9 +328,7 @@ def _metadata(tiff: bytes | None) -> _Meta:
         return _Meta()
     exif = Image.Exif()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow warns about each corrupt tag it skips
-            exif.load(tiff)
+        exif.load(tiff)
     except Exception:
         return _Meta()
     lat, lon = _gps(_ifd(exif, _GPS_IFD))
@@ -338,9 +337,7 @@ def _metadata(tiff: bytes | None) -> _Meta:
 
 def _ifd(exif: Image.Exif, tag: int) -> dict:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return dict(exif.get_ifd(tag))
+        return dict(exif.get_ifd(tag))
     except Exception:
         return {}
 
@@ -543,7 +540,13 @@ def _process_webp(data: bytes, digest: str) -> ProcessedImage:
             chunks.append((kind, payload))
         pos = end + (length & 1)  # chunks are padded to an even size
     meta = _metadata(exif)
-    if chunks and chunks[0][0] == b"VP8X":
+    if not chunks or chunks[0][0] != b"VP8X":
+        # A simple-format WebP cannot carry EXIF (a stray EXIF chunk is non-conformant), so its
+        # orientation cannot be kept on the stored copy; ignore it to stay consistent.
+        meta = _Meta(captured_at=meta.captured_at, lat=meta.lat, lon=meta.lon)
+    else:
+        if len(chunks[0][1]) != 10:
+            raise _invalid("The WebP file is corrupt (its VP8X header has the wrong size).")
         flags = chunks[0][1][0] & ~(_VP8X_EXIF | _VP8X_XMP)
         if meta.orientation != 1:
             flags |= _VP8X_EXIF

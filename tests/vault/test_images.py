@@ -8,6 +8,7 @@ import functools
 import hashlib
 import io
 import json
+import random
 import struct
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,11 @@ EXPECTED = json.loads((HOSTILE / "expected.json").read_text())
 CORPUS = sorted(p.relative_to(PHOTOS).as_posix() for p in PHOTOS.rglob("*") if p.suffix.lower() in {".jpg", ".heic"})
 
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769
+
+# Pillow says so when it skips a corrupt EXIF tag; for the garbage-EXIF files that is the point.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:(Tag data larger than file|Corrupt EXIF|Possibly corrupt EXIF|Truncated File Read):UserWarning"
+)
 
 
 @functools.cache
@@ -393,3 +399,76 @@ def test_it_follows_the_pixel_limit_setting(settings, pillow_limit):
     assert refusal(data).code == "image_too_large"
     settings.VAULT_MAX_IMAGE_PIXELS = 640 * 480 // 3  # past Pillow's own error threshold (2x)
     assert refusal(data).code == "image_too_large"
+
+
+# --- every pixel mode, and random damage ------------------------------------------------------
+
+
+def encoded(fmt: str, mode: str) -> bytes:
+    picture = Image.new("RGB", (500, 300), (200, 50, 50))
+    picture.paste((20, 40, 220), (0, 0, 250, 150))
+    out = io.BytesIO()
+    if mode == "animated":
+        second = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        picture.save(out, fmt, save_all=True, append_images=[second], duration=100, loop=0)
+    elif mode == "I;16":
+        Image.new("I;16", picture.size, 40000).save(out, fmt)
+    else:
+        picture.convert(mode).save(out, fmt)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode"),
+    [
+        ("PNG", "1"),
+        ("PNG", "L"),
+        ("PNG", "LA"),
+        ("PNG", "P"),
+        ("PNG", "I;16"),
+        ("PNG", "RGBA"),
+        ("PNG", "animated"),
+        ("JPEG", "L"),
+        ("JPEG", "CMYK"),
+        ("WEBP", "RGBA"),
+        ("WEBP", "animated"),
+        ("HEIF", "RGB"),
+    ],
+)
+def test_it_makes_a_thumbnail_from_every_pixel_mode(fmt, mode):
+    result = image_process(data=encoded(fmt, mode))
+
+    assert (result.width, result.height) == (500, 300)
+    thumbnail = opened(result.thumbnail)
+    assert (thumbnail.format, thumbnail.mode, thumbnail.size) == ("JPEG", "RGB", (400, 240))
+    opened(result.data)
+
+
+def test_it_answers_randomly_damaged_files_with_a_service_error_or_a_clean_result():
+    rng = random.Random(4)
+    exif = camera_exif(
+        orientation=6, when="2024:05:06 10:11:12", lat=("N", (1.0, 2.0, 3.0)), lon=("E", (4.0, 5.0, 6.0))
+    )
+    picture = Image.new("RGB", (80, 60), (200, 50, 50))
+    seeds = []
+    for fmt in ("JPEG", "PNG", "WEBP", "HEIF"):
+        out = io.BytesIO()
+        picture.save(out, fmt, exif=exif)
+        seeds.append(out.getvalue())
+    outcomes = set()
+    for _ in range(400):
+        data = bytearray(rng.choice(seeds))
+        if rng.random() < 0.6:
+            for _ in range(rng.randint(1, 6)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        else:
+            data = data[: rng.randrange(len(data))]
+        try:
+            result = image_process(data=bytes(data))
+        except ServiceError as error:
+            outcomes.add(error.code)
+        else:
+            outcomes.add("accepted")
+            opened(result.data)
+            opened(result.thumbnail)
+    assert {"accepted", "invalid_image"} <= outcomes
