@@ -25,6 +25,13 @@ PERMISSION_TABLE = {
     "api-consent-receipt-key": "anonymous",
     "api-consent-receipt": "holder",
     "api-consent-set": "holder",
+    # vault: the holder's own media and exclusions (another holder's item is a 404)
+    "api-media-list": "holder",
+    "api-media-detail": "holder",
+    "api-media-content": "holder",
+    "api-media-thumbnail": "holder",
+    "api-exclusion-list": "holder",
+    "api-exclusion-detail": "holder",
     # support: every support row also needs an open, unexpired case on that account (404 otherwise)
     "support:console": "support",
     "support:case-open": "support",

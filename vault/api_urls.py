@@ -1,1 +1,12 @@
-urlpatterns = []
+from django.urls import path
+
+from vault import api
+
+urlpatterns = [
+    path("media/", api.MediaCollectionApi.as_view(), name="api-media-list"),
+    path("media/<int:item_id>/", api.MediaDetailApi.as_view(), name="api-media-detail"),
+    path("media/<int:item_id>/content/", api.MediaContentApi.as_view(), name="api-media-content"),
+    path("media/<int:item_id>/thumbnail/", api.MediaThumbnailApi.as_view(), name="api-media-thumbnail"),
+    path("exclusions/", api.ExclusionCollectionApi.as_view(), name="api-exclusion-list"),
+    path("exclusions/<int:exclusion_id>/", api.ExclusionDetailApi.as_view(), name="api-exclusion-detail"),
+]

@@ -22,19 +22,31 @@ def content_write(*, data_key: DataKey, uid: uuid.UUID, variant: str, chunks: It
 
 
 def content_stream(*, data_key: DataKey, uid: uuid.UUID, variant: str) -> Iterator[bytes]:
-    """Verified plaintext in pieces; raises blobs.BlobIntegrityError if the blob is bad or missing."""
+    """Verified plaintext in pieces; raises blobs.BlobIntegrityError if the blob is bad or missing.
+
+    The header and the first chunk are checked before this returns, so a missing,
+    swapped or damaged-at-the-start blob fails here, before a response has begun.
+    """
     name = storage.blob_name(user_id=data_key.user_id, key_id=data_key.key_id, object_uid=uid, variant=variant)
     try:
         source = storage.blob_read(name=name)
-        first = next(source, b"")
+        head = next(source, b"")
     except FileNotFoundError:
         raise blobs.BlobIntegrityError("missing", "The blob is missing from storage.") from None
 
-    def chunks():
-        yield first
+    def ciphertext():
+        yield head
         yield from source
 
-    return blobs.decrypt_stream(data_key=data_key, object_uid=uid, variant=variant, chunks=chunks())
+    plaintext = blobs.decrypt_stream(data_key=data_key, object_uid=uid, variant=variant, chunks=ciphertext())
+    first = next(plaintext, None)
+
+    def verified():
+        if first is not None:
+            yield first
+        yield from plaintext
+
+    return verified()
 
 
 def content_read(*, data_key: DataKey, uid: uuid.UUID, variant: str) -> bytes:

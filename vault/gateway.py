@@ -1,0 +1,386 @@
+"""The one door decrypted media leaves the vault through (invariant 2).
+
+Every read names a purpose and is checked at that moment: the purpose must be one a
+holder can grant and is granted now (under the account lock every consent change
+takes), and the item must not be excluded by the holder (the item itself, a date
+range or a place). Every item released is audited, one ``media.read`` event each,
+appended as a batch before anything is returned. ``advertising`` and
+``model_training`` are never released and are audited as denials.
+
+This is the only module of ``vault`` that ``suggestions`` may import (import-linter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from audit.services import EventInput, audit_append, audit_append_many
+from consent import purposes as consent_purposes
+from consent.services import consent_guard
+from consentsvc.errors import ServiceError
+from vault import blobs, content, keyring, keys, selectors
+from vault.meta import ItemMeta
+from vault.models import DerivedOutput, MediaItem
+
+__all__ = [
+    "PURPOSE_SUGGESTIONS",
+    "PURPOSE_FACES",
+    "PURPOSE_OWNER",
+    "PURPOSES",
+    "GatewayDenied",
+    "ItemMeta",
+    "ReleasedItem",
+    "OpenedContent",
+    "candidates",
+    "release",
+    "owner_open",
+    "output_store",
+    "output_open",
+    "output_delete",
+]
+
+PURPOSE_SUGGESTIONS = "sharing_suggestions"
+PURPOSE_FACES = "face_grouping"
+PURPOSE_OWNER = "owner_access"
+# What each gateway purpose needs granted. The owner reading their own copies needs no consent.
+PURPOSES: dict[str, tuple[str, ...]] = {
+    PURPOSE_SUGGESTIONS: (consent_purposes.CAMERA_ROLL,),
+    PURPOSE_FACES: (consent_purposes.CAMERA_ROLL, consent_purposes.FACE_ANALYSIS),
+    PURPOSE_OWNER: (),
+}
+VARIANTS = ("original", "thumbnail")
+
+
+class GatewayDenied(ServiceError):
+    """The gateway refused: consent_required or purpose_not_grantable."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(code, message)
+
+
+@dataclass(frozen=True)
+class ReleasedItem:
+    meta: ItemMeta
+    data: bytes
+
+
+def _deny(*, user_id: int, purpose: str, action: str, code: str, message: str, count: int = 0) -> GatewayDenied:
+    """Record the denial in its own transaction (the caller's rolls back) and build the error."""
+    with transaction.atomic():
+        audit_append(
+            action=action,
+            actor_kind="service",
+            actor_id="gateway",
+            subject_id=user_id,
+            object_type="media",
+            purpose=_audit_purpose(purpose),
+            outcome="denied",
+            details={"code": code, "requested": count},
+        )
+    return GatewayDenied(code, message)
+
+
+def _audit_purpose(purpose: str) -> str:
+    return (
+        purpose if isinstance(purpose, str) and len(purpose) <= 64 and purpose.replace("_", "").isalnum() else "unknown"
+    )
+
+
+def _check_purpose(*, user_id: int, purpose: str) -> None:
+    """Inside a transaction: refuse what can never be granted, then take consent_guard for each need."""
+    if purpose == PURPOSE_OWNER:
+        raise _Refused("purpose_not_grantable", "owner_access is only for the holder's own reads.")
+    if purpose not in PURPOSES:
+        if purpose in consent_purposes.REFUSED:
+            raise _Refused("purpose_not_grantable", f"{purpose!r} is never granted.")
+        raise _Refused("purpose_not_grantable", f"{purpose!r} is not a gateway purpose.")
+    for needed in PURPOSES[purpose]:
+        try:
+            consent_guard(user_id=user_id, purpose=needed)
+        except ServiceError as exc:
+            raise _Refused("consent_required", exc.message) from None
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class _Unreadable(Exception):
+    def __init__(self, object_type: str, object_id: int, reason: str):
+        super().__init__(reason)
+        self.object_type, self.object_id, self.reason = object_type, object_id, reason
+
+
+@contextmanager
+def _guarded(*, user_id: int, purpose: str, action: str, count: int = 0):
+    """A transaction in which the purpose is checked first; a refusal becomes an audited GatewayDenied."""
+    try:
+        with transaction.atomic():
+            _check_purpose(user_id=user_id, purpose=purpose)
+            yield
+    except _Refused as exc:
+        raise _deny(
+            user_id=user_id, purpose=purpose, action=action, code=exc.code, message=exc.message, count=count
+        ) from None
+    except _Unreadable as exc:
+        with transaction.atomic():
+            audit_append(
+                action=action,
+                actor_kind="service",
+                actor_id="gateway",
+                subject_id=user_id,
+                object_type=exc.object_type,
+                object_id=exc.object_id,
+                purpose=purpose,
+                outcome="error",
+                details={"code": exc.reason},
+            )
+        raise ServiceError(
+            "media_unreadable",
+            f"Stored {exc.object_type} {exc.object_id} failed its integrity check; nothing was released.",
+        ) from None
+
+
+def _usable(*, user_id: int, items, purpose: str) -> list[tuple[MediaItem, ItemMeta]]:
+    rules = selectors.exclusion_rules(user_id=user_id)
+    metas = selectors.media_metas(items=items)
+    return [
+        (item, meta) for item, meta in zip(items, metas, strict=True) if not item.excluded and not rules.reason(meta)
+    ]
+
+
+def candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
+    """Decrypted metadata of every item the purpose may use now (consented, not excluded)."""
+    with _guarded(user_id=user_id, purpose=purpose, action="media.listed"):
+        items = list(MediaItem.objects.filter(owner_id=user_id).select_related("key").order_by("id"))
+        usable = [meta for _, meta in _usable(user_id=user_id, items=items, purpose=purpose)]
+        audit_append(
+            action="media.listed",
+            actor_kind="service",
+            actor_id="gateway",
+            subject_id=user_id,
+            object_type="media",
+            purpose=purpose,
+            details={"count": len(usable), "held": len(items)},
+        )
+    return usable
+
+
+def release(*, user_id: int, purpose: str, item_ids: list[int], variant: str = "original") -> list[ReleasedItem]:
+    """Decrypted items for one account and purpose, re-checked now; one audit event per item, first.
+
+    Items that are gone or excluded by now are left out (the caller sees fewer items).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}")
+    ids = sorted({int(i) for i in item_ids})
+    with _guarded(user_id=user_id, purpose=purpose, action="media.read", count=len(ids)):
+        items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=ids).select_related("key").order_by("id"))
+        usable = _usable(user_id=user_id, items=items, purpose=purpose)
+        released = _decrypt(user_id=user_id, usable=usable, variant=variant)
+        audit_append_many(
+            events=[
+                EventInput(
+                    action="media.read",
+                    actor_kind="service",
+                    actor_id="gateway",
+                    subject_id=user_id,
+                    object_type="media",
+                    object_id=r.meta.id,
+                    purpose=purpose,
+                    details={"variant": variant},
+                )
+                for r in released
+            ]
+        )
+    return released
+
+
+def _decrypt(*, user_id: int, usable, variant: str) -> list[ReleasedItem]:
+    data_keys: dict = {}
+    released = []
+    for item, meta in usable:
+        if item.key_id not in data_keys:
+            data_keys[item.key_id] = keyring.data_key_by_id(user_id=user_id, key_id=item.key.key_id)
+        try:
+            data = content.content_read(data_key=data_keys[item.key_id], uid=item.uid, variant=variant)
+        except blobs.BlobIntegrityError as exc:
+            raise _Unreadable("media", item.pk, exc.reason) from None
+        released.append(ReleasedItem(meta=meta, data=data))
+    return released
+
+
+@dataclass(frozen=True)
+class OpenedContent:
+    """A verified plaintext stream of one item for its owner; iterate ``chunks`` once."""
+
+    meta: ItemMeta
+    content_type: str
+    size: int
+    chunks: Iterator[bytes]
+
+
+def owner_open(*, user_id: int, item_id: int, variant: str = "original") -> OpenedContent:
+    """The holder reading their own item (purpose owner_access): audited, then streamed.
+
+    The stream raises blobs.BlobIntegrityError if the blob proves bad on the way; a
+    response streaming it must abort rather than finish.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}")
+    item = selectors.media_get(user_id=user_id, item_id=item_id)
+    item = MediaItem.objects.select_related("key").get(pk=item.pk)
+    meta = selectors.media_meta(item=item)
+    data_key = keyring.data_key_by_id(user_id=user_id, key_id=item.key.key_id)
+    try:
+        chunks = content.content_stream(data_key=data_key, uid=item.uid, variant=variant)
+    except blobs.BlobIntegrityError as exc:
+        with transaction.atomic():
+            audit_append(
+                action="media.read", actor_kind="holder", actor_id=user_id, subject_id=user_id, object_type="media",
+                object_id=item.pk, purpose=PURPOSE_OWNER, outcome="error", details={"code": exc.reason},
+            )
+        raise ServiceError("media_unreadable", f"Stored media {item.pk} failed its integrity check.") from None
+    # Audited before the first byte leaves (the stream above has only been checked, not sent).
+    with transaction.atomic():
+        audit_append(
+            action="media.read", actor_kind="holder", actor_id=user_id, subject_id=user_id, object_type="media",
+            object_id=item.pk, purpose=PURPOSE_OWNER, details={"variant": variant},
+        )
+    if variant == "original":
+        return OpenedContent(meta=meta, content_type=item.content_type, size=item.size, chunks=chunks)
+    return OpenedContent(meta=meta, content_type="image/jpeg", size=item.thumbnail_size, chunks=chunks)
+
+
+def output_store(
+    *, user_id: int, purpose: str, kind: str, source_ids: list[int], data: bytes, content_type: str
+) -> int:
+    """Encrypt and keep a derived output, if consent and every source still stand; returns its id.
+
+    The blob is written first; the row (with its lineage) commits under consent_guard,
+    so an output whose consent was withdrawn meanwhile, or whose source is gone or
+    excluded by now, is refused (GatewayDenied) and its blob deleted.
+    """
+    source_ids = sorted({int(i) for i in source_ids})
+    if not source_ids:
+        raise ValueError("an output needs at least one source item")
+    found = keyring.data_key_get(user_id=user_id, scope=keys.SCOPE_MEDIA)
+    if found is None:
+        raise _deny(
+            user_id=user_id,
+            purpose=purpose,
+            action="output.stored",
+            code="consent_required",
+            message="The account holds no media to derive from.",
+            count=len(source_ids),
+        )
+    key_row, data_key = found
+    output = DerivedOutput(
+        owner_id=user_id, key=key_row, kind=kind, purpose=purpose, content_type=content_type, size=len(data)
+    )
+    name, stored = content.content_write(data_key=data_key, uid=output.uid, variant="output", chunks=[data])
+    try:
+        with _guarded(user_id=user_id, purpose=purpose, action="output.stored", count=len(source_ids)):
+            items = list(
+                MediaItem.objects.filter(owner_id=user_id, pk__in=source_ids, key=key_row).select_related("key")
+            )
+            usable = _usable(user_id=user_id, items=items, purpose=purpose)
+            if len(usable) != len(source_ids):
+                raise _SourceGone
+            output.stored_bytes = stored
+            output.save()
+            output.sources.set([item for item, _ in usable])
+            audit_append(
+                action="output.stored",
+                actor_kind="service",
+                actor_id="gateway",
+                subject_id=user_id,
+                object_type="output",
+                object_id=output.pk,
+                purpose=purpose,
+                details={"kind": kind, "sources": source_ids},
+            )
+    except _SourceGone:
+        content.delete_names([name])
+        raise _deny(
+            user_id=user_id,
+            purpose=purpose,
+            action="output.stored",
+            code="consent_required",
+            message="A source item is gone or excluded; the output is discarded.",
+            count=len(source_ids),
+        ) from None
+    except BaseException:
+        content.delete_names([name])
+        raise
+    return output.pk
+
+
+class _SourceGone(Exception):
+    pass
+
+
+def _output_get(*, user_id: int, output_id) -> DerivedOutput:
+    try:
+        return DerivedOutput.objects.select_related("key").get(owner_id=user_id, pk=int(output_id))
+    except (DerivedOutput.DoesNotExist, ValueError, TypeError):
+        raise ServiceError("not_found", "No such output.") from None
+
+
+def output_open(*, user_id: int, output_id: int) -> bytes:
+    """The holder reading one of their outputs (owner access, audited)."""
+    output = _output_get(user_id=user_id, output_id=output_id)
+    data_key = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
+    try:
+        data = content.content_read(data_key=data_key, uid=output.uid, variant="output")
+    except blobs.BlobIntegrityError as exc:
+        with transaction.atomic():
+            audit_append(
+                action="output.read",
+                actor_kind="holder",
+                actor_id=user_id,
+                subject_id=user_id,
+                object_type="output",
+                object_id=output.pk,
+                purpose=PURPOSE_OWNER,
+                outcome="error",
+                details={"code": exc.reason},
+            )
+        raise ServiceError("media_unreadable", f"Stored output {output.pk} failed its integrity check.") from None
+    with transaction.atomic():
+        audit_append(
+            action="output.read",
+            actor_kind="holder",
+            actor_id=user_id,
+            subject_id=user_id,
+            object_type="output",
+            object_id=output.pk,
+            purpose=PURPOSE_OWNER,
+            details={"kind": output.kind},
+        )
+    return data
+
+
+@transaction.atomic
+def output_delete(*, user_id: int, output_id: int) -> None:
+    output = _output_get(user_id=user_id, output_id=output_id)
+    names = content.names_for(user_id=user_id, key_id=output.key.key_id, uid=output.uid, variants=["output"])
+    pk, kind, purpose = output.pk, output.kind, output.purpose
+    output.delete()
+    audit_append(
+        action="output.deleted",
+        actor_kind="holder",
+        actor_id=user_id,
+        subject_id=user_id,
+        object_type="output",
+        object_id=pk,
+        purpose=purpose,
+        details={"kind": kind, "cause": "owner"},
+    )
+    content.delete_names_on_commit(names)

@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from vault import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Crypto-shred the cloud media of accounts whose withdrawal grace period (WITHDRAWAL_GRACE_DAYS) is over, "
+        "unless they turned it back on, and delete orphan blobs. Idempotent: run it from cron as often as you like."
+    )
+
+    def handle(self, *args, **options):
+        result = services.vault_purge_due()
+        self.stdout.write(
+            f"{result['shredded']} account(s) shredded, {result['cancelled']} cancelled (consent given again), "
+            f"{result['orphans']} orphan blob(s) deleted."
+        )

@@ -1,0 +1,101 @@
+"""Reads of the vault: the holder's items and exclusions, and counts for support.
+
+Only metadata leaves here (decrypted for the owner's own views); content leaves
+the vault through vault.gateway alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Count, Max, QuerySet, Sum
+
+from consentsvc.errors import ServiceError
+from vault import keyring, keys
+from vault.meta import ExclusionRules, ItemMeta, Place, meta_open, place_open
+from vault.models import DerivedOutput, Exclusion, MediaItem
+
+
+def media_list(*, user_id: int) -> QuerySet[MediaItem]:
+    return MediaItem.objects.filter(owner_id=user_id).order_by("-id")
+
+
+def media_get(*, user_id: int, item_id) -> MediaItem:
+    """The holder's own item; another holder's item is indistinguishable from a missing one."""
+    try:
+        return MediaItem.objects.get(owner_id=user_id, pk=int(item_id))
+    except (MediaItem.DoesNotExist, ValueError, TypeError):
+        raise ServiceError("not_found", "No such media item.") from None
+
+
+class _KeyCache:
+    """Unwraps each account key once per call, however many rows it serves."""
+
+    def __init__(self):
+        self._keys: dict = {}
+
+    def get(self, *, user_id: int, key_id) -> keys.DataKey:
+        if key_id not in self._keys:
+            self._keys[key_id] = keyring.data_key_by_id(user_id=user_id, key_id=key_id)
+        return self._keys[key_id]
+
+
+def media_metas(*, items) -> list[ItemMeta]:
+    cache = _KeyCache()
+    return [meta_open(data_key=cache.get(user_id=i.owner_id, key_id=i.key.key_id), item=i) for i in items]
+
+
+def media_meta(*, item: MediaItem) -> ItemMeta:
+    return media_metas(items=[item])[0]
+
+
+@dataclass(frozen=True)
+class ExclusionView:
+    id: int
+    kind: str
+    start: date | None
+    end: date | None
+    place: Place | None
+
+
+def exclusion_list(*, user_id: int) -> list[ExclusionView]:
+    rows = list(Exclusion.objects.filter(owner_id=user_id).select_related("key").order_by("-id"))
+    cache = _KeyCache()
+    views = []
+    for row in rows:
+        place = None
+        if row.kind == Exclusion.Kind.PLACE:
+            place = place_open(data_key=cache.get(user_id=user_id, key_id=row.key.key_id), exclusion=row)
+        views.append(ExclusionView(id=row.pk, kind=row.kind, start=row.start, end=row.end, place=place))
+    return views
+
+
+def exclusion_get(*, user_id: int, exclusion_id) -> Exclusion:
+    try:
+        return Exclusion.objects.get(owner_id=user_id, pk=int(exclusion_id))
+    except (Exclusion.DoesNotExist, ValueError, TypeError):
+        raise ServiceError("not_found", "No such exclusion.") from None
+
+
+def exclusion_rules(*, user_id: int) -> ExclusionRules:
+    views = exclusion_list(user_id=user_id)
+    return ExclusionRules(
+        date_ranges=tuple((v.start, v.end) for v in views if v.kind == Exclusion.Kind.DATE_RANGE),
+        places=tuple(v.place for v in views if v.place is not None),
+    )
+
+
+def media_summary(*, user_id: int) -> dict:
+    """Counts and sizes for support: never content, places or labels."""
+    items = MediaItem.objects.filter(owner_id=user_id).aggregate(
+        count=Count("id"), size=Sum("stored_bytes"), last=Max("created_at")
+    )
+    outputs = DerivedOutput.objects.filter(owner_id=user_id).aggregate(count=Count("id"), size=Sum("stored_bytes"))
+    return {
+        "items": items["count"],
+        "items_bytes": items["size"] or 0,
+        "outputs": outputs["count"],
+        "outputs_bytes": outputs["size"] or 0,
+        "last_upload_at": items["last"],
+    }
