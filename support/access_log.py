@@ -213,16 +213,11 @@ def _describe(entries: list[Entry], *, subject_id: int) -> None:
             kind = next((d.get("kind") for d in entry.details if d.get("kind")), None)
             if kind:
                 made.setdefault(entry.request_id, kind)
-    # Requests where support revoked or erased: the consent and vault events say
-    # it, so the matching support.* line is not repeated.
-    support_requests = {
-        e.request_id for e in entries if e.action in {"consent.revoked_by_support", "support.erase"} and e.request_id
-    }
     for entry in entries:
         case_id = entry.details[0].get("case_id") if entry.details else None
         ticket = tickets.get(case_id) or (entry.details[0].get("ticket") if entry.details else None)
         entry.actor_name = _actor_name(entry, names)
-        entry.summary = _sentence(entry, ticket=ticket, made=made, support_requests=support_requests)
+        entry.summary = _sentence(entry, ticket=ticket, made=made)
 
 
 def _actor_name(entry: Entry, names: dict[str, str]) -> str:
@@ -241,7 +236,7 @@ def _with_ticket(text: str, ticket: str | None) -> str:
     return f"{text}, ticket {ticket}" if ticket else text
 
 
-def _sentence(entry: Entry, *, ticket, made, support_requests) -> str:  # noqa: C901 (a table of phrasings)
+def _sentence(entry: Entry, *, ticket, made) -> str:  # noqa: C901 (a table of phrasings)
     who = entry.actor_name
     n = entry.count
     action = entry.action
@@ -269,8 +264,8 @@ def _sentence(entry: Entry, *, ticket, made, support_requests) -> str:  # noqa: 
             f"{who} looked at your consent settings and how much is stored, never the photos themselves{times}",
             ticket)
     if action == "support.revoke":
-        if entry.request_id in support_requests:
-            return ""
+        if any(d.get("changed") for d in entry.details):
+            return ""  # the consent.revoked_by_support line already says it
         return _with_ticket(f"{who} asked to revoke {label}, which was already off", ticket)
     if action == "support.erase":
         items = _sum(entry, "items")
@@ -303,11 +298,14 @@ def _sentence(entry: Entry, *, ticket, made, support_requests) -> str:  # noqa: 
     if action == "media.excluded":
         return f"{who} kept {_photos(n)} out of suggestions"
     if action == "media.erased":
-        if entry.request_id in support_requests:
-            return ""
-        return f"{who} erased all cloud photos and everything made from them"
-    if action == "media.shredded":
-        return "Your cloud photos were destroyed after you turned Camera Roll Sharing Suggestions off"
+        if any(d.get("case_id") for d in entry.details):
+            return ""  # done by support: the support.erase line says it, with the ticket
+        items = _sum(entry, "items")
+        if any(d.get("consent_entry") for d in entry.details):
+            return (f"Your cloud photos ({_photos(items)}) were destroyed because {label} was turned off")
+        return f"{who} erased all your cloud photos and everything made from them ({_photos(items)})"
+    if action == "media.shred_scheduled":
+        return f"Your cloud photos are due to be destroyed because {label} was turned off"
     if action.startswith("exclusion."):
         verb = "added" if action.endswith(("created", "added")) else "removed" if action.endswith(
             ("deleted", "removed")) else "changed"

@@ -94,6 +94,13 @@ class ExportStats:
     def __init__(self):
         self.items = 0
         self.outputs = 0
+        self.size = 0
+
+    def counted(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.size += len(chunk)
+            if chunk:
+                yield chunk
 
 
 def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -> Iterator[bytes]:
@@ -166,7 +173,10 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
 
 
 def _zip_time(moment: datetime | None) -> tuple:
-    moment = timezone.localtime(moment) if moment else timezone.localtime()
+    if moment is None:
+        moment = timezone.localtime()
+    elif timezone.is_aware(moment):
+        moment = timezone.localtime(moment)  # EXIF capture times are naive: wall-clock time as shot
     return (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, moment.second)
 
 

@@ -67,7 +67,7 @@ def export_build(*, export_id: uuid.UUID) -> None:
     try:
         stats = export_zip.ExportStats()
         chunks = export_zip.export_chunks(holder_id=export.holder_id, expires_at=export.expires_at, stats=stats)
-        size = vault_services.export_store(user_id=export.holder_id, export_uid=export.pk, chunks=chunks)
+        vault_services.export_store(user_id=export.holder_id, export_uid=export.pk, chunks=stats.counted(chunks))
         with transaction.atomic():
             current = DataExport.objects.select_for_update().filter(pk=export.pk).first()
             if current is None:  # erased while it was being built: the zip must not outlive the erase
@@ -75,7 +75,7 @@ def export_build(*, export_id: uuid.UUID) -> None:
                 return
             current.status = DataExport.Status.READY
             current.finished_at = timezone.now()
-            current.size = size
+            current.size = stats.size
             current.item_count = stats.items
             current.blob_id = export.pk.hex
             current.save(update_fields=["status", "finished_at", "size", "item_count", "blob_id"])
@@ -124,10 +124,16 @@ def export_download(*, holder, export_id) -> Download:
         raise ServiceError("export_failed", "This export could not be made; ask for a new one.")
     if export.status != DataExport.Status.READY:
         raise ServiceError("export_not_ready", "The export is still being made; try again in a moment.")
+    try:
+        chunks = vault_services.export_open(user_id=holder.pk, export_uid=export.pk)
+    except FileNotFoundError:
+        # Its key was shredded (consent withdrawn, media erased): the export went with it.
+        with transaction.atomic():
+            _export_delete(export, actor_kind="system", actor_id="consentsvc", why="key_destroyed")
+        raise ServiceError("export_expired", "This export is gone; ask for a new one.") from None
     with transaction.atomic():
         audit_append(action="export.downloaded", actor_kind="holder", actor_id=holder.pk, subject_id=holder.pk,
                      object_type="data_export", object_id=export.pk)
-    chunks = vault_services.export_open(user_id=holder.pk, export_uid=export.pk)
     stamp = export.created_at.strftime("%Y%m%d-%H%M")
     return Download(filename=f"consentsvc-export-{stamp}.zip", size=export.size, chunks=chunks)
 
@@ -138,6 +144,8 @@ def exports_delete_all(*, user_id: int, actor_kind: str, actor_id) -> int:
     for export in DataExport.objects.select_for_update().filter(holder_id=user_id):
         _export_delete(export, actor_kind=actor_kind, actor_id=actor_id, why="erased")
         deleted += 1
+    # Also anything a build was still writing when the rows went.
+    transaction.on_commit(lambda: vault_services.exports_delete_all(user_id=user_id))
     return deleted
 
 

@@ -1,0 +1,183 @@
+"""The holder's access history in words, grouped, filterable, with a per-day chart; and its API."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from audit.context import reset_request_id, set_request_id
+from audit.services import audit_append
+from consent import purposes
+from support import access_log, services
+from tests.support.conftest import grant, open_case, upload
+from vault import gateway
+
+pytestmark = pytest.mark.django_db
+
+
+def summaries(user, **filters) -> list[str]:
+    return [entry.summary for entry in access_log.access_log_entries(subject_id=user.pk, **filters)]
+
+
+def make_a_collage(user, item_ids):
+    """What a suggestions job does through the gateway: list, read, store an output; one job id."""
+    token = set_request_id("job-collage-1")
+    try:
+        gateway.candidates(user_id=user.pk, purpose=gateway.PURPOSE_SUGGESTIONS)
+        released = gateway.release(user_id=user.pk, purpose=gateway.PURPOSE_SUGGESTIONS, item_ids=item_ids)
+        gateway.output_store(user_id=user.pk, purpose=gateway.PURPOSE_SUGGESTIONS, kind="collage",
+                             source_ids=[r.meta.id for r in released], data=b"\xff\xd8collage",
+                             content_type="image/jpeg")
+    finally:
+        reset_request_id(token)
+
+
+def test_it_says_what_the_suggestions_engine_read_and_why(alice):
+    grant(alice)
+    ids = upload(alice, 12)
+    make_a_collage(alice, ids)
+    lines = summaries(alice)
+    assert "The suggestions engine read 12 of your photos to make a collage" in lines
+    assert "The suggestions engine made a collage for you" in lines
+    assert "Your phone uploaded 12 photos" in lines
+    assert lines[-1] == "You turned on Camera Roll Sharing Suggestions"
+
+
+def test_it_puts_the_time_in_each_line(alice):
+    grant(alice)
+    entry = access_log.access_log_entries(subject_id=alice.pk)[0]
+    local = timezone.localtime(entry.last_at)
+    assert entry.text == f"You turned on Camera Roll Sharing Suggestions, {local.day} {local:%b %H:%M}"
+
+
+def test_it_names_the_support_agent_and_the_ticket(sam, alice):
+    grant(alice)
+    upload(alice, 2)
+    open_case(sam, alice)
+    services.support_revoke(agent=sam, subject_id=alice.pk, purpose=purposes.CAMERA_ROLL, reason="asked by phone")
+    lines = summaries(alice)
+    assert lines[:2] == [
+        "Your cloud photos (2 photos) were destroyed because Camera Roll Sharing Suggestions was turned off",
+        "Support agent sam revoked Camera Roll Sharing Suggestions, ticket 4411",
+    ]
+    assert "Support agent sam opened a support case about your account, ticket 4411" in lines
+    # The support.revoke event repeats the ledger's: one line, not two.
+    assert sum("revoked" in line for line in lines) == 1
+    assert not any("asked by phone" in line for line in lines)
+
+
+def test_it_says_when_support_erased_and_closed(sam, alice):
+    grant(alice)
+    upload(alice, 2)
+    case = open_case(sam, alice)
+    services.support_erase(agent=sam, subject_id=alice.pk, reason="asked")
+    services.case_close(agent=sam, case_id=case.pk)
+    lines = summaries(alice)
+    assert lines[0] == "Support agent sam closed the support case, ticket 4411"
+    assert lines[1] == (
+        "Support agent sam erased your cloud photos and everything made from them (2 photos), ticket 4411")
+    assert not any(line.startswith("Support agent sam erased all") for line in lines)
+
+
+def test_it_reports_refused_reads(alice):
+    grant(alice)
+    with pytest.raises(gateway.GatewayDenied):
+        gateway.release(user_id=alice.pk, purpose=purposes.ADVERTISING, item_ids=[1])
+    entry = access_log.access_log_entries(subject_id=alice.pk)[0]
+    assert entry.outcome == "denied"
+    assert entry.summary == "A request to read your photos for advertising was refused"
+
+
+def test_it_words_the_holders_own_reads_and_withdrawals(alice):
+    grant(alice)
+    (item_id,) = upload(alice, 1)
+    b"".join(gateway.owner_open(user_id=alice.pk, item_id=item_id).chunks)
+    from consent.services import consent_withdraw
+
+    consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="web", actor=alice)
+    lines = summaries(alice)
+    assert "You opened a photo" in lines
+    assert "You turned off Camera Roll Sharing Suggestions" in lines
+
+
+def test_it_never_shows_another_holders_events(alice, bob):
+    grant(alice)
+    grant(bob)
+    upload(bob, 2)
+    assert summaries(alice) == ["You turned on Camera Roll Sharing Suggestions"]
+
+
+def test_it_groups_only_events_done_in_one_go(alice):
+    grant(alice)
+    ids = upload(alice, 4)
+    for job in ("job-a", "job-b"):
+        token = set_request_id(job)
+        try:
+            gateway.release(user_id=alice.pk, purpose=gateway.PURPOSE_SUGGESTIONS, item_ids=ids[:2])
+        finally:
+            reset_request_id(token)
+    reads = [e for e in access_log.access_log_entries(subject_id=alice.pk) if e.action == "media.read"]
+    assert [e.count for e in reads] == [2, 2]
+
+
+def test_it_filters_by_category_actor_and_dates(sam, alice):
+    grant(alice)
+    upload(alice, 2)
+    open_case(sam, alice)
+    assert summaries(alice, category="support") == [
+        "Support agent sam opened a support case about your account, ticket 4411"]
+    assert summaries(alice, actor="support") == summaries(alice, category="support")
+    assert all(line.startswith(("You", "Your")) for line in summaries(alice, actor="you"))
+    today = timezone.localdate()
+    assert summaries(alice, since=today + timedelta(days=1)) == []
+    assert len(summaries(alice, since=today, until=today)) == len(summaries(alice))
+
+
+def test_it_words_unknown_actions_plainly_rather_than_hiding_them(alice):
+    audit_append(action="media.reindexed", actor_kind="system", subject_id=alice.pk, details={"count": 3})
+    assert summaries(alice) == ["The system: media.reindexed"]
+
+
+def test_it_counts_events_per_day_for_the_chart(alice):
+    grant(alice)
+    upload(alice, 3)
+    days = access_log.events_per_day(subject_id=alice.pk)
+    assert len(days) == 30 and days[-1] == (timezone.localdate(), 4)
+    assert sum(count for _, count in days) == 4
+
+
+# --- the API -------------------------------------------------------------------
+
+
+def test_it_serves_the_access_log_to_the_holder(api, sam, alice):
+    grant(alice)
+    open_case(sam, alice)
+    response = api(alice).get("/api/v1/me/access-log/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 2 and body["next"] is None
+    first = body["results"][0]
+    assert first["summary"] == "Support agent sam opened a support case about your account, ticket 4411"
+    assert first["text"].startswith(first["summary"] + ", ")
+    assert first["actor"] == "Support agent sam" and first["category"] == "support" and first["count"] == 1
+
+
+def test_it_filters_the_access_log_api(api, alice):
+    grant(alice)
+    upload(alice, 2)
+    body = api(alice).get("/api/v1/me/access-log/", {"category": "photos"}).json()
+    assert [r["summary"] for r in body["results"]] == ["Your phone uploaded 2 photos"]
+    bad = api(alice).get("/api/v1/me/access-log/", {"category": "nonsense"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
+
+
+def test_it_shows_each_holder_only_their_own_log_over_the_api(api, alice, bob):
+    grant(alice)
+    assert api(bob).get("/api/v1/me/access-log/").json()["count"] == 0
+
+
+@pytest.mark.parametrize("who,status", [("sam", 403), ("audrey", 403), ("anonymous", 401)])
+def test_it_refuses_the_access_log_api_to_everyone_else(api, request, alice, who, status):
+    grant(alice)
+    client = api() if who == "anonymous" else api(request.getfixturevalue(who))
+    assert client.get("/api/v1/me/access-log/").status_code == status
