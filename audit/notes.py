@@ -73,6 +73,8 @@ def open_checkpoint(note: str, *, public_key: Ed25519PublicKey, key_name: str) -
             raw = base64.b64decode(blob, validate=True)
         except ValueError as exc:
             raise NoteError("signature is not base64") from exc
+        if base64.b64encode(raw).decode() != blob:
+            raise NoteError("signature is not canonical base64")
         if name != key_name or raw[:4] != wanted or len(raw) != 68:
             continue
         try:
@@ -92,6 +94,6 @@ def open_checkpoint(note: str, *, public_key: Ed25519PublicKey, key_name: str) -
         root_hash = base64.b64decode(root, validate=True)
     except ValueError as exc:
         raise NoteError("root hash is not base64") from exc
-    if len(root_hash) != 32:
+    if len(root_hash) != 32 or base64.b64encode(root_hash).decode() != root:
         raise NoteError("root hash is not 32 bytes")
     return Checkpoint(origin=origin, tree_size=int(size), root_hash=root_hash)

@@ -1,11 +1,22 @@
 """Reads of the audit trail."""
 
-from datetime import datetime
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
 
+from audit import merkle
 from audit.canonical import ACTOR_KINDS
 from audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from audit.notes import NoteError, open_checkpoint
+from consentsvc import signing
+from consentsvc.errors import ServiceError, register_code
+
+register_code("audit_proof_out_of_range", 400, "The sizes or seq asked for are not inside the audit trail.")
+register_code("audit_chain_broken", 409, "The audit trail is damaged; run manage.py audit_verify.")
 
 
 def audit_events_for_subject(
@@ -22,7 +33,7 @@ def audit_events_for_subject(
     return events.order_by("-seq")
 
 
-def audit_events_filtered(
+def audit_filter_q(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -30,31 +41,33 @@ def audit_events_filtered(
     actor: str | None = None,
     action: str | None = None,
     outcome: str | None = None,
-    max_seq: int | None = None,
-) -> QuerySet[AuditEvent]:
-    """Events matching the auditor filters, oldest first.
-
-    `actor` is "<kind>:<id>", a kind alone ("support"), or an id alone (any kind).
-    """
-    events = AuditEvent.objects.all()
+) -> Q:
+    """The auditor filters as a Q. `actor` is "<kind>:<id>", a kind alone ("support"), or an id alone."""
+    q = Q()
     if since is not None:
-        events = events.filter(time__gte=since)
+        q &= Q(time__gte=since)
     if until is not None:
-        events = events.filter(time__lt=until)
+        q &= Q(time__lt=until)
     if subject_id is not None:
-        events = events.filter(subject_id=subject_id)
+        q &= Q(subject_id=subject_id)
     if actor:
         kind, sep, actor_id = actor.partition(":")
         if sep:
-            events = events.filter(actor_kind=kind, actor_id=actor_id)
+            q &= Q(actor_kind=kind, actor_id=actor_id)
         elif actor in ACTOR_KINDS:
-            events = events.filter(actor_kind=actor)
+            q &= Q(actor_kind=actor)
         else:
-            events = events.filter(actor_id=actor)
+            q &= Q(actor_id=actor)
     if action:
-        events = events.filter(action=action)
+        q &= Q(action=action)
     if outcome:
-        events = events.filter(outcome=outcome)
+        q &= Q(outcome=outcome)
+    return q
+
+
+def audit_events_filtered(*, max_seq: int | None = None, **filters) -> QuerySet[AuditEvent]:
+    """Events matching the auditor filters (see audit_filter_q), oldest first."""
+    events = AuditEvent.objects.filter(audit_filter_q(**filters))
     if max_seq is not None:
         events = events.filter(seq__lte=max_seq)
     return events.order_by("seq")
@@ -66,3 +79,143 @@ def audit_head() -> AuditHead:
 
 def audit_checkpoint_latest() -> AuditCheckpoint | None:
     return AuditCheckpoint.objects.order_by("-tree_size").first()
+
+
+def audit_leaf_hashes(*, first_seq: int = 1, last_seq: int) -> Iterator[bytes]:
+    """The leaf hashes of events first_seq..last_seq, in order, streamed."""
+    rows = (
+        AuditEvent.objects.filter(seq__gte=first_seq, seq__lte=last_seq)
+        .order_by("seq")
+        .values_list("seq", "hash")
+        .iterator(chunk_size=5000)
+    )
+    expected = first_seq
+    for seq, leaf in rows:
+        if seq != expected:
+            raise ServiceError("audit_chain_broken", f"seq {expected} is missing from the audit trail.")
+        yield bytes.fromhex(leaf)
+        expected += 1
+    if expected != last_seq + 1:
+        raise ServiceError("audit_chain_broken", f"seq {expected} is missing from the audit trail.")
+
+
+def _signed_note(tree_size: int) -> str | None:
+    checkpoint = AuditCheckpoint.objects.filter(tree_size=tree_size).first()
+    return checkpoint.note if checkpoint else None
+
+
+def _default_size() -> int:
+    latest = audit_checkpoint_latest()
+    return latest.tree_size if latest else audit_head().size
+
+
+def audit_inclusion_proof(*, seq: int, tree_size: int | None = None) -> dict:
+    """RFC 9162 inclusion proof of event `seq` in the tree of the first `tree_size` events
+    (by default the latest checkpoint's size). The root is computed; `checkpoint` is the signed
+    note for that size when there is one."""
+    size = _default_size() if tree_size is None else tree_size
+    if not 1 <= seq <= size or size > audit_head().size:
+        raise ServiceError("audit_proof_out_of_range", f"seq {seq} is not inside a tree of {size} events.")
+    event = AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first()
+    if event is None:
+        raise ServiceError("audit_chain_broken", f"seq {seq} is missing from the audit trail.")
+    leaf = bytes.fromhex(event)
+    proof = merkle.inclusion_proof(seq - 1, size, audit_leaf_hashes(last_seq=size))
+    root = merkle.root_from_inclusion_proof(seq - 1, size, leaf, proof)
+    return {
+        "seq": seq,
+        "leaf_index": seq - 1,
+        "tree_size": size,
+        "leaf_hash": leaf.hex(),
+        "root_hash": root.hex(),
+        "proof": [node.hex() for node in proof],
+        "checkpoint": _signed_note(size),
+    }
+
+
+def audit_consistency_proof(*, first: int, second: int | None = None) -> dict:
+    """RFC 9162 consistency proof from the tree of `first` events to the tree of `second`
+    (by default the latest checkpoint's size), with both roots and their signed notes."""
+    second = _default_size() if second is None else second
+    if not 1 <= first <= second or second > audit_head().size:
+        raise ServiceError("audit_proof_out_of_range", f"no consistency proof from {first} to {second} events.")
+    tree = merkle.CompactRange()
+    first_root = None
+
+    def recorded(leaves):
+        nonlocal first_root
+        for leaf in leaves:
+            tree.append(leaf)
+            if tree.size == first:
+                first_root = tree.root()
+            yield leaf
+
+    leaves = recorded(audit_leaf_hashes(last_seq=second))
+    proof = merkle.consistency_proof(first, second, leaves)
+    for _ in leaves:  # a proof between equal sizes reads nothing: finish the roots
+        pass
+    return {
+        "first": first,
+        "second": second,
+        "first_root": first_root.hex(),
+        "second_root": tree.root().hex(),
+        "proof": [node.hex() for node in proof],
+        "first_checkpoint": _signed_note(first),
+        "second_checkpoint": _signed_note(second),
+    }
+
+
+def audit_daily_counts(*, start: date, end: date, **filters) -> list[tuple[date, dict[str, int]]]:
+    """Events per day (UTC) and outcome, from `start` to `end` inclusive, days without events included."""
+    since = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+    until = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    q = audit_filter_q(**{**filters, "since": max(since, filters.get("since") or since),
+                          "until": min(until, filters.get("until") or until)})
+    rows = (
+        AuditEvent.objects.filter(q)
+        .annotate(day=TruncDate("time", tzinfo=UTC))
+        .values("day", "outcome")
+        .annotate(n=Count("seq"))
+        .order_by()
+    )
+    counts: dict[date, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["day"], {})[row["outcome"]] = row["n"]
+    days = (end - start).days + 1
+    return [(start + timedelta(days=i), counts.get(start + timedelta(days=i), {})) for i in range(days)]
+
+
+def audit_chain_status(*, tail: int = 1000) -> dict:
+    """A quick health check for the page: the head, the latest checkpoint and its signature, and
+    whether the last `tail` events hash and link up to the head. audit_verify checks everything."""
+    head = audit_head()
+    latest = audit_checkpoint_latest()
+    status = {"size": head.size, "last_hash": head.last_hash, "checkpoint": latest, "signature_ok": None,
+              "tail_checked": 0, "tail_ok": True, "problem": ""}
+    if latest is not None:
+        try:
+            opened = open_checkpoint(latest.note, public_key=signing.public_key("AUDIT_SIGNING_KEY"),
+                                     key_name=settings.AUDIT_CHECKPOINT_ORIGIN)
+            status["signature_ok"] = opened.tree_size == latest.tree_size and opened.root_hash.hex() == latest.root_hash
+        except NoteError as exc:
+            status["signature_ok"] = False
+            status["problem"] = str(exc)
+    rows = list(
+        AuditEvent.objects.filter(seq__gt=head.size - tail, seq__lte=head.size)
+        .order_by("seq")
+        .values_list("seq", "canonical", "prev_hash", "hash")
+    )
+    expected_seq = head.size - len(rows) + 1
+    prev = None
+    for seq, body, prev_hash, leaf in rows:
+        ok = seq == expected_seq and hashlib.sha256(b"\x00" + bytes(body)).hexdigest() == leaf
+        if not ok or (prev is not None and prev_hash != prev):
+            status["tail_ok"] = False
+            status["problem"] = f"seq {seq} does not hash or link correctly; run a full verification"
+            break
+        prev, expected_seq = leaf, expected_seq + 1
+    if status["tail_ok"] and head.size and (len(rows) != min(tail, head.size) or prev != head.last_hash):
+        status["tail_ok"] = False
+        status["problem"] = "the last events do not reach the chain head; run a full verification"
+    status["tail_checked"] = len(rows)
+    return status

@@ -145,3 +145,26 @@ def audit_checkpoint_create() -> AuditCheckpoint:
         checkpoint = _checkpoint_for(CompactRange.from_bytes(head.size, bytes(head.compact_range)), timezone.now())
         AuditCheckpoint.objects.bulk_create([checkpoint])
     return checkpoint
+
+
+EXPORT_FORMATS = ("csv", "jsonl")
+
+
+def audit_export_begin(*, fmt: str, filters: dict, actor_kind: str, actor_id: str | int | None,
+                       request_id: str | None = None) -> AuditCheckpoint:
+    """Records the export as an audit event, then signs the checkpoint the export will cover.
+
+    The export itself streams afterwards (audit.export.export_stream) and covers
+    the events up to this checkpoint, its own `audit.exported` event included.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ServiceError("invalid_request", f"format must be one of {', '.join(EXPORT_FORMATS)}.")
+    described = {
+        key: (value.isoformat() if hasattr(value, "isoformat") else value)
+        for key, value in filters.items()
+        if value not in (None, "")
+    }
+    with transaction.atomic():
+        audit_append(action="audit.exported", actor_kind=actor_kind, actor_id=actor_id, object_type="audit_export",
+                     details={"format": fmt, "filters": described}, request_id=request_id)
+        return audit_checkpoint_create()

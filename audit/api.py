@@ -1,0 +1,250 @@
+"""The audit API, for auditors only. Thin: parse, call one selector or service, shape the output."""
+
+from datetime import UTC, datetime, time, timedelta
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit import export, notes, selectors, services
+from audit.canonical import OUTCOMES
+from audit.models import AuditEvent
+from audit.permissions import IsAuditor
+from consentsvc import signing
+from consentsvc.errors import ServiceError, register_code
+
+register_code("audit_no_checkpoint", 404, "No checkpoint has been signed yet.")
+
+
+class DateOrDateTimeField(serializers.Field):
+    """An ISO date (a whole day, UTC) or an ISO date-time. `end=True` makes a bare date mean its day's end."""
+
+    default_error_messages = {"invalid": "Use an ISO date (2024-05-01) or date-time (2024-05-01T10:00:00Z)."}
+
+    def __init__(self, *, end: bool = False, **kwargs):
+        self.end = end
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        text = str(data).strip()
+        try:
+            moment = parse_datetime(text)
+            day = None if moment else parse_date(text)
+        except ValueError:
+            self.fail("invalid")
+        if moment:
+            return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+        if day is None:
+            self.fail("invalid")
+        start = datetime.combine(day, time.min, tzinfo=UTC)
+        return start + timedelta(days=1) if self.end else start
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class FilterSerializer(serializers.Serializer):
+    since = DateOrDateTimeField(required=False, help_text="Events at or after this time (a date means 00:00 UTC).")
+    until = DateOrDateTimeField(end=True, required=False,
+                                help_text="Events before this time (a date includes that whole day).")
+    subject = serializers.IntegerField(required=False, min_value=1, help_text="The data subject's user id.")
+    actor = serializers.RegexField(r"^[A-Za-z0-9_.:/+-]{1,160}$", required=False,
+                                   help_text='"<kind>:<id>" (holder:12), a kind alone (support), or an id alone.')
+    action = serializers.RegexField(r"^[a-z0-9_.]{1,64}$", required=False, help_text="e.g. media.read")
+    outcome = serializers.ChoiceField(choices=OUTCOMES, required=False)
+
+    def filters(self) -> dict:
+        data = self.validated_data
+        return {
+            "since": data.get("since"),
+            "until": data.get("until"),
+            "subject_id": data.get("subject"),
+            "actor": data.get("actor"),
+            "action": data.get("action"),
+            "outcome": data.get("outcome"),
+        }
+
+
+def _filters(request, serializer_class=FilterSerializer) -> FilterSerializer:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="At or after (ISO date or date-time)."),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="Before (a bare date includes the day)."),
+    OpenApiParameter("subject", OpenApiTypes.INT, description="The data subject's user id."),
+    OpenApiParameter("actor", OpenApiTypes.STR, description='"<kind>:<id>", a kind, or an id.'),
+    OpenApiParameter("action", OpenApiTypes.STR, description="e.g. consent.given, media.read"),
+    OpenApiParameter("outcome", OpenApiTypes.STR, enum=list(OUTCOMES)),
+]
+
+
+class AuditEventListApi(ListAPIView):
+    """Audit events matching the filters, oldest first (stable pages while the trail grows)."""
+
+    permission_classes = [IsAuditor]
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = AuditEvent
+            fields = ["seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id",
+                      "purpose", "outcome", "request_id", "details", "prev_hash", "hash"]
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self):
+        return selectors.audit_events_filtered(**_filters(self.request).filters())
+
+    @extend_schema(parameters=FILTER_PARAMETERS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class _IgnoreFormatParameter(BaseContentNegotiation):
+    """`format` here names the export format (csv / jsonl), not a DRF renderer: errors stay JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class AuditExportApi(APIView):
+    """Streams the matching events as CSV or JSON Lines. The export is itself an audit event.
+
+    JSON Lines carries each event's canonical bytes and hash, gap records with the Merkle
+    subtree roots of the events left out, and the signed checkpoint the file is verified
+    against (tools/verify_audit_export.py, docs/auditors.md).
+    """
+
+    permission_classes = [IsAuditor]
+    content_negotiation_class = _IgnoreFormatParameter
+
+    class InputSerializer(FilterSerializer):
+        format = serializers.ChoiceField(choices=services.EXPORT_FORMATS, default="jsonl")
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=list(services.EXPORT_FORMATS)),
+                    *FILTER_PARAMETERS],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, one row per event."),
+            (200, "application/jsonl"): OpenApiResponse(OpenApiTypes.STR, description="JSON Lines (see docs)."),
+        },
+    )
+    def get(self, request):
+        params = _filters(request, self.InputSerializer)
+        fmt = params.validated_data["format"]
+        filters = params.filters()
+        checkpoint = services.audit_export_begin(fmt=fmt, filters=filters, actor_kind="auditor",
+                                                 actor_id=request.user.pk)
+        content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/jsonl; charset=utf-8"
+        response = StreamingHttpResponse(
+            export.export_stream(fmt=fmt, checkpoint=checkpoint, filters=filters), content_type=content_type
+        )
+        response["Content-Disposition"] = f'attachment; filename="audit-{checkpoint.tree_size}.{fmt}"'
+        response["X-Audit-Tree-Size"] = str(checkpoint.tree_size)
+        return response
+
+
+class CheckpointOutputSerializer(serializers.Serializer):
+    tree_size = serializers.IntegerField()
+    root_hash = serializers.CharField(help_text="Hex SHA-256 RFC 9162 Merkle root of the first tree_size events.")
+    note = serializers.CharField(help_text="The C2SP tlog-checkpoint signed note (Ed25519).")
+    created_at = serializers.DateTimeField()
+
+
+class AuditCheckpointLatestApi(APIView):
+    """The latest signed checkpoint."""
+
+    permission_classes = [IsAuditor]
+
+    @extend_schema(responses=CheckpointOutputSerializer)
+    def get(self, request):
+        checkpoint = selectors.audit_checkpoint_latest()
+        if checkpoint is None:
+            raise ServiceError("audit_no_checkpoint", "No checkpoint has been signed yet.")
+        return Response(CheckpointOutputSerializer(checkpoint).data)
+
+
+class AuditPublicKeyApi(APIView):
+    """The Ed25519 key that signs checkpoints: PEM, and as a signed-note verifier key."""
+
+    permission_classes = [IsAuditor]
+
+    @extend_schema(responses=inline_serializer("AuditPublicKey", {
+        "algorithm": serializers.CharField(),
+        "key_name": serializers.CharField(),
+        "public_key_pem": serializers.CharField(),
+        "verifier_key": serializers.CharField(),
+    }))
+    def get(self, request):
+        name = settings.AUDIT_CHECKPOINT_ORIGIN
+        return Response({
+            "algorithm": "Ed25519",
+            "key_name": name,
+            "public_key_pem": signing.public_key_pem("AUDIT_SIGNING_KEY"),
+            "verifier_key": notes.verifier_key(name, signing.public_key("AUDIT_SIGNING_KEY")),
+        })
+
+
+class AuditInclusionProofApi(APIView):
+    """RFC 9162 inclusion proof of event `seq` in the tree of `tree_size` events (default: latest checkpoint)."""
+
+    permission_classes = [IsAuditor]
+
+    class InputSerializer(serializers.Serializer):
+        seq = serializers.IntegerField(min_value=1)
+        tree_size = serializers.IntegerField(min_value=1, required=False)
+
+    class OutputSerializer(serializers.Serializer):
+        seq = serializers.IntegerField()
+        leaf_index = serializers.IntegerField()
+        tree_size = serializers.IntegerField()
+        leaf_hash = serializers.CharField()
+        root_hash = serializers.CharField()
+        proof = serializers.ListField(child=serializers.CharField(), help_text="Hex nodes, leaf to root.")
+        checkpoint = serializers.CharField(allow_null=True, help_text="The signed note at tree_size, if any.")
+
+    @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
+    def get(self, request):
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        proof = selectors.audit_inclusion_proof(**params.validated_data)
+        return Response(self.OutputSerializer(proof).data)
+
+
+class AuditConsistencyProofApi(APIView):
+    """RFC 9162 consistency proof between the trees of `first` and `second` events (default: latest checkpoint)."""
+
+    permission_classes = [IsAuditor]
+
+    class InputSerializer(serializers.Serializer):
+        first = serializers.IntegerField(min_value=1)
+        second = serializers.IntegerField(min_value=1, required=False)
+
+    class OutputSerializer(serializers.Serializer):
+        first = serializers.IntegerField()
+        second = serializers.IntegerField()
+        first_root = serializers.CharField()
+        second_root = serializers.CharField()
+        proof = serializers.ListField(child=serializers.CharField())
+        first_checkpoint = serializers.CharField(allow_null=True)
+        second_checkpoint = serializers.CharField(allow_null=True)
+
+    @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
+    def get(self, request):
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        proof = selectors.audit_consistency_proof(**params.validated_data)
+        return Response(self.OutputSerializer(proof).data)

@@ -1,0 +1,149 @@
+"""Exports, and the standalone verifier (tools/verify_audit_export.py) that checks them offline."""
+
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from audit.export import export_stream
+from audit.models import AuditEvent
+from audit.services import audit_export_begin
+from consentsvc import signing
+
+pytestmark = pytest.mark.django_db
+
+VERIFIER = Path(__file__).resolve().parents[2] / "tools" / "verify_audit_export.py"
+_spec = importlib.util.spec_from_file_location("verify_audit_export", VERIFIER)
+verifier = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(verifier)
+
+
+def _export(fmt="jsonl", **filters) -> bytes:
+    full = {"since": None, "until": None, "subject_id": None, "actor": None, "action": None, "outcome": None}
+    full.update(filters)
+    checkpoint = audit_export_begin(fmt=fmt, filters=full, actor_kind="auditor", actor_id=5)
+    return b"".join(export_stream(fmt=fmt, checkpoint=checkpoint, filters=full))
+
+
+def _key():
+    return verifier.load_public_key(signing.public_key_pem("AUDIT_SIGNING_KEY").encode())
+
+
+def _verify(data: bytes) -> dict:
+    return verifier.verify(io.BytesIO(data), _key())
+
+
+def test_it_exports_everything_as_verifiable_json_lines(many_events):
+    many_events(20)
+    data = _export()
+    lines = [json.loads(line) for line in data.splitlines()]
+    assert [line["type"] for line in lines] == ["header"] + ["event"] * 21 + ["end"]
+    assert lines[0]["tree_size"] == 21
+    event = lines[1]
+    assert bytes(AuditEvent.objects.get(seq=1).canonical) in data  # the canonical bytes, verbatim
+    assert event["hash"] == AuditEvent.objects.get(seq=1).hash
+    assert lines[-2]["event"]["action"] == "audit.exported"  # the export covers its own event
+    summary = _verify(data)
+    assert (summary["events"], summary["tree_size"]) == (21, 21)
+
+
+def test_it_proves_a_filtered_export_with_gap_subtrees(many_events):
+    many_events(40)
+    data = _export(outcome="denied", subject_id=3)
+    lines = [json.loads(line) for line in data.splitlines()]
+    events = [line["event"] for line in lines if line["type"] == "event"]
+    assert events and all(e["outcome"] == "denied" and e["subject_id"] == 3 for e in events)
+    assert any(line["type"] == "gap" for line in lines)
+    assert _verify(data)["events"] == len(events)
+    assert lines[0]["filters"] == {"outcome": "denied", "subject_id": 3}
+
+
+def test_it_exports_an_empty_selection_as_one_gap(many_events):
+    many_events(9)
+    data = _export(action="nothing.matches")
+    lines = [json.loads(line) for line in data.splitlines()]
+    assert [line["type"] for line in lines] == ["header", "gap", "end"]
+    assert _verify(data)["events"] == 0
+
+
+def test_it_fails_the_verifier_for_every_changed_byte(many_events):
+    many_events(5)
+    data = _export(outcome="allowed")  # events and gaps, header, end
+    assert _verify(data)
+    key = _key()
+    for position in range(len(data)):
+        changed = bytearray(data)
+        changed[position] = data[position] ^ (0x01 if data[position] != 0x0A else 0x20)
+        with pytest.raises(verifier.Invalid):
+            verifier.verify(io.BytesIO(bytes(changed)), key)
+            pytest.fail(f"byte {position} ({chr(data[position])!r}) changed and the export still verified")
+
+
+def test_it_fails_the_verifier_for_removed_added_or_swapped_lines(many_events):
+    many_events(6)
+    lines = _export().splitlines(keepends=True)
+    cases = {
+        "removed event": lines[:3] + lines[4:],
+        "removed end": lines[:-1],
+        "duplicated event": lines[:3] + [lines[2]] + lines[3:],
+        "swapped events": lines[:2] + [lines[3], lines[2]] + lines[4:],
+        "truncated": lines[:-1] + [lines[-1][:-1]],
+        "no header": lines[1:],
+    }
+    for name, bad in cases.items():
+        with pytest.raises(verifier.Invalid):
+            _verify(b"".join(bad))
+            pytest.fail(name)
+
+
+def test_it_fails_the_verifier_with_another_key(many_events):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    many_events(3)
+    data = _export()
+    with pytest.raises(verifier.Invalid, match="signature"):
+        verifier.verify(io.BytesIO(data), Ed25519PrivateKey.generate().public_key())
+
+
+def test_it_runs_the_verifier_as_a_program_without_django(many_events, tmp_path):
+    many_events(4)
+    export = tmp_path / "audit.jsonl"
+    export.write_bytes(_export())
+    key = tmp_path / "key.pem"
+    key.write_text(signing.public_key_pem("AUDIT_SIGNING_KEY"))
+    # Django made unimportable: the verifier must not need it.
+    code = ("import sys, runpy; sys.modules['django'] = None; sys.argv.pop(0); "
+            "runpy.run_path(sys.argv[0], run_name='__main__')")
+    ok = subprocess.run([sys.executable, "-I", "-c", code, str(VERIFIER), str(export), "--public-key", str(key)],
+                        capture_output=True, text=True, check=False, env={"DJANGO_SETTINGS_MODULE": ""})
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("OK: 5 events verified")
+    export.write_bytes(export.read_bytes().replace(b'"outcome":"denied"', b'"outcome":"allowed"', 1))
+    bad = subprocess.run([sys.executable, str(VERIFIER), str(export), "--public-key", str(key)],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 1 and bad.stderr.startswith("FAILED:")
+
+
+def test_it_exports_csv_with_filters(many_events):
+    many_events(9)
+    text = _export(fmt="csv", action="media.read").decode()
+    rows = text.strip().split("\n")
+    assert len(rows) == 1 + 3
+    assert all(",media.read," in row for row in rows[1:])
+    assert rows[1].split(",")[1].endswith("Z")
+
+
+def test_it_exports_from_the_command_line(many_events, tmp_path, capsys):
+    many_events(5)
+    out = tmp_path / "export.jsonl"
+    call_command("audit_export", "--output", str(out), "--no-progress")
+    assert _verify(out.read_bytes())["events"] == 6
+    event = AuditEvent.objects.get(action="audit.exported")
+    assert (event.actor_kind, event.actor_id, event.details["format"]) == ("system", "cli", "jsonl")
+    call_command("audit_export", "--format", "csv", "--since", "2000-01-01", "--outcome", "denied")
+    assert capsys.readouterr().out.startswith("seq,time,")
