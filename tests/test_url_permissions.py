@@ -32,6 +32,14 @@ PERMISSION_TABLE = {
     "api-media-thumbnail": "holder",
     "api-exclusion-list": "holder",
     "api-exclusion-detail": "holder",
+    # audit: auditors only (tests/audit/test_api.py, test_page.py)
+    "audit:trail": "auditor",
+    "api-audit-events-list": "auditor",
+    "api-audit-events-export": "auditor",
+    "api-audit-checkpoint-latest": "auditor",
+    "api-audit-public-key": "auditor",
+    "api-audit-proof-inclusion": "auditor",
+    "api-audit-proof-consistency": "auditor",
     # support: every support row also needs an open, unexpired case on that account (404 otherwise)
     "support:console": "support",
     "support:case-open": "support",
