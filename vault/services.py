@@ -564,3 +564,9 @@ def _live_names(key_hex: str) -> set[str]:
     for uid in DerivedOutput.objects.filter(key__key_id=uuid.UUID(key_hex)).values_list("uid", flat=True):
         names.add(f"{uid.hex}.output")
     return names
+
+
+# ---------------------------------------------------------------- data exports
+# Added by the support engineer (issue 6): the holder's export zip, sealed under the
+# account's media key; see vault/exports.py.
+from vault.exports import export_delete, export_open, export_store, exports_delete_all  # noqa: E402, F401
