@@ -94,9 +94,9 @@ class MediaCollectionApi(APIView):
         },
     )
     def post(self, request):
+        upload = request.FILES.get("file")  # parses the body (in memory, see vault.uploads)
         if getattr(request._request, TOO_LARGE_FLAG, False):
             raise services.upload_refused(user_id=request.user.pk, code="file_too_large", method="api")
-        upload = request.FILES.get("file")
         if upload is None:
             raise serializers.ValidationError({"file": ["Send the photo as the multipart field 'file'."]})
         labels = _labels(request.data.get("labels"))

@@ -70,5 +70,8 @@ def delete_names_on_commit(names: list[str]) -> None:
 
 
 def delete_key_folder_on_commit(*, user_id: int, key_id: uuid.UUID) -> None:
-    folder = storage.key_folder(user_id=user_id, key_id=key_id)
-    transaction.on_commit(lambda: storage.folder_delete(folder=folder))
+    def delete():
+        storage.folder_delete(folder=storage.key_folder(user_id=user_id, key_id=key_id))
+        storage.folder_prune(folder=storage.account_folder(user_id=user_id))
+
+    transaction.on_commit(delete)

@@ -120,6 +120,14 @@ def folder_delete(*, folder: str) -> int:
     return count
 
 
+def folder_prune(*, folder: str) -> None:
+    """Remove ``folder`` if it is empty (file systems only; object stores have no folders)."""
+    storage = blob_storage()
+    if isinstance(storage, FileSystemStorage):
+        with contextlib.suppress(OSError):
+            os.rmdir(storage.path(folder))
+
+
 def folder_list(*, folder: str) -> list[str]:
     """Every file name under ``folder``, recursively (for sweeps and erase checks)."""
     storage = blob_storage()

@@ -20,6 +20,7 @@ class MemoryOnlyUploadHandler(FileUploadHandler):
         super().__init__(request)
         self.received = 0
         self.file = None
+        self.too_large = False
 
     @property
     def limit(self) -> int:
@@ -30,12 +31,16 @@ class MemoryOnlyUploadHandler(FileUploadHandler):
         self.file = BytesIO()
 
     def _refuse(self):
-        self.file = None
+        # Drop what was kept; Django closes handler.file after a SkipFile, so keep an empty one.
+        self.too_large = True
+        self.file = BytesIO()
         if self.request is not None:
             setattr(self.request, TOO_LARGE_FLAG, True)
         raise SkipFile
 
     def receive_data_chunk(self, raw_data, start):
+        if self.too_large:
+            raise SkipFile
         self.received += len(raw_data)
         if self.received > self.limit:
             self._refuse()
@@ -43,7 +48,7 @@ class MemoryOnlyUploadHandler(FileUploadHandler):
         return None
 
     def file_complete(self, file_size):
-        if self.file is None:
+        if self.too_large:
             return None
         self.file.seek(0)
         return InMemoryUploadedFile(

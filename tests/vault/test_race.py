@@ -1,0 +1,115 @@
+"""An upload racing a withdrawal (invariant 1), with real concurrent transactions on PostgreSQL.
+
+Either the upload commits first and the withdrawal then shreds it, or the upload waits
+for the withdrawal's lock and is refused. Nothing survives either way.
+"""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, connections
+
+from audit.models import AuditEvent
+from consent.signals import consent_withdrawn
+from consentsvc.errors import ServiceError
+from tests.vault.conftest import grant, jpeg_bytes, withdraw
+from vault import services
+from vault.models import MediaItem
+
+pytestmark = [
+    pytest.mark.postgres_only,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between threads need PostgreSQL"),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def run(target, results, key):
+    def body():
+        try:
+            results[key] = target()
+        except BaseException as exc:  # handed to the test thread
+            results[key] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    return thread
+
+
+def wait_for_lock_waiter(timeout=10.0):
+    """Until some other session is blocked on a lock (the account row)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("nobody ever waited for the account lock")
+
+
+def blob_files(tmp_path):
+    root = tmp_path / "blobs"
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_it_refuses_an_upload_that_waits_behind_a_withdrawal(alice, tmp_path):
+    grant(alice)
+    inside, go_on, results = threading.Event(), threading.Event(), {}
+
+    def hold(sender, **kwargs):
+        inside.set()
+        go_on.wait(10)
+
+    consent_withdrawn.connect(hold, dispatch_uid="test-hold")
+    try:
+        withdrawer = run(lambda: withdraw(alice), results, "withdraw")
+        assert inside.wait(10)
+        uploader = run(lambda: services.media_upload(user_id=alice.pk, data=jpeg_bytes()), results, "upload")
+        wait_for_lock_waiter()
+        go_on.set()
+        withdrawer.join(10)
+        uploader.join(10)
+    finally:
+        go_on.set()
+        consent_withdrawn.disconnect(dispatch_uid="test-hold")
+    assert not isinstance(results["withdraw"], BaseException)
+    assert isinstance(results["upload"], ServiceError) and results["upload"].code == "consent_required"
+    assert not MediaItem.objects.exists()
+    assert blob_files(tmp_path) == []
+    assert AuditEvent.objects.filter(action="media.upload_refused", details__code="consent_required").exists()
+
+
+def test_it_shreds_an_upload_that_committed_just_before_a_withdrawal(alice, tmp_path, monkeypatch):
+    grant(alice)
+    inside, go_on, results = threading.Event(), threading.Event(), {}
+    real_append = services.audit_append
+
+    def slow_append(**kwargs):
+        if kwargs["action"] == "media.uploaded":
+            inside.set()
+            go_on.wait(10)
+        return real_append(**kwargs)
+
+    monkeypatch.setattr(services, "audit_append", slow_append)
+    try:
+        uploader = run(lambda: services.media_upload(user_id=alice.pk, data=jpeg_bytes()), results, "upload")
+        assert inside.wait(10)  # the upload holds the account lock, its row not yet committed
+        withdrawer = run(lambda: withdraw(alice), results, "withdraw")
+        wait_for_lock_waiter()
+        go_on.set()
+        uploader.join(10)
+        withdrawer.join(10)
+    finally:
+        go_on.set()
+    assert not isinstance(results["upload"], BaseException), results["upload"]
+    assert not isinstance(results["withdraw"], BaseException), results["withdraw"]
+    uploaded = AuditEvent.objects.get(action="media.uploaded")
+    erased = AuditEvent.objects.get(action="media.erased")
+    assert uploaded.seq < erased.seq and erased.details["items"] == 1
+    assert not MediaItem.objects.exists()
+    assert blob_files(tmp_path) == []
