@@ -232,6 +232,11 @@ AUDIT_CHECKPOINT_EVERY = envint("AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
 CONSENT_JURISDICTION = envstr("CONSENT_JURISDICTION", "EU")
 CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")
 
+# Support cases grant an agent rights on one account for this long; holders'
+# data exports wait (encrypted) this many days before they are deleted.
+SUPPORT_CASE_HOURS = envint("SUPPORT_CASE_HOURS", 8, minimum=1)
+SUPPORT_EXPORT_DAYS = envint("SUPPORT_EXPORT_DAYS", 7, minimum=1)
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
