@@ -51,11 +51,11 @@ def export_request(*, holder) -> DataExport:
     export = DataExport.objects.create(holder=holder, created_at=now, expires_at=now + timedelta(days=_export_days()))
     audit_append(action="export.requested", actor_kind="holder", actor_id=holder.pk, subject_id=holder.pk,
                  object_type="data_export", object_id=export.pk)
-    tasks.run_after_commit(export_build, export_id=export.pk)
+    tasks.run_after_commit(export_build, export_id=str(export.pk))
     return export
 
 
-def export_build(*, export_id: uuid.UUID) -> None:
+def export_build(*, export_id: str | uuid.UUID) -> None:
     """Build the zip and hand it to the vault. Runs as a background job; safe to run twice."""
     with transaction.atomic():
         export = DataExport.objects.select_for_update().filter(pk=export_id, status=DataExport.Status.PENDING).first()
@@ -156,6 +156,37 @@ def _export_delete(export: DataExport, *, actor_kind: str, actor_id, why: str) -
     audit_append(action="export.deleted", actor_kind=actor_kind, actor_id=actor_id, subject_id=holder_id,
                  object_type="data_export", object_id=export_uid, details={"why": why})
     transaction.on_commit(lambda: vault_services.export_delete(user_id=holder_id, export_uid=export_uid))
+
+
+STALE_PENDING = timedelta(minutes=10)
+STALE_RUNNING = timedelta(hours=1)
+
+
+def exports_recover(*, now=None) -> int:
+    """Requeue exports whose job was lost with its process; give up on builds that never finished."""
+    now = now or timezone.now()
+    requeued = 0
+    for export_id in DataExport.objects.filter(status=DataExport.Status.PENDING,
+                                               created_at__lte=now - STALE_PENDING).values_list("pk", flat=True):
+        with transaction.atomic():
+            tasks.run_after_commit(export_build, export_id=str(export_id))
+        requeued += 1
+    stuck = DataExport.objects.filter(status=DataExport.Status.RUNNING, created_at__lte=now - STALE_RUNNING)
+    for export in stuck:
+        with transaction.atomic():
+            current = DataExport.objects.select_for_update().filter(pk=export.pk,
+                                                                    status=DataExport.Status.RUNNING).first()
+            if current is None:
+                continue
+            current.status = DataExport.Status.FAILED
+            current.finished_at = now
+            current.error_code = "interrupted"
+            current.save(update_fields=["status", "finished_at", "error_code"])
+            audit_append(action="export.failed", actor_kind="system", actor_id="consentsvc",
+                         subject_id=current.holder_id, object_type="data_export", object_id=current.pk,
+                         outcome="error", details={"error": "interrupted"})
+        transaction.on_commit(lambda e=export: vault_services.export_delete(user_id=e.holder_id, export_uid=e.pk))
+    return requeued
 
 
 def exports_purge_expired(*, now=None) -> int:

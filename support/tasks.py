@@ -1,38 +1,70 @@
 """Background work for support: run a job once the transaction that asked for it commits.
 
-The embedded default runs the job in a daemon thread of the same process (tests
-run it inline, so they can see the result at once). The job functions are plain
-and idempotent, so a worker queue can call the same function by name later.
+With CELERY_BROKER_URL set, the job goes to the Celery workers (`support.run`).
+Otherwise (the embedded default) one worker thread in this process runs jobs one
+after another; tests (SUPPORT_TASKS_INLINE, on under DJANGO_ENV=test) run them
+inline after commit. Job functions are plain, keyword-only and idempotent, and
+their state lives in the database, so a job lost with its process is picked up
+again by `manage.py support_expire_cases`.
 """
 
+from __future__ import annotations
+
+import importlib
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
+from celery import shared_task
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, transaction
 
 logger = logging.getLogger(__name__)
+
+_executor: ThreadPoolExecutor | None = None
+_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="support")
+        return _executor
+
+
+def _resolve(path: str):
+    module, _, name = path.rpartition(".")
+    if not module.startswith("support."):
+        raise ValueError(f"{path} is not a support job")
+    return getattr(importlib.import_module(module), name)
+
+
+def _run(path: str, kwargs: dict) -> None:
+    close_old_connections()
+    try:
+        _resolve(path)(**kwargs)
+    except Exception:
+        logger.exception("support job %s failed", path)
+    finally:
+        close_old_connections()
+
+
+@shared_task(name="support.run", acks_late=True, ignore_result=True)
+def run(path: str, kwargs: dict) -> None:
+    _resolve(path)(**kwargs)
 
 
 def _inline() -> bool:
     return getattr(settings, "SUPPORT_TASKS_INLINE", getattr(settings, "ENVIRONMENT", "") == "test")
 
 
-def _run_in_thread(job, kwargs) -> None:
-    def target():
-        close_old_connections()
-        try:
-            job(**kwargs)
-        except Exception:
-            logger.exception("background job %s failed", job.__name__)
-        finally:
-            connection.close()
-
-    threading.Thread(target=target, name=f"support-{job.__name__}", daemon=True).start()
-
-
 def run_after_commit(job, **kwargs) -> None:
+    """Queue `job(**kwargs)` (kwargs JSON-friendly: ids as strings) for after the current transaction."""
+    path = f"{job.__module__}.{job.__name__}"
     if _inline():
         transaction.on_commit(lambda: job(**kwargs))
+    elif getattr(settings, "CELERY_BROKER_URL", None):
+        transaction.on_commit(lambda: run.delay(path, kwargs))
     else:
-        transaction.on_commit(lambda: _run_in_thread(job, kwargs))
+        transaction.on_commit(lambda: _pool().submit(_run, path, kwargs))

@@ -245,3 +245,22 @@ def test_it_answers_404_for_someone_elses_export_on_the_page(alice, bob, build):
     client = Client()
     client.force_login(bob)
     assert client.get(f"/me/data/export/{export.pk}/").status_code == 404
+
+
+def test_it_requeues_an_export_whose_job_was_lost(alice, django_capture_on_commit_callbacks):
+    export = rights.export_request(holder=alice)  # committed in a process that then died: never built
+    DataExport.objects.filter(pk=export.pk).update(created_at=timezone.now() - timedelta(minutes=11))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("support_expire_cases", verbosity=0)
+    export.refresh_from_db()
+    assert export.status == "ready"
+
+
+def test_it_gives_up_on_a_build_that_never_finished(alice, django_capture_on_commit_callbacks):
+    export = rights.export_request(holder=alice)
+    DataExport.objects.filter(pk=export.pk).update(status="running",
+                                                   created_at=timezone.now() - timedelta(hours=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("support_expire_cases", verbosity=0)
+    export.refresh_from_db()
+    assert (export.status, export.error_code) == ("failed", "interrupted")

@@ -1,0 +1,51 @@
+"""Background jobs go to Celery when a broker is set, to the in-process worker otherwise, inline in tests."""
+
+import pytest
+
+from support import tasks
+
+pytestmark = pytest.mark.django_db
+
+CALLS = []
+
+
+def job(*, export_id):
+    CALLS.append(export_id)
+
+
+def test_it_runs_jobs_inline_after_commit_in_tests(django_capture_on_commit_callbacks):
+    CALLS.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.run_after_commit(job, export_id="a")
+        assert CALLS == []
+    assert CALLS == ["a"]
+
+
+def test_it_sends_jobs_to_celery_when_a_broker_is_set(settings, monkeypatch, django_capture_on_commit_callbacks):
+    settings.SUPPORT_TASKS_INLINE = False
+    settings.CELERY_BROKER_URL = "redis://broker.invalid:6379/0"
+    sent = []
+    monkeypatch.setattr(tasks.run, "delay", lambda path, kwargs: sent.append((path, kwargs)))
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.run_after_commit(job, export_id="b")
+    assert sent == [("tests.support.test_tasks.job", {"export_id": "b"})]
+
+
+def test_it_uses_the_in_process_worker_without_a_broker(settings, monkeypatch, django_capture_on_commit_callbacks):
+    settings.SUPPORT_TASKS_INLINE = False
+    settings.CELERY_BROKER_URL = None
+    submitted = []
+
+    class Pool:
+        def submit(self, fn, *args):
+            submitted.append(args)
+
+    monkeypatch.setattr(tasks, "_pool", lambda: Pool())
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.run_after_commit(job, export_id="c")
+    assert submitted == [("tests.support.test_tasks.job", {"export_id": "c"})]
+
+
+def test_it_only_runs_support_jobs_by_name():
+    with pytest.raises(ValueError):
+        tasks.run("os.system", {"command": "true"})
