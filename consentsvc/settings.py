@@ -191,6 +191,18 @@ WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
 FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES
 
+# Background work: Celery on Redis when CELERY_BROKER_URL is set, otherwise in process
+# (a worker thread; SUGGESTIONS_JOBS_INLINE runs jobs synchronously after commit, as tests do).
+CELERY_BROKER_URL = envstr("CELERY_BROKER_URL") or None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+SUGGESTIONS_JOBS_INLINE = envbool("SUGGESTIONS_JOBS_INLINE", default=ENVIRONMENT == "test")
+# Uploads in a burst start one generation pass, this long after the last of them.
+SUGGESTIONS_DEBOUNCE_SECONDS = envint("SUGGESTIONS_DEBOUNCE_SECONDS", 60, minimum=0)
+SUGGESTIONS_PER_PASS = envint("SUGGESTIONS_PER_PASS", 6, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous API call gets 401 with WWW-Authenticate.

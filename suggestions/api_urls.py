@@ -1,1 +1,12 @@
-urlpatterns = []
+from django.urls import path
+
+from suggestions import api
+
+urlpatterns = [
+    path("suggestions/", api.SuggestionListApi.as_view(), name="api-suggestions-list"),
+    path("suggestions/generate/", api.SuggestionGenerateApi.as_view(), name="api-suggestions-generate"),
+    path("suggestions/jobs/<int:job_id>/", api.SuggestionJobApi.as_view(), name="api-suggestions-job"),
+    path("suggestions/<int:pk>/content/", api.SuggestionContentApi.as_view(), name="api-suggestions-content"),
+    path("suggestions/<int:pk>/accept/", api.SuggestionAcceptApi.as_view(), name="api-suggestions-accept"),
+    path("suggestions/<int:pk>/dismiss/", api.SuggestionDismissApi.as_view(), name="api-suggestions-dismiss"),
+]

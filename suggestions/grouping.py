@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from PIL import Image
@@ -33,6 +33,8 @@ MIN_EVENT_ITEMS = 3
 
 PLACE_RADIUS_KM = 25.0
 TRIP_MIN_DISTANCE_KM = 50.0
+TRIP_GAP = dt.timedelta(hours=40)
+TRIP_SAME_AREA_KM = 60.0
 
 MIN_THEME_ITEMS = 4
 DOMINANT_SHARE = 0.5
@@ -40,6 +42,7 @@ DOMINANT_SHARE = 0.5
 ON_THIS_DAY_MIN_YEARS = 1
 
 DHASH_NEAR_DUPLICATE_BITS = 10
+COLOUR_NEAR = 32  # largest difference of mean red, green or blue within one burst
 
 
 class ItemLike(Protocol):
@@ -75,6 +78,22 @@ def local(moment: dt.datetime, tz: dt.tzinfo | None) -> dt.datetime:
     return moment.astimezone(tz)
 
 
+def wall_clock(items: Iterable[ItemLike], tz: dt.tzinfo) -> list:
+    """Copies of the items with capture times as naive wall-clock times in tz.
+
+    The vault gives an aware UTC time when the camera recorded its offset and a naive
+    wall-clock time when it did not; days and weekdays are about the wall clock either way,
+    and the two kinds cannot be compared until they are made one kind.
+    """
+    return [replace(item, captured_at=naive_local(item.captured_at, tz)) for item in items]
+
+
+def naive_local(moment: dt.datetime | None, tz: dt.tzinfo) -> dt.datetime | None:
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(tz).replace(tzinfo=None)
+
+
 def _split_long(run: list, max_span: dt.timedelta) -> list[list]:
     if len(run) < 2 or run[-1].captured_at - run[0].captured_at <= max_span:
         return [run]
@@ -107,14 +126,37 @@ def events(
     return result
 
 
+def merge_trips(
+    found: Sequence[Event], home: PlaceCluster | None, *, max_gap: dt.timedelta = TRIP_GAP
+) -> list[Event]:
+    """Join consecutive events away from home in the same area: on a trip a quiet day and a
+    long night do not end the trip."""
+    merged: list[Event] = []
+    for event in found:
+        if merged and event.start - merged[-1].end <= max_gap:
+            here, there = main_position(merged[-1].items), main_position(event.items)
+            if (
+                here is not None
+                and there is not None
+                and is_away(here, home)
+                and is_away(there, home)
+                and haversine_km(*here, *there) <= TRIP_SAME_AREA_KM
+            ):
+                previous = merged.pop()
+                merged.append(Event(previous.items + event.items, previous.start, event.end))
+                continue
+        merged.append(event)
+    return merged
+
+
 def is_weekend(event: Event, tz: dt.tzinfo | None = None) -> bool:
-    """Two or three days that take in a Saturday or a Sunday (Friday evening to Monday counts)."""
+    """Two or three days from Friday, Saturday or Sunday to Saturday, Sunday or Monday."""
     days = event.days(tz)
     if not 2 <= days <= 3:
         return False
     first = local(event.start, tz).date()
-    weekdays = {(first + dt.timedelta(days=n)).weekday() for n in range(days)}
-    return bool(weekdays & {5, 6})
+    last = local(event.end, tz).date()
+    return first.weekday() in {4, 5, 6} and last.weekday() in {5, 6, 0}
 
 
 @dataclass(frozen=True)
@@ -174,7 +216,7 @@ def place_clusters(items: Iterable[ItemLike], *, radius_km: float = PLACE_RADIUS
     clusters: list[PlaceCluster] = []
     positioned = sorted(
         (i for i in items if i.lat is not None and i.lon is not None),
-        key=lambda i: (i.captured_at or dt.datetime.min.replace(tzinfo=dt.UTC), i.id),
+        key=lambda i: (i.captured_at is not None, i.captured_at or 0, i.id),
     )
     for item in positioned:
         best, best_distance = None, radius_km
@@ -272,25 +314,45 @@ def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """What makes two shots the same shot: the gradients (dHash) and the overall colour, which
+    dHash alone cannot see (two flat pictures of different colours have the same dHash)."""
+
+    bits: int
+    colour: tuple[int, int, int]
+
+
+def fingerprint(image: Image.Image) -> Fingerprint:
+    tiny = image.convert("RGB").resize((1, 1), Image.Resampling.BOX, reducing_gap=2.0)
+    return Fingerprint(dhash(image), tiny.getpixel((0, 0)))
+
+
+def near_duplicate(
+    a: Fingerprint, b: Fingerprint, *, max_bits: int = DHASH_NEAR_DUPLICATE_BITS, max_colour: int = COLOUR_NEAR
+) -> bool:
+    colour_gap = max(abs(x - y) for x, y in zip(a.colour, b.colour, strict=True))
+    return hamming(a.bits, b.bits) <= max_bits and colour_gap <= max_colour
+
+
 def dedupe(
     ids: Sequence[int],
-    hashes: dict[int, int],
+    prints: dict[int, Fingerprint],
     *,
-    max_bits: int = DHASH_NEAR_DUPLICATE_BITS,
     better: Callable[[int, int], bool] | None = None,
 ) -> list[int]:
     """Keep one item per near-duplicate run, in the given order.
 
-    An item whose hash is within max_bits of a kept one is dropped, unless `better(new, kept)`
-    says it is the better shot, in which case it takes the kept one's place.
+    An item that is a near duplicate of a kept one is dropped, unless `better(new, kept)` says
+    it is the better shot, in which case it takes the kept one's place.
     """
     kept: list[int] = []
     for item_id in ids:
-        h = hashes.get(item_id)
-        if h is None:
+        mine = prints.get(item_id)
+        if mine is None:
             kept.append(item_id)
             continue
-        twin = next((k for k in kept if k in hashes and hamming(hashes[k], h) <= max_bits), None)
+        twin = next((k for k in kept if k in prints and near_duplicate(prints[k], mine)), None)
         if twin is None:
             kept.append(item_id)
         elif better is not None and better(item_id, twin):

@@ -23,6 +23,7 @@ KINDS = (COLLAGE, RECAP, STYLIZED)
 COLLAGE_MAX_PHOTOS = 9
 RECAP_MIN_ITEMS = 6  # candidates before near-duplicates are dropped
 MAX_CANDIDATES = 40  # thumbnails read per group, at most
+VISIT_GAP = dt.timedelta(days=7)  # two stays at one place this far apart are two visits
 
 
 @dataclass(frozen=True)
@@ -80,15 +81,20 @@ def plan_suggestions(
     tz: dt.tzinfo | None = None,
     people: Sequence[tuple[int, ...]] = (),
 ) -> list[Plan]:
-    """Every plan worth making from these items, best first."""
+    """Every plan worth making from these items, best first.
+
+    Capture times are compared as wall-clock times in tz (see grouping.wall_clock)."""
+    items = grouping.wall_clock(items, tz or dt.UTC)
+    now = grouping.naive_local(now, tz or dt.UTC)
     by_id = {item.id: item for item in items}
     clusters = grouping.place_clusters(items)
-    home = grouping.home_cluster(clusters, tz)
+    home = grouping.home_cluster(clusters)
     plans: list[Plan] = []
 
-    for event in grouping.events(items):
-        first = grouping.local(event.start, tz).date()
-        last = grouping.local(event.end, tz).date()
+    runs = grouping.merge_trips(grouping.events(items, min_items=1), home)
+    for event in (run for run in runs if len(run.items) >= grouping.MIN_EVENT_ITEMS):
+        first = event.start.date()
+        last = event.end.date()
         position = grouping.main_position(event.items)
         away = grouping.is_away(position, home)
         label = grouping.dominant_label(event.items)
@@ -98,7 +104,7 @@ def plan_suggestions(
             place=_name(namer, position),
             label=label,
             away=away,
-            weekend=grouping.is_weekend(event, tz),
+            weekend=grouping.is_weekend(event),
         )
         group = f"event:{event.items[0].id}"
         ids = _spread(event.ids, MAX_CANDIDATES)
@@ -109,8 +115,8 @@ def plan_suggestions(
         style = style_for(group)
         plans.append(Plan(STYLIZED, group, titles.stylized_title(base=title, style=style), ids, score - 0.6, style))
 
-    today = grouping.local(now, tz).date()
-    for memory in grouping.on_this_day(items, today=today, tz=tz):
+    today = now.date()
+    for memory in grouping.on_this_day(items, today=today):
         place = _name(namer, grouping.main_position(memory.items))
         title = titles.on_this_day_title(years_ago=memory.years_ago, place=place)
         group = f"onthisday:{memory.day.isoformat()}"
@@ -120,8 +126,8 @@ def plan_suggestions(
     for cluster in clusters:
         if cluster is home or not grouping.is_away((cluster.lat, cluster.lon), home):
             continue
-        days = cluster.days(tz)
-        visits = len(grouping.events(cluster.items, min_items=1))
+        days = cluster.days()
+        visits = len(grouping.events(cluster.items, gap=VISIT_GAP, max_span=dt.timedelta.max, min_items=1))
         if visits < 2 or len(cluster.items) < grouping.MIN_THEME_ITEMS:
             continue  # a single visit is already an event
         place = _name(namer, (cluster.lat, cluster.lon))
@@ -144,9 +150,9 @@ def plan_suggestions(
         by_year: dict[int, list] = {}
         for item in found:
             if item.captured_at is not None:
-                by_year.setdefault(grouping.local(item.captured_at, tz).year, []).append(item)
+                by_year.setdefault(item.captured_at.year, []).append(item)
         for year, members in by_year.items():
-            days = {grouping.local(i.captured_at, tz).date() for i in members}
+            days = {i.captured_at.date() for i in members}
             if len(members) < grouping.MIN_THEME_ITEMS or len(days) < 2:
                 continue
             ordered = sorted(members, key=lambda i: (i.captured_at, i.id))

@@ -124,13 +124,20 @@ def test_it_sees_a_resized_recompressed_shot_as_the_same_and_others_as_different
 
 def test_it_keeps_one_shot_of_a_burst():
     base = _image(pattern_jpeg(7, (640, 480)))
-    burst = {i: grouping.dhash(ImageEnhance.Brightness(base).enhance(1 + i / 100)) for i in range(10)}
-    burst[50] = grouping.dhash(_image(pattern_jpeg(8)))
-    burst[51] = grouping.dhash(_image(pattern_jpeg(9)))
+    burst = {i: grouping.fingerprint(ImageEnhance.Brightness(base).enhance(1 + i / 100)) for i in range(10)}
+    burst[50] = grouping.fingerprint(_image(pattern_jpeg(8)))
+    burst[51] = grouping.fingerprint(_image(pattern_jpeg(9)))
     ids = [*range(10), 50, 51]
     assert grouping.dedupe(ids, burst) == [0, 50, 51]
     # A better shot replaces its twin where the twin stood.
     assert grouping.dedupe(ids, burst, better=lambda new, kept: new == 6) == [6, 50, 51]
+
+
+def test_it_does_not_take_flat_pictures_of_different_colours_for_one_shot():
+    red, blue = (Image.new("RGB", (64, 48), colour) for colour in ((220, 40, 40), (40, 70, 220)))
+    assert grouping.dhash(red) == grouping.dhash(blue)
+    assert not grouping.near_duplicate(grouping.fingerprint(red), grouping.fingerprint(blue))
+    assert grouping.near_duplicate(grouping.fingerprint(red), grouping.fingerprint(red.resize((32, 24))))
 
 
 def test_it_computes_nothing_about_people_without_the_face_analysis_grant():

@@ -1,0 +1,16 @@
+"""The Celery app, for running background work on workers when CELERY_BROKER_URL is set.
+
+Start a worker with `celery -A consentsvc worker -l info` (same environment as the site).
+Without a broker nothing here is used: jobs run in process (see suggestions/runner.py).
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "consentsvc.settings")
+
+app = Celery("consentsvc")
+# Every CELERY_* setting (broker URL, acks, prefetch...) comes from Django settings.
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

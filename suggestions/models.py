@@ -1,0 +1,93 @@
+from django.conf import settings
+from django.db import models
+
+
+class Suggestion(models.Model):
+    """Something made for the holder to share. The pixels live in the vault, encrypted, as a
+    DerivedOutput with lineage; when the vault deletes that output (a source deleted or excluded,
+    consent withdrawn, erasure) this row goes with it."""
+
+    class Kind(models.TextChoices):
+        COLLAGE = "collage", "Collage"
+        RECAP = "recap", "Recap"
+        STYLIZED = "stylized", "Stylised image"
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        ACCEPTED = "accepted", "Shared"
+        DISMISSED = "dismissed", "Dismissed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="suggestions")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    title = models.CharField(max_length=120, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    source_count = models.PositiveIntegerField()
+    # Null only once dismissed: the output is deleted then, and the row stays (title blanked) as
+    # the memory that stops the next run from making the same thing again.
+    output = models.ForeignKey("vault.DerivedOutput", on_delete=models.CASCADE, null=True, related_name="+")
+    idempotency_key = models.CharField(max_length=64, help_text="sha256 of kind, group and style; no content.")
+    job = models.ForeignKey("SuggestionJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "idempotency_key"], name="suggestion_once_per_owner_and_key"),
+            models.CheckConstraint(
+                condition=models.Q(output__isnull=False) | models.Q(status="dismissed"),
+                name="suggestion_output_unless_dismissed",
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "status", "-created_at"], name="suggestion_owner_status")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} of user {self.owner_id}"
+
+
+class SuggestionJob(models.Model):
+    """One generation pass for one holder, run in process or on a Celery worker."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        DISCARDED = "discarded", "Discarded: consent changed while it ran"
+        SKIPPED = "skipped", "Skipped: the feature is off"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        REQUEST = "request", "Asked for by the holder"
+        UPLOAD = "upload", "After uploads"
+        COMMAND = "command", "Management command"
+
+    FINISHED = (Status.DONE, Status.DISCARDED, Status.SKIPPED, Status.FAILED)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="suggestion_jobs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.REQUEST)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="0-100")
+    run_after = models.DateTimeField(help_text="Debounce: not started before this moment.")
+    created_count = models.PositiveIntegerField(default=0)
+    discarded_count = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "status"], name="suggestionjob_owner_status")]
+        constraints = [
+            # Requests and uploads join the queued pass instead of stacking up more.
+            models.UniqueConstraint(
+                fields=["owner"], condition=models.Q(status="queued"), name="suggestionjob_one_queued_per_owner"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} of user {self.owner_id}: {self.status}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED

@@ -1,0 +1,443 @@
+"""Writes of the suggestion engine: generation passes, jobs, accept and dismiss.
+
+Media is read only through vault.gateway (import-linter holds us to it): candidates() for
+metadata, release() for thumbnails and originals, each read audited by the gateway as a
+media.read with our purpose; outputs go back through output_store(), which re-checks consent
+under the account lock and refuses if it was withdrawn meanwhile, so the output is discarded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_append
+from consent import purposes
+from consent.selectors import consent_active_entry
+from consentsvc.errors import ServiceError
+from suggestions import grouping, places, planning, render
+from suggestions.models import Suggestion, SuggestionJob
+from vault import gateway
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPES = {planning.COLLAGE: "image/jpeg", planning.RECAP: "image/webp", planning.STYLIZED: "image/jpeg"}
+COLLAGE_MIN_PHOTOS = 3
+MEMORY_MIN_PHOTOS = 2
+STALE_RUNNING = dt.timedelta(minutes=30)
+
+# Face grouping needs a detector that reads faces through the gateway's face_grouping purpose.
+# None ships yet (no model weights can be fetched here); the gate around it is real and tested.
+FACE_DETECTOR: Callable[[list[gateway.ReleasedItem]], list[tuple[int, ...]]] | None = None
+
+
+@dataclass
+class PassResult:
+    status: str  # a SuggestionJob.Status value
+    created: list[int] = field(default_factory=list)  # Suggestion ids
+    discarded: int = 0
+    error_code: str = ""
+
+
+class _ConsentWithdrawn(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- one generation pass
+
+
+def _between_read_and_commit(*, user_id: int, plan: planning.Plan) -> None:
+    """Nothing happens here; tests replace it to withdraw consent at exactly this moment."""
+
+
+def _faces_granted(user_id: int) -> bool:
+    return consent_active_entry(user_id=user_id, purpose=purposes.FACE_ANALYSIS) is not None
+
+
+def _people(user_id: int, metas: list[gateway.ItemMeta]) -> list[tuple[int, ...]]:
+    """Face groups, only with the face_analysis grant and a detector; otherwise nothing is read."""
+    granted = _faces_granted(user_id)
+    if not granted or FACE_DETECTOR is None:
+        return grouping.people_groups(metas, face_analysis_granted=False)
+    try:
+        released = gateway.release(
+            user_id=user_id, purpose=gateway.PURPOSE_FACES, item_ids=[m.id for m in metas], variant="thumbnail"
+        )
+    except gateway.GatewayDenied:
+        return []
+    return grouping.people_groups(metas, face_analysis_granted=True, detector=lambda _items: FACE_DETECTOR(released))
+
+
+def _pick(plan: planning.Plan, ids: list[int], strength: dict[int, float]) -> list[int]:
+    """The photos a plan will use, from its near-duplicate-free candidates (in order)."""
+    if plan.kind == planning.STYLIZED:
+        return [max(ids, key=lambda i: (strength.get(i, 0.0), -i))] if ids else []
+    if plan.kind == planning.RECAP:
+        if len(ids) < render.RECAP_MIN_PHOTOS:
+            return []
+        return list(planning._spread(ids, render.RECAP_MAX_PHOTOS))
+    least = MEMORY_MIN_PHOTOS if plan.group.startswith("onthisday:") else COLLAGE_MIN_PHOTOS
+    if len(ids) < least:
+        return []
+    return list(planning._spread(ids, planning.COLLAGE_MAX_PHOTOS))
+
+
+def _render(plan: planning.Plan, released: list[gateway.ReleasedItem]) -> bytes:
+    sources = [render.Source.from_bytes(r.data) for r in released]
+    if plan.kind == planning.COLLAGE:
+        return render.collage(sources)
+    if plan.kind == planning.RECAP:
+        return render.recap(sources)
+    return render.stylize(sources[0], plan.style)
+
+
+def _choose(plans: list[planning.Plan], *, existing: set[str], limit: int) -> list[planning.Plan]:
+    """The best new plans: first one per group, so that a pass brings variety, then the rest."""
+    fresh = [plan for plan in plans if plan.key not in existing]
+    chosen, groups = [], set()
+    for plan in fresh:
+        if plan.group not in groups and len(chosen) < limit:
+            chosen.append(plan)
+            groups.add(plan.group)
+    for plan in fresh:
+        if plan not in chosen and len(chosen) < limit:
+            chosen.append(plan)
+    return chosen
+
+
+def suggestions_generate(
+    *,
+    user_id: int,
+    job: SuggestionJob | None = None,
+    limit: int | None = None,
+    now: dt.datetime | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> PassResult:
+    """One generation pass for one holder: plan, read, render, store. Idempotent: a plan whose
+    key the holder already has (made, accepted or dismissed) is not made again."""
+    if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
+        return PassResult(SuggestionJob.Status.SKIPPED, error_code="consent_required")
+    try:
+        metas = gateway.candidates(user_id=user_id, purpose=gateway.PURPOSE_SUGGESTIONS)
+        people = _people(user_id, metas)
+    except gateway.GatewayDenied as exc:
+        return PassResult(SuggestionJob.Status.SKIPPED, error_code=exc.code)
+
+    plans = planning.plan_suggestions(
+        metas, now=now or timezone.now(), namer=places.place_name, tz=timezone.get_default_timezone(), people=people
+    )
+    existing = set(Suggestion.objects.filter(owner_id=user_id).values_list("idempotency_key", flat=True))
+    chosen = _choose(plans, existing=existing, limit=limit or settings.SUGGESTIONS_PER_PASS)
+    result = PassResult(SuggestionJob.Status.DONE)
+    steps = len(chosen) + 1
+    if on_progress:
+        on_progress(0, steps)
+    if not chosen:
+        if on_progress:
+            on_progress(steps, steps)
+        return result
+
+    try:
+        # One batch of thumbnails for every candidate: near-duplicates and the strongest photo.
+        wanted = sorted({i for plan in chosen for i in plan.item_ids})
+        thumbs = gateway.release(
+            user_id=user_id, purpose=gateway.PURPOSE_SUGGESTIONS, item_ids=wanted, variant="thumbnail"
+        )
+        prints, strength = {}, {}
+        for item in thumbs:
+            image = render.decode(item.data)
+            prints[item.meta.id] = grouping.fingerprint(image)
+            strength[item.meta.id] = render.photo_strength(image)
+        if on_progress:
+            on_progress(1, steps)
+
+        for done, plan in enumerate(chosen, start=2):
+            candidates = [i for i in plan.item_ids if i in prints]
+            unique = grouping.dedupe(candidates, prints, better=lambda new, kept: strength[new] > strength[kept] + 5)
+            picked = _pick(plan, unique, strength)
+            if picked:
+                made = _make(user_id=user_id, plan=plan, item_ids=picked, job=job)
+                if made is None:
+                    result.discarded += 1
+                else:
+                    result.created.append(made)
+            if on_progress:
+                on_progress(done, steps)
+    except _ConsentWithdrawn:
+        result.status = SuggestionJob.Status.DISCARDED
+        result.error_code = "consent_required"
+        result.discarded += 1
+    except gateway.GatewayDenied as exc:
+        result.status = SuggestionJob.Status.DISCARDED
+        result.error_code = exc.code
+    return result
+
+
+def _make(*, user_id: int, plan: planning.Plan, item_ids: list[int], job: SuggestionJob | None) -> int | None:
+    """Read, render and store one suggestion. None if the output was refused because a source
+    went meanwhile; _ConsentWithdrawn if consent did."""
+    purpose = gateway.PURPOSE_FACES if plan.group.startswith("people:") else gateway.PURPOSE_SUGGESTIONS
+    released = gateway.release(user_id=user_id, purpose=purpose, item_ids=item_ids, variant="original")
+    by_id = {r.meta.id: r for r in released}
+    if len(by_id) < len(item_ids):
+        # Some were excluded or deleted since the thumbnails were read: make do if enough remain.
+        item_ids = _pick(plan, [i for i in item_ids if i in by_id], {})
+        if not item_ids:
+            return None
+    data = _render(plan, [by_id[i] for i in item_ids])
+    del released, by_id
+    _between_read_and_commit(user_id=user_id, plan=plan)
+    source_ids = sorted(item_ids)
+    with transaction.atomic():
+        try:
+            output_id = gateway.output_store(
+                user_id=user_id,
+                purpose=purpose,
+                kind=plan.kind,
+                source_ids=source_ids,
+                data=data,
+                content_type=CONTENT_TYPES[plan.kind],
+            )
+        except gateway.GatewayDenied:
+            # Committed with the denial's audit event; was it consent, or a source that went?
+            denied = True
+        else:
+            denied = False
+            try:
+                with transaction.atomic():
+                    suggestion = Suggestion.objects.create(
+                        owner_id=user_id,
+                        kind=plan.kind,
+                        title=plan.title[:120],
+                        source_count=len(source_ids),
+                        output_id=output_id,
+                        idempotency_key=plan.key,
+                        job=job,
+                    )
+            except IntegrityError:
+                # Made by a concurrent pass meanwhile: keep theirs, drop ours.
+                gateway.output_delete(user_id=user_id, output_id=output_id)
+                return None
+    if denied:
+        if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
+            raise _ConsentWithdrawn
+        return None
+    return suggestion.pk
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def _one_queued(user_id: int) -> SuggestionJob | None:
+    return SuggestionJob.objects.filter(owner_id=user_id, status=SuggestionJob.Status.QUEUED).first()
+
+
+def suggestion_job_request(*, user_id: int, trigger: str = SuggestionJob.Trigger.REQUEST) -> SuggestionJob:
+    """Ask for a pass now. A pass already queued for the holder is brought forward and returned
+    rather than doubled; while one runs, the new one waits its turn."""
+    if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
+        raise ServiceError("consent_required", "Turn on Camera Roll Sharing Suggestions first.")
+    now = timezone.now()
+    with transaction.atomic():
+        job = _one_queued(user_id)
+        if job is None:
+            try:
+                with transaction.atomic():
+                    job = SuggestionJob.objects.create(owner_id=user_id, trigger=trigger, run_after=now)
+            except IntegrityError:
+                job = _one_queued(user_id)
+                if job is None:
+                    raise
+        if job.run_after > now:
+            job.run_after = now
+            job.save(update_fields=["run_after"])
+        transaction.on_commit(lambda: dispatch(job.pk, delay=0.0, inline_allowed=True))
+    return job
+
+
+def suggestions_schedule_after_upload(*, user_id: int) -> SuggestionJob | None:
+    """Debounce: the first upload of a burst queues a pass SUGGESTIONS_DEBOUNCE_SECONDS ahead,
+    each further upload pushes it back again (at most 10 debounce periods after the first), so a
+    phone sending 200 photos starts one pass, shortly after its last one."""
+    if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
+        return None
+    now = timezone.now()
+    delay = dt.timedelta(seconds=settings.SUGGESTIONS_DEBOUNCE_SECONDS)
+    with transaction.atomic():
+        job = _one_queued(user_id)
+        if job is None:
+            try:
+                with transaction.atomic():
+                    job = SuggestionJob.objects.create(
+                        owner_id=user_id, trigger=SuggestionJob.Trigger.UPLOAD, run_after=now + delay
+                    )
+            except IntegrityError:
+                return _one_queued(user_id)
+            transaction.on_commit(lambda: dispatch(job.pk, delay=delay.total_seconds(), inline_allowed=False))
+        else:
+            latest = job.created_at + delay * 10
+            job.run_after = max(job.run_after, min(now + delay, latest))
+            job.save(update_fields=["run_after"])
+    return job
+
+
+def dispatch(job_id: int, *, delay: float, inline_allowed: bool) -> None:
+    """Hand a job to whatever runs jobs here: Celery when a broker is configured, else this process."""
+    if settings.CELERY_BROKER_URL:
+        from consentsvc.celery import app
+
+        app.send_task("suggestions.run_job", args=[job_id], countdown=max(0.0, delay))
+        return
+    from suggestions import runner
+
+    if settings.SUGGESTIONS_JOBS_INLINE:
+        if inline_allowed:
+            suggestion_job_run(job_id=job_id)
+        return  # debounced upload passes wait for a request or the command when run inline
+    runner.submit(job_id, delay=delay)
+
+
+def _claim(job_id: int) -> tuple[SuggestionJob | None, float]:
+    """Take a queued job that is due; (None, seconds to wait) when it is not ours to run yet."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = SuggestionJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status != SuggestionJob.Status.QUEUED:
+            return None, 0.0
+        if job.run_after > now:
+            return None, (job.run_after - now).total_seconds()
+        running = SuggestionJob.objects.filter(owner_id=job.owner_id, status=SuggestionJob.Status.RUNNING)
+        running.filter(started_at__lt=now - STALE_RUNNING).update(
+            status=SuggestionJob.Status.FAILED, error_code="stale", finished_at=now
+        )
+        if running.exists():
+            return None, 5.0
+        job.status = SuggestionJob.Status.RUNNING
+        job.started_at = now
+        job.save(update_fields=["status", "started_at"])
+    return job, 0.0
+
+
+def suggestion_job_run(*, job_id: int) -> SuggestionJob | None:
+    """Run one queued job to its end. Safe to call twice: only the first call runs it."""
+    job, wait = _claim(job_id)
+    if job is None:
+        if wait > 0:
+            dispatch(job_id, delay=wait, inline_allowed=False)
+        return SuggestionJob.objects.filter(pk=job_id).first()
+
+    def progress(done: int, total: int) -> None:
+        value = min(99, round(100 * done / max(1, total)))
+        if value != job.progress:
+            job.progress = value
+            SuggestionJob.objects.filter(pk=job.pk).update(progress=value)
+
+    try:
+        result = suggestions_generate(user_id=job.owner_id, job=job, on_progress=progress)
+    except ServiceError as exc:
+        result = PassResult(SuggestionJob.Status.FAILED, error_code=exc.code)
+    except Exception:
+        log.exception("suggestion job %s failed", job.pk)
+        result = PassResult(SuggestionJob.Status.FAILED, error_code="server_error")
+    job.status = result.status
+    job.progress = 100
+    job.created_count = len(result.created)
+    job.discarded_count = result.discarded
+    job.error_code = result.error_code
+    job.finished_at = timezone.now()
+    with transaction.atomic():
+        job.save(update_fields=["status", "progress", "created_count", "discarded_count", "error_code", "finished_at"])
+        audit_append(
+            action="suggestions.generated",
+            actor_kind="service",
+            actor_id="suggestions",
+            subject_id=job.owner_id,
+            object_type="suggestion_job",
+            object_id=job.pk,
+            purpose=gateway.PURPOSE_SUGGESTIONS,
+            outcome="allowed" if result.status != SuggestionJob.Status.FAILED else "error",
+            details={
+                "status": result.status,
+                "created": len(result.created),
+                "discarded": result.discarded,
+                "code": result.error_code,
+            },
+        )
+    return job
+
+
+def suggestion_jobs_cancel(*, user_id: int) -> int:
+    """Queued jobs of a holder who turned the feature off are dropped (running ones discard)."""
+    return SuggestionJob.objects.filter(owner_id=user_id, status=SuggestionJob.Status.QUEUED).update(
+        status=SuggestionJob.Status.SKIPPED, error_code="consent_required", finished_at=timezone.now()
+    )
+
+
+# --------------------------------------------------------------------------- the holder's decisions
+
+
+def _own(*, user_id: int, suggestion_id) -> Suggestion:
+    try:
+        return (
+            Suggestion.objects.select_for_update()
+            .exclude(status=Suggestion.Status.DISMISSED)
+            .get(owner_id=user_id, pk=int(suggestion_id))
+        )
+    except (Suggestion.DoesNotExist, ValueError, TypeError):
+        raise ServiceError("not_found", "No such suggestion.") from None
+
+
+@transaction.atomic
+def suggestion_accept(*, user_id: int, suggestion_id) -> Suggestion:
+    suggestion = _own(user_id=user_id, suggestion_id=suggestion_id)
+    if suggestion.status != Suggestion.Status.ACCEPTED:
+        suggestion.status = Suggestion.Status.ACCEPTED
+        suggestion.decided_at = timezone.now()
+        suggestion.save(update_fields=["status", "decided_at"])
+        audit_append(
+            action="suggestion.accepted",
+            actor_kind="holder",
+            actor_id=user_id,
+            subject_id=user_id,
+            object_type="suggestion",
+            object_id=suggestion.pk,
+            details={"kind": suggestion.kind},
+        )
+    return suggestion
+
+
+@transaction.atomic
+def suggestion_dismiss(*, user_id: int, suggestion_id) -> None:
+    """The output is deleted from the vault; the row stays, emptied, so it is not made again."""
+    suggestion = _own(user_id=user_id, suggestion_id=suggestion_id)
+    output_id = suggestion.output_id
+    suggestion.status = Suggestion.Status.DISMISSED
+    suggestion.decided_at = timezone.now()
+    suggestion.title = ""
+    suggestion.output = None
+    suggestion.save(update_fields=["status", "decided_at", "title", "output"])
+    audit_append(
+        action="suggestion.dismissed",
+        actor_kind="holder",
+        actor_id=user_id,
+        subject_id=user_id,
+        object_type="suggestion",
+        object_id=suggestion.pk,
+        details={"kind": suggestion.kind},
+    )
+    if output_id is not None:
+        gateway.output_delete(user_id=user_id, output_id=output_id)
+
+
+def suggestions_forget(*, user_id: int) -> int:
+    """On withdrawal: every suggestion row goes, the dismissed ones too (their outputs are
+    deleted by the vault in the same transaction); a later opt-in starts afresh."""
+    suggestion_jobs_cancel(user_id=user_id)
+    deleted, _ = Suggestion.objects.filter(owner_id=user_id).delete()
+    return deleted
