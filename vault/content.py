@@ -70,8 +70,14 @@ def delete_names_on_commit(names: list[str]) -> None:
 
 
 def delete_key_folder_on_commit(*, user_id: int, key_id: uuid.UUID) -> None:
+    from vault import exports
+
     def delete():
         storage.folder_delete(folder=storage.key_folder(user_id=user_id, key_id=key_id))
         storage.folder_prune(folder=storage.account_folder(user_id=user_id))
+        # A data export waiting under the destroyed key is unreadable now too: it goes as well.
+        exports_folder = f"{exports.ROOT}/{int(user_id)}"
+        storage.folder_delete(folder=f"{exports_folder}/{key_id.hex}")
+        storage.folder_prune(folder=exports_folder)
 
     transaction.on_commit(delete)

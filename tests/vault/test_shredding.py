@@ -164,3 +164,20 @@ def test_it_sweeps_orphan_blobs_left_by_a_crash(two_accounts, consented, bob, tm
     assert files(tmp_path, consented) == []
     assert len(files(tmp_path, bob)) == 6  # bob's five live blobs and the in-flight one
     assert storage.blob_exists(name=fresh) and not storage.blob_exists(name=name)
+
+
+def test_it_deletes_a_waiting_data_export_with_the_key_it_was_sealed_under(
+    two_accounts, consented, tmp_path, django_capture_on_commit_callbacks
+):
+    import uuid
+
+    export_uid = uuid.uuid4()
+    services.export_store(user_id=consented.pk, export_uid=export_uid, chunks=[b"zip-bytes"])
+    assert b"".join(services.export_open(user_id=consented.pk, export_uid=export_uid)) == b"zip-bytes"
+    exports_root = tmp_path / "blobs" / "exports"
+    assert len([p for p in exports_root.rglob("*") if p.is_file()]) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        withdraw(consented)
+    assert not (exports_root / str(consented.pk)).exists()
+    with pytest.raises(FileNotFoundError):
+        services.export_open(user_id=consented.pk, export_uid=export_uid)

@@ -1,0 +1,34 @@
+"""The gateway is the only door: what import-linter cannot say, this test does.
+
+import-linter forbids `suggestions` every vault module but vault.gateway, and
+`cryptography` (pyproject.toml). It cannot forbid a submodule of an external
+package, so Django's storage API is checked here: suggestions never opens storage
+itself (where encrypted blobs live) and so cannot go around the gateway.
+"""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN = ("django.core.files.storage", "storages", "cryptography", "vault.")
+
+
+def imported_names(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def test_suggestions_never_imports_storage_crypto_or_vault_internals():
+    offending = []
+    for path in sorted((ROOT / "suggestions").rglob("*.py")):
+        for name in imported_names(path):
+            if name == "vault.gateway" or name.startswith("vault.gateway."):
+                continue
+            if any(name == f.rstrip(".") or name.startswith(f) for f in FORBIDDEN):
+                offending.append(f"{path.relative_to(ROOT)}: {name}")
+    assert not offending, offending

@@ -1,0 +1,135 @@
+"""The holder's pages: cloud copies (/media/) and exclusions (/settings/exclusions/). Thin."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.decorators import holder_required
+from consent import purposes
+from consent.selectors import consent_active_entry
+from consentsvc.errors import ServiceError
+from vault import gateway, selectors, services
+from vault.api import stream_response
+from vault.forms import DateRangeForm, EraseForm, PlaceForm
+
+PAGE_SIZE = 48
+
+
+def _not_found_as_404(exc: ServiceError):
+    if exc.code == "not_found":
+        raise Http404(exc.message) from None
+    raise exc
+
+
+@holder_required
+@require_GET
+def media_list(request):
+    page = Paginator(selectors.media_list(user_id=request.user.pk).select_related("key"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    metas = selectors.media_metas(items=page.object_list)
+    return render(request, "vault/media.html", {
+        "page": page,
+        "rows": list(zip(page.object_list, metas, strict=True)),
+        "summary": selectors.media_summary(user_id=request.user.pk),
+        "uploads_on": consent_active_entry(user_id=request.user.pk, purpose=purposes.CAMERA_ROLL) is not None,
+        "erase_form": EraseForm(),
+    })
+
+
+def _content(request, item_id: int, variant: str):
+    try:
+        opened = gateway.owner_open(user_id=request.user.pk, item_id=item_id, variant=variant)
+    except ServiceError as exc:
+        _not_found_as_404(exc)
+    suffix = "-thumbnail.jpg" if variant == "thumbnail" else ""
+    return stream_response(opened, filename=f"media-{opened.meta.id}{suffix}")
+
+
+@holder_required
+@require_GET
+def media_thumbnail(request, item_id: int):
+    return _content(request, item_id, "thumbnail")
+
+
+@holder_required
+@require_GET
+def media_original(request, item_id: int):
+    return _content(request, item_id, "original")
+
+
+@holder_required
+@require_POST
+def media_exclude(request, item_id: int):
+    excluded = request.POST.get("excluded") == "1"
+    try:
+        services.media_set_excluded(user_id=request.user.pk, item_id=item_id, excluded=excluded)
+    except ServiceError as exc:
+        _not_found_as_404(exc)
+    messages.success(request, "Kept out of suggestions." if excluded else "Suggestions may use it again.")
+    return redirect("vault:media")
+
+
+@holder_required
+@require_POST
+def media_delete(request, item_id: int):
+    try:
+        services.media_delete(user_id=request.user.pk, item_id=item_id)
+    except ServiceError as exc:
+        _not_found_as_404(exc)
+    messages.success(request, "Deleted, with every suggestion made from it.")
+    return redirect("vault:media")
+
+
+@holder_required
+@require_POST
+def media_erase(request):
+    form = EraseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Tick the box to confirm: erasing cannot be undone.")
+        return redirect("vault:media")
+    counts = services.media_erase_all(user_id=request.user.pk, actor_kind="holder", actor_id=request.user.pk)
+    messages.success(
+        request, f"Destroyed {counts['items']} cloud copies and {counts['outputs']} suggestions. Your key is gone."
+    )
+    return redirect("vault:media")
+
+
+@holder_required
+@require_http_methods(["GET", "POST"])
+def exclusions(request):
+    date_form, place_form = DateRangeForm(prefix="dates"), PlaceForm(prefix="place")
+    if request.method == "POST":
+        kind = request.POST.get("kind")
+        if kind == "date_range":
+            date_form = DateRangeForm(request.POST, prefix="dates")
+            if date_form.is_valid():
+                services.exclusion_create_date_range(user_id=request.user.pk, **date_form.cleaned_data)
+                messages.success(request, "Photos taken on those days are kept out of suggestions.")
+                return redirect("vault:exclusions")
+        elif kind == "place":
+            place_form = PlaceForm(request.POST, prefix="place")
+            if place_form.is_valid():
+                services.exclusion_create_place(user_id=request.user.pk, **place_form.cleaned_data)
+                messages.success(request, "Photos taken there are kept out of suggestions.")
+                return redirect("vault:exclusions")
+        else:
+            messages.error(request, "Choose a date range or a place.")
+    return render(request, "vault/exclusions.html", {
+        "exclusions": selectors.exclusion_list(user_id=request.user.pk),
+        "date_form": date_form,
+        "place_form": place_form,
+    }, status=400 if request.method == "POST" else 200)
+
+
+@holder_required
+@require_POST
+def exclusion_delete(request, exclusion_id: int):
+    try:
+        services.exclusion_delete(user_id=request.user.pk, exclusion_id=exclusion_id)
+    except ServiceError as exc:
+        _not_found_as_404(exc)
+    messages.success(request, "Exclusion removed.")
+    return redirect("vault:exclusions")
