@@ -40,6 +40,18 @@ PERMISSION_TABLE = {
     "vault:media-delete": "holder",
     "vault:exclusions": "holder",
     "vault:exclusion-delete": "holder",
+    # suggestions: the holder's own (tests/suggestions/test_api.py, test_pages.py; another holder's is a 404)
+    "suggestions:list": "holder",
+    "suggestions:generate": "holder",
+    "suggestions:preview": "holder",
+    "suggestions:accept": "holder",
+    "suggestions:dismiss": "holder",
+    "api-suggestions-list": "holder",
+    "api-suggestions-generate": "holder",
+    "api-suggestions-job": "holder",
+    "api-suggestions-content": "holder",
+    "api-suggestions-accept": "holder",
+    "api-suggestions-dismiss": "holder",
     # audit: auditors only (tests/audit/test_api.py, test_page.py)
     "audit:trail": "auditor",
     "api-audit-events-list": "auditor",
