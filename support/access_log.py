@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
@@ -109,11 +110,11 @@ def _filtered(*, subject_id: int, since: date | None, until: date | None, catego
     end = datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=tz) if until else None
     events = audit_events_for_subject(subject_id=subject_id, since=start, until=end)
     if category in CATEGORIES:
-        from django.db.models import Q
-
         query = Q()
         for prefix in CATEGORIES[category][1]:
             query |= Q(action__startswith=prefix)
+        if category == "support":  # what support did, whatever it touched (e.g. a revocation in the ledger)
+            query |= Q(actor_kind="support")
         events = events.filter(query)
     elif category == "other":
         for _, prefixes in CATEGORIES.values():
