@@ -72,10 +72,13 @@ def case_is_live(case: SupportCase, *, now: datetime | None = None) -> bool:
     return case.closed_at is None and case.expires_at > (now or timezone.now())
 
 
-def case_require(*, agent, subject_id, permission: str) -> SupportCase:
+def case_require(*, agent, subject_id, permission: str, lock: bool = False) -> SupportCase:
     """The agent's live case on this account, if it grants `permission`; otherwise 404.
 
-    Without a case the account is, for the agent, as if it did not exist.
+    Without a case the account is, for the agent, as if it did not exist. With
+    `lock` (inside a transaction) the case row is locked, as closing it locks it,
+    so an action and a close racing each other are ordered: the action either
+    commits before the close or finds the case closed.
     """
     if not is_support(agent):
         raise ServiceError("permission_denied", "Only support agents can do this.")
@@ -83,11 +86,11 @@ def case_require(*, agent, subject_id, permission: str) -> SupportCase:
         subject_id = int(subject_id)
     except (TypeError, ValueError):
         raise ServiceError("not_found", "No open case for that account.") from None
-    case = (
-        SupportCase.objects.select_related("subject", "agent")
-        .filter(agent=agent, subject_id=subject_id, closed_at__isnull=True, expires_at__gt=timezone.now())
-        .first()
-    )
+    cases = SupportCase.objects.filter(agent=agent, subject_id=subject_id, closed_at__isnull=True,
+                                       expires_at__gt=timezone.now())
+    if lock:
+        cases = cases.select_for_update(of=("self",))
+    case = cases.select_related("subject", "agent").first()
     if case is None or not ObjectPermissionChecker(agent).has_perm(permission, case.subject):
         raise ServiceError("not_found", "No open case for that account.")
     return case

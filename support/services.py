@@ -153,7 +153,7 @@ def support_subject_summary(*, agent, subject_id: int) -> dict:
 @transaction.atomic
 def support_revoke(*, agent, subject_id: int, purpose: str, reason: str) -> SupportAction:
     """Withdraw a purpose on the holder's behalf: a `revoked_by_support` ledger entry, the agent as actor."""
-    case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.REVOKE)
+    case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.REVOKE, lock=True)
     reason = _required_text(reason, "reason", 2000)
     consent_services.purpose_check(purpose)
     entry = consent_services.consent_withdraw(
@@ -186,7 +186,7 @@ def _counts(raw: dict) -> dict:
 @transaction.atomic
 def support_erase(*, agent, subject_id: int, reason: str) -> SupportAction:
     """Crypto-shred the holder's cloud media, derived outputs and waiting exports."""
-    case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE)
+    case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE, lock=True)
     reason = _required_text(reason, "reason", 2000)
     counts = _counts(vault_services.media_erase_all(
         user_id=case.subject_id, actor_kind="support", actor_id=agent.pk, case_id=case.pk,

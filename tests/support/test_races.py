@@ -1,0 +1,83 @@
+"""Support cases under real concurrency (PostgreSQL row locks between threads)."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from consent import purposes
+from consent.selectors import consent_active_entry
+from consentsvc.errors import ServiceError
+from support import services
+from support.models import SupportCase
+from tests.support.conftest import grant, open_case
+
+pytestmark = [
+    pytest.mark.postgres_only,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between threads need PostgreSQL"),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def run(target, results, key):
+    def body():
+        try:
+            results[key] = target()
+        except BaseException as exc:  # handed to the test thread
+            results[key] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    return thread
+
+
+def wait_for_lock_waiter(timeout=10.0):
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            # Inside a transaction PostgreSQL keeps one snapshot of the activity view: drop it each time.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("nobody ever waited for the lock")
+
+
+def test_it_opens_one_case_when_two_requests_race(sam, alice):
+    results = {}
+    barrier = threading.Barrier(2)
+
+    def opener():
+        barrier.wait()
+        return services.case_open(agent=sam, subject_id=alice.pk, reason="race", ticket="1")
+
+    threads = [run(opener, results, key) for key in ("a", "b")]
+    for thread in threads:
+        thread.join(20)
+    outcomes = sorted(type(value).__name__ for value in results.values())
+    assert outcomes == ["ServiceError", "SupportCase"], results
+    refused = next(value for value in results.values() if isinstance(value, ServiceError))
+    assert refused.code == "case_already_open"
+    assert SupportCase.objects.filter(closed_at__isnull=True).count() == 1
+
+
+def test_it_refuses_a_revoke_that_waited_behind_the_cases_close(sam, alice):
+    grant(alice)
+    case = open_case(sam, alice)
+    results = {}
+    with transaction.atomic():
+        SupportCase.objects.select_for_update().get(pk=case.pk)  # a close in progress holds the case row
+        thread = run(lambda: services.support_revoke(agent=sam, subject_id=alice.pk, purpose=purposes.CAMERA_ROLL,
+                                                     reason="late"), results, "revoke")
+        wait_for_lock_waiter()
+        SupportCase.objects.filter(pk=case.pk).update(closed_at=timezone.now(), closed_how="closed")
+    thread.join(20)
+    assert isinstance(results["revoke"], ServiceError) and results["revoke"].code == "not_found"
+    assert consent_active_entry(user_id=alice.pk, purpose=purposes.CAMERA_ROLL) is not None
