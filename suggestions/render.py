@@ -213,7 +213,7 @@ def _canvas(natural_aspect: float, long_side: int) -> tuple[int, int]:
     return round(long_side * aspect), long_side
 
 
-def choose_layout(aspects: Sequence[float], *, long_side: int = COLLAGE_SIZE, gap: int = COLLAGE_GAP) -> Layout:
+def choose_layout(aspects: Sequence[float], *, long_side: int | None = None, gap: int = COLLAGE_GAP) -> Layout:
     """Among justified rows and justified columns for every way of splitting the photos (in
     order) into up to four rows or columns, the layout that crops least and keeps cells alike.
 
@@ -221,6 +221,7 @@ def choose_layout(aspects: Sequence[float], *, long_side: int = COLLAGE_SIZE, ga
     """
     if not aspects:
         raise ValueError("a collage needs at least one photo")
+    long_side = long_side or COLLAGE_SIZE
     best: Layout | None = None
     for rows in _compositions(len(aspects)):
         groups, start = [], 0
@@ -242,8 +243,8 @@ def choose_layout(aspects: Sequence[float], *, long_side: int = COLLAGE_SIZE, ga
     return best
 
 
-def collage(sources: Sequence[Source], *, long_side: int = COLLAGE_SIZE) -> bytes:
-    layout = choose_layout([s.aspect for s in sources], long_side=long_side)
+def collage(sources: Sequence[Source], *, long_side: int | None = None) -> bytes:
+    layout = choose_layout([s.aspect for s in sources], long_side=long_side or COLLAGE_SIZE)
     canvas = Image.new("RGB", layout.size, COLLAGE_BACKGROUND)
     for source, (left, top, w, h) in zip(sources, layout.cells, strict=True):
         canvas.paste(fill(source, (w, h)), (left, top))
@@ -263,11 +264,12 @@ def recap_frames(count: int) -> int:
     return count * (1 + RECAP_FADE_STEPS)
 
 
-def recap(sources: Sequence[Source], *, size: int = RECAP_SIZE) -> bytes:
+def recap(sources: Sequence[Source], *, size: int | None = None) -> bytes:
     """A looping animated WebP: each photo held, then cross-faded into the next (and the last
     back into the first), so n photos make 3n frames."""
     if not RECAP_MIN_PHOTOS <= len(sources) <= RECAP_MAX_PHOTOS:
         raise ValueError(f"a recap takes {RECAP_MIN_PHOTOS} to {RECAP_MAX_PHOTOS} photos")
+    size = size or RECAP_SIZE
     stills = [fill(source, (size, size)) for source in sources]
     frames, durations = [], []
     for index, still in enumerate(stills):
@@ -396,9 +398,10 @@ STYLE_FUNCTIONS = {
 }
 
 
-def stylize(source: Source, style: str, *, long_side: int = STYLIZED_SIZE) -> bytes:
+def stylize(source: Source, style: str, *, long_side: int | None = None) -> bytes:
     if style not in STYLE_FUNCTIONS:
         raise ValueError(f"unknown style {style!r}; one of {', '.join(STYLES)}")
+    long_side = long_side or STYLIZED_SIZE
     scale = min(1.0, long_side / max(source.width, source.height))
     target = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
     image = source.decode(target)

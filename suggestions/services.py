@@ -261,6 +261,28 @@ def suggestion_job_request(*, user_id: int, trigger: str = SuggestionJob.Trigger
     return job
 
 
+def suggestions_generate_now(
+    *, user_id: int, on_progress: Callable[[int, int], None] | None = None
+) -> SuggestionJob | None:
+    """A pass run here and now (the management command), recorded as a job like any other.
+    None when another pass of the holder's is running."""
+    with transaction.atomic():
+        job = _one_queued(user_id)
+        if job is None:
+            try:
+                with transaction.atomic():
+                    job = SuggestionJob.objects.create(
+                        owner_id=user_id, trigger=SuggestionJob.Trigger.COMMAND, run_after=timezone.now()
+                    )
+            except IntegrityError:
+                job = _one_queued(user_id)
+        if job is None:
+            return None
+        SuggestionJob.objects.filter(pk=job.pk).update(run_after=timezone.now())
+    ran = suggestion_job_run(job_id=job.pk, on_progress=on_progress)
+    return ran if ran is not None and ran.status != SuggestionJob.Status.QUEUED else None
+
+
 def suggestions_schedule_after_upload(*, user_id: int) -> SuggestionJob | None:
     """Debounce: the first upload of a burst queues a pass SUGGESTIONS_DEBOUNCE_SECONDS ahead,
     each further upload pushes it back again (at most 10 debounce periods after the first), so a
@@ -324,7 +346,9 @@ def _claim(job_id: int) -> tuple[SuggestionJob | None, float]:
     return job, 0.0
 
 
-def suggestion_job_run(*, job_id: int) -> SuggestionJob | None:
+def suggestion_job_run(
+    *, job_id: int, on_progress: Callable[[int, int], None] | None = None
+) -> SuggestionJob | None:
     """Run one queued job to its end. Safe to call twice: only the first call runs it."""
     job, wait = _claim(job_id)
     if job is None:
@@ -337,6 +361,8 @@ def suggestion_job_run(*, job_id: int) -> SuggestionJob | None:
         if value != job.progress:
             job.progress = value
             SuggestionJob.objects.filter(pk=job.pk).update(progress=value)
+        if on_progress:
+            on_progress(done, total)
 
     try:
         result = suggestions_generate(user_id=job.owner_id, job=job, on_progress=progress)

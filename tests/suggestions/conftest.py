@@ -16,6 +16,16 @@ from tests.suggestions.factories import LISBON, at
 
 
 @pytest.fixture(autouse=True)
+def small_outputs(monkeypatch):
+    """Outputs of a few hundred pixels: the tests are about what goes in, not about size."""
+    from suggestions import render
+
+    monkeypatch.setattr(render, "COLLAGE_SIZE", 480)
+    monkeypatch.setattr(render, "RECAP_SIZE", 240)
+    monkeypatch.setattr(render, "STYLIZED_SIZE", 480)
+
+
+@pytest.fixture(autouse=True)
 def master_key(settings):
     settings.VAULT_MASTER_KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
     settings.SUGGESTIONS_PER_PASS = 6
@@ -81,7 +91,7 @@ def upload(user, data: bytes, *, labels=None) -> int:
 # Distinct colours, far enough apart to tell apart after JPEG, resizing and WebP.
 COLOURS = [
     (220, 40, 40), (40, 180, 60), (40, 70, 220), (230, 200, 40), (200, 60, 200), (40, 200, 210),
-    (240, 130, 30), (120, 60, 20), (150, 150, 150), (250, 250, 250), (90, 20, 120), (20, 100, 60),
+    (240, 130, 30), (120, 60, 20), (150, 150, 150), (250, 170, 200), (90, 20, 120), (20, 100, 60),
 ]
 
 
@@ -94,3 +104,15 @@ def a_day_out(user, colours, *, day=SATURDAY, where=LISBON, labels=None) -> list
         upload(user, photo(colour, when=day + dt.timedelta(minutes=20 * n), where=where, mark=n + 1), labels=labels)
         for n, colour in enumerate(colours)
     ]
+
+
+@pytest.fixture
+def made(alice):
+    """Alice with the feature on, a Saturday of three photos, and the suggestions made from it."""
+    from suggestions import services
+    from suggestions.models import Suggestion
+
+    grant(alice)
+    a_day_out(alice, COLOURS[:3])
+    services.suggestions_generate(user_id=alice.pk)
+    return list(Suggestion.objects.filter(owner=alice).order_by("id"))
