@@ -13,6 +13,7 @@ from datetime import UTC
 from django.conf import settings
 from django.db import connection
 
+from audit import canonical
 from audit.canonical import GENESIS_HASH
 from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint
@@ -29,6 +30,8 @@ _PLAIN = tuple((_COLUMNS.index(name), name) for name in (
     "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id", "purpose", "outcome",
     "request_id", "prev_hash",
 ))
+_CANONICAL_KEYS = {"action", "actor_id", "actor_kind", "details", "object_id", "object_type", "outcome", "prev_hash",
+                   "purpose", "request_id", "seq", "subject_id", "time", "v"}
 _CHUNK = 5000
 
 
@@ -59,6 +62,28 @@ def _time_text(value) -> str:
 
 def _details(value):
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _compare_columns(row, body: bytes, time_text: str) -> str:
+    """Which column disagrees with the canonical bytes, or "" when they agree."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return "its canonical bytes are not JSON"
+    if not isinstance(event, dict):
+        return "its canonical bytes are not a JSON object"
+    if event.get("seq") != row[0]:
+        return f"its canonical bytes say seq {event.get('seq')} (moved)"
+    for index, name in _PLAIN:
+        if row[index] != event.get(name):
+            return f"column {name} differs from the canonical bytes"
+    if time_text != event.get("time"):
+        return "column time differs from the canonical bytes"
+    if _details(row[11]) != event.get("details"):
+        return "column details differs from the canonical bytes"
+    if set(event) != _CANONICAL_KEYS or event["v"] != canonical.CANONICAL_VERSION:
+        return "its canonical bytes do not hold exactly the event's fields, version 1"
+    return ""
 
 
 def _rows(max_seq: int):
@@ -97,36 +122,44 @@ def audit_verify(*, progress: Callable[[int], None] | None = None) -> VerifyRepo
 
     tree = CompactRange()
     sha256 = hashlib.sha256
-    loads = json.loads
     expected = 1
     prev = GENESIS_HASH
+    last_time = last_time_text = None
     for chunk in _rows(head.size):
         for row in chunk:
-            seq = row[0]
+            (seq, moment, actor_kind, actor_id, action, subject_id, object_type, object_id, purpose, outcome,
+             request_id, details, body, prev_hash, leaf_hex) = row
             if seq != expected:
                 return report.fail(expected, f"seq {expected} is missing (the next event is seq {seq})")
-            body = bytes(row[12])
+            body = bytes(body)
             leaf = sha256(b"\x00" + body).digest()
-            if leaf.hex() != row[14]:
+            if leaf.hex() != leaf_hex:
                 return report.fail(seq, f"seq {seq}: its hash does not match its canonical bytes")
-            if row[13] != prev:
+            if prev_hash != prev:
                 return report.fail(seq, f"seq {seq}: prev_hash does not match the hash of seq {seq - 1} "
                                         f"(one of them was altered)")
-            try:
-                event = loads(body)
-            except ValueError:
-                return report.fail(seq, f"seq {seq}: canonical bytes are not JSON")
-            if event.get("seq") != seq:
-                return report.fail(seq, f"seq {seq}: its canonical bytes say seq {event.get('seq')} (moved)")
-            for index, name in _PLAIN:
-                if row[index] != event.get(name):
-                    return report.fail(seq, f"seq {seq}: column {name} differs from the canonical bytes")
-            if _time_text(row[1]) != event.get("time"):
-                return report.fail(seq, f"seq {seq}: column time differs from the canonical bytes")
-            if _details(row[11]) != event.get("details"):
-                return report.fail(seq, f"seq {seq}: column details differs from the canonical bytes")
+            if moment != last_time:
+                last_time, last_time_text = moment, _time_text(moment)
+            # Fast path: the columns, encoded, are the canonical bytes. Anything else (a changed
+            # column, or details stored in another JSON spelling, as PostgreSQL's jsonb does)
+            # goes through the field-by-field comparison, which names the difference.
+            if isinstance(details, str):
+                try:
+                    rebuilt = canonical.encode_parts(
+                        action=action, actor_id=actor_id, actor_kind=actor_kind, details_json=details.encode(),
+                        object_id=object_id, object_type=object_type, outcome=outcome, prev_hash=prev_hash,
+                        purpose=purpose, request_id=request_id, seq=seq, subject_id=subject_id, time=last_time_text,
+                    )
+                except (TypeError, AttributeError):
+                    rebuilt = None
+            else:
+                rebuilt = None
+            if rebuilt != body:
+                problem = _compare_columns(row, body, last_time_text)
+                if problem:
+                    return report.fail(seq, f"seq {seq}: {problem}")
             tree.append(leaf)
-            prev = row[14]
+            prev = leaf_hex
             expected += 1
             if next_cp is not None and next_cp.tree_size == seq:
                 if tree.root() != next_cp.root_hash:

@@ -197,3 +197,20 @@ def test_it_lists_a_subjects_events_newest_first_with_filters(many_events):
     reads = audit_events_for_subject(subject_id=1, action="media.read")
     assert {e.action for e in reads} == {"media.read"}
     assert not audit_events_for_subject(subject_id=1, since=events[0].time.replace(year=2999)).exists()
+
+
+def test_it_writes_canonical_bytes_equal_to_sorted_compact_json():
+    from audit.canonical import dumps
+
+    cases = [
+        {"action": "a.b", "actor_kind": "system"},
+        {"action": "media.read", "actor_kind": "service", "actor_id": "job:12", "subject_id": 9, "object_type": "x",
+         "object_id": 0, "purpose": "p", "outcome": "error", "request_id": "r-1",
+         "details": {"z": [1, None, True, "a/b"], "a": {"n": -3}, "m": ""}},
+        {"action": "audit.exported", "actor_kind": "auditor", "actor_id": 3, "subject_id": None,
+         "details": {"filters": {"since": "2024-01-01T00:00:00+00:00"}}},
+    ]
+    for kwargs in cases:
+        event = audit_append(**kwargs)
+        body = bytes(AuditEvent.objects.get(seq=event.seq).canonical)
+        assert body == dumps(json.loads(body))
