@@ -40,6 +40,15 @@ class MediaOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+def _page_of(name: str, serializer) -> serializers.Serializer:
+    return inline_serializer(name, {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": serializer(many=True),
+    })
+
+
 def _media_out(item, meta, **extra) -> dict:
     captured = meta.captured_at
     return {
@@ -73,7 +82,8 @@ class MediaCollectionApi(APIView):
     class UploadOutputSerializer(MediaOutputSerializer):
         duplicate = serializers.BooleanField(required=False)
 
-    @extend_schema(responses=MediaOutputSerializer(many=True))
+    @extend_schema(summary="The holder's cloud copies (metadata only; never coordinates)",
+                   responses=_page_of("MediaPage", MediaOutputSerializer))
     def get(self, request):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
@@ -83,6 +93,7 @@ class MediaCollectionApi(APIView):
         return paginator.get_paginated_response([_media_out(i, m) for i, m in zip(page, metas, strict=True)])
 
     @extend_schema(
+        summary="Upload one photo (only while camera_roll_cloud_processing is granted)",
         request=UploadInputSerializer,
         responses={
             201: UploadOutputSerializer,
@@ -138,14 +149,15 @@ class MediaDetailApi(APIView):
     class PatchInputSerializer(serializers.Serializer):
         excluded = serializers.BooleanField(help_text="true keeps this item out of suggestions.")
 
-    @extend_schema(responses=DetailOutputSerializer)
+    @extend_schema(summary="One item's metadata", responses=DetailOutputSerializer)
     def get(self, request, item_id: int):
         item = selectors.media_get(user_id=request.user.pk, item_id=item_id)
         meta = selectors.media_meta(item=item)
         location = {"lat": meta.lat, "lon": meta.lon} if meta.lat is not None else None
         return Response(_media_out(item, meta, location=location))
 
-    @extend_schema(request=PatchInputSerializer, responses=MediaOutputSerializer)
+    @extend_schema(summary="Keep the item out of suggestions, or let it back in", request=PatchInputSerializer,
+                   responses=MediaOutputSerializer)
     def patch(self, request, item_id: int):
         data = self.PatchInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -154,7 +166,7 @@ class MediaDetailApi(APIView):
         )
         return Response(_media_out(item, selectors.media_meta(item=item)))
 
-    @extend_schema(responses={204: None})
+    @extend_schema(summary="Delete the item and every output derived from it", responses={204: None})
     def delete(self, request, item_id: int):
         services.media_delete(user_id=request.user.pk, item_id=item_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -263,14 +275,15 @@ class ExclusionCollectionApi(APIView):
                 raise serializers.ValidationError({"end": ["The end date is before the start date."]})
             return attrs
 
-    @extend_schema(responses=ExclusionOutputSerializer(many=True))
+    @extend_schema(summary="The holder's exclusions", responses=_page_of("ExclusionPage", ExclusionOutputSerializer))
     def get(self, request):
         views = selectors.exclusion_list(user_id=request.user.pk)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(views, request, view=self)
         return paginator.get_paginated_response([_exclusion_out(v) for v in page])
 
-    @extend_schema(request=CreateInputSerializer, responses={201: ExclusionOutputSerializer})
+    @extend_schema(summary="Add a date-range or place exclusion", request=CreateInputSerializer,
+                   responses={201: ExclusionOutputSerializer})
     def post(self, request):
         data = self.CreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -293,7 +306,7 @@ class ExclusionDetailApi(APIView):
 
     permission_classes = [IsHolder]
 
-    @extend_schema(responses={204: None})
+    @extend_schema(summary="Remove an exclusion", responses={204: None})
     def delete(self, request, exclusion_id: int):
         services.exclusion_delete(user_id=request.user.pk, exclusion_id=exclusion_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

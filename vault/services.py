@@ -422,12 +422,18 @@ def _shred(*, user_id: int) -> dict:
 
 @transaction.atomic
 def media_erase_all(*, user_id: int, actor_kind: str, actor_id, case_id: int | None = None) -> dict:
-    """Crypto-shred all of an account's cloud media and derived outputs now."""
+    """Crypto-shred all of an account's cloud media, derived outputs and exclusions now."""
     from accounts.models import User
 
     # The same account lock consent changes take, so no upload commits halfway through.
     list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
     counts = _shred(user_id=user_id)
+    # Erasure leaves no location of the account (invariant 5): the holder's place and date
+    # exclusions and the settings key they are sealed under go too. (A withdrawal keeps
+    # them, so photos from an excluded place stay out if the holder opts in again.)
+    counts["exclusions"] = Exclusion.objects.filter(owner_id=user_id).count()
+    Exclusion.objects.filter(owner_id=user_id).delete()
+    counts["keys"] += AccountKey.objects.filter(user_id=user_id, scope=keys.SCOPE_SETTINGS).delete()[0]
     details = dict(counts)
     if case_id is not None:
         details["case_id"] = case_id

@@ -3,7 +3,7 @@
 import io
 import os
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -56,13 +56,13 @@ def test_it_erases_everything_of_one_account_and_nothing_else(
     assert len(files(tmp_path, consented)) == 5  # two originals, two thumbnails, one output
     with django_capture_on_commit_callbacks(execute=True):
         counts = services.media_erase_all(user_id=consented.pk, actor_kind="support", actor_id="42", case_id=7)
-    assert counts == {"items": 2, "outputs": 1, "keys": 1}
+    assert counts == {"items": 2, "outputs": 1, "keys": 1, "exclusions": 0}
     assert_nothing_left(consented, tmp_path)
     assert not (tmp_path / "blobs" / "vault" / str(consented.pk)).exists()
     assert len(files(tmp_path, bob)) == 5 and MediaItem.objects.filter(owner=bob).count() == 2
     event = AuditEvent.objects.get(action="media.erased")
     assert (event.subject_id, event.actor_kind, event.details) == (
-        consented.pk, "support", {"items": 2, "outputs": 1, "keys": 1, "case_id": 7}
+        consented.pk, "support", {"items": 2, "outputs": 1, "keys": 1, "exclusions": 0, "case_id": 7}
     )
 
 
@@ -75,7 +75,7 @@ def test_it_makes_blobs_unreadable_the_moment_the_key_is_gone(two_accounts, cons
     assert blob_file.exists()  # the delete waits for the commit, but nothing can open it any more:
     with pytest.raises(AccountKey.DoesNotExist):
         keyring.data_key_by_id(user_id=consented.pk, key_id=data_key.key_id)
-    assert b"Exif" not in blob and b"\xff\xd8" not in blob[:200]
+    assert blob.startswith(b"CSVB") and b"Exif" not in blob
 
 
 def test_it_leaves_no_location_or_label_in_the_database_after_erase(two_accounts, consented):
@@ -86,14 +86,19 @@ def test_it_leaves_no_location_or_label_in_the_database_after_erase(two_accounts
         assert "51.5" not in text and '"x"' not in text
 
 
-def test_it_keeps_the_holders_place_exclusions_through_an_erase(two_accounts, consented):
-    # Exclusions are settings under their own key: erasing media must not quietly let
-    # photos from "home" back into suggestions when the holder opts in again.
-    services.exclusion_create_place(user_id=consented.pk, name="Home", lat=51.5, lon=-0.12, radius_m=100)
-    services.media_erase_all(user_id=consented.pk, actor_kind="holder", actor_id=consented.pk)
-    [view] = selectors.exclusion_list(user_id=consented.pk)
-    assert view.place.name == "Home"
-    assert Exclusion.objects.count() == 1
+def test_it_erases_exclusions_and_their_key_but_a_withdrawal_keeps_them(two_accounts, consented, bob):
+    # Erase leaves no location of the account (invariant 5). A withdrawal keeps the
+    # holder's exclusions, so photos from "home" stay out if they opt in again.
+    for user in (consented, bob):
+        services.exclusion_create_place(user_id=user.pk, name="Home", lat=10.0, lon=10.0, radius_m=100)
+        services.exclusion_create_date_range(user_id=user.pk, start=date(2024, 1, 1), end=date(2024, 1, 2))
+    withdraw(bob)
+    assert len(selectors.exclusion_list(user_id=bob.pk)) == 2
+    assert AccountKey.objects.filter(user=bob, scope=keys.SCOPE_SETTINGS).exists()
+    counts = services.media_erase_all(user_id=consented.pk, actor_kind="holder", actor_id=consented.pk)
+    assert counts == {"items": 2, "outputs": 1, "keys": 2, "exclusions": 2}
+    assert not Exclusion.objects.filter(owner=consented).exists()
+    assert not AccountKey.objects.filter(user=consented).exists()
 
 
 def test_it_shreds_at_once_on_withdrawal_by_default(
