@@ -6,14 +6,7 @@ from accounts.decorators import holder_required
 from consent import purposes, selectors, services
 from consent.models import ConsentEntry
 from consentsvc.errors import ServiceError
-
-
-def _held_summary(user_id: int) -> dict | None:
-    try:
-        from vault.selectors import media_summary
-    except ImportError:  # the vault app is optional for the consent page
-        return None
-    return media_summary(user_id=user_id)
+from vault.selectors import media_summary
 
 
 @holder_required
@@ -40,5 +33,5 @@ def camera_roll_settings(request):
         "states": selectors.consent_state(user_id=request.user.pk),
         "history": selectors.consent_history(user_id=request.user.pk)[:50],
         "labels": purposes.PURPOSE_LABELS,
-        "held": _held_summary(request.user.pk),
+        "held": media_summary(user_id=request.user.pk),
     })
