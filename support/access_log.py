@@ -38,7 +38,7 @@ ACTOR_FILTERS = {
 
 # Actions whose events are grouped per request or job; everything else is
 # grouped per day (for example, uploads).
-PER_REQUEST = {"media.read", "media.listed", "media.deleted", "output.stored", "output.deleted", "media.read_denied"}
+PER_REQUEST = {"media.read", "media.listed", "media.deleted", "output.stored", "output.deleted"}
 
 USE_LABELS = {
     "sharing_suggestions": "to make suggestions",
@@ -64,8 +64,10 @@ class Entry:
     last_at: datetime
     seqs: list[int] = field(default_factory=list)
     details: list[dict] = field(default_factory=list)
+    object_ids: list[str] = field(default_factory=list)
     summary: str = ""
     actor_name: str = ""
+    made: str | None = None  # for reads by the suggestions engine: what they went into
 
     @property
     def count(self) -> int:
@@ -130,7 +132,8 @@ def access_log_entries(*, subject_id: int, since: date | None = None, until: dat
     """The holder's history as readable lines, newest first."""
     entries: list[Entry] = []
     last_key = None
-    fields = ("seq", "time", "action", "actor_kind", "actor_id", "purpose", "outcome", "request_id", "details")
+    fields = ("seq", "time", "action", "actor_kind", "actor_id", "object_id", "purpose", "outcome", "request_id",
+              "details")
     for event in _filtered(subject_id=subject_id, since=since, until=until, category=category,
                            actor=actor).only(*fields).iterator(chunk_size=2000):
         key = _group_key(event)
@@ -147,6 +150,7 @@ def access_log_entries(*, subject_id: int, since: date | None = None, until: dat
             last_key = key
         current.seqs.append(event.seq)
         current.details.append(event.details or {})
+        current.object_ids.append(str(event.object_id or ""))
     _describe(entries, subject_id=subject_id)
     return [entry for entry in entries if entry.summary]
 
@@ -204,21 +208,40 @@ def _sum(entry: Entry, key: str) -> int:
     return sum(d.get(key, 0) for d in entry.details if isinstance(d.get(key, 0), int))
 
 
+def _kind(entry: Entry) -> str | None:
+    return next((d.get("kind") for d in entry.details if d.get("kind")), None)
+
+
+def _link_reads_to_outputs(entries: list[Entry]) -> None:
+    """Say what a run of reads went into: the output stored in the same job (same request id),
+    or else the next output stored whose sources are among the photos read."""
+    by_request = {}
+    for entry in entries:
+        if entry.action == "output.stored" and entry.request_id and _kind(entry):
+            by_request.setdefault(entry.request_id, _kind(entry))
+    for index, entry in enumerate(entries):
+        if entry.action != "media.read" or entry.purpose not in ("sharing_suggestions", "face_grouping"):
+            continue
+        entry.made = by_request.get(entry.request_id) if entry.request_id else None
+        if entry.made:
+            continue
+        read = set(entry.object_ids)
+        for newer in reversed(entries[max(0, index - 3):index]):  # the outputs stored just after the reads
+            sources = {str(s) for d in newer.details for s in (d.get("sources") or [])}
+            if newer.action == "output.stored" and sources & read:
+                entry.made = _kind(newer)
+                break
+
+
 def _describe(entries: list[Entry], *, subject_id: int) -> None:
     names = _support_names(entries)
     tickets = _tickets(entries, subject_id)
-    # What a job made, by request id, so "read 12 photos" can say "to make a collage".
-    made = {}
-    for entry in entries:
-        if entry.action in {"suggestion.created", "output.stored"} and entry.request_id:
-            kind = next((d.get("kind") for d in entry.details if d.get("kind")), None)
-            if kind:
-                made.setdefault(entry.request_id, kind)
+    _link_reads_to_outputs(entries)
     for entry in entries:
         case_id = entry.details[0].get("case_id") if entry.details else None
         ticket = tickets.get(case_id) or (entry.details[0].get("ticket") if entry.details else None)
         entry.actor_name = _actor_name(entry, names)
-        entry.summary = _sentence(entry, ticket=ticket, made=made)
+        entry.summary = _sentence(entry, ticket=ticket)
 
 
 def _actor_name(entry: Entry, names: dict[str, str]) -> str:
@@ -229,7 +252,10 @@ def _actor_name(entry: Entry, names: dict[str, str]) -> str:
     if entry.actor_kind == "auditor":
         return "An auditor"
     if entry.actor_kind == "service":
-        return "The suggestions engine" if "suggest" in entry.actor_id or not entry.actor_id else "A service"
+        # The gateway reads for a purpose; the suggestions engine is the one that asked.
+        if entry.actor_id.startswith("suggest") or entry.purpose in ("sharing_suggestions", "face_grouping"):
+            return "The suggestions engine"
+        return "A service"
     return "The system"
 
 
@@ -237,7 +263,7 @@ def _with_ticket(text: str, ticket: str | None) -> str:
     return f"{text}, ticket {ticket}" if ticket else text
 
 
-def _sentence(entry: Entry, *, ticket, made) -> str:  # noqa: C901 (a table of phrasings)
+def _sentence(entry: Entry, *, ticket) -> str:  # noqa: C901 (a table of phrasings)
     who = entry.actor_name
     n = entry.count
     action = entry.action
@@ -276,7 +302,7 @@ def _sentence(entry: Entry, *, ticket, made) -> str:  # noqa: C901 (a table of p
         return f"Your phone uploaded {_photos(n)}"
     if action == "media.upload_refused":
         return f"{'An upload was' if n == 1 else f'{n} uploads were'} refused and nothing was kept"
-    if action in {"media.read", "media.read_denied"} and denied:
+    if action == "media.read" and denied:
         return f"A request to read your photos {USE_LABELS.get(entry.purpose, 'for ' + label)} was refused"
     if action == "media.read":
         if entry.purpose == "owner_access":
@@ -284,8 +310,7 @@ def _sentence(entry: Entry, *, ticket, made) -> str:  # noqa: C901 (a table of p
                 return f"Your data export included {_photos(n)}"
             return f"You opened {_photos(n)}"
         if entry.purpose == "sharing_suggestions":
-            kind = made.get(entry.request_id)
-            goal = f"to make {KIND_WORDS.get(kind, 'a suggestion')}" if kind else "to make suggestions"
+            goal = f"to make {KIND_WORDS.get(entry.made, 'a suggestion')}" if entry.made else "to make suggestions"
             return f"The suggestions engine read {_of_your_photos(n)} {goal}"
         if entry.purpose == "face_grouping":
             return f"The suggestions engine read {_of_your_photos(n)} to group them by the people in them"
@@ -298,6 +323,10 @@ def _sentence(entry: Entry, *, ticket, made) -> str:  # noqa: C901 (a table of p
         return f"{who} deleted {_photos(n)} from the cloud"
     if action == "media.excluded":
         return f"{who} kept {_photos(n)} out of suggestions"
+    if action == "media.included":
+        return f"{who} let {_photos(n)} back into suggestions"
+    if action == "media.upload_duplicate":
+        return f"Your phone sent {_photos(n)} already held; nothing new was kept"
     if action == "media.erased":
         if any(d.get("case_id") for d in entry.details):
             return ""  # done by support: the support.erase line says it, with the ticket
@@ -312,19 +341,40 @@ def _sentence(entry: Entry, *, ticket, made) -> str:  # noqa: C901 (a table of p
             ("deleted", "removed")) else "changed"
         return f"{who} {verb} {_plural(n, 'exclusion')}"
 
-    if action in {"suggestion.created", "output.stored"}:
-        kind = next((d.get("kind") for d in entry.details if d.get("kind")), None)
+    if action == "output.stored":
+        kind = _kind(entry)
         if n == 1:
             return f"The suggestions engine made {KIND_WORDS.get(kind, 'a suggestion')} for you"
         return f"The suggestions engine made {n} suggestions for you"
-    if action in {"output.read", "suggestion.opened"}:
+    if action == "output.read":
         return f"{who} opened {_plural(n, 'suggestion')}"
-    if action in {"suggestion.accepted"}:
-        return f"{who} shared {_plural(n, 'suggestion')}"
-    if action in {"suggestion.dismissed", "output.deleted"}:
-        return f"{_plural(n, 'suggestion')} {'was' if n == 1 else 'were'} deleted"
-    if action == "suggestion.discarded":
-        return f"The suggestions engine threw away {_plural(n, 'unfinished suggestion')} because consent changed"
+    if action in ("suggestion.accepted", "suggestion.dismissed"):
+        verb = "shared" if action == "suggestion.accepted" else "dismissed"
+        if n > 1:
+            return f"{who} {verb} {n} suggestions"
+        return f"{who} {verb} {KIND_WORDS.get(_kind(entry), 'a suggestion')}"
+    if action == "output.deleted":
+        cause = next((d.get("cause") for d in entry.details if d.get("cause")), "")
+        what = "A suggestion was" if n == 1 else f"{n} suggestions were"
+        if cause == "owner":
+            return ""  # the holder's own dismissal: the suggestion.dismissed line says it
+        if cause == "consent_withdrawn":
+            return f"{what} deleted because {label or 'a setting'} was turned off"
+        if cause == "source_excluded":
+            return f"{what} deleted because you kept a photo {'it' if n == 1 else 'they'} used out of suggestions"
+        if cause == "source_deleted":
+            return f"{what} deleted because you deleted a photo {'it' if n == 1 else 'they'} used"
+        return f"{what} deleted"
+    if action == "suggestions.generated":
+        details = entry.details[0] if entry.details else {}
+        if entry.outcome == "error":
+            return "A suggestions run failed; nothing from it was kept"
+        if details.get("discarded"):
+            return (f"The suggestions engine threw away {_plural(details['discarded'], 'unfinished suggestion')} "
+                    "because your choices changed while it worked")
+        if details.get("created"):
+            return ""  # each suggestion it made has its own line
+        return "The suggestions engine looked through your photos and found nothing new to suggest"
 
     if action == "export.requested":
         return "You asked for a copy of everything we hold about you"

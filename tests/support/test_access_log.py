@@ -19,9 +19,9 @@ def summaries(user, **filters) -> list[str]:
     return [entry.summary for entry in access_log.access_log_entries(subject_id=user.pk, **filters)]
 
 
-def make_a_collage(user, item_ids):
-    """What a suggestions job does through the gateway: list, read, store an output; one job id."""
-    token = set_request_id("job-collage-1")
+def make_a_collage(user, item_ids, *, request_id="job-collage-1"):
+    """What a suggestions job does through the gateway: list, read, store an output (in one job, if an id)."""
+    token = set_request_id(request_id)
     try:
         gateway.candidates(user_id=user.pk, purpose=gateway.PURPOSE_SUGGESTIONS)
         released = gateway.release(user_id=user.pk, purpose=gateway.PURPOSE_SUGGESTIONS, item_ids=item_ids)
@@ -41,6 +41,17 @@ def test_it_says_what_the_suggestions_engine_read_and_why(alice):
     assert "The suggestions engine made a collage for you" in lines
     assert "Your phone uploaded 12 photos" in lines
     assert lines[-1] == "You turned on Camera Roll Sharing Suggestions"
+
+
+def test_it_links_reads_to_what_they_made_even_without_a_job_id(alice):
+    grant(alice)
+    ids = upload(alice, 5)
+    make_a_collage(alice, ids[:3], request_id="")
+    make_a_collage(alice, ids[2:], request_id="")
+    lines = summaries(alice)
+    assert lines[:3] == ["The suggestions engine made a collage for you",
+                         "The suggestions engine read 3 of your photos to make a collage",
+                         "The suggestions engine looked at the list of your photos to pick some to make suggestions"]
 
 
 def test_it_puts_the_time_in_each_line(alice):

@@ -65,23 +65,22 @@ def storage_files() -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
-def give_alice_everything(alice, bob, django_capture_on_commit_callbacks, *, exclusions=False):
-    """alice: photos with places and labels, a collage, a waiting export (and exclusions). bob: photos."""
+def give_alice_everything(alice, bob, django_capture_on_commit_callbacks):
+    """alice: photos with places and labels, a collage, date and place exclusions, a waiting export. bob: photos."""
     grant(alice)
     grant(bob)
     ids = upload(alice, 5, labels=("beach", "grandma"))
     make_a_collage(alice, ids[:3])
-    if exclusions:
-        vault_services.exclusion_create_date_range(user_id=alice.pk, start=date(2026, 1, 1), end=date(2026, 1, 31))
-        vault_services.exclusion_create_place(user_id=alice.pk, name="Home", lat=51.5007, lon=-0.1246, radius_m=200)
+    vault_services.exclusion_create_date_range(user_id=alice.pk, start=date(2026, 1, 1), end=date(2026, 1, 31))
+    vault_services.exclusion_create_place(user_id=alice.pk, name="Home", lat=51.5007, lon=-0.1246, radius_m=200)
     upload(bob, 2, start=100)
     with django_capture_on_commit_callbacks(execute=True):
         export = rights.export_request(holder=alice)
     export.refresh_from_db()
     assert export.status == "ready", export.error_code
     before = rows_linked_to(alice)
-    for label in ("vault.mediaitem", "vault.derivedoutput", "vault.accountkey", "support.dataexport",
-                  *(["vault.exclusion"] if exclusions else [])):
+    for label in ("vault.mediaitem", "vault.derivedoutput", "vault.accountkey", "vault.exclusion",
+                  "support.dataexport"):
         assert before.get(label), f"the scenario should hold {label} rows for alice"
     assert any(f"/vault/{alice.pk}/" in str(path) for path in storage_files())
 
@@ -122,28 +121,10 @@ def test_it_leaves_nothing_but_ledger_audit_and_account_after_the_holder_erases(
     assert_nothing_left(alice, bob, allowed=ALWAYS_ALLOWED)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "vault.services.media_erase_all keeps the account's settings key and its exclusions (dates and named places); "
-    "invariant 5 and issue 6 say no key and no location remain after an erase. Owner: vault."))
-@pytest.mark.parametrize("by", ["support", "holder"])
-def test_it_leaves_no_exclusion_or_settings_key_after_an_erase(
-    api, sam, alice, bob, django_capture_on_commit_callbacks, by
-):
-    give_alice_everything(alice, bob, django_capture_on_commit_callbacks, exclusions=True)
-    with django_capture_on_commit_callbacks(execute=True):
-        if by == "support":
-            case = open_case(sam, alice)
-            services.support_erase(agent=sam, subject_id=alice.pk, reason="Holder asked by email")
-            services.case_close(agent=sam, case_id=case.pk)
-        else:
-            assert api(alice).delete("/api/v1/me/cloud-media/").status_code == 200
-    assert_nothing_left(alice, bob, allowed=ALWAYS_ALLOWED | (SUPPORT_RECORDS if by == "support" else set()))
-
-
 def test_it_audits_the_erase_without_content(sam, alice, bob, django_capture_on_commit_callbacks):
     from audit.models import AuditEvent
 
-    give_alice_everything(alice, bob, django_capture_on_commit_callbacks, exclusions=True)
+    give_alice_everything(alice, bob, django_capture_on_commit_callbacks)
     open_case(sam, alice)
     with django_capture_on_commit_callbacks(execute=True):
         services.support_erase(agent=sam, subject_id=alice.pk, reason="Holder asked by email")
