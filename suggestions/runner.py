@@ -11,7 +11,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def _run(job_id: int) -> None:
     except Exception:
         log.exception("suggestion job %s failed in the in-process runner", job_id)
     finally:
-        close_old_connections()
+        connections.close_all()  # this thread may sleep for hours before its next job
 
 
 def submit(job_id: int, *, delay: float = 0.0) -> None:

@@ -303,8 +303,8 @@ def suggestions_schedule_after_upload(*, user_id: int) -> SuggestionJob | None:
                 return _one_queued(user_id)
             transaction.on_commit(lambda: dispatch(job.pk, delay=delay.total_seconds(), inline_allowed=False))
         else:
-            latest = job.created_at + delay * 10
-            job.run_after = max(job.run_after, min(now + delay, latest))
+            latest = max(job.created_at + delay * 10, now)
+            job.run_after = min(max(job.run_after, now + delay), latest)
             job.save(update_fields=["run_after"])
     return job
 
