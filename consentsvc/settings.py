@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["consentsvc.api.schema.add_error_codes"],
+    "ENUM_NAME_OVERRIDES": {"ExclusionKindEnum": [("date_range", "Date Range"), ("place", "Place")]},
 }
 
 # Where the Ed25519 private keys that sign consent receipts and audit

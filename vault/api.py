@@ -82,7 +82,7 @@ class MediaCollectionApi(APIView):
     class UploadOutputSerializer(MediaOutputSerializer):
         duplicate = serializers.BooleanField(required=False)
 
-    @extend_schema(summary="The holder's cloud copies (metadata only; never coordinates)",
+    @extend_schema(operation_id="media_list", summary="The holder's cloud copies (metadata only; never coordinates)",
                    responses=_page_of("MediaPage", MediaOutputSerializer))
     def get(self, request):
         paginator = PageNumberPagination()
@@ -93,6 +93,7 @@ class MediaCollectionApi(APIView):
         return paginator.get_paginated_response([_media_out(i, m) for i, m in zip(page, metas, strict=True)])
 
     @extend_schema(
+        operation_id="media_upload",
         summary="Upload one photo (only while camera_roll_cloud_processing is granted)",
         request=UploadInputSerializer,
         responses={
@@ -149,14 +150,15 @@ class MediaDetailApi(APIView):
     class PatchInputSerializer(serializers.Serializer):
         excluded = serializers.BooleanField(help_text="true keeps this item out of suggestions.")
 
-    @extend_schema(summary="One item's metadata", responses=DetailOutputSerializer)
+    @extend_schema(operation_id="media_retrieve", summary="One item's metadata", responses=DetailOutputSerializer)
     def get(self, request, item_id: int):
         item = selectors.media_get(user_id=request.user.pk, item_id=item_id)
         meta = selectors.media_meta(item=item)
         location = {"lat": meta.lat, "lon": meta.lon} if meta.lat is not None else None
         return Response(_media_out(item, meta, location=location))
 
-    @extend_schema(summary="Keep the item out of suggestions, or let it back in", request=PatchInputSerializer,
+    @extend_schema(operation_id="media_exclude", summary="Keep the item out of suggestions, or let it back in",
+                   request=PatchInputSerializer,
                    responses=MediaOutputSerializer)
     def patch(self, request, item_id: int):
         data = self.PatchInputSerializer(data=request.data)
@@ -166,7 +168,8 @@ class MediaDetailApi(APIView):
         )
         return Response(_media_out(item, selectors.media_meta(item=item)))
 
-    @extend_schema(summary="Delete the item and every output derived from it", responses={204: None})
+    @extend_schema(operation_id="media_delete", summary="Delete the item and every output derived from it",
+                   responses={204: None})
     def delete(self, request, item_id: int):
         services.media_delete(user_id=request.user.pk, item_id=item_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -213,7 +216,7 @@ class MediaContentApi(APIView):
     permission_classes = [IsHolder]
     content_negotiation_class = _AnyAccept
 
-    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
+    @extend_schema(operation_id="media_content", responses={(200, "image/*"): OpenApiTypes.BINARY})
     def get(self, request, item_id: int):
         opened = gateway.owner_open(user_id=request.user.pk, item_id=item_id, variant="original")
         ext = _EXTENSIONS.get(opened.content_type, "bin")
@@ -226,7 +229,7 @@ class MediaThumbnailApi(APIView):
     permission_classes = [IsHolder]
     content_negotiation_class = _AnyAccept
 
-    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
+    @extend_schema(operation_id="media_thumbnail", responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
     def get(self, request, item_id: int):
         opened = gateway.owner_open(user_id=request.user.pk, item_id=item_id, variant="thumbnail")
         return stream_response(opened, filename=f"media-{opened.meta.id}-thumbnail.jpg")
@@ -275,14 +278,16 @@ class ExclusionCollectionApi(APIView):
                 raise serializers.ValidationError({"end": ["The end date is before the start date."]})
             return attrs
 
-    @extend_schema(summary="The holder's exclusions", responses=_page_of("ExclusionPage", ExclusionOutputSerializer))
+    @extend_schema(operation_id="exclusions_list", summary="The holder's exclusions",
+                   responses=_page_of("ExclusionPage", ExclusionOutputSerializer))
     def get(self, request):
         views = selectors.exclusion_list(user_id=request.user.pk)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(views, request, view=self)
         return paginator.get_paginated_response([_exclusion_out(v) for v in page])
 
-    @extend_schema(summary="Add a date-range or place exclusion", request=CreateInputSerializer,
+    @extend_schema(operation_id="exclusions_create", summary="Add a date-range or place exclusion",
+                   request=CreateInputSerializer,
                    responses={201: ExclusionOutputSerializer})
     def post(self, request):
         data = self.CreateInputSerializer(data=request.data)
@@ -306,7 +311,7 @@ class ExclusionDetailApi(APIView):
 
     permission_classes = [IsHolder]
 
-    @extend_schema(summary="Remove an exclusion", responses={204: None})
+    @extend_schema(operation_id="exclusions_delete", summary="Remove an exclusion", responses={204: None})
     def delete(self, request, exclusion_id: int):
         services.exclusion_delete(user_id=request.user.pk, exclusion_id=exclusion_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

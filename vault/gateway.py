@@ -147,7 +147,7 @@ def _guarded(*, user_id: int, purpose: str, action: str, count: int = 0):
         ) from None
 
 
-def _usable(*, user_id: int, items, purpose: str) -> list[tuple[MediaItem, ItemMeta]]:
+def _usable(*, user_id: int, items) -> list[tuple[MediaItem, ItemMeta]]:
     rules = selectors.exclusion_rules(user_id=user_id)
     metas = selectors.media_metas(items=items)
     return [
@@ -159,7 +159,7 @@ def candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
     """Decrypted metadata of every item the purpose may use now (consented, not excluded)."""
     with _guarded(user_id=user_id, purpose=purpose, action="media.listed"):
         items = list(MediaItem.objects.filter(owner_id=user_id).select_related("key").order_by("id"))
-        usable = [meta for _, meta in _usable(user_id=user_id, items=items, purpose=purpose)]
+        usable = [meta for _, meta in _usable(user_id=user_id, items=items)]
         audit_append(
             action="media.listed",
             actor_kind="service",
@@ -182,7 +182,7 @@ def release(*, user_id: int, purpose: str, item_ids: list[int], variant: str = "
     ids = sorted({int(i) for i in item_ids})
     with _guarded(user_id=user_id, purpose=purpose, action="media.read", count=len(ids)):
         items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=ids).select_related("key").order_by("id"))
-        usable = _usable(user_id=user_id, items=items, purpose=purpose)
+        usable = _usable(user_id=user_id, items=items)
         released = _decrypt(user_id=user_id, usable=usable, variant=variant)
         audit_append_many(
             events=[
@@ -290,7 +290,7 @@ def output_store(
             items = list(
                 MediaItem.objects.filter(owner_id=user_id, pk__in=source_ids, key=key_row).select_related("key")
             )
-            usable = _usable(user_id=user_id, items=items, purpose=purpose)
+            usable = _usable(user_id=user_id, items=items)
             if len(usable) != len(source_ids):
                 raise _SourceGone
             output.stored_bytes = stored
