@@ -11,6 +11,7 @@ Layout:
     consent/receipts/<record id>.json  a signed receipt per entry; consent/receipt-public-key.pem
     access-log.json           every audit event about the holder (ids and codes, as stored)
     access-log.txt            the same, in words
+    support-cases.json        support cases about the holder, with the agents' reasons
 
 The zip is produced chunk by chunk (zipfile writes to a sink that is drained after
 every piece), so it goes straight into the vault's streaming encryption: decrypted
@@ -31,6 +32,7 @@ from audit.selectors import audit_events_for_subject
 from consent import receipts
 from consent import selectors as consent_selectors
 from support import access_log
+from support.models import SupportCase
 from vault import selectors as vault_selectors
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic",
@@ -48,6 +50,7 @@ consent/receipts/  a signed receipt for each of those, and the public key that c
                    (Ed25519 over the canonical JSON of "receipt": keys sorted, no spaces, UTF-8)
 access-log.json    every access to your data, as recorded in the tamper-evident audit trail
 access-log.txt     the same, in words
+support-cases.json every time a support agent acted on your account: who, when, why, the ticket
 
 This file was encrypted while it waited for you and is deleted {expires}.
 """
@@ -157,6 +160,7 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
             put(f"consent/receipts/{entry.record_id}.json", _json(_receipt(entry)))
         put("consent/ledger.json", _json(ledger))
         put("consent/receipt-public-key.pem", receipts.public_key_pem().encode())
+        put("support-cases.json", _json(_support_cases(holder_id)))
         yield sink.drain()
 
         events = audit_events_for_subject(subject_id=holder_id).order_by("seq")
@@ -189,6 +193,18 @@ def _outputs(holder_id: int) -> list[dict]:
         {"id": row.pk, "kind": row.kind, "purpose": row.purpose, "content_type": row.content_type,
          "size": row.size, "created_at": row.created_at, "sources": sorted(s.pk for s in row.sources.all())}
         for row in rows
+    ]
+
+
+def _support_cases(holder_id: int) -> list[dict]:
+    cases = SupportCase.objects.filter(subject_id=holder_id).select_related("agent").prefetch_related("actions")
+    return [
+        {"case": case.pk, "agent": case.agent.username, "ticket": case.ticket, "reason": case.reason,
+         "opened_at": case.opened_at, "expires_at": case.expires_at, "closed_at": case.closed_at,
+         "closed_how": case.closed_how,
+         "actions": [{"kind": a.kind, "purpose": a.purpose, "reason": a.reason, "at": a.created_at,
+                      "changed": a.changed, "counts": a.counts} for a in case.actions.order_by("created_at")]}
+        for case in cases.order_by("opened_at")
     ]
 
 

@@ -105,6 +105,9 @@ def test_it_holds_the_ledger_with_receipts_that_verify_and_the_access_log(api, s
     words = archive.read("access-log.txt").decode()
     assert "Support agent sam opened a support case about your account, ticket 4411" in words
     assert json.loads(archive.read("account.json"))["username"] == "alice"
+    (case,) = json.loads(archive.read("support-cases.json"))
+    assert (case["agent"], case["ticket"], case["reason"]) == ("sam", "4411", "Holder phoned: wants the camera "
+                                                                               "roll feature off")
 
 
 def test_it_keeps_the_zip_encrypted_while_it_waits(alice, build):
