@@ -157,7 +157,7 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
         ledger = []
         for entry in consent_selectors.consent_history(user_id=holder_id).order_by("id"):
             ledger.append(receipts.receipt_payload(entry) | {"case_id": entry.case_id})
-            put(f"consent/receipts/{entry.record_id}.json", _json(_receipt(entry)))
+            put(f"consent/receipts/{entry.record_id}.json", _json(receipts.receipt_sign(entry)))
         put("consent/ledger.json", _json(ledger))
         put("consent/receipt-public-key.pem", receipts.public_key_pem().encode())
         put("support-cases.json", _json(_support_cases(holder_id)))
@@ -208,6 +208,3 @@ def _support_cases(holder_id: int) -> list[dict]:
     ]
 
 
-def _receipt(entry) -> dict:
-    build = getattr(consent_selectors, "consent_receipt", None)
-    return build(entry=entry) if build else receipts.receipt_sign(entry)

@@ -23,6 +23,7 @@ from support import rights
 from support.models import DataExport
 from tests.support.conftest import grant, open_case, photo, upload
 from tests.support.test_access_log import make_a_collage
+from vault import services as vault_services
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +85,7 @@ def test_it_holds_the_ledger_with_receipts_that_verify_and_the_access_log(api, s
     grant(alice, purposes.SUGGESTION_PROMPTS)
     ids = upload(alice, 3)
     make_a_collage(alice, ids)
+    vault_services.exclusion_create_place(user_id=alice.pk, name="Gran's house", lat=51.5, lon=-0.12, radius_m=100)
     open_case(sam, alice)
     client = api(alice)
     archive = download(client, build(alice, client))
@@ -105,6 +107,9 @@ def test_it_holds_the_ledger_with_receipts_that_verify_and_the_access_log(api, s
     words = archive.read("access-log.txt").decode()
     assert "Support agent sam opened a support case about your account, ticket 4411" in words
     assert json.loads(archive.read("account.json"))["username"] == "alice"
+    (excluded,) = json.loads(archive.read("exclusions.json"))
+    assert excluded["kind"] == "place" and excluded["place"]["name"] == "Gran's house"
+    assert excluded["place"]["lat"] == 51.5
     (case,) = json.loads(archive.read("support-cases.json"))
     assert (case["agent"], case["ticket"], case["reason"]) == ("sam", "4411", "Holder phoned: wants the camera "
                                                                                "roll feature off")
