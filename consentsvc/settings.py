@@ -231,7 +231,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["consentsvc.api.schema.add_error_codes"],
-    "ENUM_NAME_OVERRIDES": {"ExclusionKindEnum": [("date_range", "Date Range"), ("place", "Place")]},
+    "ENUM_NAME_OVERRIDES": {
+        "ExclusionKindEnum": [("date_range", "Date Range"), ("place", "Place")],
+        "SuggestionStatusEnum": "suggestions.models.Suggestion.Status",
+        "SuggestionJobStatusEnum": "suggestions.models.SuggestionJob.Status",
+        "DataExportStatusEnum": "support.models.DataExport.Status",
+    },
 }
 
 # Where the Ed25519 private keys that sign consent receipts and audit
