@@ -140,3 +140,9 @@ def test_it_restores_the_triggers_after_a_tamper(trail):
 
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM audit_auditevent WHERE seq = 3")
+
+
+def test_it_names_an_event_whose_canonical_bytes_are_not_json(trail):
+    body = b"\xffnot json"
+    _sql("UPDATE audit_auditevent SET canonical = %s, hash = %s WHERE seq = 23", [body, _leaf(body)])
+    _fails_at(23, "not JSON")
