@@ -31,6 +31,9 @@ register_code("export_expired", 410, "The export has expired and was deleted; as
 register_code("export_busy", 429, "An export is already being made for you; wait for it to finish.")
 
 
+KEEP_EXPORTS = 3
+
+
 def _export_days() -> int:
     return getattr(settings, "SUPPORT_EXPORT_DAYS", 7)
 
@@ -47,6 +50,10 @@ def export_request(*, holder) -> DataExport:
     ).exists()
     if busy:
         raise ServiceError("export_busy", "An export is already being made for you; wait for it to finish.")
+    # Each export is a whole copy: keep the newest few, not one per click.
+    for older in DataExport.objects.select_for_update().filter(holder=holder).order_by("-created_at")[
+            KEEP_EXPORTS - 1:]:
+        _export_delete(older, actor_kind="holder", actor_id=holder.pk, why="replaced")
     now = timezone.now()
     export = DataExport.objects.create(holder=holder, created_at=now, expires_at=now + timedelta(days=_export_days()))
     audit_append(action="export.requested", actor_kind="holder", actor_id=holder.pk, subject_id=holder.pk,

@@ -272,3 +272,12 @@ def test_it_gives_up_on_a_build_that_never_finished(alice, django_capture_on_com
         call_command("support_expire_cases", verbosity=0)
     export.refresh_from_db()
     assert (export.status, export.error_code) == ("failed", "interrupted")
+
+
+def test_it_keeps_only_the_three_newest_exports(alice, build):
+    first = build(alice)
+    for _ in range(3):
+        build(alice)
+    assert DataExport.objects.filter(holder=alice).count() == 3
+    assert not DataExport.objects.filter(pk=first.pk).exists()
+    assert AuditEvent.objects.filter(action="export.deleted", details__why="replaced").count() == 1
