@@ -8,10 +8,10 @@ it is a short id-like token), never the reason the agent typed.
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.roles import is_holder, is_support
 from audit.services import audit_append
 from consent import purposes
@@ -43,10 +43,10 @@ def _required_text(value: str, field: str, limit: int) -> str:
     return value
 
 
-def _subject_for_case(*, agent, subject_id) -> "get_user_model()":
+def _subject_for_case(*, agent: User, subject_id) -> User:
     try:
-        subject = get_user_model().objects.get(pk=int(subject_id), is_active=True)
-    except (get_user_model().DoesNotExist, TypeError, ValueError):
+        subject = User.objects.get(pk=int(subject_id), is_active=True)
+    except (User.DoesNotExist, TypeError, ValueError):
         raise ServiceError("not_found", "No such account.") from None
     # Cases are about account holders, never about staff or oneself.
     if subject.pk == agent.pk or not is_holder(subject):
@@ -55,7 +55,7 @@ def _subject_for_case(*, agent, subject_id) -> "get_user_model()":
 
 
 @transaction.atomic
-def case_open(*, agent, subject_id: int, reason: str, ticket: str) -> SupportCase:
+def case_open(*, agent: User, subject_id: int, reason: str, ticket: str) -> SupportCase:
     if not is_support(agent):
         raise ServiceError("permission_denied", "Only support agents can open cases.")
     reason = _required_text(reason, "reason", 2000)
@@ -99,7 +99,7 @@ def _case_end(case: SupportCase, *, how: str, now, actor_kind: str = "system", a
 
 
 @transaction.atomic
-def case_close(*, agent, case_id: int) -> SupportCase:
+def case_close(*, agent: User, case_id: int) -> SupportCase:
     """Close the agent's own live case; its rights go with it. Anything else is a 404."""
     if not is_support(agent):
         raise ServiceError("permission_denied", "Only support agents can close cases.")
@@ -129,7 +129,7 @@ def cases_expire(*, now=None) -> int:
 
 
 @transaction.atomic
-def support_subject_summary(*, agent, subject_id: int) -> dict:
+def support_subject_summary(*, agent: User, subject_id: int) -> dict:
     """Consent state and counts of what is held; never media, places, labels or captions."""
     case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.VIEW)
     states = consent_selectors.consent_state(user_id=case.subject_id)
@@ -151,7 +151,7 @@ def support_subject_summary(*, agent, subject_id: int) -> dict:
 
 
 @transaction.atomic
-def support_revoke(*, agent, subject_id: int, purpose: str, reason: str) -> SupportAction:
+def support_revoke(*, agent: User, subject_id: int, purpose: str, reason: str) -> SupportAction:
     """Withdraw a purpose on the holder's behalf: a `revoked_by_support` ledger entry, the agent as actor."""
     case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.REVOKE, lock=True)
     reason = _required_text(reason, "reason", 2000)
@@ -184,7 +184,7 @@ def _counts(raw: dict) -> dict:
 
 
 @transaction.atomic
-def support_erase(*, agent, subject_id: int, reason: str) -> SupportAction:
+def support_erase(*, agent: User, subject_id: int, reason: str) -> SupportAction:
     """Crypto-shred the holder's cloud media, derived outputs and waiting exports."""
     case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE, lock=True)
     reason = _required_text(reason, "reason", 2000)
