@@ -1,3 +1,5 @@
+import json
+
 from django.db import models
 
 from audit.canonical import ACTOR_KINDS, GENESIS_HASH, OUTCOMES
@@ -70,6 +72,16 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.outcome}"
+
+    @property
+    def details_text(self) -> str:
+        """The details as `key=value` pairs, for pages (templates cannot loop over a dict that
+        has an "items" key: Django looks the key up before the method)."""
+        details = self.details if isinstance(self.details, dict) else {}
+        return " ".join(
+            f"{key}={json.dumps(value, separators=(',', ':')) if isinstance(value, dict | list) else value}"
+            for key, value in details.items()
+        )
 
 
 class AuditHead(models.Model):

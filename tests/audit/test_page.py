@@ -79,3 +79,13 @@ def test_it_works_on_an_empty_trail(audrey):
     response = _client(audrey).get(reverse("audit:trail"))
     assert response.status_code == 200
     assert "none yet" in response.content.decode()
+
+
+def test_it_shows_details_that_have_an_items_key(audrey):
+    from audit.services import audit_append
+
+    audit_append(action="media.erased", actor_kind="support", actor_id=3, subject_id=4,
+                 details={"items": 2, "outputs": 0, "source_ids": [5, 6]})
+    response = _client(audrey).get(reverse("audit:trail"))
+    assert response.status_code == 200
+    assert "items=2 outputs=0 source_ids=[5,6]" in response.content.decode()

@@ -14,7 +14,6 @@ from consent import selectors as consent_selectors
 from consent import services as consent_services
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, make_user
-from tests.support.test_audit_page import AUDIT_PAGE_ITEMS_BUG
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -22,7 +21,6 @@ CAMERA_ROW = ".toggle-row[data-purpose=camera_roll_cloud_processing]"
 REVOKED = "Support agent sam revoked Camera Roll Sharing Suggestions, ticket 4411"
 
 
-@pytest.mark.xfail(strict=True, reason=AUDIT_PAGE_ITEMS_BUG)
 def test_it_carries_a_support_revocation_from_the_console_to_the_holder_and_the_auditor(new_page):
     alice = make_user("alice")
     make_user("sam", SUPPORT)

@@ -8,14 +8,7 @@ from tests.support.conftest import grant, open_case, upload
 
 pytestmark = pytest.mark.django_db
 
-AUDIT_PAGE_ITEMS_BUG = (
-    "templates/audit/trail.html loops over `event.details.items`, which Django resolves to the details' "
-    "\"items\" count (media.erased, support.erase, export.ready carry one) before the dict method: /audit/ "
-    "raises TypeError (500) once the trail holds an erase. Owner: audit."
-)
 
-
-@pytest.mark.xfail(strict=True, reason=AUDIT_PAGE_ITEMS_BUG)
 def test_it_shows_support_actions_to_auditors_on_the_audit_page(sam, audrey, alice,
                                                                 django_capture_on_commit_callbacks):
     grant(alice)
