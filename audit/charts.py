@@ -44,7 +44,9 @@ def daily_chart(days: list[tuple[date, dict[str, int]]]) -> dict:
             "total": sum(counts.values()), "label": i % label_every == 0,
             "label_x": round(x + bar_w / 2, 1),
         })
-    ticks = [{"value": top * k // 4, "y": round(PAD_TOP + plot_h - plot_h * k / 4, 1)} for k in range(5)]
+    steps = 4 if top % 4 == 0 else 5
+    ticks = [{"value": top * k // steps, "y": round(PAD_TOP + plot_h - plot_h * k / steps, 1)}
+             for k in range(steps + 1)]
     return {
         "width": WIDTH, "height": HEIGHT, "left": PAD_LEFT, "axis_y": PAD_TOP + plot_h,
         "label_y": HEIGHT - 6, "bars": bars, "ticks": ticks, "totals": totals, "days": days,
