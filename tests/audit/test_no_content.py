@@ -70,6 +70,13 @@ def test_it_keeps_content_out_of_the_events_of_real_consent_flows(api, db):
     assert len(events) >= 4
     _scan(events, forbidden=["henrietta", "Camera Roll"])
 
+    # Wired: every consent ledger entry has its own event (appended in the same transaction).
+    from consent.models import ConsentEntry
+
+    entries = ConsentEntry.objects.filter(subject_id=holder.pk)
+    audited = {e.object_id for e in events if e.object_type == "consent_entry" and e.action.startswith("consent.")}
+    assert entries.count() == 4 and {str(entry.pk) for entry in entries} == audited
+
 
 def test_it_keeps_content_out_of_an_export_event(audrey, api, many_events):
     many_events(3)
