@@ -96,8 +96,11 @@ def focus_point(image: Image.Image) -> tuple[float, float]:
     """Where the eye goes, as fractions of width and height: the centroid of edge energy and
     colour saturation on a 64-pixel copy, pulled a third of the way back to the middle so a busy
     corner cannot drag the crop off the subject."""
-    small = image.copy()
-    small.thumbnail((64, 64), Image.Resampling.BILINEAR)
+    factor = max(1, max(image.size) // 64)
+    small = image.reduce(factor) if factor > 1 else image
+    if max(small.size) > 64:
+        scale = 64 / max(small.size)
+        small = small.resize((max(1, round(small.width * scale)), max(1, round(small.height * scale))))
     width, height = small.size
     edges = small.convert("L").filter(ImageFilter.FIND_EDGES)
     # Pillow copies the outermost pixels through a 3×3 filter unfiltered: they are not edges.
@@ -136,7 +139,8 @@ def fill(source: Source, box: tuple[int, int]) -> Image.Image:
     box = (max(1, box[0]), max(1, box[1]))
     image = source.decode(cover_size((source.width, source.height), box))
     region = crop_box(image.size, box[0] / box[1], focus_point(image))
-    return image.resize(box, Image.Resampling.LANCZOS, box=region, reducing_gap=3.0)
+    # Draft decoding left at most 2x too many pixels: bicubic is as sharp as Lanczos here, and quicker.
+    return image.resize(box, Image.Resampling.BICUBIC, box=region, reducing_gap=2.0)
 
 
 # --------------------------------------------------------------------------- collage layouts
@@ -358,17 +362,16 @@ def style_sketch(image: Image.Image) -> Image.Image:
 
 def style_comic(image: Image.Image) -> Image.Image:
     """Flat colour (smoothed, saturated, cut to a dozen tones) under bold ink lines; worked out
-    on a copy of at most 720 pixels, where the median filter is cheap, and scaled back up."""
+    on a copy of at most 600 pixels, where the median filter is cheap, and scaled up once."""
     work = image.copy()
-    work.thumbnail((720, 720), Image.Resampling.BILINEAR)
+    work.thumbnail((600, 600), Image.Resampling.BILINEAR)
     smooth = work.filter(ImageFilter.MedianFilter(3)).filter(ImageFilter.SMOOTH_MORE)
     vivid = ImageEnhance.Color(smooth).enhance(1.45)
     flat = vivid.quantize(colors=12, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).convert("RGB")
-    edges = work.convert("L").filter(ImageFilter.GaussianBlur(1.2)).filter(ImageFilter.FIND_EDGES)
+    edges = work.convert("L").filter(ImageFilter.GaussianBlur(1.0)).filter(ImageFilter.FIND_EDGES)
     ink = edges.point(lambda v: 0 if v > 16 else 255).filter(ImageFilter.MedianFilter(3))
-    flat = flat.resize(image.size, Image.Resampling.BICUBIC)
-    ink = ink.resize(image.size, Image.Resampling.BICUBIC)
-    return ImageChops.multiply(flat, Image.merge("RGB", (ink, ink, ink)))
+    inked = ImageChops.multiply(flat, Image.merge("RGB", (ink, ink, ink)))
+    return inked.resize(image.size, Image.Resampling.BICUBIC)
 
 
 def style_vintage(image: Image.Image) -> Image.Image:
@@ -406,7 +409,8 @@ def stylize(source: Source, style: str, *, long_side: int | None = None) -> byte
     target = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
     image = source.decode(target)
     if image.size != target:
-        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        # Draft decoding got within 2x of the target: a bicubic step is sharp enough and quick.
+        image = image.resize(target, Image.Resampling.BICUBIC)
     return encode_jpeg(STYLE_FUNCTIONS[style](image))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.context import reset_request_id, set_request_id
 from audit.services import audit_append
 from consent import purposes
 from consent.selectors import consent_active_entry
@@ -98,15 +100,22 @@ def _render(plan: planning.Plan, released: list[gateway.ReleasedItem]) -> bytes:
 
 
 def _choose(plans: list[planning.Plan], *, existing: set[str], limit: int) -> list[planning.Plan]:
-    """The best new plans: first one per group, so that a pass brings variety, then the rest."""
+    """The best new plans: first one per group, best group first, each time of the kind made
+    least so far in this pass (collages, recaps and stylised images take turns); then the rest."""
     fresh = [plan for plan in plans if plan.key not in existing]
-    chosen, groups = [], set()
+    by_group: dict[str, list[planning.Plan]] = {}
+    for plan in fresh:  # best first, so groups come in order of their best plan
+        by_group.setdefault(plan.group, []).append(plan)
+    chosen: list[planning.Plan] = []
+    for group_plans in by_group.values():
+        if len(chosen) == limit:
+            break
+        made = Counter(plan.kind for plan in chosen)
+        chosen.append(min(group_plans, key=lambda plan: (made[plan.kind], -plan.score)))
     for plan in fresh:
-        if plan.group not in groups and len(chosen) < limit:
-            chosen.append(plan)
-            groups.add(plan.group)
-    for plan in fresh:
-        if plan not in chosen and len(chosen) < limit:
+        if len(chosen) == limit:
+            break
+        if plan not in chosen:
             chosen.append(plan)
     return chosen
 
@@ -180,8 +189,19 @@ def suggestions_generate(
 
 
 def _make(*, user_id: int, plan: planning.Plan, item_ids: list[int], job: SuggestionJob | None) -> int | None:
-    """Read, render and store one suggestion. None if the output was refused because a source
-    went meanwhile; _ConsentWithdrawn if consent did."""
+    """Read, render and store one suggestion, its reads and its output under one request id of
+    their own (so the holder's access log can say what the photos were read for)."""
+    token = set_request_id()
+    try:
+        return _read_render_store(user_id=user_id, plan=plan, item_ids=item_ids, job=job)
+    finally:
+        reset_request_id(token)
+
+
+def _read_render_store(
+    *, user_id: int, plan: planning.Plan, item_ids: list[int], job: SuggestionJob | None
+) -> int | None:
+    """None if the output was refused because a source went meanwhile; _ConsentWithdrawn if consent did."""
     purpose = gateway.PURPOSE_FACES if plan.group.startswith("people:") else gateway.PURPOSE_SUGGESTIONS
     released = gateway.release(user_id=user_id, purpose=purpose, item_ids=item_ids, variant="original")
     by_id = {r.meta.id: r for r in released}
