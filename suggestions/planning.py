@@ -33,13 +33,19 @@ class Plan:
     title: str
     item_ids: tuple[int, ...]  # candidates in the order they should appear
     score: float
-    style: str = ""
+    style: str = ""  # stylised only: the preferred style (a pass may turn to another)
 
     @property
     def key(self) -> str:
-        """Idempotency key: the same group and kind always give the same key. Hashed, because the
-        group of a theme names a label, and labels are not stored in the clear."""
-        return hashlib.sha256(f"{self.kind}|{self.group}|{self.style}".encode()).hexdigest()
+        """Idempotency key: the same group and kind always give the same key, whatever the style.
+        Hashed, because the group of a theme names a label, and labels are not kept in the clear."""
+        return hashlib.sha256(f"{self.kind}|{self.group}".encode()).hexdigest()
+
+    @property
+    def full_title(self) -> str:
+        if self.kind == STYLIZED and self.style:
+            return titles.stylized_title(base=self.title, style=self.style)
+        return self.title
 
 
 Namer = Callable[[float, float], PlaceName | None]
@@ -112,8 +118,7 @@ def plan_suggestions(
         plans.append(Plan(COLLAGE, group, title, ids, score))
         if len(event.items) >= RECAP_MIN_ITEMS:
             plans.append(Plan(RECAP, group, title, ids, score - 0.3))
-        style = style_for(group)
-        plans.append(Plan(STYLIZED, group, titles.stylized_title(base=title, style=style), ids, score - 0.6, style))
+        plans.append(Plan(STYLIZED, group, title, ids, score - 0.6, style_for(group)))
 
     today = now.date()
     for memory in grouping.on_this_day(items, today=today):

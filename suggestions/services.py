@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -117,7 +117,23 @@ def _choose(plans: list[planning.Plan], *, existing: set[str], limit: int) -> li
             break
         if plan not in chosen:
             chosen.append(plan)
-    return chosen
+    return _vary_styles(chosen)
+
+
+def _vary_styles(chosen: list[planning.Plan]) -> list[planning.Plan]:
+    """Stylised images of one pass in different styles, each group's preferred one if still free."""
+    used: set[str] = set()
+    varied = []
+    for plan in chosen:
+        if plan.kind == planning.STYLIZED:
+            styles = list(render.STYLES)
+            start = styles.index(plan.style) if plan.style in styles else 0
+            free = [styles[(start + n) % len(styles)] for n in range(len(styles))]
+            style = next((s for s in free if s not in used), plan.style)
+            used.add(style)
+            plan = replace(plan, style=style)
+        varied.append(plan)
+    return varied
 
 
 def suggestions_generate(
@@ -234,7 +250,7 @@ def _read_render_store(
                     suggestion = Suggestion.objects.create(
                         owner_id=user_id,
                         kind=plan.kind,
-                        title=plan.title[:120],
+                        title=plan.full_title[:120],
                         source_count=len(source_ids),
                         output_id=output_id,
                         idempotency_key=plan.key,

@@ -27,6 +27,9 @@ SETTING_PHRASES = {
     "food": "and good food",
 }
 
+# Settings that say less than the name of the place they are in.
+GENERIC_SETTINGS = {"city", "restaurant", "food", "museum", "park", "garden"}
+
 # Labels that name an occasion: "A birthday on Saturday", "Birthday weekend".
 OCCASIONS = {
     "birthday": "birthday",
@@ -101,6 +104,12 @@ def event_title(
     in_place = None
     if place:
         in_place = place if place.startswith("near ") else f"in {place}"
+
+    # A vague setting ("in the city") gives way to the name of the place on a trip ("Saturday in
+    # Porto"); a telling one ("at the beach") does not.
+    named_trip = bool(place and away and not place.startswith("near "))
+    if named_trip and label in GENERIC_SETTINGS:
+        setting = None
 
     if days == 1:
         weekday = f"{first:%A}"

@@ -1,19 +1,44 @@
 import pytest
 
-from audit.models import AuditEvent
-from suggestions import services
+from suggestions import planning, services
 from suggestions.models import Suggestion, SuggestionJob
 from tests.suggestions.conftest import COLOURS, a_day_out, grant
 
 
 @pytest.mark.django_db
-def test_it_makes_suggestions_from_a_day_out(alice):
+def test_it_makes_a_collage_a_recap_and_a_stylised_image_of_a_day_out(alice):
     grant(alice)
     ids = a_day_out(alice, COLOURS[:8])
     result = services.suggestions_generate(user_id=alice.pk)
-    assert result.status == SuggestionJob.Status.DONE, result
-    made = list(Suggestion.objects.filter(owner=alice))
-    print([(s.kind, s.title, s.source_count) for s in made])
-    assert made
-    reads = AuditEvent.objects.filter(action="media.read", subject_id=alice.pk)
-    assert {int(e.object_id) for e in reads} <= set(ids)
+    assert result.status == SuggestionJob.Status.DONE
+    made = {s.kind: s for s in Suggestion.objects.filter(owner=alice)}
+    assert set(made) == {"collage", "recap", "stylized"}
+    assert made["collage"].title == "Saturday in Lisbon" and made["collage"].source_count == 8
+    assert made["recap"].source_count == 6
+    assert made["stylized"].source_count == 1 and made["stylized"].title.startswith("Saturday in Lisbon, ")
+    assert sorted(result.created) == sorted(s.pk for s in made.values())
+    assert len(ids) == 8
+
+
+def plan(kind, group, score, style=""):
+    return planning.Plan(kind, group, f"title {group}", (1, 2, 3), score, style)
+
+
+def test_it_takes_one_plan_per_group_first_with_the_kinds_taking_turns():
+    plans = [
+        plan("collage", "a", 9), plan("recap", "a", 8.9), plan("stylized", "a", 8.8, "film"),
+        plan("collage", "b", 7), plan("recap", "b", 6.9),
+        plan("collage", "c", 5), plan("stylized", "c", 4.9, "film"),
+    ]
+    chosen = services._choose(plans, existing=set(), limit=4)
+    assert [(p.kind, p.group) for p in chosen] == [("collage", "a"), ("recap", "b"), ("stylized", "c"),
+                                                   ("recap", "a")]
+    assert services._choose(plans, existing={plans[0].key}, limit=1)[0].kind == "recap"
+
+
+def test_it_gives_the_stylised_images_of_a_pass_different_styles():
+    varied = services._vary_styles([plan("stylized", "a", 3, "sketch"), plan("stylized", "b", 2, "sketch"),
+                                    plan("collage", "c", 1)])
+    assert varied[0].style == "sketch" and varied[1].style not in ("sketch", "")
+    assert varied[1].full_title.startswith("title b, ") and varied[2].style == ""
+    assert varied[0].key == plan("stylized", "a", 0, "noir").key  # the style is not part of what was made

@@ -34,7 +34,7 @@ def a_camera_roll():
 
 def test_it_plans_titled_suggestions_from_a_camera_roll():
     plans = planning.plan_suggestions(a_camera_roll(), now=NOW, namer=namer)
-    titles = {(p.kind, p.title) for p in plans}
+    titles = {(p.kind, p.full_title) for p in plans}
     assert ("collage", "Saturday at the beach") in titles
     assert ("collage", "Lisbon, 3 days") in titles
     assert ("recap", "Lisbon, 3 days") in titles
