@@ -7,7 +7,9 @@ WEAK_SECRET_MARKERS = ("django-insecure", "changeme", "secret")
 @register(Tags.security, deploy=True)
 def check_secret_key(app_configs, **kwargs):
     key = settings.SECRET_KEY or ""
-    if settings.PRODUCTION and (len(key) < 50 or len(set(key)) < 10 or any(m in key.lower() for m in WEAK_SECRET_MARKERS)):
+    if settings.PRODUCTION and (
+        len(key) < 50 or len(set(key)) < 10 or any(m in key.lower() for m in WEAK_SECRET_MARKERS)
+    ):
         return [
             Error(
                 "SECRET_KEY is weak: use at least 50 random characters.",

@@ -85,3 +85,30 @@ def _flush_append_only_tables():
     yield
     BaseDatabaseOperations.execute_sql_flush = original
 
+
+
+def _restore_shipped_data(sender, **kwargs):
+    """After a test flush, put back the rows that data migrations ship (notices, role groups).
+
+    Transactional tests (threads, live server, workers) end with a flush that
+    empties every table; Django then sends post_migrate, and this puts back
+    what a freshly migrated database has, so the next test starts the same way.
+    """
+    import importlib
+
+    from django.apps import apps
+
+    if sender.name != "consent":
+        return
+    for module, function in (("accounts.migrations.0002_create_role_groups", "create_groups"),
+                             ("consent.migrations.0003_first_notices", "publish")):
+        getattr(importlib.import_module(module), function)(apps, None)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _restore_data_after_flush():
+    from django.db.models.signals import post_migrate
+
+    post_migrate.connect(_restore_shipped_data, dispatch_uid="tests-restore-shipped-data")
+    yield
+    post_migrate.disconnect(dispatch_uid="tests-restore-shipped-data")

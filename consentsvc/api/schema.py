@@ -25,7 +25,10 @@ def add_error_codes(result, generator, request, public):
                 "properties": {
                     "code": {"$ref": "#/components/schemas/ErrorCode"},
                     "message": {"type": "string"},
-                    "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+                    "fields": {
+                        "type": "object",
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    },
                 },
             }
         },

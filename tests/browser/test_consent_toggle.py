@@ -4,7 +4,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TOGGLE_ROW = ".toggle-row[data-purpose=camera_roll_cloud_processing]"
 

@@ -15,7 +15,7 @@ from consent import services as consent_services
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CAMERA_ROW = ".toggle-row[data-purpose=camera_roll_cloud_processing]"
 REVOKED = "Support agent sam revoked Camera Roll Sharing Suggestions, ticket 4411"

@@ -19,7 +19,7 @@ from tests.suggestions.conftest import COLOURS, a_day_out, grant
 
 REDIS = "redis://127.0.0.1:6379/14"
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _redis_up() -> bool:

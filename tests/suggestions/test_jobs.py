@@ -41,7 +41,7 @@ def _blob_files(settings) -> list:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_it_discards_the_output_when_consent_is_withdrawn_between_read_and_commit(alice, settings, monkeypatch):
     grant(alice)
     a_day_out(alice, COLOURS[:6])
@@ -66,7 +66,7 @@ def test_it_discards_the_output_when_consent_is_withdrawn_between_read_and_commi
     assert reads.exists() and {e.purpose for e in reads} == {"sharing_suggestions"}
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_it_drops_one_suggestion_when_a_source_is_excluded_between_read_and_commit(alice, monkeypatch):
     from vault import services as vault_services
 
@@ -180,7 +180,7 @@ def test_it_generates_from_the_command_for_one_or_all_holders(alice, bob, sam):
         call_command("suggestions_generate", "--user", "nobody", stdout=io.StringIO(), stderr=io.StringIO())
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_it_runs_jobs_on_the_in_process_worker_thread(alice, settings):
     settings.SUGGESTIONS_JOBS_INLINE = False
     grant(alice)

@@ -15,7 +15,7 @@ from tests.suggestions.conftest import COLOURS, a_day_out, grant, withdraw
 from vault.models import DerivedOutput
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
     pytest.mark.postgres_only,
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between threads need PostgreSQL"),
 ]

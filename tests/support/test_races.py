@@ -17,7 +17,7 @@ from tests.support.conftest import grant, open_case
 pytestmark = [
     pytest.mark.postgres_only,
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between threads need PostgreSQL"),
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 

@@ -20,7 +20,7 @@ from vault.models import MediaItem
 pytestmark = [
     pytest.mark.postgres_only,
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between threads need PostgreSQL"),
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 
