@@ -182,6 +182,17 @@ def encode(event: ValidEvent, *, seq: int, time: str, prev_hash: str) -> bytes:
 
 def encode_parts(*, action, actor_id, actor_kind, details_json: bytes, object_id, object_type, outcome, prev_hash,
                  purpose, request_id, seq, subject_id, time) -> bytes:
+    head, tail = encode_edges(
+        action=action, actor_id=actor_id, actor_kind=actor_kind, object_id=object_id, object_type=object_type,
+        outcome=outcome, prev_hash=prev_hash, purpose=purpose, request_id=request_id, seq=seq,
+        subject_id=subject_id, time=time,
+    )
+    return head + details_json + tail
+
+
+def encode_edges(*, action, actor_id, actor_kind, object_id, object_type, outcome, prev_hash, purpose, request_id,
+                 seq, subject_id, time) -> tuple[bytes, bytes]:
+    """The canonical bytes before and after the details value."""
     subject = "null" if subject_id is None else str(subject_id)
     head = f'{{"action":"{action}","actor_id":"{actor_id}","actor_kind":"{actor_kind}","details":'
     tail = (
@@ -189,4 +200,4 @@ def encode_parts(*, action, actor_id, actor_kind, details_json: bytes, object_id
         f'"prev_hash":"{prev_hash}","purpose":"{purpose}","request_id":"{request_id}","seq":{seq},'
         f'"subject_id":{subject},"time":"{time}","v":{CANONICAL_VERSION}}}'
     )
-    return head.encode() + details_json + tail.encode()
+    return head.encode(), tail.encode()

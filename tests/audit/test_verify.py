@@ -146,3 +146,14 @@ def test_it_names_an_event_whose_canonical_bytes_are_not_json(trail):
     body = b"\xffnot json"
     _sql("UPDATE audit_auditevent SET canonical = %s, hash = %s WHERE seq = 23", [body, _leaf(body)])
     _fails_at(23, "not JSON")
+
+
+def test_it_names_an_edited_details_column(trail):
+    _sql("""UPDATE audit_auditevent SET details = '{"count": 99}' WHERE seq = 17""")
+    _fails_at(17, "column details")
+
+
+def test_it_names_an_edited_time_column(trail):
+    _sql("UPDATE audit_auditevent SET time = %s WHERE seq = 6",
+         [AuditEvent.objects.get(seq=6).time.replace(year=2001)])
+    _fails_at(6, "column time")
