@@ -23,12 +23,14 @@ import operator
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import BinaryField, Case, F, Value, When
 
 from audit import canonical
 from audit.merkle import node_hash
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.selectors import audit_filter_q
+from audit.streaming import prefetched
 
 FORMAT = "consentsvc-audit-export/1"
 CSV_COLUMNS = ("seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id",
@@ -122,15 +124,16 @@ def csv_lines(*, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes]:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    rows = (
+    query = (
         AuditEvent.objects.filter(audit_filter_q(**filters), seq__lte=checkpoint.tree_size)
         .order_by("seq")
         .values_list("canonical", "hash")
     )
+    rows = _raw_rows(query)
     loads = json.loads
     pick = operator.itemgetter(*CSV_COLUMNS[:-1])
     encode = canonical.ENCODER.encode
-    for count, (body, leaf_hex) in enumerate(rows.iterator(chunk_size=_CHUNK_ROWS)):
+    for count, (body, leaf_hex) in enumerate(rows):
         event = loads(bytes(body).decode())
         event["details"] = encode(event["details"])
         writer.writerow((*pick(event), leaf_hex))
@@ -139,6 +142,20 @@ def csv_lines(*, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes]:
             out.seek(0)
             out.truncate()
     yield out.getvalue().encode()
+
+
+def _raw_rows(query) -> Iterator[tuple]:
+    """The query's rows as the driver returns them, from a chunked (server-side on PostgreSQL)
+    cursor; on PostgreSQL the next chunk is fetched while this one is written out."""
+    sql, params = query.query.sql_with_params()
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            chunks = prefetched(lambda: cursor.fetchmany(_CHUNK_ROWS))
+        else:
+            chunks = iter(lambda: cursor.fetchmany(_CHUNK_ROWS), [])
+        for chunk in chunks:
+            yield from chunk
 
 
 def export_stream(*, fmt: str, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes]:

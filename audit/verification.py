@@ -6,10 +6,8 @@ with flat memory on logs of any size.
 
 import hashlib
 import json
-import queue
-import threading
 from collections.abc import Callable
-from contextlib import closing, suppress
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -22,6 +20,7 @@ from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint
 from audit.notes import NoteError, open_checkpoint
 from audit.selectors import audit_head
+from audit.streaming import prefetched
 from consentsvc import signing
 
 _COLUMNS = (
@@ -149,47 +148,12 @@ ORDER BY seq
 """  # noqa: S608 (constants only)
 
 
-def _prefetched(fetch: Callable[[], list]):
-    """Yields fetch() results until one is empty, fetching the next chunk in a thread meanwhile,
-    so PostgreSQL's work on a chunk overlaps Python's hashing of the one before (2 cores, 2 jobs).
-    The thread only reads from the already open server-side cursor; nothing else touches it."""
-    chunks: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def run():
-        try:
-            while not stop.is_set():
-                chunk = fetch()
-                chunks.put(chunk)
-                if not chunk:
-                    return
-        except BaseException as exc:  # handed to the consumer
-            chunks.put(exc)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    try:
-        while True:
-            chunk = chunks.get()
-            if isinstance(chunk, BaseException):
-                raise chunk
-            if not chunk:
-                return
-            yield chunk
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a worker waiting on a full queue, then let it finish
-            with suppress(queue.Empty):
-                chunks.get(timeout=0.05)
-        worker.join()
-
-
 def _pg_rows(max_seq: int):
     single = f"SELECT {', '.join(_COLUMNS)} FROM audit_auditevent WHERE seq = %s"  # noqa: S608
     encode_edges = canonical.encode_edges
     with connection.chunked_cursor() as cursor:
         cursor.execute(_PG_SQL, [max_seq])
-        for chunk in _prefetched(lambda: cursor.fetchmany(_CHUNK)):
+        for chunk in prefetched(lambda: cursor.fetchmany(_CHUNK)):
             out = []
             for (seq, body, prev_hash, leaf_hex, action, actor_id, actor_kind, object_id, object_type, outcome,
                  purpose, request_id, subject_id, time_text, details_ok) in chunk:
