@@ -187,7 +187,11 @@ def suggestions_generate(
             unique = grouping.dedupe(candidates, prints, better=lambda new, kept: strength[new] > strength[kept] + 5)
             picked = _pick(plan, unique, strength)
             if picked:
-                made = _make(user_id=user_id, plan=plan, item_ids=picked, job=job)
+                try:
+                    made = _make(user_id=user_id, plan=plan, item_ids=picked, job=job)
+                except (OSError, ValueError) as exc:  # a photo Pillow cannot read: skip this one suggestion
+                    log.warning("suggestion %s of user %s not made: %s", plan.kind, user_id, type(exc).__name__)
+                    made = None
                 if made is None:
                     result.discarded += 1
                 else:

@@ -42,3 +42,20 @@ def test_it_gives_the_stylised_images_of_a_pass_different_styles():
     assert varied[0].style == "sketch" and varied[1].style not in ("sketch", "")
     assert varied[1].full_title.startswith("title b, ") and varied[2].style == ""
     assert varied[0].key == plan("stylized", "a", 0, "noir").key  # the style is not part of what was made
+
+
+@pytest.mark.django_db
+def test_it_skips_a_suggestion_it_cannot_render_and_makes_the_others(alice, monkeypatch):
+    grant(alice)
+    a_day_out(alice, COLOURS[:8])
+    real_render = services._render
+
+    def broken_collage(plan, released):
+        if plan.kind == "collage":
+            raise OSError("image file is truncated")
+        return real_render(plan, released)
+
+    monkeypatch.setattr(services, "_render", broken_collage)
+    result = services.suggestions_generate(user_id=alice.pk)
+    assert result.status == SuggestionJob.Status.DONE and result.discarded == 1
+    assert set(Suggestion.objects.filter(owner=alice).values_list("kind", flat=True)) == {"recap", "stylized"}
