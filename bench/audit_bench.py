@@ -212,7 +212,7 @@ def main():
 
     db_name = str(connection.settings_dict["NAME"])
     vendor = connection.vendor
-    results: dict[str, list] = {"single": [], "batched": [], "verify": [], "jsonl": [], "csv": []}
+    results: dict[str, list] = {"single": [], "batched": [], "verify": [], "verify2": [], "jsonl": [], "csv": []}
     try:
         for run in range(args.repeat):
             _fresh_database()
@@ -220,6 +220,7 @@ def main():
             results["batched"].append(bench_batched(args.events, args.single))
             connection.close()
             results["verify"].append(bench_verify())
+            results["verify2"].append(bench_verify())
             connection.close()
             for fmt in ("jsonl", "csv"):
                 results[fmt].append(bench_export(fmt, var_dir, db_name))
@@ -246,6 +247,8 @@ def main():
          f">= {TARGETS['batched']:,}/s", share("batched")),
         (f"verification ({total:,} events)", f"{rate('verify'):,.0f}/s", f">= {TARGETS['verify']:,}/s",
          share("verify")),
+        ("  the same, run again at once", f"{rate('verify2'):,.0f}/s", f">= {TARGETS['verify']:,}/s",
+         share("verify2")),
     ]
     for fmt in ("jsonl", "csv"):
         peak = max(r["peak_rss_mb"] for r in results[fmt])
@@ -255,7 +258,7 @@ def main():
                      f"({before:,.0f} MB before exporting)"))
     for name, value, target, note in rows:
         print(f"  {name:<40}{value:>12}   {target:<14}{note}")
-    met = (rate("batched") >= TARGETS["batched"] and rate("verify") >= TARGETS["verify"]
+    met = (rate("batched") >= TARGETS["batched"] and min(rate("verify"), rate("verify2")) >= TARGETS["verify"]
            and all(rate(f) >= TARGETS["export"] for f in ("jsonl", "csv"))
            and all(r["peak_rss_mb"] < TARGETS["memory_mb"] for f in ("jsonl", "csv") for r in results[f]))
     print("  all targets met" if met else "  SOME TARGETS MISSED")
