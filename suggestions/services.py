@@ -33,6 +33,7 @@ CONTENT_TYPES = {planning.COLLAGE: "image/jpeg", planning.RECAP: "image/webp", p
 COLLAGE_MIN_PHOTOS = 3
 MEMORY_MIN_PHOTOS = 2
 STALE_RUNNING = dt.timedelta(minutes=30)
+TRIES_PER_SLOT = 3  # plans looked at per suggestion a pass may make
 
 # Face grouping needs a detector that reads faces through the gateway's face_grouping purpose.
 # None ships yet (no model weights can be fetched here); the gate around it is real and tested.
@@ -158,46 +159,60 @@ def suggestions_generate(
         metas, now=now or timezone.now(), namer=places.place_name, tz=timezone.get_default_timezone(), people=people
     )
     existing = set(Suggestion.objects.filter(owner_id=user_id).values_list("idempotency_key", flat=True))
-    chosen = _choose(plans, existing=existing, limit=limit or settings.SUGGESTIONS_PER_PASS)
+    limit = limit or settings.SUGGESTIONS_PER_PASS
+    # Every new plan in the order to try them; a plan whose photos turn out to be near-duplicates
+    # of one another makes nothing and the next one takes its place (up to a bound on reads).
+    ordered = _choose(plans, existing=existing, limit=len(plans))[: limit * TRIES_PER_SLOT]
     result = PassResult(SuggestionJob.Status.DONE)
-    steps = len(chosen) + 1
+    steps = limit + 1
     if on_progress:
         on_progress(0, steps)
-    if not chosen:
+    if not ordered:
         if on_progress:
             on_progress(steps, steps)
         return result
 
-    try:
-        # One batch of thumbnails for every candidate: near-duplicates and the strongest photo.
-        wanted = sorted({i for plan in chosen for i in plan.item_ids})
-        thumbs = gateway.release(
+    prints: dict[int, grouping.Fingerprint] = {}
+    strength: dict[int, float] = {}
+
+    def fingerprint(ids) -> None:
+        """Thumbnails of the photos not seen yet this pass, in one batch."""
+        wanted = sorted(set(ids) - set(prints))
+        if not wanted:
+            return
+        for item in gateway.release(
             user_id=user_id, purpose=gateway.PURPOSE_SUGGESTIONS, item_ids=wanted, variant="thumbnail"
-        )
-        prints, strength = {}, {}
-        for item in thumbs:
+        ):
             image = render.decode(item.data)
             prints[item.meta.id] = grouping.fingerprint(image)
             strength[item.meta.id] = render.photo_strength(image)
+
+    try:
+        fingerprint(i for plan in ordered[:limit] for i in plan.item_ids)
         if on_progress:
             on_progress(1, steps)
-
-        for done, plan in enumerate(chosen, start=2):
+        attempts = 0
+        for plan in ordered:
+            if attempts == limit:
+                break
+            fingerprint(plan.item_ids)
             candidates = [i for i in plan.item_ids if i in prints]
             unique = grouping.dedupe(candidates, prints, better=lambda new, kept: strength[new] > strength[kept] + 5)
             picked = _pick(plan, unique, strength)
-            if picked:
-                try:
-                    made = _make(user_id=user_id, plan=plan, item_ids=picked, job=job)
-                except (OSError, ValueError) as exc:  # a photo Pillow cannot read: skip this one suggestion
-                    log.warning("suggestion %s of user %s not made: %s", plan.kind, user_id, type(exc).__name__)
-                    made = None
-                if made is None:
-                    result.discarded += 1
-                else:
-                    result.created.append(made)
+            if not picked:
+                continue
+            attempts += 1
+            try:
+                made = _make(user_id=user_id, plan=plan, item_ids=picked, job=job)
+            except (OSError, ValueError) as exc:  # a photo Pillow cannot read: skip this one suggestion
+                log.warning("suggestion %s of user %s not made: %s", plan.kind, user_id, type(exc).__name__)
+                made = None
+            if made is None:
+                result.discarded += 1
+            else:
+                result.created.append(made)
             if on_progress:
-                on_progress(done, steps)
+                on_progress(1 + attempts, steps)
     except _ConsentWithdrawn:
         result.status = SuggestionJob.Status.DISCARDED
         result.error_code = "consent_required"

@@ -1,8 +1,14 @@
+import datetime as dt
+import io
+
 import pytest
+from PIL import Image
 
 from suggestions import planning, services
 from suggestions.models import Suggestion, SuggestionJob
-from tests.suggestions.conftest import COLOURS, a_day_out, grant
+from tests.suggestions.conftest import COLOURS, a_day_out, grant, photo, upload
+from tests.suggestions.factories import LISBON
+from vault.models import DerivedOutput
 
 
 @pytest.mark.django_db
@@ -59,3 +65,26 @@ def test_it_skips_a_suggestion_it_cannot_render_and_makes_the_others(alice, monk
     result = services.suggestions_generate(user_id=alice.pk)
     assert result.status == SuggestionJob.Status.DONE and result.discarded == 1
     assert set(Suggestion.objects.filter(owner=alice).values_list("kind", flat=True)) == {"recap", "stylized"}
+
+
+@pytest.mark.django_db
+def test_it_moves_on_when_the_best_group_is_one_burst_of_the_same_shot(alice, settings):
+    settings.SUGGESTIONS_PER_PASS = 1
+    grant(alice)
+    varied = a_day_out(alice, COLOURS[:4], day=dt.datetime(2024, 5, 4, 10, tzinfo=dt.UTC))
+    burst = dt.datetime(2025, 6, 14, 10, tzinfo=dt.UTC)  # bigger and newer, so it ranks first: but one shot
+    for n, quality in enumerate((95, 92, 89, 86, 83, 80, 77, 74)):
+        shot = photo(COLOURS[5], when=burst + dt.timedelta(seconds=n), where=LISBON)
+        upload(alice, recompressed(shot, quality))
+    result = services.suggestions_generate(user_id=alice.pk)
+    assert len(result.created) == 1 and result.discarded == 0
+    made = Suggestion.objects.get(pk=result.created[0])
+    sources = set(DerivedOutput.objects.get(pk=made.output_id).sources.values_list("pk", flat=True))
+    assert made.kind == "stylized" or sources <= set(varied)
+
+
+def recompressed(data: bytes, quality: int) -> bytes:
+    image = Image.open(io.BytesIO(data))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, exif=image.info.get("exif", b""))
+    return out.getvalue()
