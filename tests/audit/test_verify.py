@@ -157,3 +157,10 @@ def test_it_names_an_edited_time_column(trail):
     _sql("UPDATE audit_auditevent SET time = %s WHERE seq = 6",
          [AuditEvent.objects.get(seq=6).time.replace(year=2001)])
     _fails_at(6, "column time")
+
+
+def test_it_checks_an_untouched_trail_without_looking_rows_up_one_by_one(trail, django_assert_max_num_queries):
+    """The fast paths (columns encoded back into canonical bytes) must agree with append's encoding;
+    if they drifted, every event would fall back to a lookup of its own."""
+    with django_assert_max_num_queries(12):
+        assert audit_verify().ok
