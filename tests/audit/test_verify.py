@@ -164,3 +164,18 @@ def test_it_checks_an_untouched_trail_without_looking_rows_up_one_by_one(trail, 
     if they drifted, every event would fall back to a lookup of its own."""
     with django_assert_max_num_queries(12):
         assert audit_verify().ok
+
+
+@pytest.mark.parametrize("micro", [0, 6, 123456])
+def test_it_reads_column_times_in_the_canonical_form(micro):
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from audit.canonical import format_time
+    from audit.verification import _time_text
+
+    for tz in (UTC, timezone(timedelta(hours=2))):
+        moment = datetime(2026, 1, 2, 3, 4, 5, micro, tzinfo=tz)
+        assert _time_text(moment) == format_time(moment)
+    fraction = f".{micro:06d}" if micro else ""
+    assert _time_text(f"2026-01-02 03:04:05{fraction}") == format_time(
+        datetime(2026, 1, 2, 3, 4, 5, micro, tzinfo=UTC))
