@@ -129,7 +129,8 @@ def _generic_rows(max_seq: int):
 # On PostgreSQL, Python compares the canonical bytes around the details with the columns (as
 # the generic path does), and PostgreSQL compares the details: it parses just that slice of the
 # canonical bytes, found from the columns' lengths, and compares it with the jsonb column.
-# (Parsing whole events as jsonb in PostgreSQL costs more than Python's json does.)
+# (Parsing whole events as jsonb in PostgreSQL costs more than Python's json does.) Canonical bytes
+# that are not UTF-8 make the query fail, and the generic path then names the event.
 _EMPTY_HEAD, _EMPTY_TAIL = canonical.encode_edges(
     action="", actor_id="", actor_kind="", object_id="", object_type="", outcome="", prev_hash="", purpose="",
     request_id="", seq="", subject_id="", time="",
@@ -141,7 +142,7 @@ _TAIL_LEN = (
     " + length(t))"
 )
 _PG_SQL = f"""
-SELECT seq, canonical, prev_hash, hash, action, actor_id, actor_kind, object_id, object_type, outcome, purpose,
+SELECT seq, c, prev_hash, hash, action, actor_id, actor_kind, object_id, object_type, outcome, purpose,
        request_id, subject_id, t,
        COALESCE(substr(c, {_HEAD_LEN} + 1, length(c) - {_HEAD_LEN} - {_TAIL_LEN})::jsonb = details, false)
 FROM (SELECT *, convert_from(canonical, 'UTF8') AS c,
@@ -164,8 +165,9 @@ def _pg_rows(max_seq: int):
             setup.execute("SELECT set_config('enable_sort', %s, true)", [enable_sort])
         for chunk in prefetched(lambda: cursor.fetchmany(_CHUNK)):
             out = []
-            for (seq, body, prev_hash, leaf_hex, action, actor_id, actor_kind, object_id, object_type, outcome,
+            for (seq, text, prev_hash, leaf_hex, action, actor_id, actor_kind, object_id, object_type, outcome,
                  purpose, request_id, subject_id, time_text, details_ok) in chunk:
+                body = text.encode()  # the canonical bytes travel as text: half the size of bytea's hex
                 # canonical.encode_edges written out: this loop is verification's hot path.
                 head = f'{{"action":"{action}","actor_id":"{actor_id}","actor_kind":"{actor_kind}","details":'.encode()
                 tail = (
