@@ -13,6 +13,10 @@ from suggestions.models import Suggestion, SuggestionJob
 
 
 class SuggestionOutputSerializer(serializers.ModelSerializer):
+    """Serialises suggestions that went through selectors.suggestions_titled (the title is sealed)."""
+
+    title = serializers.CharField(read_only=True, help_text="Empty when it has none.")
+
     class Meta:
         model = Suggestion
         fields = ["id", "kind", "title", "created_at", "source_count", "status"]
@@ -79,6 +83,14 @@ class SuggestionListApi(ListAPIView):
             wanted = None
         return selectors.suggestion_list(user_id=self.request.user.pk, status=wanted)
 
+    def list(self, request, *args, **kwargs):
+        # Titles are sealed on the outputs: opened for this page's rows only, in one batch.
+        queryset = self.get_queryset()
+        page = self.paginate_queryset(queryset)
+        rows = selectors.suggestions_titled(user_id=request.user.pk, suggestions=queryset if page is None else page)
+        data = self.get_serializer(rows, many=True).data
+        return Response(data) if page is None else self.get_paginated_response(data)
+
 
 class _AnyAccept(BaseContentNegotiation):
     """The content endpoint answers whatever the client accepts; errors are still JSON."""
@@ -117,6 +129,7 @@ class SuggestionAcceptApi(APIView):
     @extend_schema(request=None, responses=SuggestionOutputSerializer)
     def post(self, request, pk: int):
         suggestion = services.suggestion_accept(user_id=request.user.pk, suggestion_id=pk)
+        [suggestion] = selectors.suggestions_titled(user_id=request.user.pk, suggestions=[suggestion])
         return Response(SuggestionOutputSerializer(suggestion).data)
 
 

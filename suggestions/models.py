@@ -5,7 +5,12 @@ from django.db import models
 class Suggestion(models.Model):
     """Something made for the holder to share. The pixels live in the vault, encrypted, as a
     DerivedOutput with lineage; when the vault deletes that output (a source deleted or excluded,
-    consent withdrawn, erasure) this row goes with it."""
+    consent withdrawn, erasure) this row goes with it.
+
+    The title ("Lisbon, 3 days", "Saturday at the beach") names places and themes taken from
+    encrypted locations and labels, so it is not a column here: it is sealed on the output
+    (gateway.output_store(meta=...)), goes with it, and selectors.suggestions_titled reads it
+    back for the holder (invariant 9)."""
 
     class Kind(models.TextChoices):
         COLLAGE = "collage", "Collage"
@@ -19,11 +24,10 @@ class Suggestion(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="suggestions")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    title = models.CharField(max_length=120, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     source_count = models.PositiveIntegerField()
-    # Null only once dismissed: the output is deleted then, and the row stays (title blanked) as
-    # the memory that stops the next run from making the same thing again.
+    # Null only once dismissed: the output (and the title sealed on it) is deleted then, and the
+    # row stays as the memory that stops the next run from making the same thing again.
     output = models.ForeignKey("vault.DerivedOutput", on_delete=models.CASCADE, null=True, related_name="+")
     idempotency_key = models.CharField(max_length=64, help_text="sha256 of kind, group and style; no content.")
     job = models.ForeignKey("SuggestionJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

@@ -34,6 +34,7 @@ COLLAGE_MIN_PHOTOS = 3
 MEMORY_MIN_PHOTOS = 2
 STALE_RUNNING = dt.timedelta(minutes=30)
 TRIES_PER_SLOT = 3  # plans looked at per suggestion a pass may make
+TITLE_MAX = 120  # characters of a title sealed on the output
 
 # Face grouping needs a detector that reads faces through the gateway's face_grouping purpose.
 # None ships yet (no model weights can be fetched here); the gate around it is real and tested.
@@ -258,6 +259,7 @@ def _read_render_store(
                 source_ids=source_ids,
                 data=data,
                 content_type=CONTENT_TYPES[plan.kind],
+                meta={"title": plan.full_title[:TITLE_MAX]},
             )
         except gateway.GatewayDenied:
             # Committed with the denial's audit event; was it consent, or a source that went?
@@ -269,7 +271,6 @@ def _read_render_store(
                     suggestion = Suggestion.objects.create(
                         owner_id=user_id,
                         kind=plan.kind,
-                        title=plan.full_title[:120],
                         source_count=len(source_ids),
                         output_id=output_id,
                         idempotency_key=plan.key,
@@ -495,14 +496,14 @@ def suggestion_accept(*, user_id: int, suggestion_id) -> Suggestion:
 
 @transaction.atomic
 def suggestion_dismiss(*, user_id: int, suggestion_id) -> None:
-    """The output is deleted from the vault; the row stays, emptied, so it is not made again."""
+    """The output (and the title sealed on it) is deleted from the vault; the row stays, emptied,
+    so it is not made again."""
     suggestion = _own(user_id=user_id, suggestion_id=suggestion_id)
     output_id = suggestion.output_id
     suggestion.status = Suggestion.Status.DISMISSED
     suggestion.decided_at = timezone.now()
-    suggestion.title = ""
     suggestion.output = None
-    suggestion.save(update_fields=["status", "decided_at", "title", "output"])
+    suggestion.save(update_fields=["status", "decided_at", "output"])
     audit_append(
         action="suggestion.dismissed",
         actor_kind="holder",

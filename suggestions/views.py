@@ -17,7 +17,9 @@ def suggestion_list(request):
     job = selectors.suggestion_job_latest(user_id=user_id)
     return render(request, "suggestions/list.html", {
         "feature_on": selectors.suggestions_feature_on(user_id=user_id),
-        "suggestions": selectors.suggestion_list(user_id=user_id)[:60],
+        "suggestions": selectors.suggestions_titled(
+            user_id=user_id, suggestions=selectors.suggestion_list(user_id=user_id)[:60]
+        ),
         "job": job,
         "working": job is not None and job.status in (SuggestionJob.Status.QUEUED, SuggestionJob.Status.RUNNING),
     })

@@ -12,7 +12,7 @@ This is the only module of ``vault`` that ``suggestions`` may import (import-lin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -23,7 +23,7 @@ from consent import purposes as consent_purposes
 from consent.services import consent_guard
 from consentsvc.errors import ServiceError
 from vault import blobs, content, keyring, keys, selectors
-from vault.meta import ItemMeta
+from vault.meta import ItemMeta, output_meta_open, output_meta_seal
 from vault.models import DerivedOutput, MediaItem
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "owner_open",
     "output_store",
     "output_open",
+    "outputs_meta",
     "output_delete",
 ]
 
@@ -259,13 +260,25 @@ def owner_open(*, user_id: int, item_id: int, variant: str = "original") -> Open
 
 
 def output_store(
-    *, user_id: int, purpose: str, kind: str, source_ids: list[int], data: bytes, content_type: str
+    *,
+    user_id: int,
+    purpose: str,
+    kind: str,
+    source_ids: list[int],
+    data: bytes,
+    content_type: str,
+    meta: dict | None = None,
 ) -> int:
     """Encrypt and keep a derived output, if consent and every source still stand; returns its id.
 
     The blob is written first; the row (with its lineage) commits under consent_guard,
     so an output whose consent was withdrawn meanwhile, or whose source is gone or
     excluded by now, is refused (GatewayDenied) and its blob deleted.
+
+    ``meta`` is a small JSON-able dict about the output that says something about the
+    person (a suggestion's title names places and themes): it is sealed under the
+    holder's data key on the output row (at most 2 KiB of JSON, meta.OUTPUT_META_MAX_BYTES), read
+    back with outputs_meta(), and deleted with the output. It never goes into the audit.
     """
     source_ids = sorted({int(i) for i in source_ids})
     if not source_ids:
@@ -284,6 +297,8 @@ def output_store(
     output = DerivedOutput(
         owner_id=user_id, key=key_row, kind=kind, purpose=purpose, content_type=content_type, size=len(data)
     )
+    if meta is not None:
+        output.sealed_meta = output_meta_seal(data_key=data_key, uid=output.uid, meta=meta)
     name, stored = content.content_write(data_key=data_key, uid=output.uid, variant="output", chunks=[data])
     try:
         with _guarded(user_id=user_id, purpose=purpose, action="output.stored", count=len(source_ids)):
@@ -365,6 +380,60 @@ def output_open(*, user_id: int, output_id: int) -> bytes:
             details={"kind": output.kind},
         )
     return data
+
+
+def outputs_meta(*, user_id: int, output_ids: Iterable[int]) -> dict[int, dict]:
+    """The holder's own outputs' metadata (as passed to output_store), opened: {output id: meta}.
+
+    Owner only: an id that is not one of the holder's outputs (another account's, deleted,
+    never stored) is simply absent, so nothing tells those apart. An output stored without
+    metadata maps to {}.
+
+    Not audited when it opens: it releases no media and no output content, only what the
+    holder's own service made up to describe their outputs, shown back to that holder (as
+    the vault's own media page decrypts item metadata for its owner without an event). A
+    list page reloads every few seconds while a pass runs; an event per load would bury the
+    reads that matter (media.read, output.read) in the holder's access log. Metadata that
+    fails to open (changed in the database, or copied from another row) is left out and
+    audited, one output.read event with outcome "error" per output, like a blob that fails
+    its integrity check.
+    """
+    ids = sorted({int(i) for i in output_ids})
+    if not ids:
+        return {}
+    outputs = DerivedOutput.objects.filter(owner_id=user_id, pk__in=ids).select_related("key").order_by("id")
+    data_keys: dict = {}
+    opened: dict[int, dict] = {}
+    failed: list[int] = []
+    for output in outputs:
+        if output.sealed_meta is None:
+            opened[output.pk] = {}
+            continue
+        if output.key_id not in data_keys:
+            data_keys[output.key_id] = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
+        try:
+            opened[output.pk] = output_meta_open(data_key=data_keys[output.key_id], output=output)
+        except keys.KeyUnwrapError:
+            failed.append(output.pk)
+    if failed:
+        with transaction.atomic():
+            audit_append_many(
+                events=[
+                    EventInput(
+                        action="output.read",
+                        actor_kind="holder",
+                        actor_id=user_id,
+                        subject_id=user_id,
+                        object_type="output",
+                        object_id=pk,
+                        purpose=PURPOSE_OWNER,
+                        outcome="error",
+                        details={"code": "sealed_meta_invalid"},
+                    )
+                    for pk in failed
+                ]
+            )
+    return opened
 
 
 @transaction.atomic

@@ -13,6 +13,8 @@ from vault.keys import DataKey
 
 _META = b"media-meta"
 _PLACE = b"exclusion-place"
+_OUTPUT_META = b"output-meta"
+OUTPUT_META_MAX_BYTES = 2048
 DEDUP = b"media-sha256"
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -66,6 +68,22 @@ def meta_open(*, data_key: DataKey, item) -> ItemMeta:
         content_type=item.content_type,
         sha256=payload["sha256"],
     )
+
+
+def output_meta_seal(*, data_key: DataKey, uid, meta: dict) -> bytes:
+    """A derived output's small metadata (a suggestion's title, ...), sealed like an item's."""
+    if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
+        raise TypeError("output metadata is a dict with string keys")
+    encoded = json.dumps(meta, separators=(",", ":"), allow_nan=False).encode()
+    if len(encoded) > OUTPUT_META_MAX_BYTES:
+        raise ValueError(f"output metadata is limited to {OUTPUT_META_MAX_BYTES} bytes of JSON")
+    return data_key.seal(encoded, purpose=_OUTPUT_META, binding=uid.bytes)
+
+
+def output_meta_open(*, data_key: DataKey, output) -> dict:
+    if output.sealed_meta is None:
+        return {}
+    return json.loads(data_key.open(bytes(output.sealed_meta), purpose=_OUTPUT_META, binding=output.uid.bytes))
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,9 @@ class DerivedOutput(models.Model):
     content_type = models.CharField(max_length=64)
     size = models.PositiveBigIntegerField()
     stored_bytes = models.PositiveBigIntegerField()
+    # Sealed JSON the maker passed along (a suggestion's title: it names places and themes).
+    # It lives and dies with this row, so whatever deletes the output deletes it too.
+    sealed_meta = models.BinaryField(null=True, blank=True)
     sources = models.ManyToManyField(MediaItem, related_name="outputs")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -106,6 +106,15 @@ def a_day_out(user, colours, *, day=SATURDAY, where=LISBON, labels=None) -> list
     ]
 
 
+def titled(user, **filters) -> list:
+    """The holder's suggestions (oldest first) with their sealed titles opened, as the API and page see them."""
+    from suggestions import selectors
+    from suggestions.models import Suggestion
+
+    found = Suggestion.objects.filter(owner=user, **filters).order_by("id")
+    return selectors.suggestions_titled(user_id=user.pk, suggestions=found)
+
+
 @pytest.fixture
 def made(alice):
     """Alice with the feature on, a Saturday of three photos, and the suggestions made from it."""

@@ -8,6 +8,7 @@ from PIL import Image
 from audit.models import AuditEvent
 from suggestions.models import Suggestion, SuggestionJob
 from tests.suggestions.conftest import COLOURS, a_day_out, grant, withdraw
+from vault import gateway
 
 pytestmark = pytest.mark.django_db
 
@@ -160,7 +161,8 @@ def test_it_deletes_the_output_on_dismiss_and_does_not_make_it_again(made, alice
     assert api(alice).post(url("dismiss", target.pk)).status_code == 204
     assert not DerivedOutput.objects.filter(pk=output_id).exists()
     target.refresh_from_db()
-    assert target.status == "dismissed" and target.output_id is None and target.title == ""
+    assert target.status == "dismissed" and target.output_id is None
+    assert gateway.outputs_meta(user_id=alice.pk, output_ids=[output_id]) == {}  # the title went with it
     assert api(alice).get(url("content", target.pk)).status_code == 404
     assert api(alice).post(url("accept", target.pk)).status_code == 404
     assert target.pk not in [r["id"] for r in api(alice).get(url("list")).json()["results"]]

@@ -14,7 +14,7 @@ from audit.models import AuditEvent
 from consent import purposes
 from suggestions import render, services
 from suggestions.models import Suggestion, SuggestionJob
-from tests.suggestions.conftest import COLOURS, SATURDAY, a_day_out, grant, photo, upload, withdraw
+from tests.suggestions.conftest import COLOURS, SATURDAY, a_day_out, grant, photo, titled, upload, withdraw
 from tests.suggestions.factories import LISBON, PORTO
 from tests.suggestions.pixels import colours_in_output, output_bytes
 from vault import gateway
@@ -50,7 +50,7 @@ def lineage(suggestion: Suggestion) -> set[int]:
 
 
 def assert_made_only_from(user, allowed_ids):
-    made = list(Suggestion.objects.filter(owner=user))
+    made = titled(user)
     kinds = {s.kind for s in made}
     assert {"collage", "recap", "stylized"} <= kinds, kinds  # the test is not vacuous
     for suggestion in made:
@@ -197,7 +197,7 @@ def test_it_computes_nothing_about_faces_without_face_analysis(alice, monkeypatc
     assert calls == []
     assert not AuditEvent.objects.filter(purpose=gateway.PURPOSE_FACES).exists()
     assert not DerivedOutput.objects.filter(purpose=gateway.PURPOSE_FACES).exists()
-    assert not Suggestion.objects.filter(title="Together").exists()
+    assert "Together" not in {s.title for s in titled(alice)}
 
 
 def test_it_groups_people_only_with_face_analysis_and_forgets_them_when_it_goes(alice, monkeypatch):
@@ -209,7 +209,7 @@ def test_it_groups_people_only_with_face_analysis_and_forgets_them_when_it_goes(
     assert len(calls) == 1 and {r.meta.id for r in calls[0]} == set(ids)
     faces_reads = AuditEvent.objects.filter(action="media.read", purpose=gateway.PURPOSE_FACES)
     assert {int(e.object_id) for e in faces_reads} >= set(ids)
-    together = Suggestion.objects.get(owner=alice, title="Together")
+    [together] = [s for s in titled(alice) if s.title == "Together"]
     assert DerivedOutput.objects.get(pk=together.output_id).purpose == gateway.PURPOSE_FACES
     withdraw(alice, purposes.FACE_ANALYSIS)
     assert not Suggestion.objects.filter(pk=together.pk).exists()

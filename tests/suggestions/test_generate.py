@@ -6,7 +6,7 @@ from PIL import Image
 
 from suggestions import planning, services
 from suggestions.models import Suggestion, SuggestionJob
-from tests.suggestions.conftest import COLOURS, a_day_out, grant, photo, upload
+from tests.suggestions.conftest import COLOURS, a_day_out, grant, photo, titled, upload
 from tests.suggestions.factories import LISBON
 from vault.models import DerivedOutput
 
@@ -17,7 +17,7 @@ def test_it_makes_a_collage_a_recap_and_a_stylised_image_of_a_day_out(alice):
     ids = a_day_out(alice, COLOURS[:8])
     result = services.suggestions_generate(user_id=alice.pk)
     assert result.status == SuggestionJob.Status.DONE
-    made = {s.kind: s for s in Suggestion.objects.filter(owner=alice)}
+    made = {s.kind: s for s in titled(alice)}
     assert set(made) == {"collage", "recap", "stylized"}
     assert made["collage"].title == "Saturday in Lisbon" and made["collage"].source_count == 8
     assert made["recap"].source_count == 6
