@@ -8,19 +8,7 @@ out of the pages: `audit_verify` and the auditor export are where the chain is c
 from django.contrib import admin
 
 from audit.models import AuditCheckpoint, AuditEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    actions = None
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from consentsvc.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

@@ -1,17 +1,7 @@
 from django.contrib import admin
 
 from consent.models import ConsentEntry, Notice
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from consentsvc.admin import ReadOnlyAdmin
 
 
 @admin.register(Notice)

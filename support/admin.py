@@ -7,20 +7,8 @@ state only: the zip itself is encrypted in the vault and never served from here.
 
 from django.contrib import admin
 
+from consentsvc.admin import ReadOnlyAdmin
 from support.models import DataExport, SubjectUserObjectPermission, SupportAction, SupportCase
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    actions = None
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class SupportActionInline(admin.TabularInline):

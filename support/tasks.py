@@ -11,26 +11,12 @@ again by `manage.py support_expire_cases`.
 from __future__ import annotations
 
 import importlib
-import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from celery import shared_task
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 
-logger = logging.getLogger(__name__)
-
-_executor: ThreadPoolExecutor | None = None
-_lock = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _executor
-    with _lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="support")
-        return _executor
+from consentsvc import background
 
 
 def _resolve(path: str):
@@ -38,16 +24,6 @@ def _resolve(path: str):
     if not module.startswith("support."):
         raise ValueError(f"{path} is not a support job")
     return getattr(importlib.import_module(module), name)
-
-
-def _run(path: str, kwargs: dict) -> None:
-    close_old_connections()
-    try:
-        _resolve(path)(**kwargs)
-    except Exception:
-        logger.exception("support job %s failed", path)
-    finally:
-        close_old_connections()
 
 
 @shared_task(name="support.run", acks_late=True, ignore_result=True)
@@ -67,4 +43,4 @@ def run_after_commit(job, **kwargs) -> None:
     elif getattr(settings, "CELERY_BROKER_URL", None):
         transaction.on_commit(lambda: run.delay(path, kwargs))
     else:
-        transaction.on_commit(lambda: _pool().submit(_run, path, kwargs))
+        transaction.on_commit(lambda: background.submit("support", job, **kwargs))

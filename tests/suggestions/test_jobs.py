@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from suggestions import runner, services
+from consentsvc import background
+from suggestions import services
 from suggestions.models import Suggestion, SuggestionJob
 from tests.suggestions.conftest import COLOURS, a_day_out, grant, photo, upload, withdraw
 from vault.models import DerivedOutput
@@ -186,6 +187,6 @@ def test_it_runs_jobs_on_the_in_process_worker_thread(alice, settings):
     grant(alice)
     a_day_out(alice, COLOURS[:4])
     job = services.suggestion_job_request(user_id=alice.pk)  # dispatched to the thread on commit
-    runner._pool().submit(lambda: None).result(timeout=60)  # the single worker has finished it
+    background._pool("suggestions").submit(lambda: None).result(timeout=60)  # the single worker has finished it
     job.refresh_from_db()
     assert job.status == "done" and job.created_count >= 1

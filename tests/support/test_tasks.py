@@ -31,19 +31,20 @@ def test_it_sends_jobs_to_celery_when_a_broker_is_set(settings, monkeypatch, dja
     assert sent == [("tests.support.test_tasks.job", {"export_id": "b"})]
 
 
-def test_it_uses_the_in_process_worker_without_a_broker(settings, monkeypatch, django_capture_on_commit_callbacks):
+def test_it_uses_the_in_process_worker_without_a_broker(settings, django_capture_on_commit_callbacks):
+    import threading
+
+    from consentsvc import background
+
     settings.SUPPORT_TASKS_INLINE = False
     settings.CELERY_BROKER_URL = None
-    submitted = []
-
-    class Pool:
-        def submit(self, fn, *args):
-            submitted.append(args)
-
-    monkeypatch.setattr(tasks, "_pool", lambda: Pool())
+    CALLS.clear()
     with django_capture_on_commit_callbacks(execute=True):
         tasks.run_after_commit(job, export_id="c")
-    assert submitted == [("tests.support.test_tasks.job", {"export_id": "c"})]
+    # The queue has one worker: once a later no-op has run, the job has too.
+    worker = background._pool("support").submit(lambda: threading.current_thread().name).result(timeout=30)
+    assert CALLS == ["c"]
+    assert worker.startswith("support")
 
 
 def test_it_only_runs_support_jobs_by_name():
