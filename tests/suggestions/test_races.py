@@ -4,7 +4,6 @@ withdrawal deletes it, or the withdrawal commits first and the output is refused
 import threading
 import time
 
-import pytest
 from django.db import connection, connections
 from django.db.models.signals import post_save
 
@@ -12,27 +11,10 @@ from consent.signals import consent_withdrawn
 from suggestions import services
 from suggestions.models import Suggestion, SuggestionJob
 from tests.suggestions.conftest import COLOURS, a_day_out, grant, withdraw
+from tests.threads import POSTGRES_THREADS, run, someone_waits_for_a_lock
 from vault.models import DerivedOutput
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between threads need PostgreSQL"),
-]
-
-
-def run(target, results, key):
-    def body():
-        try:
-            results[key] = target()
-        except BaseException as exc:  # handed to the test thread
-            results[key] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=body)
-    thread.start()
-    return thread
+pytestmark = POSTGRES_THREADS
 
 
 def release_when_someone_waits(go_on: threading.Event, timeout=10.0) -> threading.Thread:
@@ -42,11 +24,7 @@ def release_when_someone_waits(go_on: threading.Event, timeout=10.0) -> threadin
         deadline = time.monotonic() + timeout
         try:
             with connection.cursor() as cursor:
-                while time.monotonic() < deadline:
-                    cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                   "AND pid <> pg_backend_pid()")
-                    if cursor.fetchone()[0]:
-                        break
+                while time.monotonic() < deadline and not someone_waits_for_a_lock(cursor):
                     time.sleep(0.02)
         finally:
             go_on.set()

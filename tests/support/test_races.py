@@ -1,10 +1,8 @@
 """Support cases under real concurrency (PostgreSQL row locks between threads)."""
 
 import threading
-import time
 
-import pytest
-from django.db import connection, connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from consent import purposes
@@ -13,41 +11,9 @@ from consentsvc.errors import ServiceError
 from support import services
 from support.models import SupportCase
 from tests.support.conftest import grant, open_case
+from tests.threads import POSTGRES_THREADS, run, wait_for_lock_waiter
 
-pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between threads need PostgreSQL"),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-def run(target, results, key):
-    def body():
-        try:
-            results[key] = target()
-        except BaseException as exc:  # handed to the test thread
-            results[key] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=body)
-    thread.start()
-    return thread
-
-
-def wait_for_lock_waiter(timeout=10.0):
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            # Inside a transaction PostgreSQL keeps one snapshot of the activity view: drop it each time.
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.02)
-    raise AssertionError("nobody ever waited for the lock")
+pytestmark = POSTGRES_THREADS
 
 
 def test_it_opens_one_case_when_two_requests_race(sam, alice):

@@ -5,51 +5,16 @@ for the withdrawal's lock and is refused. Nothing survives either way.
 """
 
 import threading
-import time
-
-import pytest
-from django.db import connection, connections
 
 from audit.models import AuditEvent
 from consent.signals import consent_withdrawn
 from consentsvc.errors import ServiceError
+from tests.threads import POSTGRES_THREADS, run, wait_for_lock_waiter
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from vault import services
 from vault.models import MediaItem
 
-pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between threads need PostgreSQL"),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-def run(target, results, key):
-    def body():
-        try:
-            results[key] = target()
-        except BaseException as exc:  # handed to the test thread
-            results[key] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=body)
-    thread.start()
-    return thread
-
-
-def wait_for_lock_waiter(timeout=10.0):
-    """Until some other session is blocked on a lock (the account row)."""
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.02)
-    raise AssertionError("nobody ever waited for the account lock")
+pytestmark = POSTGRES_THREADS
 
 
 def blob_files(tmp_path):
