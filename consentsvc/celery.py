@@ -14,3 +14,8 @@ app = Celery("consentsvc")
 # Every CELERY_* setting (broker URL, acks, prefetch...) comes from Django settings.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["consentsvc"])
+# Run `celery -A consentsvc beat` beside the workers for the periodic jobs.
+app.conf.beat_schedule = {
+    "housekeeping": {"task": "consentsvc.housekeeping", "schedule": 600.0},
+}

@@ -1,0 +1,43 @@
+import base64
+import io
+import os
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from consent import purposes
+from consent import services as consent_services
+from tests.vault.conftest import jpeg_bytes
+from vault import services as vault_services
+from vault.models import MediaItem
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_shreds_a_withdrawal_once_its_grace_period_is_over(alice, settings):
+    settings.VAULT_MASTER_KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
+    settings.WITHDRAWAL_GRACE_DAYS = 2
+    consent_services.consent_give(user=alice, purpose=purposes.CAMERA_ROLL, notice_version="1", method="api",
+                                  actor=alice)
+    vault_services.media_upload(user_id=alice.pk, data=jpeg_bytes())
+    consent_services.consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="api", actor=alice)
+    call_command("housekeeping", stdout=io.StringIO())
+    assert MediaItem.objects.filter(owner=alice).count() == 1, "kept during the grace period"
+
+    later = timezone.now() + timedelta(days=2, minutes=1)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        out = io.StringIO()
+        call_command("housekeeping", stdout=out)
+    assert MediaItem.objects.filter(owner=alice).count() == 0
+    assert "1 account(s) shredded" in out.getvalue()
+
+
+def test_it_is_registered_as_a_celery_beat_job():
+    from consentsvc import tasks
+    from consentsvc.celery import app
+
+    assert app.conf.beat_schedule["housekeeping"]["task"] == "consentsvc.housekeeping"
+    assert tasks.housekeeping.name == "consentsvc.housekeeping"
