@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import holder_required
@@ -15,13 +16,18 @@ from suggestions.models import SuggestionJob
 def suggestion_list(request):
     user_id = request.user.pk
     job = selectors.suggestion_job_latest(user_id=user_id)
+    # A pass queued after uploads waits out the debounce: nothing is working yet, and the button
+    # (which brings that pass forward) stays usable; the page refreshes only for a pass that is due.
+    waiting = job is not None and job.status == SuggestionJob.Status.QUEUED and job.run_after > timezone.now()
     return render(request, "suggestions/list.html", {
         "feature_on": selectors.suggestions_feature_on(user_id=user_id),
         "suggestions": selectors.suggestions_titled(
             user_id=user_id, suggestions=selectors.suggestion_list(user_id=user_id)[:60]
         ),
         "job": job,
-        "working": job is not None and job.status in (SuggestionJob.Status.QUEUED, SuggestionJob.Status.RUNNING),
+        "waiting": waiting,
+        "working": job is not None and not waiting
+        and job.status in (SuggestionJob.Status.QUEUED, SuggestionJob.Status.RUNNING),
     })
 
 

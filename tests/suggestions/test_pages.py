@@ -99,3 +99,18 @@ def test_it_starts_a_pass_from_the_page_and_shows_progress(alice, bob, audrey, d
     assert browser(audrey).post("/suggestions/generate/").status_code == 403
     assert browser().post("/suggestions/generate/").status_code == 302
     assert SuggestionJob.objects.count() == 1 and job.status == "queued"
+
+
+def test_it_keeps_the_button_usable_while_a_pass_after_uploads_waits_out_its_debounce(
+        alice, django_capture_on_commit_callbacks):
+    from tests.suggestions.conftest import COLOURS, a_day_out
+
+    grant(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        a_day_out(alice, COLOURS[:1])
+    job = SuggestionJob.objects.get(owner=alice)
+    assert job.status == "queued" and job.trigger == "upload"
+    html = browser(alice).get("/suggestions/").content.decode()
+    assert "Working on it" not in html and 'http-equiv="refresh"' not in html
+    assert "New photos arrived" in html
+    assert "Make suggestions now</button>" in html and "disabled>Make suggestions now" not in html
