@@ -3,12 +3,16 @@
 Where Chromium is missing the tests skip, except when REQUIRE_BROWSER (or CI)
 is set: then a missing browser is a failure, so CI can never pass with the
 browser tests silently skipped.
+
+With BROWSER_SCREENSHOTS=<folder>, every snap(page, name) saves a full-page screenshot there, to look at.
 """
 
+import base64
 import os
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import WSGIServer
 
 # Playwright's sync API keeps an event loop in the test thread; the ORM calls
 # the tests make to set up data are still plain synchronous code.
@@ -38,6 +42,34 @@ def browser():
         launched.close()
 
 
+class _OneRequestAtATime(WSGIServer):
+    """Django's test WSGI server without threads (it then answers every request with Connection: close)."""
+
+    def __init__(self, *args, connections_override=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def live_server(request, django_db_setup):
+    """pytest-django's live server, started once the test database exists, one request at a time on SQLite.
+
+    The test database on SQLite is in memory with a shared cache: a connection per request thread would
+    see "database table is locked" (at once, without waiting) whenever a page's requests write together,
+    as its thumbnails do (each read is audited). So, as Django's LiveServerTestCase does, the server is
+    handed the test's own connection (which needs the database set up first), and then answers one
+    request at a time. On PostgreSQL the server stays threaded, with a connection per thread.
+    """
+    from pytest_django.live_server_helper import LiveServer
+
+    address = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = LiveServer(address, start=False)
+    if server.thread.connections_override:
+        server.thread.server_class = _OneRequestAtATime
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def new_page(browser, live_server):
     """new_page(javascript=True) -> a Playwright page in a fresh context against the live server."""
@@ -60,3 +92,30 @@ def log_in(page, username: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+@pytest.fixture
+def vault_keys(settings):
+    """A vault master key of this test's own, and jobs (suggestions, exports) run inline after commit."""
+    settings.VAULT_MASTER_KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
+    settings.SUGGESTIONS_JOBS_INLINE = True
+    settings.SUPPORT_TASKS_INLINE = True
+    settings.CELERY_BROKER_URL = None
+    return settings.VAULT_MASTER_KEYS
+
+
+def image_widths(images) -> list[int]:
+    """The naturalWidth of every image `images` (a locator) finds, once each has finished loading: 0 = broken."""
+    images.first.wait_for()
+    for n in range(images.count()):
+        images.nth(n).scroll_into_view_if_needed()
+    images.page.wait_for_function("imgs => imgs.every(i => i.complete)", arg=images.element_handles())
+    return images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+
+
+def snap(page, name: str) -> None:
+    """With BROWSER_SCREENSHOTS=<folder>, save a full-page screenshot there to look at; otherwise nothing."""
+    folder = os.environ.get("BROWSER_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
