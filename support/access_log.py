@@ -98,7 +98,10 @@ def _event_time(event) -> datetime:
 
 
 def _group_key(event) -> tuple:
-    scope = event.request_id if event.action in PER_REQUEST and event.request_id else timezone.localdate(
+    # A holder browsing their own photos reads one thumbnail per request: one line per day, not per picture.
+    browsing = event.purpose == "owner_access" and not (event.request_id or "").startswith("export-")
+    per_request = event.action in PER_REQUEST and not browsing
+    scope = event.request_id if per_request and event.request_id else timezone.localdate(
         _event_time(event)).isoformat()
     details = event.details or {}
     return (event.action, event.actor_kind, str(event.actor_id), event.purpose, event.outcome, scope,

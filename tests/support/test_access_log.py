@@ -131,6 +131,20 @@ def test_it_groups_only_events_done_in_one_go(alice):
     assert [e.count for e in reads] == [2, 2]
 
 
+def test_it_words_a_holder_browsing_their_photos_as_one_line_a_day(alice):
+    grant(alice)
+    ids = upload(alice, 3)
+    for n, item_id in enumerate(ids):  # one thumbnail per request, as the media page loads them
+        token = set_request_id(f"page-request-{n}")
+        try:
+            b"".join(gateway.owner_open(user_id=alice.pk, item_id=item_id, variant="thumbnail").chunks)
+        finally:
+            reset_request_id(token)
+    lines = summaries(alice)
+    assert lines.count("You opened 3 photos") == 1
+    assert "You opened a photo" not in lines
+
+
 def test_it_filters_by_category_actor_and_dates(sam, alice):
     grant(alice)
     upload(alice, 2)
