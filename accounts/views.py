@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.shortcuts import redirect, render
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.forms import SignUpForm
+from accounts.lockout import LOGIN_LOCKED
 from consentsvc.errors import ServiceError, register_code
 
 register_code("invalid_credentials", 400, "Username or password is wrong, or the account is locked.")
@@ -48,7 +49,11 @@ class TokenCreateApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: inline_serializer("TokenOutput", {"token": serializers.CharField()})},
+        responses={
+            200: inline_serializer("TokenOutput", {"token": serializers.CharField()}),
+            400: OpenApiResponse(description="invalid_credentials, or invalid_request / malformed_request"),
+            429: OpenApiResponse(description=f"throttled, or {LOGIN_LOCKED}: this username is locked out for a while"),
+        },
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)

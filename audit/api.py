@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import export, notes, selectors, services
-from audit.canonical import OUTCOMES
+from audit.canonical import ACTION_FILTER_PATTERN, CODE_PATTERN, OUTCOMES
 from audit.models import AuditEvent
 from audit.permissions import IsAuditor
 from consentsvc import signing
@@ -56,9 +56,10 @@ class FilterSerializer(serializers.Serializer):
     until = DateOrDateTimeField(end=True, required=False,
                                 help_text="Events before this time (a date includes that whole day).")
     subject = serializers.IntegerField(required=False, min_value=1, help_text="The data subject's user id.")
-    actor = serializers.RegexField(r"^[A-Za-z0-9_.:/+-]{1,160}$", required=False,
+    # Only values the trail could hold: an export records its filters in its own audit event.
+    actor = serializers.RegexField(CODE_PATTERN, required=False,
                                    help_text='"<kind>:<id>" (holder:12), a kind alone (support), or an id alone.')
-    action = serializers.RegexField(r"^[a-z0-9_.]{1,64}$", required=False, help_text="e.g. media.read")
+    action = serializers.RegexField(ACTION_FILTER_PATTERN, required=False, help_text="e.g. media.read")
     outcome = serializers.ChoiceField(choices=OUTCOMES, required=False)
 
     def filters(self) -> dict:
@@ -83,8 +84,10 @@ FILTER_PARAMETERS = [
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="At or after (ISO date or date-time)."),
     OpenApiParameter("until", OpenApiTypes.DATETIME, description="Before (a bare date includes the day)."),
     OpenApiParameter("subject", OpenApiTypes.INT, description="The data subject's user id."),
-    OpenApiParameter("actor", OpenApiTypes.STR, description='"<kind>:<id>", a kind, or an id.'),
-    OpenApiParameter("action", OpenApiTypes.STR, description="e.g. consent.given, media.read"),
+    OpenApiParameter("actor", OpenApiTypes.STR, description='"<kind>:<id>", a kind, or an id.',
+                     pattern=CODE_PATTERN),
+    OpenApiParameter("action", OpenApiTypes.STR, description="e.g. consent.given, media.read",
+                     pattern=ACTION_FILTER_PATTERN),
     OpenApiParameter("outcome", OpenApiTypes.STR, enum=list(OUTCOMES)),
 ]
 
@@ -169,7 +172,8 @@ class AuditCheckpointLatestApi(APIView):
 
     permission_classes = [IsAuditor]
 
-    @extend_schema(responses=CheckpointOutputSerializer)
+    @extend_schema(responses={200: CheckpointOutputSerializer,
+                              404: OpenApiResponse(description="audit_no_checkpoint")})
     def get(self, request):
         checkpoint = selectors.audit_checkpoint_latest()
         if checkpoint is None:
@@ -198,6 +202,12 @@ class AuditPublicKeyApi(APIView):
         })
 
 
+PROOF_ERRORS = {
+    400: OpenApiResponse(description="audit_proof_out_of_range or invalid_request"),
+    409: OpenApiResponse(description="audit_chain_broken"),
+}
+
+
 class AuditInclusionProofApi(APIView):
     """RFC 9162 inclusion proof of event `seq` in the tree of `tree_size` events (default: latest checkpoint)."""
 
@@ -216,7 +226,7 @@ class AuditInclusionProofApi(APIView):
         proof = serializers.ListField(child=serializers.CharField(), help_text="Hex nodes, leaf to root.")
         checkpoint = serializers.CharField(allow_null=True, help_text="The signed note at tree_size, if any.")
 
-    @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
+    @extend_schema(parameters=[InputSerializer], responses={200: OutputSerializer, **PROOF_ERRORS})
     def get(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -242,7 +252,7 @@ class AuditConsistencyProofApi(APIView):
         first_checkpoint = serializers.CharField(allow_null=True)
         second_checkpoint = serializers.CharField(allow_null=True)
 
-    @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
+    @extend_schema(parameters=[InputSerializer], responses={200: OutputSerializer, **PROOF_ERRORS})
     def get(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)

@@ -22,7 +22,10 @@ OUTCOMES = ("allowed", "denied", "error")
 # Ids, codes, purposes, hashes, ISO dates: letters, digits and a few separators,
 # starting with a letter, digit or underscore (so no CSV cell starts a formula).
 # No spaces, no "@": free text and email addresses cannot pass.
-_CODE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/+-]{0,127}$")
+CODE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:/+-]{0,127}$"
+_CODE = re.compile(CODE_PATTERN)
+# What the audit filters accept for an action: a code that could be (part of) an action name.
+ACTION_FILTER_PATTERN = r"^[a-z0-9_][a-z0-9_.]{0,63}$"
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 

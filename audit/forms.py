@@ -1,6 +1,6 @@
 from django import forms
 
-from audit.canonical import OUTCOMES
+from audit.canonical import ACTION_FILTER_PATTERN, CODE_PATTERN, OUTCOMES
 
 
 class AuditFilterForm(forms.Form):
@@ -9,9 +9,8 @@ class AuditFilterForm(forms.Form):
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
                             help_text="To this day, inclusive.")
     subject = forms.IntegerField(required=False, min_value=1, label="Subject id")
-    actor = forms.RegexField(regex=r"^[A-Za-z0-9_.:/+-]{1,160}$", required=False,
-                             help_text="holder:12, support, or an id")
-    action = forms.RegexField(regex=r"^[a-z0-9_.]{1,64}$", required=False, help_text="e.g. media.read")
+    actor = forms.RegexField(regex=CODE_PATTERN, required=False, help_text="holder:12, support, or an id")
+    action = forms.RegexField(regex=ACTION_FILTER_PATTERN, required=False, help_text="e.g. media.read")
     outcome = forms.ChoiceField(choices=[("", "any"), *[(o, o) for o in OUTCOMES]], required=False)
 
     def clean(self):

@@ -14,7 +14,8 @@ def register_code(code: str, status: int, description: str) -> str:
     existing = ERROR_CODES.get(code)
     if existing and existing[0] != status:
         raise ValueError(f"error code {code!r} registered twice with different statuses")
-    ERROR_CODES[code] = (status, description)
+    # The first description stays, so the schema's list does not change with import order.
+    ERROR_CODES.setdefault(code, (status, description))
     return code
 
 

@@ -146,6 +146,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = envbool("AXES_ENABLED", default=True)
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# Pages get that template; the API gets {"error": {"code": "login_locked", ...}} (429).
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = envstr("TIME_ZONE", "UTC")

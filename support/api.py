@@ -36,7 +36,7 @@ class CaseListCreateApi(APIView):
         reason = serializers.CharField(max_length=2000, help_text="Why; kept on the case, never in the audit trail.")
         ticket = serializers.CharField(max_length=64, help_text="The support ticket reference, e.g. 4411.")
 
-    @extend_schema(responses=CaseOutputSerializer(many=True))
+    @extend_schema(responses=inline_serializer("SupportCaseList", {"results": CaseOutputSerializer(many=True)}))
     def get(self, request):
         cases = selectors.cases_for_agent(agent=request.user)
         return Response({"results": CaseOutputSerializer(cases, many=True).data})

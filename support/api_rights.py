@@ -33,6 +33,7 @@ class AccessLogApi(APIView):
     """Every audit event about you, in words, newest first; alike events in one go are one line."""
 
     permission_classes = [IsHolder]
+    pagination_class = PageNumberPagination  # also tells the schema the list is paginated
 
     class FilterSerializer(serializers.Serializer):
         since = serializers.DateField(required=False)
@@ -45,7 +46,6 @@ class AccessLogApi(APIView):
             OpenApiParameter("since", OpenApiTypes.DATE), OpenApiParameter("until", OpenApiTypes.DATE),
             OpenApiParameter("category", str, enum=[*access_log.CATEGORIES, "other"]),
             OpenApiParameter("actor", str, enum=list(access_log.ACTOR_FILTERS)),
-            OpenApiParameter("page", int),
         ],
         responses=AccessLogEntrySerializer(many=True),
     )
@@ -53,7 +53,7 @@ class AccessLogApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         entries = access_log.access_log_entries(subject_id=request.user.pk, **filters.validated_data)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(entries, request, view=self)
         return paginator.get_paginated_response(AccessLogEntrySerializer(page, many=True).data)
 
@@ -69,7 +69,7 @@ class ExportCreateApi(APIView):
 
     permission_classes = [IsHolder]
 
-    @extend_schema(responses=ExportOutputSerializer(many=True))
+    @extend_schema(responses=inline_serializer("ExportList", {"results": ExportOutputSerializer(many=True)}))
     def get(self, request):
         exports = selectors.exports_for_holder(holder_id=request.user.pk)
         return Response({"results": ExportOutputSerializer(exports, many=True).data})
@@ -115,8 +115,8 @@ class CloudMediaEraseApi(APIView):
 
     permission_classes = [IsHolder]
 
-    @extend_schema(request=None, responses=inline_serializer(
-        "CloudMediaEraseOutput", {"erased": serializers.DictField(child=serializers.IntegerField())}))
+    @extend_schema(request=None, responses={200: inline_serializer(
+        "CloudMediaEraseOutput", {"erased": serializers.DictField(child=serializers.IntegerField())})})
     def delete(self, request):
         counts = rights.cloud_media_erase(holder=request.user)
         return Response({"erased": counts})

@@ -30,6 +30,7 @@ PERMISSIONS = {
 
 # A ticket reference goes into audit details only when it looks like an id;
 # anything longer or wordier could be free text, which the trail never holds.
+MAX_ID = 2**63 - 1  # the largest primary key a BigAutoField can hold
 _TICKET_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
 
@@ -86,6 +87,9 @@ def case_require(*, agent, subject_id, permission: str, lock: bool = False) -> S
         subject_id = int(subject_id)
     except (TypeError, ValueError):
         raise ServiceError("not_found", "No open case for that account.") from None
+    if not 0 < subject_id <= MAX_ID:
+        # No account has such an id; and SQLite cannot even bind it in a foreign-key lookup.
+        raise ServiceError("not_found", "No open case for that account.")
     cases = SupportCase.objects.filter(agent=agent, subject_id=subject_id, closed_at__isnull=True,
                                        expires_at__gt=timezone.now())
     if lock:

@@ -10,7 +10,7 @@ import logging
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import PageNumberPagination
@@ -26,9 +26,17 @@ from vault.uploads import TOO_LARGE_FLAG
 log = logging.getLogger(__name__)
 
 
+# ISO 8601; no offset when the photo recorded only its wall-clock time (see _media_out), so not
+# OpenAPI's "date-time" (RFC 3339 requires the offset).
+CAPTURED_AT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2}(:\d{2})?)?$"
+
+
 class MediaOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    captured_at = serializers.DateTimeField(allow_null=True)
+    captured_at = serializers.RegexField(
+        CAPTURED_AT_PATTERN, allow_null=True,
+        help_text="ISO 8601 date-time; without an offset when the photo has only its local wall-clock time.",
+    )
     has_location = serializers.BooleanField()
     content_type = serializers.CharField()
     width = serializers.IntegerField()
@@ -47,6 +55,9 @@ def _page_of(name: str, serializer) -> serializers.Serializer:
         "previous": serializers.URLField(allow_null=True),
         "results": serializer(many=True),
     })
+
+
+PAGE_PARAMETER = OpenApiParameter("page", int, description="A page number within the paginated result set.")
 
 
 def _media_out(item, meta, **extra) -> dict:
@@ -83,7 +94,7 @@ class MediaCollectionApi(APIView):
         duplicate = serializers.BooleanField(required=False)
 
     @extend_schema(operation_id="media_list", summary="The holder's cloud copies (metadata only; never coordinates)",
-                   responses=_page_of("MediaPage", MediaOutputSerializer))
+                   parameters=[PAGE_PARAMETER], responses=_page_of("MediaPage", MediaOutputSerializer))
     def get(self, request):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
@@ -112,9 +123,7 @@ class MediaCollectionApi(APIView):
         if upload is None:
             raise serializers.ValidationError({"file": ["Send the photo as the multipart field 'file'."]})
         labels = _labels(request.data.get("labels"))
-        captured_at = None
-        if request.data.get("captured_at"):
-            captured_at = serializers.DateTimeField().to_internal_value(request.data["captured_at"])
+        captured_at = _captured_at(request.data.get("captured_at"))
         result = services.media_upload(
             user_id=request.user.pk, data=upload.read(), filename=upload.name or "",
             declared_content_type=upload.content_type or "", labels=labels, captured_at=captured_at, method="api",
@@ -122,6 +131,15 @@ class MediaCollectionApi(APIView):
         if result.duplicate:
             return Response(_media_out(result.item, result.meta, duplicate=True), status=status.HTTP_200_OK)
         return Response(_media_out(result.item, result.meta), status=status.HTTP_201_CREATED)
+
+
+def _captured_at(raw):
+    if not raw:
+        return None
+    try:
+        return serializers.DateTimeField().to_internal_value(raw)
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({"captured_at": exc.detail}) from None
 
 
 def _labels(raw) -> list[str] | None:
@@ -279,7 +297,7 @@ class ExclusionCollectionApi(APIView):
             return attrs
 
     @extend_schema(operation_id="exclusions_list", summary="The holder's exclusions",
-                   responses=_page_of("ExclusionPage", ExclusionOutputSerializer))
+                   parameters=[PAGE_PARAMETER], responses=_page_of("ExclusionPage", ExclusionOutputSerializer))
     def get(self, request):
         views = selectors.exclusion_list(user_id=request.user.pk)
         paginator = PageNumberPagination()
