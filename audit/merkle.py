@@ -61,6 +61,22 @@ class CompactRange:
         nodes.append(node)
         self.size += width
 
+    def extend(self, leaves: list[bytes]) -> None:
+        """Appends many leaves; the same tree as append() of each, with fewer Python calls.
+
+        The new leaves are cut into the aligned perfect subtrees that cover them, and each subtree
+        is hashed a level at a time, one list comprehension per level. It computes the same
+        interior nodes as append() would (one per leaf, on average), so it only saves the
+        interpreter's work per leaf: audit_verify's hot path."""
+        sha256 = hashlib.sha256
+        offset = self.size
+        for start, level in decompose(offset, offset + len(leaves)):
+            nodes = leaves[start - offset : start - offset + (1 << level)]
+            while len(nodes) > 1:
+                pairs = zip(nodes[::2], nodes[1::2], strict=True)
+                nodes = [sha256(b"\x01" + left + right).digest() for left, right in pairs]
+            self.append_subtree(level, nodes[0])
+
     def root(self) -> bytes:
         if not self.nodes:
             return EMPTY_ROOT

@@ -60,6 +60,19 @@ def test_it_computes_the_rfc_root_for_every_size():
         assert merkle.root_of(LEAVES[:n]) == mth(LEAVES[:n])
 
 
+def test_it_extends_a_tree_by_many_leaves_as_appending_them_one_by_one_would():
+    for first in range(0, 20):
+        for more in range(0, 51 - first):
+            one_by_one = CompactRange()
+            for item in LEAVES[: first + more]:
+                one_by_one.append(item)
+            batched = CompactRange()
+            batched.extend(LEAVES[:first])
+            batched.extend(LEAVES[first : first + more])
+            assert (batched.size, batched.to_bytes()) == (one_by_one.size, one_by_one.to_bytes()), (first, more)
+            assert batched.root() == mth(LEAVES[: first + more])
+
+
 def test_it_round_trips_a_compact_range_through_bytes():
     tree = CompactRange()
     for item in LEAVES[:45]:

@@ -179,3 +179,63 @@ def test_it_reads_column_times_in_the_canonical_form(micro):
     fraction = f".{micro:06d}" if micro else ""
     assert _time_text(f"2026-01-02 03:04:05{fraction}") == format_time(
         datetime(2026, 1, 2, 3, 4, 5, micro, tzinfo=UTC))
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 4 events: checkpoints (every 5) fall inside chunks and on their edges, and on
+    PostgreSQL a problem is found while the rows are still streaming."""
+    from audit import verification
+
+    monkeypatch.setattr(verification, "_CHUNK", 4)
+
+
+def test_it_verifies_an_untouched_trail_in_small_chunks(trail, small_chunks):
+    report = audit_verify()
+    assert report.ok, report.problem
+    assert (report.events, report.checkpoints) == (23, 5)
+    assert report.root_hash == AuditCheckpoint.objects.get(tree_size=23).root_hash
+
+
+@pytest.mark.parametrize("seq", [1, 4, 5, 9, 22, 23])
+def test_it_names_an_edited_column_in_small_chunks_and_the_connection_stays_usable(trail, small_chunks, seq):
+    _sql("UPDATE audit_auditevent SET purpose = 'other' WHERE seq = %s", [seq])
+    report = audit_verify()
+    assert (report.ok, report.first_bad_seq) == (False, seq), report.problem
+    assert "column purpose" in report.problem
+    assert AuditEvent.objects.count() == 23  # the same transaction goes on
+
+
+@pytest.mark.parametrize("seq", [2, 8, 12, 20])
+def test_it_names_a_broken_hash_in_small_chunks_and_the_connection_stays_usable(trail, small_chunks, seq):
+    _sql("UPDATE audit_auditevent SET hash = %s WHERE seq = %s", ["0" * 64, seq])
+    report = audit_verify()
+    assert (report.ok, report.first_bad_seq) == (False, seq), report.problem
+    assert "hash does not match" in report.problem
+    assert AuditEvent.objects.count() == 23
+    assert not audit_verify().ok  # and verification runs again
+
+
+@pytest.mark.parametrize("tamper_test", [
+    test_it_names_an_edited_column, test_it_names_an_edited_canonical_byte,
+    test_it_finds_an_edit_whose_hash_was_recomputed, test_it_names_a_deleted_row, test_it_names_a_deleted_last_row,
+    test_it_names_reordered_rows,
+    test_it_finds_a_rewritten_tail_through_the_signed_checkpoints, test_it_names_an_edited_details_column,
+    test_it_names_an_edited_time_column,
+])
+def test_it_names_the_same_first_bad_seq_in_small_chunks(trail, small_chunks, tamper_test):
+    tamper_test(trail)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL planner setting")
+def test_it_leaves_the_planner_setting_as_it_was(trail):
+    def enable_sort():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW enable_sort")
+            return cursor.fetchone()[0]
+
+    assert audit_verify().ok
+    assert enable_sort() == "on"
+    _sql("UPDATE audit_auditevent SET hash = %s WHERE seq = 3", ["0" * 64])
+    assert not audit_verify().ok
+    assert enable_sort() == "on"
