@@ -69,7 +69,8 @@ class ExportCreateApi(APIView):
 
     permission_classes = [IsHolder]
 
-    @extend_schema(responses=inline_serializer("ExportList", {"results": ExportOutputSerializer(many=True)}))
+    @extend_schema(operation_id="v1_me_export_list",
+                   responses=inline_serializer("ExportList", {"results": ExportOutputSerializer(many=True)}))
     def get(self, request):
         exports = selectors.exports_for_holder(holder_id=request.user.pk)
         return Response({"results": ExportOutputSerializer(exports, many=True).data})
