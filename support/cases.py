@@ -28,9 +28,10 @@ PERMISSIONS = {
     ERASE: "Support: erase an account's cloud media",
 }
 
+MAX_ID = 2**63 - 1  # the largest primary key a BigAutoField can hold
+
 # A ticket reference goes into audit details only when it looks like an id;
 # anything longer or wordier could be free text, which the trail never holds.
-MAX_ID = 2**63 - 1  # the largest primary key a BigAutoField can hold
 _TICKET_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
 

@@ -6,8 +6,8 @@ a registered code whose status is the response's), never a 500; every answer mus
 one the schema documents, with the documented content type and body.
 
 Bounded and repeatable: a fixed seed, derandomized Hypothesis, a few examples per
-operation, no shrinking, no example database. The long exploratory run against a
-dev server is in docs (see the fuzzing section of README.md).
+operation, no shrinking, no example database. The longer exploratory run against a
+development server is tools/fuzz_api.sh.
 """
 
 import json
