@@ -22,6 +22,7 @@ VAR_DIR="$(mktemp -d)"
 export VAR_DIR DJANGO_ENV=development DEBUG=0
 unset DATABASE_URL
 py=.venv/bin/python
+schemathesis="$PWD/.venv/bin/schemathesis"
 $py manage.py migrate --noinput >/dev/null
 $py manage.py seed_demo >/dev/null
 if curl -s -o /dev/null "${base}/"; then echo "something already answers on ${base}; set FUZZ_PORT" >&2; exit 1; fi
@@ -51,11 +52,12 @@ status=0
 run() {  # run NAME TOKEN FILTER...
   local name="$1" key="$2"; shift 2
   echo "== schemathesis as ${name} (at most ${seconds}s, ${examples} examples per operation)"
-  .venv/bin/schemathesis run "${base}/api/schema/" -H "Authorization: Token ${key}" \
+  # Run from VAR_DIR: schemathesis keeps its state (.schemathesis/) in the working directory.
+  (cd "$VAR_DIR" && "$schemathesis" run "${base}/api/schema/" -H "Authorization: Token ${key}" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing --max-examples "$examples" --max-time "$seconds" --seed 1 --workers 1 \
     --continue-on-failure --no-color --report json --report-dir "$VAR_DIR/report-${name}" "$@" \
-    >"$VAR_DIR/${name}.txt" 2>&1 || status=1
+    >"$VAR_DIR/${name}.txt" 2>&1) || status=1
   sed -n '/^=* SUMMARY/,$p' "$VAR_DIR/${name}.txt" | grep -E 'Failures|❌|Errors|🚫|Test cases|generated|passed|failed' || true
 }
 run holder "$alice" --exclude-path-regex '^/api/v1/(audit|support)/'
