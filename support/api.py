@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -30,16 +31,18 @@ class CaseListCreateApi(APIView):
     """Open a case on one account (POST), or list your own cases (GET)."""
 
     permission_classes = [IsSupport]
+    pagination_class = PageNumberPagination
 
     class InputSerializer(serializers.Serializer):
         subject = serializers.IntegerField(help_text="The account's user id.")
         reason = serializers.CharField(max_length=2000, help_text="Why; kept on the case, never in the audit trail.")
         ticket = serializers.CharField(max_length=64, help_text="The support ticket reference, e.g. 4411.")
 
-    @extend_schema(responses=inline_serializer("SupportCaseList", {"results": CaseOutputSerializer(many=True)}))
+    @extend_schema(operation_id="v1_support_cases_list", responses=CaseOutputSerializer(many=True))
     def get(self, request):
-        cases = selectors.cases_for_agent(agent=request.user)
-        return Response({"results": CaseOutputSerializer(cases, many=True).data})
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.cases_for_agent(agent=request.user), request, view=self)
+        return paginator.get_paginated_response(CaseOutputSerializer(page, many=True).data)
 
     @extend_schema(
         request=InputSerializer,

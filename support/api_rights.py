@@ -68,12 +68,13 @@ class ExportCreateApi(APIView):
     """Ask for a zip of everything held about you (POST), or list your exports (GET)."""
 
     permission_classes = [IsHolder]
+    pagination_class = PageNumberPagination
 
-    @extend_schema(operation_id="v1_me_export_list",
-                   responses=inline_serializer("ExportList", {"results": ExportOutputSerializer(many=True)}))
+    @extend_schema(operation_id="v1_me_export_list", responses=ExportOutputSerializer(many=True))
     def get(self, request):
-        exports = selectors.exports_for_holder(holder_id=request.user.pk)
-        return Response({"results": ExportOutputSerializer(exports, many=True).data})
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.exports_for_holder(holder_id=request.user.pk), request, view=self)
+        return paginator.get_paginated_response(ExportOutputSerializer(page, many=True).data)
 
     @extend_schema(request=None, responses={202: ExportOutputSerializer,
                                             429: OpenApiResponse(description="export_busy")})

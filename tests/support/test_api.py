@@ -43,6 +43,7 @@ def test_it_lists_the_agents_own_cases(api, sam, sue, alice, bob):
     open_case(sam, alice)
     open_case(sue, bob)
     body = api(sam).get("/api/v1/support/cases/").json()
+    assert body["count"] == 1
     assert [case["subject"] for case in body["results"]] == [alice.pk]
 
 

@@ -159,7 +159,8 @@ def test_it_refuses_a_second_export_while_one_is_being_made(api, alice):
 
 def test_it_lists_the_holders_own_exports(api, alice, bob, build):
     build(alice)
-    assert len(api(alice).get("/api/v1/me/export/").json()["results"]) == 1
+    listing = api(alice).get("/api/v1/me/export/").json()
+    assert listing["count"] == 1 and len(listing["results"]) == 1 and {"next", "previous"} <= set(listing)
     assert api(bob).get("/api/v1/me/export/").json()["results"] == []
 
 
