@@ -33,16 +33,20 @@ def purpose_check(purpose: str) -> None:
         raise ServiceError("unknown_purpose", f"There is no purpose called {purpose!r}.")
 
 
-def _lock_account(user_id: int) -> None:
-    # The one lock every consent change and every consent-gated write takes, so
-    # a write racing a withdrawal is ordered strictly before or after it.
+def account_lock(*, user_id: int) -> None:
+    """Inside transaction.atomic(): take the account lock.
+
+    The one lock every consent change and every consent-gated write (uploads,
+    outputs, erasure, purges) takes, so a write racing a withdrawal is ordered
+    strictly before or after it.
+    """
     list(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
 
 
 def consent_guard(*, user_id: int, purpose: str) -> ConsentEntry:
     """Inside transaction.atomic(): lock the account, return the entry authorising `purpose` or refuse."""
     purpose_check(purpose)
-    _lock_account(user_id)
+    account_lock(user_id=user_id)
     entry = selectors.consent_active_entry(user_id=user_id, purpose=purpose)
     if entry is None:
         label = purposes.PURPOSE_LABELS[purpose]
@@ -92,7 +96,7 @@ def _actor(actor) -> tuple[str, str]:
 @transaction.atomic
 def consent_give(*, user, purpose: str, notice_version: str, method: str, actor) -> ConsentEntry:
     purpose_check(purpose)
-    _lock_account(user.pk)
+    account_lock(user_id=user.pk)
     notice = selectors.notice_current(purpose=purpose)
     if str(notice_version) != notice.version:
         raise ServiceError(
@@ -121,7 +125,7 @@ def consent_withdraw(*, user, purpose: str, method: str, actor, event: str = Con
     purpose_check(purpose)
     if event not in ENDING_EVENTS:
         raise ValueError(f"{event!r} does not end a consent")
-    _lock_account(user.pk)
+    account_lock(user_id=user.pk)
     active = selectors.consent_active_entry(user_id=user.pk, purpose=purpose)
     if active is None:
         return None
@@ -155,7 +159,7 @@ def notice_publish(*, purpose: str, version: str, title: str, text: str, materia
         return notice
     lapsed = []
     for user_id in selectors.subjects_with_active_consent(purpose=purpose, notice=previous):
-        _lock_account(user_id)
+        account_lock(user_id=user_id)
         entry = ConsentEntry.objects.create(
             subject_id=user_id, purpose=purpose, notice=previous, notice_version=previous.version,
             notice_sha256=previous.sha256, event=ConsentEntry.Event.LAPSED, created_at=timezone.now(),

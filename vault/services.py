@@ -21,7 +21,7 @@ from django.utils import timezone
 from audit.services import EventInput, audit_append, audit_append_many
 from consent import purposes
 from consent.selectors import consent_active_entry
-from consent.services import consent_guard
+from consent.services import account_lock, consent_guard
 from consentsvc.errors import ServiceError, register_code
 from vault import content, keyring, keys, storage
 from vault.meta import DEDUP, ItemMeta, Place, meta_open, meta_seal, place_seal
@@ -423,10 +423,8 @@ def _shred(*, user_id: int) -> dict:
 @transaction.atomic
 def media_erase_all(*, user_id: int, actor_kind: str, actor_id, case_id: int | None = None) -> dict:
     """Crypto-shred all of an account's cloud media, derived outputs and exclusions now."""
-    from accounts.models import User
-
     # The same account lock consent changes take, so no upload commits halfway through.
-    list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
+    account_lock(user_id=user_id)
     counts = _shred(user_id=user_id)
     # Erasure leaves no location of the account (invariant 5): the holder's place and date
     # exclusions and the settings key they are sealed under go too. (A withdrawal keeps
@@ -505,9 +503,7 @@ def vault_purge_due(*, now: datetime | None = None) -> dict:
     shredded = cancelled = 0
     for schedule in list(ShredSchedule.objects.filter(due_at__lte=now).order_by("due_at")):
         with transaction.atomic():
-            from accounts.models import User
-
-            list(User.objects.select_for_update().filter(pk=schedule.owner_id).values_list("pk", flat=True))
+            account_lock(user_id=schedule.owner_id)
             if not ShredSchedule.objects.filter(pk=schedule.pk, due_at__lte=now).exists():
                 continue
             if consent_active_entry(user_id=schedule.owner_id, purpose=purposes.CAMERA_ROLL) is not None:
