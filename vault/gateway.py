@@ -348,6 +348,14 @@ def _output_get(*, user_id: int, output_id) -> DerivedOutput:
         raise ServiceError("not_found", "No such output.") from None
 
 
+def _output_read_event(output: DerivedOutput, *, outcome: str, details: dict) -> None:
+    """The owner's read of an output, audited in its own transaction (also when the read failed)."""
+    with transaction.atomic():
+        audit_append(action="output.read", actor_kind="holder", actor_id=output.owner_id,
+                     subject_id=output.owner_id, object_type="output", object_id=output.pk,
+                     purpose=PURPOSE_OWNER, outcome=outcome, details=details)
+
+
 def output_open(*, user_id: int, output_id: int) -> bytes:
     """The holder reading one of their outputs (owner access, audited)."""
     output = _output_get(user_id=user_id, output_id=output_id)
@@ -355,30 +363,9 @@ def output_open(*, user_id: int, output_id: int) -> bytes:
     try:
         data = content.content_read(data_key=data_key, uid=output.uid, variant="output")
     except blobs.BlobIntegrityError as exc:
-        with transaction.atomic():
-            audit_append(
-                action="output.read",
-                actor_kind="holder",
-                actor_id=user_id,
-                subject_id=user_id,
-                object_type="output",
-                object_id=output.pk,
-                purpose=PURPOSE_OWNER,
-                outcome="error",
-                details={"code": exc.reason},
-            )
+        _output_read_event(output, outcome="error", details={"code": exc.reason})
         raise ServiceError("media_unreadable", f"Stored output {output.pk} failed its integrity check.") from None
-    with transaction.atomic():
-        audit_append(
-            action="output.read",
-            actor_kind="holder",
-            actor_id=user_id,
-            subject_id=user_id,
-            object_type="output",
-            object_id=output.pk,
-            purpose=PURPOSE_OWNER,
-            details={"kind": output.kind},
-        )
+    _output_read_event(output, outcome="allowed", details={"kind": output.kind})
     return data
 
 
