@@ -16,17 +16,21 @@ class SuggestionOutputSerializer(serializers.ModelSerializer):
     """Serialises suggestions that went through selectors.suggestions_titled (the title is sealed)."""
 
     title = serializers.CharField(read_only=True, help_text="Empty when it has none.")
+    first_day = serializers.DateField(read_only=True, allow_null=True, help_text="The moment's first day.")
+    last_day = serializers.DateField(read_only=True, allow_null=True, help_text="The moment's last day.")
 
     class Meta:
         model = Suggestion
-        fields = ["id", "kind", "title", "created_at", "source_count", "status"]
+        fields = ["id", "kind", "title", "first_day", "last_day", "created_at", "source_count", "status"]
 
 
 class JobOutputSerializer(serializers.ModelSerializer):
     job = serializers.CharField(source="pk")
     created = serializers.IntegerField(source="created_count", help_text="Suggestions this pass made.")
     discarded = serializers.IntegerField(source="discarded_count", help_text="Outputs refused at commit.")
-    error = serializers.CharField(source="error_code", help_text="Why it was skipped, discarded or failed.")
+    error = serializers.CharField(source="error_code", help_text=(
+        "Why it was skipped, discarded or failed; for a done pass that made nothing, why: no_photos, "
+        "all_excluded, too_few_photos, nothing_new."))
 
     class Meta:
         model = SuggestionJob

@@ -236,11 +236,17 @@ def place_clusters(items: Iterable[ItemLike], *, radius_km: float = PLACE_RADIUS
 
 
 def home_cluster(clusters: Sequence[PlaceCluster], tz: dt.tzinfo | None = None) -> PlaceCluster | None:
-    """Where the holder spends most days with a camera; None if no place stands out yet (< 3 days)."""
+    """Where the holder spends most days with a camera; None if no place stands out yet (< 3 days)
+    or if its days are one stay (a run of days without a two-day break): a new holder whose
+    only photos are of a three-day trip has not shown us home, they have shown us the trip."""
     if not clusters:
         return None
     best = max(clusters, key=lambda c: (c.days(tz), len(c.items)))
-    return best if best.days(tz) >= 3 else None
+    if best.days(tz) < 3:
+        return None
+    days = sorted({local(i.captured_at, tz).date() for i in best.items if i.captured_at is not None})
+    one_stay = all((later - earlier).days <= 2 for earlier, later in zip(days, days[1:], strict=False))
+    return None if one_stay else best
 
 
 def cluster_of(item: ItemLike, clusters: Sequence[PlaceCluster]) -> PlaceCluster | None:

@@ -34,6 +34,8 @@ class Plan:
     item_ids: tuple[int, ...]  # candidates in the order they should appear
     score: float
     style: str = ""  # stylised only: the preferred style (a pass may turn to another)
+    first: dt.date | None = None  # the moment's first and last day (wall clock), shown on the card
+    last: dt.date | None = None
 
     @property
     def key(self) -> str:
@@ -43,8 +45,11 @@ class Plan:
 
     @property
     def full_title(self) -> str:
+        """The card's title: one moment's collage, recap and stylised image never share one."""
         if self.kind == STYLIZED and self.style:
             return titles.stylized_title(base=self.title, style=self.style)
+        if self.kind == RECAP:
+            return titles.recap_title(base=self.title)
         return self.title
 
 
@@ -70,6 +75,12 @@ def _spread(ids: Sequence[int], limit: int) -> tuple[int, ...]:
         return tuple(ids)
     step = (len(ids) - 1) / (limit - 1)
     return tuple(ids[round(i * step)] for i in range(limit))
+
+
+def _days(members) -> dict:
+    """first= and last= for a Plan: the first and last capture day of the members."""
+    days = [i.captured_at.date() for i in members if i.captured_at is not None]
+    return {"first": min(days), "last": max(days)} if days else {}
 
 
 def _name(namer: Namer, position: tuple[float, float] | None) -> str | None:
@@ -115,10 +126,11 @@ def plan_suggestions(
         group = f"event:{event.items[0].id}"
         ids = _spread(event.ids, MAX_CANDIDATES)
         score = 1.0 + _recency(event.end, now) * 2 + min(len(event.items), 30) / 30 + (0.5 if away else 0)
-        plans.append(Plan(COLLAGE, group, title, ids, score))
+        days = {"first": first, "last": last}
+        plans.append(Plan(COLLAGE, group, title, ids, score, **days))
         if len(event.items) >= RECAP_MIN_ITEMS:
-            plans.append(Plan(RECAP, group, title, ids, score - 0.3))
-        plans.append(Plan(STYLIZED, group, title, ids, score - 0.6, style_for(group)))
+            plans.append(Plan(RECAP, group, title, ids, score - 0.3, **days))
+        plans.append(Plan(STYLIZED, group, title, ids, score - 0.6, style_for(group), **days))
 
     today = now.date()
     for memory in grouping.on_this_day(items, today=today):
@@ -126,7 +138,9 @@ def plan_suggestions(
         title = titles.on_this_day_title(years_ago=memory.years_ago, place=place)
         group = f"onthisday:{memory.day.isoformat()}"
         ids = _spread(memory.ids, MAX_CANDIDATES)
-        plans.append(Plan(COLLAGE if len(ids) < RECAP_MIN_ITEMS else RECAP, group, title, ids, 4.0))
+        plans.append(
+            Plan(COLLAGE if len(ids) < RECAP_MIN_ITEMS else RECAP, group, title, ids, 4.0, **_days(memory.items))
+        )
 
     for cluster in clusters:
         if cluster is home or not grouping.is_away((cluster.lat, cluster.lon), home):
@@ -148,6 +162,7 @@ def plan_suggestions(
                 titles.place_title(place=place, days=days),
                 _spread([i.id for i in ordered], MAX_CANDIDATES),
                 1.2 + _recency(newest, now),
+                **_days(ordered),
             )
         )
 
@@ -169,6 +184,7 @@ def plan_suggestions(
                     titles.theme_title(label=label, year=year if year != today.year else None),
                     _spread([i.id for i in ordered], MAX_CANDIDATES),
                     1.0 + _recency(ordered[-1].captured_at, now) + min(len(members), 20) / 40,
+                    **_days(ordered),
                 )
             )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ from django.db.models import QuerySet
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consentsvc.errors import ServiceError
+from suggestions import titles
 from suggestions.models import Suggestion, SuggestionJob
 from vault import gateway
 
@@ -32,9 +34,36 @@ def suggestions_titled(*, user_id: int, suggestions: Iterable[Suggestion]) -> li
     rows = list(suggestions)
     metas = gateway.outputs_meta(user_id=user_id, output_ids=[s.output_id for s in rows if s.output_id])
     for suggestion in rows:
-        title = metas.get(suggestion.output_id, {}).get("title")
+        meta = metas.get(suggestion.output_id, {})
+        title = meta.get("title")
         suggestion.title = title if isinstance(title, str) else ""
+        suggestion.first_day = _day(meta.get("first"))
+        suggestion.last_day = _day(meta.get("last"))
+        suggestion.dates = titles.moment_dates(suggestion.first_day, suggestion.last_day)
     return rows
+
+
+def _day(value) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+# What the page says when the last pass made nothing (SuggestionJob.error_code of a done pass).
+PASS_REASONS = {
+    "no_photos": "There are no photos in the cloud yet: suggestions are made from what your phone uploads.",
+    "all_excluded": "Every photo is excluded (one by one, by date or by place), so there was nothing to use.",
+    "too_few_photos": "Not enough photos of one moment yet: a suggestion needs at least three from one day or trip.",
+    "nothing_new": "Not enough new photos since the last suggestions: everything worth making is made already.",
+}
+
+
+def pass_reason(job: SuggestionJob | None) -> str:
+    """Why the holder's last pass made nothing, in words; "" when it made something or is not done."""
+    if job is None or job.status != SuggestionJob.Status.DONE or job.created_count:
+        return ""
+    return PASS_REASONS.get(job.error_code, "")
 
 
 def suggestion_get(*, user_id: int, suggestion_id) -> Suggestion:

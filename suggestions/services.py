@@ -23,7 +23,7 @@ from audit.services import audit_append
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consentsvc.errors import ServiceError
-from suggestions import grouping, places, planning, render
+from suggestions import grouping, places, planning, render, titles
 from suggestions.models import Suggestion, SuggestionJob
 from vault import gateway
 
@@ -46,7 +46,14 @@ class PassResult:
     status: str  # a SuggestionJob.Status value
     created: list[int] = field(default_factory=list)  # Suggestion ids
     discarded: int = 0
-    error_code: str = ""
+    error_code: str = ""  # why it was skipped, discarded or failed; or, done, why it made nothing
+
+
+# Why a pass that ran made nothing: a code on the job, words on the page (selectors.PASS_REASONS).
+NOTHING_NO_PHOTOS = "no_photos"
+NOTHING_ALL_EXCLUDED = "all_excluded"
+NOTHING_TOO_FEW = "too_few_photos"
+NOTHING_NEW = "nothing_new"
 
 
 class _ConsentWithdrawn(Exception):
@@ -169,9 +176,15 @@ def suggestions_generate(
     if on_progress:
         on_progress(0, steps)
     if not ordered:
+        if not metas:
+            held = gateway.held_count(user_id=user_id)
+            result.error_code = NOTHING_ALL_EXCLUDED if held else NOTHING_NO_PHOTOS
+        else:
+            result.error_code = NOTHING_NEW if plans else NOTHING_TOO_FEW
         if on_progress:
             on_progress(steps, steps)
         return result
+    taken = _titles_taken(user_id)
 
     prints: dict[int, grouping.Fingerprint] = {}
     strength: dict[int, float] = {}
@@ -204,7 +217,7 @@ def suggestions_generate(
                 continue
             attempts += 1
             try:
-                made = _make(user_id=user_id, plan=plan, item_ids=picked, job=job)
+                made = _make(user_id=user_id, plan=plan, item_ids=picked, job=job, taken=taken)
             except (OSError, ValueError) as exc:  # a photo Pillow cannot read: skip this one suggestion
                 log.warning("suggestion %s of user %s not made: %s", plan.kind, user_id, type(exc).__name__)
                 made = None
@@ -224,18 +237,39 @@ def suggestions_generate(
     return result
 
 
-def _make(*, user_id: int, plan: planning.Plan, item_ids: list[int], job: SuggestionJob | None) -> int | None:
+def _titles_taken(user_id: int) -> set[str]:
+    """Titles of the holder's live suggestions (opened in one batch), so a new one differs."""
+    output_ids = Suggestion.objects.filter(owner_id=user_id, output__isnull=False).values_list("output_id", flat=True)
+    return {
+        meta["title"] for meta in gateway.outputs_meta(user_id=user_id, output_ids=output_ids).values()
+        if isinstance(meta.get("title"), str)
+    }
+
+
+def _make(
+    *, user_id: int, plan: planning.Plan, item_ids: list[int], job: SuggestionJob | None, taken: set[str]
+) -> int | None:
     """Read, render and store one suggestion, its reads and its output under one request id of
     their own (so the holder's access log can say what the photos were read for)."""
     token = set_request_id()
     try:
-        return _read_render_store(user_id=user_id, plan=plan, item_ids=item_ids, job=job)
+        return _read_render_store(user_id=user_id, plan=plan, item_ids=item_ids, job=job, taken=taken)
     finally:
         reset_request_id(token)
 
 
+def _output_meta(plan: planning.Plan, *, taken: set[str]) -> dict:
+    """What is sealed on the output: a title no other suggestion of the holder's has, and the
+    moment's first and last day (the card shows them)."""
+    title = titles.distinct(plan.full_title[: TITLE_MAX - 40], taken=taken, first=plan.first, last=plan.last)
+    meta = {"title": title[:TITLE_MAX]}
+    if plan.first and plan.last:
+        meta["first"], meta["last"] = plan.first.isoformat(), plan.last.isoformat()
+    return meta
+
+
 def _read_render_store(
-    *, user_id: int, plan: planning.Plan, item_ids: list[int], job: SuggestionJob | None
+    *, user_id: int, plan: planning.Plan, item_ids: list[int], job: SuggestionJob | None, taken: set[str]
 ) -> int | None:
     """None if the output was refused because a source went meanwhile; _ConsentWithdrawn if consent did."""
     purpose = gateway.PURPOSE_FACES if plan.group.startswith("people:") else gateway.PURPOSE_SUGGESTIONS
@@ -259,7 +293,7 @@ def _read_render_store(
                 source_ids=source_ids,
                 data=data,
                 content_type=CONTENT_TYPES[plan.kind],
-                meta={"title": plan.full_title[:TITLE_MAX]},
+                meta=(meta := _output_meta(plan, taken=taken)),
             )
         except gateway.GatewayDenied:
             # Committed with the denial's audit event; was it consent, or a source that went?
@@ -284,6 +318,7 @@ def _read_render_store(
         if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
             raise _ConsentWithdrawn
         return None
+    taken.add(meta["title"])
     return suggestion.pk
 
 

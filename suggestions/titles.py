@@ -162,5 +162,31 @@ def place_title(*, place: str, days: int) -> str:
     return f"{place}, {days} days" if days > 1 else place
 
 
+def recap_title(*, base: str) -> str:
+    return f"{base}, the highlights"
+
+
+def moment_dates(first: dt.date | None, last: dt.date | None) -> str:
+    """The dates of a moment as a card shows them: "14 June 2025", "10–12 May 2025"."""
+    if first is None or last is None:
+        return ""
+    if first.year != last.year:
+        return f"{day_month(first)} {first.year} – {day_month(last)} {last.year}"
+    return f"{day_range(first, last)} {last.year}"
+
+
+def distinct(title: str, *, taken: set[str], first: dt.date | None, last: dt.date | None) -> str:
+    """A title none of `taken` has: as it is, else with the moment's dates, else numbered."""
+    if title not in taken:
+        return title
+    dated = f"{title}, {moment_dates(first, last)}" if first else title
+    if dated not in taken:
+        return dated
+    n = 2
+    while f"{dated} ({n})" in taken:
+        n += 1
+    return f"{dated} ({n})"
+
+
 def stylized_title(*, base: str, style: str) -> str:
     return f"{base}, {STYLE_NAMES.get(style, style)}"

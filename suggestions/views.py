@@ -25,6 +25,7 @@ def suggestion_list(request):
             user_id=user_id, suggestions=selectors.suggestion_list(user_id=user_id)[:60]
         ),
         "job": job,
+        "reason": selectors.pass_reason(job),
         "waiting": waiting,
         "working": job is not None and not waiting
         and job.status in (SuggestionJob.Status.QUEUED, SuggestionJob.Status.RUNNING),

@@ -36,6 +36,7 @@ __all__ = [
     "ReleasedItem",
     "OpenedContent",
     "candidates",
+    "held_count",
     "release",
     "owner_open",
     "output_store",
@@ -171,6 +172,12 @@ def candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
             details={"count": len(usable), "held": len(items)},
         )
     return usable
+
+
+def held_count(*, user_id: int) -> int:
+    """How many items the account holds, usable or not (no metadata): lets the suggestion
+    engine tell "no photos yet" from "every photo is excluded" when candidates() is empty."""
+    return MediaItem.objects.filter(owner_id=user_id).count()
 
 
 def release(*, user_id: int, purpose: str, item_ids: list[int], variant: str = "original") -> list[ReleasedItem]:

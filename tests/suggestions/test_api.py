@@ -85,9 +85,11 @@ def test_it_lists_the_owners_suggestions_as_api_md_says(made, alice, api):
     assert set(body) == {"count", "next", "previous", "results"}
     assert body["count"] == len(made) >= 2
     row = body["results"][0]
-    assert set(row) == {"id", "kind", "title", "created_at", "source_count", "status"}
+    assert {"id", "kind", "title", "created_at", "source_count", "status"} <= set(row)
     assert {r["kind"] for r in body["results"]} == {"collage", "stylized"}
     assert any(r["title"] == "Saturday in Lisbon" for r in body["results"])
+    # The dates of the moment (14 June 2025), not of the day the suggestion was made.
+    assert {(r["first_day"], r["last_day"]) for r in body["results"]} == {("2025-06-14", "2025-06-14")}
 
 
 def test_it_lists_nothing_of_another_holders(made, bob, api):

@@ -85,13 +85,22 @@ def test_it_clusters_positions_by_place():
 
 
 def test_it_takes_the_place_of_most_days_for_home():
-    home_items = [Item(i, at(2025, 1, 1 + i), *LONDON) for i in range(5)]
+    home_items = [Item(i, at(2025, 1, 1 + 4 * i), *LONDON) for i in range(5)]
     trip = [Item(100 + i, at(2025, 2, 1, 9 + i), *LISBON) for i in range(9)]
     clusters = grouping.place_clusters(home_items + trip)
     home = grouping.home_cluster(clusters)
     assert home is not None and home.ids == tuple(range(5))
     assert grouping.is_away(LISBON, home)
     assert not grouping.is_away(LONDON, home)
+
+
+def test_it_does_not_take_one_stay_for_home():
+    """A new holder whose only photos are of three days in Lisbon has shown us a trip, not home."""
+    trip = [Item(10 * d + h, at(2025, 5, 10 + d, 9 + 3 * h), *LISBON) for d in range(3) for h in range(3)]
+    clusters = grouping.place_clusters(trip)
+    assert grouping.home_cluster(clusters) is None
+    visits = trip + [Item(100 + i, at(2025, 6, 1 + 5 * i), *LISBON) for i in range(3)]
+    assert grouping.home_cluster(grouping.place_clusters(visits)) is not None
 
 
 def test_it_finds_a_dominant_label_and_themes():

@@ -37,7 +37,7 @@ def test_it_plans_titled_suggestions_from_a_camera_roll():
     titles = {(p.kind, p.full_title) for p in plans}
     assert ("collage", "Saturday at the beach") in titles
     assert ("collage", "Lisbon, 3 days") in titles
-    assert ("recap", "Lisbon, 3 days") in titles
+    assert ("recap", "Lisbon, 3 days, the highlights") in titles
     assert ("collage", "On this day, 2 years ago") in titles
     assert any(kind == "stylized" and title.startswith("Lisbon, 3 days, ") for kind, title in titles)
     # The memory of today ranks first.
