@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.test import Client
 
-from suggestions import services, titles
+from suggestions import jobs, services, titles
 from suggestions.models import SuggestionJob
 from tests.suggestions.conftest import COLOURS, a_day_out, grant, photo, titled, upload
 from tests.suggestions.factories import LISBON, PORTO, at
@@ -83,18 +83,18 @@ def _last_reason(user) -> str:
 
 def test_it_says_why_a_pass_made_nothing(alice):
     grant(alice)
-    job = services.suggestions_generate_now(user_id=alice.pk)
+    job = jobs.suggestions_generate_now(user_id=alice.pk)
     assert (job.status, job.created_count, job.error_code) == (SuggestionJob.Status.DONE, 0, "no_photos")
     assert "no photos in the cloud yet" in _last_reason(alice)
 
     upload(alice, photo(COLOURS[0], when=at(2025, 6, 14, 10), where=LISBON))
-    services.suggestions_generate_now(user_id=alice.pk)
+    jobs.suggestions_generate_now(user_id=alice.pk)
     assert "Not enough photos of one moment" in _last_reason(alice)
 
     ids = a_day_out(alice, COLOURS[1:4], day=at(2025, 7, 5, 10))
-    first = services.suggestions_generate_now(user_id=alice.pk)
+    first = jobs.suggestions_generate_now(user_id=alice.pk)
     assert first.created_count > 0 and _last_reason(alice) == ""
-    again = services.suggestions_generate_now(user_id=alice.pk)
+    again = jobs.suggestions_generate_now(user_id=alice.pk)
     assert (again.created_count, again.error_code) == (0, "nothing_new")
     assert "Not enough new photos since the last suggestions" in _last_reason(alice)
 
@@ -104,5 +104,5 @@ def test_it_says_why_a_pass_made_nothing(alice):
     assert set(ids) < set(MediaItem.objects.filter(owner=alice).values_list("pk", flat=True))
     for item in MediaItem.objects.filter(owner=alice):
         media_set_excluded(user_id=alice.pk, item_id=item.pk, excluded=True)
-    services.suggestions_generate_now(user_id=alice.pk)
+    jobs.suggestions_generate_now(user_id=alice.pk)
     assert "Every photo is excluded" in _last_reason(alice)
