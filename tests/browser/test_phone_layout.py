@@ -32,7 +32,7 @@ HOLDER_PAGES = [
 @pytest.fixture
 def busy_holder(vault_keys):
     """alice with photos, suggestions made from them, an exclusion, an export and a consent history."""
-    from suggestions.services import suggestions_generate_now
+    from suggestions.jobs import suggestions_generate_now
 
     alice = make_user("alice")
     grant(alice)
