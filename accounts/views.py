@@ -32,7 +32,8 @@ def home(request):
 
 
 def landing(request):
-    return redirect_to_login("/")
+    """A short page saying what the service is, for visitors."""
+    return render(request, "landing.html")
 
 
 @require_POST
