@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder
-from suggestions import jobs, selectors, services
+from suggestions import jobs, people, selectors, services
 from suggestions.models import Suggestion, SuggestionJob
 
 
@@ -146,3 +146,80 @@ class SuggestionDismissApi(APIView):
     def post(self, request, pk: int):
         services.suggestion_dismiss(user_id=request.user.pk, suggestion_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --------------------------------------------------------------------------- people (face_analysis only)
+
+
+class PersonOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="The name the holder gave; empty if none.")
+    item_ids = serializers.ListField(child=serializers.IntegerField(), help_text="Photos that show this person.")
+    cover_item_id = serializers.IntegerField(allow_null=True, help_text="The photo where their face is largest.")
+    hidden = serializers.BooleanField()
+
+
+def _people_errors() -> dict:
+    return {403: OpenApiResponse(description="consent_required: face_analysis is off")}
+
+
+class PeopleListApi(APIView):
+    """The holder's people, found by face grouping (only with face_analysis on; 403
+    consent_required otherwise). Hidden people are left out unless ``hidden=true``."""
+
+    permission_classes = [IsHolder]
+
+    class PeopleOutputSerializer(serializers.Serializer):
+        count = serializers.IntegerField()
+        next = serializers.CharField(allow_null=True)
+        previous = serializers.CharField(allow_null=True)
+        results = PersonOutputSerializer(many=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("hidden", bool, description="Also list hidden people.")],
+        responses={200: PeopleOutputSerializer, **_people_errors()},
+    )
+    def get(self, request):
+        found = people.people_list(
+            user_id=request.user.pk, include_hidden=request.query_params.get("hidden") in ("true", "1")
+        )
+        rows = PersonOutputSerializer(found, many=True).data
+        return Response({"count": len(rows), "next": None, "previous": None, "results": rows})
+
+
+class PersonApi(APIView):
+    """Name (``""`` removes the name) or hide one of the holder's people."""
+
+    permission_classes = [IsHolder]
+
+    class PersonInputSerializer(serializers.Serializer):
+        name = serializers.CharField(required=False, allow_blank=True, max_length=people.NAME_MAX, trim_whitespace=True)
+        hidden = serializers.BooleanField(required=False)
+
+    @extend_schema(request=PersonInputSerializer, responses={200: PersonOutputSerializer, **_people_errors()})
+    def patch(self, request, pk: int):
+        body = self.PersonInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        person = people.person_update(
+            user_id=request.user.pk,
+            person_id=pk,
+            name=body.validated_data.get("name"),
+            hidden=body.validated_data.get("hidden"),
+        )
+        return Response(PersonOutputSerializer(person).data)
+
+
+class PersonMergeApi(APIView):
+    """Merge another of the holder's people into this one (same person, found twice)."""
+
+    permission_classes = [IsHolder]
+
+    class MergeInputSerializer(serializers.Serializer):
+        person = serializers.IntegerField(help_text="The person to merge into this one.")
+
+    @extend_schema(request=MergeInputSerializer, responses={200: PersonOutputSerializer, **_people_errors()})
+    def post(self, request, pk: int):
+        body = self.MergeInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        person = people.person_merge(user_id=request.user.pk, person_id=pk, other_id=body.validated_data["person"])
+        return Response(PersonOutputSerializer(person).data)

@@ -10,3 +10,8 @@ urlpatterns = [
     path("suggestions/<int:pk>/accept/", api.SuggestionAcceptApi.as_view(), name="api-suggestions-accept"),
     path("suggestions/<int:pk>/dismiss/", api.SuggestionDismissApi.as_view(), name="api-suggestions-dismiss"),
 ]
+urlpatterns += [
+    path("people/", api.PeopleListApi.as_view(), name="api-people-list"),
+    path("people/<int:pk>/", api.PersonApi.as_view(), name="api-people-detail"),
+    path("people/<int:pk>/merge/", api.PersonMergeApi.as_view(), name="api-people-merge"),
+]

@@ -10,7 +10,7 @@ benchmarked on its own.
   that a cluster far from it reads as a trip;
 - themes: the holder's own on-device labels;
 - near-duplicates: a 64-bit difference hash (dHash), so a burst of ten shots counts once;
-- people: only when face analysis is granted (see `people_groups`).
+- people: groups found by face grouping (people.py), only when face analysis is granted.
 """
 
 from __future__ import annotations
@@ -369,20 +369,11 @@ def dedupe(
 # --------------------------------------------------------------------------- people
 
 
-def people_groups(
-    items: Sequence[ItemLike],
-    *,
-    face_analysis_granted: bool,
-    detector: Callable[[Sequence[ItemLike]], list[tuple[int, ...]]] | None = None,
-) -> list[tuple[int, ...]]:
-    """Groups of item ids that show the same person.
+@dataclass(frozen=True)
+class PersonGroup:
+    """Photos that show one person (found by face grouping, only with face_analysis granted),
+    and the name the holder gave them ("" if none)."""
 
-    Without the face_analysis grant nothing face-related is computed: the detector is never
-    called and nothing is returned. With it, the detector (which reads faces through the
-    gateway's face_grouping purpose) does the work; none ships yet, so the result is empty.
-    """
-    if not face_analysis_granted:
-        return []
-    if detector is None:
-        return []
-    return [tuple(group) for group in detector(items) if len(group) >= MIN_EVENT_ITEMS]
+    person_id: int
+    name: str
+    item_ids: tuple[int, ...]

@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -95,3 +97,49 @@ class SuggestionJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class Person(models.Model):
+    """Someone who appears in the holder's photos, found by face grouping (face_analysis only).
+
+    Nothing here says who it is or what they look like in the clear: the name the holder gives
+    is sealed under the account's faces key (vault.gateway.faces_sealing), and which photos show
+    them is sealed on the FaceScan rows. The row points at that key, so withdrawing face_analysis
+    or erasing (which shred the key) deletes it (invariant 11)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="people")
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    key = models.ForeignKey("vault.AccountKey", on_delete=models.CASCADE, related_name="+")
+    sealed_name = models.BinaryField(null=True, blank=True)
+    hidden = models.BooleanField(default=False)
+    # A person merged into another keeps pointing there, so faces sealed with its id follow.
+    merged_into = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["owner", "merged_into"], name="person_owner_merged")]
+
+    def __str__(self) -> str:
+        return f"person {self.pk} of user {self.owner_id}"
+
+
+class FaceScan(models.Model):
+    """The faces found in one photo: boxes (fractions of the picture), 128-number embeddings
+    and the person each belongs to, sealed as one value under the account's faces key. A scan
+    that found nothing is kept too (empty), so a photo is analysed once.
+
+    Goes with the photo (its deletion) and with the faces key (withdrawal, erase)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="face_scans")
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    item = models.OneToOneField("vault.MediaItem", on_delete=models.CASCADE, related_name="+")
+    key = models.ForeignKey("vault.AccountKey", on_delete=models.CASCADE, related_name="+")
+    sealed = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"face scan of item {self.item_id}"

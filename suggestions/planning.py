@@ -36,6 +36,7 @@ class Plan:
     style: str = ""  # stylised only: the preferred style (a pass may turn to another)
     first: dt.date | None = None  # the moment's first and last day (wall clock), shown on the card
     last: dt.date | None = None
+    faces: bool = False  # made with face grouping (people in the title): kept only with face_analysis
 
     @property
     def key(self) -> str:
@@ -83,6 +84,17 @@ def _days(members) -> dict:
     return {"first": min(days), "last": max(days)} if days else {}
 
 
+def _named_in(ids: Sequence[int], people: Sequence[grouping.PersonGroup]) -> list[str]:
+    """Names of the named people in at least a third of these photos (and two of them), most seen first."""
+    members = set(ids)
+    seen = []
+    for person in people:
+        count = len(members.intersection(person.item_ids))
+        if person.name and count >= max(2, len(members) / 3):
+            seen.append((-count, person.name))
+    return [name for _, name in sorted(seen)]
+
+
 def _name(namer: Namer, position: tuple[float, float] | None) -> str | None:
     if position is None:
         return None
@@ -96,7 +108,7 @@ def plan_suggestions(
     now: dt.datetime,
     namer: Namer,
     tz: dt.tzinfo | None = None,
-    people: Sequence[tuple[int, ...]] = (),
+    people: Sequence[grouping.PersonGroup] = (),
 ) -> list[Plan]:
     """Every plan worth making from these items, best first.
 
@@ -123,10 +135,15 @@ def plan_suggestions(
             away=away,
             weekend=grouping.is_weekend(event),
         )
+        with_people = _named_in(event.ids, people)
+        if with_people:
+            title = titles.people_title(
+                names=with_people, first=first, last=last, place=_name(namer, position), label=label, away=away
+            )
         group = f"event:{event.items[0].id}"
         ids = _spread(event.ids, MAX_CANDIDATES)
         score = 1.0 + _recency(event.end, now) * 2 + min(len(event.items), 30) / 30 + (0.5 if away else 0)
-        days = {"first": first, "last": last}
+        days = {"first": first, "last": last, "faces": bool(with_people)}
         plans.append(Plan(COLLAGE, group, title, ids, score, **days))
         if len(event.items) >= RECAP_MIN_ITEMS:
             plans.append(Plan(RECAP, group, title, ids, score - 0.3, **days))
@@ -188,12 +205,14 @@ def plan_suggestions(
                 )
             )
 
-    for index, member_ids in enumerate(people):
-        members = [by_id[i] for i in member_ids if i in by_id]
+    for person in people:
+        members = [by_id[i] for i in person.item_ids if i in by_id]
         if len(members) >= grouping.MIN_EVENT_ITEMS:
             ordered = sorted(members, key=lambda i: (i.captured_at or now, i.id))
+            title = titles.person_title(name=person.name)
             plans.append(
-                Plan(COLLAGE, f"people:{ordered[0].id}:{index}", "Together", tuple(i.id for i in ordered), 1.5)
+                Plan(COLLAGE, f"people:{person.person_id}", title, _spread([i.id for i in ordered], MAX_CANDIDATES),
+                     1.5, faces=True, **_days(ordered))
             )
 
     plans.sort(key=lambda p: (-p.score, p.group, p.kind))

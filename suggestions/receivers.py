@@ -3,11 +3,14 @@
 from django.db import transaction
 
 from consent import purposes
-from suggestions import jobs, services
+from suggestions import jobs, people, services
 
 
 def suggestions_on_consent_withdrawn(sender, *, user_id: int, purpose: str, entry, **kwargs) -> None:
     """Inside the withdrawal's transaction: the vault deletes the outputs, we forget the rest."""
+    if purpose in (purposes.CAMERA_ROLL, purposes.FACE_ANALYSIS):
+        # Face data goes with either (the vault shreds the faces key in the same transaction).
+        people.people_forget(user_id=user_id)
     if purpose == purposes.CAMERA_ROLL:
         services.suggestions_forget(user_id=user_id)
 

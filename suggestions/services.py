@@ -23,7 +23,7 @@ from audit.services import audit_append
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consentsvc.errors import ServiceError
-from suggestions import grouping, places, planning, render, titles
+from suggestions import grouping, people, places, planning, render, titles
 from suggestions.models import Suggestion, SuggestionJob
 from vault import gateway
 
@@ -34,11 +34,6 @@ COLLAGE_MIN_PHOTOS = 3
 MEMORY_MIN_PHOTOS = 2
 TRIES_PER_SLOT = 3  # plans looked at per suggestion a pass may make
 TITLE_MAX = 120  # characters of a title sealed on the output
-
-# Face grouping needs a detector that reads faces through the gateway's face_grouping purpose.
-# None ships yet (no model weights can be fetched here); the gate around it is real and tested.
-FACE_DETECTOR: Callable[[list[gateway.ReleasedItem]], list[tuple[int, ...]]] | None = None
-
 
 @dataclass
 class PassResult:
@@ -66,22 +61,21 @@ def _between_read_and_commit(*, user_id: int, plan: planning.Plan) -> None:
     """Nothing happens here; tests replace it to withdraw consent at exactly this moment."""
 
 
-def _faces_granted(user_id: int) -> bool:
-    return consent_active_entry(user_id=user_id, purpose=purposes.FACE_ANALYSIS) is not None
-
-
-def _people(user_id: int, metas: list[gateway.ItemMeta]) -> list[tuple[int, ...]]:
-    """Face groups, only with the face_analysis grant and a detector; otherwise nothing is read."""
-    granted = _faces_granted(user_id)
-    if not granted or FACE_DETECTOR is None:
-        return grouping.people_groups(metas, face_analysis_granted=False)
+def _people(user_id: int, metas: list[gateway.ItemMeta]) -> list[grouping.PersonGroup]:
+    """The holder's people among these photos, only with the face_analysis grant (photos not
+    analysed yet are analysed first); without it nothing face-related is read or computed."""
+    if not people.faces_granted(user_id=user_id):
+        return []
+    wanted = {m.id for m in metas}
     try:
-        released = gateway.release(
-            user_id=user_id, purpose=gateway.PURPOSE_FACES, item_ids=[m.id for m in metas], variant="thumbnail"
-        )
+        people.faces_analyse(user_id=user_id, item_ids=sorted(wanted))
+        found = people.people_list(user_id=user_id)
     except gateway.GatewayDenied:
         return []
-    return grouping.people_groups(metas, face_analysis_granted=True, detector=lambda _items: FACE_DETECTOR(released))
+    return [
+        grouping.PersonGroup(p.id, p.name, tuple(i for i in p.item_ids if i in wanted))
+        for p in found
+    ]
 
 
 def _pick(plan: planning.Plan, ids: list[int], strength: dict[int, float]) -> list[int]:
@@ -158,12 +152,16 @@ def suggestions_generate(
         return PassResult(SuggestionJob.Status.SKIPPED, error_code="consent_required")
     try:
         metas = gateway.candidates(user_id=user_id, purpose=gateway.PURPOSE_SUGGESTIONS)
-        people = _people(user_id, metas)
+        found_people = _people(user_id, metas)
     except gateway.GatewayDenied as exc:
         return PassResult(SuggestionJob.Status.SKIPPED, error_code=exc.code)
 
     plans = planning.plan_suggestions(
-        metas, now=now or timezone.now(), namer=places.place_name, tz=timezone.get_default_timezone(), people=people
+        metas,
+        now=now or timezone.now(),
+        namer=places.place_name,
+        tz=timezone.get_default_timezone(),
+        people=found_people,
     )
     existing = set(Suggestion.objects.filter(owner_id=user_id).values_list("idempotency_key", flat=True))
     limit = limit or settings.SUGGESTIONS_PER_PASS
@@ -271,7 +269,7 @@ def _read_render_store(
     *, user_id: int, plan: planning.Plan, item_ids: list[int], job: SuggestionJob | None, taken: set[str]
 ) -> int | None:
     """None if the output was refused because a source went meanwhile; _ConsentWithdrawn if consent did."""
-    purpose = gateway.PURPOSE_FACES if plan.group.startswith("people:") else gateway.PURPOSE_SUGGESTIONS
+    purpose = gateway.PURPOSE_FACES if plan.faces else gateway.PURPOSE_SUGGESTIONS
     released = gateway.release(user_id=user_id, purpose=purpose, item_ids=item_ids, variant="original")
     by_id = {r.meta.id: r for r in released}
     if len(by_id) < len(item_ids):

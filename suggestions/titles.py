@@ -162,6 +162,39 @@ def place_title(*, place: str, days: int) -> str:
     return f"{place}, {days} days" if days > 1 else place
 
 
+def _with_you(names: list[str]) -> str:
+    if len(names) > 3:
+        return f"You, {', '.join(names[:2])} and friends"
+    if len(names) == 1:
+        return f"You and {names[0]}"
+    return f"You, {', '.join(names[:-1])} and {names[-1]}"
+
+
+def people_title(
+    *,
+    names: list[str],
+    first: dt.date,
+    last: dt.date,
+    place: str | None = None,
+    label: str | None = None,
+    away: bool = False,
+) -> str:
+    """A moment with people the holder has named: "You and Ana by the lake", "You, Ana and Ben in Lisbon"."""
+    who = _with_you(names)
+    setting = SETTING_PHRASES.get(label or "")
+    if setting and label not in GENERIC_SETTINGS:
+        return f"{who} {setting}"
+    if place and away:
+        return f"{who} {place}" if place.startswith("near ") else f"{who} in {place}"
+    if first == last:
+        return f"{who}, {first:%A} {day_month(first)}"
+    return f"{who}, {day_range(first, last)}"
+
+
+def person_title(*, name: str) -> str:
+    return f"{name}, best moments" if name else "Together"
+
+
 def recap_title(*, base: str) -> str:
     return f"{base}, the highlights"
 

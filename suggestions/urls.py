@@ -10,3 +10,10 @@ urlpatterns = [
     path("suggestions/<int:pk>/accept/", views.suggestion_accept, name="accept"),
     path("suggestions/<int:pk>/dismiss/", views.suggestion_dismiss, name="dismiss"),
 ]
+urlpatterns += [
+    path("people/", views.people_page, name="people"),
+    path("people/<int:pk>/face/", views.person_face, name="person-face"),
+    path("people/<int:pk>/name/", views.person_name, name="person-name"),
+    path("people/<int:pk>/hide/", views.person_hide, name="person-hide"),
+    path("people/<int:pk>/merge/", views.person_merge, name="person-merge"),
+]

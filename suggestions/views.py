@@ -1,14 +1,16 @@
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import holder_required
 from consentsvc.errors import ServiceError
-from suggestions import jobs, selectors, services
+from suggestions import jobs, people, selectors, services
+from suggestions import render as suggestion_render
 from suggestions.api import content_response
 from suggestions.models import SuggestionJob
+from vault import gateway
 
 
 @holder_required
@@ -75,3 +77,99 @@ def suggestion_dismiss(request, pk: int):
         raise Http404 from exc
     messages.success(request, "Dismissed and deleted. It will not be suggested again.")
     return redirect("suggestions:list")
+
+
+# --------------------------------------------------------------------------- people (face_analysis only)
+
+
+def _faces_off(request):
+    return render(request, "suggestions/people.html", {"faces_on": False, "people": []}, status=200)
+
+
+@holder_required
+@require_GET
+def people_page(request):
+    user_id = request.user.pk
+    if not people.faces_granted(user_id=user_id):
+        return _faces_off(request)
+    try:
+        found = people.people_list(user_id=user_id, include_hidden=True)
+    except ServiceError as exc:
+        if exc.code == "consent_required":
+            return _faces_off(request)
+        raise
+    shown = [p for p in found if not p.hidden]
+    return render(request, "suggestions/people.html", {
+        "faces_on": True,
+        "people": shown,
+        "hidden_people": [p for p in found if p.hidden],
+        "name_max": people.NAME_MAX,
+    })
+
+
+@holder_required
+@require_GET
+def person_face(request, pk: int):
+    """The person's face, cropped from the photo where it is largest (the holder's own read)."""
+    try:
+        person = people.person_get(user_id=request.user.pk, person_id=pk)
+        data = render_face(request.user.pk, person)
+    except ServiceError as exc:
+        if exc.code in ("not_found", "consent_required"):
+            raise Http404 from None
+        raise
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def render_face(user_id: int, person: people.PersonView) -> bytes:
+    opened = gateway.owner_open(user_id=user_id, item_id=person.cover_item_id, variant="thumbnail")
+    return face_crop(b"".join(opened.chunks), person.cover_box)
+
+
+def face_crop(data: bytes, box, size: int = 160) -> bytes:
+    """A square around the face with some room, size pixels."""
+    image = suggestion_render.decode(data)
+    left, top, right, bottom = box
+    cx, cy = (left + right) / 2 * image.width, (top + bottom) / 2 * image.height
+    half = max((right - left) * image.width, (bottom - top) * image.height) * 0.8
+    crop = image.crop((round(cx - half), round(cy - half), round(cx + half), round(cy + half)))
+    return suggestion_render.encode_jpeg(crop.resize((size, size)))
+
+
+def _person_action(request, pk: int, **changes) -> None:
+    try:
+        people.person_update(user_id=request.user.pk, person_id=pk, **changes)
+    except ServiceError as exc:
+        if exc.code in ("not_found", "consent_required"):
+            raise Http404 from None
+        messages.error(request, exc.message)
+
+
+@holder_required
+@require_POST
+def person_name(request, pk: int):
+    _person_action(request, pk, name=request.POST.get("name", ""))
+    return redirect("suggestions:people")
+
+
+@holder_required
+@require_POST
+def person_hide(request, pk: int):
+    _person_action(request, pk, hidden=request.POST.get("hidden", "1") == "1")
+    return redirect("suggestions:people")
+
+
+@holder_required
+@require_POST
+def person_merge(request, pk: int):
+    try:
+        people.person_merge(user_id=request.user.pk, person_id=pk, other_id=request.POST.get("person"))
+        messages.success(request, "Merged: they are one person now.")
+    except ServiceError as exc:
+        if exc.code in ("not_found", "consent_required"):
+            raise Http404 from None
+        messages.error(request, exc.message)
+    return redirect("suggestions:people")

@@ -53,6 +53,15 @@ PERMISSION_TABLE = {
     "api-suggestions-content": "holder",
     "api-suggestions-accept": "holder",
     "api-suggestions-dismiss": "holder",
+    # people: the holder's own, only with face_analysis (tests/suggestions/test_people.py)
+    "suggestions:people": "holder",
+    "suggestions:person-face": "holder",
+    "suggestions:person-name": "holder",
+    "suggestions:person-hide": "holder",
+    "suggestions:person-merge": "holder",
+    "api-people-list": "holder",
+    "api-people-detail": "holder",
+    "api-people-merge": "holder",
     # audit: auditors only (tests/audit/test_api.py, test_page.py)
     "audit:trail": "auditor",
     "api-audit-events-list": "auditor",

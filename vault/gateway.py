@@ -12,6 +12,7 @@ This is the only module of ``vault`` that ``suggestions`` may import (import-lin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ __all__ = [
     "output_open",
     "outputs_meta",
     "output_delete",
+    "FaceSealer",
+    "faces_sealing",
+    "faces_open",
 ]
 
 PURPOSE_SUGGESTIONS = "sharing_suggestions"
@@ -447,3 +451,58 @@ def output_delete(*, user_id: int, output_id: int) -> None:
         details={"kind": kind, "cause": "owner"},
     )
     content.delete_names_on_commit(names)
+
+
+# --------------------------------------------------------------------------- face data (invariant 11)
+#
+# Face boxes, embeddings and the names a holder gives people are sealed under the account's
+# faces key (keys.SCOPE_FACES), which vault.shredding destroys on withdrawal of face_analysis
+# or of the main toggle and at erase; the suggestion engine keeps the sealed bytes on rows that
+# point at that key (and at the photo), so they go with it. Sealing needs face_analysis granted
+# now, under the account lock consent changes take; so does opening.
+
+_FACES = b"face-data"
+
+
+@dataclass(frozen=True)
+class FaceSealer:
+    """Seals face data under the account's faces key; ``key_id`` is that key's row id, for the
+    rows that keep the sealed bytes (they must point at it, so shredding the key takes them)."""
+
+    key_id: int
+    _data_key: keys.DataKey
+
+    def seal(self, payload: dict, *, binding: bytes) -> bytes:
+        return self._data_key.seal(json.dumps(payload, separators=(",", ":")).encode(), purpose=_FACES,
+                                   binding=binding)
+
+
+@contextmanager
+def faces_sealing(*, user_id: int) -> Iterator[FaceSealer]:
+    """A transaction, with face_analysis checked under the account lock, in which the caller
+    seals face data and writes its rows: a withdrawal waits for it, then shreds them."""
+    with _guarded(user_id=user_id, purpose=PURPOSE_FACES, action="faces.stored"):
+        key_row, data_key = keyring.data_key_get_or_create(user_id=user_id, scope=keys.SCOPE_FACES)
+        yield FaceSealer(key_id=key_row.pk, _data_key=data_key)
+
+
+def faces_open(*, user_id: int, sealed: Iterable[tuple[int, bytes, bytes]]) -> list[dict | None]:
+    """Open face data sealed by faces_sealing: (key row id, binding, sealed bytes) each, in
+    order; None for what does not open (another key, changed bytes). Only while face_analysis
+    is granted (GatewayDenied otherwise, audited); not audited when it opens, like outputs_meta:
+    it is the holder's own grouping shown back to them, no media."""
+    with _guarded(user_id=user_id, purpose=PURPOSE_FACES, action="faces.read"):
+        found = keyring.data_key_get(user_id=user_id, scope=keys.SCOPE_FACES)
+    if found is None:
+        return [None for _ in sealed]
+    key_row, data_key = found
+    opened: list[dict | None] = []
+    for key_id, binding, data in sealed:
+        if key_id != key_row.pk:
+            opened.append(None)
+            continue
+        try:
+            opened.append(json.loads(data_key.open(bytes(data), purpose=_FACES, binding=binding)))
+        except keys.KeyUnwrapError:
+            opened.append(None)
+    return opened

@@ -44,7 +44,10 @@ _SEAL_AAD = b"consentsvc.vault.sealed.v1\x00"
 # holder who turns the feature back on keeps the places they excluded.
 SCOPE_MEDIA = "media"
 SCOPE_SETTINGS = "settings"
-SCOPES = (SCOPE_MEDIA, SCOPE_SETTINGS)
+# Face boxes and embeddings, and the names a holder gives people (invariant 11): shredded on
+# withdrawal of face_analysis or of the main toggle, and at erase.
+SCOPE_FACES = "faces"
+SCOPES = (SCOPE_MEDIA, SCOPE_SETTINGS, SCOPE_FACES)
 
 
 class KeyUnwrapError(Exception):

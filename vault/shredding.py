@@ -46,12 +46,20 @@ def _shred(*, user_id: int) -> dict:
     return counts
 
 
+def faces_shred(*, user_id: int) -> int:
+    """Destroy the account's faces key (face boxes, embeddings, people's names: invariant 11).
+
+    The rows sealed under it point at it and go with it. Call inside a transaction."""
+    return AccountKey.objects.filter(user_id=user_id, scope=keys.SCOPE_FACES).delete()[1].get("vault.AccountKey", 0)
+
+
 @transaction.atomic
 def media_erase_all(*, user_id: int, actor_kind: str, actor_id, case_id: int | None = None) -> dict:
     """Crypto-shred all of an account's cloud media, derived outputs and exclusions now."""
     # The same account lock consent changes take, so no upload commits halfway through.
     account_lock(user_id=user_id)
     counts = _shred(user_id=user_id)
+    counts["keys"] += faces_shred(user_id=user_id)
     # Erasure leaves no location of the account (invariant 5): the holder's place and date
     # exclusions and the settings key they are sealed under go too. (A withdrawal keeps
     # them, so photos from an excluded place stay out if the holder opts in again.)
@@ -89,9 +97,12 @@ def on_consent_withdrawn(*, user_id: int, purpose: str, entry) -> None:
             user_id=user_id,
             cause="consent_withdrawn",
         )
+        faces_shred(user_id=user_id)
         return
     if purpose != purposes.CAMERA_ROLL:
         return
+    # Face grouping needs the main toggle too: its data goes at once, whatever the grace period.
+    faces_shred(user_id=user_id)
     _outputs_delete(
         DerivedOutput.objects.filter(owner_id=user_id), actor=actor, user_id=user_id, cause="consent_withdrawn"
     )

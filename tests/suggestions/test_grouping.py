@@ -6,7 +6,7 @@ from PIL import Image, ImageEnhance
 
 from suggestions import grouping
 from suggestions.places import haversine_km
-from tests.suggestions.factories import AREZZO, LISBON, LONDON, PORTO, Item, at, pattern_jpeg
+from tests.suggestions.factories import LISBON, LONDON, PORTO, Item, at, pattern_jpeg
 
 
 def test_it_splits_events_at_gaps_longer_than_a_night():
@@ -147,18 +147,3 @@ def test_it_does_not_take_flat_pictures_of_different_colours_for_one_shot():
     assert grouping.dhash(red) == grouping.dhash(blue)
     assert not grouping.near_duplicate(grouping.fingerprint(red), grouping.fingerprint(blue))
     assert grouping.near_duplicate(grouping.fingerprint(red), grouping.fingerprint(red.resize((32, 24))))
-
-
-def test_it_computes_nothing_about_people_without_the_face_analysis_grant():
-    calls = []
-
-    def detector(items):
-        calls.append(len(items))
-        return [(1, 2, 3)]
-
-    items = [Item(i, at(2025, 1, 1, i), *AREZZO) for i in range(1, 5)]
-    assert grouping.people_groups(items, face_analysis_granted=False, detector=detector) == []
-    assert calls == []
-    assert grouping.people_groups(items, face_analysis_granted=True, detector=detector) == [(1, 2, 3)]
-    assert calls == [4]
-    assert grouping.people_groups(items, face_analysis_granted=True) == []

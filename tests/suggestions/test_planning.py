@@ -2,6 +2,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from suggestions import planning
+from suggestions.grouping import PersonGroup
 from suggestions.places import PlaceName
 from tests.suggestions.factories import LISBON, LONDON, Item, at
 
@@ -64,7 +65,7 @@ def test_it_reads_weekdays_on_the_holders_wall_clock():
 def test_it_only_makes_people_plans_from_the_groups_it_is_given():
     items = a_camera_roll()
     assert not any(p.group.startswith("people:") for p in planning.plan_suggestions(items, now=NOW, namer=namer))
-    plans = planning.plan_suggestions(items, now=NOW, namer=namer, people=[(1, 2, 3)])
+    plans = planning.plan_suggestions(items, now=NOW, namer=namer, people=[PersonGroup(5, "", (1, 2, 3))])
     assert [p.title for p in plans if p.group.startswith("people:")] == ["Together"]
 
 
