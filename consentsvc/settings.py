@@ -136,7 +136,7 @@ if ENVIRONMENT == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/settings/camera-roll/"
+LOGIN_REDIRECT_URL = "/"  # each role's home (accounts.views.home)
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # Failed logins: five tries per username and address, then a one-hour lock.
