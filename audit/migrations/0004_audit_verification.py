@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0002_auditevent_triggers'),
+        ('audit', '0003_event_id_and_mac'),
     ]
 
     operations = [
