@@ -34,6 +34,7 @@ PERMISSION_TABLE = {
     "api-exclusion-detail": "holder",
     "vault:media": "holder",
     "vault:media-erase": "holder",
+    "vault:media-upload": "holder",
     "vault:media-thumbnail": "holder",
     "vault:media-original": "holder",
     "vault:media-exclude": "holder",
