@@ -19,6 +19,7 @@ PERMISSION_TABLE = {
     "api-docs": "anonymous",
     "api-redoc": "anonymous",
     "consent:settings": "holder",
+    "consent:turn-off": "holder",
     "api-consent-state": "holder",
     "api-consent-history": "holder",
     "api-consent-notice": "holder",
