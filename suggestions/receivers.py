@@ -1,9 +1,9 @@
-"""Signal receivers: thin callers of suggestions.services."""
+"""Signal receivers: thin callers of suggestions.services and suggestions.jobs."""
 
 from django.db import transaction
 
 from consent import purposes
-from suggestions import services
+from suggestions import jobs, services
 
 
 def suggestions_on_consent_withdrawn(sender, *, user_id: int, purpose: str, entry, **kwargs) -> None:
@@ -19,4 +19,4 @@ def suggestions_on_media_saved(sender, instance, created: bool, **kwargs) -> Non
     """
     if created:
         owner_id = instance.owner_id
-        transaction.on_commit(lambda: services.suggestions_schedule_after_upload(user_id=owner_id))
+        transaction.on_commit(lambda: jobs.suggestions_schedule_after_upload(user_id=owner_id))

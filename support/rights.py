@@ -18,7 +18,7 @@ from django.utils import timezone
 from audit.context import reset_request_id, set_request_id
 from audit.services import audit_append
 from consentsvc.errors import ServiceError, register_code
-from support import export_zip, selectors, tasks
+from support import export_zip, jobs, selectors
 from support.models import DataExport
 from vault import selectors as vault_selectors
 from vault import services as vault_services
@@ -58,7 +58,7 @@ def export_request(*, holder) -> DataExport:
     export = DataExport.objects.create(holder=holder, created_at=now, expires_at=now + timedelta(days=_export_days()))
     audit_append(action="export.requested", actor_kind="holder", actor_id=holder.pk, subject_id=holder.pk,
                  object_type="data_export", object_id=export.pk)
-    tasks.run_after_commit(export_build, export_id=str(export.pk))
+    jobs.run_after_commit(export_build, export_id=str(export.pk))
     return export
 
 
@@ -176,7 +176,7 @@ def exports_recover(*, now=None) -> int:
     for export_id in DataExport.objects.filter(status=DataExport.Status.PENDING,
                                                created_at__lte=now - STALE_PENDING).values_list("pk", flat=True):
         with transaction.atomic():
-            tasks.run_after_commit(export_build, export_id=str(export_id))
+            jobs.run_after_commit(export_build, export_id=str(export_id))
         requeued += 1
     stuck = DataExport.objects.filter(status=DataExport.Status.RUNNING, created_at__lte=now - STALE_RUNNING)
     for export in stuck:

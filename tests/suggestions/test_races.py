@@ -8,7 +8,7 @@ from django.db import connection, connections
 from django.db.models.signals import post_save
 
 from consent.signals import consent_withdrawn
-from suggestions import services
+from suggestions import jobs, services
 from suggestions.models import Suggestion, SuggestionJob
 from tests.suggestions.conftest import COLOURS, a_day_out, grant, withdraw
 from tests.threads import POSTGRES_THREADS, run, someone_waits_for_a_lock
@@ -58,7 +58,7 @@ def test_it_refuses_an_output_that_waits_behind_a_withdrawal(alice, settings, mo
     consent_withdrawn.connect(hold, dispatch_uid="test-hold-suggestions")
     monkeypatch.setattr(services, "_between_read_and_commit", withdraw_meanwhile)
     try:
-        job = services.suggestions_generate_now(user_id=alice.pk)
+        job = jobs.suggestions_generate_now(user_id=alice.pk)
     finally:
         go_on.set()
         consent_withdrawn.disconnect(dispatch_uid="test-hold-suggestions")
@@ -84,7 +84,7 @@ def test_it_deletes_an_output_that_committed_just_before_a_withdrawal(alice, set
 
     post_save.connect(hold_commit, sender=Suggestion, dispatch_uid="test-hold-commit")
     try:
-        job = services.suggestions_generate_now(user_id=alice.pk)
+        job = jobs.suggestions_generate_now(user_id=alice.pk)
     finally:
         go_on.set()
         post_save.disconnect(sender=Suggestion, dispatch_uid="test-hold-commit")
