@@ -24,5 +24,4 @@ def role_required(role: str):
 
 
 holder_required = role_required(roles.HOLDER)
-auditor_required = role_required(roles.AUDITOR)
 support_required = role_required(roles.SUPPORT)

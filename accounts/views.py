@@ -9,12 +9,24 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import roles, services
 from accounts.forms import SignUpForm
 from accounts.lockout import LOGIN_LOCKED
 from consentsvc.errors import ServiceError, register_code
 
 register_code("invalid_credentials", 400, "Username or password is wrong, or the account is locked.")
+
+
+def home(request):
+    """`/`: a short page saying what the service is, for visitors; signed-in people go to their own home."""
+    if request.user.is_authenticated:
+        if roles.is_holder(request.user):
+            return redirect("consent:settings")
+        if roles.is_auditor(request.user):
+            return redirect("audit:trail")
+        if roles.is_support(request.user):
+            return redirect("support:console")
+    return render(request, "landing.html")
 
 
 def signup(request):
