@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.core.servers.basehttp import WSGIServer
 from PIL import Image
 
@@ -67,6 +68,7 @@ def device(live_server, consenting_alice, tmp_path, monkeypatch):
     from camera_roll_sync import cli
     from tests.conftest import PASSWORD
 
+    cache.clear()  # the token endpoint's rate limit counts every login the session made from 127.0.0.1
     path = tmp_path / "device" / "config.json"
     monkeypatch.setenv(config.ENV_PASSWORD, PASSWORD)
     assert cli.main(["login", "--server", live_server.url, "--username", "alice", "--device", "alice-phone",
