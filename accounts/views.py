@@ -1,6 +1,9 @@
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
@@ -17,16 +20,32 @@ from consentsvc.errors import ServiceError, register_code
 register_code("invalid_credentials", 400, "Username or password is wrong, or the account is locked.")
 
 
+@require_GET
 def home(request):
-    """`/`: a short page saying what the service is, for visitors; signed-in people go to their own home."""
+    """`/`: each role's home for a signed-in user, the landing page for visitors."""
     if request.user.is_authenticated:
-        if roles.is_holder(request.user):
-            return redirect("consent:settings")
-        if roles.is_auditor(request.user):
-            return redirect("audit:trail")
-        if roles.is_support(request.user):
-            return redirect("support:console")
+        target = roles.home_url(request)
+        if target is None:
+            raise PermissionDenied("Your account has no role yet. Ask an operator to give you one.")
+        return redirect(target)
+    return landing(request)
+
+
+def landing(request):
+    """A short page saying what the service is, for visitors."""
     return render(request, "landing.html")
+
+
+@require_POST
+def role_switch(request):
+    """Switch the navigation (and the home page) to another role the user holds."""
+    if not request.user.is_authenticated:
+        return redirect_to_login("/")
+    role = request.POST.get("role", "")
+    if role not in roles.roles_of(request.user):
+        raise PermissionDenied("You do not have that role.")
+    roles.role_activate(request, role)
+    return redirect(roles.ROLE_HOMES[role])
 
 
 def signup(request):

@@ -16,6 +16,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", account_views.home, name="home"),
+    path("accounts/role/", account_views.role_switch, name="role-switch"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", account_views.signup, name="signup"),
@@ -33,5 +34,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler403 = "consentsvc.views.handler403"
 handler404 = "consentsvc.views.handler404"
 handler500 = "consentsvc.views.handler500"
