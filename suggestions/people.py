@@ -14,11 +14,11 @@ import base64
 import logging
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
-from audit.services import audit_append
 from consent import purposes
 from consent.selectors import consent_active_entry
+from consent.uow import Actor
 from consentsvc.errors import ServiceError, register_code
 from suggestions import faces, render
 from suggestions.models import FaceScan, Person
@@ -129,22 +129,17 @@ def faces_analyse(*, user_id: int, item_ids: list[int]) -> int:
                     known.extend((p, f.embedding) for f, p in zip(fs, people, strict=True))
                     found_faces += len(fs)
                 analysed += len(found)
+                sealer.uow.record(sealer.uow.event(
+                    action="faces.analysed", actor=Actor.service("suggestions"), object_type="media",
+                    purpose=gateway.PURPOSE_FACES,
+                    details={"items": len(found), "faces": sum(len(fs) for _, fs in found)},
+                ))
         except IntegrityError:
             # A photo was deleted meanwhile (or another pass analysed it): the next pass picks up the rest.
             log.info("face analysis batch of user %s not kept: a photo changed meanwhile", user_id)
             _, resolve = _resolver(user_id)
             known = [(resolve(p), e) for p, e in known if resolve(p) is not None]
-    if analysed:
-        with transaction.atomic():
-            audit_append(
-                action="faces.analysed",
-                actor_kind="service",
-                actor_id="suggestions",
-                subject_id=user_id,
-                object_type="media",
-                purpose=gateway.PURPOSE_FACES,
-                details={"items": analysed, "faces": found_faces},
-            )
+    log.debug("faces of user %s: %s photos analysed, %s faces", user_id, analysed, found_faces)
     return analysed
 
 
@@ -243,11 +238,10 @@ def person_update(*, user_id: int, person_id, name=None, hidden: bool | None = N
             fields.append("hidden")
         if fields:
             person.save(update_fields=fields)
-            audit_append(
-                action="person.updated", actor_kind="holder", actor_id=user_id, subject_id=user_id,
-                object_type="person", object_id=person.pk, purpose=gateway.PURPOSE_FACES,
-                details={"named": name is not None, "hidden": hidden},
-            )
+            sealer.uow.record(sealer.uow.event(
+                action="person.updated", actor=Actor.holder(user_id), object_type="person", object_id=person.pk,
+                purpose=gateway.PURPOSE_FACES, details={"named": name is not None, "hidden": hidden},
+            ))
     return person_get(user_id=user_id, person_id=person.pk)
 
 
@@ -270,11 +264,10 @@ def person_merge(*, user_id: int, person_id, other_id) -> PersonView:
         other.sealed_name = None
         other.save(update_fields=["merged_into", "sealed_name"])
         Person.objects.filter(owner_id=user_id, merged_into=other).update(merged_into=person)
-        audit_append(
-            action="person.merged", actor_kind="holder", actor_id=user_id, subject_id=user_id,
-            object_type="person", object_id=person.pk, purpose=gateway.PURPOSE_FACES,
-            details={"merged": other.pk},
-        )
+        sealer.uow.record(sealer.uow.event(
+            action="person.merged", actor=Actor.holder(user_id), object_type="person", object_id=person.pk,
+            purpose=gateway.PURPOSE_FACES, details={"merged": other.pk},
+        ))
     return person_get(user_id=user_id, person_id=person.pk)
 
 

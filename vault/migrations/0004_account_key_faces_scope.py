@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vault', '0002_derivedoutput_sealed_meta'),
+        ('vault', '0003_shred_schedule_cause'),
     ]
 
     operations = [
