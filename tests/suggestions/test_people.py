@@ -174,7 +174,9 @@ def test_erase_and_turning_the_feature_off_leave_no_face_data(grouped, alice, ho
     if how == "erase":
         from vault.shredding import media_erase_all
 
-        media_erase_all(user_id=alice.pk, actor_kind="holder", actor_id=alice.pk)
+        from consent.uow import Actor
+
+        media_erase_all(user_id=alice.pk, actor=Actor.holder(alice.pk))
     else:
         withdraw(alice, purposes.CAMERA_ROLL)
     assert _all_face_data() == 0
