@@ -207,6 +207,7 @@ SUGGESTIONS_JOBS_INLINE = envbool("SUGGESTIONS_JOBS_INLINE", default=ENVIRONMENT
 # Uploads in a burst start one generation pass, this long after the last of them.
 SUGGESTIONS_DEBOUNCE_SECONDS = envint("SUGGESTIONS_DEBOUNCE_SECONDS", 60, minimum=0)
 SUGGESTIONS_PER_PASS = envint("SUGGESTIONS_PER_PASS", 6, minimum=1)
+SHARE_LINK_DAYS = envint("SHARE_LINK_DAYS", 7, minimum=1)  # how long a suggestion's share link works
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder
-from suggestions import jobs, people, selectors, services
+from suggestions import jobs, people, selectors, services, sharing
 from suggestions.models import Suggestion, SuggestionJob
 
 
@@ -106,23 +106,34 @@ class _AnyAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def content_response(content: selectors.SuggestionContent) -> HttpResponse:
+def content_response(content: selectors.SuggestionContent, *, download: bool = False) -> HttpResponse:
     response = HttpResponse(content.data, content_type=content.content_type)
-    response["Content-Disposition"] = f'inline; filename="{content.filename}"'
+    response["Content-Disposition"] = f'{"attachment" if download else "inline"}; filename="{content.filename}"'
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
 class SuggestionContentApi(APIView):
-    """The output: JPEG for collages and stylised images, animated WebP for recaps."""
+    """The output: JPEG for collages and stylised images, animated WebP for recaps (or, with
+    ``format=mp4``, the recap as an H.264 MP4)."""
 
     permission_classes = [IsHolder]
     content_negotiation_class = _AnyAccept
 
-    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY, (200, "image/webp"): OpenApiTypes.BINARY})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=["mp4"], description="A recap's H.264 MP4 instead of its WebP."),
+            OpenApiParameter("download", bool, description="As an attachment (a file to save)."),
+        ],
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, (200, "image/webp"): OpenApiTypes.BINARY,
+                   (200, "video/mp4"): OpenApiTypes.BINARY},
+    )
     def get(self, request, pk: int):
-        return content_response(selectors.suggestion_content(user_id=request.user.pk, suggestion_id=pk))
+        content = selectors.suggestion_content(
+            user_id=request.user.pk, suggestion_id=pk, video=request.query_params.get("format") == "mp4"
+        )
+        return content_response(content, download=request.query_params.get("download") in ("1", "true"))
 
 
 class SuggestionAcceptApi(APIView):
@@ -223,3 +234,54 @@ class PersonMergeApi(APIView):
         body.is_valid(raise_exception=True)
         person = people.person_merge(user_id=request.user.pk, person_id=pk, other_id=body.validated_data["person"])
         return Response(PersonOutputSerializer(person).data)
+
+
+# --------------------------------------------------------------------------- share links
+
+
+class ShareLinkOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    suggestion = serializers.IntegerField(source="suggestion_id")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    state = serializers.SerializerMethodField(help_text="active, expired or revoked")
+    opens = serializers.IntegerField(help_text="How many times the link was opened.")
+
+    def get_state(self, link) -> str:
+        return sharing.link_state(link)
+
+
+class ShareLinkCreatedSerializer(ShareLinkOutputSerializer):
+    url = serializers.CharField(help_text="The link: shown this once, only a hash of it is kept.")
+
+
+class ShareLinkListApi(APIView):
+    """A suggestion's share links (GET), or a new one (POST): anyone with the link sees the output
+    without an account until it expires (SHARE_LINK_DAYS) or is revoked; every open is audited."""
+
+    permission_classes = [IsHolder]
+
+    @extend_schema(responses=ShareLinkOutputSerializer(many=True))
+    def get(self, request, pk: int):
+        links = sharing.share_links_list(user_id=request.user.pk, suggestion_id=pk)
+        return Response({"count": len(links), "next": None, "previous": None,
+                         "results": ShareLinkOutputSerializer(links, many=True).data})
+
+    @extend_schema(request=None, responses={201: ShareLinkCreatedSerializer, 403: OpenApiResponse(
+        description="consent_required")})
+    def post(self, request, pk: int):
+        made = sharing.share_link_create(user_id=request.user.pk, suggestion_id=pk)
+        data = dict(ShareLinkOutputSerializer(made.link).data)
+        data["url"] = request.build_absolute_uri(f"/s/{made.token}/")
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class ShareLinkRevokeApi(APIView):
+    """Revoke a share link: it stops working at once."""
+
+    permission_classes = [IsHolder]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, link_id: int):
+        sharing.share_link_revoke(user_id=request.user.pk, link_id=link_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

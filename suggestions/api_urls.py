@@ -15,3 +15,7 @@ urlpatterns += [
     path("people/<int:pk>/", api.PersonApi.as_view(), name="api-people-detail"),
     path("people/<int:pk>/merge/", api.PersonMergeApi.as_view(), name="api-people-merge"),
 ]
+urlpatterns += [
+    path("suggestions/<int:pk>/share-links/", api.ShareLinkListApi.as_view(), name="api-suggestions-share-links"),
+    path("share-links/<int:link_id>/", api.ShareLinkRevokeApi.as_view(), name="api-share-link-revoke"),
+]

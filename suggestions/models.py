@@ -31,6 +31,10 @@ class Suggestion(models.Model):
     # Null only once dismissed: the output (and the title sealed on it) is deleted then, and the
     # row stays as the memory that stops the next run from making the same thing again.
     output = models.ForeignKey("vault.DerivedOutput", on_delete=models.CASCADE, null=True, related_name="+")
+    # A recap's H.264 MP4, beside its animated WebP (output): made from the same photos.
+    video_output = models.ForeignKey(
+        "vault.DerivedOutput", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     idempotency_key = models.CharField(max_length=64, help_text="sha256 of kind, group and style; no content.")
     job = models.ForeignKey("SuggestionJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -143,3 +147,26 @@ class FaceScan(models.Model):
 
     def __str__(self) -> str:
         return f"face scan of item {self.item_id}"
+
+
+class ShareLink(models.Model):
+    """An unguessable link to one suggestion's output that anyone can open without an account,
+    until it expires (SHARE_LINK_DAYS), is revoked, or the suggestion goes (dismissed, deleted
+    with a source, or every suggestion at withdrawal: the row goes with it).
+
+    Only a hash of the token is kept: the link itself is shown to the holder once."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links")
+    suggestion = models.ForeignKey(Suggestion, on_delete=models.CASCADE, related_name="share_links")
+    token_hash = models.CharField(max_length=64, unique=True, help_text="sha256 of the link's token.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    opens = models.PositiveIntegerField(default=0)
+    last_opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"share link {self.pk} of suggestion {self.suggestion_id}"

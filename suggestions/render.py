@@ -16,7 +16,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 COLLAGE_SIZE = 1600  # the canvas's longer side
 COLLAGE_GAP = 8
@@ -24,11 +24,16 @@ COLLAGE_BACKGROUND = (246, 244, 239)
 JPEG_QUALITY = 85
 
 RECAP_SIZE = 960
-RECAP_HOLD_MS = 1400
+RECAP_HOLD_MS = 2000  # each photo's pan and zoom
+RECAP_TITLE_MS = 1800
 RECAP_FADE_MS = 110
-RECAP_FADE_STEPS = 2  # blended frames between two photos
-RECAP_MIN_PHOTOS = 4  # 4 photos × (1 + 2) frames = 12 frames
-RECAP_MAX_PHOTOS = 6  # 18 frames
+RECAP_FADE_STEPS = 2  # blended frames between two pictures (WebP)
+RECAP_MOTION_FRAMES = 8  # frames of a photo's pan and zoom (WebP; the MP4 has RECAP_VIDEO_FPS a second)
+RECAP_ZOOM = 1.15
+RECAP_VIDEO_FPS = 24
+RECAP_VIDEO_SIZE = 720  # the MP4's side: 24 frames a second cost more than the WebP's few
+RECAP_MIN_PHOTOS = 4
+RECAP_MAX_PHOTOS = 6
 
 STYLIZED_SIZE = 1600
 STYLES = ("film", "sketch", "comic", "vintage", "noir")
@@ -267,38 +272,152 @@ def encode_jpeg(image: Image.Image) -> bytes:
 
 
 def recap_frames(count: int) -> int:
-    return count * (1 + RECAP_FADE_STEPS)
+    """Frames of a WebP recap of `count` photos: the title card, then each photo's pan and zoom
+    and its fade into the next."""
+    return 1 + RECAP_FADE_STEPS + count * RECAP_MOTION_FRAMES + (count - 1) * RECAP_FADE_STEPS
 
 
-def recap(sources: Sequence[Source], *, size: int | None = None) -> bytes:
-    """A looping animated WebP: each photo held, then cross-faded into the next (and the last
-    back into the first), so n photos make 3n frames."""
+@dataclass(frozen=True)
+class Motion:
+    """A Ken Burns move over one still: from one crop (zoom, centre) to another."""
+
+    zoom_from: float
+    zoom_to: float
+    centre_from: tuple[float, float]
+    centre_to: tuple[float, float]
+
+    def box(self, size: tuple[int, int], t: float) -> tuple[float, float, float, float]:
+        """The crop (left, top, right, bottom) of the still at time t in [0, 1], eased."""
+        t = 0.5 - 0.5 * math.cos(math.pi * t)
+        zoom = self.zoom_from + (self.zoom_to - self.zoom_from) * t
+        cx = self.centre_from[0] + (self.centre_to[0] - self.centre_from[0]) * t
+        cy = self.centre_from[1] + (self.centre_to[1] - self.centre_from[1]) * t
+        width, height = size[0] / zoom, size[1] / zoom
+        left = min(max(0.0, cx * size[0] - width / 2), size[0] - width)
+        top = min(max(0.0, cy * size[1] - height / 2), size[1] - height)
+        return left, top, left + width, top + height
+
+
+def motions(count: int, focuses: Sequence[tuple[float, float]]) -> list[Motion]:
+    """Alternately zoom in towards the photo's centre of interest and out from it."""
+    moves = []
+    for index in range(count):
+        focus = focuses[index] if index < len(focuses) else (0.5, 0.5)
+        if index % 2 == 0:
+            moves.append(Motion(1.0, RECAP_ZOOM, (0.5, 0.5), focus))
+        else:
+            moves.append(Motion(RECAP_ZOOM, 1.0, focus, (0.5, 0.5)))
+    return moves
+
+
+def _still(source: Source, size: int) -> tuple[Image.Image, tuple[float, float]]:
+    """The photo cropped square around its centre of interest, with room to zoom in."""
+    big = round(size * RECAP_ZOOM)
+    image = fill(source, (big, big))
+    return image, focus_point(image)
+
+
+def _title_card(image: Image.Image, title: str, dates: str) -> Image.Image:
+    """The first photo, darkened, with the title and the dates of the moment over it."""
+    card = ImageEnhance.Brightness(image).enhance(0.45)
+    draw = ImageDraw.Draw(card)
+    width, height = card.size
+    size = max(12, width // 14)
+    font = ImageFont.load_default(size=size)
+    small = ImageFont.load_default(size=max(10, size * 3 // 5))
+    lines = _wrap(draw, title or "", font, width * 0.86) or [""]
+    line_height = round(size * 1.25)
+    top = height / 2 - (len(lines) * line_height + (line_height if dates else 0)) / 2
+    for line in lines:
+        draw.text((width / 2, top), line, font=font, fill=(255, 255, 255), anchor="ma")
+        top += line_height
+    if dates:
+        draw.text((width / 2, top + size * 0.2), dates, font=small, fill=(235, 228, 214), anchor="ma")
+    return card
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, max_width: float) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= max_width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines[:3]
+
+
+def recap_sequence(
+    sources: Sequence[Source], *, size: int, title: str, dates: str, motion_frames: int, fade_frames: int,
+    title_frames: int,
+):
+    """The recap's frames in order, made one at a time (a video never holds them all): the title
+    card over the first photo, then each photo panned and zoomed, faded into the next."""
     if not RECAP_MIN_PHOTOS <= len(sources) <= RECAP_MAX_PHOTOS:
         raise ValueError(f"a recap takes {RECAP_MIN_PHOTOS} to {RECAP_MAX_PHOTOS} photos")
+    stills = [_still(source, size) for source in sources]
+    moves = motions(len(stills), [focus for _, focus in stills])
+
+    def frame(index: int, t: float) -> Image.Image:
+        still = stills[index][0]
+        return still.resize((size, size), Image.Resampling.BILINEAR, box=moves[index].box(still.size, t))
+
+    first = frame(0, 0.0)
+    card = _title_card(first, title, dates)
+    for _ in range(title_frames):
+        yield card
+    for step in range(fade_frames):
+        yield Image.blend(card, first, (step + 1) / (fade_frames + 1))
+    for index in range(len(stills)):
+        for step in range(motion_frames):
+            yield frame(index, step / max(1, motion_frames - 1))
+        if index + 1 < len(stills):
+            last, following = frame(index, 1.0), frame(index + 1, 0.0)
+            for step in range(fade_frames):
+                yield Image.blend(last, following, (step + 1) / (fade_frames + 1))
+
+
+def recap(sources: Sequence[Source], *, size: int | None = None, title: str = "", dates: str = "") -> bytes:
+    """A looping animated WebP: a title card, then each photo with a slow pan and zoom."""
     size = size or RECAP_SIZE
-    stills = [fill(source, (size, size)) for source in sources]
-    frames, durations = [], []
-    for index, still in enumerate(stills):
-        following = stills[(index + 1) % len(stills)]
-        frames.append(still)
-        durations.append(RECAP_HOLD_MS)
-        for step in range(1, RECAP_FADE_STEPS + 1):
-            frames.append(Image.blend(still, following, step / (RECAP_FADE_STEPS + 1)))
-            durations.append(RECAP_FADE_MS)
+    frames = list(recap_sequence(
+        sources, size=size, title=title, dates=dates, motion_frames=RECAP_MOTION_FRAMES,
+        fade_frames=RECAP_FADE_STEPS, title_frames=1,
+    ))
+    frame_ms = round(RECAP_HOLD_MS / RECAP_MOTION_FRAMES)
+    durations = [RECAP_TITLE_MS] + [RECAP_FADE_MS] * RECAP_FADE_STEPS
+    durations += ([frame_ms] * RECAP_MOTION_FRAMES + [RECAP_FADE_MS] * RECAP_FADE_STEPS) * len(sources)
+    durations = durations[: len(frames)]
     buffer = io.BytesIO()
     frames[0].save(
-        buffer,
-        "WEBP",
-        save_all=True,
-        append_images=frames[1:],
-        duration=durations,
-        loop=0,
-        quality=78,
-        method=1,
-        minimize_size=False,
-        kmin=1,
-        kmax=3,
+        buffer, "WEBP", save_all=True, append_images=frames[1:], duration=durations, loop=0, quality=78,
+        method=0, minimize_size=False, kmin=1, kmax=3,
     )
+    return buffer.getvalue()
+
+
+def recap_video(sources: Sequence[Source], *, size: int | None = None, title: str = "", dates: str = "") -> bytes:
+    """The same recap as an H.264 MP4 (what people share), through PyAV's bundled FFmpeg, made
+    in memory: nothing of the photos touches the disk."""
+    import av
+
+    size = size or RECAP_VIDEO_SIZE
+    size -= size % 2  # H.264 with 4:2:0 chroma wants even sides
+    fps = RECAP_VIDEO_FPS
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23", "movflags": "+faststart"}
+        for image in recap_sequence(
+            sources, size=size, title=title, dates=dates,
+            motion_frames=round(RECAP_HOLD_MS / 1000 * fps), fade_frames=round(fps * 0.4),
+            title_frames=round(RECAP_TITLE_MS / 1000 * fps),
+        ):
+            for packet in stream.encode(av.VideoFrame.from_image(image)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
     return buffer.getvalue()
 
 

@@ -80,12 +80,18 @@ class SuggestionContent:
     filename: str
 
 
-EXTENSIONS = {"image/jpeg": "jpg", "image/webp": "webp"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4"}
 
 
-def suggestion_content(*, user_id: int, suggestion_id) -> SuggestionContent:
-    """The decrypted output, for its owner only (the gateway audits the read)."""
+def suggestion_content(*, user_id: int, suggestion_id, video: bool = False) -> SuggestionContent:
+    """The decrypted output, for its owner only (the gateway audits the read); ``video`` asks
+    for a recap's MP4 instead of its animated WebP (not_found for anything else)."""
     suggestion = suggestion_get(user_id=user_id, suggestion_id=suggestion_id)
+    if video:
+        if suggestion.video_output_id is None:
+            raise ServiceError("not_found", "This suggestion has no video.")
+        data = gateway.output_open(user_id=user_id, output_id=suggestion.video_output_id)
+        return SuggestionContent(data, "video/mp4", f"suggestion-{suggestion.pk}.mp4")
     data = gateway.output_open(user_id=user_id, output_id=suggestion.output_id)
     content_type = "image/webp" if suggestion.kind == Suggestion.Kind.RECAP else "image/jpeg"
     return SuggestionContent(data, content_type, f"suggestion-{suggestion.pk}.{EXTENSIONS[content_type]}")

@@ -24,7 +24,7 @@ from consent.selectors import consent_active_entry
 from consent.uow import Actor, account_write
 from consentsvc.errors import ServiceError
 from suggestions import grouping, people, places, planning, render, titles
-from suggestions.models import Suggestion, SuggestionJob
+from suggestions.models import ShareLink, Suggestion, SuggestionJob
 from vault import gateway
 
 log = logging.getLogger(__name__)
@@ -92,13 +92,15 @@ def _pick(plan: planning.Plan, ids: list[int], strength: dict[int, float]) -> li
     return list(planning._spread(ids, planning.COLLAGE_MAX_PHOTOS))
 
 
-def _render(plan: planning.Plan, released: list[gateway.ReleasedItem]) -> bytes:
+def _render(plan: planning.Plan, released: list[gateway.ReleasedItem], meta: dict) -> tuple[bytes, bytes | None]:
+    """The output, and for a recap its MP4 too (the title card shows the title and the dates)."""
     sources = [render.Source.from_bytes(r.data) for r in released]
     if plan.kind == planning.COLLAGE:
-        return render.collage(sources)
+        return render.collage(sources), None
     if plan.kind == planning.RECAP:
-        return render.recap(sources)
-    return render.stylize(sources[0], plan.style)
+        card = {"title": meta["title"], "dates": titles.moment_dates(plan.first, plan.last)}
+        return render.recap(sources, **card), render.recap_video(sources, **card)
+    return render.stylize(sources[0], plan.style), None
 
 
 def _choose(plans: list[planning.Plan], *, existing: set[str], limit: int) -> list[planning.Plan]:
@@ -277,7 +279,8 @@ def _read_render_store(
         item_ids = _pick(plan, [i for i in item_ids if i in by_id], {})
         if not item_ids:
             return None
-    data = _render(plan, [by_id[i] for i in item_ids])
+    meta = _output_meta(plan, taken=taken)
+    data, video = _render(plan, [by_id[i] for i in item_ids], meta)
     del released, by_id
     _between_read_and_commit(user_id=user_id, plan=plan)
     source_ids = sorted(item_ids)
@@ -291,8 +294,14 @@ def _read_render_store(
                 source_ids=source_ids,
                 data=data,
                 content_type=CONTENT_TYPES[plan.kind],
-                meta=(meta := _output_meta(plan, taken=taken)),
+                meta=meta,
             )
+            video_id = None
+            if video is not None:
+                video_id = gateway.output_store(
+                    user_id=user_id, purpose=purpose, kind="recap_video", source_ids=source_ids, data=video,
+                    content_type="video/mp4",
+                )
         except gateway.GatewayDenied:
             # Committed with the denial's audit event; was it consent, or a source that went?
             denied = True
@@ -305,12 +314,15 @@ def _read_render_store(
                         kind=plan.kind,
                         source_count=len(source_ids),
                         output_id=output_id,
+                        video_output_id=video_id,
                         idempotency_key=plan.key,
                         job=job,
                     )
             except IntegrityError:
                 # Made by a concurrent pass meanwhile: keep theirs, drop ours.
-                gateway.output_delete(user_id=user_id, output_id=output_id)
+                for made in (output_id, video_id):
+                    if made is not None:
+                        gateway.output_delete(user_id=user_id, output_id=made)
                 return None
     if denied:
         if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
@@ -351,15 +363,17 @@ def suggestion_dismiss(*, user_id: int, suggestion_id) -> None:
     so it is not made again."""
     with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
         suggestion = _own(user_id=user_id, suggestion_id=suggestion_id)
-        output_id = suggestion.output_id
+        outputs = [suggestion.output_id, suggestion.video_output_id]
         suggestion.status = Suggestion.Status.DISMISSED
         suggestion.decided_at = timezone.now()
-        suggestion.output = None
-        suggestion.save(update_fields=["status", "decided_at", "output"])
+        suggestion.output = suggestion.video_output = None
+        suggestion.save(update_fields=["status", "decided_at", "output", "video_output"])
+        links = ShareLink.objects.filter(suggestion=suggestion).delete()[0]  # dead at once
         uow.record(uow.event(action="suggestion.dismissed", object_type="suggestion", object_id=suggestion.pk,
-                             details={"kind": suggestion.kind}))
-        if output_id is not None:
-            gateway.output_delete(user_id=user_id, output_id=output_id)
+                             details={"kind": suggestion.kind, "share_links": links}))
+        for output_id in outputs:
+            if output_id is not None:
+                gateway.output_delete(user_id=user_id, output_id=output_id)
 
 
 def suggestions_forget(*, user_id: int) -> int:

@@ -7,6 +7,11 @@ urlpatterns = [
     path("suggestions/", views.suggestion_list, name="list"),
     path("suggestions/generate/", views.suggestion_generate, name="generate"),
     path("suggestions/<int:pk>/preview/", views.suggestion_preview, name="preview"),
+    path("suggestions/<int:pk>/download/", views.suggestion_download, name="download"),
+    path("suggestions/<int:pk>/share/", views.suggestion_share, name="share"),
+    path("share-links/<int:link_id>/revoke/", views.share_link_revoke, name="share-link-revoke"),
+    path("s/<str:token>/", views.shared_page, name="shared"),
+    path("s/<str:token>/content/", views.shared_content, name="shared-content"),
     path("suggestions/<int:pk>/accept/", views.suggestion_accept, name="accept"),
     path("suggestions/<int:pk>/dismiss/", views.suggestion_dismiss, name="dismiss"),
 ]

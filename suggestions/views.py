@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import holder_required
 from consentsvc.errors import ServiceError
-from suggestions import jobs, people, selectors, services
+from suggestions import jobs, people, selectors, services, sharing
 from suggestions import render as suggestion_render
 from suggestions.api import content_response
 from suggestions.models import SuggestionJob
@@ -21,17 +21,31 @@ def suggestion_list(request):
     # A pass queued after uploads waits out the debounce: nothing is working yet, and the button
     # (which brings that pass forward) stays usable; the page refreshes only for a pass that is due.
     waiting = job is not None and job.status == SuggestionJob.Status.QUEUED and job.run_after > timezone.now()
+    suggestions = selectors.suggestions_titled(
+        user_id=user_id, suggestions=selectors.suggestion_list(user_id=user_id)[:60]
+    )
+    links = _links_by_suggestion(user_id)
+    for suggestion in suggestions:
+        suggestion.links = links.get(suggestion.pk, [])
     return render(request, "suggestions/list.html", {
         "feature_on": selectors.suggestions_feature_on(user_id=user_id),
-        "suggestions": selectors.suggestions_titled(
-            user_id=user_id, suggestions=selectors.suggestion_list(user_id=user_id)[:60]
-        ),
+        "suggestions": suggestions,
         "job": job,
         "reason": selectors.pass_reason(job),
+        "new_link": request.session.pop("new_share_link", None),
         "waiting": waiting,
         "working": job is not None and not waiting
         and job.status in (SuggestionJob.Status.QUEUED, SuggestionJob.Status.RUNNING),
     })
+
+
+def _links_by_suggestion(user_id: int) -> dict:
+    links: dict[int, list] = {}
+    for link in sharing.share_links_list(user_id=user_id):
+        link.state = sharing.link_state(link)
+        if link.state == "active":
+            links.setdefault(link.suggestion_id, []).append(link)
+    return links
 
 
 @holder_required
@@ -49,12 +63,87 @@ def suggestion_generate(request):
 @require_GET
 def suggestion_preview(request, pk: int):
     try:
-        content = selectors.suggestion_content(user_id=request.user.pk, suggestion_id=pk)
+        content = selectors.suggestion_content(
+            user_id=request.user.pk, suggestion_id=pk, video=request.GET.get("format") == "mp4"
+        )
     except ServiceError as exc:
         if exc.code == "not_found":
             raise Http404 from None
         raise
     return content_response(content)
+
+
+@holder_required
+@require_GET
+def suggestion_download(request, pk: int):
+    """The output as a file to save (a recap's MP4 with ?format=mp4)."""
+    try:
+        content = selectors.suggestion_content(
+            user_id=request.user.pk, suggestion_id=pk, video=request.GET.get("format") == "mp4"
+        )
+    except ServiceError as exc:
+        if exc.code == "not_found":
+            raise Http404 from None
+        raise
+    return content_response(content, download=True)
+
+
+@holder_required
+@require_POST
+def suggestion_share(request, pk: int):
+    """A new share link, shown once on the page."""
+    try:
+        made = sharing.share_link_create(user_id=request.user.pk, suggestion_id=pk)
+    except ServiceError as exc:
+        if exc.code == "not_found":
+            raise Http404 from None
+        messages.error(request, exc.message)
+        return redirect("suggestions:list")
+    url = request.build_absolute_uri(f"/s/{made.token}/")
+    messages.success(request, f"Anyone with this link can see it until {made.link.expires_at:%-d %B}: {url}")
+    request.session["new_share_link"] = {"suggestion": made.link.suggestion_id, "url": url}
+    return redirect("suggestions:list")
+
+
+@holder_required
+@require_POST
+def share_link_revoke(request, link_id: int):
+    try:
+        sharing.share_link_revoke(user_id=request.user.pk, link_id=link_id)
+    except ServiceError as exc:
+        raise Http404 from exc
+    messages.success(request, "The link no longer works.")
+    return redirect("suggestions:list")
+
+
+# --------------------------------------------------------------------------- opened by anyone with the link
+
+
+@require_GET
+def shared_page(request, token: str):
+    try:
+        link = sharing.share_link_check(token=token)
+    except ServiceError:
+        raise Http404 from None
+    response = render(request, "suggestions/shared.html", {
+        "token": token, "kind": link.suggestion.kind, "has_video": link.suggestion.video_output_id is not None,
+    })
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@require_GET
+def shared_content(request, token: str):
+    try:
+        content = sharing.share_open(token=token, video=request.GET.get("format") == "mp4")
+    except ServiceError:
+        raise Http404 from None
+    response = content_response(content, download=request.GET.get("download") == "1")
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 @holder_required

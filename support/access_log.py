@@ -351,6 +351,21 @@ def _sentence(entry: Entry, *, ticket) -> str:  # noqa: C901 (a table of phrasin
         return f"The suggestions engine made {n} suggestions for you"
     if action == "output.read":
         return f"{who} opened {_plural(n, 'suggestion')}"
+    if action == "output.shared_read":
+        if denied:
+            return "Someone tried a share link after it had stopped working; nothing was shown"
+        return "Someone opened a suggestion through your share link" + ("" if n == 1 else f" ({_plural(n, 'time')})")
+    if action == "share_link.created":
+        return f"{who} made a share link to a suggestion"
+    if action == "share_link.revoked":
+        return f"{who} revoked a share link"
+    if action == "faces.analysed":
+        items = _sum(entry, "items")
+        return f"The suggestions engine looked for faces in {_photos(items)} to group them by people"
+    if action == "person.updated":
+        return f"{who} named or hid a person on the People page"
+    if action == "person.merged":
+        return f"{who} merged two people on the People page"
     if action in ("suggestion.accepted", "suggestion.dismissed"):
         verb = "shared" if action == "suggestion.accepted" else "dismissed"
         if n > 1:

@@ -64,6 +64,15 @@ PERMISSION_TABLE = {
     "api-people-list": "holder",
     "api-people-detail": "holder",
     "api-people-merge": "holder",
+    # share links: made and revoked by the holder; opened by anyone holding an unguessable token
+    # (tests/suggestions/test_sharing.py tries unknown, revoked, expired and withdrawn ones)
+    "suggestions:download": "holder",
+    "suggestions:share": "holder",
+    "suggestions:share-link-revoke": "holder",
+    "suggestions:shared": "anonymous",
+    "suggestions:shared-content": "anonymous",
+    "api-suggestions-share-links": "holder",
+    "api-share-link-revoke": "holder",
     # audit: auditors only (tests/audit/test_api.py, test_page.py)
     "audit:trail": "auditor",
     "api-audit-events-list": "auditor",

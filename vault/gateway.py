@@ -45,6 +45,7 @@ __all__ = [
     "output_delete",
     "media_uploaded",
     "held_count",
+    "output_shared_open",
     "FaceSealer",
     "faces_sealing",
     "faces_open",
@@ -354,6 +355,25 @@ def output_open(*, user_id: int, output_id: int) -> bytes:
         raise ServiceError("media_unreadable", f"Stored output {output.pk} failed its integrity check.") from None
     _output_read_event(output, outcome="allowed", details={"kind": output.kind})
     return data
+
+
+def output_shared_open(*, user_id: int, output_id: int, link_id: int) -> tuple[bytes, str]:
+    """An output opened by anyone through one of the holder's share links: (bytes, content type).
+
+    The consent the output was made under is checked now (a withdrawal kills every link at
+    once, even before the link rows are gone) and the open is audited on the holder's trail
+    (actor: the link, never the visitor), before anything is returned."""
+    output = _output_get(user_id=user_id, output_id=output_id)
+    with _guarded(user_id=user_id, purpose=output.purpose, action="output.shared_read") as uow:
+        data_key = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
+        try:
+            data = content.content_read(data_key=data_key, uid=output.uid, variant="output")
+        except blobs.BlobIntegrityError as exc:
+            raise _Unreadable("output", output.pk, exc.reason) from None
+        uow.record(uow.event(action="output.shared_read", actor=Actor.service(f"share_link:{int(link_id)}"),
+                             object_type="output", object_id=output.pk, purpose=output.purpose,
+                             details={"kind": output.kind, "link": int(link_id)}))
+    return data, output.content_type
 
 
 def outputs_meta(*, user_id: int, output_ids: Iterable[int]) -> dict[int, dict]:

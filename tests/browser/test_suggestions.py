@@ -1,5 +1,5 @@
-"""/suggestions/ without JavaScript: previews load, Share marks a suggestion shared, Dismiss removes it; with the
-feature off, the page says how to turn it on and links to the settings page."""
+"""/suggestions/ without JavaScript: previews load, Mark as shared marks a suggestion shared, Dismiss removes it;
+with the feature off, the page says how to turn it on and links to the settings page."""
 
 import re
 
@@ -46,10 +46,11 @@ def test_it_makes_shares_and_dismisses_suggestions_with_previews_that_load(new_p
     snap(page, "suggestions")
 
     shared, dismissed = (page.locator(f"#suggestion-{s.pk}") for s in made[:2])
-    shared.get_by_role("button", name="Share").click()
+    shared.get_by_role("button", name="Mark as shared").click()
     expect(page.locator(".messages")).to_contain_text("Marked as shared.")
     expect(shared.locator(".badge")).to_have_text("Shared")
-    expect(shared.get_by_role("button", name="Share")).to_have_count(0)
+    expect(shared.get_by_role("button", name="Mark as shared")).to_have_count(0)
+    expect(shared.get_by_role("link", name="Download")).to_have_count(1)
 
     dismissed.get_by_role("button", name="Dismiss").click()
     expect(page.locator(".messages")).to_contain_text("Dismissed and deleted.")

@@ -22,6 +22,7 @@ def small_outputs(monkeypatch):
 
     monkeypatch.setattr(render, "COLLAGE_SIZE", 480)
     monkeypatch.setattr(render, "RECAP_SIZE", 240)
+    monkeypatch.setattr(render, "RECAP_VIDEO_SIZE", 160)
     monkeypatch.setattr(render, "STYLIZED_SIZE", 480)
 
 

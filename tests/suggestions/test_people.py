@@ -172,9 +172,8 @@ def test_deleting_a_photo_deletes_its_faces(grouped, alice):
 @pytest.mark.parametrize("how", ["erase", "main_toggle"])
 def test_erase_and_turning_the_feature_off_leave_no_face_data(grouped, alice, how):
     if how == "erase":
-        from vault.shredding import media_erase_all
-
         from consent.uow import Actor
+        from vault.shredding import media_erase_all
 
         media_erase_all(user_id=alice.pk, actor=Actor.holder(alice.pk))
     else:

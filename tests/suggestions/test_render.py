@@ -2,7 +2,7 @@ import io
 import itertools
 
 import pytest
-from PIL import Image, ImageDraw, ImageSequence
+from PIL import Image, ImageChops, ImageDraw, ImageSequence, ImageStat
 
 from suggestions import render
 from tests.suggestions.factories import pattern_jpeg, solid_jpeg
@@ -95,18 +95,37 @@ def test_it_puts_every_photo_and_only_those_in_a_collage():
     assert colours_in(output, PALETTE) == set(PALETTE[:7])
 
 
-def test_it_makes_a_looping_cross_faded_recap_of_twelve_to_eighteen_frames():
-    sources = [render.Source.from_bytes(solid_jpeg(colour)) for colour in PALETTE[:4]]
-    animation = Image.open(io.BytesIO(render.recap(sources, size=240)))
+def test_it_makes_a_recap_with_a_title_card_and_a_ken_burns_move_on_each_photo():
+    sources = [render.Source.from_bytes(pattern_jpeg(seed, (800, 600))) for seed in range(4)]
+    animation = Image.open(io.BytesIO(render.recap(sources, size=240, title="A weekend in Lisbon", dates="10–12 May")))
     assert animation.format == "WEBP" and animation.is_animated
-    assert animation.n_frames == 12
+    assert animation.n_frames == render.recap_frames(4)
     frames = [frame.convert("RGB") for frame in ImageSequence.Iterator(animation)]
-    assert [colours_in(frames[i], PALETTE) for i in (0, 3, 6, 9)] == [{c} for c in PALETTE[:4]]
-    # A fade frame is a blend of two neighbours, neither of them pure.
-    assert colours_in(frames[1], PALETTE) == set()
-    assert render.recap_frames(6) == 18
+    # The title card: the first photo darkened, with white lettering on it.
+    first_photo = frames[1 + render.RECAP_FADE_STEPS]
+    card = frames[0]
+    assert ImageStat.Stat(card.convert("L")).mean[0] < ImageStat.Stat(first_photo.convert("L")).mean[0]
+    assert card.convert("L").getextrema()[1] >= 240
+    # Ken Burns: within one photo's run the frames move (zoom and pan), the first and last differ most.
+    start = 1 + render.RECAP_FADE_STEPS
+    run = frames[start : start + render.RECAP_MOTION_FRAMES]
+    moved = [ImageStat.Stat(ImageChops.difference(run[0], frame)).mean[0] for frame in run[1:]]
+    assert 0 < moved[0] < moved[-1]
     with pytest.raises(ValueError):
         render.recap(sources[:3])
+
+
+def test_it_makes_the_recap_as_an_h264_mp4_too():
+    import av
+
+    sources = [render.Source.from_bytes(pattern_jpeg(seed, (800, 600))) for seed in range(4)]
+    data = render.recap_video(sources, size=160, title="Lisbon", dates="10–12 May")
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and (stream.width, stream.height) == (160, 160)
+        count = sum(1 for _ in container.decode(stream))
+    seconds = (render.RECAP_TITLE_MS + 4 * render.RECAP_HOLD_MS) / 1000
+    assert count >= seconds * render.RECAP_VIDEO_FPS
 
 
 @pytest.mark.parametrize("style", render.STYLES)
