@@ -46,7 +46,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
@@ -70,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "accounts.tokens.CallingTokenMiddleware",
 ]
 
 ROOT_URLCONF = "consentsvc.urls"
@@ -134,6 +134,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 if ENVIRONMENT == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# API tokens end after this many days without use (and at sign-out or a password change).
+API_TOKEN_IDLE_DAYS = envint("API_TOKEN_IDLE_DAYS", 30, minimum=1)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/settings/camera-roll/"
@@ -208,7 +211,7 @@ SUGGESTIONS_PER_PASS = envint("SUGGESTIONS_PER_PASS", 6, minimum=1)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous API call gets 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -8,6 +8,7 @@ from accounts import views as account_views
 
 api_v1 = [
     path("auth/token/", account_views.TokenCreateApi.as_view(), name="auth-token"),
+    path("auth/logout/", account_views.LogoutApi.as_view(), name="auth-logout"),
     path("", include("consent.api_urls")),
     path("", include("audit.api_urls")),
     path("", include("vault.api_urls")),
@@ -20,7 +21,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", account_views.signup, name="signup"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/", account_views.PasswordChangeView.as_view(), name="password_change"),
+    path("settings/devices/", account_views.devices, name="devices"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", include("consent.urls")),
     path("", include("audit.urls")),

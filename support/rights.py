@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import tokens
 from audit.context import reset_request_id, set_request_id
 from audit.services import audit_append
 from consentsvc.errors import ServiceError, register_code
@@ -215,4 +216,5 @@ def cloud_media_erase(*, holder) -> dict:
     counts = vault_services.media_erase_all(user_id=holder.pk, actor_kind="holder", actor_id=holder.pk)
     counts = dict(counts or {})
     counts["exports"] = exports_delete_all(user_id=holder.pk, actor_kind="holder", actor_id=holder.pk)
+    tokens.tokens_revoke_all(user_id=holder.pk)  # every device signs in again
     return counts
