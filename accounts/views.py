@@ -8,12 +8,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services, tokens
 from accounts.forms import SignUpForm
 from accounts.lockout import LOGIN_LOCKED
+from consentsvc.api.throttling import ScopedRateThrottle
 from consentsvc.errors import ServiceError, register_code
 
 register_code("invalid_credentials", 400, "Username or password is wrong, or the account is locked.")

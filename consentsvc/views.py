@@ -1,6 +1,12 @@
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, server_error
 
-from consentsvc.api.errors import json_404, json_500
+from consentsvc.api.errors import json_400, json_404, json_500
+
+
+def handler400(request, exception=None):
+    if request.path.startswith("/api/"):
+        return json_400(request, exception)
+    return bad_request(request, exception)
 
 
 def handler404(request, exception=None):
