@@ -1,4 +1,4 @@
-"""DRF permission classes for the three roles."""
+"""DRF permission classes for holders and support (the trail's own check is audit.permissions)."""
 
 from rest_framework.permissions import BasePermission
 
@@ -10,13 +10,6 @@ class IsHolder(BasePermission):
 
     def has_permission(self, request, view):
         return roles.is_holder(request.user)
-
-
-class IsAuditor(BasePermission):
-    message = "Only auditors can do this."
-
-    def has_permission(self, request, view):
-        return roles.is_auditor(request.user)
 
 
 class IsSupport(BasePermission):

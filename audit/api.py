@@ -101,7 +101,7 @@ class AuditEventListApi(ListAPIView):
         class Meta:
             model = AuditEvent
             fields = ["seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id",
-                      "purpose", "outcome", "request_id", "details", "prev_hash", "hash"]
+                      "purpose", "outcome", "request_id", "details", "event_id", "prev_hash", "hash"]
 
     serializer_class = OutputSerializer
 

@@ -34,7 +34,7 @@ from audit.streaming import prefetched
 
 FORMAT = "consentsvc-audit-export/1"
 CSV_COLUMNS = ("seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id",
-               "purpose", "outcome", "request_id", "details", "prev_hash", "hash")
+               "purpose", "outcome", "request_id", "details", "event_id", "prev_hash", "hash")
 _CHUNK_ROWS = 2000
 _FLUSH_BYTES = 1 << 16
 

@@ -148,7 +148,7 @@ if ENVIRONMENT == "test":
 API_TOKEN_IDLE_DAYS = envint("API_TOKEN_IDLE_DAYS", 30, minimum=1)
 
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/settings/camera-roll/"
+LOGIN_REDIRECT_URL = "/"  # each role's home (accounts.views.home)
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # Failed logins: five tries per username and address, then a one-hour lock.
@@ -295,6 +295,11 @@ RECEIPT_SIGNING_KEY = envstr("RECEIPT_SIGNING_KEY")
 AUDIT_SIGNING_KEY = envstr("AUDIT_SIGNING_KEY")
 AUDIT_CHECKPOINT_ORIGIN = envstr("AUDIT_CHECKPOINT_ORIGIN", "consentsvc.local/audit")
 AUDIT_CHECKPOINT_EVERY = envint("AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
+# The secret every audit event carries a MAC under (at least 32 characters; *_FILE works; generated
+# under var/keys outside production). Never stored in the database.
+AUDIT_MAC_KEY = envstr("AUDIT_MAC_KEY")
+# A signed checkpoint at most this long after any new event (housekeeping runs audit_checkpoint).
+AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", 10, minimum=1)
 
 CONSENT_JURISDICTION = envstr("CONSENT_JURISDICTION", "EU")
 CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")

@@ -21,8 +21,9 @@ from audit.services import audit_append
 from consentsvc.errors import ServiceError, register_code
 from support import export_zip, jobs, selectors
 from support.models import DataExport
+from vault import exports as vault_exports
 from vault import selectors as vault_selectors
-from vault import services as vault_services
+from vault import shredding
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +76,11 @@ def export_build(*, export_id: str | uuid.UUID) -> None:
     try:
         stats = export_zip.ExportStats()
         chunks = export_zip.export_chunks(holder_id=export.holder_id, expires_at=export.expires_at, stats=stats)
-        vault_services.export_store(user_id=export.holder_id, export_uid=export.pk, chunks=stats.counted(chunks))
+        vault_exports.export_store(user_id=export.holder_id, export_uid=export.pk, chunks=stats.counted(chunks))
         with transaction.atomic():
             current = DataExport.objects.select_for_update().filter(pk=export.pk).first()
             if current is None:  # erased while it was being built: the zip must not outlive the erase
-                vault_services.export_delete(user_id=export.holder_id, export_uid=export.pk)
+                vault_exports.export_delete(user_id=export.holder_id, export_uid=export.pk)
                 return
             current.status = DataExport.Status.READY
             current.finished_at = timezone.now()
@@ -104,7 +105,7 @@ def export_build(*, export_id: str | uuid.UUID) -> None:
                              subject_id=export.holder_id, object_type="data_export", object_id=export.pk,
                              outcome="error", details={"error": _code(code)})
         try:
-            vault_services.export_delete(user_id=export.holder_id, export_uid=export.pk)
+            vault_exports.export_delete(user_id=export.holder_id, export_uid=export.pk)
         except Exception:  # nothing was stored, or the key is gone
             logger.debug("no export blob to delete for %s", export.pk)
     finally:
@@ -133,7 +134,7 @@ def export_download(*, holder, export_id) -> Download:
     if export.status != DataExport.Status.READY:
         raise ServiceError("export_not_ready", "The export is still being made; try again in a moment.")
     try:
-        chunks = vault_services.export_open(user_id=holder.pk, export_uid=export.pk)
+        chunks = vault_exports.export_open(user_id=holder.pk, export_uid=export.pk)
     except FileNotFoundError:
         # Its key was shredded (consent withdrawn, media erased): the export went with it.
         with transaction.atomic():
@@ -153,7 +154,7 @@ def exports_delete_all(*, user_id: int, actor_kind: str, actor_id) -> int:
         _export_delete(export, actor_kind=actor_kind, actor_id=actor_id, why="erased")
         deleted += 1
     # Also anything a build was still writing when the rows went.
-    transaction.on_commit(lambda: vault_services.exports_delete_all(user_id=user_id))
+    transaction.on_commit(lambda: vault_exports.exports_delete_all(user_id=user_id))
     return deleted
 
 
@@ -163,7 +164,7 @@ def _export_delete(export: DataExport, *, actor_kind: str, actor_id, why: str) -
     export.delete()
     audit_append(action="export.deleted", actor_kind=actor_kind, actor_id=actor_id, subject_id=holder_id,
                  object_type="data_export", object_id=export_uid, details={"why": why})
-    transaction.on_commit(lambda: vault_services.export_delete(user_id=holder_id, export_uid=export_uid))
+    transaction.on_commit(lambda: vault_exports.export_delete(user_id=holder_id, export_uid=export_uid))
 
 
 STALE_PENDING = timedelta(minutes=10)
@@ -193,7 +194,7 @@ def exports_recover(*, now=None) -> int:
             audit_append(action="export.failed", actor_kind="system", actor_id="consentsvc",
                          subject_id=current.holder_id, object_type="data_export", object_id=current.pk,
                          outcome="error", details={"error": "interrupted"})
-        transaction.on_commit(lambda e=export: vault_services.export_delete(user_id=e.holder_id, export_uid=e.pk))
+        transaction.on_commit(lambda e=export: vault_exports.export_delete(user_id=e.holder_id, export_uid=e.pk))
     return requeued
 
 
@@ -213,7 +214,7 @@ def exports_purge_expired(*, now=None) -> int:
 @transaction.atomic
 def cloud_media_erase(*, holder) -> dict:
     """Erase now: crypto-shred every cloud copy, derived output and waiting export of the holder."""
-    counts = vault_services.media_erase_all(user_id=holder.pk, actor_kind="holder", actor_id=holder.pk)
+    counts = shredding.media_erase_all(user_id=holder.pk, actor_kind="holder", actor_id=holder.pk)
     counts = dict(counts or {})
     counts["exports"] = exports_delete_all(user_id=holder.pk, actor_kind="holder", actor_id=holder.pk)
     tokens.tokens_revoke_all(user_id=holder.pk)  # every device signs in again

@@ -23,7 +23,7 @@ from consentsvc.errors import ServiceError, register_code
 from support import cases, rights
 from support.models import SupportAction, SupportCase
 from vault import selectors as vault_selectors
-from vault import services as vault_services
+from vault import shredding
 
 register_code("case_already_open", 409, "You already have an open case for this account; use or close it.")
 
@@ -189,7 +189,7 @@ def support_erase(*, agent: User, subject_id: int, reason: str) -> SupportAction
     """Crypto-shred the holder's cloud media, derived outputs and waiting exports."""
     case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE, lock=True)
     reason = _required_text(reason, "reason", 2000)
-    counts = _counts(vault_services.media_erase_all(
+    counts = _counts(shredding.media_erase_all(
         user_id=case.subject_id, actor_kind="support", actor_id=agent.pk, case_id=case.pk,
     ))
     counts["exports"] = rights.exports_delete_all(user_id=case.subject_id, actor_kind="support", actor_id=agent.pk)

@@ -11,6 +11,7 @@ PERMISSION_TABLE = {
     "home": "anonymous",
     "login": "anonymous",
     "logout": "authenticated",
+    "role-switch": "authenticated",  # only to a role the user holds (tests/accounts/test_home.py)
     "signup": "anonymous",
     "password_change": "authenticated",
     "password_change_done": "authenticated",

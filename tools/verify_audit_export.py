@@ -38,8 +38,8 @@ LINE_KEYS = {
     "end": {"events", "type"},
 }
 FILTER_KEYS = {"since", "until", "subject_id", "actor", "action", "outcome"}
-EVENT_KEYS = {"action", "actor_id", "actor_kind", "details", "object_id", "object_type", "outcome", "prev_hash",
-              "purpose", "request_id", "seq", "subject_id", "time", "v"}
+EVENT_KEYS = {"action", "actor_id", "actor_kind", "details", "event_id", "object_id", "object_type", "outcome",
+              "prev_hash", "purpose", "request_id", "seq", "subject_id", "time", "v"}
 
 
 class Invalid(ValueError):

@@ -1,7 +1,6 @@
 """Encrypted storage for holders' data exports (the zip support.rights builds).
 
-Added by the support engineer for issue 6 as a minimal export-blob service; the
-vault engineer owns it from here. An export is sealed exactly like media (the
+An export is sealed exactly like media (the
 blob format of vault.blobs, variant "export") under the account's media data
 key, so crypto-shredding the account's media also makes any waiting export
 unreadable. Export blobs live under their own root, ``exports/<account>/<key
