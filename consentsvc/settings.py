@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -200,8 +201,16 @@ STORAGES = {
             "directory_permissions_mode": 0o700,
         },
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Compressed, content-hashed names that whitenoise serves with a year's caching; needs
+    # `collectstatic` (bin/serve runs it). Tests use the plain names.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if ENVIRONMENT == "test"
+        else "consentsvc.staticfiles.StaticFilesStorage"
+    },
 }
+# Static files straight from the app folders too when not collected (development, tests).
+WHITENOISE_USE_FINDERS = not PRODUCTION
 # Vault blobs (ciphertext only) go to S3-compatible object storage when a bucket is named.
 if envstr("VAULT_S3_BUCKET"):
     STORAGES["default"] = {
