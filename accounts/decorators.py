@@ -16,6 +16,8 @@ def role_required(role: str):
                 return redirect_to_login(request.get_full_path())
             if not roles.has_role(request.user, role):
                 raise PermissionDenied
+            # Working on a role's page makes it the role the navigation shows.
+            roles.role_activate(request, role)
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -24,5 +26,4 @@ def role_required(role: str):
 
 
 holder_required = role_required(roles.HOLDER)
-auditor_required = role_required(roles.AUDITOR)
 support_required = role_required(roles.SUPPORT)

@@ -1,6 +1,9 @@
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
@@ -9,12 +12,40 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import roles, services
 from accounts.forms import SignUpForm
 from accounts.lockout import LOGIN_LOCKED
 from consentsvc.errors import ServiceError, register_code
 
 register_code("invalid_credentials", 400, "Username or password is wrong, or the account is locked.")
+
+
+@require_GET
+def home(request):
+    """`/`: each role's home for a signed-in user, the landing page for visitors."""
+    if request.user.is_authenticated:
+        target = roles.home_url(request)
+        if target is None:
+            raise PermissionDenied("Your account has no role yet. Ask an operator to give you one.")
+        return redirect(target)
+    return landing(request)
+
+
+def landing(request):
+    """A short page saying what the service is, for visitors."""
+    return render(request, "landing.html")
+
+
+@require_POST
+def role_switch(request):
+    """Switch the navigation (and the home page) to another role the user holds."""
+    if not request.user.is_authenticated:
+        return redirect_to_login("/")
+    role = request.POST.get("role", "")
+    if role not in roles.roles_of(request.user):
+        raise PermissionDenied("You do not have that role.")
+    roles.role_activate(request, role)
+    return redirect(roles.ROLE_HOMES[role])
 
 
 def signup(request):

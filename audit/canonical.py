@@ -10,10 +10,11 @@ written out for auditors in docs/auditors.md.
 import hashlib
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-CANONICAL_VERSION = 1
+CANONICAL_VERSION = 2
 GENESIS_HASH = "0" * 64
 
 ACTOR_KINDS = ("holder", "auditor", "support", "service", "system")
@@ -125,6 +126,7 @@ def event_fields(
     outcome: str,
     details: dict | None,
     request_id: str,
+    event_id,
 ) -> "ValidEvent":
     """Validates one event's fields and returns them normalised (ids as strings), details encoded."""
     if not isinstance(action, str) or len(action) > 64 or not _ACTION.match(action):
@@ -149,6 +151,7 @@ def event_fields(
     if len(details_json) > MAX_DETAILS_BYTES:
         raise InvalidEvent(f"details are larger than {MAX_DETAILS_BYTES} bytes")
     return ValidEvent({
+        "event_id": normalise_event_id(event_id),
         "action": action,
         "actor_kind": actor_kind,
         "actor_id": _check_code("actor_id", str(actor)),
@@ -160,6 +163,16 @@ def event_fields(
         "request_id": _check_code("request_id", request_id or ""),
         "details": checked,
     }, details_json)
+
+
+def normalise_event_id(value) -> str:
+    """An event id as the canonical bytes hold it: a UUID in lower-case hex with dashes."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError as exc:
+        raise InvalidEvent(f"event_id must be a UUID, got {value!r}") from exc
 
 
 @dataclass(slots=True)
@@ -178,28 +191,29 @@ def encode(event: ValidEvent, *, seq: int, time: str, prev_hash: str) -> bytes:
     f = event.fields
     return encode_parts(
         action=f["action"], actor_id=f["actor_id"], actor_kind=f["actor_kind"], details_json=event.details_json,
-        object_id=f["object_id"], object_type=f["object_type"], outcome=f["outcome"], prev_hash=prev_hash,
-        purpose=f["purpose"], request_id=f["request_id"], seq=seq, subject_id=f["subject_id"], time=time,
+        event_id=f["event_id"], object_id=f["object_id"], object_type=f["object_type"], outcome=f["outcome"],
+        prev_hash=prev_hash, purpose=f["purpose"], request_id=f["request_id"], seq=seq, subject_id=f["subject_id"],
+        time=time,
     )
 
 
-def encode_parts(*, action, actor_id, actor_kind, details_json: bytes, object_id, object_type, outcome, prev_hash,
-                 purpose, request_id, seq, subject_id, time) -> bytes:
+def encode_parts(*, action, actor_id, actor_kind, details_json: bytes, event_id, object_id, object_type, outcome,
+                 prev_hash, purpose, request_id, seq, subject_id, time) -> bytes:
     head, tail = encode_edges(
-        action=action, actor_id=actor_id, actor_kind=actor_kind, object_id=object_id, object_type=object_type,
-        outcome=outcome, prev_hash=prev_hash, purpose=purpose, request_id=request_id, seq=seq,
+        action=action, actor_id=actor_id, actor_kind=actor_kind, event_id=event_id, object_id=object_id,
+        object_type=object_type, outcome=outcome, prev_hash=prev_hash, purpose=purpose, request_id=request_id, seq=seq,
         subject_id=subject_id, time=time,
     )
     return head + details_json + tail
 
 
-def encode_edges(*, action, actor_id, actor_kind, object_id, object_type, outcome, prev_hash, purpose, request_id,
-                 seq, subject_id, time) -> tuple[bytes, bytes]:
+def encode_edges(*, action, actor_id, actor_kind, event_id, object_id, object_type, outcome, prev_hash, purpose,
+                 request_id, seq, subject_id, time) -> tuple[bytes, bytes]:
     """The canonical bytes before and after the details value."""
     subject = "null" if subject_id is None else str(subject_id)
     head = f'{{"action":"{action}","actor_id":"{actor_id}","actor_kind":"{actor_kind}","details":'
     tail = (
-        f',"object_id":"{object_id}","object_type":"{object_type}","outcome":"{outcome}",'
+        f',"event_id":"{event_id}","object_id":"{object_id}","object_type":"{object_type}","outcome":"{outcome}",'
         f'"prev_hash":"{prev_hash}","purpose":"{purpose}","request_id":"{request_id}","seq":{seq},'
         f'"subject_id":{subject},"time":"{time}","v":{CANONICAL_VERSION}}}'
     )

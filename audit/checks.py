@@ -36,3 +36,20 @@ def check_origin(app_configs, **kwargs):
         return [Error("AUDIT_CHECKPOINT_ORIGIN must be one word naming this log, e.g. example.org/audit.",
                       id="audit.E003")]
     return []
+
+
+@register(Tags.security)
+def check_mac_key(app_configs, **kwargs):
+    """Events are MAC'd under a key the database never holds; without it nothing can be appended."""
+    from audit.keys import MIN_KEY_CHARS, mac_key
+
+    if not getattr(settings, "AUDIT_MAC_KEY", None) and settings.PRODUCTION:
+        return [Error("AUDIT_MAC_KEY is required in production: every audit event carries a MAC under it.",
+                      hint=f"Give a random secret of at least {MIN_KEY_CHARS} characters in AUDIT_MAC_KEY or "
+                           "AUDIT_MAC_KEY_FILE, kept outside the database.",
+                      id="audit.E004")]
+    try:
+        mac_key()
+    except ImproperlyConfigured as exc:
+        return [Error(f"AUDIT_MAC_KEY cannot be used: {exc}", id="audit.E004")]
+    return []

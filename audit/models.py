@@ -41,6 +41,38 @@ class AppendOnlyModel(models.Model):
         raise AuditImmutableError(f"{type(self).__name__} rows cannot be deleted")
 
 
+class AuditEventQuerySet(AppendOnlyQuerySet):
+    """Model instances come out only for genuine events (audit.integrity): a row written into the
+    table without the service's MAC key is never shown as an event. Counts and values() read
+    the table as it is; audit_verify reports what is not genuine, by seq."""
+
+    def _fetch_all(self):
+        fetched = self._result_cache is None
+        super()._fetch_all()
+        if fetched and self._iterable_class is models.query.ModelIterable:
+            self._result_cache = _genuine_only(self._result_cache)
+
+    def iterator(self, chunk_size=None):
+        rows = super().iterator(chunk_size=chunk_size)
+        if self._iterable_class is not models.query.ModelIterable:
+            return rows
+        return (event for event in rows if _genuine(event))
+
+
+def _genuine(event) -> bool:
+    from audit.integrity import event_is_genuine
+
+    return event_is_genuine(event)
+
+
+def _genuine_only(events: list) -> list:
+    from audit.integrity import event_is_genuine
+    from audit.keys import mac_key
+
+    key = mac_key()
+    return [event for event in events if event_is_genuine(event, key)]
+
+
 class AuditEvent(AppendOnlyModel):
     """One event of the trail. `canonical` holds the exact bytes that were hashed; the other
     columns repeat them for querying, and audit_verify checks that they agree."""
@@ -60,9 +92,22 @@ class AuditEvent(AppendOnlyModel):
     canonical = models.BinaryField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # A UUID chosen before the event is appended, so a record elsewhere (a consent entry) can
+    # name its event in the same transaction. Part of the canonical bytes.
+    event_id = models.CharField(max_length=36, null=True, blank=True)
+    # HMAC-SHA256 under the audit MAC key, which the database never holds (audit.keys).
+    mac = models.CharField(max_length=64, null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+    # Every row as stored, genuine or not: for verification and tamper tests.
+    unchecked = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id"], condition=models.Q(event_id__isnull=False),
+                                    name="audit_event_event_id_unique"),
+        ]
         indexes = [
             models.Index(fields=["subject_id", "seq"], name="audit_event_subject_seq"),
             models.Index(fields=["time"], name="audit_event_time"),
@@ -114,3 +159,43 @@ class AuditCheckpoint(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"checkpoint at {self.tree_size}"
+
+
+class AuditVerification(models.Model):
+    """One full verification of the trail, run as a background job; the page shows the latest.
+
+    Not part of the trail: a record of when the chain was last checked, how far, and the result.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"  # the job itself broke (not: the chain is bad; that is done with ok=False)
+
+    requested_by = models.CharField(max_length=128, blank=True, help_text="The auditor's user id.")
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    total = models.BigIntegerField(default=0, help_text="Events in the trail when the job started.")
+    checked = models.BigIntegerField(default=0, help_text="Events checked so far, then in the end.")
+    checkpoints = models.IntegerField(default=0)
+    ok = models.BooleanField(null=True)
+    first_bad_seq = models.BigIntegerField(null=True, blank=True)
+    problem = models.TextField(blank=True)
+    root_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"verification {self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return min(100, int(100 * self.checked / self.total)) if self.total else 0
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)

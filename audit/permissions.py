@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
 AUDITOR_GROUP = "auditor"
+ACTIVE_ROLE_SESSION_KEY = "active_role"  # the navigation's role (accounts.roles), by name for the same reason
 
 
 def is_auditor(user) -> bool:
@@ -32,6 +33,8 @@ def auditor_required(view):
             return redirect_to_login(request.get_full_path())
         if not is_auditor(request.user):
             raise PermissionDenied
+        if request.session.get(ACTIVE_ROLE_SESSION_KEY) != AUDITOR_GROUP:
+            request.session[ACTIVE_ROLE_SESSION_KEY] = AUDITOR_GROUP
         return view(request, *args, **kwargs)
 
     return wrapper

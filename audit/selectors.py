@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
-from audit import merkle
+from audit import canonical, merkle
 from audit.canonical import ACTOR_KINDS
 from audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from audit.notes import NoteError, open_checkpoint
@@ -33,6 +33,16 @@ def audit_events_for_subject(
     return events.order_by("-seq")
 
 
+# Action categories an auditor can filter by: label and action-name prefixes.
+ACTION_CATEGORIES = {
+    "consent": ("Consent", ("consent.",)),
+    "media": ("Media access", ("media.", "exclusion.")),
+    "suggestions": ("Suggestions", ("suggestion.", "suggestions.", "output.", "people.", "share_link.")),
+    "support": ("Support and data rights", ("support.", "export.")),
+    "audit": ("Audit", ("audit.",)),
+}
+
+
 def audit_filter_q(
     *,
     since: datetime | None = None,
@@ -40,9 +50,11 @@ def audit_filter_q(
     subject_id: int | None = None,
     actor: str | None = None,
     action: str | None = None,
+    category: str | None = None,
     outcome: str | None = None,
 ) -> Q:
-    """The auditor filters as a Q. `actor` is "<kind>:<id>", a kind alone ("support"), or an id alone."""
+    """The auditor filters as a Q. `actor` is "<kind>:<id>", a kind alone ("support"), or an id alone;
+    `category` is a key of ACTION_CATEGORIES."""
     q = Q()
     if since is not None:
         q &= Q(time__gte=since)
@@ -60,6 +72,11 @@ def audit_filter_q(
             q &= Q(actor_id=actor)
     if action:
         q &= Q(action=action)
+    if category:
+        prefixes = Q()
+        for prefix in ACTION_CATEGORIES[category][1]:
+            prefixes |= Q(action__startswith=prefix)
+        q &= prefixes
     if outcome:
         q &= Q(outcome=outcome)
     return q
@@ -71,6 +88,25 @@ def audit_events_filtered(*, max_seq: int | None = None, **filters) -> QuerySet[
     if max_seq is not None:
         events = events.filter(seq__lte=max_seq)
     return events.order_by("seq")
+
+
+def audit_event_by_id(*, event_id) -> AuditEvent | None:
+    """The genuine event with this id (MAC valid, columns as its canonical bytes say), or None:
+    a row written into the table without the service's key is never returned."""
+    return audit_events_by_ids(event_ids=[event_id]).get(canonical.normalise_event_id(event_id))
+
+
+def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
+    """The genuine events among these ids, by id (the UUID as text). Ids that are not UUIDs match nothing."""
+    wanted = set()
+    for event_id in event_ids:
+        try:
+            wanted.add(canonical.normalise_event_id(event_id))
+        except canonical.InvalidEvent:
+            continue
+    if not wanted:
+        return {}
+    return {event.event_id: event for event in AuditEvent.objects.filter(event_id__in=wanted)}
 
 
 def audit_head() -> AuditHead:

@@ -6,7 +6,9 @@ The lock is held until the caller's transaction ends, so append the event as the
 last write of the transaction where you can.
 """
 
+import uuid
 from dataclasses import dataclass, fields
+from hmac import digest as hmac_digest
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -15,6 +17,7 @@ from django.utils import timezone
 
 from audit import canonical
 from audit.context import current_request_id
+from audit.keys import MAC_LABEL, mac_key
 from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from audit.notes import Checkpoint, sign_checkpoint
@@ -41,6 +44,13 @@ class EventInput:
     outcome: str = "allowed"
     details: dict | None = None
     request_id: str | None = None
+    # Generated here when not given, so the caller knows it before the event is appended
+    # (a consent entry names its event in the same transaction).
+    event_id: uuid.UUID | str | None = None
+
+    def __post_init__(self):
+        if self.event_id is None:
+            self.event_id = uuid.uuid4()
 
 
 def audit_append(
@@ -55,6 +65,7 @@ def audit_append(
     outcome: str = "allowed",
     details: dict | None = None,
     request_id: str | None = None,
+    event_id: uuid.UUID | str | None = None,
 ) -> AuditEvent:
     event = EventInput(
         action=action,
@@ -67,6 +78,7 @@ def audit_append(
         outcome=outcome,
         details=details,
         request_id=request_id,
+        event_id=event_id,
     )
     return audit_append_many(events=[event])[0]
 
@@ -108,7 +120,7 @@ def _checkpoint_for(tree: CompactRange, when) -> AuditCheckpoint:
 _EVENT_FIELDS = list(AuditEvent._meta.concrete_fields)
 # The order rows are built in below; checked against the model at import.
 _ROW_ORDER = ["seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id", "purpose",
-              "outcome", "request_id", "details", "canonical", "prev_hash", "hash"]
+              "outcome", "request_id", "details", "canonical", "prev_hash", "hash", "event_id", "mac"]
 if [f.attname for f in _EVENT_FIELDS] != _ROW_ORDER:
     raise ImproperlyConfigured("audit.services builds AuditEvent rows in an order the model no longer has")
 _INSERT_SQL = "INSERT INTO {table} ({columns}) VALUES ({values})".format(  # noqa: S608 (model names only)
@@ -155,6 +167,7 @@ def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
         events_out: list[AuditEvent] = []
         checkpoints: list[AuditCheckpoint] = []
         leaf_hash = canonical.leaf_hash
+        key = mac_key()
         for valid in prepared:
             seq += 1
             body = canonical.encode(valid, seq=seq, time=time_text, prev_hash=prev_hash)
@@ -163,7 +176,7 @@ def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
             f = valid.fields
             row = [seq, now, f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
                    f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], body, prev_hash,
-                   leaf_hex]
+                   leaf_hex, f["event_id"], hmac_digest(key, MAC_LABEL + leaf, "sha256").hex()]
             event = AuditEvent(*row)
             event._state.adding = False
             events_out.append(event)

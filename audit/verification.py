@@ -8,10 +8,12 @@ seq and why.
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC
+from hmac import compare_digest
+from hmac import digest as hmac_digest
 from itertools import islice
 
 from django.conf import settings
@@ -19,6 +21,7 @@ from django.db import DatabaseError, connection, transaction
 
 from audit import canonical
 from audit.canonical import GENESIS_HASH
+from audit.keys import MAC_LABEL, mac_key
 from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint
 from audit.notes import NoteError, open_checkpoint
@@ -27,15 +30,15 @@ from consentsvc import signing
 
 _COLUMNS = (
     "seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type",
-    "object_id", "purpose", "outcome", "request_id", "details", "canonical", "prev_hash", "hash",
+    "object_id", "purpose", "outcome", "request_id", "details", "canonical", "prev_hash", "hash", "event_id", "mac",
 )
 # (column index, canonical key) of the columns compared as they are.
 _PLAIN = tuple((_COLUMNS.index(name), name) for name in (
     "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id", "purpose", "outcome",
-    "request_id", "prev_hash",
+    "request_id", "prev_hash", "event_id",
 ))
-_CANONICAL_KEYS = {"action", "actor_id", "actor_kind", "details", "object_id", "object_type", "outcome", "prev_hash",
-                   "purpose", "request_id", "seq", "subject_id", "time", "v"}
+_CANONICAL_KEYS = {"action", "actor_id", "actor_kind", "details", "event_id", "object_id", "object_type", "outcome",
+                   "prev_hash", "purpose", "request_id", "seq", "subject_id", "time", "v"}
 # Rows per chunk. Smaller chunks stay in the CPU's caches: on the benchmark machine 1,000 verified
 # ~200k events/s on SQLite and PostgreSQL where 5,000 gave ~160k and 20,000 ~100k (PostgreSQL).
 _CHUNK = 1000
@@ -50,6 +53,10 @@ class VerifyReport:
     first_bad_seq: int | None = None
     problem: str = ""
     notes: list[str] = field(default_factory=list)
+    # Seqs of rows that are not genuine events (no valid MAC, or beyond the chain head).
+    forged_seqs: list[int] = field(default_factory=list)
+    # Problems found by the cross-checks other apps register (register_check), by check name.
+    cross_checks: dict[str, list[str]] = field(default_factory=dict)
 
     def fail(self, seq: int | None, problem: str) -> "VerifyReport":
         self.ok = False
@@ -91,7 +98,7 @@ def _compare_columns(row, body: bytes, time_text: str) -> str:
     if _details(row[11]) != event.get("details"):
         return "column details differs from the canonical bytes"
     if set(event) != _CANONICAL_KEYS or event["v"] != canonical.CANONICAL_VERSION:
-        return "its canonical bytes do not hold exactly the event's fields, version 1"
+        return f"its canonical bytes do not hold exactly the event's fields, version {canonical.CANONICAL_VERSION}"
     return ""
 
 
@@ -103,6 +110,7 @@ class _Chunk:
     bodies: list[bytes]  # the canonical bytes, as stored
     prev_hashes: list[str]
     hashes: list[str]
+    macs: list[str | None]
     problems: dict[int, str]  # row index -> how that row's columns disagree with its canonical bytes
 
 
@@ -118,10 +126,10 @@ def _generic_rows(max_seq: int):
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, [max_seq])
         while rows := cursor.fetchmany(_CHUNK):
-            chunk = _Chunk([], [], [], [], {})
+            chunk = _Chunk([], [], [], [], [], {})
             for index, row in enumerate(rows):
                 (seq, moment, actor_kind, actor_id, action, subject_id, object_type, object_id, purpose, outcome,
-                 request_id, details, body, prev_hash, leaf_hex) = row
+                 request_id, details, body, prev_hash, leaf_hex, event_id, mac) = row
                 body = bytes(body)
                 if moment != last_time:
                     last_time, last_time_text = moment, _time_text(moment)
@@ -130,8 +138,8 @@ def _generic_rows(max_seq: int):
                     try:
                         rebuilt = encode_parts(
                             action=action, actor_id=actor_id, actor_kind=actor_kind, details_json=details.encode(),
-                            object_id=object_id, object_type=object_type, outcome=outcome, prev_hash=prev_hash,
-                            purpose=purpose, request_id=request_id, seq=seq, subject_id=subject_id,
+                            event_id=event_id, object_id=object_id, object_type=object_type, outcome=outcome,
+                            prev_hash=prev_hash, purpose=purpose, request_id=request_id, seq=seq, subject_id=subject_id,
                             time=last_time_text,
                         )
                     except (TypeError, AttributeError):
@@ -142,6 +150,7 @@ def _generic_rows(max_seq: int):
                 chunk.bodies.append(body)
                 chunk.prev_hashes.append(prev_hash)
                 chunk.hashes.append(leaf_hex)
+                chunk.macs.append(mac)
             yield chunk
 
 
@@ -165,18 +174,19 @@ def _generic_rows(max_seq: int):
 #   generator step (~2 us an event), and Python then had to compare the details itself (parse,
 #   encode canonically: ~1.5 us), which made Python the bottleneck.
 _EMPTY_HEAD, _EMPTY_TAIL = canonical.encode_edges(
-    action="", actor_id="", actor_kind="", object_id="", object_type="", outcome="", prev_hash="", purpose="",
-    request_id="", seq="", subject_id="", time="",
+    action="", actor_id="", actor_kind="", event_id="", object_id="", object_type="", outcome="", prev_hash="",
+    purpose="", request_id="", seq="", subject_id="", time="",
 )
 _HEAD_BYTES = f"({len(_EMPTY_HEAD)} + octet_length(action) + octet_length(actor_id) + octet_length(actor_kind))"
 _TAIL_BYTES = (
-    f"({len(_EMPTY_TAIL)} + octet_length(object_id) + octet_length(object_type) + octet_length(outcome)"
+    f"({len(_EMPTY_TAIL)} + octet_length(event_id) + octet_length(object_id) + octet_length(object_type)"
+    " + octet_length(outcome)"
     " + octet_length(prev_hash) + octet_length(purpose) + octet_length(request_id) + octet_length(seq::text)"
     " + octet_length(subject) + octet_length(t))"
 )
 _PG_SQL = f"""
-SELECT seq, canonical, prev_hash, hash, action, actor_id, actor_kind, object_id, object_type, outcome, purpose,
-       request_id, subject, t,
+SELECT seq, canonical, prev_hash, hash, mac, event_id, action, actor_id, actor_kind, object_id, object_type, outcome,
+       purpose, request_id, subject, t,
        COALESCE(convert_from(substring(canonical FROM {_HEAD_BYTES} + 1
                                        FOR octet_length(canonical) - {_HEAD_BYTES} - {_TAIL_BYTES}), 'UTF8')::jsonb
                 = details, false)
@@ -198,8 +208,8 @@ def _format_template(edge: bytes, fields: dict[str, str]) -> str:
 
 def _edge_templates() -> tuple[str, str]:
     head_fields = ("action", "actor_id", "actor_kind")
-    tail_fields = ("object_id", "object_type", "outcome", "prev_hash", "purpose", "request_id", "seq", "subject_id",
-                   "time")
+    tail_fields = ("event_id", "object_id", "object_type", "outcome", "prev_hash", "purpose", "request_id", "seq",
+                   "subject_id", "time")
     marks = {name: f"\x00{name}\x00" for name in head_fields + tail_fields}
     head, tail = canonical.encode_edges(**marks)
     return (_format_template(head, {name: marks[name] for name in head_fields}),
@@ -214,15 +224,15 @@ class _ColumnsDisagree(Exception):
 
 
 def _pg_chunk(rows: list[tuple]) -> _Chunk:
-    (seqs, bodies, prev_hashes, hashes, actions, actor_ids, actor_kinds, object_ids, object_types, outcomes, purposes,
-     request_ids, subjects, times, details_ok) = map(list, zip(*rows, strict=True))
+    (seqs, bodies, prev_hashes, hashes, macs, event_ids, actions, actor_ids, actor_kinds, object_ids, object_types,
+     outcomes, purposes, request_ids, subjects, times, details_ok) = map(list, zip(*rows, strict=True))
     heads = map(str.encode, map(_HEAD_TEXT.format, actions, actor_ids, actor_kinds))
-    tails = map(str.encode, map(_TAIL_TEXT.format, object_ids, object_types, outcomes, prev_hashes, purposes,
+    tails = map(str.encode, map(_TAIL_TEXT.format, event_ids, object_ids, object_types, outcomes, prev_hashes, purposes,
                                 request_ids, seqs, subjects, times))
     # (The slice between head and tail is not empty: PostgreSQL refuses the query otherwise.)
     if not (all(details_ok) and all(map(bytes.startswith, bodies, heads)) and all(map(bytes.endswith, bodies, tails))):
         raise _ColumnsDisagree
-    return _Chunk(seqs, bodies, prev_hashes, hashes, {})
+    return _Chunk(seqs, bodies, prev_hashes, hashes, macs, {})
 
 
 def _pg_rows(max_seq: int):
@@ -244,8 +254,59 @@ def _pg_rows(max_seq: int):
             yield _pg_chunk(rows)
 
 
+CrossCheck = Callable[[], Iterable[str]]
+_CROSS_CHECKS: dict[str, CrossCheck] = {}
+
+
+def register_check(name: str, check: CrossCheck) -> None:
+    """Adds a cross-check to audit_verify, so other apps can check their records against the trail
+    without this app importing them. `check()` yields one message per problem (naming the record
+    and the event's seq or id); audit_verify fails when any check yields one. Registering a name
+    again replaces its check (apps' ready() may run more than once in tests)."""
+    _CROSS_CHECKS[name] = check
+
+
+def registered_checks() -> dict[str, CrossCheck]:
+    return dict(_CROSS_CHECKS)
+
+
+_MAX_LISTED = 100
+
+
+def _rows_beyond_head(size: int) -> list[int]:
+    """Seqs of rows past the chain head: the service writes the head with its rows, so none is genuine."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT seq FROM audit_auditevent WHERE seq > %s ORDER BY seq LIMIT %s", [size, _MAX_LISTED])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _run_cross_checks(report: VerifyReport) -> VerifyReport:
+    for name, check in _CROSS_CHECKS.items():
+        try:
+            problems = [str(problem) for problem in check()]
+        except Exception as exc:  # noqa: BLE001 (a broken check is a failed verification, not a crash)
+            problems = [f"the check could not run: {type(exc).__name__}: {exc}"]
+        if problems:
+            report.cross_checks[name] = problems
+            if report.ok:
+                report.fail(None, f"{name}: {problems[0]}")
+    return report
+
+
 def audit_verify(*, progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Checks the whole trail. Stops at the first problem and names its seq."""
+    """Checks the whole trail, then the cross-checks registered by other apps. Stops the chain walk
+    at the first problem and names its seq."""
+    report = _verify_chain(progress)
+    beyond = _rows_beyond_head(audit_head().size)
+    if beyond:
+        report.forged_seqs.extend(beyond)
+        if report.ok:
+            report.fail(beyond[0], f"seq {beyond[0]} lies beyond the chain head: the service did not append it "
+                                   f"(forged rows: {', '.join(map(str, beyond))})")
+    return _run_cross_checks(report)
+
+
+def _verify_chain(progress) -> VerifyReport:
     report = VerifyReport()
     head = audit_head()
     origin = settings.AUDIT_CHECKPOINT_ORIGIN
@@ -285,13 +346,16 @@ def _walk(report: VerifyReport, chunks, head, opened: list, progress) -> VerifyR
     tree = CompactRange()  # tree.size is also the number of events verified so far
     sha256 = hashlib.sha256
     prev = GENESIS_HASH
+    key = mac_key()
     for chunk in chunks:
         leaves = [sha256(b"\x00" + body).digest() for body in chunk.bodies]
         count = len(leaves)
+        macs = [hmac_digest(key, MAC_LABEL + leaf, "sha256").hex() for leaf in leaves]
         # The whole chunk at once: the same checks as the loop below, as list comparisons.
         if (not chunk.problems
                 and chunk.seqs == list(range(tree.size + 1, tree.size + count + 1))
                 and list(map(bytes.hex, leaves)) == chunk.hashes
+                and macs == chunk.macs
                 and chunk.prev_hashes[:1] == [prev] and chunk.prev_hashes[1:] == chunk.hashes[:-1]):
             start = tree.size
             while next_cp is not None and next_cp.tree_size <= start + count:
@@ -305,8 +369,8 @@ def _walk(report: VerifyReport, chunks, head, opened: list, progress) -> VerifyR
             prev = chunk.hashes[-1]
         else:
             # Something in this chunk is wrong: go event by event to name the first problem.
-            for index, (seq, leaf, prev_hash, leaf_hex) in enumerate(
-                    zip(chunk.seqs, leaves, chunk.prev_hashes, chunk.hashes, strict=True)):
+            for index, (seq, leaf, prev_hash, leaf_hex, mac, stored_mac) in enumerate(
+                    zip(chunk.seqs, leaves, chunk.prev_hashes, chunk.hashes, macs, chunk.macs, strict=True)):
                 expected = tree.size + 1
                 if seq != expected:
                     return report.fail(expected, f"seq {expected} is missing (the next event is seq {seq})")
@@ -315,6 +379,10 @@ def _walk(report: VerifyReport, chunks, head, opened: list, progress) -> VerifyR
                 if prev_hash != prev:
                     return report.fail(seq, f"seq {seq}: prev_hash does not match the hash of seq {seq - 1} "
                                             f"(one of them was altered)")
+                if not stored_mac or not compare_digest(mac, stored_mac):
+                    report.forged_seqs.append(seq)
+                    return report.fail(seq, f"seq {seq}: its MAC does not verify: the row was not written by the "
+                                            f"service (forged)")
                 if index in chunk.problems:
                     return report.fail(seq, f"seq {seq}: {chunk.problems[index]}")
                 tree.append(leaf)

@@ -15,6 +15,7 @@ app = Celery("consentsvc")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["consentsvc"])
+app.autodiscover_tasks(related_name="jobs")  # support.jobs holds support.run
 # Run `celery -A consentsvc beat` beside the workers for the periodic jobs.
 app.conf.beat_schedule = {
     "housekeeping": {"task": "consentsvc.housekeeping", "schedule": 600.0},

@@ -136,7 +136,7 @@ if ENVIRONMENT == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/settings/camera-roll/"
+LOGIN_REDIRECT_URL = "/"  # each role's home (accounts.views.home)
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # Failed logins: five tries per username and address, then a one-hour lock.
@@ -190,6 +190,8 @@ VAULT_MAX_UPLOAD_BYTES = envint("VAULT_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, mini
 # The most pixels an uploaded image may declare; more is refused as a decompression bomb.
 VAULT_MAX_IMAGE_PIXELS = envint("VAULT_MAX_IMAGE_PIXELS", 100_000_000, minimum=1)
 WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
+# After a material notice change, how long a holder who has not agreed again keeps their library.
+LAPSE_GRACE_DAYS = envint("LAPSE_GRACE_DAYS", 30, minimum=0)
 FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES
 
@@ -248,6 +250,11 @@ RECEIPT_SIGNING_KEY = envstr("RECEIPT_SIGNING_KEY")
 AUDIT_SIGNING_KEY = envstr("AUDIT_SIGNING_KEY")
 AUDIT_CHECKPOINT_ORIGIN = envstr("AUDIT_CHECKPOINT_ORIGIN", "consentsvc.local/audit")
 AUDIT_CHECKPOINT_EVERY = envint("AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
+# The secret every audit event carries a MAC under (at least 32 characters; *_FILE works; generated
+# under var/keys outside production). Never stored in the database.
+AUDIT_MAC_KEY = envstr("AUDIT_MAC_KEY")
+# A signed checkpoint at most this long after any new event (housekeeping runs audit_checkpoint).
+AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", 10, minimum=1)
 
 CONSENT_JURISDICTION = envstr("CONSENT_JURISDICTION", "EU")
 CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")

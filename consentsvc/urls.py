@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts import views as account_views
@@ -16,7 +15,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="consent:settings", permanent=False), name="home"),
+    path("", account_views.home, name="home"),
+    path("accounts/role/", account_views.role_switch, name="role-switch"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", account_views.signup, name="signup"),
@@ -34,5 +34,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler403 = "consentsvc.views.handler403"
 handler404 = "consentsvc.views.handler404"
 handler500 = "consentsvc.views.handler500"

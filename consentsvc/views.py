@@ -1,6 +1,20 @@
-from django.views.defaults import page_not_found, server_error
+"""Error pages: JSON under /api/, styled pages (with the navigation and a way back) elsewhere."""
 
-from consentsvc.api.errors import json_404, json_500
+import logging
+
+from django.http import HttpResponseServerError, JsonResponse
+from django.template import loader
+from django.views.defaults import page_not_found, permission_denied
+
+from consentsvc.api.errors import error_body, json_404, json_500
+
+log = logging.getLogger(__name__)
+
+
+def handler403(request, exception=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("permission_denied", "You may not do this."), status=403)
+    return permission_denied(request, exception)
 
 
 def handler404(request, exception=None):
@@ -12,4 +26,12 @@ def handler404(request, exception=None):
 def handler500(request):
     if request.path.startswith("/api/"):
         return json_500(request)
-    return server_error(request)
+    template = loader.get_template("500.html")
+    try:
+        # With the request, the page has the navigation of the signed-in user...
+        body = template.render({}, request)
+    except Exception:
+        # ...unless what failed is what the navigation needs (the database, the session).
+        log.exception("the 500 page could not be drawn with the request; drawing it without")
+        body = template.render({"bare": True})
+    return HttpResponseServerError(body)

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder
-from suggestions import selectors, services
+from suggestions import jobs, selectors, services
 from suggestions.models import Suggestion, SuggestionJob
 
 
@@ -49,7 +49,7 @@ class SuggestionGenerateApi(APIView):
         responses={202: GenerateOutputSerializer, 403: OpenApiResponse(description="consent_required")},
     )
     def post(self, request):
-        job = services.suggestion_job_request(user_id=request.user.pk)
+        job = jobs.suggestion_job_request(user_id=request.user.pk)
         job.refresh_from_db(fields=["status"])
         return Response({"job": str(job.pk), "status": job.status}, status=status.HTTP_202_ACCEPTED)
 

@@ -8,7 +8,7 @@ from consentsvc import background
 
 
 def _run(job_id: int) -> None:
-    from suggestions.services import suggestion_job_run
+    from suggestions.jobs import suggestion_job_run
 
     suggestion_job_run(job_id=job_id)
 

@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from suggestions import services
+from suggestions import jobs
 
 
 @shared_task(name="suggestions.run_job", acks_late=True, ignore_result=True)
 def run_job(job_id: int) -> None:
-    services.suggestion_job_run(job_id=job_id)
+    jobs.suggestion_job_run(job_id=job_id)

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import holder_required
 from consentsvc.errors import ServiceError
-from suggestions import selectors, services
+from suggestions import jobs, selectors, services
 from suggestions.api import content_response
 from suggestions.models import SuggestionJob
 
@@ -35,7 +35,7 @@ def suggestion_list(request):
 @require_POST
 def suggestion_generate(request):
     try:
-        services.suggestion_job_request(user_id=request.user.pk)
+        jobs.suggestion_job_request(user_id=request.user.pk)
         messages.success(request, "Making suggestions from your photos. This page updates when they are ready.")
     except ServiceError as exc:
         messages.error(request, exc.message)

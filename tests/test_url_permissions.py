@@ -11,6 +11,7 @@ PERMISSION_TABLE = {
     "home": "anonymous",
     "login": "anonymous",
     "logout": "authenticated",
+    "role-switch": "authenticated",  # only to a role the user holds (tests/accounts/test_home.py)
     "signup": "anonymous",
     "password_change": "authenticated",
     "password_change_done": "authenticated",
@@ -19,6 +20,7 @@ PERMISSION_TABLE = {
     "api-docs": "anonymous",
     "api-redoc": "anonymous",
     "consent:settings": "holder",
+    "consent:turn-off": "holder",
     "api-consent-state": "holder",
     "api-consent-history": "holder",
     "api-consent-notice": "holder",
@@ -34,6 +36,7 @@ PERMISSION_TABLE = {
     "api-exclusion-detail": "holder",
     "vault:media": "holder",
     "vault:media-erase": "holder",
+    "vault:media-upload": "holder",
     "vault:media-thumbnail": "holder",
     "vault:media-original": "holder",
     "vault:media-exclude": "holder",

@@ -20,3 +20,20 @@ def test_it_refuses_a_key_that_is_not_ed25519(settings):
 def test_it_refuses_an_origin_with_spaces(settings):
     settings.AUDIT_CHECKPOINT_ORIGIN = "my audit log"
     assert [e.id for e in checks.check_origin(None)] == ["audit.E003"]
+
+
+def test_it_accepts_the_development_mac_key():
+    assert checks.check_mac_key(None) == []
+
+
+def test_it_requires_a_mac_key_in_production(settings):
+    settings.PRODUCTION = True
+    settings.AUDIT_MAC_KEY = None
+    assert [e.id for e in checks.check_mac_key(None)] == ["audit.E004"]
+
+
+def test_it_refuses_a_short_mac_key(settings):
+    settings.AUDIT_MAC_KEY = "too short"
+    assert [e.id for e in checks.check_mac_key(None)] == ["audit.E004"]
+    settings.AUDIT_MAC_KEY = "x" * 32
+    assert checks.check_mac_key(None) == []

@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from audit import triggers
+from audit.keys import event_mac
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.services import audit_checkpoint_create
 from audit.verification import audit_verify
@@ -35,6 +36,10 @@ def _canonical(seq) -> bytes:
 
 def _leaf(body: bytes) -> str:
     return hashlib.sha256(b"\x00" + body).hexdigest()
+
+
+def _mac(body: bytes) -> str:
+    return event_mac(bytes.fromhex(_leaf(body)))
 
 
 def test_it_verifies_an_untouched_trail(trail):
@@ -79,6 +84,14 @@ def test_it_finds_an_edit_whose_hash_was_recomputed(trail):
     body = _canonical(12).replace(b'"outcome":"denied"', b'"outcome":"allowed"')
     _sql("UPDATE audit_auditevent SET canonical = %s, outcome = 'allowed', hash = %s WHERE seq = 12",
          [body, _leaf(body)])
+    _fails_at(12, "MAC does not verify")
+
+
+def test_it_finds_an_edit_with_hash_and_mac_recomputed_by_a_key_holder(trail):
+    """Someone holding the MAC key (not the database's business) relinks one event: the chain tells."""
+    body = _canonical(12).replace(b'"outcome":"denied"', b'"outcome":"allowed"')
+    _sql("UPDATE audit_auditevent SET canonical = %s, outcome = 'allowed', hash = %s, mac = %s WHERE seq = 12",
+         [body, _leaf(body), _mac(body)])
     _fails_at(13, "prev_hash does not match the hash of seq 12")
 
 
@@ -100,7 +113,8 @@ def test_it_names_reordered_rows(trail):
 
 
 def test_it_finds_a_rewritten_tail_through_the_signed_checkpoints(trail):
-    """Rewrite seq 8 onwards consistently (hashes, links, the head): only the signatures can tell."""
+    """Rewrite seq 8 onwards consistently (hashes, links, MACs with a stolen key, the head): only the
+    checkpoint signatures can tell."""
     from audit.merkle import CompactRange
 
     prev = AuditEvent.objects.get(seq=7).hash
@@ -115,8 +129,8 @@ def test_it_finds_a_rewritten_tail_through_the_signed_checkpoints(trail):
         body = json.dumps(decoded, sort_keys=True, separators=(",", ":")).encode()
         prev = _leaf(body)
         tree.append(bytes.fromhex(prev))
-        _sql("UPDATE audit_auditevent SET canonical = %s, prev_hash = %s, hash = %s, outcome = %s WHERE seq = %s",
-             [body, decoded["prev_hash"], prev, decoded["outcome"], seq])
+        _sql("UPDATE audit_auditevent SET canonical = %s, prev_hash = %s, hash = %s, outcome = %s, mac = %s "
+             "WHERE seq = %s", [body, decoded["prev_hash"], prev, decoded["outcome"], _mac(body), seq])
     _sql("UPDATE audit_audithead SET last_hash = %s, compact_range = %s", [prev, tree.to_bytes()])
     _fails_at(10, "signed checkpoint at 10 does not match")
 
@@ -144,7 +158,8 @@ def test_it_restores_the_triggers_after_a_tamper(trail):
 
 def test_it_names_an_event_whose_canonical_bytes_are_not_json(trail):
     body = b"\xffnot json"
-    _sql("UPDATE audit_auditevent SET canonical = %s, hash = %s WHERE seq = 23", [body, _leaf(body)])
+    _sql("UPDATE audit_auditevent SET canonical = %s, hash = %s, mac = %s WHERE seq = 23",
+         [body, _leaf(body), _mac(body)])
     _fails_at(23, "not JSON")
 
 

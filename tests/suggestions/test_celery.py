@@ -13,7 +13,7 @@ from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 
 from consentsvc.celery import app
-from suggestions import services
+from suggestions import jobs
 from suggestions.models import Suggestion, SuggestionJob
 from tests.suggestions.conftest import COLOURS, a_day_out, grant
 
@@ -61,7 +61,7 @@ def test_it_runs_a_job_on_a_celery_worker_through_redis(alice, celery_on_redis):
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, queues=[celery_on_redis], loglevel="WARNING",
                           shutdown_timeout=10):
-            job = services.suggestion_job_request(user_id=alice.pk)  # sent to Redis on commit
+            job = jobs.suggestion_job_request(user_id=alice.pk)  # sent to Redis on commit
             assert finished.wait(timeout=45), "the worker did not run the job"
     finally:
         task_postrun.disconnect(on_done)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from consentsvc import background
-from suggestions import services
+from suggestions import jobs, services
 from suggestions.models import Suggestion, SuggestionJob
 from tests.suggestions.conftest import COLOURS, a_day_out, grant, photo, upload, withdraw
 from vault.models import DerivedOutput
@@ -54,7 +54,7 @@ def test_it_discards_the_output_when_consent_is_withdrawn_between_read_and_commi
             _in_another_thread(lambda: withdraw(alice))
 
     monkeypatch.setattr(services, "_between_read_and_commit", withdraw_now)
-    job = services.suggestions_generate_now(user_id=alice.pk)
+    job = jobs.suggestions_generate_now(user_id=alice.pk)
     assert job.status == SuggestionJob.Status.DISCARDED
     assert job.error_code == "consent_required" and job.created_count == 0 and job.discarded_count == 1
     assert moments == [moments[0]]  # it stopped at the first refusal
@@ -82,7 +82,7 @@ def test_it_drops_one_suggestion_when_a_source_is_excluded_between_read_and_comm
                                                                          excluded=True))
 
     monkeypatch.setattr(services, "_between_read_and_commit", exclude_one)
-    job = services.suggestions_generate_now(user_id=alice.pk)
+    job = jobs.suggestions_generate_now(user_id=alice.pk)
     assert job.status == SuggestionJob.Status.DONE
     assert job.discarded_count == 1 and job.created_count == len(seen) - 1 >= 1
     for output in DerivedOutput.objects.filter(owner=alice):
@@ -106,10 +106,10 @@ def test_it_queues_one_debounced_pass_for_a_burst_of_uploads(alice, settings, dj
     assert SuggestionJob.objects.filter(owner=alice).count() == 1  # one pass for the burst
     assert SuggestionJob.objects.get(pk=job.pk).run_after >= job.run_after
     # Not due yet: a runner that gets it early puts it back.
-    assert services.suggestion_job_run(job_id=job.pk).status == "queued"
+    assert jobs.suggestion_job_run(job_id=job.pk).status == "queued"
     # A request brings it forward and runs it.
     with django_capture_on_commit_callbacks(execute=True):
-        asked = services.suggestion_job_request(user_id=alice.pk)
+        asked = jobs.suggestion_job_request(user_id=alice.pk)
     assert asked.pk == job.pk
     job.refresh_from_db()
     assert job.status == "done" and job.created_count >= 1
@@ -119,18 +119,18 @@ def test_it_queues_one_debounced_pass_for_a_burst_of_uploads(alice, settings, dj
 def test_it_caps_the_debounce_so_a_steady_stream_still_gets_a_pass(alice, settings):
     settings.SUGGESTIONS_DEBOUNCE_SECONDS = 60
     grant(alice)
-    job = services.suggestions_schedule_after_upload(user_id=alice.pk)
+    job = jobs.suggestions_schedule_after_upload(user_id=alice.pk)
     SuggestionJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(minutes=30))
-    pushed = services.suggestions_schedule_after_upload(user_id=alice.pk)
+    pushed = jobs.suggestions_schedule_after_upload(user_id=alice.pk)
     assert pushed.pk == job.pk
     assert pushed.run_after <= timezone.now()  # ten debounce periods after the first upload: due now
 
 
 @pytest.mark.django_db
 def test_it_queues_nothing_for_uploads_without_consent_and_cancels_on_withdrawal(alice):
-    assert services.suggestions_schedule_after_upload(user_id=alice.pk) is None
+    assert jobs.suggestions_schedule_after_upload(user_id=alice.pk) is None
     grant(alice)
-    job = services.suggestions_schedule_after_upload(user_id=alice.pk)
+    job = jobs.suggestions_schedule_after_upload(user_id=alice.pk)
     withdraw(alice)
     job.refresh_from_db()
     assert job.status == "skipped" and job.error_code == "consent_required"
@@ -141,9 +141,9 @@ def test_it_runs_a_job_only_once(alice, django_capture_on_commit_callbacks):
     grant(alice)
     a_day_out(alice, COLOURS[:4])
     with django_capture_on_commit_callbacks(execute=True):
-        job = services.suggestion_job_request(user_id=alice.pk)
+        job = jobs.suggestion_job_request(user_id=alice.pk)
     made = Suggestion.objects.filter(owner=alice).count()
-    again = services.suggestion_job_run(job_id=job.pk)
+    again = jobs.suggestion_job_run(job_id=job.pk)
     assert again.status == "done" and Suggestion.objects.filter(owner=alice).count() == made
     event = AuditEvent.objects.get(action="suggestions.generated", object_id=str(job.pk))
     assert event.details == {"status": "done", "created": made, "discarded": 0, "code": ""}
@@ -154,11 +154,11 @@ def test_it_waits_while_another_pass_of_the_holder_runs(alice):
     grant(alice)
     running = SuggestionJob.objects.create(owner=alice, status="running", started_at=timezone.now(),
                                            run_after=timezone.now())
-    queued = services.suggestion_job_request(user_id=alice.pk)
-    assert services.suggestion_job_run(job_id=queued.pk).status == "queued"
+    queued = jobs.suggestion_job_request(user_id=alice.pk)
+    assert jobs.suggestion_job_run(job_id=queued.pk).status == "queued"
     # A pass that has "run" for half an hour died with its process: it no longer blocks.
     SuggestionJob.objects.filter(pk=running.pk).update(started_at=timezone.now() - dt.timedelta(hours=1))
-    assert services.suggestion_job_run(job_id=queued.pk).status == "done"
+    assert jobs.suggestion_job_run(job_id=queued.pk).status == "done"
     running.refresh_from_db()
     assert running.status == "failed" and running.error_code == "stale"
 
@@ -186,7 +186,7 @@ def test_it_runs_jobs_on_the_in_process_worker_thread(alice, settings):
     settings.SUGGESTIONS_JOBS_INLINE = False
     grant(alice)
     a_day_out(alice, COLOURS[:4])
-    job = services.suggestion_job_request(user_id=alice.pk)  # dispatched to the thread on commit
+    job = jobs.suggestion_job_request(user_id=alice.pk)  # dispatched to the thread on commit
     background._pool("suggestions").submit(lambda: None).result(timeout=60)  # the single worker has finished it
     job.refresh_from_db()
     assert job.status == "done" and job.created_count >= 1

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from audit.models import AuditEvent
+from consent.uow import Actor
 from suggestions import services
 from suggestions.models import Suggestion
 from tests.suggestions.conftest import COLOURS, SATURDAY, a_day_out, grant, titled
@@ -108,6 +109,7 @@ def test_it_falls_back_to_the_kind_when_a_title_is_missing(alice, api):
 def test_it_loses_the_title_with_the_output(two_days, alice, how, django_capture_on_commit_callbacks):
     from tests.suggestions.conftest import withdraw
     from vault import services as vault_services
+    from vault import shredding as vault_shredding
 
     target = two_days[0]
     with django_capture_on_commit_callbacks(execute=True):
@@ -116,7 +118,7 @@ def test_it_loses_the_title_with_the_output(two_days, alice, how, django_capture
         elif how == "withdraw":
             withdraw(alice)
         elif how == "erase":
-            vault_services.media_erase_all(user_id=alice.pk, actor_kind="holder", actor_id=alice.pk)
+            vault_shredding.media_erase_all(user_id=alice.pk, actor=Actor.holder(alice.pk))
         else:
             source = DerivedOutput.objects.get(pk=target.output_id).sources.first()
             vault_services.media_delete(user_id=alice.pk, item_id=source.pk)

@@ -4,7 +4,7 @@ from tqdm import tqdm
 
 from consent import purposes
 from consent.selectors import notice_current, subjects_with_active_consent
-from suggestions import services
+from suggestions import jobs
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             )
             totals = {"created": 0, "discarded": 0, "busy": 0}
             for user_id in tqdm(user_ids, desc="holders", unit="holder", disable=options["verbosity"] == 0):
-                job = services.suggestions_generate_now(user_id=user_id)
+                job = jobs.suggestions_generate_now(user_id=user_id)
                 if job is None:
                     totals["busy"] += 1
                 else:
@@ -49,7 +49,7 @@ class Command(BaseCommand):
             bar.n = done
             bar.refresh()
 
-        job = services.suggestions_generate_now(user_id=user.pk, on_progress=progress)
+        job = jobs.suggestions_generate_now(user_id=user.pk, on_progress=progress)
         bar.close()
         if job is None:
             raise CommandError("A pass for this holder is running already.")

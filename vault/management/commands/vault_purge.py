@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from vault import services
+from vault import shredding
 
 
 class Command(BaseCommand):
@@ -10,7 +10,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        result = services.vault_purge_due()
+        result = shredding.vault_purge_due()
         self.stdout.write(
             f"{result['shredded']} account(s) shredded, {result['cancelled']} cancelled (consent given again), "
             f"{result['orphans']} orphan blob(s) deleted."

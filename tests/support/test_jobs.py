@@ -2,7 +2,7 @@
 
 import pytest
 
-from support import tasks
+from support import jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ def job(*, export_id):
 def test_it_runs_jobs_inline_after_commit_in_tests(django_capture_on_commit_callbacks):
     CALLS.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.run_after_commit(job, export_id="a")
+        jobs.run_after_commit(job, export_id="a")
         assert CALLS == []
     assert CALLS == ["a"]
 
@@ -25,10 +25,10 @@ def test_it_sends_jobs_to_celery_when_a_broker_is_set(settings, monkeypatch, dja
     settings.SUPPORT_TASKS_INLINE = False
     settings.CELERY_BROKER_URL = "redis://broker.invalid:6379/0"
     sent = []
-    monkeypatch.setattr(tasks.run, "delay", lambda path, kwargs: sent.append((path, kwargs)))
+    monkeypatch.setattr(jobs.run, "delay", lambda path, kwargs: sent.append((path, kwargs)))
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.run_after_commit(job, export_id="b")
-    assert sent == [("tests.support.test_tasks.job", {"export_id": "b"})]
+        jobs.run_after_commit(job, export_id="b")
+    assert sent == [("tests.support.test_jobs.job", {"export_id": "b"})]
 
 
 def test_it_uses_the_in_process_worker_without_a_broker(settings, django_capture_on_commit_callbacks):
@@ -40,7 +40,7 @@ def test_it_uses_the_in_process_worker_without_a_broker(settings, django_capture
     settings.CELERY_BROKER_URL = None
     CALLS.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.run_after_commit(job, export_id="c")
+        jobs.run_after_commit(job, export_id="c")
     # The queue has one worker: once a later no-op has run, the job has too.
     worker = background._pool("support").submit(lambda: threading.current_thread().name).result(timeout=30)
     assert CALLS == ["c"]
@@ -49,4 +49,4 @@ def test_it_uses_the_in_process_worker_without_a_broker(settings, django_capture
 
 def test_it_only_runs_support_jobs_by_name():
     with pytest.raises(ValueError):
-        tasks.run("os.system", {"command": "true"})
+        jobs.run("os.system", {"command": "true"})
