@@ -11,8 +11,9 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
+from consent.uow import Actor
 from tests.vault.conftest import grant, jpeg_bytes
-from vault import blobs, content, gateway, keyring, keys, services, storage
+from vault import blobs, content, gateway, keyring, keys, services, shredding, storage
 from vault.models import AccountKey, MediaItem
 
 MIB = 1024 * 1024
@@ -139,17 +140,17 @@ def test_the_orphan_sweep_works_against_the_bucket(s3_server, s3_bucket, consent
         services.media_upload(user_id=who.pk, data=jpeg_bytes(color=(who.pk * 30 % 255, 9, 9)), labels=[])
     # A crash after the key row went but before its blobs were deleted:
     monkeypatch.setattr("vault.content.delete_key_folder_on_commit", lambda **kw: None)
-    services.media_erase_all(user_id=consented.pk, actor_kind="holder", actor_id=consented.pk)
+    shredding.media_erase_all(user_id=consented.pk, actor=Actor.holder(consented.pk))
     # ...and an upload that wrote its blob but never committed its row:
     _, bob_key = keyring.data_key_get_or_create(user_id=bob.pk)
     stray, _ = content.content_write(data_key=bob_key, uid=uuid.uuid4(), variant="original", chunks=[b"half"])
-    before = s3_server.keys(s3_bucket, f"blobs/vault/{consented.pk}/")
-    assert len(before) == 2
-    # Everything is younger than an hour: an upload may still be in flight, so nothing of bob's goes yet.
-    assert services.orphans_sweep() == 2
+    assert len(s3_server.keys(s3_bucket, f"blobs/vault/{consented.pk}/")) == 2
+    # Everything is younger than an hour (the bucket's own LastModified): an upload may still be
+    # writing, so nothing goes yet.
+    assert shredding.orphans_sweep() == 0
+    assert len(s3_server.keys(s3_bucket)) == 5
+    assert shredding.orphans_sweep(now=timezone.now() + timedelta(hours=2)) == 3
     assert s3_server.keys(s3_bucket, f"blobs/vault/{consented.pk}/") == []
-    assert f"blobs/{stray}" in s3_server.keys(s3_bucket)
-    assert services.orphans_sweep(now=timezone.now() + timedelta(hours=2)) == 1
     bobs = s3_server.keys(s3_bucket, f"blobs/vault/{bob.pk}/")
     assert len(bobs) == 2 and f"blobs/{stray}" not in bobs  # his live original and thumbnail stay
     item = MediaItem.objects.get(owner=bob)
