@@ -208,6 +208,17 @@ def audit_checkpoint_create() -> AuditCheckpoint:
     return checkpoint
 
 
+def audit_checkpoint_if_due() -> AuditCheckpoint | None:
+    """Signs a checkpoint when events were added since the latest one; None when there is nothing new.
+    Run every few seconds (audit_checkpoint --every), it bounds how long a new event goes unsigned,
+    and so how far back anyone could roll the trail without a signed checkpoint showing it."""
+    head = AuditHead.objects.filter(pk=1).values_list("size", flat=True).first() or 0
+    latest = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
+    if head <= latest:
+        return None
+    return audit_checkpoint_create()
+
+
 EXPORT_FORMATS = ("csv", "jsonl")
 
 

@@ -174,7 +174,7 @@ def test_the_guard_lets_the_next_linked_row_in_and_its_mac_still_tells(trail):
 def test_the_database_refuses_a_checkpoint_beyond_the_trail(trail):
     from django.db import DatabaseError, transaction
 
-    with pytest.raises(DatabaseError, match="cannot claim events"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("INSERT INTO audit_auditcheckpoint (tree_size, root_hash, note, created_at) "
-                           "VALUES (6, %s, 'x', %s)", ["0" * 64, trail[0].time])
+    with (pytest.raises(DatabaseError, match="cannot claim events"), transaction.atomic(),
+          connection.cursor() as cursor):
+        cursor.execute("INSERT INTO audit_auditcheckpoint (tree_size, root_hash, note, created_at) "
+                       "VALUES (6, %s, 'x', %s)", ["0" * 64, trail[0].time])
