@@ -159,3 +159,19 @@ class AuditCheckpoint(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"checkpoint at {self.tree_size}"
+
+
+class AuditTile(AppendOnlyModel):
+    """A full C2SP tlog-tile: 256 consecutive hashes at height 8 * level, stored when it fills
+    (audit.tiles), and the root of the perfect subtree over them (an entry of the level above)."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hashes = models.BinaryField()
+    root = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="audit_tile_level_index")]
+
+    def __str__(self) -> str:
+        return f"tile {self.level}/{self.index}"

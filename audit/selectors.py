@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
-from audit import canonical, merkle
+from audit import canonical, merkle, tiles
 from audit.canonical import ACTOR_KINDS
 from audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from audit.notes import NoteError, open_checkpoint
@@ -130,17 +130,18 @@ def _default_size() -> int:
 
 def audit_inclusion_proof(*, seq: int, tree_size: int | None = None) -> dict:
     """RFC 9162 inclusion proof of event `seq` in the tree of the first `tree_size` events
-    (by default the latest checkpoint's size). The root is computed; `checkpoint` is the signed
-    note for that size when there is one."""
+    (by default the latest checkpoint's size), read from the stored tiles: O(log n) reads. The
+    root is computed; `checkpoint` is the signed note for that size when there is one."""
     size = _default_size() if tree_size is None else tree_size
     if not 1 <= seq <= size or size > audit_head().size:
         raise ServiceError("audit_proof_out_of_range", f"seq {seq} is not inside a tree of {size} events.")
-    event = AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first()
-    if event is None:
-        raise ServiceError("audit_chain_broken", f"seq {seq} is missing from the audit trail.")
-    leaf = bytes.fromhex(event)
-    proof = merkle.inclusion_proof(seq - 1, size, audit_leaf_hashes(last_seq=size))
-    root = merkle.root_from_inclusion_proof(seq - 1, size, leaf, proof)
+    reader = tiles.TileReader(size)
+    try:
+        leaf = reader.perfect(0, seq - 1)
+        proof = reader.inclusion_proof(seq - 1)
+        root = reader.root()
+    except merkle.ProofError as exc:
+        raise ServiceError("audit_chain_broken", str(exc)) from exc
     return {
         "seq": seq,
         "leaf_index": seq - 1,
@@ -154,30 +155,23 @@ def audit_inclusion_proof(*, seq: int, tree_size: int | None = None) -> dict:
 
 def audit_consistency_proof(*, first: int, second: int | None = None) -> dict:
     """RFC 9162 consistency proof from the tree of `first` events to the tree of `second`
-    (by default the latest checkpoint's size), with both roots and their signed notes."""
+    (by default the latest checkpoint's size), with both roots and their signed notes, read from
+    the stored tiles: O(log n) reads."""
     second = _default_size() if second is None else second
     if not 1 <= first <= second or second > audit_head().size:
         raise ServiceError("audit_proof_out_of_range", f"no consistency proof from {first} to {second} events.")
-    tree = merkle.CompactRange()
-    first_root = None
-
-    def recorded(leaves):
-        nonlocal first_root
-        for leaf in leaves:
-            tree.append(leaf)
-            if tree.size == first:
-                first_root = tree.root()
-            yield leaf
-
-    leaves = recorded(audit_leaf_hashes(last_seq=second))
-    proof = merkle.consistency_proof(first, second, leaves)
-    for _ in leaves:  # a proof between equal sizes reads nothing: finish the roots
-        pass
+    reader = tiles.TileReader(second)
+    try:
+        proof = reader.consistency_proof(first)
+        first_root = reader.range_root(0, first)
+        second_root = reader.root()
+    except merkle.ProofError as exc:
+        raise ServiceError("audit_chain_broken", str(exc)) from exc
     return {
         "first": first,
         "second": second,
         "first_root": first_root.hex(),
-        "second_root": tree.root().hex(),
+        "second_root": second_root.hex(),
         "proof": [node.hex() for node in proof],
         "first_checkpoint": _signed_note(first),
         "second_checkpoint": _signed_note(second),

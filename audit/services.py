@@ -21,6 +21,7 @@ from audit.keys import MAC_LABEL, mac_key
 from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from audit.notes import Checkpoint, sign_checkpoint
+from audit.tiles import store_filled_tiles
 from consentsvc import signing
 from consentsvc.errors import ServiceError, register_code
 
@@ -168,6 +169,7 @@ def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
         checkpoints: list[AuditCheckpoint] = []
         leaf_hash = canonical.leaf_hash
         key = mac_key()
+        leaves: list[bytes] = []
         for valid in prepared:
             seq += 1
             body = canonical.encode(valid, seq=seq, time=time_text, prev_hash=prev_hash)
@@ -184,10 +186,12 @@ def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
             row[11] = valid.details_json.decode()
             rows.append(row)
             tree.append(leaf)
+            leaves.append(leaf)
             if seq % every == 0:
                 checkpoints.append(_checkpoint_for(tree, now))
             prev_hash = leaf_hex
         _insert(rows)
+        store_filled_tiles(head.size, leaves)
         if checkpoints:
             AuditCheckpoint.objects.bulk_create(checkpoints)
         AuditHead.objects.filter(pk=1).update(size=seq, last_hash=prev_hash, compact_range=tree.to_bytes())
