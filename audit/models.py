@@ -175,3 +175,23 @@ class AuditTile(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"tile {self.level}/{self.index}"
+
+
+class AuditCosignature(AppendOnlyModel):
+    """A witness's C2SP tlog-cosignature on the checkpoint at `tree_size`: the witness checked that
+    this tree extends every earlier one it saw. audit_verify fails when the trail no longer extends
+    a witnessed checkpoint."""
+
+    tree_size = models.BigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    witness = models.CharField(max_length=255)
+    timestamp = models.BigIntegerField(help_text="When the witness signed (POSIX seconds), from the signature.")
+    line = models.TextField(help_text="The signature line, as it is added to the checkpoint note.")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["tree_size", "witness"]
+        constraints = [models.UniqueConstraint(fields=["tree_size", "witness"], name="audit_cosignature_once")]
+
+    def __str__(self) -> str:
+        return f"cosignature by {self.witness} at {self.tree_size}"

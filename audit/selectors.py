@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
-from audit import canonical, merkle, tiles
+from audit import canonical, merkle, notes, tiles
 from audit.canonical import ACTOR_KINDS
-from audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead
 from audit.notes import NoteError, open_checkpoint
 from consentsvc import signing
 from consentsvc.errors import ServiceError, register_code
@@ -90,6 +90,43 @@ def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
     if not wanted:
         return {}
     return {event.event_id: event for event in AuditEvent.objects.filter(event_id__in=wanted)}
+
+
+def audit_witnesses() -> list[notes.Cosigner]:
+    """The witnesses configured in AUDIT_WITNESSES (audit.E005 refuses a malformed one at start)."""
+    return [notes.cosigner_from_vkey(vkey) for vkey in settings.AUDIT_WITNESSES]
+
+
+def audit_cosigned_note(checkpoint: AuditCheckpoint) -> str:
+    """The checkpoint's signed note with the stored witness cosignatures on it added."""
+    lines = list(AuditCosignature.objects.filter(tree_size=checkpoint.tree_size, root_hash=checkpoint.root_hash)
+                 .order_by("witness").values_list("line", flat=True))
+    return checkpoint.note + "".join(f"{line}\n" for line in lines)
+
+
+def audit_checkpoint_witnessed_latest() -> tuple[AuditCheckpoint, list[str]] | None:
+    """The latest checkpoint a configured witness cosigned, with the witnesses' names."""
+    names = [witness.name for witness in audit_witnesses()]
+    latest = (AuditCosignature.objects.filter(witness__in=names).order_by("-tree_size")
+              .values_list("tree_size", flat=True).first())
+    if latest is None:
+        return None
+    checkpoint = AuditCheckpoint.objects.filter(tree_size=latest).first()
+    if checkpoint is None:
+        return None
+    witnesses = list(AuditCosignature.objects.filter(tree_size=latest, witness__in=names)
+                     .values_list("witness", flat=True))
+    return checkpoint, witnesses
+
+
+def audit_entry_bundle(*, first_seq: int, count: int) -> list[bytes]:
+    """The canonical bytes of `count` events from `first_seq` on, as stored (a tlog-tiles entry bundle:
+    a client checks them against the level 0 tile and the signed root)."""
+    rows = list(AuditEvent.unchecked.filter(seq__gte=first_seq, seq__lt=first_seq + count).order_by("seq")
+                .values_list("seq", "canonical"))
+    if [seq for seq, _ in rows] != list(range(first_seq, first_seq + count)):
+        raise ServiceError("audit_chain_broken", f"events {first_seq}..{first_seq + count - 1} are not all there.")
+    return [bytes(body) for _, body in rows]
 
 
 def audit_head() -> AuditHead:

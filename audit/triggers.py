@@ -17,7 +17,7 @@ from django.db import connections, transaction
 
 from consentsvc import db
 
-AUDIT_TABLES = ("audit_auditevent", "audit_auditcheckpoint", "audit_audittile")
+AUDIT_TABLES = ("audit_auditevent", "audit_auditcheckpoint", "audit_audittile", "audit_auditcosignature")
 
 _SQLITE_GUARDS = [
     "CREATE TRIGGER IF NOT EXISTS audit_auditevent_extends_head BEFORE INSERT ON audit_auditevent "
