@@ -4,7 +4,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsHolder
+from accounts.permissions import IsHolder, collection_method
 from consent import purposes, receipts, selectors, services
 from consent.models import ConsentEntry
 from consentsvc import signing
@@ -94,11 +94,11 @@ class ConsentSetApi(APIView):
         if data.validated_data["granted"]:
             entry = services.consent_give(
                 user=request.user, purpose=purpose, notice_version=data.validated_data.get("notice_version", ""),
-                method=ConsentEntry.Method.API, actor=request.user,
+                method=collection_method(request), actor=request.user,
             )
         else:
             entry = services.consent_withdraw(
-                user=request.user, purpose=purpose, method=ConsentEntry.Method.API, actor=request.user
+                user=request.user, purpose=purpose, method=collection_method(request), actor=request.user
             )
         state = next(s for s in selectors.consent_state(user_id=request.user.pk) if s.purpose == purpose)
         return Response({

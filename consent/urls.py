@@ -5,4 +5,5 @@ from consent import views
 app_name = "consent"
 urlpatterns = [
     path("settings/camera-roll/", views.camera_roll_settings, name="settings"),
+    path("settings/camera-roll/turn-off/<str:purpose>/", views.turn_off_confirm, name="turn-off"),
 ]

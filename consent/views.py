@@ -1,12 +1,63 @@
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import holder_required
 from consent import purposes, selectors, services
 from consent.models import ConsentEntry
 from consentsvc.errors import ServiceError
 from vault.selectors import media_summary
+
+# Turning these off destroys something, so the page asks first (the API, for the phone app, does not).
+CONFIRM_BEFORE_OFF = (purposes.CAMERA_ROLL, purposes.FACE_ANALYSIS)
+
+
+def _asks_first(*, user_id: int, purpose: str) -> bool:
+    """A turn-off asks first when it destroys something: held photos or what was made from them."""
+    if purpose not in CONFIRM_BEFORE_OFF:
+        return False
+    held = media_summary(user_id=user_id)
+    return bool(held["items"] or held["outputs"])
+
+
+def _granted(user_id: int) -> set[str]:
+    return {s.purpose for s in selectors.consent_state(user_id=user_id) if s.granted}
+
+
+def turn_off_facts(*, user_id: int, purpose: str) -> dict:
+    """What turning `purpose` off will do, counted now, for the confirmation and the message after it."""
+    held = media_summary(user_id=user_id)
+    granted = _granted(user_id)
+    also_off = [purposes.PURPOSE_LABELS[d] for d, r in services.REQUIRES.items() if r == purpose and d in granted]
+    grace = settings.WITHDRAWAL_GRACE_DAYS
+    return {
+        "purpose": purpose,
+        "label": purposes.PURPOSE_LABELS[purpose],
+        "items": held["items"],
+        "outputs": held["outputs"],
+        "also_off": also_off,
+        "grace_days": grace,
+        "shred_on": timezone.now() + timedelta(days=grace) if grace else None,
+    }
+
+
+def _after_off_message(facts: dict) -> str:
+    label = facts["label"]
+    if facts["purpose"] == purposes.FACE_ANALYSIS:
+        return f"{label} is off. Access stopped at once and the groups of people were deleted."
+    items, outputs = facts["items"], facts["outputs"]
+    made = f"{outputs} suggestion{'s' if outputs != 1 else ''}"
+    photos = f"{items} photo{'s' if items != 1 else ''}"
+    if facts["grace_days"]:
+        return (f"{label} is off. Access stopped at once and {made} were deleted; your {photos} will be destroyed "
+                f"on {facts['shred_on']:%d %b %Y} unless you turn it on again before then.")
+    return f"{label} is off. Access stopped at once: {photos} and {made} were destroyed."
 
 
 @holder_required
@@ -16,6 +67,9 @@ def camera_roll_settings(request):
         purpose = request.POST.get("purpose", "")
         turn_on = request.POST.get("action") == "on"
         label = purposes.PURPOSE_LABELS.get(purpose, purpose)
+        if not turn_on and request.POST.get("confirmed") != "yes" and _asks_first(user_id=request.user.pk,
+                                                                                   purpose=purpose):
+            return redirect("consent:turn-off", purpose=purpose)
         try:
             if turn_on:
                 services.consent_give(user=request.user, purpose=purpose,
@@ -23,9 +77,16 @@ def camera_roll_settings(request):
                                       method=ConsentEntry.Method.WEB, actor=request.user)
                 messages.success(request, f"{label} is on.")
             else:
-                services.consent_withdraw(user=request.user, purpose=purpose,
-                                          method=ConsentEntry.Method.WEB, actor=request.user)
-                messages.success(request, f"{label} is off. Access stopped at once.")
+                facts = turn_off_facts(user_id=request.user.pk, purpose=purpose) if purpose in CONFIRM_BEFORE_OFF \
+                    else {"purpose": purpose, "label": label}
+                entry = services.consent_withdraw(user=request.user, purpose=purpose,
+                                                  method=ConsentEntry.Method.WEB, actor=request.user)
+                if entry is None:
+                    messages.info(request, f"{label} was already off.")
+                elif purpose in CONFIRM_BEFORE_OFF:
+                    messages.success(request, _after_off_message(facts))
+                else:
+                    messages.success(request, f"{label} is off. Access stopped at once.")
         except ServiceError as exc:
             messages.error(request, exc.message)
         return redirect("consent:settings")
@@ -34,4 +95,22 @@ def camera_roll_settings(request):
         "history": selectors.consent_history(user_id=request.user.pk)[:50],
         "labels": purposes.PURPOSE_LABELS,
         "held": media_summary(user_id=request.user.pk),
+        "confirm_before_off": CONFIRM_BEFORE_OFF,
+    })
+
+
+@holder_required
+@require_GET
+def turn_off_confirm(request, purpose: str):
+    """The question before a destructive turn-off, as a page (without JavaScript) and as the dialog's text."""
+    if purpose not in CONFIRM_BEFORE_OFF:
+        raise Http404("Nothing to confirm for this purpose.")
+    if purpose not in _granted(request.user.pk):
+        messages.info(request, f"{purposes.PURPOSE_LABELS[purpose]} is already off.")
+        return redirect("consent:settings")
+    facts = turn_off_facts(user_id=request.user.pk, purpose=purpose)
+    return render(request, "consent/turn_off_confirm.html", {
+        "facts": facts,
+        "done_message": _after_off_message(facts),
+        "export_url": reverse("support:me-data") + "#export-heading",
     })

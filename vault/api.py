@@ -18,7 +18,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsHolder
+from accounts.permissions import IsHolder, collection_method
 from vault import blobs, gateway, selectors, services
 from vault.models import Exclusion
 from vault.uploads import TOO_LARGE_FLAG
@@ -119,14 +119,16 @@ class MediaCollectionApi(APIView):
     def post(self, request):
         upload = request.FILES.get("file")  # parses the body (in memory, see vault.uploads)
         if getattr(request._request, TOO_LARGE_FLAG, False):
-            raise services.upload_refused(user_id=request.user.pk, code="file_too_large", method="api")
+            raise services.upload_refused(user_id=request.user.pk, code="file_too_large",
+                                          method=collection_method(request))
         if upload is None:
             raise serializers.ValidationError({"file": ["Send the photo as the multipart field 'file'."]})
         labels = _labels(request.data.get("labels"))
         captured_at = _captured_at(request.data.get("captured_at"))
         result = services.media_upload(
             user_id=request.user.pk, data=upload.read(), filename=upload.name or "",
-            declared_content_type=upload.content_type or "", labels=labels, captured_at=captured_at, method="api",
+            declared_content_type=upload.content_type or "", labels=labels, captured_at=captured_at,
+            method=collection_method(request),
         )
         if result.duplicate:
             return Response(_media_out(result.item, result.meta, duplicate=True), status=status.HTTP_200_OK)

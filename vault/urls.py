@@ -5,6 +5,7 @@ from vault import views
 app_name = "vault"
 urlpatterns = [
     path("media/", views.media_list, name="media"),
+    path("media/upload/", views.media_upload, name="media-upload"),
     path("media/erase/", views.media_erase, name="media-erase"),
     path("media/<int:item_id>/thumbnail/", views.media_thumbnail, name="media-thumbnail"),
     path("media/<int:item_id>/original/", views.media_original, name="media-original"),

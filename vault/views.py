@@ -1,5 +1,6 @@
 """The holder's pages: cloud copies (/media/) and exclusions (/settings/exclusions/). Thin."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -13,8 +14,24 @@ from consentsvc.errors import ServiceError
 from vault import gateway, selectors, services, shredding
 from vault.api import stream_response
 from vault.forms import DateRangeForm, EraseForm, PlaceForm
+from vault.uploads import TOO_LARGE_FLAG
 
 PAGE_SIZE = 48
+
+
+def upload_words() -> dict[str, str]:
+    """Why a photo was not added, in words a person reads (keyed by the API's error codes; upload.js uses them too)."""
+    limit_mb = settings.VAULT_MAX_UPLOAD_BYTES // (1024 * 1024)
+    return {
+        "consent_required": "Not added: Camera Roll Sharing Suggestions is off. Turn it on to add photos.",
+        "file_too_large": f"Too large: a photo can be at most {limit_mb} MB.",
+        "image_too_large": "Too large: this picture has too many pixels to open safely.",
+        "invalid_image": "Not a photo we can read: the file is damaged or is not a picture.",
+        "unsupported_media_type": "Not a kind of photo we keep: only JPEG, PNG, WebP and HEIC pictures can be added.",
+        "duplicate": "Already in your cloud copies.",
+        "failed": "Not added: something went wrong on our side. Try again.",
+        "network": "Not added: the connection dropped. Try again.",
+    }
 
 
 def _not_found_as_404(exc: ServiceError):
@@ -36,7 +53,47 @@ def media_list(request):
         "summary": selectors.media_summary(user_id=request.user.pk),
         "uploads_on": consent_active_entry(user_id=request.user.pk, purpose=purposes.CAMERA_ROLL) is not None,
         "erase_form": EraseForm(),
+        "upload_words": upload_words(),
+        "upload_limit": settings.VAULT_MAX_UPLOAD_BYTES,
     })
+
+
+@holder_required
+@require_POST
+def media_upload(request):
+    """The upload form without JavaScript: every chosen photo in one request, one message for the lot."""
+    files = request.FILES.getlist("files")  # parses the body in memory (vault.uploads)
+    words = upload_words()
+    if getattr(request, TOO_LARGE_FLAG, False):
+        services.upload_refused(user_id=request.user.pk, code="file_too_large", method="web")
+        limit_mb = settings.VAULT_MAX_UPLOAD_BYTES // (1024 * 1024)
+        messages.error(request, f"Nothing was added: the photos chosen add up to more than {limit_mb} MB. "
+                                "Choose fewer at a time.")
+        return redirect("vault:media")
+    if not files:
+        messages.error(request, "Choose one or more photos first.")
+        return redirect("vault:media")
+    added, duplicates, problems = 0, 0, []
+    for upload in files:
+        try:
+            result = services.media_upload(
+                user_id=request.user.pk, data=upload.read(), filename=upload.name or "",
+                declared_content_type=upload.content_type or "", method="web",
+            )
+        except ServiceError as exc:
+            problems.append(f"{upload.name}: {words.get(exc.code, words['failed'])}")
+            continue
+        if result.duplicate:
+            duplicates += 1
+        else:
+            added += 1
+    if added:
+        messages.success(request, f"Added {added} photo{'s' if added != 1 else ''}.")
+    if duplicates:
+        messages.info(request, f"{duplicates} {'was' if duplicates == 1 else 'were'} already in your cloud copies.")
+    for problem in problems:
+        messages.error(request, problem)
+    return redirect("vault:media")
 
 
 def _content(request, item_id: int, variant: str):

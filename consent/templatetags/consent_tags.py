@@ -12,6 +12,14 @@ EVENT_WORDS = {
 }
 
 
+METHOD_WORDS = {"web": "on the web", "api": "from the phone app", "support": "by support"}
+
+
+@register.filter
+def method_words(method: str) -> str:
+    return METHOD_WORDS.get(method, method)
+
+
 @register.filter
 def purpose_label(purpose: str) -> str:
     return purposes.PURPOSE_LABELS.get(purpose, purpose)

@@ -25,6 +25,7 @@ HOLDER_PAGES = [
     ("/me/access/", "access"),
     ("/me/data/", "data"),
     ("/me/data/erase/", "erase"),
+    ("/settings/camera-roll/turn-off/camera_roll_cloud_processing/", "turn-off"),
     ("/accounts/password/", "password"),
 ]
 

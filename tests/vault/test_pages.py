@@ -94,6 +94,7 @@ PAGES = [
     ("post", "/media/{item}/exclude/"),
     ("post", "/media/{item}/delete/"),
     ("post", "/media/erase/"),
+    ("post", "/media/upload/"),
     ("get", "/settings/exclusions/"),
     ("post", "/settings/exclusions/"),
     ("post", "/settings/exclusions/{exclusion}/delete/"),
@@ -126,3 +127,47 @@ def test_another_holder_sees_none_of_it_on_their_own_pages(item, exclusion, bob)
     assert "Office" not in browser(bob).get("/settings/exclusions/").content.decode()
     browser(bob).post("/media/erase/", {"confirm": "on"})
     assert MediaItem.objects.filter(pk=item.pk).exists()
+
+
+def _photo_file(name="photo.jpg", **kwargs):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, jpeg_bytes(**kwargs), content_type="image/jpeg")
+
+
+def test_it_adds_photos_from_the_upload_form_and_says_what_was_refused(consented):
+    client = browser(consented)
+    files = [_photo_file("red.jpg", color=(200, 0, 0)), _photo_file("blue.jpg", color=(0, 0, 200)),
+             _photo_file("red-again.jpg", color=(200, 0, 0))]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    files.append(SimpleUploadedFile("notes.jpg", b"just some text", content_type="image/jpeg"))
+    response = client.post("/media/upload/", {"files": files}, follow=True)
+    html = response.content.decode()
+    assert "Added 2 photos." in html
+    assert "1 was already in your cloud copies." in html
+    assert "notes.jpg: Not a photo we can read" in html
+    assert MediaItem.objects.filter(owner=consented).count() == 2
+    uploaded = AuditEvent.objects.filter(action="media.uploaded", subject_id=str(consented.pk))
+    assert uploaded.count() == 2 and all(e.details.get("method") == "web" for e in uploaded)
+
+
+def test_it_refuses_uploads_from_the_form_while_the_feature_is_off(alice):
+    response = browser(alice).post("/media/upload/", {"files": [_photo_file()]}, follow=True)
+    assert "Camera Roll Sharing Suggestions is off" in response.content.decode()
+    assert MediaItem.objects.count() == 0
+    page = browser(alice).get("/media/").content.decode()
+    assert 'id="upload-files"' not in page and 'id="uploads-off"' in page
+
+
+def test_it_keeps_nothing_when_the_chosen_photos_are_too_large_together(consented, settings):
+    files = [_photo_file("a.jpg", color=(200, 0, 0)), _photo_file("b.jpg", color=(0, 0, 200))]
+    settings.VAULT_MAX_UPLOAD_BYTES = files[0].size + 10  # each fits alone, not both
+    response = browser(consented).post("/media/upload/", {"files": files}, follow=True)
+    assert "Nothing was added" in response.content.decode()
+    assert MediaItem.objects.count() == 0
+
+
+def test_it_asks_for_a_photo_when_none_was_chosen(consented):
+    response = browser(consented).post("/media/upload/", {}, follow=True)
+    assert "Choose one or more photos first." in response.content.decode()

@@ -12,7 +12,7 @@ def tiles_for_existing_events(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0004_insert_guards'),
+        ('audit', '0005_insert_guards'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from consentsvc.db import append_only
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0005_tiles'),
+        ('audit', '0006_tiles'),
     ]
 
     operations = [

@@ -1,0 +1,195 @@
+"""The few consentsvc HTTP calls the phone makes, on the standard library (urllib).
+
+Every error the server sends has the shape {"error": {"code", "message"}}; it becomes an
+ApiError carrying the stable code, so the sync engine switches on codes, never on text.
+Transient failures (429, 5xx, a lost connection) are retried by `with_retries`.
+"""
+
+import json
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+from camera_roll_sync import __version__
+
+CAMERA_ROLL = "camera_roll_cloud_processing"
+USER_AGENT = f"consentsvc-sync/{__version__}"
+
+
+class ApiError(Exception):
+    """An answer the server gave (status and stable code), or no answer at all (status 0)."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        """Worth trying again: throttled, a server error, or no answer (connection lost, timeout)."""
+        return self.status in (0, 429) or self.status >= 500
+
+
+@dataclass
+class Uploaded:
+    media_id: int
+    duplicate: bool
+    sha256: str
+
+
+@dataclass
+class ConsentState:
+    granted: bool
+    notice_version: str | None
+    since: str | None
+    lapsed: bool = False
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:  # an HTTP date
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _multipart(fields: dict[str, str], file_field: str, filename: str, data: bytes) -> tuple[bytes, str]:
+    boundary = f"----consentsvc-sync-{uuid.uuid4().hex}"
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{safe_name}"\r\n'
+        f"Content-Type: application/octet-stream\r\n\r\n".encode()
+    )
+    parts.append(data)
+    parts.append(f"\r\n--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+class Api:
+    def __init__(self, server: str, token: str | None = None, *, timeout: float = 60.0):
+        self.base = server.rstrip("/") + "/api/v1/"
+        if not self.base.startswith(("http://", "https://")):
+            raise ValueError(f"The server must be an http:// or https:// URL, not {server!r}.")
+        self.token = token
+        self.timeout = timeout
+
+    def _request(self, method: str, path: str, *, body: bytes | None = None, content_type: str | None = None):
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if self.token:
+            headers["Authorization"] = f"Token {self.token}"
+        if content_type:
+            headers["Content-Type"] = content_type
+        request = urllib.request.Request(self.base + path, data=body, method=method, headers=headers)  # noqa: S310
+        try:
+            # The scheme is checked in __init__ (http or https only).
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return response.status, _json(response.read())
+        except urllib.error.HTTPError as exc:
+            payload = _json(exc.read())
+            error = payload.get("error") if isinstance(payload, dict) else None
+            error = error if isinstance(error, dict) else {}
+            raise ApiError(
+                exc.code, str(error.get("code") or f"http_{exc.code}"), str(error.get("message") or exc.reason),
+                retry_after=_retry_after(exc.headers.get("Retry-After")),
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out, DNS
+            reason = getattr(exc, "reason", exc)
+            raise ApiError(0, "unreachable", f"No answer from {self.base}: {reason}") from None
+
+    def token_create(self, *, username: str, password: str, device: str) -> str:
+        body = json.dumps({"username": username, "password": password, "name": device}).encode()
+        _, payload = self._request("POST", "auth/token/", body=body, content_type="application/json")
+        return payload["token"]
+
+    def logout(self) -> bool:
+        """Revoke this token on the server. False when the server has no logout endpoint (nothing revoked)."""
+        try:
+            self._request("POST", "auth/logout/", body=b"{}", content_type="application/json")
+        except ApiError as exc:
+            if exc.status in (404, 405):
+                return False
+            raise
+        return True
+
+    def consent(self) -> ConsentState:
+        _, payload = self._request("GET", "consent/")
+        for row in payload.get("purposes", []):
+            if row.get("purpose") == CAMERA_ROLL:
+                return ConsentState(granted=bool(row.get("granted")), notice_version=row.get("notice_version"),
+                                    since=row.get("since"), lapsed=bool(row.get("lapsed")))
+        return ConsentState(granted=False, notice_version=None, since=None)
+
+    def upload(self, *, filename: str, data: bytes, labels: list[str], captured_at: str | None) -> Uploaded:
+        fields = {}
+        if labels:
+            fields["labels"] = json.dumps(labels)
+        if captured_at:
+            fields["captured_at"] = captured_at
+        body, content_type = _multipart(fields, "file", filename, data)
+        status, payload = self._request("POST", "media/", body=body, content_type=content_type)
+        return Uploaded(media_id=int(payload["id"]), duplicate=bool(payload.get("duplicate")) or status == 200,
+                        sha256=str(payload.get("sha256", "")))
+
+
+def _json(raw: bytes):
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter for 5xx and lost connections; 429 waits what Retry-After says."""
+
+    base: float = 1.0
+    cap: float = 60.0
+    max_attempts: int | None = 8  # None: keep trying (the continuous `run`)
+    retry_after_cap: float = 600.0
+
+    def delay(self, attempt: int, error: ApiError) -> float:
+        if error.status == 429 and error.retry_after is not None:
+            return min(error.retry_after, self.retry_after_cap)
+        return random.uniform(self.base / 2, min(self.cap, self.base * 2**attempt))
+
+
+def with_retries(call: Callable, *, backoff: Backoff, stop: threading.Event | None = None,
+                 sleep: Callable[[float], None] | None = None,
+                 on_wait: Callable[[ApiError, float], None] | None = None):
+    """Run `call` until it succeeds, fails for good, or `stop` is set (then the last error is raised)."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except ApiError as exc:
+            attempt += 1
+            if not exc.transient or (backoff.max_attempts is not None and attempt >= backoff.max_attempts):
+                raise
+            wait = backoff.delay(attempt - 1, exc)
+            if on_wait is not None:
+                on_wait(exc, wait)
+            if sleep is not None:
+                sleep(wait)
+            elif stop is not None:
+                if stop.wait(wait):
+                    raise
+            else:
+                time.sleep(wait)
+            if stop is not None and stop.is_set():
+                raise

@@ -1,0 +1,284 @@
+"""The sync engine: scan the camera roll, then upload what is waiting in batches, only while consent is on.
+
+Before each batch the server is asked whether Camera Roll Sharing Suggestions is on. A
+withdrawal seen there, or a `403 consent_required` on any upload, halts at once: uploads not
+yet sent are not sent, the queue is dropped, and the files stay `waiting` in the state (they
+go again only if the holder turns the feature back on while they are still recent).
+"""
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from camera_roll_sync import media
+from camera_roll_sync.api import Api, ApiError, Backoff, Uploaded, with_retries
+from camera_roll_sync.state import REFUSED, SKIPPED, UPLOADED, WAITING, FileRow, State
+
+# The server's answers about the file itself: it will never be accepted, so it is not retried.
+FILE_REFUSALS = {"invalid_image", "unsupported_media_type", "file_too_large", "image_too_large", "invalid_request"}
+SETTLE_SECONDS = 2.0  # a file modified this recently may still be being written by the camera
+
+
+class AuthFailed(Exception):
+    """The token was refused (revoked, or the account is gone): log in again."""
+
+
+@dataclass
+class PassResult:
+    uploaded: int = 0
+    already_on_server: int = 0
+    refused: int = 0
+    waiting: int = 0  # left waiting after this pass
+    stopped: str | None = None  # "consent_off", "unreachable", "interrupted"
+    dropped: int = 0  # queued files not sent because consent went
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Options:
+    days: int = 30
+    excludes: tuple[str, ...] = media.DEFAULT_EXCLUDES
+    batch_size: int = 8
+    jobs: int = 2
+    progress: bool | None = None  # None: a bar when stderr is a terminal
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+class Syncer:
+    def __init__(self, *, api: Api, state: State, root: Path, options: Options | None = None,
+                 say: Callable[[str], None] = print, on_uploaded: Callable[[FileRow, Uploaded], None] | None = None,
+                 sleep: Callable[[float], None] | None = None):
+        self.api = api
+        self.state = state
+        self.root = root.resolve()
+        self.options = options or Options()
+        self.say = say
+        self.on_uploaded = on_uploaded
+        self.sleep = sleep
+        self.stopping = threading.Event()  # set from outside (a signal): finish nothing new, return
+        self._halt = threading.Event()  # set inside a pass: send nothing more in this pass
+        self._halt_reason: str | None = None
+        self._halt_lock = threading.Lock()
+
+    # scanning ------------------------------------------------------------------------------
+    def scan(self, now: datetime | None = None) -> list[FileRow]:
+        """Look at every file once; hash and read only new or changed ones. Returns what waits, newest first."""
+        now = now or datetime.now()
+        seen: set[str] = set()
+        for path, place_reason in media.walk(self.root, self.options.excludes):
+            key = str(path)
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            seen.add(key)
+            row = self.state.get(key)
+            if place_reason:
+                if row is None or row.status != SKIPPED or row.reason != place_reason:
+                    self.state.put(FileRow(key, st.st_size, st.st_mtime_ns, None, None, False, [], False,
+                                           SKIPPED, place_reason))
+                continue
+            if row is None or row.size != st.st_size or row.mtime_ns != st.st_mtime_ns or row.sha256 is None:
+                if now.timestamp() - st.st_mtime < SETTLE_SECONDS:
+                    continue  # still being written: next pass
+                info = media.read_info(path)
+                try:
+                    sha = media.sha256_of(path)
+                except OSError:
+                    continue
+                row = FileRow(key, st.st_size, st.st_mtime_ns, sha, info.captured_at.isoformat(),
+                              info.from_file_time, info.labels, info.screenshot, WAITING, "")
+                self.state.put(row)
+            status, reason = self._classify(row, now)
+            if (status, reason) != (row.status, row.reason):
+                self.state.set_status(key, status, reason)
+        self.state.forget_missing(seen)
+        return self.state.waiting()
+
+    def _classify(self, row: FileRow, now: datetime) -> tuple[str, str]:
+        if row.status == UPLOADED:
+            return row.status, row.reason
+        if row.status == REFUSED:
+            return row.status, row.reason
+        if self.state.uploaded(row.sha256):
+            return UPLOADED, "same_content"
+        if row.screenshot:
+            return SKIPPED, "screenshot"
+        if not media.is_recent(datetime.fromisoformat(row.captured_at), days=self.options.days, now=now):
+            return SKIPPED, "old"
+        return WAITING, ""
+
+    # uploading -----------------------------------------------------------------------------
+    def sync_once(self) -> PassResult:
+        """One pass: scan, then upload in batches while consent is on."""
+        self._halt.clear()
+        self._halt_reason = None
+        result = PassResult()
+        queue = deque(self.scan())
+        if not queue:
+            self._note_consent(None)
+            return result
+        bar = tqdm(total=len(queue), unit="photo", desc="uploading", disable=self._no_bar(), leave=False)
+        try:
+            while queue:
+                if self.stopping.is_set():
+                    result.stopped = "interrupted"
+                    break
+                if not self._consent_on():
+                    result.stopped = self._halt_reason or "consent_off"
+                    break
+                batch = [queue.popleft() for _ in range(min(self.options.batch_size, len(queue)))]
+                with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
+                    outcomes = list(pool.map(self._upload_one, batch))
+                for outcome in outcomes:
+                    if outcome == "uploaded":
+                        result.uploaded += 1
+                    elif outcome == "already_on_server":
+                        result.already_on_server += 1
+                    elif outcome == "refused":
+                        result.refused += 1
+                    elif outcome in ("not_sent", "consent_required"):
+                        result.dropped += 1
+                    if outcome in ("uploaded", "already_on_server", "refused", "same_content"):
+                        bar.update(1)
+                if self._halt.is_set():
+                    result.stopped = self._halt_reason
+                    break
+        finally:
+            bar.close()
+        if result.stopped == "consent_off":
+            result.dropped += len(queue)
+            queue.clear()  # dropped: nothing queued survives a withdrawal
+        if result.stopped == "auth_failed":
+            raise AuthFailed("The server refused this device's token; log in again.")
+        result.waiting = self.state.counts().get(WAITING, 0)
+        self.state.set_meta("last_pass", datetime.now().astimezone().isoformat(timespec="seconds"))
+        return result
+
+    def _no_bar(self) -> bool | None:
+        if self.options.progress is None:
+            return None  # tqdm: no bar when not a terminal
+        return not self.options.progress
+
+    def _halt_with(self, reason: str) -> None:
+        with self._halt_lock:
+            if self._halt_reason is None:
+                self._halt_reason = reason
+            self._halt.set()
+
+    def _consent_on(self) -> bool:
+        try:
+            state = with_retries(self.api.consent, backoff=self.options.backoff, stop=self.stopping,
+                                 sleep=self.sleep, on_wait=self._waiting)
+        except ApiError as exc:
+            if exc.status == 401:
+                self._halt_with("auth_failed")
+            elif exc.transient:
+                self._halt_with("interrupted" if self.stopping.is_set() else "unreachable")
+            else:
+                self._halt_with("error")
+            return False
+        self._note_consent(state.granted)
+        if not state.granted:
+            self._halt_with("consent_off")
+        return state.granted
+
+    def _note_consent(self, granted: bool | None) -> None:
+        if granted is not None:
+            self.state.set_meta("consent", "on" if granted else "off")
+            self.state.set_meta("consent_checked", datetime.now().astimezone().isoformat(timespec="seconds"))
+
+    def _waiting(self, error: ApiError, seconds: float) -> None:
+        what = "throttled (429)" if error.status == 429 else (error.message if error.status == 0 else
+                                                              f"server error {error.status}")
+        self.say(f"{what}; trying again in {seconds:.1f} s")
+
+    def _upload_one(self, row: FileRow) -> str:
+        if self._halt.is_set() or self.stopping.is_set():
+            return "not_sent"
+        if self.state.uploaded(row.sha256):
+            self.state.set_status(row.path, UPLOADED, "same_content")
+            return "same_content"
+        path = Path(row.path)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return "gone"
+        if media.hashlib.sha256(data).hexdigest() != row.sha256:
+            self.state.set_status(row.path, WAITING, "changed")
+            return "changed"  # edited since the scan: the next pass reads it again
+
+        def send():
+            if self._halt.is_set():  # consent went while this one waited to retry
+                raise ApiError(0, "halted", "halted")
+            return self.api.upload(filename=path.name, data=data, labels=row.labels,
+                                   captured_at=row.captured_at if row.from_file_time else None)
+
+        try:
+            answer = with_retries(send, backoff=self.options.backoff, stop=self._halt, sleep=self.sleep,
+                                  on_wait=self._waiting)
+        except ApiError as exc:
+            return self._refusal(row, exc)
+        self.state.record_upload(path=row.path, sha256=row.sha256, media_id=answer.media_id,
+                                 duplicate=answer.duplicate)
+        if self.on_uploaded is not None:
+            self.on_uploaded(row, answer)
+        return "already_on_server" if answer.duplicate else "uploaded"
+
+    def _refusal(self, row: FileRow, exc: ApiError) -> str:
+        if exc.code == "halted":
+            return "not_sent"
+        if exc.code == "consent_required":
+            self._halt_with("consent_off")
+            return "consent_required"
+        if exc.status == 401:
+            self._halt_with("auth_failed")
+            return "auth_failed"
+        if exc.code in FILE_REFUSALS or exc.status in (413, 415):
+            self.state.set_status(row.path, REFUSED, exc.code)
+            self.say(f"{Path(row.path).name}: refused by the server ({exc.code}: {exc.message})")
+            return "refused"
+        if exc.transient:
+            self._halt_with("interrupted" if self.stopping.is_set() else "unreachable")
+            return "unreachable"
+        self._halt_with("error")
+        self.say(f"{Path(row.path).name}: {exc}")
+        return "error"
+
+    def run_forever(self, *, interval: float = 10.0) -> None:
+        """Watch the folder by polling: a pass every `interval` seconds until `stopping` is set."""
+        was_on: bool | None = None
+        while not self.stopping.is_set():
+            result = self.sync_once()
+            on = result.stopped != "consent_off"
+            if result.stopped == "consent_off" and was_on is not False:
+                self.say(stopped_message(result))
+            elif result.uploaded or result.already_on_server:
+                self.say(pass_message(result))
+            if result.stopped == "unreachable":
+                self.say("The server is not answering; trying again later.")
+            if on and was_on is False:
+                self.say("Camera Roll Sharing Suggestions is on again: uploading.")
+            was_on = on
+            self.stopping.wait(interval)
+
+
+def stopped_message(result: PassResult) -> str:
+    return ("Camera Roll Sharing Suggestions is off: uploading stopped"
+            f" ({result.uploaded} uploaded before that, {result.waiting} left waiting).")
+
+
+def pass_message(result: PassResult) -> str:
+    parts = [f"{result.uploaded} uploaded"]
+    if result.already_on_server:
+        parts.append(f"{result.already_on_server} already on the server")
+    if result.refused:
+        parts.append(f"{result.refused} refused by the server")
+    parts.append(f"{result.waiting} waiting")
+    return ", ".join(parts) + "."

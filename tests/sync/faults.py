@@ -1,0 +1,73 @@
+"""A loopback HTTP proxy in front of the live server that answers the first matching requests with
+errors (429 with Retry-After, 503), as a busy server or load balancer would, then passes through."""
+
+import http.client
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+
+class FaultyProxy:
+    def __init__(self, upstream: str, *, path: str, method: str, faults: list[tuple[int, dict]]):
+        self.upstream = urlsplit(upstream)
+        self.path = path
+        self.method = method
+        self.faults = list(faults)
+        self.faulted = 0
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                fault = proxy._next_fault(self.command, self.path)
+                if fault is not None:
+                    status, headers = fault
+                    payload = b'{"error": {"code": "throttled", "message": "Slow down."}}'
+                    self.send_response(status)
+                    for name, value in {**headers, "Content-Type": "application/json",
+                                        "Content-Length": str(len(payload))}.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                upstream = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                response = upstream.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                for name, value in response.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _next_fault(self, method: str, path: str):
+        with self._lock:
+            if method == self.method and path == self.path and self.faults:
+                self.faulted += 1
+                return self.faults.pop(0)
+        return None
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

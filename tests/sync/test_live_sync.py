@@ -1,0 +1,224 @@
+"""The sync client against a live test server, as a phone would use it."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from audit.models import AuditEvent
+from camera_roll_sync import cli, config
+from camera_roll_sync.api import Api, Backoff
+from camera_roll_sync.state import State
+from camera_roll_sync.sync import Options, Syncer
+from consent import purposes
+from tests.sync.conftest import PHOTOS, copy_photo, device_api, make_photo
+from vault import selectors as vault_selectors
+from vault.models import MediaItem
+
+REPO = Path(__file__).resolve().parent.parent.parent
+CAMERA = f"consent/{purposes.CAMERA_ROLL}/"
+
+
+def run_once(config_path: Path, folder: Path, *extra: str) -> int:
+    return cli.main(["run", "--once", "--no-progress", "--config", str(config_path), *extra, str(folder)])
+
+
+def uploads_of(user) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(subject_id=user.pk, action="media.uploaded").order_by("seq"))
+
+
+def sent_of(user) -> list[AuditEvent]:
+    """Every upload the server received: stored, duplicate or refused."""
+    return list(AuditEvent.objects.filter(
+        subject_id=user.pk, action__in=["media.uploaded", "media.upload_duplicate", "media.upload_refused"]))
+
+
+def test_it_uploads_a_folder_of_corpus_photos_once(device, consenting_alice, tmp_path, capsys):
+    roll = tmp_path / "DCIM" / "100CAMERA"
+    photos = sorted((PHOTOS / "orientation").glob("*.jpg"))[:10]  # no capture time inside: the file's time counts
+    for photo in photos:
+        copy_photo(photo, roll / photo.name)
+    make_photo(roll / "IMG_0001.jpg", seed=1, keywords=["beach", "dog"])
+
+    assert run_once(device, tmp_path / "DCIM") == 0
+    assert MediaItem.objects.filter(owner=consenting_alice).count() == 11
+    assert len(uploads_of(consenting_alice)) == 11
+    labelled = [m for m in vault_selectors.media_metas(items=list(MediaItem.objects.filter(owner=consenting_alice)))
+                if m.labels]
+    assert [sorted(m.labels) for m in labelled] == [["beach", "dog"]]
+    assert "11 uploaded" in capsys.readouterr().out
+
+    sent = len(sent_of(consenting_alice))
+    assert run_once(device, tmp_path / "DCIM") == 0
+    assert len(sent_of(consenting_alice)) == sent  # the second run sends nothing at all
+    assert MediaItem.objects.filter(owner=consenting_alice).count() == 11
+    assert "0 uploaded" in capsys.readouterr().out
+
+    # A copy under another name is the same content: not sent either.
+    copy_photo(photos[0], roll / "copy_of_first.jpg")
+    assert run_once(device, tmp_path / "DCIM") == 0
+    assert len(sent_of(consenting_alice)) == sent
+
+    assert cli.main(["status", "--config", str(device)]) == 0
+    out = capsys.readouterr().out
+    assert "Camera Roll Sharing Suggestions: on" in out
+    assert "Uploaded: 12" in out and "Waiting:  0" in out
+
+
+def test_it_respects_the_servers_duplicate_answer(device, consenting_alice, tmp_path):
+    roll = tmp_path / "roll"
+    photo = make_photo(roll / "IMG_0001.jpg", seed=7)
+    device_api(device).upload(filename="IMG_0001.jpg", data=photo.read_bytes(), labels=[], captured_at=None)
+
+    assert run_once(device, roll) == 0
+    assert MediaItem.objects.filter(owner=consenting_alice).count() == 1
+    state = State(config.state_path(device))
+    assert state.counts() == {"uploaded": 1}
+    assert state.get(str(photo.resolve())).reason == "already_on_server"
+    state.close()
+
+
+def test_it_skips_old_photos_screenshots_and_excluded_folders(device, consenting_alice, tmp_path, capsys):
+    roll = tmp_path / "DCIM"
+    recent = make_photo(roll / "Camera" / "IMG_0002.jpg", seed=2)
+    copy_photo(PHOTOS / "gps" / "DSCN0010.jpg", roll / "Camera" / "DSCN0010.jpg")  # taken in 2008
+    make_photo(roll / "Camera" / "IMG_0003.jpg", seed=3, taken=datetime.now() - timedelta(days=45))
+    make_photo(roll / "Screenshots" / "IMG_0004.jpg", seed=4)
+    make_photo(roll / "Camera" / "Screenshot_20261120-101500.jpg", seed=5)
+    make_photo(roll / "WhatsApp" / "IMG_0006.jpg", seed=6)
+    make_photo(roll / ".thumbnails" / "IMG_0007.jpg", seed=7)
+
+    assert run_once(device, roll, "--exclude", "WhatsApp") == 0
+    items = list(MediaItem.objects.filter(owner=consenting_alice))
+    assert [m.sha256 for m in vault_selectors.media_metas(items=items)] == [_sha(recent)]
+
+    capsys.readouterr()
+    cli.main(["status", "--config", str(device)])
+    out = capsys.readouterr().out
+    assert "Uploaded: 1" in out
+    assert "Skipped:  6 (2 excluded folder, 2 old, 2 screenshot)" in out
+
+    # A wider window takes the 45-day-old photo, still not the 2008 one.
+    assert run_once(device, roll, "--exclude", "WhatsApp", "--days", "60") == 0
+    assert MediaItem.objects.filter(owner=consenting_alice).count() == 2
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("batch", "refused_at_most"), [(3, 0), (4, 1)], ids=["seen-on-next-check", "403-mid-batch"])
+def test_it_stops_within_one_batch_of_a_withdrawal(device, consenting_alice, tmp_path, batch, refused_at_most):
+    roll = tmp_path / "roll"
+    for seed in range(12):
+        make_photo(roll / f"IMG_{seed:04d}.jpg", seed=100 + seed)
+    api = device_api(device)
+    uploaded = []
+
+    def withdraw_after_three(row, answer):
+        # alice turns the toggle off from her browser while the phone is uploading.
+        uploaded.append(answer.media_id)
+        if len(uploaded) == 3:
+            api._request("PUT", CAMERA, body=b'{"granted": false}', content_type="application/json")
+
+    state = State(config.state_path(device))
+    syncer = Syncer(api=api, state=state, root=roll, options=Options(batch_size=batch, jobs=1, progress=False),
+                    on_uploaded=withdraw_after_three, say=lambda message: None)
+    result = syncer.sync_once()
+
+    assert result.stopped == "consent_off"
+    assert result.uploaded == 3
+    assert result.dropped == 12 - 3
+    withdrawn = AuditEvent.objects.get(subject_id=consenting_alice.pk, action="consent.withdrawn")
+    assert all(e.seq < withdrawn.seq for e in uploads_of(consenting_alice))
+    assert len(uploads_of(consenting_alice)) == 3
+    refused = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_refused").count()
+    assert refused <= refused_at_most
+    assert state.counts() == {"uploaded": 3, "waiting": 9}
+
+    # The next pass asks first, sends nothing, and says consent is off.
+    again = syncer.sync_once()
+    assert again.stopped == "consent_off" and again.uploaded == 0
+    assert AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_refused").count() == refused
+    assert run_once(device, roll) == cli.EXIT_CONSENT_OFF
+    state.close()
+
+
+def test_it_resumes_after_a_sigkill_without_duplicates(device, consenting_alice, tmp_path):
+    roll = tmp_path / "roll"
+    total = 24
+    for seed in range(total):
+        make_photo(roll / f"IMG_{seed:04d}.jpg", seed=200 + seed)
+    command = [sys.executable, "-m", "camera_roll_sync", "run", "--once", "--no-progress", "--jobs", "2",
+               "--batch", "4", "--config", str(device), str(roll)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    state_file = config.state_path(device)
+    done_at_kill = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        done_at_kill = _uploads_recorded(state_file)
+        if done_at_kill >= 5:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    assert 5 <= done_at_kill < total
+
+    assert run_once(device, roll) == 0
+    assert MediaItem.objects.filter(owner=consenting_alice).count() == total
+    assert len(uploads_of(consenting_alice)) == total  # each photo stored once
+    metas = vault_selectors.media_metas(items=list(MediaItem.objects.filter(owner=consenting_alice)))
+    assert len({m.sha256 for m in metas}) == total
+    assert _uploads_recorded(state_file) == total
+
+
+def _uploads_recorded(state_file: Path) -> int:
+    if not state_file.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{state_file}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT COUNT(*) FROM uploads").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_it_backs_off_on_429_and_5xx(device, consenting_alice, tmp_path, live_server):
+    from tests.sync.faults import FaultyProxy
+
+    roll = tmp_path / "roll"
+    for seed in range(3):
+        make_photo(roll / f"IMG_{seed:04d}.jpg", seed=300 + seed)
+    cfg = config.load(device)
+    waits: list[float] = []
+    # Two uploads throttled (Retry-After: 2), then one 503, then the real server answers.
+    faults = [(429, {"Retry-After": "2"}), (429, {"Retry-After": "2"}), (503, {})]
+    with FaultyProxy(live_server.url, path="/api/v1/media/", method="POST", faults=faults) as proxy:
+        state = State(config.state_path(device))
+        syncer = Syncer(api=Api(proxy.url, cfg.token), state=state, root=roll,
+                        options=Options(jobs=1, progress=False, backoff=Backoff(base=0.05, cap=0.2, max_attempts=8)),
+                        sleep=waits.append, say=lambda message: None)
+        result = syncer.sync_once()
+        state.close()
+        assert proxy.faulted == 3
+
+    assert result.uploaded == 3 and result.stopped is None
+    assert waits[:2] == [2.0, 2.0]  # Retry-After, as the server said
+    assert len(waits) == 3 and 0 < waits[2] <= 0.2  # then backoff for the 503
+    assert len(uploads_of(consenting_alice)) == 3  # each photo stored once despite the retries
+
+
+def test_logout_revokes_or_forgets_the_token(device, capsys):
+    assert cli.main(["logout", "--config", str(device)]) == 0
+    assert not device.exists()
+    out = capsys.readouterr().out
+    assert "forgotten here" in out
