@@ -236,6 +236,8 @@ VAULT_MAX_UPLOAD_BYTES = envint("VAULT_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, mini
 # The most pixels an uploaded image may declare; more is refused as a decompression bomb.
 VAULT_MAX_IMAGE_PIXELS = envint("VAULT_MAX_IMAGE_PIXELS", 100_000_000, minimum=1)
 WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
+# After a material notice change, how long a holder who has not agreed again keeps their library.
+LAPSE_GRACE_DAYS = envint("LAPSE_GRACE_DAYS", 30, minimum=0)
 FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES
 # Request limits: one photo per upload request (a few spare for forms), JSON bodies small and shallow.
@@ -309,6 +311,9 @@ AUDIT_CHECKPOINT_EVERY = envint("AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
 AUDIT_MAC_KEY = envstr("AUDIT_MAC_KEY")
 # A signed checkpoint at most this long after any new event (housekeeping runs audit_checkpoint).
 AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", 10, minimum=1)
+# Witnesses whose cosignatures the audit trail accepts (C2SP tlog-cosignature), as note verifier
+# keys <name>+<key id>+<base64(0x04 || Ed25519 public key)>, comma or newline separated.
+AUDIT_WITNESSES = envlist("AUDIT_WITNESSES")
 
 CONSENT_JURISDICTION = envstr("CONSENT_JURISDICTION", "EU")
 CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")
