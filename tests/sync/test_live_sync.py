@@ -294,3 +294,19 @@ def test_the_watching_client_stops_when_consent_goes_and_starts_again_when_it_co
     assert all(e.seq > given_again.seq for e in uploads[2:])
     assert not AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_refused").exists()
     assert MediaItem.objects.filter(owner=consenting_alice).count() == 4
+
+
+def test_it_keeps_to_its_concurrency_bound(device, consenting_alice, tmp_path, live_server):
+    from tests.sync.faults import FaultyProxy
+
+    roll = tmp_path / "roll"
+    for seed in range(9):
+        make_photo(roll / f"IMG_{seed:04d}.jpg", seed=600 + seed)
+    cfg = config.load(device)
+    with FaultyProxy(live_server.url, path="/api/v1/media/", method="POST", faults=[]) as proxy:
+        state = State(config.state_path(device))
+        result = Syncer(api=Api(proxy.url, cfg.token), state=state, root=roll,
+                        options=Options(jobs=3, batch_size=9, progress=False), say=lambda message: None).sync_once()
+        state.close()
+    assert result.uploaded == 9
+    assert 2 <= proxy.most_in_flight <= 3
