@@ -24,7 +24,7 @@ class AuditFilterForm(forms.Form):
                               help_text="e.g. media.read", error_messages={"invalid": "Not an action name."})
     outcome = forms.ChoiceField(choices=[("", "Any"), *[(o, o.capitalize()) for o in OUTCOMES]], required=False)
     period = forms.ChoiceField(required=False, label="When",
-                               choices=[("", "Any time / dates below"), *[(k, v[0]) for k, v in PERIODS.items()]])
+                               choices=[("", "Any time"), *[(k, v[0]) for k, v in PERIODS.items()]])
     since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}),
                             help_text="UTC day.")
     until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}),
