@@ -1,8 +1,9 @@
+import re
 from datetime import UTC, datetime, timedelta
 
 from django import forms
 
-from audit.canonical import ACTION_FILTER_PATTERN, ACTOR_KINDS, OUTCOMES
+from audit.canonical import ACTION_FILTER_PATTERN, ACTOR_KINDS, CODE_PATTERN, OUTCOMES
 from audit.selectors import ACTION_CATEGORIES
 from audit.sentences import account_resolve
 
@@ -43,8 +44,9 @@ class AuditFilterForm(forms.Form):
         text = self.cleaned_data["actor"].strip()
         if not text:
             return None
-        if text in ACTOR_KINDS:
-            return (text, None)
+        kind, sep, _ = text.partition(":")
+        if text in ACTOR_KINDS or (sep and kind in ACTOR_KINDS and re.match(CODE_PATTERN, text)):
+            return (text, None)  # a kind, or "<kind>:<id>" as the API takes it
         found = account_resolve(text)
         if found is None:
             raise forms.ValidationError(f"No single account has the username, email or id “{text}”.")
