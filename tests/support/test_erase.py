@@ -30,8 +30,10 @@ pytestmark = pytest.mark.django_db
 ALWAYS_ALLOWED = {"accounts.user", "accounts.user_groups", "consent.accountlock",
                   "consent.consententry", "audit.auditevent"}
 # A support erase happens inside a case, and the case (who acted, when, why, on
-# which ticket) is the accountability record of it: it holds no media, place or label.
-SUPPORT_RECORDS = {"support.supportcase", "support.supportaction"}
+# which ticket) is the accountability record of it: it holds no media, place or label. So are the
+# notice that tells the holder about it and the agent's notes on the case.
+SUPPORT_RECORDS = {"support.supportcase", "support.supportaction", "support.supportnotice",
+                   "support.supportcasenote"}
 USER_ID_COLUMNS = {"user_id", "owner_id", "subject_id", "holder_id", "account_id"}
 
 
