@@ -150,6 +150,11 @@ class _KeyGone(Exception):
 
 
 def _duplicate(*, user_id: int, item: MediaItem, method: str) -> UploadResult:
+    if item.trashed_at is not None:
+        # Trash: sending a deleted photo again means the holder wants it back.
+        from vault.trash import media_restore
+
+        item = media_restore(user_id=user_id, item_id=item.pk)
     with transaction.atomic():
         audit_append(
             action="media.upload_duplicate",
