@@ -60,6 +60,8 @@ class FilterSerializer(serializers.Serializer):
     actor = serializers.RegexField(CODE_PATTERN, required=False,
                                    help_text='"<kind>:<id>" (holder:12), a kind alone (support), or an id alone.')
     action = serializers.RegexField(ACTION_FILTER_PATTERN, required=False, help_text="e.g. media.read")
+    category = serializers.ChoiceField(choices=list(selectors.ACTION_CATEGORIES), required=False,
+                                       help_text="A group of actions: " + ", ".join(selectors.ACTION_CATEGORIES))
     outcome = serializers.ChoiceField(choices=OUTCOMES, required=False)
 
     def filters(self) -> dict:
@@ -70,6 +72,7 @@ class FilterSerializer(serializers.Serializer):
             "subject_id": data.get("subject"),
             "actor": data.get("actor"),
             "action": data.get("action"),
+            "category": data.get("category"),
             "outcome": data.get("outcome"),
         }
 
@@ -88,6 +91,8 @@ FILTER_PARAMETERS = [
                      pattern=CODE_PATTERN),
     OpenApiParameter("action", OpenApiTypes.STR, description="e.g. consent.given, media.read",
                      pattern=ACTION_FILTER_PATTERN),
+    OpenApiParameter("category", OpenApiTypes.STR, enum=list(selectors.ACTION_CATEGORIES),
+                     description="A group of actions (consent, media access, suggestions, support, audit)."),
     OpenApiParameter("outcome", OpenApiTypes.STR, enum=list(OUTCOMES)),
 ]
 

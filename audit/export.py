@@ -29,7 +29,7 @@ from django.db.models import BinaryField, Case, F, Value, When
 from audit import canonical
 from audit.merkle import node_hash
 from audit.models import AuditCheckpoint, AuditEvent
-from audit.selectors import audit_filter_q
+from audit.selectors import ACTION_CATEGORIES, audit_filter_q
 from audit.streaming import prefetched
 
 FORMAT = "consentsvc-audit-export/1"
@@ -83,7 +83,7 @@ def jsonl_lines(*, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes
     q = audit_filter_q(**filters)
     header = {
         "checkpoint": checkpoint.note,
-        "filters": {key: _filter_text(value) for key, value in filters.items() if value not in (None, "")},
+        "filters": _header_filters(filters),
         "format": FORMAT,
         "key_name": settings.AUDIT_CHECKPOINT_ORIGIN,
         "root_hash": checkpoint.root_hash,
@@ -161,6 +161,15 @@ def _raw_rows(query) -> Iterator[tuple]:
 def export_stream(*, fmt: str, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes]:
     lines = jsonl_lines if fmt == "jsonl" else csv_lines
     return _buffered(lines(checkpoint=checkpoint, filters=filters))
+
+
+def _header_filters(filters: dict) -> dict:
+    """The filters as the offline verifier checks them: a category is written as its action prefixes."""
+    written = {key: _filter_text(value) for key, value in filters.items()
+               if value not in (None, "") and key != "category"}
+    if filters.get("category"):
+        written["action_prefixes"] = list(ACTION_CATEGORIES[filters["category"]][1])
+    return written
 
 
 def _filter_text(value):

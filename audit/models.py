@@ -159,3 +159,43 @@ class AuditCheckpoint(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"checkpoint at {self.tree_size}"
+
+
+class AuditVerification(models.Model):
+    """One full verification of the trail, run as a background job; the page shows the latest.
+
+    Not part of the trail: a record of when the chain was last checked, how far, and the result.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"  # the job itself broke (not: the chain is bad; that is done with ok=False)
+
+    requested_by = models.CharField(max_length=128, blank=True, help_text="The auditor's user id.")
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    total = models.BigIntegerField(default=0, help_text="Events in the trail when the job started.")
+    checked = models.BigIntegerField(default=0, help_text="Events checked so far, then in the end.")
+    checkpoints = models.IntegerField(default=0)
+    ok = models.BooleanField(null=True)
+    first_bad_seq = models.BigIntegerField(null=True, blank=True)
+    problem = models.TextField(blank=True)
+    root_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"verification {self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return min(100, int(100 * self.checked / self.total)) if self.total else 0
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)

@@ -33,6 +33,16 @@ def audit_events_for_subject(
     return events.order_by("-seq")
 
 
+# Action categories an auditor can filter by: label and action-name prefixes.
+ACTION_CATEGORIES = {
+    "consent": ("Consent", ("consent.",)),
+    "media": ("Media access", ("media.", "exclusion.")),
+    "suggestions": ("Suggestions", ("suggestion.", "suggestions.", "output.", "people.", "share_link.")),
+    "support": ("Support and data rights", ("support.", "export.")),
+    "audit": ("Audit", ("audit.",)),
+}
+
+
 def audit_filter_q(
     *,
     since: datetime | None = None,
@@ -40,9 +50,11 @@ def audit_filter_q(
     subject_id: int | None = None,
     actor: str | None = None,
     action: str | None = None,
+    category: str | None = None,
     outcome: str | None = None,
 ) -> Q:
-    """The auditor filters as a Q. `actor` is "<kind>:<id>", a kind alone ("support"), or an id alone."""
+    """The auditor filters as a Q. `actor` is "<kind>:<id>", a kind alone ("support"), or an id alone;
+    `category` is a key of ACTION_CATEGORIES."""
     q = Q()
     if since is not None:
         q &= Q(time__gte=since)
@@ -60,6 +72,11 @@ def audit_filter_q(
             q &= Q(actor_id=actor)
     if action:
         q &= Q(action=action)
+    if category:
+        prefixes = Q()
+        for prefix in ACTION_CATEGORIES[category][1]:
+            prefixes |= Q(action__startswith=prefix)
+        q &= prefixes
     if outcome:
         q &= Q(outcome=outcome)
     return q

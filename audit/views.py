@@ -1,43 +1,39 @@
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, timedelta
+from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from audit import selectors
+from audit import selectors, sentences, verification_jobs
+from audit.canonical import ACTOR_KINDS
 from audit.charts import daily_chart
 from audit.forms import AuditFilterForm
 from audit.permissions import auditor_required
-from audit.verification import audit_verify
 
 CHART_DEFAULT_DAYS = 30
 CHART_MAX_DAYS = 120
-
-
-def _filters(form: AuditFilterForm) -> dict:
-    if not form.is_valid():
-        return {}
-    data = form.cleaned_data
-    return {
-        "since": datetime.combine(data["since"], time.min, tzinfo=UTC) if data.get("since") else None,
-        "until": datetime.combine(data["until"] + timedelta(days=1), time.min, tzinfo=UTC)
-        if data.get("until") else None,
-        "subject_id": data.get("subject"),
-        "actor": data.get("actor") or None,
-        "action": data.get("action") or None,
-        "outcome": data.get("outcome") or None,
-    }
+PAGE_SIZE = 50
 
 
 @auditor_required
 @require_http_methods(["GET", "POST"])
 def audit_trail(request):
-    """Filters, a chart of events per day by outcome, the matching events, export links, chain status.
-    POST runs a full verification of the chain."""
+    """Filters, a chart of events per day by outcome, the matching events in words, export links,
+    the chain status and the latest full verification. POST queues a verification job."""
+    if request.method == "POST":
+        job = verification_jobs.verification_request(requested_by=request.user.pk)
+        messages.info(request, f"Verification {job.pk} is running in the background; this page shows its progress.")
+        return redirect(request.get_full_path())
+
     form = AuditFilterForm(request.GET or None)
-    filters = _filters(form)
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    valid = form.is_bound and form.is_valid()
+    data = form.cleaned_data if valid else {}
+    filters = form.filters() if valid else {}
+    if form.is_bound and not valid:
+        filters = {"subject_id": -1}  # a filter that did not resolve matches nothing, never everything
 
     end = data.get("until") or timezone.now().astimezone(UTC).date()
     start = data.get("since") or end - timedelta(days=CHART_DEFAULT_DAYS - 1)
@@ -46,11 +42,21 @@ def audit_trail(request):
         start = end - timedelta(days=CHART_MAX_DAYS - 1)
     chart = daily_chart(selectors.audit_daily_counts(start=start, end=end, **filters))
 
-    page = Paginator(selectors.audit_events_filtered(**filters).order_by("-seq"), 50).get_page(
+    page = Paginator(selectors.audit_events_filtered(**filters).order_by("-seq"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    names = sentences.account_names(sentences.ids_to_name(page.object_list))
+    rows = [{
+        "event": event,
+        "sentence": sentences.sentence(event, names),
+        "actor": sentences.actor_words(event, names),
+        "subject_name": names.get(str(event.subject_id), "") if event.subject_id is not None else "",
+    } for event in page.object_list]
+
     query = request.GET.copy()
     query.pop("page", None)
+    export_query = urlencode(form.export_query()) if valid else ""
+    latest = verification_jobs.verification_latest()
     return render(request, "audit/trail.html", {
         "form": form,
         "chart": chart,
@@ -58,7 +64,14 @@ def audit_trail(request):
         "chart_end": end,
         "chart_clipped": chart_clipped,
         "page": page,
+        "rows": rows,
         "query": query.urlencode(),
+        "export_query": export_query,
+        "subject": data.get("subject"),
+        "actor": data.get("actor"),
+        "actor_kinds": ACTOR_KINDS,
         "status": selectors.audit_chain_status(),
-        "verification": audit_verify() if request.method == "POST" else None,
+        "verification": latest,
+        "last_verified": latest if latest and latest.status == "done" else
+        verification_jobs.verification_last_finished(),
     })

@@ -37,7 +37,7 @@ LINE_KEYS = {
     "gap": {"first", "last", "subtrees", "type"},
     "end": {"events", "type"},
 }
-FILTER_KEYS = {"since", "until", "subject_id", "actor", "action", "outcome"}
+FILTER_KEYS = {"since", "until", "subject_id", "actor", "action", "action_prefixes", "outcome"}
 EVENT_KEYS = {"action", "actor_id", "actor_kind", "details", "event_id", "object_id", "object_type", "outcome",
               "prev_hash", "purpose", "request_id", "seq", "subject_id", "time", "v"}
 
@@ -136,6 +136,8 @@ def _matches(event: dict, filters: dict) -> bool:
     if "subject_id" in filters and event["subject_id"] != filters["subject_id"]:
         return False
     if "action" in filters and event["action"] != filters["action"]:
+        return False
+    if "action_prefixes" in filters and not event["action"].startswith(tuple(filters["action_prefixes"])):
         return False
     if "outcome" in filters and event["outcome"] != filters["outcome"]:
         return False

@@ -1,0 +1,97 @@
+"""Full verification of the trail as a background job, with progress, so no web request runs it.
+
+`verification_request` records a pending job and queues it after commit (one at a time: a
+request while one is waiting or running returns that one). With AUDIT_JOBS_INLINE (on in
+tests) the job runs right after commit in the same thread; otherwise on the in-process
+job runner's "audit" queue. A job lost with its process is started again by the next request.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditVerification
+from audit.selectors import audit_head
+from audit.verification import audit_verify
+from consentsvc import background
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_SECONDS = 1.0
+STALE_AFTER = timedelta(hours=1)  # a job not finished by then was lost with its process
+
+
+def _inline() -> bool:
+    return getattr(settings, "AUDIT_JOBS_INLINE", getattr(settings, "ENVIRONMENT", "") == "test")
+
+
+def verification_latest() -> AuditVerification | None:
+    return AuditVerification.objects.order_by("-requested_at", "-id").first()
+
+
+def verification_last_finished() -> AuditVerification | None:
+    return AuditVerification.objects.filter(status=AuditVerification.Status.DONE).order_by(
+        "-finished_at", "-id").first()
+
+
+@transaction.atomic
+def verification_request(*, requested_by: str | int | None) -> AuditVerification:
+    """Queue a full verification, or return the one already waiting or running."""
+    now = timezone.now()
+    active = AuditVerification.objects.select_for_update().filter(
+        status__in=[AuditVerification.Status.PENDING, AuditVerification.Status.RUNNING]).order_by("-id").first()
+    if active is not None:
+        if now - active.requested_at < STALE_AFTER:
+            return active
+        active.status = AuditVerification.Status.FAILED
+        active.finished_at = now
+        active.problem = "the job was lost (its process ended); a new one was started"
+        active.save(update_fields=["status", "finished_at", "problem"])
+    job = AuditVerification.objects.create(requested_by=str(requested_by or ""), requested_at=now)
+    job_id = job.pk
+    if _inline():
+        transaction.on_commit(lambda: verification_run(verification_id=job_id))
+    else:
+        transaction.on_commit(lambda: background.submit("audit", verification_run, verification_id=job_id))
+    return job
+
+
+def verification_run(*, verification_id: int) -> None:
+    """Run one queued verification, saving its progress about once a second. Safe to run twice."""
+    with transaction.atomic():
+        job = AuditVerification.objects.select_for_update().filter(
+            pk=verification_id, status=AuditVerification.Status.PENDING).first()
+        if job is None:
+            return
+        job.status = AuditVerification.Status.RUNNING
+        job.started_at = timezone.now()
+        job.total = audit_head().size
+        job.save(update_fields=["status", "started_at", "total"])
+
+    checked = 0
+    last_saved = time.monotonic()
+
+    def progress(count: int) -> None:
+        nonlocal checked, last_saved
+        checked += count
+        if time.monotonic() - last_saved >= PROGRESS_EVERY_SECONDS:
+            AuditVerification.objects.filter(pk=job.pk).update(checked=checked)
+            last_saved = time.monotonic()
+
+    try:
+        report = audit_verify(progress=progress)
+    except Exception as exc:
+        log.exception("audit verification %s failed", job.pk)
+        AuditVerification.objects.filter(pk=job.pk).update(
+            status=AuditVerification.Status.FAILED, finished_at=timezone.now(),
+            problem=f"the verification could not run: {type(exc).__name__}")
+        return
+    AuditVerification.objects.filter(pk=job.pk).update(
+        status=AuditVerification.Status.DONE, finished_at=timezone.now(), checked=report.events,
+        checkpoints=report.checkpoints, ok=report.ok, first_bad_seq=report.first_bad_seq,
+        problem=report.problem, root_hash=report.root_hash,
+    )
