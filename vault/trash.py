@@ -22,6 +22,7 @@ from vault import content, services
 from vault.models import MediaItem
 
 MAX_BATCH = 500  # photos in one bulk request
+MAX_ID = 2**63 - 1
 
 
 def purge_due_at(trashed_at: datetime) -> datetime:
@@ -43,6 +44,8 @@ def _clean_ids(item_ids) -> list[int]:
         raise ServiceError("invalid_request", "Item ids are whole numbers.") from None
     if not ids:
         raise ServiceError("invalid_request", "Choose at least one photo.")
+    if ids[0] < 1 or ids[-1] > MAX_ID:
+        raise ServiceError("not_found", "No such media item.")  # no row can have it
     if len(ids) > MAX_BATCH:
         raise ServiceError("invalid_request", f"At most {MAX_BATCH} photos at a time.")
     return ids

@@ -101,7 +101,7 @@ def media_upload(request):
 
 def _content(request, item_id: int, variant: str):
     try:
-        opened = gateway.owner_open(user_id=request.user.pk, item_id=item_id, variant=variant)
+        opened = gateway.owner_open(user_id=request.user.pk, item_id=item_id, variant=variant, include_trashed=True)
     except ServiceError as exc:
         _not_found_as_404(exc)
     suffix = "-thumbnail.jpg" if variant == "thumbnail" else ""

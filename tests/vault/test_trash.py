@@ -45,8 +45,10 @@ def test_a_trashed_photo_is_out_of_every_read_but_the_owners_own(consented, phot
     released = gateway.release(user_id=consented.pk, purpose=PURPOSE, item_ids=[p.pk for p in photos])
     assert sorted(r.meta.id for r in released) == sorted(p.pk for p in photos[1:])
     # The holder can still look at what is in their trash (to decide whether to restore it).
-    opened = gateway.owner_open(user_id=consented.pk, item_id=first.pk, variant="thumbnail")
+    opened = gateway.owner_open(user_id=consented.pk, item_id=first.pk, variant="thumbnail", include_trashed=True)
     assert b"".join(opened.chunks)[:2] == b"\xff\xd8"
+    with pytest.raises(ServiceError):  # the API's content read does not reach into the trash
+        gateway.owner_open(user_id=consented.pk, item_id=first.pk, variant="thumbnail")
     assert AuditEvent.objects.filter(action="media.trashed", object_id=str(first.pk)).count() == 1
 
 
