@@ -90,6 +90,24 @@ def consent_entry_get(*, user_id: int, record_id) -> ConsentEntry:
         raise ServiceError("not_found", "No such consent entry.") from exc
 
 
+def consent_latest_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
+    return _latest_entry(user_id=user_id, purpose=purpose)
+
+
+def subjects_given_before(*, purpose: str, notice: Notice) -> list[int]:
+    """Holders whose newest entry for `purpose` is 'given' to a notice other than `notice`."""
+    latest_ids = Subquery(
+        ConsentEntry.objects.filter(subject_id=OuterRef("subject_id"), purpose=purpose).order_by("-id").values("pk")[:1]
+    )
+    return list(
+        ConsentEntry.objects.filter(purpose=purpose, pk=latest_ids, event=ConsentEntry.Event.GIVEN)
+        .exclude(notice=notice)
+        .order_by("subject_id")
+        .values_list("subject_id", flat=True)
+        .distinct()
+    )
+
+
 def subjects_with_active_consent(*, purpose: str, notice: Notice) -> list[int]:
     latest_ids = Subquery(
         ConsentEntry.objects.filter(subject_id=OuterRef("subject_id"), purpose=purpose).order_by("-id").values("pk")[:1]

@@ -1,17 +1,15 @@
-"""Writes to the consent ledger. Each change locks the account row, appends one
-ledger entry and its audit event in the same transaction."""
+"""Writes to the consent ledger. Each change is one unit of work on the account (consent.uow):
+the account lock, one ledger entry, the deferred handlers, its audit event last."""
 
 import hashlib
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import EventInput, audit_append, audit_append_many
-from consent import purposes, selectors
+from consent import purposes, selectors, uow
 from consent.models import ConsentEntry, Notice
-from consent.signals import consent_withdrawn
+from consent.uow import Actor
 from consentsvc.errors import ServiceError, register_code
 
 register_code("consent_required", 403, "The holder has not granted this purpose under the current notice.")
@@ -33,20 +31,21 @@ def purpose_check(purpose: str) -> None:
         raise ServiceError("unknown_purpose", f"There is no purpose called {purpose!r}.")
 
 
-def account_lock(*, user_id: int) -> None:
-    """Inside transaction.atomic(): take the account lock.
-
-    The one lock every consent change and every consent-gated write (uploads,
-    outputs, erasure, purges) takes, so a write racing a withdrawal is ordered
-    strictly before or after it.
-    """
-    list(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
+def _in_unit(user_id: int) -> uow.UnitOfWork:
+    unit = uow.current()
+    if unit is None or unit.user_id != int(user_id):
+        raise RuntimeError("call inside the account's unit of work (consent.uow.account_write)")
+    return unit
 
 
 def consent_guard(*, user_id: int, purpose: str) -> ConsentEntry:
-    """Inside transaction.atomic(): lock the account, return the entry authorising `purpose` or refuse."""
+    """Inside the account's unit of work: the entry authorising `purpose` now, or refuse.
+
+    The unit holds the account lock, so no consent change can slip in between this
+    check and the commit of what it guards.
+    """
     purpose_check(purpose)
-    account_lock(user_id=user_id)
+    _in_unit(user_id)
     entry = selectors.consent_active_entry(user_id=user_id, purpose=purpose)
     if entry is None:
         label = purposes.PURPOSE_LABELS[purpose]
@@ -54,10 +53,10 @@ def consent_guard(*, user_id: int, purpose: str) -> ConsentEntry:
     return entry
 
 
-def _append(*, user_id: int, purpose: str, notice: Notice, event: str, method: str, actor_kind: str,
-            actor_id: str, case_id: int | None) -> ConsentEntry:
+def _append(unit: uow.UnitOfWork, *, purpose: str, notice: Notice, event: str, method: str,
+            case_id: int | None, details: dict | None = None) -> ConsentEntry:
     entry = ConsentEntry.objects.create(
-        subject_id=user_id,
+        subject_id=unit.user_id,
         purpose=purpose,
         notice=notice,
         notice_version=notice.version,
@@ -65,115 +64,118 @@ def _append(*, user_id: int, purpose: str, notice: Notice, event: str, method: s
         event=event,
         created_at=timezone.now(),
         method=method,
-        actor_kind=actor_kind,
-        actor_id=str(actor_id),
+        actor_kind=unit.actor.kind,
+        actor_id=unit.actor.id,
         jurisdiction=settings.CONSENT_JURISDICTION,
         retention=settings.CONSENT_RETENTION,
         case_id=case_id,
     )
-    details = {"notice_version": notice.version, "method": method, "entry": str(entry.record_id)}
+    details = {"notice_version": notice.version, "method": method, "entry": str(entry.record_id), **(details or {})}
     if case_id is not None:
         details["case_id"] = case_id
-    audit_append(
-        action=f"consent.{event}",
-        actor_kind=actor_kind,
-        actor_id=actor_id,
-        subject_id=user_id,
-        object_type="consent_entry",
-        object_id=entry.pk,
-        purpose=purpose,
-        details=details,
-    )
+    unit.record(unit.event(action=f"consent.{event}", object_type="consent_entry", object_id=entry.pk,
+                           purpose=purpose, details=details))
     return entry
 
 
-def _actor(actor) -> tuple[str, str]:
-    from accounts.roles import is_support
+def _as_actor(actor, user) -> Actor:
+    """The Actor; a holder acting on their own account may be given as their user object."""
+    if isinstance(actor, Actor):
+        return actor
+    if actor is None or getattr(actor, "pk", None) == user.pk:
+        return Actor.holder(user.pk)
+    raise TypeError("actor must be an Actor (or the holder's own user)")
 
-    return ("support" if is_support(actor) else "holder"), str(actor.pk)
 
-
-@transaction.atomic
-def consent_give(*, user, purpose: str, notice_version: str, method: str, actor) -> ConsentEntry:
+def consent_give(*, user, purpose: str, notice_version: str, method: str, actor=None) -> ConsentEntry:
     purpose_check(purpose)
-    account_lock(user_id=user.pk)
-    notice = selectors.notice_current(purpose=purpose)
-    if str(notice_version) != notice.version:
-        raise ServiceError(
-            "notice_version_mismatch",
-            f"The current notice for {purpose} is version {notice.version}; read it and consent to that version.",
-            extra={"current_version": notice.version},
-        )
-    required = REQUIRES.get(purpose)
-    if required and selectors.consent_active_entry(user_id=user.pk, purpose=required) is None:
-        raise ServiceError(
-            "consent_dependency",
-            f"Turn on {purposes.PURPOSE_LABELS[required]} first; {purposes.PURPOSE_LABELS[purpose]} builds on it.",
-        )
-    active = selectors.consent_active_entry(user_id=user.pk, purpose=purpose)
-    if active is not None:
-        return active
-    actor_kind, actor_id = _actor(actor)
-    return _append(user_id=user.pk, purpose=purpose, notice=notice, event=ConsentEntry.Event.GIVEN,
-                   method=method, actor_kind=actor_kind, actor_id=actor_id, case_id=None)
+    with uow.account_write(user_id=user.pk, actor=_as_actor(actor, user)) as unit:
+        notice = selectors.notice_current(purpose=purpose)
+        if str(notice_version) != notice.version:
+            raise ServiceError(
+                "notice_version_mismatch",
+                f"The current notice for {purpose} is version {notice.version}; read it and consent to that version.",
+                extra={"current_version": notice.version},
+            )
+        required = REQUIRES.get(purpose)
+        if required and selectors.consent_active_entry(user_id=user.pk, purpose=required) is None:
+            raise ServiceError(
+                "consent_dependency",
+                f"Turn on {purposes.PURPOSE_LABELS[required]} first; {purposes.PURPOSE_LABELS[purpose]} builds on it.",
+            )
+        active = selectors.consent_active_entry(user_id=user.pk, purpose=purpose)
+        if active is not None:
+            return active
+        return _append(unit, purpose=purpose, notice=notice, event=ConsentEntry.Event.GIVEN, method=method,
+                       case_id=None)
 
 
-@transaction.atomic
-def consent_withdraw(*, user, purpose: str, method: str, actor, event: str = ConsentEntry.Event.WITHDRAWN,
+def consent_withdraw(*, user, purpose: str, method: str, actor=None, event: str = ConsentEntry.Event.WITHDRAWN,
                      case_id: int | None = None) -> ConsentEntry | None:
-    """End a purpose. Returns the new entry, or None when it was not active (nothing to end)."""
+    """End a purpose. Returns the new entry, or None when it was not active (nothing to end).
+
+    What the end sets off elsewhere (outputs deleted, media shredded or scheduled,
+    queued passes dropped) runs as the unit's deferred handlers, in the same transaction.
+    """
     purpose_check(purpose)
     if event not in ENDING_EVENTS:
         raise ValueError(f"{event!r} does not end a consent")
-    account_lock(user_id=user.pk)
-    active = selectors.consent_active_entry(user_id=user.pk, purpose=purpose)
-    if active is None:
-        return None
-    actor_kind, actor_id = _actor(actor) if actor is not None else ("system", "consentsvc")
-    entry = _append(user_id=user.pk, purpose=purpose, notice=active.notice, event=event, method=method,
-                    actor_kind=actor_kind, actor_id=actor_id, case_id=case_id)
-    consent_withdrawn.send(sender=ConsentEntry, user_id=user.pk, purpose=purpose, entry=entry)
-    # Purposes that build on this one end with it.
-    for dependent, required in REQUIRES.items():
-        if required == purpose:
-            consent_withdraw(user=user, purpose=dependent, method=method, actor=actor, event=event, case_id=case_id)
-    return entry
+    with uow.account_write(user_id=user.pk, actor=_as_actor(actor, user)) as unit:
+        active = selectors.consent_active_entry(user_id=user.pk, purpose=purpose)
+        if active is None:
+            return None
+        entry = _append(unit, purpose=purpose, notice=active.notice, event=event, method=method, case_id=case_id)
+        unit.consent_ended(purpose=purpose, entry=entry)
+        # Purposes that build on this one end with it.
+        for dependent, required in REQUIRES.items():
+            if required == purpose:
+                consent_withdraw(user=user, purpose=dependent, method=method, actor=unit.actor, event=event,
+                                 case_id=case_id)
+        return entry
 
 
 def notice_hash(*, title: str, text: str) -> str:
     return hashlib.sha256(f"{title}\n\n{text}".encode()).hexdigest()
 
 
-@transaction.atomic
 def notice_publish(*, purpose: str, version: str, title: str, text: str, material: bool) -> Notice:
-    """Publish a new notice version. A material change makes every active consent lapse."""
+    """Publish a new notice version. A material change makes every active consent to the purpose lapse.
+
+    A lapse is not a withdrawal: processing stops as soon as the notice commits (consent
+    is active only under the current notice), but the holders keep their libraries.
+    Those who have not agreed again after LAPSE_GRACE_DAYS are crypto-shredded by the
+    housekeeping job. The lapses are recorded one account per transaction, never
+    holding every account's lock at once.
+    """
     purpose_check(purpose)
-    if Notice.objects.filter(purpose=purpose, version=version).exists():
-        raise ServiceError("notice_exists", f"{purpose} notice version {version} is already published.")
-    previous = selectors.notice_current(purpose=purpose)
-    notice = Notice.objects.create(
-        purpose=purpose, version=version, title=title, text=text, material=material,
-        sha256=notice_hash(title=title, text=text), published_at=timezone.now(),
-    )
-    if not material:
-        return notice
-    lapsed = []
-    for user_id in selectors.subjects_with_active_consent(purpose=purpose, notice=previous):
-        account_lock(user_id=user_id)
-        entry = ConsentEntry.objects.create(
-            subject_id=user_id, purpose=purpose, notice=previous, notice_version=previous.version,
-            notice_sha256=previous.sha256, event=ConsentEntry.Event.LAPSED, created_at=timezone.now(),
-            method=ConsentEntry.Method.SYSTEM, actor_kind="system", actor_id="consentsvc",
-            jurisdiction=settings.CONSENT_JURISDICTION, retention=settings.CONSENT_RETENTION,
+    with transaction.atomic():
+        if Notice.objects.filter(purpose=purpose, version=version).exists():
+            raise ServiceError("notice_exists", f"{purpose} notice version {version} is already published.")
+        notice = Notice.objects.create(
+            purpose=purpose, version=version, title=title, text=text, material=material,
+            sha256=notice_hash(title=title, text=text), published_at=timezone.now(),
         )
-        lapsed.append(entry)
-    audit_append_many(events=[
-        EventInput(action="consent.lapsed", actor_kind="system", actor_id="consentsvc", subject_id=entry.subject_id,
-                   object_type="consent_entry", object_id=entry.pk, purpose=purpose,
-                   details={"notice_version": previous.version, "new_notice_version": version,
-                            "entry": str(entry.record_id)})
-        for entry in lapsed
-    ])
-    for entry in lapsed:
-        consent_withdrawn.send(sender=ConsentEntry, user_id=entry.subject_id, purpose=purpose, entry=entry)
+    if material:
+        consents_lapse(purpose=purpose)
     return notice
+
+
+def consents_lapse(*, purpose: str) -> int:
+    """Record a lapse for each holder whose consent to `purpose` was given to a notice a material
+    version has replaced since; one account per transaction. Idempotent: housekeeping runs it
+    again to finish what an interrupted publish left."""
+    notice = selectors.notice_current(purpose=purpose)
+    if not notice.material:
+        return 0
+    lapsed = 0
+    for user_id in selectors.subjects_given_before(purpose=purpose, notice=notice):
+        with uow.account_write(user_id=user_id, actor=Actor.system()) as unit:
+            latest = selectors.consent_latest_entry(user_id=user_id, purpose=purpose)
+            if latest is None or latest.event != ConsentEntry.Event.GIVEN or latest.notice_id == notice.pk:
+                continue  # changed meanwhile
+            entry = _append(unit, purpose=purpose, notice=latest.notice, event=ConsentEntry.Event.LAPSED,
+                            method=ConsentEntry.Method.SYSTEM, case_id=None,
+                            details={"new_notice_version": notice.version})
+            unit.consent_ended(purpose=purpose, entry=entry)
+            lapsed += 1
+    return lapsed

@@ -190,6 +190,8 @@ VAULT_MAX_UPLOAD_BYTES = envint("VAULT_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, mini
 # The most pixels an uploaded image may declare; more is refused as a decompression bomb.
 VAULT_MAX_IMAGE_PIXELS = envint("VAULT_MAX_IMAGE_PIXELS", 100_000_000, minimum=1)
 WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
+# After a material notice change, how long a holder who has not agreed again keeps their library.
+LAPSE_GRACE_DAYS = envint("LAPSE_GRACE_DAYS", 30, minimum=0)
 TRASH_DAYS = envint("TRASH_DAYS", 30, minimum=1)  # a deleted photo can be restored this long
 FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES
@@ -254,6 +256,9 @@ AUDIT_CHECKPOINT_EVERY = envint("AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
 AUDIT_MAC_KEY = envstr("AUDIT_MAC_KEY")
 # A signed checkpoint at most this long after any new event (housekeeping runs audit_checkpoint).
 AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", 10, minimum=1)
+# Witnesses whose cosignatures the audit trail accepts (C2SP tlog-cosignature), as note verifier
+# keys <name>+<key id>+<base64(0x04 || Ed25519 public key)>, comma or newline separated.
+AUDIT_WITNESSES = envlist("AUDIT_WITNESSES")
 
 CONSENT_JURISDICTION = envstr("CONSENT_JURISDICTION", "EU")
 CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")
@@ -262,6 +267,23 @@ CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")
 # data exports wait (encrypted) this many days before they are deleted.
 SUPPORT_CASE_HOURS = envint("SUPPORT_CASE_HOURS", 8, minimum=1)
 SUPPORT_EXPORT_DAYS = envint("SUPPORT_EXPORT_DAYS", 7, minimum=1)
+
+# Email (holders are told what support did): printed to the console in development, kept in memory by
+# the test runner, sent over SMTP in production with the server from the environment.
+EMAIL_BACKEND = envstr(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "consentsvc <no-reply@localhost>")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

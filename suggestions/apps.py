@@ -1,16 +1,14 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_save
 
 
 class SuggestionsConfig(AppConfig):
     name = "suggestions"
 
     def ready(self) -> None:
-        from consent.signals import consent_withdrawn
+        from consent import uow
         from suggestions import receivers
+        from vault import gateway
 
-        consent_withdrawn.connect(receivers.suggestions_on_consent_withdrawn, dispatch_uid="suggestions-withdrawn")
-        # A lazy "app_label.Model" sender: suggestions imports nothing of vault but the gateway.
-        post_save.connect(
-            receivers.suggestions_on_media_saved, sender="vault.MediaItem", dispatch_uid="suggestions-upload"
-        )
+        # After the vault's handler (10): its outputs are deleted before the rows naming them go.
+        uow.handler_register(name="suggestions", order=20, on_consent_ended=receivers.suggestions_on_consent_ended)
+        gateway.media_uploaded.connect(receivers.suggestions_on_media_uploaded, dispatch_uid="suggestions-upload")

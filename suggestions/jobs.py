@@ -11,9 +11,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_append
 from consent import purposes
 from consent.selectors import consent_active_entry
+from consent.uow import Actor, events_write
 from consentsvc.errors import ServiceError
 from suggestions import services
 from suggestions.models import SuggestionJob
@@ -167,13 +167,10 @@ def suggestion_job_run(
     job.discarded_count = result.discarded
     job.error_code = result.error_code
     job.finished_at = timezone.now()
-    with transaction.atomic():
+    with events_write(actor=Actor.service("suggestions"), user_id=job.owner_id) as uow:
         job.save(update_fields=["status", "progress", "created_count", "discarded_count", "error_code", "finished_at"])
-        audit_append(
+        uow.record(uow.event(
             action="suggestions.generated",
-            actor_kind="service",
-            actor_id="suggestions",
-            subject_id=job.owner_id,
             object_type="suggestion_job",
             object_id=job.pk,
             purpose=gateway.PURPOSE_SUGGESTIONS,
@@ -184,7 +181,7 @@ def suggestion_job_run(
                 "discarded": result.discarded,
                 "code": result.error_code,
             },
-        )
+        ))
     return job
 
 

@@ -19,9 +19,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.context import reset_request_id, set_request_id
-from audit.services import audit_append
 from consent import purposes
 from consent.selectors import consent_active_entry
+from consent.uow import Actor, account_write
 from consentsvc.errors import ServiceError
 from suggestions import grouping, places, planning, render
 from suggestions.models import Suggestion, SuggestionJob
@@ -249,7 +249,8 @@ def _read_render_store(
     del released, by_id
     _between_read_and_commit(user_id=user_id, plan=plan)
     source_ids = sorted(item_ids)
-    with transaction.atomic():
+    # The output and the suggestion row that names it are one unit of work on the account.
+    with account_write(user_id=user_id, actor=Actor.service("suggestions")):
         try:
             output_id = gateway.output_store(
                 user_id=user_id,
@@ -300,51 +301,37 @@ def _own(*, user_id: int, suggestion_id) -> Suggestion:
         raise ServiceError("not_found", "No such suggestion.") from None
 
 
-@transaction.atomic
 def suggestion_accept(*, user_id: int, suggestion_id) -> Suggestion:
-    suggestion = _own(user_id=user_id, suggestion_id=suggestion_id)
-    if suggestion.status != Suggestion.Status.ACCEPTED:
-        suggestion.status = Suggestion.Status.ACCEPTED
-        suggestion.decided_at = timezone.now()
-        suggestion.save(update_fields=["status", "decided_at"])
-        audit_append(
-            action="suggestion.accepted",
-            actor_kind="holder",
-            actor_id=user_id,
-            subject_id=user_id,
-            object_type="suggestion",
-            object_id=suggestion.pk,
-            details={"kind": suggestion.kind},
-        )
-    return suggestion
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+        suggestion = _own(user_id=user_id, suggestion_id=suggestion_id)
+        if suggestion.status != Suggestion.Status.ACCEPTED:
+            suggestion.status = Suggestion.Status.ACCEPTED
+            suggestion.decided_at = timezone.now()
+            suggestion.save(update_fields=["status", "decided_at"])
+            uow.record(uow.event(action="suggestion.accepted", object_type="suggestion", object_id=suggestion.pk,
+                                 details={"kind": suggestion.kind}))
+        return suggestion
 
 
-@transaction.atomic
 def suggestion_dismiss(*, user_id: int, suggestion_id) -> None:
     """The output (and the title sealed on it) is deleted from the vault; the row stays, emptied,
     so it is not made again."""
-    suggestion = _own(user_id=user_id, suggestion_id=suggestion_id)
-    output_id = suggestion.output_id
-    suggestion.status = Suggestion.Status.DISMISSED
-    suggestion.decided_at = timezone.now()
-    suggestion.output = None
-    suggestion.save(update_fields=["status", "decided_at", "output"])
-    audit_append(
-        action="suggestion.dismissed",
-        actor_kind="holder",
-        actor_id=user_id,
-        subject_id=user_id,
-        object_type="suggestion",
-        object_id=suggestion.pk,
-        details={"kind": suggestion.kind},
-    )
-    if output_id is not None:
-        gateway.output_delete(user_id=user_id, output_id=output_id)
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+        suggestion = _own(user_id=user_id, suggestion_id=suggestion_id)
+        output_id = suggestion.output_id
+        suggestion.status = Suggestion.Status.DISMISSED
+        suggestion.decided_at = timezone.now()
+        suggestion.output = None
+        suggestion.save(update_fields=["status", "decided_at", "output"])
+        uow.record(uow.event(action="suggestion.dismissed", object_type="suggestion", object_id=suggestion.pk,
+                             details={"kind": suggestion.kind}))
+        if output_id is not None:
+            gateway.output_delete(user_id=user_id, output_id=output_id)
 
 
 def suggestions_forget(*, user_id: int) -> int:
     """On withdrawal: every suggestion row goes, the dismissed ones too (their outputs are
-    deleted by the vault in the same transaction); a later opt-in starts afresh."""
+    deleted by the vault in the same unit of work); a later opt-in starts afresh."""
     from suggestions import jobs  # jobs imports this module
 
     jobs.suggestion_jobs_cancel(user_id=user_id)

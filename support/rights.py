@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.context import reset_request_id, set_request_id
-from audit.services import audit_append
+from consent.uow import Actor, UnitOfWork, account_write, events_write
 from consentsvc.errors import ServiceError, register_code
 from support import export_zip, jobs, selectors
 from support.models import DataExport
@@ -43,29 +43,37 @@ def held_summary(*, user_id: int) -> dict:
     return vault_selectors.media_summary(user_id=user_id)
 
 
-@transaction.atomic
 def export_request(*, holder) -> DataExport:
     """Queue a new export; the build starts once this transaction commits."""
-    busy = DataExport.objects.filter(
-        holder=holder, status__in=[DataExport.Status.PENDING, DataExport.Status.RUNNING]
-    ).exists()
-    if busy:
-        raise ServiceError("export_busy", "An export is already being made for you; wait for it to finish.")
-    # Each export is a whole copy: keep the newest few, not one per click.
-    for older in DataExport.objects.select_for_update().filter(holder=holder).order_by("-created_at")[
-            KEEP_EXPORTS - 1:]:
-        _export_delete(older, actor_kind="holder", actor_id=holder.pk, why="replaced")
-    now = timezone.now()
-    export = DataExport.objects.create(holder=holder, created_at=now, expires_at=now + timedelta(days=_export_days()))
-    audit_append(action="export.requested", actor_kind="holder", actor_id=holder.pk, subject_id=holder.pk,
-                 object_type="data_export", object_id=export.pk)
-    jobs.run_after_commit(export_build, export_id=str(export.pk))
-    return export
+    with account_write(user_id=holder.pk, actor=Actor.holder(holder.pk)) as uow:
+        busy = DataExport.objects.filter(
+            holder=holder, status__in=[DataExport.Status.PENDING, DataExport.Status.RUNNING]
+        ).exists()
+        if busy:
+            raise ServiceError("export_busy", "An export is already being made for you; wait for it to finish.")
+        # Each export is a whole copy: keep the newest few, not one per click.
+        for older in DataExport.objects.select_for_update().filter(holder=holder).order_by("-created_at")[
+                KEEP_EXPORTS - 1:]:
+            _export_delete(uow, older, why="replaced")
+        now = timezone.now()
+        export = DataExport.objects.create(holder=holder, created_at=now,
+                                           expires_at=now + timedelta(days=_export_days()))
+        uow.record(uow.event(action="export.requested", object_type="data_export", object_id=export.pk))
+        jobs.run_after_commit(export_build, export_id=str(export.pk))
+        return export
 
 
 def export_build(*, export_id: str | uuid.UUID) -> None:
-    """Build the zip and hand it to the vault. Runs as a background job; safe to run twice."""
-    with transaction.atomic():
+    """Build the zip and hand it to the vault. Runs as a background job; safe to run twice.
+
+    The zip is read and written outside the account lock; it is kept only if, under the
+    lock, its row is still there and the key it was sealed under still stands (an erase
+    or a withdrawal meanwhile wins, and the zip goes).
+    """
+    export = DataExport.objects.filter(pk=export_id, status=DataExport.Status.PENDING).first()
+    if export is None:
+        return
+    with account_write(user_id=export.holder_id, actor=SYSTEM):
         export = DataExport.objects.select_for_update().filter(pk=export_id, status=DataExport.Status.PENDING).first()
         if export is None:
             return
@@ -75,11 +83,15 @@ def export_build(*, export_id: str | uuid.UUID) -> None:
     try:
         stats = export_zip.ExportStats()
         chunks = export_zip.export_chunks(holder_id=export.holder_id, expires_at=export.expires_at, stats=stats)
-        vault_exports.export_store(user_id=export.holder_id, export_uid=export.pk, chunks=stats.counted(chunks))
-        with transaction.atomic():
+        key_id = vault_exports.export_store(user_id=export.holder_id, export_uid=export.pk,
+                                            chunks=stats.counted(chunks))
+        with account_write(user_id=export.holder_id, actor=SYSTEM) as uow:
             current = DataExport.objects.select_for_update().filter(pk=export.pk).first()
-            if current is None:  # erased while it was being built: the zip must not outlive the erase
-                vault_exports.export_delete(user_id=export.holder_id, export_uid=export.pk)
+            if current is None or not vault_exports.export_key_live(user_id=export.holder_id, key_id=key_id):
+                # Erased (or its key shredded) while it was being built: the zip must not outlive that.
+                uow.after_commit(lambda: vault_exports.export_delete(user_id=export.holder_id, export_uid=export.pk))
+                if current is not None:
+                    _export_failed(uow, current, code="key_destroyed")
                 return
             current.status = DataExport.Status.READY
             current.finished_at = timezone.now()
@@ -87,28 +99,33 @@ def export_build(*, export_id: str | uuid.UUID) -> None:
             current.item_count = stats.items
             current.blob_id = export.pk.hex
             current.save(update_fields=["status", "finished_at", "size", "item_count", "blob_id"])
-            audit_append(action="export.ready", actor_kind="system", actor_id="consentsvc",
-                         subject_id=export.holder_id, object_type="data_export", object_id=export.pk,
-                         details={"items": stats.items, "outputs": stats.outputs})
+            uow.record(uow.event(action="export.ready", object_type="data_export", object_id=export.pk,
+                                 details={"items": stats.items, "outputs": stats.outputs}))
     except Exception as exc:
         logger.exception("export %s failed", export.pk)
         code = getattr(exc, "code", "") or type(exc).__name__
-        with transaction.atomic():
+        with account_write(user_id=export.holder_id, actor=SYSTEM) as uow:
             current = DataExport.objects.select_for_update().filter(pk=export.pk).first()
             if current is not None:
-                current.status = DataExport.Status.FAILED
-                current.finished_at = timezone.now()
-                current.error_code = str(code)[:64]
-                current.save(update_fields=["status", "finished_at", "error_code"])
-                audit_append(action="export.failed", actor_kind="system", actor_id="consentsvc",
-                             subject_id=export.holder_id, object_type="data_export", object_id=export.pk,
-                             outcome="error", details={"error": _code(code)})
+                _export_failed(uow, current, code=code)
         try:
             vault_exports.export_delete(user_id=export.holder_id, export_uid=export.pk)
         except Exception:  # nothing was stored, or the key is gone
             logger.debug("no export blob to delete for %s", export.pk)
     finally:
         reset_request_id(token)
+
+
+SYSTEM = Actor.system()
+
+
+def _export_failed(uow: UnitOfWork, export: DataExport, *, code, now=None) -> None:
+    export.status = DataExport.Status.FAILED
+    export.finished_at = now or timezone.now()
+    export.error_code = str(code)[:64]
+    export.save(update_fields=["status", "finished_at", "error_code"])
+    uow.record(uow.event(action="export.failed", object_type="data_export", object_id=export.pk, outcome="error",
+                         details={"error": _code(code)}))
 
 
 def _code(value) -> str:
@@ -136,34 +153,36 @@ def export_download(*, holder, export_id) -> Download:
         chunks = vault_exports.export_open(user_id=holder.pk, export_uid=export.pk)
     except FileNotFoundError:
         # Its key was shredded (consent withdrawn, media erased): the export went with it.
-        with transaction.atomic():
-            _export_delete(export, actor_kind="system", actor_id="consentsvc", why="key_destroyed")
+        with account_write(user_id=holder.pk, actor=SYSTEM) as uow:
+            gone = DataExport.objects.select_for_update().filter(pk=export.pk).first()
+            if gone is not None:
+                _export_delete(uow, gone, why="key_destroyed")
         raise ServiceError("export_expired", "This export is gone; ask for a new one.") from None
-    with transaction.atomic():
-        audit_append(action="export.downloaded", actor_kind="holder", actor_id=holder.pk, subject_id=holder.pk,
-                     object_type="data_export", object_id=export.pk)
+    with events_write(actor=Actor.holder(holder.pk), user_id=holder.pk) as uow:
+        uow.record(uow.event(action="export.downloaded", object_type="data_export", object_id=export.pk))
     stamp = export.created_at.strftime("%Y%m%d-%H%M")
     return Download(filename=f"consentsvc-export-{stamp}.zip", size=export.size, chunks=chunks)
 
 
-def exports_delete_all(*, user_id: int, actor_kind: str, actor_id) -> int:
-    """Delete every export of the account (on erase). Call inside the erase's transaction."""
+def exports_delete_all(uow: UnitOfWork) -> int:
+    """Delete every export of the account (on erase), inside the erase's unit of work."""
+    user_id = uow.user_id
     deleted = 0
     for export in DataExport.objects.select_for_update().filter(holder_id=user_id):
-        _export_delete(export, actor_kind=actor_kind, actor_id=actor_id, why="erased")
+        _export_delete(uow, export, why="erased")
         deleted += 1
     # Also anything a build was still writing when the rows went.
-    transaction.on_commit(lambda: vault_exports.exports_delete_all(user_id=user_id))
+    uow.after_commit(lambda: vault_exports.exports_delete_all(user_id=user_id))
     return deleted
 
 
-def _export_delete(export: DataExport, *, actor_kind: str, actor_id, why: str) -> None:
+def _export_delete(uow: UnitOfWork, export: DataExport, *, why: str) -> None:
     export_uid = export.pk
     holder_id = export.holder_id
     export.delete()
-    audit_append(action="export.deleted", actor_kind=actor_kind, actor_id=actor_id, subject_id=holder_id,
-                 object_type="data_export", object_id=export_uid, details={"why": why})
-    transaction.on_commit(lambda: vault_exports.export_delete(user_id=holder_id, export_uid=export_uid))
+    uow.record(uow.event(action="export.deleted", subject_id=holder_id, object_type="data_export",
+                         object_id=export_uid, details={"why": why}))
+    uow.after_commit(lambda: vault_exports.export_delete(user_id=holder_id, export_uid=export_uid))
 
 
 STALE_PENDING = timedelta(minutes=10)
@@ -181,19 +200,13 @@ def exports_recover(*, now=None) -> int:
         requeued += 1
     stuck = DataExport.objects.filter(status=DataExport.Status.RUNNING, created_at__lte=now - STALE_RUNNING)
     for export in stuck:
-        with transaction.atomic():
+        with account_write(user_id=export.holder_id, actor=SYSTEM) as uow:
             current = DataExport.objects.select_for_update().filter(pk=export.pk,
                                                                     status=DataExport.Status.RUNNING).first()
             if current is None:
                 continue
-            current.status = DataExport.Status.FAILED
-            current.finished_at = now
-            current.error_code = "interrupted"
-            current.save(update_fields=["status", "finished_at", "error_code"])
-            audit_append(action="export.failed", actor_kind="system", actor_id="consentsvc",
-                         subject_id=current.holder_id, object_type="data_export", object_id=current.pk,
-                         outcome="error", details={"error": "interrupted"})
-        transaction.on_commit(lambda e=export: vault_exports.export_delete(user_id=e.holder_id, export_uid=e.pk))
+            _export_failed(uow, current, code="interrupted", now=now)
+            uow.after_commit(lambda e=export: vault_exports.export_delete(user_id=e.holder_id, export_uid=e.pk))
     return requeued
 
 
@@ -201,19 +214,18 @@ def exports_purge_expired(*, now=None) -> int:
     """Delete every export past its expiry (and ones whose build was lost). Idempotent."""
     now = now or timezone.now()
     purged = 0
-    for export_id in list(DataExport.objects.filter(expires_at__lte=now).values_list("pk", flat=True)):
-        with transaction.atomic():
+    for export_id, holder_id in list(DataExport.objects.filter(expires_at__lte=now).values_list("pk", "holder_id")):
+        with account_write(user_id=holder_id, actor=SYSTEM) as uow:
             export = DataExport.objects.select_for_update().filter(pk=export_id).first()
             if export is not None:
-                _export_delete(export, actor_kind="system", actor_id="consentsvc", why="expired")
+                _export_delete(uow, export, why="expired")
                 purged += 1
     return purged
 
 
-@transaction.atomic
 def cloud_media_erase(*, holder) -> dict:
     """Erase now: crypto-shred every cloud copy, derived output and waiting export of the holder."""
-    counts = shredding.media_erase_all(user_id=holder.pk, actor_kind="holder", actor_id=holder.pk)
-    counts = dict(counts or {})
-    counts["exports"] = exports_delete_all(user_id=holder.pk, actor_kind="holder", actor_id=holder.pk)
-    return counts
+    with account_write(user_id=holder.pk, actor=Actor.holder(holder.pk)) as uow:
+        counts = dict(shredding.media_erase_all(user_id=holder.pk, actor=uow.actor) or {})
+        counts["exports"] = exports_delete_all(uow)
+        return counts

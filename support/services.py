@@ -13,13 +13,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import is_holder, is_support
-from audit.services import audit_append
 from consent import purposes
 from consent import selectors as consent_selectors
 from consent import services as consent_services
 from consent.models import ConsentEntry
+from consent.uow import Actor, account_write, events_write
 from consentsvc.errors import ServiceError, register_code
-from support import cases, rights
+from support import cases, notices, rights
 from support.models import SupportAction, SupportCase
 from vault import selectors as vault_selectors
 from vault import shredding
@@ -54,7 +54,6 @@ def _subject_for_case(*, agent: User, subject_id) -> User:
     return subject
 
 
-@transaction.atomic
 def case_open(*, agent: User, subject_id: int, reason: str, ticket: str) -> SupportCase:
     if not is_support(agent):
         raise ServiceError("permission_denied", "Only support agents can open cases.")
@@ -62,56 +61,53 @@ def case_open(*, agent: User, subject_id: int, reason: str, ticket: str) -> Supp
     ticket = _required_text(ticket, "ticket", 64)
     subject = _subject_for_case(agent=agent, subject_id=subject_id)
     now = timezone.now()
-    stale = SupportCase.objects.filter(agent=agent, subject=subject, closed_at__isnull=True, expires_at__lte=now)
-    for case in stale.select_for_update():
-        _case_end(case, how=SupportCase.Closed.EXPIRED, now=now)
-    existing = SupportCase.objects.filter(agent=agent, subject=subject, closed_at__isnull=True).first()
-    if existing is not None:
-        raise ServiceError("case_already_open", f"You already have case {existing.pk} open for this account.",
-                           extra={"case_id": existing.pk})
-    try:
-        with transaction.atomic():
-            case = SupportCase.objects.create(
-                agent=agent, subject=subject, reason=reason, ticket=ticket,
-                opened_at=now, expires_at=now + timedelta(hours=_case_hours()),
-            )
-    except IntegrityError:  # another request opened one a moment ago
-        raise ServiceError("case_already_open", "You already have a case open for this account.") from None
-    cases.permissions_grant(case)
-    audit_append(
-        action="support.case_opened", actor_kind="support", actor_id=agent.pk, subject_id=subject.pk,
-        object_type="support_case", object_id=case.pk,
-        details=cases.case_details(case, expires_in_hours=_case_hours()),
-    )
-    return case
+    # A case is the agent's, not a change to the account: no account lock, its events batched last.
+    with events_write(actor=Actor.support(agent.pk), user_id=subject.pk) as uow:
+        stale = SupportCase.objects.filter(agent=agent, subject=subject, closed_at__isnull=True, expires_at__lte=now)
+        for case in stale.select_for_update():
+            _case_end(uow, case, how=SupportCase.Closed.EXPIRED, now=now, actor=Actor.system())
+        existing = SupportCase.objects.filter(agent=agent, subject=subject, closed_at__isnull=True).first()
+        if existing is not None:
+            raise ServiceError("case_already_open", f"You already have case {existing.pk} open for this account.",
+                               extra={"case_id": existing.pk})
+        try:
+            with transaction.atomic():
+                case = SupportCase.objects.create(
+                    agent=agent, subject=subject, reason=reason, ticket=ticket,
+                    opened_at=now, expires_at=now + timedelta(hours=_case_hours()),
+                )
+        except IntegrityError:  # another request opened one a moment ago
+            raise ServiceError("case_already_open", "You already have a case open for this account.") from None
+        cases.permissions_grant(case)
+        uow.record(uow.event(action="support.case_opened", object_type="support_case", object_id=case.pk,
+                             details=cases.case_details(case, expires_in_hours=_case_hours())))
+        return case
 
 
-def _case_end(case: SupportCase, *, how: str, now, actor_kind: str = "system", actor_id="consentsvc") -> None:
+def _case_end(uow, case: SupportCase, *, how: str, now, actor: Actor) -> None:
     case.closed_at = now
     case.closed_how = how
     case.save(update_fields=["closed_at", "closed_how"])
     cases.permissions_remove(case)
     action = "support.case_closed" if how == SupportCase.Closed.BY_AGENT else "support.case_expired"
-    audit_append(
-        action=action, actor_kind=actor_kind, actor_id=actor_id, subject_id=case.subject_id,
-        object_type="support_case", object_id=case.pk, details=cases.case_details(case),
-    )
+    uow.record(uow.event(action=action, actor=actor, subject_id=case.subject_id, object_type="support_case",
+                         object_id=case.pk, details=cases.case_details(case)))
 
 
-@transaction.atomic
 def case_close(*, agent: User, case_id: int) -> SupportCase:
     """Close the agent's own live case; its rights go with it. Anything else is a 404."""
     if not is_support(agent):
         raise ServiceError("permission_denied", "Only support agents can close cases.")
     now = timezone.now()
-    try:
-        case = SupportCase.objects.select_for_update().get(pk=int(case_id), agent=agent)
-    except (SupportCase.DoesNotExist, TypeError, ValueError):
-        raise ServiceError("not_found", "No such open case.") from None
-    if not cases.case_is_live(case, now=now):
-        raise ServiceError("not_found", "No such open case.")
-    _case_end(case, how=SupportCase.Closed.BY_AGENT, now=now, actor_kind="support", actor_id=agent.pk)
-    return case
+    with events_write(actor=Actor.support(agent.pk)) as uow:
+        try:
+            case = SupportCase.objects.select_for_update().get(pk=int(case_id), agent=agent)
+        except (SupportCase.DoesNotExist, TypeError, ValueError):
+            raise ServiceError("not_found", "No such open case.") from None
+        if not cases.case_is_live(case, now=now):
+            raise ServiceError("not_found", "No such open case.")
+        _case_end(uow, case, how=SupportCase.Closed.BY_AGENT, now=now, actor=uow.actor)
+        return case
 
 
 def cases_expire(*, now=None) -> int:
@@ -120,24 +116,22 @@ def cases_expire(*, now=None) -> int:
     ended = 0
     due = SupportCase.objects.filter(closed_at__isnull=True, expires_at__lte=now).values_list("pk", flat=True)
     for case_id in list(due):
-        with transaction.atomic():
+        with events_write(actor=Actor.system()) as uow:
             case = SupportCase.objects.select_for_update().filter(pk=case_id, closed_at__isnull=True).first()
             if case is not None:
-                _case_end(case, how=SupportCase.Closed.EXPIRED, now=now)
+                _case_end(uow, case, how=SupportCase.Closed.EXPIRED, now=now, actor=uow.actor)
                 ended += 1
     return ended
 
 
-@transaction.atomic
 def support_subject_summary(*, agent: User, subject_id: int) -> dict:
     """Consent state and counts of what is held; never media, places, labels or captions."""
     case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.VIEW)
     states = consent_selectors.consent_state(user_id=case.subject_id)
     media = vault_selectors.media_summary(user_id=case.subject_id)
-    audit_append(
-        action="support.subject_viewed", actor_kind="support", actor_id=agent.pk, subject_id=case.subject_id,
-        object_type="support_case", object_id=case.pk, details=cases.case_details(case),
-    )
+    with events_write(actor=Actor.support(agent.pk), user_id=case.subject_id) as uow:
+        uow.record(uow.event(action="support.subject_viewed", object_type="support_case", object_id=case.pk,
+                             details=cases.case_details(case)))
     return {
         "subject": {"id": case.subject_id, "username": case.subject.username},
         "case": case,
@@ -150,29 +144,39 @@ def support_subject_summary(*, agent: User, subject_id: int) -> dict:
     }
 
 
-@transaction.atomic
+def _case_action(*, agent: User, subject_id, permission: str):
+    """The account's unit of work with the agent's live case locked in it (the account lock first).
+
+    The case is looked up once before the lock (so nobody without a case can even take
+    an account's lock) and again, locked, inside it: a close racing the action is ordered.
+    """
+    case = cases.case_require(agent=agent, subject_id=subject_id, permission=permission)
+    return case.subject_id, account_write(user_id=case.subject_id, actor=Actor.support(agent.pk))
+
+
 def support_revoke(*, agent: User, subject_id: int, purpose: str, reason: str) -> SupportAction:
     """Withdraw a purpose on the holder's behalf: a `revoked_by_support` ledger entry, the agent as actor."""
-    case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.REVOKE, lock=True)
+    subject_id, unit = _case_action(agent=agent, subject_id=subject_id, permission=cases.REVOKE)
     reason = _required_text(reason, "reason", 2000)
     consent_services.purpose_check(purpose)
-    entry = consent_services.consent_withdraw(
-        user=case.subject, purpose=purpose, method=ConsentEntry.Method.SUPPORT, actor=agent,
-        event=ConsentEntry.Event.REVOKED_BY_SUPPORT, case_id=case.pk,
-    )
-    action = SupportAction.objects.create(
-        case=case, kind=SupportAction.Kind.REVOKE, purpose=purpose, reason=reason,
-        created_at=timezone.now(), changed=entry is not None,
-        counts={"entry": str(entry.record_id)} if entry else {},
-    )
-    details = cases.case_details(case, changed=entry is not None)
-    if entry is not None:
-        details["entry"] = str(entry.record_id)
-    audit_append(
-        action="support.revoke", actor_kind="support", actor_id=agent.pk, subject_id=case.subject_id,
-        object_type="support_case", object_id=case.pk, purpose=purpose, details=details,
-    )
-    return action
+    with unit as uow:
+        case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.REVOKE, lock=True)
+        entry = consent_services.consent_withdraw(
+            user=case.subject, purpose=purpose, method=ConsentEntry.Method.SUPPORT, actor=uow.actor,
+            event=ConsentEntry.Event.REVOKED_BY_SUPPORT, case_id=case.pk,
+        )
+        action = SupportAction.objects.create(
+            case=case, kind=SupportAction.Kind.REVOKE, purpose=purpose, reason=reason,
+            created_at=timezone.now(), changed=entry is not None,
+            counts={"entry": str(entry.record_id)} if entry else {},
+        )
+        notices.notice_create(action=action)
+        details = cases.case_details(case, changed=entry is not None)
+        if entry is not None:
+            details["entry"] = str(entry.record_id)
+        uow.record(uow.event(action="support.revoke", object_type="support_case", object_id=case.pk,
+                             purpose=purpose, details=details))
+        return action
 
 
 def _counts(raw: dict) -> dict:
@@ -183,24 +187,22 @@ def _counts(raw: dict) -> dict:
     }
 
 
-@transaction.atomic
 def support_erase(*, agent: User, subject_id: int, reason: str) -> SupportAction:
     """Crypto-shred the holder's cloud media, derived outputs and waiting exports."""
-    case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE, lock=True)
+    subject_id, unit = _case_action(agent=agent, subject_id=subject_id, permission=cases.ERASE)
     reason = _required_text(reason, "reason", 2000)
-    counts = _counts(shredding.media_erase_all(
-        user_id=case.subject_id, actor_kind="support", actor_id=agent.pk, case_id=case.pk,
-    ))
-    counts["exports"] = rights.exports_delete_all(user_id=case.subject_id, actor_kind="support", actor_id=agent.pk)
-    action = SupportAction.objects.create(
-        case=case, kind=SupportAction.Kind.ERASE, reason=reason, created_at=timezone.now(),
-        changed=any(counts.values()), counts=counts,
-    )
-    audit_append(
-        action="support.erase", actor_kind="support", actor_id=agent.pk, subject_id=case.subject_id,
-        object_type="support_case", object_id=case.pk, details=cases.case_details(case, **counts),
-    )
-    return action
+    with unit as uow:
+        case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE, lock=True)
+        counts = _counts(shredding.media_erase_all(user_id=case.subject_id, actor=uow.actor, case_id=case.pk))
+        counts["exports"] = rights.exports_delete_all(uow)
+        action = SupportAction.objects.create(
+            case=case, kind=SupportAction.Kind.ERASE, reason=reason, created_at=timezone.now(),
+            changed=any(counts.values()), counts=counts,
+        )
+        notices.notice_create(action=action)
+        uow.record(uow.event(action="support.erase", object_type="support_case", object_id=case.pk,
+                             details=cases.case_details(case, **counts)))
+        return action
 
 
 def purpose_choices() -> list[tuple[str, str]]:

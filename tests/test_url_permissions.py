@@ -69,10 +69,16 @@ PERMISSION_TABLE = {
     "api-audit-public-key": "auditor",
     "api-audit-proof-inclusion": "auditor",
     "api-audit-proof-consistency": "auditor",
+    "api-audit-checkpoint-witnessed": "auditor",
+    "api-audit-cosignature-add": "auditor",
+    "api-audit-tlog-checkpoint": "auditor",
+    "api-audit-tlog-tile": "auditor",
+    "api-audit-tlog-entries": "auditor",
     # support: every support row also needs an open, unexpired case on that account (404 otherwise)
     "support:console": "support",
     "support:case-open": "support",
     "support:case-close": "support",
+    "support:case-note-add": "support",  # tests/support/test_notices.py
     "support:subject": "support",
     "support:subject-revoke": "support",
     "support:subject-erase": "support",
@@ -84,6 +90,7 @@ PERMISSION_TABLE = {
     # the holder's rights (always the holder's own data; someone else's export is a 404)
     "support:me-access": "holder",
     "support:me-data": "holder",
+    "support:me-notice-dismiss": "holder",  # tests/support/test_notices.py
     "support:me-export-create": "holder",
     "support:me-export-download": "holder",
     "support:me-erase": "holder",

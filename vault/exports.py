@@ -14,7 +14,9 @@ import contextlib
 import uuid
 from collections.abc import Iterable, Iterator
 
+from consent.uow import Actor, account_write
 from vault import blobs, keyring, keys, storage
+from vault.models import AccountKey
 
 ROOT = "exports"
 VARIANT = "export"
@@ -28,14 +30,27 @@ def _name(*, user_id: int, key_id: uuid.UUID, export_uid: uuid.UUID) -> str:
     return f"{_folder(user_id)}/{key_id.hex}/{export_uid.hex}.{VARIANT}"
 
 
-def export_store(*, user_id: int, export_uid: uuid.UUID, chunks: Iterable[bytes]) -> int:
-    """Encrypt a stream of plaintext under the account's media key and store it; returns the stored bytes."""
-    _, data_key = keyring.data_key_get_or_create(user_id=user_id, scope=keys.SCOPE_MEDIA)
+def export_store(*, user_id: int, export_uid: uuid.UUID, chunks: Iterable[bytes]) -> uuid.UUID:
+    """Encrypt a stream of plaintext under the account's media key and store it; returns the key's id.
+
+    Runs outside the account lock (it may take long): the caller keeps the export only if
+    export_key_live() still says yes under the lock.
+    """
+    found = keyring.data_key_get(user_id=user_id, scope=keys.SCOPE_MEDIA)
+    if found is None:
+        with account_write(user_id=user_id, actor=Actor.system()):
+            found = keyring.data_key_get_or_create(user_id=user_id, scope=keys.SCOPE_MEDIA)
+    _, data_key = found
     name = _name(user_id=user_id, key_id=data_key.key_id, export_uid=export_uid)
-    return storage.blob_write(
+    storage.blob_write(
         name=name,
         chunks=blobs.encrypt_stream(data_key=data_key, object_uid=export_uid, variant=VARIANT, chunks=chunks),
     )
+    return data_key.key_id
+
+
+def export_key_live(*, user_id: int, key_id: uuid.UUID) -> bool:
+    return AccountKey.objects.filter(user_id=user_id, key_id=key_id, scope=keys.SCOPE_MEDIA).exists()
 
 
 def export_open(*, user_id: int, export_uid: uuid.UUID) -> Iterator[bytes]:

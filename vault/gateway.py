@@ -16,15 +16,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import transaction
-
-from audit.services import EventInput, audit_append, audit_append_many
 from consent import purposes as consent_purposes
+from consent.selectors import consent_active_entry
 from consent.services import consent_guard
+from consent.uow import Actor, account_write, events_write
 from consentsvc.errors import ServiceError
 from vault import blobs, content, keyring, keys, selectors
 from vault.meta import ItemMeta, output_meta_open, output_meta_seal
 from vault.models import DerivedOutput, MediaItem
+from vault.signals import media_uploaded
 
 __all__ = [
     "PURPOSE_SUGGESTIONS",
@@ -42,6 +42,7 @@ __all__ = [
     "output_open",
     "outputs_meta",
     "output_delete",
+    "media_uploaded",
 ]
 
 PURPOSE_SUGGESTIONS = "sharing_suggestions"
@@ -54,6 +55,7 @@ PURPOSES: dict[str, tuple[str, ...]] = {
     PURPOSE_OWNER: (),
 }
 VARIANTS = ("original", "thumbnail")
+GATEWAY = Actor.service("gateway")
 
 
 class GatewayDenied(ServiceError):
@@ -71,17 +73,9 @@ class ReleasedItem:
 
 def _deny(*, user_id: int, purpose: str, action: str, code: str, message: str, count: int = 0) -> GatewayDenied:
     """Record the denial in its own transaction (the caller's rolls back) and build the error."""
-    with transaction.atomic():
-        audit_append(
-            action=action,
-            actor_kind="service",
-            actor_id="gateway",
-            subject_id=user_id,
-            object_type="media",
-            purpose=_audit_purpose(purpose),
-            outcome="denied",
-            details={"code": code, "requested": count},
-        )
+    with events_write(actor=GATEWAY, user_id=user_id) as uow:
+        uow.record(uow.event(action=action, object_type="media", purpose=_audit_purpose(purpose), outcome="denied",
+                             details={"code": code, "requested": count}))
     return GatewayDenied(code, message)
 
 
@@ -91,8 +85,9 @@ def _audit_purpose(purpose: str) -> str:
     )
 
 
-def _check_purpose(*, user_id: int, purpose: str) -> None:
-    """Inside a transaction: refuse what can never be granted, then take consent_guard for each need."""
+def _check_purpose(*, user_id: int, purpose: str, locked: bool = True) -> None:
+    """Refuse what can never be granted, then check each consent it needs: under the account's
+    unit of work with consent_guard, or (``locked=False``) as a first look before any read."""
     if purpose == PURPOSE_OWNER:
         raise _Refused("purpose_not_grantable", "owner_access is only for the holder's own reads.")
     if purpose not in PURPOSES:
@@ -100,6 +95,11 @@ def _check_purpose(*, user_id: int, purpose: str) -> None:
             raise _Refused("purpose_not_grantable", f"{purpose!r} is never granted.")
         raise _Refused("purpose_not_grantable", f"{purpose!r} is not a gateway purpose.")
     for needed in PURPOSES[purpose]:
+        if not locked:
+            if consent_active_entry(user_id=user_id, purpose=needed) is None:
+                label = consent_purposes.PURPOSE_LABELS[needed]
+                raise _Refused("consent_required", f"{label} is off for this account.")
+            continue
         try:
             consent_guard(user_id=user_id, purpose=needed)
         except ServiceError as exc:
@@ -119,33 +119,31 @@ class _Unreadable(Exception):
 
 
 @contextmanager
-def _guarded(*, user_id: int, purpose: str, action: str, count: int = 0):
-    """A transaction in which the purpose is checked first; a refusal becomes an audited GatewayDenied."""
+def _refusals(*, user_id: int, purpose: str, action: str, count: int = 0):
+    """A refusal or an unreadable blob inside becomes an audited GatewayDenied or media_unreadable."""
     try:
-        with transaction.atomic():
-            _check_purpose(user_id=user_id, purpose=purpose)
-            yield
+        yield
     except _Refused as exc:
         raise _deny(
             user_id=user_id, purpose=purpose, action=action, code=exc.code, message=exc.message, count=count
         ) from None
     except _Unreadable as exc:
-        with transaction.atomic():
-            audit_append(
-                action=action,
-                actor_kind="service",
-                actor_id="gateway",
-                subject_id=user_id,
-                object_type=exc.object_type,
-                object_id=exc.object_id,
-                purpose=purpose,
-                outcome="error",
-                details={"code": exc.reason},
-            )
+        with events_write(actor=GATEWAY, user_id=user_id) as uow:
+            uow.record(uow.event(action=action, object_type=exc.object_type, object_id=exc.object_id,
+                                 purpose=purpose, outcome="error", details={"code": exc.reason}))
         raise ServiceError(
             "media_unreadable",
             f"Stored {exc.object_type} {exc.object_id} failed its integrity check; nothing was released.",
         ) from None
+
+
+@contextmanager
+def _guarded(*, user_id: int, purpose: str, action: str, count: int = 0):
+    """The account's unit of work, the purpose checked first in it; refusals audited (_refusals)."""
+    with (_refusals(user_id=user_id, purpose=purpose, action=action, count=count),
+          account_write(user_id=user_id, actor=GATEWAY) as uow):
+        _check_purpose(user_id=user_id, purpose=purpose)
+        yield uow
 
 
 def _usable(*, user_id: int, items) -> list[tuple[MediaItem, ItemMeta]]:
@@ -161,18 +159,11 @@ def _usable(*, user_id: int, items) -> list[tuple[MediaItem, ItemMeta]]:
 
 def candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
     """Decrypted metadata of every item the purpose may use now (consented, not excluded)."""
-    with _guarded(user_id=user_id, purpose=purpose, action="media.listed"):
+    with _guarded(user_id=user_id, purpose=purpose, action="media.listed") as uow:
         items = list(MediaItem.objects.filter(owner_id=user_id).select_related("key").order_by("id"))
         usable = [meta for _, meta in _usable(user_id=user_id, items=items)]
-        audit_append(
-            action="media.listed",
-            actor_kind="service",
-            actor_id="gateway",
-            subject_id=user_id,
-            object_type="media",
-            purpose=purpose,
-            details={"count": len(usable), "held": len(items)},
-        )
+        uow.record(uow.event(action="media.listed", actor=GATEWAY, object_type="media", purpose=purpose,
+                             details={"count": len(usable), "held": len(items)}))
     return usable
 
 
@@ -180,29 +171,27 @@ def release(*, user_id: int, purpose: str, item_ids: list[int], variant: str = "
     """Decrypted items for one account and purpose, re-checked now; one audit event per item, first.
 
     Items that are gone or excluded by now are left out (the caller sees fewer items).
+    Blobs are read and decrypted before the account lock is taken (storage can be slow);
+    under the lock, consent and every item are checked again, the reads are audited,
+    and only then is anything returned.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}")
     ids = sorted({int(i) for i in item_ids})
-    with _guarded(user_id=user_id, purpose=purpose, action="media.read", count=len(ids)):
+    with _refusals(user_id=user_id, purpose=purpose, action="media.read", count=len(ids)):
+        _check_purpose(user_id=user_id, purpose=purpose, locked=False)
         items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=ids).select_related("key").order_by("id"))
-        usable = _usable(user_id=user_id, items=items)
-        released = _decrypt(user_id=user_id, usable=usable, variant=variant)
-        audit_append_many(
-            events=[
-                EventInput(
-                    action="media.read",
-                    actor_kind="service",
-                    actor_id="gateway",
-                    subject_id=user_id,
-                    object_type="media",
-                    object_id=r.meta.id,
-                    purpose=purpose,
-                    details={"variant": variant},
-                )
-                for r in released
-            ]
-        )
+        read = _decrypt(user_id=user_id, usable=_usable(user_id=user_id, items=items), variant=variant)
+    with _guarded(user_id=user_id, purpose=purpose, action="media.read", count=len(ids)) as uow:
+        items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=[r.meta.id for r in read])
+                     .select_related("key").order_by("id"))
+        still = {meta.id for _, meta in _usable(user_id=user_id, items=items)}
+        released = [r for r in read if r.meta.id in still]
+        uow.record_many([
+            uow.event(action="media.read", actor=GATEWAY, object_type="media", object_id=r.meta.id, purpose=purpose,
+                      details={"variant": variant})
+            for r in released
+        ])
     return released
 
 
@@ -247,18 +236,14 @@ def owner_open(*, user_id: int, item_id: int, variant: str = "original",
     try:
         chunks = content.content_stream(data_key=data_key, uid=item.uid, variant=variant)
     except blobs.BlobIntegrityError as exc:
-        with transaction.atomic():
-            audit_append(
-                action="media.read", actor_kind="holder", actor_id=user_id, subject_id=user_id, object_type="media",
-                object_id=item.pk, purpose=PURPOSE_OWNER, outcome="error", details={"code": exc.reason},
-            )
+        with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
+            uow.record(uow.event(action="media.read", object_type="media", object_id=item.pk, purpose=PURPOSE_OWNER,
+                                 outcome="error", details={"code": exc.reason}))
         raise ServiceError("media_unreadable", f"Stored media {item.pk} failed its integrity check.") from None
     # Audited before the first byte leaves (the stream above has only been checked, not sent).
-    with transaction.atomic():
-        audit_append(
-            action="media.read", actor_kind="holder", actor_id=user_id, subject_id=user_id, object_type="media",
-            object_id=item.pk, purpose=PURPOSE_OWNER, details={"variant": variant},
-        )
+    with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
+        uow.record(uow.event(action="media.read", object_type="media", object_id=item.pk, purpose=PURPOSE_OWNER,
+                             details={"variant": variant}))
     if variant == "original":
         return OpenedContent(meta=meta, content_type=item.content_type, size=item.size, chunks=chunks)
     return OpenedContent(meta=meta, content_type="image/jpeg", size=item.thumbnail_size, chunks=chunks)
@@ -306,7 +291,7 @@ def output_store(
         output.sealed_meta = output_meta_seal(data_key=data_key, uid=output.uid, meta=meta)
     name, stored = content.content_write(data_key=data_key, uid=output.uid, variant="output", chunks=[data])
     try:
-        with _guarded(user_id=user_id, purpose=purpose, action="output.stored", count=len(source_ids)):
+        with _guarded(user_id=user_id, purpose=purpose, action="output.stored", count=len(source_ids)) as uow:
             items = list(
                 MediaItem.objects.filter(owner_id=user_id, pk__in=source_ids, key=key_row).select_related("key")
             )
@@ -316,16 +301,8 @@ def output_store(
             output.stored_bytes = stored
             output.save()
             output.sources.set([item for item, _ in usable])
-            audit_append(
-                action="output.stored",
-                actor_kind="service",
-                actor_id="gateway",
-                subject_id=user_id,
-                object_type="output",
-                object_id=output.pk,
-                purpose=purpose,
-                details={"kind": kind, "sources": source_ids},
-            )
+            uow.record(uow.event(action="output.stored", actor=GATEWAY, object_type="output", object_id=output.pk,
+                                 purpose=purpose, details={"kind": kind, "sources": source_ids}))
     except _SourceGone:
         content.delete_names([name])
         raise _deny(
@@ -355,10 +332,9 @@ def _output_get(*, user_id: int, output_id) -> DerivedOutput:
 
 def _output_read_event(output: DerivedOutput, *, outcome: str, details: dict) -> None:
     """The owner's read of an output, audited in its own transaction (also when the read failed)."""
-    with transaction.atomic():
-        audit_append(action="output.read", actor_kind="holder", actor_id=output.owner_id,
-                     subject_id=output.owner_id, object_type="output", object_id=output.pk,
-                     purpose=PURPOSE_OWNER, outcome=outcome, details=details)
+    with events_write(actor=Actor.holder(output.owner_id), user_id=output.owner_id) as uow:
+        uow.record(uow.event(action="output.read", object_type="output", object_id=output.pk,
+                             purpose=PURPOSE_OWNER, outcome=outcome, details=details))
 
 
 def output_open(*, user_id: int, output_id: int) -> bytes:
@@ -408,40 +384,21 @@ def outputs_meta(*, user_id: int, output_ids: Iterable[int]) -> dict[int, dict]:
         except keys.KeyUnwrapError:
             failed.append(output.pk)
     if failed:
-        with transaction.atomic():
-            audit_append_many(
-                events=[
-                    EventInput(
-                        action="output.read",
-                        actor_kind="holder",
-                        actor_id=user_id,
-                        subject_id=user_id,
-                        object_type="output",
-                        object_id=pk,
-                        purpose=PURPOSE_OWNER,
-                        outcome="error",
-                        details={"code": "sealed_meta_invalid"},
-                    )
-                    for pk in failed
-                ]
-            )
+        with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
+            uow.record_many([
+                uow.event(action="output.read", object_type="output", object_id=pk, purpose=PURPOSE_OWNER,
+                          outcome="error", details={"code": "sealed_meta_invalid"})
+                for pk in failed
+            ])
     return opened
 
 
-@transaction.atomic
 def output_delete(*, user_id: int, output_id: int) -> None:
-    output = _output_get(user_id=user_id, output_id=output_id)
-    names = content.names_for(user_id=user_id, key_id=output.key.key_id, uid=output.uid, variants=["output"])
-    pk, kind, purpose = output.pk, output.kind, output.purpose
-    output.delete()
-    audit_append(
-        action="output.deleted",
-        actor_kind="holder",
-        actor_id=user_id,
-        subject_id=user_id,
-        object_type="output",
-        object_id=pk,
-        purpose=purpose,
-        details={"kind": kind, "cause": "owner"},
-    )
-    content.delete_names_on_commit(names)
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+        output = _output_get(user_id=user_id, output_id=output_id)
+        names = content.names_for(user_id=user_id, key_id=output.key.key_id, uid=output.uid, variants=["output"])
+        pk, kind, purpose = output.pk, output.kind, output.purpose
+        output.delete()
+        uow.record(uow.event(action="output.deleted", actor=Actor.holder(user_id), object_type="output", object_id=pk,
+                             purpose=purpose, details={"kind": kind, "cause": "owner"}))
+        uow.after_commit(lambda: content.delete_names(names))

@@ -125,10 +125,15 @@ class Exclusion(models.Model):
 
 
 class ShredSchedule(models.Model):
-    """A crypto-shred owed after a withdrawal, due once the grace period is over."""
+    """A crypto-shred owed after a withdrawal or a lapse, due once the grace period is over."""
+
+    class Cause(models.TextChoices):
+        WITHDRAWAL = "withdrawal"
+        LAPSE = "lapse"
 
     owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     due_at = models.DateTimeField()
+    cause = models.CharField(max_length=16, choices=Cause.choices, default=Cause.WITHDRAWAL)
     requested_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

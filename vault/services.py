@@ -11,19 +11,20 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
-from audit.services import EventInput, audit_append, audit_append_many
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.services import consent_guard
+from consent.uow import Actor, UnitOfWork, account_write, events_write
 from consentsvc.errors import ServiceError, register_code
-from vault import content, keyring, keys
+from vault import content, keyring, keys, storage
 from vault.meta import DEDUP, ItemMeta, Place, meta_open, meta_seal, place_seal
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem
+from vault.signals import media_uploaded
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +37,6 @@ register_code("invalid_exclusion", 400, "The exclusion is not valid.")
 
 MAX_LABELS = 50
 MAX_LABEL_CHARS = 64
-ORPHAN_AGE = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Actor:
-    kind: str
-    id: str | int | None
-
-
-def _holder(user_id: int) -> Actor:
-    return Actor("holder", user_id)
 
 
 # ---------------------------------------------------------------- uploads
@@ -60,12 +50,9 @@ class UploadResult:
 
 
 def _refuse_upload(*, user_id: int, code: str, method: str) -> None:
-    with transaction.atomic():
-        audit_append(
-            action="media.upload_refused", actor_kind="holder", actor_id=user_id, subject_id=user_id,
-            object_type="media", purpose=purposes.CAMERA_ROLL, outcome="denied",
-            details={"code": code, "method": method},
-        )
+    with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
+        uow.record(uow.event(action="media.upload_refused", object_type="media", purpose=purposes.CAMERA_ROLL,
+                             outcome="denied", details={"code": code, "method": method}))
 
 
 def upload_refused(*, user_id: int, code: str, method: str) -> ServiceError:
@@ -121,7 +108,11 @@ def media_upload(
         raise
     when = processed.captured_at or captured_at
     for attempt in range(2):
-        key_row, data_key = keyring.data_key_get_or_create(user_id=user_id, scope=keys.SCOPE_MEDIA)
+        try:
+            key_row, data_key = _media_key(user_id=user_id)
+        except ServiceError as exc:
+            _refuse_upload(user_id=user_id, code=exc.code, method=method)
+            raise
         tag = data_key.tag(bytes.fromhex(processed.sha256), purpose=DEDUP)
         existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
         if existing is not None:
@@ -149,23 +140,26 @@ class _KeyGone(Exception):
     pass
 
 
+def _media_key(*, user_id: int):
+    """The account's media key; a new one is made only under the account lock while consent stands,
+    so an upload that loses its race with a withdrawal cannot bring a shredded key back."""
+    found = keyring.data_key_get(user_id=user_id, scope=keys.SCOPE_MEDIA)
+    if found is not None:
+        return found
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)):
+        consent_guard(user_id=user_id, purpose=purposes.CAMERA_ROLL)
+        return keyring.data_key_get_or_create(user_id=user_id, scope=keys.SCOPE_MEDIA)
+
+
 def _duplicate(*, user_id: int, item: MediaItem, method: str) -> UploadResult:
     if item.trashed_at is not None:
         # Trash: sending a deleted photo again means the holder wants it back.
         from vault.trash import media_restore
 
         item = media_restore(user_id=user_id, item_id=item.pk)
-    with transaction.atomic():
-        audit_append(
-            action="media.upload_duplicate",
-            actor_kind="holder",
-            actor_id=user_id,
-            subject_id=user_id,
-            object_type="media",
-            object_id=item.pk,
-            purpose=purposes.CAMERA_ROLL,
-            details={"method": method},
-        )
+    with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
+        uow.record(uow.event(action="media.upload_duplicate", object_type="media", object_id=item.pk,
+                             purpose=purposes.CAMERA_ROLL, details={"method": method}))
     from vault.selectors import media_meta
 
     return UploadResult(item=item, meta=media_meta(item=item), duplicate=True)
@@ -193,7 +187,7 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
             lon=processed.lon if has_location else None,
             labels=labels,
         )
-        with transaction.atomic():
+        with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
             entry = consent_guard(user_id=user_id, purpose=purposes.CAMERA_ROLL)
             if not AccountKey.objects.filter(pk=key_row.pk, key_id=data_key.key_id).exists():
                 raise _KeyGone
@@ -212,16 +206,11 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
                 stored_bytes=original_bytes + thumb_bytes,
                 has_location=has_location,
             )
-            audit_append(
-                action="media.uploaded",
-                actor_kind="holder",
-                actor_id=user_id,
-                subject_id=user_id,
-                object_type="media",
-                object_id=item.pk,
-                purpose=purposes.CAMERA_ROLL,
+            uow.record(uow.event(
+                action="media.uploaded", object_type="media", object_id=item.pk, purpose=purposes.CAMERA_ROLL,
                 details={"consent_entry": str(entry.record_id), "method": method, "size": item.size},
-            )
+            ))
+            uow.after_commit(lambda: media_uploaded.send(sender=MediaItem, user_id=user_id))
     except IntegrityError:
         content.delete_names(written)
         # The same photo committed by a concurrent request in the meantime.
@@ -233,6 +222,11 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
         content.delete_names(written)
         _refuse_upload(user_id=user_id, code=exc.code, method=method)
         raise
+    except _KeyGone:
+        # Shredded under us: what was written under the dead key goes with its folder.
+        content.delete_names(written)
+        storage.folder_delete(folder=storage.key_folder(user_id=user_id, key_id=data_key.key_id))
+        raise
     except BaseException:
         content.delete_names(written)
         raise
@@ -243,8 +237,8 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
 # ---------------------------------------------------------------- outputs
 
 
-def _outputs_delete(outputs, *, actor: Actor, user_id: int, cause: str) -> int:
-    """Delete outputs (rows now, blobs after commit) and audit them as one batch."""
+def outputs_delete(uow: UnitOfWork, outputs, *, cause: str) -> int:
+    """Delete outputs inside the account's unit of work: rows now, one event each, blobs after commit."""
     outputs = list(outputs.select_related("key"))
     if not outputs:
         return 0
@@ -254,149 +248,106 @@ def _outputs_delete(outputs, *, actor: Actor, user_id: int, cause: str) -> int:
             user_id=output.owner_id, key_id=output.key.key_id, uid=output.uid, variants=["output"]
         )
     DerivedOutput.objects.filter(pk__in=[o.pk for o in outputs]).delete()
-    audit_append_many(
-        events=[
-            EventInput(
-                action="output.deleted",
-                actor_kind=actor.kind,
-                actor_id=actor.id,
-                subject_id=user_id,
-                object_type="output",
-                object_id=o.pk,
-                purpose=o.purpose,
-                details={"cause": cause, "kind": o.kind},
-            )
-            for o in outputs
-        ]
-    )
-    content.delete_names_on_commit(names)
+    uow.record_many([
+        uow.event(action="output.deleted", object_type="output", object_id=o.pk, purpose=o.purpose,
+                  details={"cause": cause, "kind": o.kind})
+        for o in outputs
+    ])
+    uow.after_commit(lambda: content.delete_names(names))
     return len(outputs)
 
 
-def outputs_delete_for_items(*, user_id: int, item_ids: list[int], actor: Actor, cause: str) -> int:
-    return _outputs_delete(
-        DerivedOutput.objects.filter(owner_id=user_id, sources__in=item_ids).distinct(),
-        actor=actor,
-        user_id=user_id,
-        cause=cause,
+def outputs_delete_for_items(uow: UnitOfWork, *, item_ids: list[int], cause: str) -> int:
+    return outputs_delete(
+        uow, DerivedOutput.objects.filter(owner_id=uow.user_id, sources__in=item_ids).distinct(), cause=cause
     )
 
 
 # ---------------------------------------------------------------- the holder's items
 
 
-@transaction.atomic
 def media_delete(*, user_id: int, item_id: int) -> None:
     """Delete one item, its blobs and every output derived from it."""
     from vault.selectors import media_get
 
-    item = media_get(user_id=user_id, item_id=item_id)
-    item = MediaItem.objects.select_related("key").select_for_update().get(pk=item.pk)
-    outputs = outputs_delete_for_items(
-        user_id=user_id, item_ids=[item.pk], actor=_holder(user_id), cause="source_deleted"
-    )
-    names = content.names_for(user_id=user_id, key_id=item.key.key_id, uid=item.uid, variants=["original", "thumbnail"])
-    item_pk = item.pk
-    item.delete()
-    audit_append(
-        action="media.deleted",
-        actor_kind="holder",
-        actor_id=user_id,
-        subject_id=user_id,
-        object_type="media",
-        object_id=item_pk,
-        details={"outputs": outputs},
-    )
-    content.delete_names_on_commit(names)
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+        item = media_get(user_id=user_id, item_id=item_id)
+        item = MediaItem.objects.select_related("key").select_for_update().get(pk=item.pk)
+        outputs = outputs_delete_for_items(uow, item_ids=[item.pk], cause="source_deleted")
+        names = content.names_for(
+            user_id=user_id, key_id=item.key.key_id, uid=item.uid, variants=["original", "thumbnail"]
+        )
+        item_pk = item.pk
+        item.delete()
+        uow.record(uow.event(action="media.deleted", object_type="media", object_id=item_pk,
+                             details={"outputs": outputs}))
+        uow.after_commit(lambda: content.delete_names(names))
 
 
-@transaction.atomic
 def media_set_excluded(*, user_id: int, item_id: int, excluded: bool) -> MediaItem:
     """Keep an item out of suggestions (or let it back in); excluding deletes what was made from it."""
     from vault.selectors import media_get
 
-    item = media_get(user_id=user_id, item_id=item_id)
-    if item.excluded == excluded:
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+        item = media_get(user_id=user_id, item_id=item_id)
+        if item.excluded == excluded:
+            return item
+        item.excluded = excluded
+        item.save(update_fields=["excluded"])
+        outputs = 0
+        if excluded:
+            outputs = outputs_delete_for_items(uow, item_ids=[item.pk], cause="source_excluded")
+        uow.record(uow.event(action="media.excluded" if excluded else "media.included", object_type="media",
+                             object_id=item.pk, details={"outputs": outputs}))
         return item
-    item.excluded = excluded
-    item.save(update_fields=["excluded"])
-    outputs = 0
-    if excluded:
-        outputs = outputs_delete_for_items(
-            user_id=user_id, item_ids=[item.pk], actor=_holder(user_id), cause="source_excluded"
-        )
-    audit_append(
-        action="media.excluded" if excluded else "media.included",
-        actor_kind="holder",
-        actor_id=user_id,
-        subject_id=user_id,
-        object_type="media",
-        object_id=item.pk,
-        details={"outputs": outputs},
-    )
-    return item
 
 
 # ---------------------------------------------------------------- exclusions
 
 
-@transaction.atomic
 def exclusion_create_date_range(*, user_id: int, start: date, end: date) -> Exclusion:
     if end < start:
         raise ServiceError("invalid_exclusion", "The end date is before the start date.")
-    exclusion = Exclusion.objects.create(owner_id=user_id, kind=Exclusion.Kind.DATE_RANGE, start=start, end=end)
-    _after_exclusion_added(user_id=user_id, exclusion=exclusion)
-    return exclusion
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+        exclusion = Exclusion.objects.create(owner_id=user_id, kind=Exclusion.Kind.DATE_RANGE, start=start, end=end)
+        _after_exclusion_added(uow, exclusion=exclusion)
+        return exclusion
 
 
-@transaction.atomic
 def exclusion_create_place(*, user_id: int, name: str, lat: float, lon: float, radius_m: float) -> Exclusion:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise ServiceError("invalid_exclusion", "Latitude is between -90 and 90, longitude between -180 and 180.")
     if not (1 <= radius_m <= 100_000):
         raise ServiceError("invalid_exclusion", "The radius is between 1 m and 100 km.")
-    key_row, data_key = keyring.data_key_get_or_create(user_id=user_id, scope=keys.SCOPE_SETTINGS)
-    exclusion = Exclusion(owner_id=user_id, kind=Exclusion.Kind.PLACE, key=key_row)
-    exclusion.sealed_place = place_seal(
-        data_key=data_key, uid=exclusion.uid, place=Place(name=name.strip(), lat=lat, lon=lon, radius_m=radius_m)
-    )
-    exclusion.save()
-    _after_exclusion_added(user_id=user_id, exclusion=exclusion)
-    return exclusion
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+        key_row, data_key = keyring.data_key_get_or_create(user_id=user_id, scope=keys.SCOPE_SETTINGS)
+        exclusion = Exclusion(owner_id=user_id, kind=Exclusion.Kind.PLACE, key=key_row)
+        exclusion.sealed_place = place_seal(
+            data_key=data_key, uid=exclusion.uid, place=Place(name=name.strip(), lat=lat, lon=lon, radius_m=radius_m)
+        )
+        exclusion.save()
+        _after_exclusion_added(uow, exclusion=exclusion)
+        return exclusion
 
 
-def _after_exclusion_added(*, user_id: int, exclusion: Exclusion) -> None:
+def _after_exclusion_added(uow: UnitOfWork, *, exclusion: Exclusion) -> None:
     """Outputs made from media the new rule now excludes are deleted, as for an excluded item."""
     from vault.selectors import exclusion_rules, media_metas
 
-    rules = exclusion_rules(user_id=user_id)
-    items = MediaItem.objects.filter(owner_id=user_id, outputs__isnull=False).select_related("key").distinct()
+    rules = exclusion_rules(user_id=uow.user_id)
+    items = MediaItem.objects.filter(owner_id=uow.user_id, outputs__isnull=False).select_related("key").distinct()
     hit = [meta.id for meta in media_metas(items=items) if rules.reason(meta)]
-    outputs = outputs_delete_for_items(user_id=user_id, item_ids=hit, actor=_holder(user_id), cause="source_excluded")
-    audit_append(
-        action="exclusion.created",
-        actor_kind="holder",
-        actor_id=user_id,
-        subject_id=user_id,
-        object_type="exclusion",
-        object_id=exclusion.pk,
-        details={"kind": exclusion.kind, "outputs": outputs},
-    )
+    outputs = outputs_delete_for_items(uow, item_ids=hit, cause="source_excluded")
+    uow.record(uow.event(action="exclusion.created", object_type="exclusion", object_id=exclusion.pk,
+                         details={"kind": exclusion.kind, "outputs": outputs}))
 
 
-@transaction.atomic
 def exclusion_delete(*, user_id: int, exclusion_id: int) -> None:
     from vault.selectors import exclusion_get
 
-    exclusion = exclusion_get(user_id=user_id, exclusion_id=exclusion_id)
-    kind, pk = exclusion.kind, exclusion.pk
-    exclusion.delete()
-    audit_append(
-        action="exclusion.deleted",
-        actor_kind="holder",
-        actor_id=user_id,
-        subject_id=user_id,
-        object_type="exclusion",
-        object_id=pk,
-        details={"kind": kind},
-    )
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+        exclusion = exclusion_get(user_id=user_id, exclusion_id=exclusion_id)
+        kind, pk = exclusion.kind, exclusion.pk
+        exclusion.delete()
+        uow.record(uow.event(action="exclusion.deleted", object_type="exclusion", object_id=pk,
+                             details={"kind": kind}))

@@ -1,26 +1,25 @@
-"""Crypto-shredding and purges: erasure, the withdrawal cascade, grace-period shreds, orphan blobs.
+"""Crypto-shredding and purges: erasure, what a consent's end sets off, grace-period shreds, orphans.
 
 Destroying an account's media key makes every blob under it unreadable at once; the
-rows go in the same transaction and the key's storage folder is deleted after commit.
+rows go in the same unit of work and the key's storage folder is deleted after commit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audit_append
 from consent import purposes
 from consent.selectors import consent_active_entry
-from consent.services import account_lock
+from consent.uow import Actor, ConsentEnded, UnitOfWork, account_write
 from vault import content, keys, storage
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem, ShredSchedule
-from vault.services import Actor, _outputs_delete
+from vault.services import outputs_delete
 
 ORPHAN_AGE = timedelta(hours=1)
 
@@ -28,14 +27,15 @@ ORPHAN_AGE = timedelta(hours=1)
 # ---------------------------------------------------------------- crypto-shredding
 
 
-def _shred(*, user_id: int) -> dict:
+def _shred(uow: UnitOfWork) -> dict:
     """Destroy the account's media key: every blob under it is unreadable from here on.
 
     The key row goes and takes the items and outputs with it (the rows point at it);
-    after commit the key's storage folder is deleted. Call inside a transaction.
+    after commit the key's storage folder is deleted.
     """
+    user_id = uow.user_id
     counts = {"items": 0, "outputs": 0, "keys": 0}
-    for row in AccountKey.objects.select_for_update().filter(user_id=user_id, scope=keys.SCOPE_MEDIA):
+    for row in AccountKey.objects.filter(user_id=user_id, scope=keys.SCOPE_MEDIA):
         counts["items"] += MediaItem.objects.filter(key=row).count()
         counts["outputs"] += DerivedOutput.objects.filter(key=row).count()
         counts["keys"] += 1
@@ -46,142 +46,158 @@ def _shred(*, user_id: int) -> dict:
     return counts
 
 
-@transaction.atomic
-def media_erase_all(*, user_id: int, actor_kind: str, actor_id, case_id: int | None = None) -> dict:
+def media_erase_all(*, user_id: int, actor: Actor, case_id: int | None = None) -> dict:
     """Crypto-shred all of an account's cloud media, derived outputs and exclusions now."""
-    # The same account lock consent changes take, so no upload commits halfway through.
-    account_lock(user_id=user_id)
-    counts = _shred(user_id=user_id)
-    # Erasure leaves no location of the account (invariant 5): the holder's place and date
-    # exclusions and the settings key they are sealed under go too. (A withdrawal keeps
-    # them, so photos from an excluded place stay out if the holder opts in again.)
-    counts["exclusions"] = Exclusion.objects.filter(owner_id=user_id).count()
-    Exclusion.objects.filter(owner_id=user_id).delete()
-    counts["keys"] += AccountKey.objects.filter(user_id=user_id, scope=keys.SCOPE_SETTINGS).delete()[0]
-    details = dict(counts)
-    if case_id is not None:
-        details["case_id"] = case_id
-    audit_append(
-        action="media.erased",
-        actor_kind=actor_kind,
-        actor_id=actor_id,
-        subject_id=user_id,
-        object_type="account",
-        object_id=user_id,
-        details=details,
-    )
-    return counts
+    with account_write(user_id=user_id, actor=actor) as uow:
+        counts = _shred(uow)
+        # Erasure leaves no location of the account (invariant 5): the holder's place and date
+        # exclusions and the settings key they are sealed under go too. (A withdrawal keeps
+        # them, so photos from an excluded place stay out if the holder opts in again.)
+        counts["exclusions"] = Exclusion.objects.filter(owner_id=user_id).count()
+        Exclusion.objects.filter(owner_id=user_id).delete()
+        counts["keys"] += AccountKey.objects.filter(user_id=user_id, scope=keys.SCOPE_SETTINGS).delete()[0]
+        details = dict(counts)
+        if case_id is not None:
+            details["case_id"] = case_id
+        uow.record(uow.event(action="media.erased", object_type="account", object_id=user_id, details=details))
+        return counts
 
 
-def on_consent_withdrawn(*, user_id: int, purpose: str, entry) -> None:
-    """Receiver of consent.signals.consent_withdrawn, inside the withdrawal's transaction.
+def _due(days: int) -> datetime:
+    return timezone.now() + timedelta(days=days)
 
-    Gateway access ends with the ledger entry itself (every read re-checks consent);
-    here the outputs go at once and the media is shredded now or scheduled.
+
+def vault_on_consent_ended(uow: UnitOfWork, ended: ConsentEnded) -> None:
+    """Deferred handler of every unit in which a consent ends (registered in VaultConfig.ready).
+
+    Gateway access ends with the ledger entry itself (every read re-checks consent).
+    A withdrawal deletes the outputs at once and shreds the media now or schedules it;
+    a lapse keeps the library (the holder may still see and export it) and schedules
+    the shred for LAPSE_GRACE_DAYS later, cancelled if they agree again before.
     """
-    actor = Actor(entry.actor_kind, entry.actor_id)
+    purpose, entry = ended.purpose, ended.entry
+    details = {"consent_entry": str(entry.record_id)}
+    if ended.lapsed:
+        if purpose != purposes.CAMERA_ROLL:
+            return
+        due = _due(settings.LAPSE_GRACE_DAYS)
+        ShredSchedule.objects.update_or_create(
+            owner_id=uow.user_id, defaults={"due_at": due, "cause": ShredSchedule.Cause.LAPSE}
+        )
+        uow.record(uow.event(action="media.shred_scheduled", object_type="account", object_id=uow.user_id,
+                             purpose=purpose,
+                             details={**details, "cause": "lapse", "due_at": due.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+        return
     if purpose == purposes.FACE_ANALYSIS:
         from vault.gateway import PURPOSE_FACES
 
-        _outputs_delete(
-            DerivedOutput.objects.filter(owner_id=user_id, purpose=PURPOSE_FACES),
-            actor=actor,
-            user_id=user_id,
-            cause="consent_withdrawn",
-        )
+        outputs_delete(uow, DerivedOutput.objects.filter(owner_id=uow.user_id, purpose=PURPOSE_FACES),
+                       cause="consent_withdrawn")
         return
     if purpose != purposes.CAMERA_ROLL:
         return
-    _outputs_delete(
-        DerivedOutput.objects.filter(owner_id=user_id), actor=actor, user_id=user_id, cause="consent_withdrawn"
-    )
-    details = {"consent_entry": str(entry.record_id)}
+    outputs_delete(uow, DerivedOutput.objects.filter(owner_id=uow.user_id), cause="consent_withdrawn")
     if settings.WITHDRAWAL_GRACE_DAYS == 0:
-        counts = _shred(user_id=user_id)
-        audit_append(
-            action="media.erased",
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            subject_id=user_id,
-            object_type="account",
-            object_id=user_id,
-            purpose=purpose,
-            details={**details, **counts},
-        )
+        counts = _shred(uow)
+        uow.record(uow.event(action="media.erased", object_type="account", object_id=uow.user_id, purpose=purpose,
+                             details={**details, **counts}))
         return
-    due = timezone.now() + timedelta(days=settings.WITHDRAWAL_GRACE_DAYS)
-    ShredSchedule.objects.update_or_create(owner_id=user_id, defaults={"due_at": due})
-    audit_append(
-        action="media.shred_scheduled",
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        subject_id=user_id,
-        object_type="account",
-        object_id=user_id,
-        purpose=purpose,
-        details={**details, "due_at": due.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    due = _due(settings.WITHDRAWAL_GRACE_DAYS)
+    ShredSchedule.objects.update_or_create(
+        owner_id=uow.user_id, defaults={"due_at": due, "cause": ShredSchedule.Cause.WITHDRAWAL}
     )
+    uow.record(uow.event(action="media.shred_scheduled", object_type="account", object_id=uow.user_id,
+                         purpose=purpose, details={**details, "due_at": due.strftime("%Y-%m-%dT%H:%M:%SZ")}))
 
 
 def vault_purge_due(*, now: datetime | None = None) -> dict:
-    """Shred what is due after a withdrawal's grace period, then sweep orphan blobs. Idempotent."""
+    """Shred what is due after a withdrawal's or a lapse's grace period, then sweep orphan blobs.
+
+    One account per transaction; an account whose holder agreed again meanwhile keeps
+    its library. Idempotent.
+    """
     now = now or timezone.now()
     shredded = cancelled = 0
+    actor = Actor.system("vault_purge")
     for schedule in list(ShredSchedule.objects.filter(due_at__lte=now).order_by("due_at")):
-        with transaction.atomic():
-            account_lock(user_id=schedule.owner_id)
-            if not ShredSchedule.objects.filter(pk=schedule.pk, due_at__lte=now).exists():
+        with account_write(user_id=schedule.owner_id, actor=actor) as uow:
+            current = ShredSchedule.objects.filter(pk=schedule.pk, due_at__lte=now).first()
+            if current is None:
                 continue
             if consent_active_entry(user_id=schedule.owner_id, purpose=purposes.CAMERA_ROLL) is not None:
-                # Turned back on within the grace period: the copies stay.
+                # Turned back on (or agreed again) within the grace period: the copies stay.
                 ShredSchedule.objects.filter(pk=schedule.pk).delete()
                 cancelled += 1
                 continue
-            counts = _shred(user_id=schedule.owner_id)
-            audit_append(
-                action="media.erased",
-                actor_kind="system",
-                actor_id="vault_purge",
-                subject_id=schedule.owner_id,
-                object_type="account",
-                object_id=schedule.owner_id,
-                purpose=purposes.CAMERA_ROLL,
-                details={**counts, "cause": "withdrawal_grace_over"},
-            )
+            counts = _shred(uow)
+            uow.record(uow.event(action="media.erased", object_type="account", object_id=schedule.owner_id,
+                                 purpose=purposes.CAMERA_ROLL,
+                                 details={**counts, "cause": f"{current.cause}_grace_over"}))
             shredded += 1
     return {"shredded": shredded, "cancelled": cancelled, "orphans": orphans_sweep(now=now)}
+
+
+# ---------------------------------------------------------------- orphan blobs
+
+
+def _key_is_live(*, account: str, key_hex: str) -> bool:
+    try:
+        return AccountKey.objects.filter(key_id=uuid.UUID(key_hex), user_id=int(account)).exists()
+    except ValueError:  # not a folder we made
+        return True
+
+
+def _young(st, names: list[str], now: datetime) -> bool:
+    """Whether any of the files changed within ORPHAN_AGE (an upload or export may be writing)."""
+    for name in names:
+        with contextlib.suppress(FileNotFoundError, NotImplementedError):
+            if now - st.get_modified_time(name) < ORPHAN_AGE:
+                return True
+    return False
+
+
+def _key_folders(st) -> Iterator[tuple[str, str]]:
+    try:
+        account_dirs, _ = st.listdir(storage.ROOT)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for account in sorted(account_dirs):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            key_dirs, _ = st.listdir(f"{storage.ROOT}/{account}")
+            for key_hex in sorted(key_dirs):
+                yield account, key_hex
 
 
 def orphans_sweep(*, now: datetime | None = None) -> int:
     """Delete blobs no row points at: a destroyed key's leftovers, or a crashed upload's.
 
-    Files younger than an hour may belong to an upload still in flight and are left.
+    It walks the storage one key folder at a time and asks the database about that
+    key right before deleting anything of it (a key made while the sweep runs is
+    never mistaken for a dead one). Files younger than ORPHAN_AGE are left, in a
+    dead key's folder too: an upload or export still in flight may be writing them.
     """
     now = now or timezone.now()
     st = storage.blob_storage()
-    try:
-        account_dirs, _ = st.listdir(storage.ROOT)
-    except (FileNotFoundError, NotADirectoryError):
-        return 0
-    live_keys = {k.hex: user for k, user in AccountKey.objects.values_list("key_id", "user_id")}
     removed = 0
-    for account in account_dirs:
-        folder = f"{storage.ROOT}/{account}"
-        key_dirs, _ = st.listdir(folder)
-        for key_hex in key_dirs:
-            key_folder = f"{folder}/{key_hex}"
-            if str(live_keys.get(key_hex)) != account:
-                removed += storage.folder_delete(folder=key_folder)
+    for account, key_hex in _key_folders(st):
+        key_folder = f"{storage.ROOT}/{account}/{key_hex}"
+        names = storage.folder_list(folder=key_folder)
+        if not _key_is_live(account=account, key_hex=key_hex):
+            if names and _young(st, names, now):
                 continue
-            wanted = _live_names(key_hex)
-            for name in storage.folder_list(folder=key_folder):
-                if name.rsplit("/", 1)[-1] in wanted:
-                    continue
-                with contextlib.suppress(FileNotFoundError, NotImplementedError):
-                    if now - st.get_modified_time(name) < ORPHAN_AGE:
-                        continue
-                    st.delete(name)
-                    removed += 1
+            if not _key_is_live(account=account, key_hex=key_hex):  # re-checked right before deleting
+                removed += storage.folder_delete(folder=key_folder)
+            continue
+        stale = [name for name in names if not _young(st, [name], now)]
+        if not stale:
+            continue
+        wanted = _live_names(key_hex)  # read after the files were listed: a row made since is seen
+        for name in stale:
+            if name.rsplit("/", 1)[-1] in wanted:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                st.delete(name)
+                removed += 1
     return removed
 
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from audit.services import EventInput, audit_append_many
-from consent.services import account_lock
+from consent.uow import Actor, UnitOfWork, account_write
 from consentsvc.errors import ServiceError
 from vault import content, services
 from vault.models import MediaItem
@@ -29,12 +27,9 @@ def purge_due_at(trashed_at: datetime) -> datetime:
     return trashed_at + timedelta(days=settings.TRASH_DAYS)
 
 
-def _events(items, *, action: str, actor: services.Actor, user_id: int, details: dict) -> list[EventInput]:
-    return [
-        EventInput(action=action, actor_kind=actor.kind, actor_id=actor.id, subject_id=user_id,
-                   object_type="media", object_id=item.pk, details=details)
-        for item in items
-    ]
+def _record(uow: UnitOfWork, items, *, action: str, details: dict) -> None:
+    uow.record_many([uow.event(action=action, object_type="media", object_id=item.pk, details=details)
+                     for item in items])
 
 
 def _clean_ids(item_ids) -> list[int]:
@@ -57,19 +52,14 @@ def media_trash(*, user_id: int, item_ids) -> int:
     All or nothing: an id that is not one of the holder's live items is a 404 and nothing moves.
     Returns how many outputs were deleted."""
     ids = _clean_ids(item_ids)
-    holder = services.Actor("holder", user_id)
-    with transaction.atomic():
-        account_lock(user_id=user_id)
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
         items = list(MediaItem.objects.select_for_update().filter(owner_id=user_id, pk__in=ids,
                                                                   trashed_at__isnull=True))
         if len(items) != len(ids):
             raise ServiceError("not_found", "No such media item.")
-        now = timezone.now()
-        MediaItem.objects.filter(pk__in=ids).update(trashed_at=now)
-        outputs = services.outputs_delete_for_items(user_id=user_id, item_ids=ids, actor=holder,
-                                                    cause="source_trashed")
-        audit_append_many(events=_events(items, action="media.trashed", actor=holder, user_id=user_id,
-                                         details={"outputs": outputs, "days": settings.TRASH_DAYS}))
+        MediaItem.objects.filter(pk__in=ids).update(trashed_at=timezone.now())
+        outputs = services.outputs_delete_for_items(uow, item_ids=ids, cause="source_trashed")
+        _record(uow, items, action="media.trashed", details={"outputs": outputs, "days": settings.TRASH_DAYS})
     return outputs
 
 
@@ -77,65 +67,56 @@ def media_restore(*, user_id: int, item_id) -> MediaItem:
     """Take an item out of the trash: it is one of the holder's photos again (outputs made before stay gone)."""
     from vault.selectors import media_get
 
-    holder = services.Actor("holder", user_id)
-    with transaction.atomic():
-        account_lock(user_id=user_id)
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
         item = media_get(user_id=user_id, item_id=item_id, include_trashed=True)
         item = MediaItem.objects.select_for_update().get(pk=item.pk)
         if item.trashed_at is None:
             return item
         item.trashed_at = None
         item.save(update_fields=["trashed_at"])
-        audit_append_many(events=_events([item], action="media.restored", actor=holder, user_id=user_id, details={}))
+        _record(uow, [item], action="media.restored", details={})
     return item
 
 
-def _destroy(items: list[MediaItem], *, user_id: int, actor: services.Actor, cause: str) -> int:
-    """Inside a transaction holding the account lock: rows now, blobs after commit, one event each."""
+def _destroy(uow: UnitOfWork, items: list[MediaItem], *, cause: str) -> int:
+    """Inside the account's unit of work: rows now, blobs after commit, one event each."""
     if not items:
         return 0
     names = []
     for item in items:
-        names += content.names_for(user_id=user_id, key_id=item.key.key_id, uid=item.uid,
+        names += content.names_for(user_id=uow.user_id, key_id=item.key.key_id, uid=item.uid,
                                    variants=["original", "thumbnail"])
-    # Outputs were deleted when the items went to the trash; any made since (none can be) go too.
-    services.outputs_delete_for_items(user_id=user_id, item_ids=[i.pk for i in items], actor=actor, cause=cause)
+    # Outputs went when the items went to the trash; none can have been made since, but be sure.
+    services.outputs_delete_for_items(uow, item_ids=[i.pk for i in items], cause=cause)
     MediaItem.objects.filter(pk__in=[i.pk for i in items]).delete()
-    audit_append_many(events=_events(items, action="media.deleted", actor=actor, user_id=user_id,
-                                     details={"cause": cause}))
-    content.delete_names_on_commit(names)
+    _record(uow, items, action="media.deleted", details={"cause": cause})
+    uow.after_commit(lambda: content.delete_names(names))
     return len(items)
 
 
 def trash_empty(*, user_id: int, item_ids=None) -> int:
     """Destroy what is in the holder's trash now (all of it, or the given items of it)."""
-    holder = services.Actor("holder", user_id)
-    with transaction.atomic():
-        account_lock(user_id=user_id)
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
         found = MediaItem.objects.select_for_update().select_related("key").filter(
             owner_id=user_id, trashed_at__isnull=False)
-        if item_ids is not None:
-            ids = _clean_ids(item_ids)
-            found = found.filter(pk__in=ids)
-            items = list(found)
-            if len(items) != len(ids):
-                raise ServiceError("not_found", "No such item in the trash.")
-        else:
-            items = list(found)
-        return _destroy(items, user_id=user_id, actor=holder, cause="trash_emptied")
+        if item_ids is None:
+            return _destroy(uow, list(found), cause="trash_emptied")
+        ids = _clean_ids(item_ids)
+        items = list(found.filter(pk__in=ids))
+        if len(items) != len(ids):
+            raise ServiceError("not_found", "No such item in the trash.")
+        return _destroy(uow, items, cause="trash_emptied")
 
 
 def trash_purge_due(*, now: datetime | None = None) -> int:
     """Housekeeping: destroy every item that has been in a trash for TRASH_DAYS. Idempotent."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.TRASH_DAYS)
-    system = services.Actor("system", "trash_purge")
     destroyed = 0
     owners = (MediaItem.objects.filter(trashed_at__lte=cutoff).values_list("owner_id", flat=True)
               .distinct().order_by("owner_id"))
     for owner_id in list(owners):
-        with transaction.atomic():
-            account_lock(user_id=owner_id)
+        with account_write(user_id=owner_id, actor=Actor.system("trash_purge")) as uow:
             items = list(MediaItem.objects.select_for_update().select_related("key").filter(
                 owner_id=owner_id, trashed_at__lte=cutoff))
-            destroyed += _destroy(items, user_id=owner_id, actor=system, cause="trash_expired")
+            destroyed += _destroy(uow, items, cause="trash_expired")
     return destroyed

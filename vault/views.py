@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.decorators import holder_required
 from consent import purposes
 from consent.selectors import consent_active_entry
+from consent.uow import Actor
 from consentsvc.errors import ServiceError
 from vault import gateway, selectors, services, shredding, trash
 from vault.api import stream_response
@@ -222,7 +223,7 @@ def media_erase(request):
     if not form.is_valid():
         messages.error(request, "Tick the box to confirm: erasing cannot be undone.")
         return redirect("vault:media")
-    counts = shredding.media_erase_all(user_id=request.user.pk, actor_kind="holder", actor_id=request.user.pk)
+    counts = shredding.media_erase_all(user_id=request.user.pk, actor=Actor.holder(request.user.pk))
     messages.success(
         request, f"Destroyed {counts['items']} cloud copies and {counts['outputs']} suggestions. Your key is gone."
     )

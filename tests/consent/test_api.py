@@ -1,9 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from consent import purposes
+from consent import purposes, uow
 from consent.models import ConsentEntry, Notice
-from consent.signals import consent_withdrawn
 
 pytestmark = pytest.mark.django_db
 
@@ -91,20 +90,20 @@ def test_it_keeps_face_analysis_separate_and_dependent(api, alice):
     assert states == {purposes.SUGGESTION_PROMPTS: False, CAMERA: False, purposes.FACE_ANALYSIS: False}
 
 
-def test_it_sends_the_withdrawal_signal_inside_the_request(api, alice):
+def test_it_runs_the_deferred_handlers_inside_the_request_in_their_order(api, alice):
     received = []
 
-    def receiver(sender, user_id, purpose, entry, **kwargs):
-        received.append((user_id, purpose, entry.event))
+    def handler(unit, ended):
+        received.append((unit.user_id, ended.purpose, ended.entry.event, uow.handler_names()))
 
-    consent_withdrawn.connect(receiver)
+    uow.handler_register(name="test-last", order=999, on_consent_ended=handler)
     try:
         client = api(alice)
         put(client, CAMERA, True)
         put(client, CAMERA, False)
     finally:
-        consent_withdrawn.disconnect(receiver)
-    assert received == [(alice.pk, CAMERA, "withdrawn")]
+        uow.handler_unregister(name="test-last")
+    assert received == [(alice.pk, CAMERA, "withdrawn", ["vault", "suggestions", "test-last"])]
 
 
 def test_it_lists_only_the_holders_own_history_newest_first(api, alice, bob):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from consent.uow import Actor
 from suggestions.models import Suggestion
 from vault import services as vault_services
 from vault import shredding as vault_shredding
@@ -35,6 +36,6 @@ def test_it_loses_the_suggestions_made_from_a_photo_kept_out(made, alice):
 
 
 def test_it_loses_every_suggestion_on_erasure(made, alice):
-    vault_shredding.media_erase_all(user_id=alice.pk, actor_kind="holder", actor_id=alice.pk)
+    vault_shredding.media_erase_all(user_id=alice.pk, actor=Actor.holder(alice.pk))
     assert not Suggestion.objects.filter(owner=alice, status__in=["new", "accepted"]).exists()
     assert not DerivedOutput.objects.filter(owner=alice).exists()

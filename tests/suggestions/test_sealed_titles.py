@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from audit.models import AuditEvent
+from consent.uow import Actor
 from suggestions import services
 from suggestions.models import Suggestion
 from tests.suggestions.conftest import COLOURS, SATURDAY, a_day_out, grant, titled
@@ -117,7 +118,7 @@ def test_it_loses_the_title_with_the_output(two_days, alice, how, django_capture
         elif how == "withdraw":
             withdraw(alice)
         elif how == "erase":
-            vault_shredding.media_erase_all(user_id=alice.pk, actor_kind="holder", actor_id=alice.pk)
+            vault_shredding.media_erase_all(user_id=alice.pk, actor=Actor.holder(alice.pk))
         else:
             source = DerivedOutput.objects.get(pk=target.output_id).sources.first()
             vault_services.media_delete(user_id=alice.pk, item_id=source.pk)

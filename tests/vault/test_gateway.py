@@ -71,7 +71,7 @@ def test_it_releases_nothing_if_the_audit_cannot_be_written(photos, consented, m
     def broken(**kwargs):
         raise RuntimeError("audit unavailable")
 
-    monkeypatch.setattr(gateway, "audit_append_many", broken)
+    monkeypatch.setattr("consent.uow.audit_append_many", broken)
     with pytest.raises(RuntimeError):
         gateway.release(user_id=consented.pk, purpose=gateway.PURPOSE_SUGGESTIONS, item_ids=[photos["plain"].pk])
 

@@ -3,6 +3,7 @@
 import pytest
 
 from audit.models import AuditEvent
+from consent.uow import Actor
 from tests.vault.conftest import jpeg_bytes, withdraw
 from vault import gateway, services, shredding
 from vault.models import DerivedOutput
@@ -76,6 +77,6 @@ def test_it_deletes_the_meta_with_the_output(consented, item, how):
     elif how == "withdraw":
         withdraw(consented)
     else:
-        shredding.media_erase_all(user_id=consented.pk, actor_kind="holder", actor_id=consented.pk)
+        shredding.media_erase_all(user_id=consented.pk, actor=Actor.holder(consented.pk))
     assert not DerivedOutput.objects.filter(pk=output_id).exists()
     assert gateway.outputs_meta(user_id=consented.pk, output_ids=[output_id]) == {}

@@ -7,12 +7,12 @@ for the withdrawal's lock and is refused. Nothing survives either way.
 import threading
 
 from audit.models import AuditEvent
-from consent.signals import consent_withdrawn
+from consent import uow
 from consentsvc.errors import ServiceError
 from tests.threads import POSTGRES_THREADS, run, wait_for_lock_waiter
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from vault import services
-from vault.models import MediaItem
+from vault.models import AccountKey, MediaItem
 
 pytestmark = POSTGRES_THREADS
 
@@ -26,11 +26,11 @@ def test_it_refuses_an_upload_that_waits_behind_a_withdrawal(alice, tmp_path):
     grant(alice)
     inside, go_on, results = threading.Event(), threading.Event(), {}
 
-    def hold(sender, **kwargs):
+    def hold(unit, ended):
         inside.set()
         go_on.wait(10)
 
-    consent_withdrawn.connect(hold, dispatch_uid="test-hold")
+    uow.handler_register(name="test-hold", order=0, on_consent_ended=hold)
     try:
         withdrawer = run(lambda: withdraw(alice), results, "withdraw")
         assert inside.wait(10)
@@ -41,7 +41,7 @@ def test_it_refuses_an_upload_that_waits_behind_a_withdrawal(alice, tmp_path):
         uploader.join(10)
     finally:
         go_on.set()
-        consent_withdrawn.disconnect(dispatch_uid="test-hold")
+        uow.handler_unregister(name="test-hold")
     assert not isinstance(results["withdraw"], BaseException)
     assert isinstance(results["upload"], ServiceError) and results["upload"].code == "consent_required"
     assert not MediaItem.objects.exists()
@@ -52,15 +52,16 @@ def test_it_refuses_an_upload_that_waits_behind_a_withdrawal(alice, tmp_path):
 def test_it_shreds_an_upload_that_committed_just_before_a_withdrawal(alice, tmp_path, monkeypatch):
     grant(alice)
     inside, go_on, results = threading.Event(), threading.Event(), {}
-    real_append = services.audit_append
+    real_guard = services.consent_guard
 
-    def slow_append(**kwargs):
-        if kwargs["action"] == "media.uploaded":
+    def slow_guard(**kwargs):
+        entry = real_guard(**kwargs)
+        if AccountKey.objects.filter(user_id=alice.pk).exists():  # the item's commit, not the key's creation
             inside.set()
             go_on.wait(10)
-        return real_append(**kwargs)
+        return entry
 
-    monkeypatch.setattr(services, "audit_append", slow_append)
+    monkeypatch.setattr(services, "consent_guard", slow_guard)
     try:
         uploader = run(lambda: services.media_upload(user_id=alice.pk, data=jpeg_bytes()), results, "upload")
         assert inside.wait(10)  # the upload holds the account lock, its row not yet committed
