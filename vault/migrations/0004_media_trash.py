@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('consent', '0003_first_notices'),
-        ('vault', '0002_derivedoutput_sealed_meta'),
+        ('vault', '0003_shred_schedule_cause'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
