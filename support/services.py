@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import tokens
 from accounts.models import User
 from accounts.roles import is_holder, is_support
 from consent import purposes
@@ -195,6 +196,7 @@ def support_erase(*, agent: User, subject_id: int, reason: str) -> SupportAction
         case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE, lock=True)
         counts = _counts(shredding.media_erase_all(user_id=case.subject_id, actor=uow.actor, case_id=case.pk))
         counts["exports"] = rights.exports_delete_all(uow)
+        tokens.tokens_revoke_all(user_id=case.subject_id)  # the holder's devices sign in again
         action = SupportAction.objects.create(
             case=case, kind=SupportAction.Kind.ERASE, reason=reason, created_at=timezone.now(),
             changed=any(counts.values()), counts=counts,

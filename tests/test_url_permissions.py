@@ -16,6 +16,8 @@ PERMISSION_TABLE = {
     "password_change": "authenticated",
     "password_change_done": "authenticated",
     "auth-token": "anonymous",
+    "auth-logout": "authenticated",
+    "devices": "authenticated",  # each person's own devices (tests/accounts/test_tokens.py)
     "schema": "anonymous",
     "api-docs": "anonymous",
     "api-redoc": "anonymous",
