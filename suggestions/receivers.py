@@ -24,3 +24,8 @@ def suggestions_on_consent_ended(uow, ended) -> None:
 def suggestions_on_media_uploaded(sender, *, user_id: int, **kwargs) -> None:
     """A new upload committed: queue a debounced pass. We learn only the owner's id, never content."""
     jobs.suggestions_schedule_after_upload(user_id=user_id)
+
+
+def suggestions_on_media_trashed(sender, *, user_id: int, item_ids: list[int], **kwargs) -> None:
+    """Photos went to the trash (inside that unit of work): their face data goes now."""
+    people.faces_forget_items(user_id=user_id, item_ids=item_ids)

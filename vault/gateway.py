@@ -25,7 +25,7 @@ from consentsvc.errors import ServiceError
 from vault import blobs, content, keyring, keys, selectors
 from vault.meta import ItemMeta, output_meta_open, output_meta_seal
 from vault.models import DerivedOutput, MediaItem
-from vault.signals import media_uploaded
+from vault.signals import media_trashed, media_uploaded
 
 __all__ = [
     "PURPOSE_SUGGESTIONS",
@@ -44,6 +44,7 @@ __all__ = [
     "outputs_meta",
     "output_delete",
     "media_uploaded",
+    "media_trashed",
     "held_count",
     "output_shared_open",
     "FaceSealer",

@@ -18,6 +18,7 @@ from consent.uow import Actor, UnitOfWork, account_write
 from consentsvc.errors import ServiceError
 from vault import content, services
 from vault.models import MediaItem
+from vault.signals import media_trashed
 
 MAX_BATCH = 500  # photos in one bulk request
 MAX_ID = 2**63 - 1
@@ -59,6 +60,7 @@ def media_trash(*, user_id: int, item_ids) -> int:
             raise ServiceError("not_found", "No such media item.")
         MediaItem.objects.filter(pk__in=ids).update(trashed_at=timezone.now())
         outputs = services.outputs_delete_for_items(uow, item_ids=ids, cause="source_trashed")
+        media_trashed.send(sender=MediaItem, user_id=user_id, item_ids=ids)
         _record(uow, items, action="media.trashed", details={"outputs": outputs, "days": settings.TRASH_DAYS})
     return outputs
 

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('suggestions', '0002_remove_suggestion_title'),
-        ('vault', '0004_account_key_faces_scope'),
+        ('vault', '0005_account_key_faces_scope'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('suggestions', '0003_people_and_face_scans'),
-        ('vault', '0004_account_key_faces_scope'),
+        ('vault', '0005_account_key_faces_scope'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -169,6 +169,17 @@ def test_deleting_a_photo_deletes_its_faces(grouped, alice):
     ]
 
 
+def test_moving_a_photo_to_the_trash_deletes_its_faces_at_once(grouped, alice, api):
+    from vault import trash
+
+    assert api(alice).delete(f"/api/v1/media/{grouped['biden']}/").status_code in (200, 204)
+    assert not FaceScan.objects.filter(item_id=grouped["biden"]).exists()
+    assert FaceScan.objects.filter(owner=alice).count() == 2
+    trash.media_restore(user_id=alice.pk, item_id=grouped["biden"])
+    services.suggestions_generate(user_id=alice.pk)  # a restored photo is analysed again
+    assert FaceScan.objects.filter(item_id=grouped["biden"]).exists()
+
+
 @pytest.mark.parametrize("how", ["erase", "main_toggle"])
 def test_erase_and_turning_the_feature_off_leave_no_face_data(grouped, alice, how):
     if how == "erase":

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vault', '0003_shred_schedule_cause'),
+        ('vault', '0004_media_trash'),
     ]
 
     operations = [
