@@ -11,7 +11,7 @@ JOBS = ("vault_purge", "support_expire_cases")
 class Command(BaseCommand):
     help = (
         "Run the periodic jobs once (vault_purge, support_expire_cases), or with --every SECONDS forever. "
-        "With Celery, beat runs the same jobs (consentsvc.housekeeping); bin/serve runs this in the background."
+        "The job workers run the same as a periodic job (consentsvc.jobs.housekeeping, every HOUSEKEEPING_SECONDS)."
     )
 
     def add_arguments(self, parser):
