@@ -196,12 +196,10 @@ def housekeeping() -> None:
     tokens, and the records of jobs finished a day ago."""
     from django.core.management import call_command
 
-    from accounts.tokens import tokens_purge_expired
     from consentsvc.management.commands.housekeeping import JOBS
 
     for command in JOBS:
         call_command(command, verbosity=0)
-    tokens_purge_expired()
     jobs_forget_finished(before=timezone.now() - timedelta(days=1))
 
 
