@@ -52,8 +52,11 @@ class Command(BaseCommand):
 
     def _redis(self, *, batch: bool) -> None:
         import django_rq
+        from django.db import connections
         from django_tasks_rq.backend import Job
         from rq import SimpleWorker, Worker
+
+        connections.close_all()  # a forked job opens its own connection, never this process's
 
         # Each job in a forked process of its own; a batch (tests, one-off runs) in this one.
         worker = django_rq.get_worker("default", job_class=Job, worker_class=SimpleWorker if batch else Worker)
