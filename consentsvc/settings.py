@@ -315,6 +315,14 @@ AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", 10, minimum=1)
 # Witnesses whose cosignatures the audit trail accepts (C2SP tlog-cosignature), as note verifier
 # keys <name>+<key id>+<base64(0x04 || Ed25519 public key)>, comma or newline separated.
 AUDIT_WITNESSES = envlist("AUDIT_WITNESSES")
+# How audit events get their seq on PostgreSQL: "outbox" (requests write to an outbox without a
+# shared lock; a sequencer integrates them in batches after commit) or "inline" (under the chain
+# head's lock, held to the end of the request's transaction). SQLite is always inline. Tests run
+# inline, so an event is readable in the transaction that wrote it; tests/audit/test_outbox.py
+# runs the outbox.
+AUDIT_SEQUENCER = envstr("AUDIT_SEQUENCER", "inline" if ENVIRONMENT == "test" else "outbox")
+if AUDIT_SEQUENCER not in ("inline", "outbox"):
+    raise ImproperlyConfigured(f"AUDIT_SEQUENCER={AUDIT_SEQUENCER!r}: use inline or outbox")
 
 CONSENT_JURISDICTION = envstr("CONSENT_JURISDICTION", "EU")
 CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")
