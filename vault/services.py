@@ -130,6 +130,7 @@ def media_upload(
                 captured_at=when,
                 labels=labels,
                 method=method,
+                filename=filename,
             )
         except _KeyGone:
             # The account key was shredded between our reading it and committing
@@ -168,7 +169,7 @@ def _duplicate(*, user_id: int, item: MediaItem, method: str) -> UploadResult:
     return UploadResult(item=item, meta=media_meta(item=item), duplicate=True)
 
 
-def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, method) -> UploadResult:
+def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, method, filename="") -> UploadResult:
     uid = uuid.uuid4()
     written: list[str] = []
     try:
@@ -189,6 +190,7 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
             lat=processed.lat if has_location else None,
             lon=processed.lon if has_location else None,
             labels=labels,
+            filename=filename,
         )
         with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
             entry = consent_guard(user_id=user_id, purpose=purposes.CAMERA_ROLL)
