@@ -133,6 +133,7 @@ def media_upload(
                 labels=labels,
                 method=method,
                 device_id=device_id,
+                filename=filename,
             )
         except _KeyGone:
             # The account key was shredded between our reading it and committing
@@ -175,7 +176,8 @@ def _duplicate(*, user_id: int, item: MediaItem, method: str, device_id: int | N
     return UploadResult(item=item, meta=media_meta(item=item), duplicate=True)
 
 
-def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, method, device_id) -> UploadResult:
+def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, method, device_id=None,
+           filename="") -> UploadResult:
     uid = uuid.uuid4()
     written: list[str] = []
     try:
@@ -196,6 +198,7 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
             lat=processed.lat if has_location else None,
             lon=processed.lon if has_location else None,
             labels=labels,
+            filename=filename,
         )
         with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
             entry = consent_guard(user_id=user_id, purpose=purposes.CAMERA_ROLL)
