@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -14,7 +14,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit import export, notes, selectors, services
+from audit import export, merkle, notes, selectors, services, tiles
 from audit.canonical import ACTION_FILTER_PATTERN, CODE_PATTERN, OUTCOMES
 from audit.models import AuditEvent
 from audit.permissions import IsAuditor
@@ -263,3 +263,130 @@ class AuditConsistencyProofApi(APIView):
         params.is_valid(raise_exception=True)
         proof = selectors.audit_consistency_proof(**params.validated_data)
         return Response(self.OutputSerializer(proof).data)
+
+
+# -- C2SP tlog-tiles and tlog-cosignature ---------------------------------------------------------
+
+
+class _Plain(APIView):
+    """Serves bytes as they are (the tlog formats), with errors in the API's JSON shape."""
+
+    permission_classes = [IsAuditor]
+    content_negotiation_class = _IgnoreFormatParameter
+
+
+register_code("audit_tile_not_found", 404, "No such tile or entry bundle in the signed tree.")
+
+
+class AuditTlogCheckpointApi(_Plain):
+    """The latest signed checkpoint (C2SP tlog-checkpoint), with the witness cosignatures on it."""
+
+    @extend_schema(responses={(200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Signed note."),
+                              404: OpenApiResponse(description="audit_no_checkpoint")})
+    def get(self, request):
+        checkpoint = selectors.audit_checkpoint_latest()
+        if checkpoint is None:
+            raise ServiceError("audit_no_checkpoint", "No checkpoint has been signed yet.")
+        response = HttpResponse(selectors.audit_cosigned_note(checkpoint), content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = "no-cache, max-age=2"
+        return response
+
+
+def _tile_request(index: str, width: str | None) -> tuple[int, int]:
+    try:
+        number = tiles.decode_index(index)
+    except ValueError as exc:
+        raise ServiceError("audit_tile_not_found", str(exc)) from exc
+    if width is None:
+        return number, tiles.WIDTH
+    if not width.isdigit() or width.startswith("0") or not 1 <= int(width) < tiles.WIDTH:
+        raise ServiceError("audit_tile_not_found", "A partial tile's width is 1 to 255.")
+    return number, int(width)
+
+
+def _signed_size() -> int:
+    checkpoint = selectors.audit_checkpoint_latest()
+    return checkpoint.tree_size if checkpoint else 0
+
+
+def _immutable(data: bytes) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/octet-stream")
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+class AuditTlogTileApi(_Plain):
+    """A tile of the tree (C2SP tlog-tiles): `tile/<L>/<N>[.p/<W>]`, served within the latest checkpoint."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
+                              404: OpenApiResponse(description="audit_tile_not_found")})
+    def get(self, request, level: str, index: str, width: str | None = None):
+        number, wanted = _tile_request(index, width)
+        level_number = int(level)
+        reader = tiles.TileReader(_signed_size())
+        try:
+            entries = reader.tile(level_number, number, wanted)
+        except merkle.ProofError as exc:
+            raise ServiceError("audit_tile_not_found", f"No tile {level}/{index} of width {wanted} "
+                                                       "in the signed tree.") from exc
+        return _immutable(b"".join(entries))
+
+
+class AuditTlogEntriesApi(_Plain):
+    """An entry bundle (C2SP tlog-tiles): the events' canonical bytes, each after its length as a
+    big-endian uint16, `tile/entries/<N>[.p/<W>]`, within the latest checkpoint."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
+                              404: OpenApiResponse(description="audit_tile_not_found")})
+    def get(self, request, index: str, width: str | None = None):
+        number, wanted = _tile_request(index, width)
+        first = number * tiles.WIDTH
+        if first + wanted > _signed_size():
+            raise ServiceError("audit_tile_not_found", f"No entry bundle {index} of width {wanted} in the signed tree.")
+        bodies = selectors.audit_entry_bundle(first_seq=first + 1, count=wanted)
+        return _immutable(b"".join(len(body).to_bytes(2, "big") + body for body in bodies))
+
+
+class AuditWitnessedCheckpointApi(APIView):
+    """The latest checkpoint cosigned by a configured witness, with every cosignature on it."""
+
+    permission_classes = [IsAuditor]
+
+    @extend_schema(responses={200: inline_serializer("AuditWitnessedCheckpoint", {
+        "tree_size": serializers.IntegerField(),
+        "root_hash": serializers.CharField(),
+        "witnesses": serializers.ListField(child=serializers.CharField()),
+        "note": serializers.CharField(help_text="The signed note with the witnesses' cosignature lines."),
+    }), 404: OpenApiResponse(description="audit_no_checkpoint")})
+    def get(self, request):
+        found = selectors.audit_checkpoint_witnessed_latest()
+        if found is None:
+            raise ServiceError("audit_no_checkpoint", "No checkpoint has been cosigned by a witness yet.")
+        checkpoint, witnesses = found
+        return Response({"tree_size": checkpoint.tree_size, "root_hash": checkpoint.root_hash,
+                         "witnesses": witnesses, "note": selectors.audit_cosigned_note(checkpoint)})
+
+
+class AuditCosignatureAddApi(APIView):
+    """A witness posts a checkpoint note carrying its cosignature (C2SP tlog-cosignature, Ed25519)."""
+
+    permission_classes = [IsAuditor]
+
+    class InputSerializer(serializers.Serializer):
+        note = serializers.CharField(max_length=8192, trim_whitespace=False,
+                                     help_text="The checkpoint note with the witness's signature line added.")
+
+    class OutputSerializer(serializers.Serializer):
+        tree_size = serializers.IntegerField()
+        witnesses = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(request=InputSerializer, responses={
+        201: OutputSerializer,
+        400: OpenApiResponse(description="audit_cosignature_invalid or invalid_request"),
+        404: OpenApiResponse(description="audit_checkpoint_unknown"),
+    })
+    def post(self, request):
+        params = self.InputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        stored = services.audit_cosignature_add(note=params.validated_data["note"])
+        return Response({"tree_size": stored[0].tree_size, "witnesses": [c.witness for c in stored]}, status=201)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from audit import api
 
@@ -9,4 +9,13 @@ urlpatterns = [
     path("audit/public-key/", api.AuditPublicKeyApi.as_view(), name="api-audit-public-key"),
     path("audit/proofs/inclusion/", api.AuditInclusionProofApi.as_view(), name="api-audit-proof-inclusion"),
     path("audit/proofs/consistency/", api.AuditConsistencyProofApi.as_view(), name="api-audit-proof-consistency"),
+    path("audit/checkpoints/witnessed/", api.AuditWitnessedCheckpointApi.as_view(),
+         name="api-audit-checkpoint-witnessed"),
+    path("audit/witness/cosignatures/", api.AuditCosignatureAddApi.as_view(), name="api-audit-cosignature-add"),
+    # C2SP tlog-tiles, under the prefix audit/tlog/ (paths exactly as the spec spells them).
+    path("audit/tlog/checkpoint", api.AuditTlogCheckpointApi.as_view(), name="api-audit-tlog-checkpoint"),
+    re_path(r"^audit/tlog/tile/entries/(?P<index>(?:x\d{3}/)*\d{3})(?:\.p/(?P<width>\d{1,3}))?$",
+            api.AuditTlogEntriesApi.as_view(), name="api-audit-tlog-entries"),
+    re_path(r"^audit/tlog/tile/(?P<level>[0-9]|[1-5][0-9]|6[0-3])/(?P<index>(?:x\d{3}/)*\d{3})"
+            r"(?:\.p/(?P<width>\d{1,3}))?$", api.AuditTlogTileApi.as_view(), name="api-audit-tlog-tile"),
 ]

@@ -53,3 +53,18 @@ def check_mac_key(app_configs, **kwargs):
     except ImproperlyConfigured as exc:
         return [Error(f"AUDIT_MAC_KEY cannot be used: {exc}", id="audit.E004")]
     return []
+
+
+@register()
+def check_witnesses(app_configs, **kwargs):
+    from audit.notes import NoteError, cosigner_from_vkey
+
+    errors = []
+    for vkey in settings.AUDIT_WITNESSES:
+        try:
+            cosigner_from_vkey(vkey)
+        except (NoteError, ValueError) as exc:
+            errors.append(Error(f"AUDIT_WITNESSES: {exc}",
+                                hint="tools/witness.py init prints a witness's key in the right form.",
+                                id="audit.E005"))
+    return errors

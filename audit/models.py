@@ -161,6 +161,42 @@ class AuditCheckpoint(AppendOnlyModel):
         return f"checkpoint at {self.tree_size}"
 
 
+class AuditTile(AppendOnlyModel):
+    """A full C2SP tlog-tile: 256 consecutive hashes at height 8 * level, stored when it fills
+    (audit.tiles), and the root of the perfect subtree over them (an entry of the level above)."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hashes = models.BinaryField()
+    root = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="audit_tile_level_index")]
+
+    def __str__(self) -> str:
+        return f"tile {self.level}/{self.index}"
+
+
+class AuditCosignature(AppendOnlyModel):
+    """A witness's C2SP tlog-cosignature on the checkpoint at `tree_size`: the witness checked that
+    this tree extends every earlier one it saw. audit_verify fails when the trail no longer extends
+    a witnessed checkpoint."""
+
+    tree_size = models.BigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    witness = models.CharField(max_length=255)
+    timestamp = models.BigIntegerField(help_text="When the witness signed (POSIX seconds), from the signature.")
+    line = models.TextField(help_text="The signature line, as it is added to the checkpoint note.")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["tree_size", "witness"]
+        constraints = [models.UniqueConstraint(fields=["tree_size", "witness"], name="audit_cosignature_once")]
+
+    def __str__(self) -> str:
+        return f"cosignature by {self.witness} at {self.tree_size}"
+
+
 class AuditVerification(models.Model):
     """One full verification of the trail, run as a background job; the page shows the latest.
 

@@ -97,3 +97,99 @@ def open_checkpoint(note: str, *, public_key: Ed25519PublicKey, key_name: str) -
     if len(root_hash) != 32 or base64.b64encode(root_hash).decode() != root:
         raise NoteError("root hash is not 32 bytes")
     return Checkpoint(origin=origin, tree_size=int(size), root_hash=root_hash)
+
+
+# -- C2SP tlog-cosignature (Ed25519, cosignature/v1) -------------------------------------------
+
+COSIGNATURE_ALG = b"\x04"
+
+
+@dataclass(frozen=True)
+class Cosigner:
+    """A witness as a note verifier key: <name>+<hex key id>+<base64(0x04 || public key)>."""
+
+    name: str
+    key_id: bytes
+    public_key: Ed25519PublicKey
+
+    def vkey(self) -> str:
+        raw = base64.b64encode(COSIGNATURE_ALG + _raw_public(self.public_key)).decode()
+        return f"{self.name}+{self.key_id.hex()}+{raw}"
+
+
+def cosigner_key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + COSIGNATURE_ALG + _raw_public(public_key)).digest()[:4]
+
+
+def cosigner_from_vkey(vkey: str) -> Cosigner:
+    name, sep1, rest = vkey.strip().partition("+")
+    key_hex, sep2, blob = rest.partition("+")
+    if not (sep1 and sep2 and name) or any(c.isspace() or c == "+" for c in name):
+        raise NoteError(f"a witness key looks like <name>+<key id>+<base64 key>, got {vkey!r}")
+    try:
+        raw = base64.b64decode(blob, validate=True)
+        key_id = bytes.fromhex(key_hex)
+    except ValueError as exc:
+        raise NoteError(f"witness key {name}: the key id or key is not hex / base64") from exc
+    if len(raw) != 33 or raw[:1] != COSIGNATURE_ALG or len(key_id) != 4:
+        raise NoteError(f"witness key {name}: not an Ed25519 cosignature/v1 key (type 0x04)")
+    public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
+    if cosigner_key_id(name, public_key) != key_id:
+        raise NoteError(f"witness key {name}: the key id does not match the name and key")
+    return Cosigner(name=name, key_id=key_id, public_key=public_key)
+
+
+def cosignature_message(body: str, timestamp: int) -> bytes:
+    return f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+
+
+def sign_cosignature(body: str, *, key: Ed25519PrivateKey, name: str, timestamp: int) -> str:
+    """The signature line a witness adds to a checkpoint note."""
+    signature = key.sign(cosignature_message(body, timestamp))
+    blob = cosigner_key_id(name, key.public_key()) + timestamp.to_bytes(8, "big") + signature
+    return f"{SIGNATURE_PREFIX}{name} {base64.b64encode(blob).decode()}"
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    cosigner: str
+    timestamp: int
+    line: str
+
+
+def split_note(note: str) -> tuple[str, list[str]]:
+    """A signed note's body (ending in a newline) and its signature lines."""
+    body, sep, signatures = note.partition("\n\n")
+    if not sep or not signatures.endswith("\n"):
+        raise NoteError("a signed note is a body, a blank line and signature lines")
+    lines = signatures[:-1].split("\n")
+    if any(not line.startswith(SIGNATURE_PREFIX) for line in lines):
+        raise NoteError("signature lines start with an em dash and a space")
+    return body + "\n", lines
+
+
+def open_cosignatures(note: str, cosigners: list[Cosigner]) -> list[Cosignature]:
+    """The valid cosignatures on the note by these cosigners. A line by a known cosigner that does
+    not verify is an error; lines by others (the log, unknown witnesses) are passed over."""
+    body, lines = split_note(note)
+    found = []
+    for line in lines:
+        name, _, blob = line[len(SIGNATURE_PREFIX) :].rpartition(" ")
+        try:
+            raw = base64.b64decode(blob, validate=True)
+        except ValueError as exc:
+            raise NoteError("signature is not base64") from exc
+        for cosigner in cosigners:
+            if name != cosigner.name or raw[:4] != cosigner.key_id:
+                continue
+            if len(raw) != 4 + 8 + 64:
+                raise NoteError(f"the cosignature by {name} is not a timestamped Ed25519 signature")
+            timestamp = int.from_bytes(raw[4:12], "big")
+            if timestamp >= 1 << 63:
+                raise NoteError(f"the cosignature by {name} has an impossible timestamp")
+            try:
+                cosigner.public_key.verify(raw[12:], cosignature_message(body, timestamp))
+            except InvalidSignature as exc:
+                raise NoteError(f"the cosignature by {name} does not verify") from exc
+            found.append(Cosignature(cosigner=name, timestamp=timestamp, line=line))
+    return found

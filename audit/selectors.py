@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
-from audit import canonical, merkle
+from audit import canonical, merkle, notes, tiles
 from audit.canonical import ACTOR_KINDS
-from audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead
 from audit.notes import NoteError, open_checkpoint
 from consentsvc import signing
 from consentsvc.errors import ServiceError, register_code
@@ -109,6 +109,43 @@ def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
     return {event.event_id: event for event in AuditEvent.objects.filter(event_id__in=wanted)}
 
 
+def audit_witnesses() -> list[notes.Cosigner]:
+    """The witnesses configured in AUDIT_WITNESSES (audit.E005 refuses a malformed one at start)."""
+    return [notes.cosigner_from_vkey(vkey) for vkey in settings.AUDIT_WITNESSES]
+
+
+def audit_cosigned_note(checkpoint: AuditCheckpoint) -> str:
+    """The checkpoint's signed note with the stored witness cosignatures on it added."""
+    lines = list(AuditCosignature.objects.filter(tree_size=checkpoint.tree_size, root_hash=checkpoint.root_hash)
+                 .order_by("witness").values_list("line", flat=True))
+    return checkpoint.note + "".join(f"{line}\n" for line in lines)
+
+
+def audit_checkpoint_witnessed_latest() -> tuple[AuditCheckpoint, list[str]] | None:
+    """The latest checkpoint a configured witness cosigned, with the witnesses' names."""
+    names = [witness.name for witness in audit_witnesses()]
+    latest = (AuditCosignature.objects.filter(witness__in=names).order_by("-tree_size")
+              .values_list("tree_size", flat=True).first())
+    if latest is None:
+        return None
+    checkpoint = AuditCheckpoint.objects.filter(tree_size=latest).first()
+    if checkpoint is None:
+        return None
+    witnesses = list(AuditCosignature.objects.filter(tree_size=latest, witness__in=names)
+                     .values_list("witness", flat=True))
+    return checkpoint, witnesses
+
+
+def audit_entry_bundle(*, first_seq: int, count: int) -> list[bytes]:
+    """The canonical bytes of `count` events from `first_seq` on, as stored (a tlog-tiles entry bundle:
+    a client checks them against the level 0 tile and the signed root)."""
+    rows = list(AuditEvent.unchecked.filter(seq__gte=first_seq, seq__lt=first_seq + count).order_by("seq")
+                .values_list("seq", "canonical"))
+    if [seq for seq, _ in rows] != list(range(first_seq, first_seq + count)):
+        raise ServiceError("audit_chain_broken", f"events {first_seq}..{first_seq + count - 1} are not all there.")
+    return [bytes(body) for _, body in rows]
+
+
 def audit_head() -> AuditHead:
     return AuditHead.objects.filter(pk=1).first() or AuditHead(pk=1)
 
@@ -147,17 +184,18 @@ def _default_size() -> int:
 
 def audit_inclusion_proof(*, seq: int, tree_size: int | None = None) -> dict:
     """RFC 9162 inclusion proof of event `seq` in the tree of the first `tree_size` events
-    (by default the latest checkpoint's size). The root is computed; `checkpoint` is the signed
-    note for that size when there is one."""
+    (by default the latest checkpoint's size), read from the stored tiles: O(log n) reads. The
+    root is computed; `checkpoint` is the signed note for that size when there is one."""
     size = _default_size() if tree_size is None else tree_size
     if not 1 <= seq <= size or size > audit_head().size:
         raise ServiceError("audit_proof_out_of_range", f"seq {seq} is not inside a tree of {size} events.")
-    event = AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first()
-    if event is None:
-        raise ServiceError("audit_chain_broken", f"seq {seq} is missing from the audit trail.")
-    leaf = bytes.fromhex(event)
-    proof = merkle.inclusion_proof(seq - 1, size, audit_leaf_hashes(last_seq=size))
-    root = merkle.root_from_inclusion_proof(seq - 1, size, leaf, proof)
+    reader = tiles.TileReader(size)
+    try:
+        leaf = reader.perfect(0, seq - 1)
+        proof = reader.inclusion_proof(seq - 1)
+        root = reader.root()
+    except merkle.ProofError as exc:
+        raise ServiceError("audit_chain_broken", str(exc)) from exc
     return {
         "seq": seq,
         "leaf_index": seq - 1,
@@ -171,30 +209,23 @@ def audit_inclusion_proof(*, seq: int, tree_size: int | None = None) -> dict:
 
 def audit_consistency_proof(*, first: int, second: int | None = None) -> dict:
     """RFC 9162 consistency proof from the tree of `first` events to the tree of `second`
-    (by default the latest checkpoint's size), with both roots and their signed notes."""
+    (by default the latest checkpoint's size), with both roots and their signed notes, read from
+    the stored tiles: O(log n) reads."""
     second = _default_size() if second is None else second
     if not 1 <= first <= second or second > audit_head().size:
         raise ServiceError("audit_proof_out_of_range", f"no consistency proof from {first} to {second} events.")
-    tree = merkle.CompactRange()
-    first_root = None
-
-    def recorded(leaves):
-        nonlocal first_root
-        for leaf in leaves:
-            tree.append(leaf)
-            if tree.size == first:
-                first_root = tree.root()
-            yield leaf
-
-    leaves = recorded(audit_leaf_hashes(last_seq=second))
-    proof = merkle.consistency_proof(first, second, leaves)
-    for _ in leaves:  # a proof between equal sizes reads nothing: finish the roots
-        pass
+    reader = tiles.TileReader(second)
+    try:
+        proof = reader.consistency_proof(first)
+        first_root = reader.range_root(0, first)
+        second_root = reader.root()
+    except merkle.ProofError as exc:
+        raise ServiceError("audit_chain_broken", str(exc)) from exc
     return {
         "first": first,
         "second": second,
         "first_root": first_root.hex(),
-        "second_root": tree.root().hex(),
+        "second_root": second_root.hex(),
         "proof": [node.hex() for node in proof],
         "first_checkpoint": _signed_note(first),
         "second_checkpoint": _signed_note(second),

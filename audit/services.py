@@ -15,12 +15,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit import canonical
+from audit import canonical, notes
 from audit.context import current_request_id
 from audit.keys import MAC_LABEL, mac_key
 from audit.merkle import CompactRange
-from audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead
 from audit.notes import Checkpoint, sign_checkpoint
+from audit.tiles import store_filled_tiles
 from consentsvc import signing
 from consentsvc.errors import ServiceError, register_code
 
@@ -168,6 +169,7 @@ def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
         checkpoints: list[AuditCheckpoint] = []
         leaf_hash = canonical.leaf_hash
         key = mac_key()
+        leaves: list[bytes] = []
         for valid in prepared:
             seq += 1
             body = canonical.encode(valid, seq=seq, time=time_text, prev_hash=prev_hash)
@@ -184,10 +186,12 @@ def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
             row[11] = valid.details_json.decode()
             rows.append(row)
             tree.append(leaf)
+            leaves.append(leaf)
             if seq % every == 0:
                 checkpoints.append(_checkpoint_for(tree, now))
             prev_hash = leaf_hex
         _insert(rows)
+        store_filled_tiles(head.size, leaves)
         if checkpoints:
             AuditCheckpoint.objects.bulk_create(checkpoints)
         AuditHead.objects.filter(pk=1).update(size=seq, last_hash=prev_hash, compact_range=tree.to_bytes())
@@ -206,6 +210,56 @@ def audit_checkpoint_create() -> AuditCheckpoint:
         checkpoint = _checkpoint_for(CompactRange.from_bytes(head.size, bytes(head.compact_range)), timezone.now())
         AuditCheckpoint.objects.bulk_create([checkpoint])
     return checkpoint
+
+
+def audit_checkpoint_if_due() -> AuditCheckpoint | None:
+    """Signs a checkpoint when events were added since the latest one; None when there is nothing new.
+    Run every few seconds (audit_checkpoint --every), it bounds how long a new event goes unsigned,
+    and so how far back anyone could roll the trail without a signed checkpoint showing it."""
+    head = AuditHead.objects.filter(pk=1).values_list("size", flat=True).first() or 0
+    latest = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
+    if head <= latest:
+        return None
+    return audit_checkpoint_create()
+
+
+register_code("audit_cosignature_invalid", 400,
+              "The note carries no valid cosignature by a configured witness, or one that does not verify.")
+register_code("audit_checkpoint_unknown", 404, "The service never signed a checkpoint with that body.")
+
+
+def audit_cosignature_add(*, note: str) -> list[AuditCosignature]:
+    """Stores the witness cosignatures (C2SP tlog-cosignature) on one of our signed checkpoints.
+
+    The note's body must be a checkpoint this service signed; every signature line by a configured
+    witness must verify; lines by others are passed over. A witness cosigns a tree size once: a
+    second cosignature by it on the same size is not stored again."""
+    from audit.selectors import audit_witnesses
+
+    try:
+        body, _ = notes.split_note(note)
+        cosignatures = notes.open_cosignatures(note, audit_witnesses())
+    except notes.NoteError as exc:
+        raise ServiceError("audit_cosignature_invalid", str(exc)) from exc
+    checkpoint = next((cp for cp in AuditCheckpoint.objects.filter(tree_size=_size_of(body))
+                       if notes.split_note(cp.note)[0] == body), None)
+    if checkpoint is None:
+        raise ServiceError("audit_checkpoint_unknown", "This service signed no checkpoint with that body.")
+    if not cosignatures:
+        raise ServiceError("audit_cosignature_invalid", "The note carries no cosignature by a configured witness.")
+    now = timezone.now()
+    rows = [AuditCosignature(tree_size=checkpoint.tree_size, root_hash=checkpoint.root_hash, witness=c.cosigner,
+                             timestamp=c.timestamp, line=c.line, received_at=now) for c in cosignatures]
+    with transaction.atomic():
+        AuditCosignature.objects.bulk_create(rows, ignore_conflicts=True)
+    return rows
+
+
+def _size_of(body: str) -> int:
+    lines = body.split("\n")
+    if len(lines) < 4 or not lines[1].isdigit():
+        raise ServiceError("audit_cosignature_invalid", "The note's body is not a checkpoint.")
+    return int(lines[1])
 
 
 EXPORT_FORMATS = ("csv", "jsonl")

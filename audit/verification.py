@@ -23,9 +23,9 @@ from audit import canonical
 from audit.canonical import GENESIS_HASH
 from audit.keys import MAC_LABEL, mac_key
 from audit.merkle import CompactRange
-from audit.models import AuditCheckpoint
-from audit.notes import NoteError, open_checkpoint
-from audit.selectors import audit_head
+from audit.models import AuditCheckpoint, AuditCosignature
+from audit.notes import Checkpoint, NoteError, checkpoint_body, open_checkpoint, open_cosignatures
+from audit.selectors import audit_head, audit_witnesses
 from consentsvc import signing
 
 _COLUMNS = (
@@ -55,6 +55,8 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
     # Seqs of rows that are not genuine events (no valid MAC, or beyond the chain head).
     forged_seqs: list[int] = field(default_factory=list)
+    # Checkpoints vouched for by witnesses, checked against the events like the signed ones.
+    witnessed: int = 0
     # Problems found by the cross-checks other apps register (register_check), by check name.
     cross_checks: dict[str, list[str]] = field(default_factory=dict)
 
@@ -293,10 +295,48 @@ def _run_cross_checks(report: VerifyReport) -> VerifyReport:
     return report
 
 
-def audit_verify(*, progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Checks the whole trail, then the cross-checks registered by other apps. Stops the chain walk
-    at the first problem and names its seq."""
-    report = _verify_chain(progress)
+def _witnessed(report: VerifyReport, head_size: int, public_key, origin: str,
+               extra_notes: Iterable[str]) -> list[Checkpoint] | None:
+    """The checkpoints witnesses vouched for: stored cosignatures by configured witnesses (each one
+    verified) and notes kept outside the database (a witness's state) signed by this log. None
+    (and the report failed) when one does not verify or claims more events than the trail holds."""
+    witnesses = {witness.name: witness for witness in audit_witnesses()}
+    found: list[Checkpoint] = []
+    for cosig in AuditCosignature.objects.order_by("tree_size"):
+        witness = witnesses.get(cosig.witness)
+        if witness is None:
+            report.notes.append(f"cosignature by {cosig.witness} at {cosig.tree_size}: not a configured witness")
+            continue
+        checkpoint = Checkpoint(origin=origin, tree_size=cosig.tree_size, root_hash=bytes.fromhex(cosig.root_hash))
+        note = f"{checkpoint_body(checkpoint)}\n{cosig.line}\n"
+        try:
+            if not open_cosignatures(note, [witness]):
+                raise NoteError("it is not by that witness's key")
+        except NoteError as exc:
+            report.fail(cosig.tree_size, f"the cosignature by {cosig.witness} at {cosig.tree_size}: {exc}")
+            return None
+        found.append(checkpoint)
+    for note in extra_notes:
+        try:
+            found.append(open_checkpoint(note, public_key=public_key, key_name=origin))
+        except NoteError as exc:
+            report.fail(None, f"a witnessed checkpoint given to the verifier: {exc}")
+            return None
+    report.witnessed = len(found)
+    beyond = max((cp.tree_size for cp in found), default=0)
+    if beyond > head_size:
+        report.fail(head_size + 1, f"the trail does not extend the witnessed checkpoint at {beyond}: it holds "
+                                   f"{head_size} events (the tail was removed or rolled back)")
+        return None
+    return found
+
+
+def audit_verify(*, progress: Callable[[int], None] | None = None,
+                 witnessed_notes: Iterable[str] = ()) -> VerifyReport:
+    """Checks the whole trail against its signed and witnessed checkpoints (the stored cosignatures,
+    and `witnessed_notes` kept outside the database, e.g. a witness's last checkpoint), then the
+    cross-checks registered by other apps. Stops the chain walk at the first problem and names its seq."""
+    report = _verify_chain(progress, list(witnessed_notes))
     beyond = _rows_beyond_head(audit_head().size)
     if beyond:
         report.forged_seqs.extend(beyond)
@@ -306,7 +346,7 @@ def audit_verify(*, progress: Callable[[int], None] | None = None) -> VerifyRepo
     return _run_cross_checks(report)
 
 
-def _verify_chain(progress) -> VerifyReport:
+def _verify_chain(progress, witnessed_notes: list[str]) -> VerifyReport:
     report = VerifyReport()
     head = audit_head()
     origin = settings.AUDIT_CHECKPOINT_ORIGIN
@@ -325,6 +365,10 @@ def _verify_chain(progress) -> VerifyReport:
         if parsed.tree_size != cp.tree_size or parsed.root_hash.hex() != cp.root_hash or parsed.origin != origin:
             return report.fail(cp.tree_size, f"checkpoint at {cp.tree_size}: its columns differ from its signed note")
         opened.append(parsed)
+    witnessed = _witnessed(report, head.size, public_key, origin, witnessed_notes)
+    if witnessed is None:
+        return report
+    opened = sorted(opened + witnessed, key=lambda cp: cp.tree_size)
     if connection.vendor == "postgresql":
         try:
             with transaction.atomic():
@@ -335,7 +379,7 @@ def _verify_chain(progress) -> VerifyReport:
                 transaction.set_rollback(True)
             return report
         except (DatabaseError, _ColumnsDisagree):  # the slower path names the event and what is wrong with it
-            report = VerifyReport()
+            report = VerifyReport(witnessed=report.witnessed)
     with closing(_generic_rows(head.size)) as chunks:
         return _walk(report, chunks, head, opened, progress)
 

@@ -8,6 +8,7 @@ answers, and each write commits on its own, so a kill loses at most the answers 
 """
 
 import json
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ class State:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
         self._lock = threading.Lock()
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # never readable by others, not even at first
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # an upload recorded is an upload remembered
@@ -157,6 +159,14 @@ class State:
             self._db.execute(
                 "UPDATE files SET status = 'uploaded', reason = ?, updated_at = ? WHERE path = ?",
                 ("already_on_server" if duplicate else "", _now(), path))
+            self._db.execute("COMMIT")
+
+    def forget_uploads(self) -> None:
+        """The server no longer holds what was sent (consent went, and with it the cloud copies)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM uploads")
+            self._db.execute("UPDATE files SET status = 'waiting', reason = '' WHERE status = 'uploaded'")
             self._db.execute("COMMIT")
 
     def upload_count(self) -> int:

@@ -65,6 +65,7 @@ class Syncer:
         self._halt = threading.Event()  # set inside a pass: send nothing more in this pass
         self._halt_reason: str | None = None
         self._halt_lock = threading.Lock()
+        self._consent_renewed = False
 
     # scanning ------------------------------------------------------------------------------
     def scan(self, now: datetime | None = None) -> list[FileRow]:
@@ -121,17 +122,23 @@ class Syncer:
         self._halt_reason = None
         result = PassResult()
         queue = deque(self.scan())
-        if not queue:
-            self._note_consent(None)
-            return result
+        if not queue and not self.state.upload_count():
+            return result  # nothing to send, nothing sent: no need to ask
         bar = tqdm(total=len(queue), unit="photo", desc="uploading", disable=self._no_bar(), leave=False)
         try:
-            while queue:
+            while True:
                 if self.stopping.is_set():
                     result.stopped = "interrupted"
                     break
+                # Asked even when nothing waits: a withdrawal since our uploads means they are gone.
                 if not self._consent_on():
                     result.stopped = self._halt_reason or "consent_off"
+                    break
+                if self._consent_renewed:
+                    self._consent_renewed = False
+                    queue = deque(self.scan())
+                    bar.total = bar.n + len(queue)
+                if not queue:
                     break
                 batch = [queue.popleft() for _ in range(min(self.options.batch_size, len(queue)))]
                 with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
@@ -187,12 +194,21 @@ class Syncer:
         self._note_consent(state.granted)
         if not state.granted:
             self._halt_with("consent_off")
-        return state.granted
+            return False
+        previous = self.state.meta("consent_since")
+        if state.since and previous != state.since:
+            self.state.set_meta("consent_since", state.since)
+            if previous is not None and self.state.upload_count():
+                # Turned off and on again since our uploads: the server shredded them at the withdrawal.
+                # Recent photos go again; the server's duplicate answer settles any it still holds.
+                self.state.forget_uploads()
+                self._consent_renewed = True
+                self.say("Camera Roll Sharing Suggestions was turned off and on again: recent photos go again.")
+        return True
 
-    def _note_consent(self, granted: bool | None) -> None:
-        if granted is not None:
-            self.state.set_meta("consent", "on" if granted else "off")
-            self.state.set_meta("consent_checked", datetime.now().astimezone().isoformat(timespec="seconds"))
+    def _note_consent(self, granted: bool) -> None:
+        self.state.set_meta("consent", "on" if granted else "off")
+        self.state.set_meta("consent_checked", datetime.now().astimezone().isoformat(timespec="seconds"))
 
     def _waiting(self, error: ApiError, seconds: float) -> None:
         what = "throttled (429)" if error.status == 429 else (error.message if error.status == 0 else
@@ -270,8 +286,9 @@ class Syncer:
 
 
 def stopped_message(result: PassResult) -> str:
-    return ("Camera Roll Sharing Suggestions is off: uploading stopped"
-            f" ({result.uploaded} uploaded before that, {result.waiting} left waiting).")
+    done = f" after {result.uploaded} photo{'s' if result.uploaded != 1 else ''}" if result.uploaded else ""
+    return (f"Camera Roll Sharing Suggestions is off: uploading stopped{done}. {result.waiting} waiting here;"
+            " they go only if it is turned on again.")
 
 
 def pass_message(result: PassResult) -> str:

@@ -19,4 +19,7 @@ app.autodiscover_tasks(related_name="jobs")  # support.jobs holds support.run
 # Run `celery -A consentsvc beat` beside the workers for the periodic jobs.
 app.conf.beat_schedule = {
     "housekeeping": {"task": "consentsvc.housekeeping", "schedule": 600.0},
+    # A signed audit checkpoint within AUDIT_CHECKPOINT_SECONDS of any new event.
+    "audit-checkpoint": {"task": "audit.checkpoint",
+                         "schedule": float(os.environ.get("AUDIT_CHECKPOINT_SECONDS") or 10) / 2},
 }

@@ -255,6 +255,9 @@ AUDIT_CHECKPOINT_EVERY = envint("AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
 AUDIT_MAC_KEY = envstr("AUDIT_MAC_KEY")
 # A signed checkpoint at most this long after any new event (housekeeping runs audit_checkpoint).
 AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", 10, minimum=1)
+# Witnesses whose cosignatures the audit trail accepts (C2SP tlog-cosignature), as note verifier
+# keys <name>+<key id>+<base64(0x04 || Ed25519 public key)>, comma or newline separated.
+AUDIT_WITNESSES = envlist("AUDIT_WITNESSES")
 
 CONSENT_JURISDICTION = envstr("CONSENT_JURISDICTION", "EU")
 CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")

@@ -7,6 +7,9 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.roles import AUDITOR, HOLDER, SUPPORT
 
+# s3_server and s3_bucket: an S3 endpoint over HTTP (tests/s3.py).
+pytest_plugins = ["tests.s3"]
+
 PASSWORD = "a-long-test-password-42"
 
 

@@ -63,6 +63,11 @@ PERMISSION_TABLE = {
     "api-audit-public-key": "auditor",
     "api-audit-proof-inclusion": "auditor",
     "api-audit-proof-consistency": "auditor",
+    "api-audit-checkpoint-witnessed": "auditor",
+    "api-audit-cosignature-add": "auditor",
+    "api-audit-tlog-checkpoint": "auditor",
+    "api-audit-tlog-tile": "auditor",
+    "api-audit-tlog-entries": "auditor",
     # support: every support row also needs an open, unexpired case on that account (404 otherwise)
     "support:console": "support",
     "support:case-open": "support",

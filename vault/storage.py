@@ -3,11 +3,17 @@
 Only ciphertext passes through here. Names are ``vault/<account>/<key id>/<uid>.<variant>``
 so that shredding one account key can remove exactly its blobs (and any orphan a
 crash left behind) by walking one folder.
+
+On S3-compatible storage (django-storages' S3Storage) blobs are written as a
+multipart upload fed straight from the cipher, read from the response body as it
+arrives and deleted a thousand keys per request, so a blob of any size takes one
+part's worth of memory and the whole object appears only when its upload completes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import tempfile
 import uuid
@@ -18,10 +24,33 @@ from django.core.files.storage import FileSystemStorage, Storage, storages
 
 READ_BYTES = 1024 * 1024
 ROOT = "vault"
+# S3 parts are at least 5 MiB (except the last); a blob smaller than one part is one PUT.
+S3_PART_BYTES = 8 * 1024 * 1024
+S3_DELETE_BATCH = 1000
 
 
 def blob_storage() -> Storage:
     return storages["default"]
+
+
+def _s3(storage: Storage):
+    """The storage if it is django-storages' S3Storage (imported lazily: boto3 is slow to load)."""
+    if isinstance(storage, FileSystemStorage):
+        return None
+    from storages.backends.s3 import S3Storage
+
+    return storage if isinstance(storage, S3Storage) else None
+
+
+def _s3_key(storage, name: str) -> str:
+    from storages.utils import clean_name
+
+    # The storage's own mapping from a name to a key (it adds the configured location).
+    return storage._normalize_name(clean_name(name))
+
+
+def _s3_missing(error) -> bool:
+    return error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
 
 
 def key_folder(*, user_id: int, key_id: uuid.UUID) -> str:
@@ -41,6 +70,8 @@ def blob_write(*, name: str, chunks: Iterable[bytes]) -> int:
     storage = blob_storage()
     if isinstance(storage, FileSystemStorage):
         return _write_file_atomically(storage, name, chunks)
+    if (s3 := _s3(storage)) is not None:
+        return _write_object(s3, name, chunks)
     # Object stores (S3 and the like) publish an object only once its upload has
     # completed, so a spooled upload of the ciphertext is already atomic.
     with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as spool:
@@ -86,11 +117,72 @@ def _write_file_atomically(storage: FileSystemStorage, name: str, chunks: Iterab
     return size
 
 
+def _write_object(storage, name: str, chunks: Iterable[bytes]) -> int:
+    """Upload to S3 in parts as the bytes come; abort (nothing stored) if anything fails."""
+    client, bucket, key = storage.connection.meta.client, storage.bucket_name, _s3_key(storage, name)
+    if blob_exists(name=name):
+        raise FileExistsError(f"blob {name} already exists")
+    buffer, size, upload_id, parts = bytearray(), 0, None, []
+
+    def send_part():
+        number = len(parts) + 1
+        with memoryview(buffer) as view, view[:S3_PART_BYTES] as part:
+            body = bytes(part)
+        response = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body)
+        parts.append({"ETag": response["ETag"], "PartNumber": number})
+        del buffer[:S3_PART_BYTES]
+
+    try:
+        for chunk in chunks:
+            buffer += chunk
+            size += len(chunk)
+            while len(buffer) > S3_PART_BYTES:  # strictly more: the last part is never empty
+                if upload_id is None:
+                    upload_id = client.create_multipart_upload(
+                        Bucket=bucket, Key=key, ContentType="application/octet-stream"
+                    )["UploadId"]
+                send_part()
+        if upload_id is None:
+            client.put_object(Bucket=bucket, Key=key, Body=bytes(buffer), ContentType="application/octet-stream")
+            return size
+        send_part()
+        client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                         MultipartUpload={"Parts": parts})
+    except BaseException:
+        if upload_id is not None:
+            with contextlib.suppress(Exception):
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        raise
+    return size
+
+
 def blob_read(*, name: str) -> Iterator[bytes]:
     """The stored bytes in pieces; the file is closed when the iterator ends or is closed."""
-    with blob_storage().open(name, "rb") as handle:
+    storage = blob_storage()
+    if (s3 := _s3(storage)) is not None:
+        yield from _read_object(s3, name)
+        return
+    with storage.open(name, "rb") as handle:
         while chunk := handle.read(READ_BYTES):
             yield chunk
+
+
+def _read_object(storage, name: str) -> Iterator[bytes]:
+    # S3Storage.open() downloads the whole object into memory before the first read;
+    # the response body streams instead.
+    from botocore.exceptions import ClientError
+
+    client = storage.connection.meta.client
+    try:
+        body = client.get_object(Bucket=storage.bucket_name, Key=_s3_key(storage, name))["Body"]
+    except ClientError as error:
+        if _s3_missing(error):
+            raise FileNotFoundError(name) from None
+        raise
+    try:
+        yield from body.iter_chunks(READ_BYTES)
+    finally:
+        body.close()
 
 
 def blob_exists(*, name: str) -> bool:
@@ -104,6 +196,8 @@ def blob_delete(*, name: str) -> None:
 def folder_delete(*, folder: str) -> int:
     """Delete every file under ``folder`` (recursively), then the emptied folders; return the count."""
     storage = blob_storage()
+    if (s3 := _s3(storage)) is not None:
+        return _delete_prefix(s3, folder)
     count = 0
     try:
         dirs, files = storage.listdir(folder)
@@ -120,6 +214,29 @@ def folder_delete(*, folder: str) -> int:
     return count
 
 
+def _list_prefix(storage, folder: str) -> Iterator[tuple[str, str]]:
+    """(name, key) of every object under ``folder``, one listing page at a time."""
+    client = storage.connection.meta.client
+    prefix = _s3_key(storage, folder).rstrip("/") + "/"
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=storage.bucket_name, Prefix=prefix, PaginationConfig={"PageSize": S3_DELETE_BATCH}
+    ):
+        for entry in page.get("Contents", ()):
+            yield f"{folder}/{entry['Key'][len(prefix):]}", entry["Key"]
+
+
+def _delete_prefix(storage, folder: str) -> int:
+    client, bucket = storage.connection.meta.client, storage.bucket_name
+    count = 0
+    listed = _list_prefix(storage, folder)
+    while batch := [{"Key": key} for _, key in itertools.islice(listed, S3_DELETE_BATCH)]:
+        result = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        if errors := result.get("Errors"):
+            raise OSError(f"S3 refused to delete {len(errors)} objects under {folder}: {errors[0]}")
+        count += len(batch)
+    return count
+
+
 def folder_prune(*, folder: str) -> None:
     """Remove ``folder`` if it is empty (file systems only; object stores have no folders)."""
     storage = blob_storage()
@@ -131,6 +248,8 @@ def folder_prune(*, folder: str) -> None:
 def folder_list(*, folder: str) -> list[str]:
     """Every file name under ``folder``, recursively (for sweeps and erase checks)."""
     storage = blob_storage()
+    if (s3 := _s3(storage)) is not None:
+        return [name for name, _ in _list_prefix(s3, folder)]
     try:
         dirs, files = storage.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):

@@ -139,3 +139,42 @@ def test_registered_cross_checks_run_in_audit_verify(trail, monkeypatch):
     register_check("ledger", broken)
     report = audit_verify()
     assert not report.ok and "could not run" in report.cross_checks["ledger"][0]
+
+
+def _raw_insert_after(last: AuditEvent, *, seq: int, prev_hash: str):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_auditevent (seq, time, actor_kind, actor_id, action, subject_id, object_type, "
+            "object_id, purpose, outcome, request_id, details, canonical, prev_hash, hash, event_id, mac) "
+            "SELECT %s, time, actor_kind, actor_id, action, subject_id, object_type, object_id, purpose, outcome, "
+            "request_id, details, canonical, %s, hash, NULL, mac FROM audit_auditevent WHERE seq = %s",
+            [seq, prev_hash, last.seq],
+        )
+
+
+@pytest.mark.parametrize(("seq", "link"), [(7, "last"), (100, "last"), (6, "other"), (6, "genesis")])
+def test_the_database_refuses_an_insert_that_does_not_extend_the_head(trail, seq, link):
+    from django.db import DatabaseError, transaction
+
+    last = trail[-1]
+    prev_hash = {"last": last.hash, "other": trail[0].hash, "genesis": "0" * 64}[link]
+    with pytest.raises(DatabaseError, match="must extend the head"), transaction.atomic():
+        _raw_insert_after(last, seq=seq, prev_hash=prev_hash)
+    assert AuditEvent.unchecked.count() == 5
+
+
+def test_the_guard_lets_the_next_linked_row_in_and_its_mac_still_tells(trail):
+    """The guard checks the link, not the key: a linked row gets in, and is still not genuine."""
+    _raw_insert_after(trail[-1], seq=6, prev_hash=trail[-1].hash)
+    assert AuditEvent.unchecked.count() == 6
+    assert list(AuditEvent.objects.filter(seq=6)) == []
+    assert not audit_verify().ok
+
+
+def test_the_database_refuses_a_checkpoint_beyond_the_trail(trail):
+    from django.db import DatabaseError, transaction
+
+    with (pytest.raises(DatabaseError, match="cannot claim events"), transaction.atomic(),
+          connection.cursor() as cursor):
+        cursor.execute("INSERT INTO audit_auditcheckpoint (tree_size, root_hash, note, created_at) "
+                       "VALUES (6, %s, 'x', %s)", ["0" * 64, trail[0].time])

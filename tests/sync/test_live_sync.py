@@ -1,10 +1,12 @@
 """The sync client against a live test server, as a phone would use it."""
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -222,3 +224,54 @@ def test_logout_revokes_or_forgets_the_token(device, capsys):
     assert not device.exists()
     out = capsys.readouterr().out
     assert "forgotten here" in out
+
+
+def _wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_watching_client_stops_when_consent_goes_and_starts_again_when_it_comes_back(
+        device, consenting_alice, tmp_path):
+    roll = tmp_path / "roll"
+    for seed in range(2):
+        make_photo(roll / f"IMG_{seed:04d}.jpg", seed=400 + seed)
+    api = device_api(device)
+    said: list[str] = []
+    sent: list[int] = []
+    state = State(config.state_path(device))
+    syncer = Syncer(api=api, state=state, root=roll, options=Options(jobs=1, progress=False), say=said.append,
+                    on_uploaded=lambda row, answer: sent.append(answer.media_id))
+    watcher = threading.Thread(target=syncer.run_forever, kwargs={"interval": 0.1}, daemon=True)
+    watcher.start()
+    try:
+        assert _wait_for(lambda: len(sent) == 2)
+        api._request("PUT", CAMERA, body=b'{"granted": false}', content_type="application/json")
+        assert _wait_for(lambda: any("is off: uploading stopped" in m for m in said)), said
+
+        for seed in range(2, 4):  # new photos while it is off: they wait
+            make_photo(roll / f"IMG_{seed:04d}.jpg", seed=400 + seed)
+        time.sleep(1.0)  # ten passes
+        assert len(sent) == 2
+
+        notice = api._request("GET", f"consent/notices/{purposes.CAMERA_ROLL}/")[1]
+        api._request("PUT", CAMERA, body=json.dumps({"granted": True, "notice_version": notice["version"]}).encode(),
+                     content_type="application/json")
+        # The withdrawal shredded the first two: all four recent photos go (once each).
+        assert _wait_for(lambda: len(sent) == 6), (sent, said)
+    finally:
+        syncer.stopping.set()
+        watcher.join(timeout=30)
+    state.close()
+    assert any("turned off and on again" in m for m in said)
+    withdrawn = AuditEvent.objects.get(subject_id=consenting_alice.pk, action="consent.withdrawn")
+    given_again = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="consent.given").last()
+    uploads = uploads_of(consenting_alice)
+    assert [e.seq < withdrawn.seq for e in uploads] == [True] * 2 + [False] * 4
+    assert all(e.seq > given_again.seq for e in uploads[2:])
+    assert not AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_refused").exists()
+    assert MediaItem.objects.filter(owner=consenting_alice).count() == 4
