@@ -1,8 +1,9 @@
+import re
 from datetime import UTC, datetime, timedelta
 
 from django import forms
 
-from audit.canonical import ACTION_FILTER_PATTERN, ACTOR_KINDS, OUTCOMES
+from audit.canonical import ACTION_FILTER_PATTERN, ACTOR_KINDS, CODE_PATTERN, OUTCOMES
 from audit.selectors import ACTION_CATEGORIES
 from audit.sentences import account_resolve
 
@@ -24,7 +25,7 @@ class AuditFilterForm(forms.Form):
                               help_text="e.g. media.read", error_messages={"invalid": "Not an action name."})
     outcome = forms.ChoiceField(choices=[("", "Any"), *[(o, o.capitalize()) for o in OUTCOMES]], required=False)
     period = forms.ChoiceField(required=False, label="When",
-                               choices=[("", "Any time / dates below"), *[(k, v[0]) for k, v in PERIODS.items()]])
+                               choices=[("", "Any time"), *[(k, v[0]) for k, v in PERIODS.items()]])
     since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}),
                             help_text="UTC day.")
     until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}),
@@ -43,8 +44,9 @@ class AuditFilterForm(forms.Form):
         text = self.cleaned_data["actor"].strip()
         if not text:
             return None
-        if text in ACTOR_KINDS:
-            return (text, None)
+        kind, sep, _ = text.partition(":")
+        if text in ACTOR_KINDS or (sep and kind in ACTOR_KINDS and re.match(CODE_PATTERN, text)):
+            return (text, None)  # a kind, or "<kind>:<id>" as the API takes it
         found = account_resolve(text)
         if found is None:
             raise forms.ValidationError(f"No single account has the username, email or id “{text}”.")

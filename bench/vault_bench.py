@@ -172,10 +172,10 @@ def _photo_12mp() -> bytes:
 def bench_upload(repeat: int) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from PIL import Image
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     from accounts.services import user_create
+    from accounts.tokens import token_create
     from consent import purposes, selectors
     from consent import services as consent_services
     from vault import services
@@ -187,7 +187,7 @@ def bench_upload(repeat: int) -> None:
     consent_services.consent_give(user=user, purpose=purposes.CAMERA_ROLL, notice_version=notice.version,
                                   method="api", actor=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=user)[1]}")
 
     def decode():
         with Image.open(io.BytesIO(photo)) as image:

@@ -97,7 +97,7 @@ def cmd_run(args) -> int:
     syncer = _syncer(args, cfg, state)
 
     def stop(signum, frame):
-        syncer.stopping.set()
+        syncer.stop()
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, stop)

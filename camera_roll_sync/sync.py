@@ -67,6 +67,11 @@ class Syncer:
         self._halt_lock = threading.Lock()
         self._consent_renewed = False
 
+    def stop(self) -> None:
+        """Finish what is in flight, send nothing new, cut any wait short (a signal, Ctrl-C)."""
+        self.stopping.set()
+        self._halt_with("interrupted")
+
     # scanning ------------------------------------------------------------------------------
     def scan(self, now: datetime | None = None) -> list[FileRow]:
         """Look at every file once; hash and read only new or changed ones. Returns what waits, newest first."""
@@ -118,9 +123,12 @@ class Syncer:
     # uploading -----------------------------------------------------------------------------
     def sync_once(self) -> PassResult:
         """One pass: scan, then upload in batches while consent is on."""
+        result = PassResult()
+        if self.stopping.is_set():
+            result.stopped = "interrupted"
+            return result
         self._halt.clear()
         self._halt_reason = None
-        result = PassResult()
         queue = deque(self.scan())
         if not queue and not self.state.upload_count():
             return result  # nothing to send, nothing sent: no need to ask

@@ -56,7 +56,7 @@ def envlist(name: str) -> list[str]:
 
 def dev_secret_file(path: Path, make: "callable[[], bytes]") -> bytes:
     """Read a development secret, creating it with mode 0600 on first use."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -68,3 +68,29 @@ def dev_secret_file(path: Path, make: "callable[[], bytes]") -> bytes:
 
 def random_token() -> bytes:
     return secrets.token_urlsafe(50).encode()
+
+
+def private_dir(path: Path) -> Path:
+    """Create the folder for our own files, readable by this user only (0700), and any missing
+    parents the same way (mkdir's mode would apply to the last one only)."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create the file if missing with mode 0600 (SQLite gives its -wal and -shm files the same
+    mode), and take group and other access away from one that exists."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    return path

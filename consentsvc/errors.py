@@ -5,6 +5,7 @@ is registered here with its HTTP status and a description, and the OpenAPI
 schema lists them.
 """
 
+import errno
 from dataclasses import dataclass
 
 ERROR_CODES: dict[str, tuple[int, str]] = {}
@@ -30,7 +31,13 @@ register_code("method_not_allowed", 405, "This method is not allowed here.")
 register_code("not_acceptable", 406, "The requested representation is not available.")
 register_code("unsupported_media_type", 415, "The request's content type is not accepted.")
 register_code("throttled", 429, "Too many requests; retry later.")
+register_code("storage_full", 507, "There is no room to store this now; nothing was kept. Try again later.")
 register_code("server_error", 500, "Something failed on our side; nothing was changed.")
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """A write failed because the disk (or the user's quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass

@@ -8,9 +8,11 @@ refuses to start without real secrets).
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from consentsvc.env import dev_secret_file, envbool, envint, envlist, envstr, random_token
+from consentsvc import clientip
+from consentsvc.env import dev_secret_file, envbool, envint, envlist, envstr, private_dir, private_file, random_token
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -37,6 +39,10 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS") or (["*"] if not PRODUCTION else [])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when DJANGO_ENV=production")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+# Who may say where a request came from (X-Forwarded-For): nobody by default, a count of
+# proxies in front, or their networks. See consentsvc/clientip.py.
+TRUSTED_PROXIES = envstr("TRUSTED_PROXIES", "")
+TRUSTED_PROXIES_PARSED = clientip.parse(TRUSTED_PROXIES)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -46,11 +52,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
     "axes",
+    "csp",
     "consentsvc.apps.ConsentsvcConfig",
     "accounts",
     "audit",
@@ -62,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -69,7 +76,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "accounts.tokens.CallingTokenMiddleware",
 ]
 
 ROOT_URLCONF = "consentsvc.urls"
@@ -105,10 +114,11 @@ if _database_url:
         if not _db["TEST"]["NAME"]:
             del _db["TEST"]["NAME"]
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # The embedded default's database is this user's alone: var/ 0700, the file 0600.
+    private_dir(VAR_DIR)
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": VAR_DIR / "db.sqlite3",
+        "NAME": private_file(VAR_DIR / "db.sqlite3"),
         "OPTIONS": {
             # IMMEDIATE takes the write lock at BEGIN, which serialises writers
             # (and so the audit chain head) instead of failing them on upgrade.
@@ -135,6 +145,9 @@ AUTH_PASSWORD_VALIDATORS = [
 if ENVIRONMENT == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# API tokens end after this many days without use (and at sign-out or a password change).
+API_TOKEN_IDLE_DAYS = envint("API_TOKEN_IDLE_DAYS", 30, minimum=1)
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"  # each role's home (accounts.views.home)
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -148,6 +161,27 @@ AXES_ENABLED = envbool("AXES_ENABLED", default=True)
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 # Pages get that template; the API gets {"error": {"code": "login_locked", ...}} (429).
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "consentsvc.clientip.client_ip"
+
+# One cache every worker and process shares (throttles, lock-outs' helpers, anything cached):
+# Redis when CACHE_URL or REDIS_URL is set, else a table in the database (`createcachetable`,
+# which bin/serve runs). Tests use memory unless CACHE_URL is set.
+REDIS_URL = envstr("REDIS_URL") or None
+_cache_url = envstr("CACHE_URL") or REDIS_URL
+if _cache_url:
+    if not _cache_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("CACHE_URL / REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+            "KEY_PREFIX": "consentsvc",
+        }
+    }
+elif ENVIRONMENT == "test":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "consentsvc_cache"}}
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = envstr("TIME_ZONE", "UTC")
@@ -161,10 +195,22 @@ STATIC_ROOT = VAR_DIR / "static"
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": VAR_DIR / "blobs", "file_permissions_mode": 0o600},
+        "OPTIONS": {
+            "location": VAR_DIR / "blobs",
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Compressed, content-hashed names that whitenoise serves with a year's caching; needs
+    # `collectstatic` (bin/serve runs it). Tests use the plain names.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if ENVIRONMENT == "test"
+        else "consentsvc.staticfiles.StaticFilesStorage"
+    },
 }
+# Static files straight from the app folders too when not collected (development, tests).
+WHITENOISE_USE_FINDERS = not PRODUCTION
 # Vault blobs (ciphertext only) go to S3-compatible object storage when a bucket is named.
 if envstr("VAULT_S3_BUCKET"):
     STORAGES["default"] = {
@@ -194,6 +240,10 @@ WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
 LAPSE_GRACE_DAYS = envint("LAPSE_GRACE_DAYS", 30, minimum=0)
 FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES
+# Request limits: one photo per upload request (a few spare for forms), JSON bodies small and shallow.
+DATA_UPLOAD_MAX_NUMBER_FILES = envint("DATA_UPLOAD_MAX_NUMBER_FILES", 10, minimum=1)
+API_MAX_JSON_BYTES = envint("API_MAX_JSON_BYTES", 1024 * 1024, minimum=1024)
+API_MAX_JSON_DEPTH = envint("API_MAX_JSON_DEPTH", 32, minimum=2)
 
 # Background work: Celery on Redis when CELERY_BROKER_URL is set, otherwise in process
 # (a worker thread; SUGGESTIONS_JOBS_INLINE runs jobs synchronously after commit, as tests do).
@@ -210,16 +260,22 @@ SUGGESTIONS_PER_PASS = envint("SUGGESTIONS_PER_PASS", 6, minimum=1)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous API call gets 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "consentsvc.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "consentsvc.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "consentsvc.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth_token": "10/minute"},
+    "DEFAULT_THROTTLE_RATES": {"auth_token": envstr("AUTH_TOKEN_RATE", "10/minute")},
+    "NUM_PROXIES": 0,  # DRF's own address guess never trusts X-Forwarded-For; ours is consentsvc.clientip
 }
 
 SPECTACULAR_SETTINGS = {
@@ -266,6 +322,42 @@ CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")
 # data exports wait (encrypted) this many days before they are deleted.
 SUPPORT_CASE_HOURS = envint("SUPPORT_CASE_HOURS", 8, minimum=1)
 SUPPORT_EXPORT_DAYS = envint("SUPPORT_EXPORT_DAYS", 7, minimum=1)
+
+# Content-Security-Policy on every response: our own scripts and styles only (a per-response
+# nonce for the few inline ones), no plugins, no framing, forms post only here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "media-src": [SELF, "blob:"],
+        "worker-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Email (holders are told what support did): printed to the console in development, kept in memory by
+# the test runner, sent over SMTP in production with the server from the environment.
+EMAIL_BACKEND = envstr(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "consentsvc <no-reply@localhost>")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -4,11 +4,17 @@ import logging
 
 from django.http import HttpResponseServerError, JsonResponse
 from django.template import loader
-from django.views.defaults import page_not_found, permission_denied
+from django.views.defaults import bad_request, page_not_found, permission_denied
 
-from consentsvc.api.errors import error_body, json_404, json_500
+from consentsvc.api.errors import error_body, json_400, json_404, json_500
 
 log = logging.getLogger(__name__)
+
+
+def handler400(request, exception=None):
+    if request.path.startswith("/api/"):
+        return json_400(request, exception)
+    return bad_request(request, exception)
 
 
 def handler403(request, exception=None):

@@ -4,7 +4,7 @@ from consent import purposes
 
 
 class AccountSearchForm(forms.Form):
-    q = forms.CharField(label="Username or account id", max_length=150, required=False)
+    q = forms.CharField(label="Username (or its start), email or account id", max_length=254, required=False)
 
 
 class CaseOpenForm(forms.Form):
@@ -17,8 +17,26 @@ class CaseOpenForm(forms.Form):
 
 
 class RevokeForm(forms.Form):
-    purpose = forms.ChoiceField(label="Purpose", choices=[(p, purposes.PURPOSE_LABELS[p]) for p in purposes.GRANTABLE])
-    reason = forms.CharField(label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    # No default: the agent must choose which setting to turn off.
+    purpose = forms.ChoiceField(
+        label="Setting to turn off",
+        choices=[("", "— choose a setting —"), *[(p, purposes.PURPOSE_LABELS[p]) for p in purposes.GRANTABLE]],
+        error_messages={"required": "Choose which setting to turn off."},
+    )
+    reason = forms.CharField(label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text="Shown to the holder with the change; kept on the case, "
+                                       "never in the audit trail.")
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    @property
+    def purpose_label(self) -> str:
+        return purposes.PURPOSE_LABELS.get(self.cleaned_data.get("purpose", ""), "")
+
+
+class CaseNoteForm(forms.Form):
+    text = forms.CharField(label="Add a note", max_length=4000, widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text="For you and other agents; never shown to the holder or written to the "
+                                     "audit trail.")
 
 
 class EraseForm(forms.Form):

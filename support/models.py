@@ -62,6 +62,40 @@ class SupportAction(models.Model):
         return f"{self.kind} in case {self.case_id}"
 
 
+class SupportNotice(models.Model):
+    """Tells the holder about one support action: on their settings page until dismissed, and by email."""
+
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="support_notices")
+    action = models.OneToOneField(SupportAction, on_delete=models.CASCADE, related_name="notice")
+    created_at = models.DateTimeField()
+    seen_at = models.DateTimeField(null=True, blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["holder", "dismissed_at"], name="support_notice_holder_idx")]
+
+    def __str__(self) -> str:
+        return f"notice of {self.action}"
+
+
+class SupportCaseNote(models.Model):
+    """An agent's working note on a case: free text, so it stays here, never in the audit trail."""
+
+    case = models.ForeignKey(SupportCase, on_delete=models.PROTECT, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(max_length=4000)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"note on case {self.case_id}"
+
+
 # django-guardian object permissions on accounts, with direct foreign keys
 # (guardian's generic tables key objects by a text column and a content type,
 # which is slow on large tables). Rows exist only while a case is open.

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import tokens
 from audit.context import reset_request_id, set_request_id
 from consent.uow import Actor, UnitOfWork, account_write, events_write
 from consentsvc.errors import ServiceError, register_code
@@ -228,4 +229,5 @@ def cloud_media_erase(*, holder) -> dict:
     with account_write(user_id=holder.pk, actor=Actor.holder(holder.pk)) as uow:
         counts = dict(shredding.media_erase_all(user_id=holder.pk, actor=uow.actor) or {})
         counts["exports"] = exports_delete_all(uow)
+        tokens.tokens_revoke_all(user_id=holder.pk)  # every device signs in again
         return counts

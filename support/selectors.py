@@ -2,25 +2,32 @@
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts.roles import HOLDER
+from accounts.roles import AUDITOR, HOLDER, SUPPORT
 from consentsvc.errors import ServiceError
 from support.models import DataExport, SupportCase
 
+ACCOUNTS_LISTED = 20
+
 
 def account_find(*, query: str) -> list:
-    """Holder accounts matching a username (exactly, any case) or an id. Staff accounts are never listed."""
+    """Holder accounts whose username starts with `query` (any case), whose email is `query`, or whose
+    id it is; exact usernames first. Staff accounts (auditors, support, operators) are never listed."""
     query = (query or "").strip()
     if not query:
         return []
-    holders = get_user_model().objects.filter(is_active=True, groups__name=HOLDER)
-    if query.isdigit():
-        matches = holders.filter(pk=int(query)) | holders.filter(username__iexact=query)
-    else:
-        matches = holders.filter(username__iexact=query)
-    return list(matches.distinct().only("pk", "username", "date_joined")[:10])
+    holders = get_user_model().objects.filter(is_active=True, groups__name=HOLDER).exclude(
+        groups__name__in=[AUDITOR, SUPPORT]).exclude(is_staff=True)
+    match = Q(username__istartswith=query)
+    if "@" in query:
+        match |= Q(email__iexact=query)
+    if query.isdigit() and len(query) < 19:
+        match |= Q(pk=int(query))
+    found = holders.filter(match).distinct().only("pk", "username", "email", "date_joined")
+    return sorted(found.order_by("username")[:ACCOUNTS_LISTED],
+                  key=lambda user: (user.username.lower() != query.lower(), user.username.lower()))
 
 
 def cases_for_agent(*, agent, include_ended: bool = True, limit: int = 50) -> list[SupportCase]:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import tokens
 from accounts.models import User
 from accounts.roles import is_holder, is_support
 from consent import purposes
@@ -19,7 +20,7 @@ from consent import services as consent_services
 from consent.models import ConsentEntry
 from consent.uow import Actor, account_write, events_write
 from consentsvc.errors import ServiceError, register_code
-from support import cases, rights
+from support import cases, notices, rights
 from support.models import SupportAction, SupportCase
 from vault import selectors as vault_selectors
 from vault import shredding
@@ -170,6 +171,7 @@ def support_revoke(*, agent: User, subject_id: int, purpose: str, reason: str) -
             created_at=timezone.now(), changed=entry is not None,
             counts={"entry": str(entry.record_id)} if entry else {},
         )
+        notices.notice_create(action=action)
         details = cases.case_details(case, changed=entry is not None)
         if entry is not None:
             details["entry"] = str(entry.record_id)
@@ -194,10 +196,12 @@ def support_erase(*, agent: User, subject_id: int, reason: str) -> SupportAction
         case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE, lock=True)
         counts = _counts(shredding.media_erase_all(user_id=case.subject_id, actor=uow.actor, case_id=case.pk))
         counts["exports"] = rights.exports_delete_all(uow)
+        tokens.tokens_revoke_all(user_id=case.subject_id)  # the holder's devices sign in again
         action = SupportAction.objects.create(
             case=case, kind=SupportAction.Kind.ERASE, reason=reason, created_at=timezone.now(),
             changed=any(counts.values()), counts=counts,
         )
+        notices.notice_create(action=action)
         uow.record(uow.event(action="support.erase", object_type="support_case", object_id=case.pk,
                              details=cases.case_details(case, **counts)))
         return action

@@ -14,10 +14,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.decorators import holder_required, support_required
 from consentsvc.errors import ServiceError
-from support import access_log, cases, charts, rights, selectors, services
+from support import access_log, cases, charts, notices, rights, selectors, services
 from support.forms import (
     AccessFilterForm,
     AccountSearchForm,
+    CaseNoteForm,
     CaseOpenForm,
     EraseForm,
     HolderEraseForm,
@@ -89,6 +90,8 @@ def subject(request, subject_id: int):
         "summary": summary,
         "case": summary["case"],
         "revoke_form": RevokeForm(),
+        "notes": notices.case_notes(case=summary["case"]),
+        "note_form": CaseNoteForm(),
     })
 
 
@@ -97,21 +100,40 @@ def subject(request, subject_id: int):
 def subject_revoke(request, subject_id: int):
     form = RevokeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a purpose and give a reason.")
+        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
         return redirect("support:subject", subject_id=subject_id)
+    if not form.cleaned_data["confirm"]:
+        # Say in words what is about to be turned off, and for whom, before doing it.
+        case = _or_404(cases.case_require, agent=request.user, subject_id=subject_id, permission=cases.REVOKE)
+        return render(request, "support/revoke_confirm.html", {"case": case, "form": form})
     try:
-        action = services.support_revoke(agent=request.user, subject_id=subject_id, **form.cleaned_data)
+        action = services.support_revoke(agent=request.user, subject_id=subject_id,
+                                         purpose=form.cleaned_data["purpose"], reason=form.cleaned_data["reason"])
     except ServiceError as exc:
         if exc.status == 404:
             raise Http404(exc.message) from exc
         messages.error(request, exc.message)
         return redirect("support:subject", subject_id=subject_id)
     label = dict(services.purpose_choices())[action.purpose]
+    username = action.case.subject.username
     if action.changed:
-        messages.success(request, f"{label} is now off for this account.")
+        messages.success(request, f"{label} is now off for {username}. They will see a notice and get an email.")
     else:
-        messages.info(request, f"{label} was already off; nothing changed.")
+        messages.info(request, f"{label} was already off for {username}; nothing changed.")
     return redirect("support:subject", subject_id=subject_id)
+
+
+@support_required
+@require_POST
+def case_note_add(request, case_id: int):
+    form = CaseNoteForm(request.POST)
+    case = _or_404(notices.case_for_note, agent=request.user, case_id=case_id)
+    if form.is_valid():
+        notices.case_note_add(case=case, author=request.user, text=form.cleaned_data["text"])
+        messages.success(request, "Note added to the case.")
+    else:
+        messages.error(request, "A note needs some text.")
+    return redirect(reverse("support:subject", args=[case.subject_id]) + "#notes")
 
 
 @support_required
@@ -151,6 +173,14 @@ def me_access(request):
         "total": sum(count for _, count in days),
         "query": query.urlencode(),
     })
+
+
+@holder_required
+@require_POST
+def me_notice_dismiss(request, notice_id: int):
+    _or_404(notices.notice_dismiss, holder=request.user, notice_id=notice_id)
+    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/settings/")
+                    else "consent:settings")
 
 
 @holder_required

@@ -1,10 +1,9 @@
 """Fixtures every test folder shares: the four people of the product and API clients for them."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts import services
+from accounts import services, tokens
 from accounts.roles import AUDITOR, HOLDER, SUPPORT
 
 # s3_server and s3_bucket: an S3 endpoint over HTTP (tests/s3.py).
@@ -40,8 +39,8 @@ def sam(db):
 def api_for(user=None) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, secret = tokens.token_create(user=user, name="test client")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
     return client
 
 
@@ -49,6 +48,15 @@ def api_for(user=None) -> APIClient:
 def api():
     """api(user) -> an APIClient authenticated with that user's token; api() is anonymous."""
     return api_for
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with no throttle counts from the tests before it."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,6 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import CheckContext, not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -28,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.roles import AUDITOR, SUPPORT
+from accounts.tokens import token_create
 from consentsvc.errors import ERROR_CODES
 from support import services as support_services
 from tests.api_schema import schema_document
@@ -80,9 +80,9 @@ def tokens(db):
     agent = make_user("sid", SUPPORT)
     support_services.case_open(agent=agent, subject_id=holder.pk, reason="Fuzzing", ticket="1")
     return {
-        "holder": Token.objects.create(user=holder).key,
-        "auditor": Token.objects.create(user=make_user("ada", AUDITOR)).key,
-        "support": Token.objects.create(user=agent).key,
+        "holder": token_create(user=holder)[1],
+        "auditor": token_create(user=make_user("ada", AUDITOR))[1],
+        "support": token_create(user=agent)[1],
     }
 
 

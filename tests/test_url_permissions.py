@@ -16,6 +16,8 @@ PERMISSION_TABLE = {
     "password_change": "authenticated",
     "password_change_done": "authenticated",
     "auth-token": "anonymous",
+    "auth-logout": "authenticated",
+    "devices": "authenticated",  # each person's own devices (tests/accounts/test_tokens.py)
     "schema": "anonymous",
     "api-docs": "anonymous",
     "api-redoc": "anonymous",
@@ -72,6 +74,7 @@ PERMISSION_TABLE = {
     "support:console": "support",
     "support:case-open": "support",
     "support:case-close": "support",
+    "support:case-note-add": "support",  # tests/support/test_notices.py
     "support:subject": "support",
     "support:subject-revoke": "support",
     "support:subject-erase": "support",
@@ -83,6 +86,7 @@ PERMISSION_TABLE = {
     # the holder's rights (always the holder's own data; someone else's export is a 404)
     "support:me-access": "holder",
     "support:me-data": "holder",
+    "support:me-notice-dismiss": "holder",  # tests/support/test_notices.py
     "support:me-export-create": "holder",
     "support:me-export-download": "holder",
     "support:me-erase": "holder",

@@ -5,7 +5,6 @@ Two paths carry two operations each (GET/POST ``media/``, GET/PATCH/DELETE
 operation, each with its own small serializers.
 """
 
-import json
 import logging
 
 from django.http import StreamingHttpResponse
@@ -19,6 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder, collection_method
+from consentsvc.api.parsers import json_loads_limited
+from consentsvc.errors import is_storage_full
 from vault import blobs, gateway, selectors, services
 from vault.models import Exclusion
 from vault.uploads import TOO_LARGE_FLAG
@@ -113,6 +114,7 @@ class MediaCollectionApi(APIView):
             400: OpenApiResponse(description="invalid_image or invalid_request"),
             403: OpenApiResponse(description="consent_required"),
             413: OpenApiResponse(description="file_too_large or image_too_large"),
+            507: OpenApiResponse(description="storage_full: nothing was kept"),
             415: OpenApiResponse(description="unsupported_media_type"),
         },
     )
@@ -125,11 +127,17 @@ class MediaCollectionApi(APIView):
             raise serializers.ValidationError({"file": ["Send the photo as the multipart field 'file'."]})
         labels = _labels(request.data.get("labels"))
         captured_at = _captured_at(request.data.get("captured_at"))
-        result = services.media_upload(
-            user_id=request.user.pk, data=upload.read(), filename=upload.name or "",
-            declared_content_type=upload.content_type or "", labels=labels, captured_at=captured_at,
-            method=collection_method(request),
-        )
+        method = collection_method(request)
+        try:
+            result = services.media_upload(
+                user_id=request.user.pk, data=upload.read(), filename=upload.name or "",
+                declared_content_type=upload.content_type or "", labels=labels, captured_at=captured_at,
+                method=method,
+            )
+        except OSError as exc:
+            if not is_storage_full(exc):
+                raise
+            raise services.upload_refused(user_id=request.user.pk, code="storage_full", method=method) from exc
         if result.duplicate:
             return Response(_media_out(result.item, result.meta, duplicate=True), status=status.HTTP_200_OK)
         return Response(_media_out(result.item, result.meta), status=status.HTTP_201_CREATED)
@@ -148,7 +156,7 @@ def _labels(raw) -> list[str] | None:
     if raw in (None, ""):
         return None
     try:
-        value = json.loads(raw)
+        value = json_loads_limited(raw)  # too deep: 400 too_deeply_nested
     except (TypeError, ValueError):
         raise serializers.ValidationError({"labels": ["A JSON list of strings, e.g. [\"beach\", \"dog\"]."]}) from None
     if not isinstance(value, list):

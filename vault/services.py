@@ -58,7 +58,10 @@ def _refuse_upload(*, user_id: int, code: str, method: str) -> None:
 def upload_refused(*, user_id: int, code: str, method: str) -> ServiceError:
     """Audit a refusal decided before the service ran (the upload handler's size limit)."""
     _refuse_upload(user_id=user_id, code=code, method=method)
-    messages = {"file_too_large": f"The file is larger than {settings.VAULT_MAX_UPLOAD_BYTES} bytes."}
+    messages = {
+        "file_too_large": f"The file is larger than {settings.VAULT_MAX_UPLOAD_BYTES} bytes.",
+        "storage_full": "There is no room to store this photo now; nothing was kept. Try again later.",
+    }
     return ServiceError(code, messages.get(code, "The upload was refused."))
 
 

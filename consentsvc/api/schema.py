@@ -6,6 +6,7 @@ not, carries the Error schema.
 """
 
 from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.hooks import postprocess_schema_enums
 from rest_framework import permissions
 
@@ -113,3 +114,18 @@ class AutoSchema(openapi.AutoSchema):
             outer, inner = qualname.rsplit(".", 1)
             return outer.replace(".", "").removesuffix("Api") + inner.removesuffix("Serializer")
         return super().get_serializer_name(serializer, direction)
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """How the API token is sent, in the schema (the same scheme DRF's TokenAuthentication had)."""
+
+    target_class = "accounts.tokens.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'Token-based authentication with required prefix "Token"',
+        }

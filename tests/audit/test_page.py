@@ -184,6 +184,9 @@ def test_it_filters_by_the_actors_email(people_events, audrey):
 def test_it_filters_by_an_actor_kind(people_events, audrey):
     response = _client(audrey).get(reverse("audit:trail"), {"actor": "service"})
     assert _actions(response) == ["media.read", "media.read"]
+    sam = people_events["sam"]
+    response = _client(audrey).get(reverse("audit:trail"), {"actor": f"support:{sam.pk}"})
+    assert _actions(response) == ["support.revoke", "support.case_opened"]
 
 
 def test_it_says_when_a_name_matches_no_account_and_shows_nothing(people_events, audrey):

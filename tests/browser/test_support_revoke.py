@@ -12,7 +12,7 @@ from accounts.roles import AUDITOR, SUPPORT
 from consent import purposes
 from consent import selectors as consent_selectors
 from consent import services as consent_services
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, snap
 from tests.conftest import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -41,10 +41,20 @@ def test_it_carries_a_support_revocation_from_the_console_to_the_holder_and_the_
     row.get_by_role("button", name="Open a case").click()
     expect(sam.locator("h1")).to_contain_text("alice")
     expect(sam.locator("#consent-state tr[data-purpose=camera_roll_cloud_processing] .badge")).to_have_text("On")
-    sam.select_option("#id_purpose", purposes.CAMERA_ROLL)
+    # No setting is chosen for the agent: the form cannot be sent until one is.
+    expect(sam.locator("#id_purpose")).to_have_value("")
     sam.fill("#id_reason", "Alice phoned: she wants the camera roll feature off")
-    sam.get_by_role("button", name="Revoke").click()
-    expect(sam.locator(".messages")).to_contain_text("Camera Roll Sharing Suggestions is now off")
+    subject_url = sam.url
+    sam.get_by_role("button", name="Continue").click()
+    assert sam.url == subject_url
+    assert sam.locator("#id_purpose").evaluate("el => el.validity.valueMissing")
+    expect(sam.locator("#consent-state tr[data-purpose=camera_roll_cloud_processing] .badge")).to_have_text("On")
+    sam.select_option("#id_purpose", purposes.CAMERA_ROLL)
+    sam.get_by_role("button", name="Continue").click()
+    expect(sam.locator("h1")).to_have_text("Turn off Camera Roll Sharing Suggestions for alice?")
+    snap(sam, "support-revoke-confirm")
+    sam.get_by_role("button", name="Turn off Camera Roll Sharing Suggestions").click()
+    expect(sam.locator(".messages")).to_contain_text("Camera Roll Sharing Suggestions is now off for alice")
     expect(sam.locator("#consent-state tr[data-purpose=camera_roll_cloud_processing] .badge")).to_have_text("Off")
     sam.get_by_role("button", name="Close the case").click()
     expect(sam.locator(".messages")).to_contain_text("is closed")
@@ -54,6 +64,11 @@ def test_it_carries_a_support_revocation_from_the_console_to_the_holder_and_the_
     log_in(holder, "alice", PASSWORD)
     holder.goto("/settings/camera-roll/")
     expect(holder.locator(f"{CAMERA_ROW} .badge")).to_have_text("Off")
+    notice = holder.locator(".support-notice")
+    expect(notice).to_have_count(1)
+    expect(notice).to_contain_text("Support agent sam turned off Camera Roll Sharing Suggestions on ")
+    expect(notice).to_contain_text("Alice phoned: she wants the camera roll feature off")
+    snap(holder, "holder-support-notice")
     holder.goto("/me/access/")
     expect(holder.locator("#access-log")).to_contain_text(REVOKED)
     expect(holder.locator("#access-log")).not_to_contain_text("phoned")

@@ -24,14 +24,17 @@ from vault import services as vault_services
 
 pytestmark = pytest.mark.django_db
 
-# What may stay: the account row and what makes it an account (its role, its API
-# token, the empty row its writes lock), the consent ledger (with the row per purpose
-# that points at its newest entry) and the audit trail, all without content.
-ALWAYS_ALLOWED = {"accounts.user", "accounts.user_groups", "authtoken.token", "consent.accountlock",
+# What may stay: the account row and what makes it an account (its role, the empty
+# row its writes lock), the consent ledger (with the row per purpose that points at its
+# newest entry) and the audit trail, all without content. Its API tokens go: an erase
+# signs every device out.
+ALWAYS_ALLOWED = {"accounts.user", "accounts.user_groups", "consent.accountlock",
                   "consent.consententry", "consent.consentstate", "audit.auditevent"}
 # A support erase happens inside a case, and the case (who acted, when, why, on
-# which ticket) is the accountability record of it: it holds no media, place or label.
-SUPPORT_RECORDS = {"support.supportcase", "support.supportaction"}
+# which ticket) is the accountability record of it: it holds no media, place or label. So are the
+# notice that tells the holder about it and the agent's notes on the case.
+SUPPORT_RECORDS = {"support.supportcase", "support.supportaction", "support.supportnotice",
+                   "support.supportcasenote"}
 USER_ID_COLUMNS = {"user_id", "owner_id", "subject_id", "holder_id", "account_id"}
 
 

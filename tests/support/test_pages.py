@@ -49,7 +49,8 @@ def test_it_opens_a_case_revokes_and_closes_from_the_console(sam, alice):
     page = client.get(opened.url)
     assert page.status_code == 200
     assert "Camera Roll Sharing Suggestions" in page.content.decode()
-    revoked = client.post(f"/support/subjects/{alice.pk}/revoke/", {"purpose": CAMERA, "reason": "asked to"})
+    revoked = client.post(f"/support/subjects/{alice.pk}/revoke/",
+                          {"purpose": CAMERA, "reason": "asked to", "confirm": "yes"})
     assert revoked.status_code == 302
     assert consent_active_entry(user_id=alice.pk, purpose=CAMERA) is None
     case = SupportCase.objects.get()

@@ -14,6 +14,8 @@ class FaultyProxy:
         self.method = method
         self.faults = list(faults)
         self.faulted = 0
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most matching requests open at once
         self._lock = threading.Lock()
         proxy = self
 
@@ -24,6 +26,16 @@ class FaultyProxy:
                 pass
 
             def _handle(self):
+                matching = self.command == proxy.method and self.path == proxy.path
+                if matching:
+                    proxy._enter()
+                try:
+                    self._forward()
+                finally:
+                    if matching:
+                        proxy._leave()
+
+            def _forward(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 fault = proxy._next_fault(self.command, self.path)
@@ -56,6 +68,15 @@ class FaultyProxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _enter(self):
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def _leave(self):
+        with self._lock:
+            self.in_flight -= 1
 
     def _next_fault(self, method: str, path: str):
         with self._lock:

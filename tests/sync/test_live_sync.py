@@ -184,6 +184,25 @@ def test_it_resumes_after_a_sigkill_without_duplicates(device, consenting_alice,
     assert _uploads_recorded(state_file) == total
 
 
+def test_the_watching_client_stops_cleanly_on_sigterm(device, consenting_alice, tmp_path):
+    roll = tmp_path / "roll"
+    for seed in range(12):
+        make_photo(roll / f"IMG_{seed:04d}.jpg", seed=500 + seed)
+    command = [sys.executable, "-m", "camera_roll_sync", "run", "--no-progress", "--jobs", "1", "--batch", "2",
+               "--config", str(device), str(roll)]
+    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    state_file = config.state_path(device)
+    assert _wait_for(lambda: _uploads_recorded(state_file) >= 1 or process.poll() is not None, timeout=60)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err.decode()
+    assert b"Watching" in out
+    recorded = _uploads_recorded(state_file)
+    assert 1 <= recorded < 12
+    assert len(uploads_of(consenting_alice)) == recorded  # everything the server stored is remembered
+
+
 def _uploads_recorded(state_file: Path) -> int:
     if not state_file.exists():
         return 0
@@ -264,7 +283,7 @@ def test_the_watching_client_stops_when_consent_goes_and_starts_again_when_it_co
         # The withdrawal shredded the first two: all four recent photos go (once each).
         assert _wait_for(lambda: len(sent) == 6), (sent, said)
     finally:
-        syncer.stopping.set()
+        syncer.stop()
         watcher.join(timeout=30)
     state.close()
     assert any("turned off and on again" in m for m in said)
@@ -275,3 +294,19 @@ def test_the_watching_client_stops_when_consent_goes_and_starts_again_when_it_co
     assert all(e.seq > given_again.seq for e in uploads[2:])
     assert not AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_refused").exists()
     assert MediaItem.objects.filter(owner=consenting_alice).count() == 4
+
+
+def test_it_keeps_to_its_concurrency_bound(device, consenting_alice, tmp_path, live_server):
+    from tests.sync.faults import FaultyProxy
+
+    roll = tmp_path / "roll"
+    for seed in range(9):
+        make_photo(roll / f"IMG_{seed:04d}.jpg", seed=600 + seed)
+    cfg = config.load(device)
+    with FaultyProxy(live_server.url, path="/api/v1/media/", method="POST", faults=[]) as proxy:
+        state = State(config.state_path(device))
+        result = Syncer(api=Api(proxy.url, cfg.token), state=state, root=roll,
+                        options=Options(jobs=3, batch_size=9, progress=False), say=lambda message: None).sync_once()
+        state.close()
+    assert result.uploaded == 9
+    assert 2 <= proxy.most_in_flight <= 3

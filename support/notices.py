@@ -1,0 +1,124 @@
+"""Telling the holder what support did: a notice on their settings page and an email.
+
+Every action an agent takes on an account (a revocation, an erase) leaves a notice
+for the holder, in the same transaction as the action: shown on their settings page
+until they dismiss it, and emailed through Django's email framework after commit.
+The notice repeats the reason the agent typed; like the case notes, it stays in
+support's own tables and never goes into the audit trail (invariant 7).
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+
+from consent.purposes import PURPOSE_LABELS
+from consentsvc.errors import ServiceError
+from support import cases, jobs
+from support.models import SupportAction, SupportCase, SupportCaseNote, SupportNotice
+
+log = logging.getLogger(__name__)
+
+NOTICES_SHOWN = 10
+
+
+def agent_name(agent) -> str:
+    return (agent.get_short_name() or agent.username).strip() or agent.username
+
+
+def notice_text(action: SupportAction) -> str:
+    """"Support agent Sam turned off Camera Roll Sharing Suggestions on 29 Nov, case #12: reason"."""
+    case = action.case
+    who = f"Support agent {agent_name(case.agent)}"
+    if action.kind == SupportAction.Kind.REVOKE:
+        label = PURPOSE_LABELS.get(action.purpose, action.purpose)
+        did = f"turned off {label}" if action.changed else f"asked to turn off {label}, which was already off"
+    else:
+        items = (action.counts or {}).get("items", 0)
+        photos = "1 photo" if items == 1 else f"{items} photos"
+        did = f"erased your cloud photos and everything made from them ({photos})"
+    day = date_format(timezone.localtime(action.created_at), "j M")
+    return f"{who} {did} on {day}, case #{case.pk}: {action.reason}"
+
+
+def notice_create(*, action: SupportAction) -> SupportNotice:
+    """Leave the holder a notice of `action`, and email it once the action commits."""
+    notice = SupportNotice.objects.create(holder_id=action.case.subject_id, action=action,
+                                          created_at=action.created_at)
+    jobs.run_after_commit(notice_email_send, notice_id=notice.pk)
+    return notice
+
+
+def notice_email_send(*, notice_id: int) -> None:
+    """Email one notice to its holder. A background job: runs once, records a failure instead of raising."""
+    with transaction.atomic():
+        notice = (SupportNotice.objects.select_for_update().select_related("holder", "action__case__agent")
+                  .filter(pk=notice_id, emailed_at__isnull=True, email_error="").first())
+        if notice is None:
+            return
+        address = notice.holder.email
+        if not address:
+            notice.email_error = "no_address"
+            notice.save(update_fields=["email_error"])
+            return
+        text = notice_text(notice.action)
+        try:
+            send_mail(
+                subject="Support acted on your consentsvc account",
+                message=f"Hello {notice.holder.username},\n\n{text}\n\n"
+                        "You can see this on your settings page and in your access history. If you did not ask "
+                        "for this, reply to this email.\n",
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=[address],
+            )
+        except Exception as exc:  # the mail server is down: the notice on the page still stands
+            log.warning("support notice %s could not be emailed: %s", notice.pk, type(exc).__name__)
+            notice.email_error = type(exc).__name__[:64]
+            notice.save(update_fields=["email_error"])
+            return
+        notice.emailed_at = timezone.now()
+        notice.save(update_fields=["emailed_at"])
+
+
+def notices_for_holder(*, holder_id: int) -> list[tuple[SupportNotice, str]]:
+    """The holder's notices not yet dismissed, newest first, each with its sentence."""
+    notices = list(
+        SupportNotice.objects.filter(holder_id=holder_id, dismissed_at__isnull=True)
+        .select_related("action__case__agent").order_by("-created_at", "-id")[:NOTICES_SHOWN]
+    )
+    unseen = [n.pk for n in notices if n.seen_at is None]
+    if unseen:
+        SupportNotice.objects.filter(pk__in=unseen).update(seen_at=timezone.now())
+    return [(notice, notice_text(notice.action)) for notice in notices]
+
+
+def notice_dismiss(*, holder, notice_id: int) -> None:
+    updated = SupportNotice.objects.filter(pk=notice_id, holder=holder, dismissed_at__isnull=True).update(
+        dismissed_at=timezone.now())
+    if not updated:
+        raise ServiceError("not_found", "No such notice.")
+
+
+def case_for_note(*, agent, case_id: int) -> SupportCase:
+    """The agent's own live case (notes go on open cases only); 404 otherwise."""
+    case = SupportCase.objects.filter(pk=case_id, agent=agent).first()
+    if case is None:
+        raise ServiceError("not_found", "No open case.")
+    live = cases.case_require(agent=agent, subject_id=case.subject_id, permission=cases.VIEW)
+    if live.pk != case.pk:
+        raise ServiceError("not_found", "No open case.")
+    return live
+
+
+def case_note_add(*, case: SupportCase, author, text: str) -> SupportCaseNote:
+    text = (text or "").strip()
+    if not text:
+        raise ServiceError("invalid_request", "A note needs some text.")
+    return SupportCaseNote.objects.create(case=case, author=author, text=text[:4000], created_at=timezone.now())
+
+
+def case_notes(*, case: SupportCase) -> list[SupportCaseNote]:
+    return list(case.notes.select_related("author").order_by("created_at", "id"))

@@ -1,0 +1,17 @@
+"""{% support_notices %}: what support did on the holder's account, until they dismiss it."""
+
+from django import template
+
+from support import notices
+
+register = template.Library()
+
+
+@register.inclusion_tag("support/_notices.html", takes_context=True)
+def support_notices(context):
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"notices": []}
+    return {"notices": notices.notices_for_holder(holder_id=user.pk), "request": request,
+            "csrf_token": context.get("csrf_token")}

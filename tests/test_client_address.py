@@ -1,0 +1,75 @@
+"""The client's address comes from the connection unless TRUSTED_PROXIES says otherwise, so a
+client rotating X-Forwarded-For is throttled like any other (a red-team finding)."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.test import APIClient
+
+from consentsvc import clientip
+from tests.api_schema import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+def attempt(client: APIClient, forwarded_for: str | None, peer: str = "203.0.113.7"):
+    extra = {"REMOTE_ADDR": peer}
+    if forwarded_for is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return client.post("/api/v1/auth/token/", {"username": "nobody", "password": "wrong"}, format="json", **extra)
+
+
+def test_it_throttles_a_client_that_rotates_x_forwarded_for(settings):
+    settings.AXES_ENABLED = False  # the throttle alone, not the per-username lock-out
+    client = APIClient()
+    answers = [attempt(client, f"198.51.100.{n}").status_code for n in range(15)]
+    assert answers[:10] == [400] * 10
+    assert answers[10:] == [429] * 5
+    assert_error(attempt(client, "192.0.2.1"), 429, "throttled")
+    # Another real client (another connection address) is not affected.
+    assert attempt(client, None, peer="203.0.113.8").status_code == 400
+
+
+def test_it_throttles_per_forwarded_client_behind_a_trusted_proxy(settings):
+    settings.AXES_ENABLED = False
+    settings.TRUSTED_PROXIES_PARSED = clientip.parse("10.0.0.0/8")
+    client = APIClient()
+    # Behind the proxy, the proxy appends the real peer; whatever the client puts before it is ignored.
+    answers = [attempt(client, f"198.51.100.{n}, 192.0.2.50", peer="10.1.2.3").status_code for n in range(11)]
+    assert answers[-1] == 429 and answers[:10] == [400] * 10
+    assert attempt(client, "192.0.2.51", peer="10.1.2.3").status_code == 400  # another real client
+
+
+@pytest.mark.parametrize(
+    ("trusted", "peer", "forwarded", "client"),
+    [
+        ("", "203.0.113.7", "1.2.3.4", "203.0.113.7"),  # no proxy: the header is ignored
+        ("1", "10.0.0.1", "1.2.3.4", "1.2.3.4"),
+        ("1", "10.0.0.1", "6.6.6.6, 1.2.3.4", "1.2.3.4"),  # forged entries sit to the left
+        ("2", "10.0.0.2", "6.6.6.6, 1.2.3.4, 10.0.0.1", "1.2.3.4"),
+        ("2", "10.0.0.2", "1.2.3.4", "10.0.0.2"),  # fewer hops than proxies: trust nothing
+        ("10.0.0.0/8", "10.0.0.2", "6.6.6.6, 1.2.3.4, 10.0.0.1", "1.2.3.4"),
+        ("10.0.0.0/8", "203.0.113.7", "1.2.3.4", "203.0.113.7"),  # not from a proxy: header ignored
+        ("10.0.0.0/8, 2001:db8::/32", "2001:db8::1", "[2001:db8:1::5]:443", "2001:db8:1::5"),
+        ("10.0.0.0/8", "10.0.0.2", "not-an-ip", "10.0.0.2"),
+        ("1", "10.0.0.1", "1.2.3.4:5678", "1.2.3.4"),
+    ],
+)
+def test_it_works_out_the_client_address(trusted, peer, forwarded, client):
+    assert clientip.resolve(peer=peer, forwarded_for=forwarded, proxies=clientip.parse(trusted)) == client
+
+
+def test_it_refuses_a_malformed_trusted_proxies_setting():
+    with pytest.raises(ImproperlyConfigured):
+        clientip.parse("10.0.0.0/8, the proxy")
+
+
+def test_it_locks_out_by_the_connection_address_not_the_header(settings, alice):
+    from tests.conftest import PASSWORD
+
+    client = APIClient()
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/api/v1/auth/token/", {"username": "alice", "password": "nope"}, format="json",
+                    REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+    locked = client.post("/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json",
+                         REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.200")
+    assert_error(locked, 429, "login_locked")
