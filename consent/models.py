@@ -62,6 +62,9 @@ class ConsentEntry(models.Model):
     jurisdiction = models.CharField(max_length=16)
     retention = models.CharField(max_length=32, help_text="ISO 8601 duration the record is kept for.")
     case_id = models.BigIntegerField(null=True, blank=True)
+    # The audit event that records this entry; the event commits to the entry's digest
+    # (consent.binding). An entry without a genuine event that does never counts.
+    event_id = models.UUIDField(null=True, blank=True, unique=True)
 
     objects = ImmutableQuerySet.as_manager()
 
@@ -110,6 +113,7 @@ class ConsentState(models.Model):
     notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="+")
     notice_version = models.CharField(max_length=32)
     since = models.DateTimeField()
+    event_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["subject", "purpose"], name="consent_state_one_per_purpose")]

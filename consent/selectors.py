@@ -6,7 +6,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from consent import purposes
+from consent import binding, purposes
 from consent.models import ConsentEntry, ConsentState, Notice
 from consentsvc.errors import ServiceError
 
@@ -28,7 +28,7 @@ class NoticeBook:
     notices: dict[int, Notice]
 
 
-_STATE_FIELDS = ("pk", "entry_id", "event", "notice_id", "notice_version", "since")
+_STATE_FIELDS = ("pk", "entry_id", "event", "notice_id", "notice_version", "since", "event_id")
 
 
 def _notices_and_states(*, purpose_names, user_id: int | None):
@@ -86,7 +86,9 @@ def consent_active_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
         raise ServiceError("unknown_purpose", f"There is no notice for {purpose!r}.")
     if not view.active(purpose):
         return None
-    return ConsentEntry.objects.select_related("notice").get(pk=view.states[purpose].entry_id)
+    entry = ConsentEntry.objects.select_related("notice").get(pk=view.states[purpose].entry_id)
+    # Only an entry bound to the genuine audit event that commits to it authorises anything.
+    return entry if entry.pk in binding.entries_bound([entry]) else None
 
 
 def consent_latest_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
@@ -114,7 +116,12 @@ class ConsentView:
     states: dict[str, ConsentState]
 
     def active(self, purpose: str) -> bool:
+        """The newest entry is 'given' under a notice that still stands (its binding not checked)."""
         return _standing(self.states.get(purpose), self.books[purpose])
+
+    def bound_active(self, purpose: str) -> bool:
+        """active(), and the entry is bound to a genuine audit event (one query)."""
+        return self.active(purpose) and self.states[purpose].entry_id in binding.states_bound([self.states[purpose]])
 
 
 def consent_view(*, user_id: int, purpose_names=purposes.GRANTABLE) -> ConsentView:
@@ -123,9 +130,15 @@ def consent_view(*, user_id: int, purpose_names=purposes.GRANTABLE) -> ConsentVi
     return ConsentView(books=books, states=states)
 
 
-def consent_state(*, user_id: int, view: ConsentView | None = None) -> list[PurposeState]:
-    """Every grantable purpose's state for the holder: two queries (notices, state rows)."""
+def consent_state(*, user_id: int, view: ConsentView | None = None,
+                  written: frozenset[int] = frozenset()) -> list[PurposeState]:
+    """Every grantable purpose's state for the holder: one query for notices and state rows, one more
+    to check the audit bindings of what is granted."""
     view = view or consent_view(user_id=user_id)
+    # `written`: entries the caller's own unit of work just made, whose events it appends last.
+    standing = [view.states[p] for p in purposes.GRANTABLE
+                if p in view.books and view.active(p) and view.states[p].entry_id not in written]
+    bound = (binding.states_bound(standing) if standing else set()) | written
     result = []
     for purpose in purposes.GRANTABLE:
         book = view.books.get(purpose)
@@ -133,7 +146,7 @@ def consent_state(*, user_id: int, view: ConsentView | None = None) -> list[Purp
             raise ServiceError("unknown_purpose", f"There is no notice for {purpose!r}.")
         state = view.states.get(purpose)
         given = state is not None and state.event == ConsentEntry.Event.GIVEN
-        granted = _standing(state, book)
+        granted = _standing(state, book) and state.entry_id in bound
         result.append(
             PurposeState(
                 purpose=purpose,

@@ -2,12 +2,13 @@
 the account lock, one ledger entry, the deferred handlers, its audit event last."""
 
 import hashlib
+import uuid
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from consent import purposes, selectors, uow
+from consent import binding, purposes, selectors, uow
 from consent.models import ConsentEntry, ConsentState, Notice
 from consent.uow import Actor
 from consentsvc.errors import ServiceError, register_code
@@ -60,7 +61,9 @@ def _append(unit: uow.UnitOfWork, *, purpose: str, notice: Notice, event: str, m
 
     The `view` the caller read under the lock, if any, is kept current.
     """
+    event_id = uuid.uuid4()
     entry = ConsentEntry.objects.create(
+        event_id=event_id,
         subject_id=unit.user_id,
         purpose=purpose,
         notice=notice,
@@ -79,12 +82,15 @@ def _append(unit: uow.UnitOfWork, *, purpose: str, notice: Notice, event: str, m
     # consent_state migration); the view read under the lock is kept in step by hand.
     if view is not None:
         view.states[purpose] = ConsentState(subject_id=unit.user_id, purpose=purpose, entry=entry, event=event,
-                                            notice=notice, notice_version=notice.version, since=entry.created_at)
-    details = {"notice_version": notice.version, "method": method, "entry": str(entry.record_id), **(details or {})}
+                                            notice=notice, notice_version=notice.version, since=entry.created_at,
+                                            event_id=event_id)
+    # The event names the entry and commits to its digest; the entry names the event (binding).
+    details = {"notice_version": notice.version, "method": method, "entry": str(entry.record_id),
+               "entry_sha256": binding.entry_digest(entry), **(details or {})}
     if case_id is not None:
         details["case_id"] = case_id
     unit.record(unit.event(action=f"consent.{event}", object_type="consent_entry", object_id=entry.pk,
-                           purpose=purpose, details=details))
+                           purpose=purpose, details=details, event_id=event_id))
     return entry
 
 
@@ -121,13 +127,13 @@ def _give(unit: uow.UnitOfWork, view: selectors.ConsentView, *, purpose: str, no
             extra={"current_version": notice.version},
         )
     required = REQUIRES.get(purpose)
-    if required and not view.active(required):
+    if required and not view.bound_active(required):
         raise ServiceError(
             "consent_dependency",
             f"Turn on {purposes.PURPOSE_LABELS[required]} first; {purposes.PURPOSE_LABELS[purpose]} builds on it.",
         )
     state = view.states.get(purpose)
-    if view.active(purpose) and state.notice_id == notice.pk:
+    if view.bound_active(purpose) and state.notice_id == notice.pk:
         return state.entry
     return _append(unit, purpose=purpose, notice=notice, event=ConsentEntry.Event.GIVEN, method=method,
                    case_id=None, view=view)
@@ -145,8 +151,14 @@ def consent_set(*, user, purpose: str, granted: bool, notice_version: str, metho
         else:
             entry = _withdraw(unit, view, purpose=purpose, method=method, event=ConsentEntry.Event.WITHDRAWN,
                               case_id=None)
-        state = next(s for s in selectors.consent_state(user_id=user.pk, view=view) if s.purpose == purpose)
-        return entry, state
+        written = frozenset(e.pk for e in [entry] if e is not None and e.pk in _written(unit))
+        states = selectors.consent_state(user_id=user.pk, view=view, written=written)
+        return entry, next(s for s in states if s.purpose == purpose)
+
+
+def _written(unit: uow.UnitOfWork) -> set[int]:
+    """Ledger entries recorded in this unit (their events are appended at its end)."""
+    return {int(e.object_id) for e in unit.events if e.object_type == "consent_entry"}
 
 
 def consent_withdraw(*, user, purpose: str, method: str, actor=None, event: str = ConsentEntry.Event.WITHDRAWN,

@@ -24,7 +24,7 @@ from tests.conftest import make_user
 from tests.support.conftest import open_case
 from tests.threads import POSTGRES_THREADS, run, wait_for_lock_waiter
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
-from vault import gateway, shredding
+from vault import gateway
 from vault import services as vault_services
 from vault.models import AccountKey, DerivedOutput, MediaItem
 
