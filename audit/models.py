@@ -235,3 +235,16 @@ class AuditVerification(models.Model):
     @property
     def active(self) -> bool:
         return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+
+class AuditOutbox(models.Model):
+    """Events written by request transactions, waiting for the sequencer to give them a seq
+    (audit.outbox, PostgreSQL with AUDIT_SEQUENCER=outbox). Rows leave as they are integrated."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.CharField(max_length=36, unique=True)
+    body = models.BinaryField(help_text="The canonical bytes with seq 0 and prev_hash 'pending'.")
+    mac = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"pending audit event {self.event_id}"

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
-from audit import canonical, merkle, notes, tiles
+from audit import canonical, merkle, notes, outbox, tiles
 from audit.canonical import ACTOR_KINDS
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead
 from audit.notes import NoteError, open_checkpoint
@@ -92,7 +92,9 @@ def audit_events_filtered(*, max_seq: int | None = None, **filters) -> QuerySet[
 
 def audit_event_by_id(*, event_id) -> AuditEvent | None:
     """The genuine event with this id (MAC valid, columns as its canonical bytes say), or None:
-    a row written into the table without the service's key is never returned."""
+    a row written into the table without the service's key is never returned. An event still in
+    the outbox (written, committed or in the caller's transaction, not yet integrated) is returned
+    with seq None."""
     return audit_events_by_ids(event_ids=[event_id]).get(canonical.normalise_event_id(event_id))
 
 
@@ -106,7 +108,10 @@ def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
             continue
     if not wanted:
         return {}
-    return {event.event_id: event for event in AuditEvent.objects.filter(event_id__in=wanted)}
+    found = {event.event_id: event for event in AuditEvent.objects.filter(event_id__in=wanted)}
+    # Events written by a transaction but not yet given a seq by the sequencer (audit.outbox).
+    found.update(outbox.pending_by_ids(wanted - set(found)))
+    return found
 
 
 def audit_witnesses() -> list[notes.Cosigner]:

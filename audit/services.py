@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit import canonical, notes
+from audit import canonical, notes, outbox
 from audit.context import current_request_id
 from audit.keys import MAC_LABEL, mac_key
 from audit.merkle import CompactRange
@@ -97,14 +97,28 @@ def _validated(event: EventInput) -> canonical.ValidEvent:
         raise ServiceError("audit_event_invalid", str(exc)) from exc
 
 
+_LOCK_HEAD_SQL = {
+    # On SQLite every transaction is IMMEDIATE: the write lock is already held.
+    "sqlite": "SELECT size, last_hash, compact_range FROM audit_audithead WHERE id = 1",
+    "postgresql": "SELECT size, last_hash, compact_range FROM audit_audithead WHERE id = 1 FOR UPDATE",
+}
+_UPDATE_HEAD_SQL = "UPDATE audit_audithead SET size = %s, last_hash = %s, compact_range = %s WHERE id = 1"
+
+
 def _lock_head() -> AuditHead:
-    head = AuditHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
-        # Only after a flush of the tables (tests); the migration creates the row.
-        # ignore_conflicts makes two first writers agree on one row.
-        AuditHead.objects.bulk_create([AuditHead(pk=1)], ignore_conflicts=True)
-        head = AuditHead.objects.select_for_update().get(pk=1)
-    return head
+    """The chain head, locked until the transaction ends. Plain SQL: appends one at a time spend
+    more time compiling ORM queries than the database spends running them."""
+    sql = _LOCK_HEAD_SQL.get(connection.vendor, _LOCK_HEAD_SQL["postgresql"])
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+        if row is None:
+            # Only after a flush of the tables (tests); the migration creates the row.
+            # ignore_conflicts makes two first writers agree on one row.
+            AuditHead.objects.bulk_create([AuditHead(pk=1)], ignore_conflicts=True)
+            cursor.execute(sql)
+            row = cursor.fetchone()
+    return AuditHead(id=1, size=row[0], last_hash=row[1], compact_range=bytes(row[2]))
 
 
 def _checkpoint_for(tree: CompactRange, when) -> AuditCheckpoint:
@@ -151,56 +165,76 @@ def _insert(rows: list[list]) -> None:
 
 
 def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
-    """Appends the events in order, as one batch, in the caller's transaction."""
+    """Appends the events in order, as one batch, in the caller's transaction.
+
+    Inline (SQLite, and PostgreSQL with AUDIT_SEQUENCER=inline): the events take their seq now,
+    under the chain head's lock, held until the caller's transaction ends. With the outbox
+    (AUDIT_SEQUENCER=outbox, PostgreSQL): they are written, MAC'd, to the outbox in the caller's
+    transaction without any shared lock, and the sequencer gives them their seq in batches after
+    the commit (audit.outbox); the returned events then have no seq yet."""
     prepared = [_validated(event) for event in events]
     if not prepared:
         return []
-    every = settings.AUDIT_CHECKPOINT_EVERY
+    if outbox.enabled():
+        return outbox.outbox_write(prepared, timezone.now())
+    now = timezone.now()
     with transaction.atomic():
-        head = _lock_head()
-        tree = CompactRange.from_bytes(head.size, bytes(head.compact_range))
-        now = timezone.now()
-        time_text = canonical.format_time(now)
-        db_time = connection.ops.adapt_datetimefield_value(now)
-        prev_hash = head.last_hash
-        seq = head.size
-        rows: list[tuple] = []
-        events_out: list[AuditEvent] = []
-        checkpoints: list[AuditCheckpoint] = []
-        leaf_hash = canonical.leaf_hash
-        key = mac_key()
-        leaves: list[bytes] = []
-        for valid in prepared:
-            seq += 1
-            body = canonical.encode(valid, seq=seq, time=time_text, prev_hash=prev_hash)
-            leaf = leaf_hash(body)
-            leaf_hex = leaf.hex()
-            f = valid.fields
-            row = [seq, now, f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
-                   f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], body, prev_hash,
-                   leaf_hex, f["event_id"], hmac_digest(key, MAC_LABEL + leaf, "sha256").hex()]
-            event = AuditEvent(*row)
-            event._state.adding = False
-            events_out.append(event)
-            row[1] = db_time
-            row[11] = valid.details_json.decode()
-            rows.append(row)
-            tree.append(leaf)
-            leaves.append(leaf)
-            if seq % every == 0:
-                checkpoints.append(_checkpoint_for(tree, now))
-            prev_hash = leaf_hex
-        _insert(rows)
-        store_filled_tiles(head.size, leaves)
-        if checkpoints:
-            AuditCheckpoint.objects.bulk_create(checkpoints)
-        AuditHead.objects.filter(pk=1).update(size=seq, last_hash=prev_hash, compact_range=tree.to_bytes())
+        return _integrate([(valid, now) for valid in prepared])
+
+
+def _integrate(items: list[tuple[canonical.ValidEvent, object]]) -> list[AuditEvent]:
+    """Gives the events the next seqs, after the head: rows, tiles, checkpoints every N, the head.
+    Call inside a transaction; it takes the head's lock."""
+    every = settings.AUDIT_CHECKPOINT_EVERY
+    head = _lock_head()
+    tree = CompactRange.from_bytes(head.size, bytes(head.compact_range))
+    prev_hash = head.last_hash
+    seq = head.size
+    rows: list[list] = []
+    events_out: list[AuditEvent] = []
+    checkpoints: list[AuditCheckpoint] = []
+    leaf_hash = canonical.leaf_hash
+    key = mac_key()
+    leaves: list[bytes] = []
+    last_moment = time_text = db_time = None
+    adapt = connection.ops.adapt_datetimefield_value
+    for valid, moment in items:
+        if moment is not last_moment:
+            last_moment, time_text, db_time = moment, canonical.format_time(moment), adapt(moment)
+        seq += 1
+        body = canonical.encode(valid, seq=seq, time=time_text, prev_hash=prev_hash)
+        leaf = leaf_hash(body)
+        leaf_hex = leaf.hex()
+        f = valid.fields
+        row = [seq, moment, f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
+               f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], body, prev_hash,
+               leaf_hex, f["event_id"], hmac_digest(key, MAC_LABEL + leaf, "sha256").hex()]
+        event = AuditEvent(*row)
+        event._state.adding = False
+        events_out.append(event)
+        row[1] = db_time
+        row[11] = valid.details_json.decode()
+        rows.append(row)
+        tree.append(leaf)
+        leaves.append(leaf)
+        if seq % every == 0:
+            checkpoints.append(_checkpoint_for(tree, moment))
+        prev_hash = leaf_hex
+    _insert(rows)
+    store_filled_tiles(head.size, leaves)
+    if checkpoints:
+        AuditCheckpoint.objects.bulk_create(checkpoints)
+    with connection.cursor() as cursor:
+        cursor.execute(_UPDATE_HEAD_SQL, [seq, prev_hash, tree.to_bytes()])
     return events_out
 
 
 def audit_checkpoint_create() -> AuditCheckpoint:
-    """Signs a checkpoint over every event so far (or returns the one already at that size)."""
+    """Signs a checkpoint over every event so far (or returns the one already at that size),
+    the outbox's included (those of the caller's transaction too)."""
     with transaction.atomic():
+        if outbox.enabled():
+            outbox.integrate_pending()
         head = _lock_head()
         if head.size == 0:
             raise ServiceError("audit_log_empty", "There are no audit events to checkpoint yet.")
@@ -216,6 +250,8 @@ def audit_checkpoint_if_due() -> AuditCheckpoint | None:
     """Signs a checkpoint when events were added since the latest one; None when there is nothing new.
     Run every few seconds (audit_checkpoint --every), it bounds how long a new event goes unsigned,
     and so how far back anyone could roll the trail without a signed checkpoint showing it."""
+    if outbox.enabled():
+        outbox.integrate_when_free()
     head = AuditHead.objects.filter(pk=1).values_list("size", flat=True).first() or 0
     latest = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
     if head <= latest:

@@ -238,6 +238,7 @@ VAULT_MAX_IMAGE_PIXELS = envint("VAULT_MAX_IMAGE_PIXELS", 100_000_000, minimum=1
 WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
 # After a material notice change, how long a holder who has not agreed again keeps their library.
 LAPSE_GRACE_DAYS = envint("LAPSE_GRACE_DAYS", 30, minimum=0)
+TRASH_DAYS = envint("TRASH_DAYS", 30, minimum=1)  # a deleted photo can be restored this long
 FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES
 # Request limits: one photo per upload request (a few spare for forms), JSON bodies small and shallow.
@@ -314,6 +315,14 @@ AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", 10, minimum=1)
 # Witnesses whose cosignatures the audit trail accepts (C2SP tlog-cosignature), as note verifier
 # keys <name>+<key id>+<base64(0x04 || Ed25519 public key)>, comma or newline separated.
 AUDIT_WITNESSES = envlist("AUDIT_WITNESSES")
+# How audit events get their seq on PostgreSQL: "outbox" (requests write to an outbox without a
+# shared lock; a sequencer integrates them in batches after commit) or "inline" (under the chain
+# head's lock, held to the end of the request's transaction). SQLite is always inline. Tests run
+# inline, so an event is readable in the transaction that wrote it; tests/audit/test_outbox.py
+# runs the outbox.
+AUDIT_SEQUENCER = envstr("AUDIT_SEQUENCER", "inline" if ENVIRONMENT == "test" else "outbox")
+if AUDIT_SEQUENCER not in ("inline", "outbox"):
+    raise ImproperlyConfigured(f"AUDIT_SEQUENCER={AUDIT_SEQUENCER!r}: use inline or outbox")
 
 CONSENT_JURISDICTION = envstr("CONSENT_JURISDICTION", "EU")
 CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")

@@ -124,7 +124,7 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
         yield sink.drain()
 
         metadata = []
-        item_ids = list(vault_selectors.media_list(user_id=holder_id).order_by("id").values_list("pk", flat=True))
+        item_ids = list(vault_selectors.media_held(user_id=holder_id).order_by("id").values_list("pk", flat=True))
         for item_id in item_ids:
             # The holder's own read (purpose owner_access): audited by the gateway, then streamed.
             opened = gateway.owner_open(user_id=holder_id, item_id=item_id)

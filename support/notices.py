@@ -70,7 +70,7 @@ def notice_email_send(*, notice_id: int) -> None:
                 subject="Support acted on your consentsvc account",
                 message=f"Hello {notice.holder.username},\n\n{text}\n\n"
                         "You can see this on your settings page and in your access history. If you did not ask "
-                        "for this, reply to this email.\n",
+                        "for this, contact us.\n",
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 recipient_list=[address],
             )

@@ -1,7 +1,7 @@
 """Styled 403, 404 and 500 pages with DEBUG=False: the navigation, and a way back."""
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.test import Client
 from django.urls import path
 
@@ -19,10 +19,15 @@ def _forbidden(request):
     raise PermissionDenied
 
 
+def _suspicious(request):
+    raise SuspiciousOperation("a hostile request")
+
+
 urlpatterns = [
-    path("boom/", _boom), path("api/v1/boom/", _boom), path("api/v1/forbidden/", _forbidden),
+    path("boom/", _boom), path("api/v1/boom/", _boom), path("api/v1/forbidden/", _forbidden), path("odd/", _suspicious),
     *project_urls.urlpatterns,
 ]
+handler400 = project_urls.handler400
 handler403 = project_urls.handler403
 handler404 = project_urls.handler404
 handler500 = project_urls.handler500
@@ -107,3 +112,12 @@ def test_it_keeps_json_403_under_the_api(production_like, settings):
     response = Client().get("/api/v1/forbidden/")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_it_shows_a_styled_400_without_the_reason(production_like, settings, bob):
+    settings.ROOT_URLCONF = "tests.test_error_pages"
+    response = _signed_in("bob").get("/odd/")
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "That request could not be understood" in body and "hostile" not in body
+    assert 'href="/media/"' in body

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsHolder, collection_method
 from consentsvc.api.parsers import json_loads_limited
 from consentsvc.errors import is_storage_full
-from vault import blobs, gateway, selectors, services
+from vault import blobs, gateway, selectors, services, trash
 from vault.models import Exclusion
 from vault.uploads import TOO_LARGE_FLAG
 
@@ -165,7 +165,7 @@ def _labels(raw) -> list[str] | None:
 
 
 class MediaDetailApi(APIView):
-    """One item: GET its metadata, PATCH {"excluded"}, DELETE it and every output derived from it."""
+    """One item: GET its metadata, PATCH {"excluded"}, DELETE moves it to the trash (vault.api_trash)."""
 
     permission_classes = [IsHolder]
 
@@ -196,10 +196,12 @@ class MediaDetailApi(APIView):
         )
         return Response(_media_out(item, selectors.media_meta(item=item)))
 
-    @extend_schema(operation_id="media_delete", summary="Delete the item and every output derived from it",
-                   responses={204: None})
+    @extend_schema(operation_id="media_delete",
+                   summary="Move the item to the trash (out of every read at once) and delete every output derived "
+                           "from it; restorable for TRASH_DAYS, then destroyed",
+                   responses={204: None, 404: OpenApiResponse(description="not_found (also: already in the trash)")})
     def delete(self, request, item_id: int):
-        services.media_delete(user_id=request.user.pk, item_id=item_id)
+        trash.media_trash(user_id=request.user.pk, item_ids=[item_id])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,10 +1,12 @@
 from django.urls import path
 
-from vault import api
+from vault import api, api_trash
 
 urlpatterns = [
     path("media/", api.MediaCollectionApi.as_view(), name="api-media-list"),
+    path("media/trash/", api_trash.TrashApi.as_view(), name="api-media-trash"),
     path("media/<int:item_id>/", api.MediaDetailApi.as_view(), name="api-media-detail"),
+    path("media/<int:item_id>/restore/", api_trash.MediaRestoreApi.as_view(), name="api-media-restore"),
     path("media/<int:item_id>/content/", api.MediaContentApi.as_view(), name="api-media-content"),
     path("media/<int:item_id>/thumbnail/", api.MediaThumbnailApi.as_view(), name="api-media-thumbnail"),
     path("exclusions/", api.ExclusionCollectionApi.as_view(), name="api-exclusion-list"),

@@ -131,7 +131,10 @@ def _usable(*, user_id: int, items) -> list[tuple[MediaItem, ItemMeta]]:
     rules = selectors.exclusion_rules(user_id=user_id)
     metas = selectors.media_metas(items=items)
     return [
-        (item, meta) for item, meta in zip(items, metas, strict=True) if not item.excluded and not rules.reason(meta)
+        (item, meta)
+        for item, meta in zip(items, metas, strict=True)
+        # Trash: a deleted photo is out of every purpose's reads at once (vault.trash).
+        if not item.excluded and item.trashed_at is None and not rules.reason(meta)
     ]
 
 
@@ -197,7 +200,8 @@ class OpenedContent:
     chunks: Iterator[bytes]
 
 
-def owner_open(*, user_id: int, item_id: int, variant: str = "original") -> OpenedContent:
+def owner_open(*, user_id: int, item_id: int, variant: str = "original",
+               include_trashed: bool = False) -> OpenedContent:
     """The holder reading their own item (purpose owner_access): audited, then streamed.
 
     The stream raises blobs.BlobIntegrityError if the blob proves bad on the way; a
@@ -205,7 +209,8 @@ def owner_open(*, user_id: int, item_id: int, variant: str = "original") -> Open
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}")
-    item = selectors.media_get(user_id=user_id, item_id=item_id)
+    # Trash: the holder's own trash page still shows what is in it, to decide whether to restore it.
+    item = selectors.media_get(user_id=user_id, item_id=item_id, include_trashed=include_trashed)
     item = MediaItem.objects.select_related("key").get(pk=item.pk)
     meta = selectors.media_meta(item=item)
     data_key = keyring.data_key_by_id(user_id=user_id, key_id=item.key.key_id)

@@ -56,11 +56,18 @@ class MediaItem(models.Model):
     stored_bytes = models.PositiveBigIntegerField(help_text="Ciphertext bytes of original and thumbnail.")
     has_location = models.BooleanField(default=False)
     excluded = models.BooleanField(default=False)
+    # Set when the holder deletes it: out of every read but the holder's own until restored,
+    # or until TRASH_DAYS later, when housekeeping deletes it for good (vault.trash).
+    trashed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "dedup_tag"], name="vault_media_unique_per_owner")]
-        indexes = [models.Index(fields=["owner", "-id"], name="vault_media_owner_idx")]
+        indexes = [
+            models.Index(fields=["owner", "-id"], name="vault_media_owner_idx"),
+            models.Index(fields=["trashed_at"], name="vault_media_trashed_idx",
+                         condition=models.Q(trashed_at__isnull=False)),
+        ]
         ordering = ["-id"]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from consentsvc.errors import ServiceError
 from vault import keyring, keys
@@ -18,13 +18,29 @@ from vault.models import DerivedOutput, Exclusion, MediaItem
 
 
 def media_list(*, user_id: int) -> QuerySet[MediaItem]:
+    """The holder's items, newest first, without those in the trash."""
+    return MediaItem.objects.filter(owner_id=user_id, trashed_at__isnull=True).order_by("-id")
+
+
+def media_held(*, user_id: int) -> QuerySet[MediaItem]:
+    """Everything held for the holder, the trash included (what an export must contain)."""
     return MediaItem.objects.filter(owner_id=user_id).order_by("-id")
 
 
-def media_get(*, user_id: int, item_id) -> MediaItem:
-    """The holder's own item; another holder's item is indistinguishable from a missing one."""
+def trash_list(*, user_id: int) -> QuerySet[MediaItem]:
+    """The holder's items in the trash, most recently deleted first."""
+    return MediaItem.objects.filter(owner_id=user_id, trashed_at__isnull=False).order_by("-trashed_at", "-id")
+
+
+def media_get(*, user_id: int, item_id, include_trashed: bool = False) -> MediaItem:
+    """The holder's own item; another holder's item is indistinguishable from a missing one.
+
+    An item in the trash is missing too, unless asked for (the holder's own trash page and its restore)."""
+    found = MediaItem.objects.filter(owner_id=user_id)
+    if not include_trashed:
+        found = found.filter(trashed_at__isnull=True)
     try:
-        return MediaItem.objects.get(owner_id=user_id, pk=int(item_id))
+        return found.get(pk=int(item_id))
     except (MediaItem.DoesNotExist, ValueError, TypeError):
         raise ServiceError("not_found", "No such media item.") from None
 
@@ -89,7 +105,8 @@ def exclusion_rules(*, user_id: int) -> ExclusionRules:
 def media_summary(*, user_id: int) -> dict:
     """Counts and sizes for support: never content, places or labels."""
     items = MediaItem.objects.filter(owner_id=user_id).aggregate(
-        count=Count("id"), size=Sum("stored_bytes"), last=Max("created_at")
+        count=Count("id"), size=Sum("stored_bytes"), last=Max("created_at"),
+        trashed=Count("id", filter=Q(trashed_at__isnull=False)),
     )
     outputs = DerivedOutput.objects.filter(owner_id=user_id).aggregate(count=Count("id"), size=Sum("stored_bytes"))
     return {
@@ -98,6 +115,7 @@ def media_summary(*, user_id: int) -> dict:
         "outputs": outputs["count"],
         "outputs_bytes": outputs["size"] or 0,
         "last_upload_at": items["last"],
+        "trashed": items["trashed"],
     }
 
 

@@ -155,6 +155,11 @@ def _media_key(*, user_id: int):
 
 
 def _duplicate(*, user_id: int, item: MediaItem, method: str) -> UploadResult:
+    if item.trashed_at is not None:
+        # Trash: sending a deleted photo again means the holder wants it back.
+        from vault.trash import media_restore
+
+        item = media_restore(user_id=user_id, item_id=item.pk)
     with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
         uow.record(uow.event(action="media.upload_duplicate", object_type="media", object_id=item.pk,
                              purpose=purposes.CAMERA_ROLL, details={"method": method}))

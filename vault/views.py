@@ -12,7 +12,7 @@ from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.uow import Actor
 from consentsvc.errors import ServiceError
-from vault import gateway, selectors, services, shredding
+from vault import gateway, selectors, services, shredding, trash
 from vault.api import stream_response
 from vault.forms import DateRangeForm, EraseForm, PlaceForm
 from vault.uploads import TOO_LARGE_FLAG
@@ -48,10 +48,13 @@ def media_list(request):
         request.GET.get("page")
     )
     metas = selectors.media_metas(items=page.object_list)
+    summary = selectors.media_summary(user_id=request.user.pk)
     return render(request, "vault/media.html", {
         "page": page,
         "rows": list(zip(page.object_list, metas, strict=True)),
-        "summary": selectors.media_summary(user_id=request.user.pk),
+        "summary": summary,
+        "live_items": summary["items"] - summary["trashed"],
+        "trash_days": settings.TRASH_DAYS,
         "uploads_on": consent_active_entry(user_id=request.user.pk, purpose=purposes.CAMERA_ROLL) is not None,
         "erase_form": EraseForm(),
         "upload_words": upload_words(),
@@ -99,7 +102,7 @@ def media_upload(request):
 
 def _content(request, item_id: int, variant: str):
     try:
-        opened = gateway.owner_open(user_id=request.user.pk, item_id=item_id, variant=variant)
+        opened = gateway.owner_open(user_id=request.user.pk, item_id=item_id, variant=variant, include_trashed=True)
     except ServiceError as exc:
         _not_found_as_404(exc)
     suffix = "-thumbnail.jpg" if variant == "thumbnail" else ""
@@ -130,15 +133,87 @@ def media_exclude(request, item_id: int):
     return redirect("vault:media")
 
 
+def _trash_days() -> str:
+    return f"{settings.TRASH_DAYS} day{'s' if settings.TRASH_DAYS != 1 else ''}"
+
+
 @holder_required
 @require_POST
 def media_delete(request, item_id: int):
     try:
-        services.media_delete(user_id=request.user.pk, item_id=item_id)
+        outputs = trash.media_trash(user_id=request.user.pk, item_ids=[item_id])
     except ServiceError as exc:
         _not_found_as_404(exc)
-    messages.success(request, "Deleted, with every suggestion made from it.")
+    made = ""
+    if outputs:
+        were = "was" if outputs == 1 else "were"
+        made = f" {outputs} suggestion{'s' if outputs != 1 else ''} made from it {were} deleted."
+    messages.success(request, f"Moved to the trash: you can restore it there for {_trash_days()}.{made}")
     return redirect("vault:media")
+
+
+@holder_required
+@require_POST
+def media_bulk(request):
+    """Several photos at once, chosen with the boxes on /media/: exclude, include, or move to the trash."""
+    ids = request.POST.getlist("items")
+    action = request.POST.get("action")
+    if not ids:
+        messages.error(request, "Tick the photos first, then choose what to do with them.")
+        return redirect("vault:media")
+    try:
+        if action == "delete":
+            trash.media_trash(user_id=request.user.pk, item_ids=ids)
+            messages.success(request, f"Moved {len(ids)} photo{'s' if len(ids) != 1 else ''} to the trash: "
+                                      f"you can restore them there for {_trash_days()}.")
+        elif action in ("exclude", "include"):
+            for item_id in ids:
+                services.media_set_excluded(user_id=request.user.pk, item_id=item_id, excluded=action == "exclude")
+            done = "kept out of suggestions." if action == "exclude" else "may be used in suggestions again."
+            messages.success(request, f"{len(ids)} photo{'s' if len(ids) != 1 else ''} {done}")
+        else:
+            messages.error(request, "Choose Exclude, Include or Delete.")
+    except ServiceError as exc:
+        _not_found_as_404(exc)
+    return redirect("vault:media")
+
+
+@holder_required
+@require_GET
+def trash_list(request):
+    page = Paginator(selectors.trash_list(user_id=request.user.pk).select_related("key"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    metas = selectors.media_metas(items=page.object_list)
+    return render(request, "vault/trash.html", {
+        "page": page,
+        "rows": [(item, meta, trash.purge_due_at(item.trashed_at))
+                 for item, meta in zip(page.object_list, metas, strict=True)],
+        "trash_days": settings.TRASH_DAYS,
+    })
+
+
+@holder_required
+@require_POST
+def media_restore(request, item_id: int):
+    try:
+        trash.media_restore(user_id=request.user.pk, item_id=item_id)
+    except ServiceError as exc:
+        _not_found_as_404(exc)
+    messages.success(request, "Restored: it is back with your cloud copies.")
+    return redirect("vault:trash")
+
+
+@holder_required
+@require_POST
+def trash_empty(request):
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Nothing was deleted: confirm that you want to empty the trash.")
+        return redirect("vault:trash")
+    destroyed = trash.trash_empty(user_id=request.user.pk)
+    photos = f"{destroyed} photo{'s' if destroyed != 1 else ''}"
+    messages.success(request, f"Emptied the trash: {photos} destroyed for good.")
+    return redirect("vault:trash")
 
 
 @holder_required

@@ -191,8 +191,12 @@ def test_the_service_refuses_cosignatures_it_cannot_check(setup, audrey, api, tm
     response = client.post(url, {"note": fake_body + "\n" + note.split("\n\n", 1)[1] + line + "\n"}, format="json")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "audit_checkpoint_unknown")
     # A signature by the witness's key over other bytes
-    good = witness.cosign(body, key, NAME, 1700000000)
-    bad = witness.cosign(body, key, NAME, 1700000001)[: -len("AA==")] + good[-len("AA=="):]
+    import base64
+
+    prefix, blob = witness.cosign(body, key, NAME, 1700000000).rsplit(" ", 1)
+    raw = bytearray(base64.b64decode(blob))
+    raw[40] ^= 1  # one bit of the signature
+    bad = f"{prefix} {base64.b64encode(bytes(raw)).decode()}"
     response = client.post(url, {"note": note + bad + "\n"}, format="json")
     assert response.status_code == 400
     assert not AuditCosignature.objects.exists()

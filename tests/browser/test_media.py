@@ -1,4 +1,4 @@
-"""/media/ without JavaScript: alice's thumbnails load, she excludes one photo, deletes one, then deletes all
+"""/media/ without JavaScript: alice's thumbnails load, she excludes one photo, moves one to the trash, then deletes all
 her cloud media after ticking the confirmation; bob sees none of her photos and cannot open them."""
 
 import pytest
@@ -41,11 +41,11 @@ def test_it_lets_a_holder_exclude_delete_and_erase_her_cloud_copies(new_page, va
     expect(page.locator(f"#media-{first} .badge")).to_have_text("Kept out of suggestions")
     assert MediaItem.objects.get(pk=first).excluded
 
-    page.locator(f"#media-{second}").get_by_role("button", name="Delete this photo and what was made from it").click()
-    expect(page.locator(".messages")).to_contain_text("Deleted")
+    page.locator(f"#media-{second}").get_by_role("button", name="Move this photo to the trash").click()
+    expect(page.locator(".messages")).to_contain_text("Moved to the trash")
     expect(page.locator(f"#media-{second}")).to_have_count(0)
     expect(cards).to_have_count(2)
-    assert not MediaItem.objects.filter(pk=second).exists()
+    assert MediaItem.objects.get(pk=second).trashed_at is not None
 
     # bob, at the same time, sees only his own photo and cannot open alice's.
     other = new_page()
@@ -65,7 +65,7 @@ def test_it_lets_a_holder_exclude_delete_and_erase_her_cloud_copies(new_page, va
     expect(cards).to_have_count(2)
     confirm.check()
     erase.click()
-    expect(page.locator(".messages")).to_contain_text("Destroyed 2 cloud copies")
+    expect(page.locator(".messages")).to_contain_text("Destroyed 3 cloud copies")
     expect(cards).to_have_count(0)
     # The empty state agrees with the line above it: uploads are still on, only the copies are gone.
     expect(page.locator("#no-media")).to_contain_text(

@@ -20,6 +20,7 @@ DESKTOP = {"width": 1280, "height": 900}
 HOLDER_PAGES = [
     ("/settings/camera-roll/", "camera-roll"),
     ("/media/", "media"),
+    ("/media/trash/", "trash"),
     ("/suggestions/", "suggestions"),
     ("/settings/exclusions/", "exclusions"),
     ("/me/access/", "access"),
@@ -42,6 +43,10 @@ def busy_holder(vault_keys):
     vault_services.exclusion_create_place(user_id=alice.pk, name="A place with a rather long name indeed",
                                           lat=38.7223, lon=-9.1393, radius_m=250)
     rights.export_request(holder=alice)
+    from vault import trash
+    from vault.models import MediaItem
+
+    trash.media_trash(user_id=alice.pk, item_ids=[MediaItem.objects.filter(owner=alice).first().pk])
     return alice
 
 

@@ -128,13 +128,14 @@ def test_it_keeps_the_reason_out_of_the_audit_trail(sam, alice, django_capture_o
         assert "secret-reason-words" not in raw and "secret-note-words" not in raw
 
 
-def test_it_lets_the_holder_dismiss_a_notice_and_no_one_else(sam, alice, bob):
+def test_it_lets_the_holder_dismiss_a_notice_and_no_one_else(sam, alice, bob, audrey):
     grant(alice)
     open_case(sam, alice)
     _revoke(sam, alice)
     notice = SupportNotice.objects.get()
     assert client_for(bob).post(f"/me/notices/{notice.pk}/dismiss/").status_code == 404
     assert client_for(sam).post(f"/me/notices/{notice.pk}/dismiss/").status_code == 403
+    assert client_for(audrey).post(f"/me/notices/{notice.pk}/dismiss/").status_code == 403
     assert client_for().post(f"/me/notices/{notice.pk}/dismiss/").status_code == 302
     assert client_for(alice).get(f"/me/notices/{notice.pk}/dismiss/").status_code == 405
     done = client_for(alice).post(f"/me/notices/{notice.pk}/dismiss/")

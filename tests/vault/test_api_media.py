@@ -134,14 +134,18 @@ def test_it_excludes_and_includes_an_item(item, consented, api):
     assert MediaItem.objects.get(pk=item["id"]).excluded is False
 
 
-def test_it_deletes_an_item_and_its_blobs(item, consented, api, tmp_path, django_capture_on_commit_callbacks):
+def test_it_deletes_an_item_to_the_trash_and_emptying_it_deletes_its_blobs(
+    item, consented, api, tmp_path, django_capture_on_commit_callbacks
+):
     assert len([p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]) == 2
-    with django_capture_on_commit_callbacks(execute=True):
-        response = api(consented).delete(f"/api/v1/media/{item['id']}/")
+    response = api(consented).delete(f"/api/v1/media/{item['id']}/")
     assert response.status_code == 204
+    assert api(consented).get(f"/api/v1/media/{item['id']}/content/").status_code == 404
+    assert api(consented).get(f"/api/v1/media/{item['id']}/").status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api(consented).delete("/api/v1/media/trash/").json() == {"destroyed": 1}
     assert not MediaItem.objects.exists()
     assert [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()] == []
-    assert api(consented).get(f"/api/v1/media/{item['id']}/content/").status_code == 404
 
 
 ENDPOINTS = [

@@ -56,7 +56,8 @@ def test_it_excludes_includes_and_deletes_from_the_page(item, consented):
     client.post(f"/media/{item.pk}/exclude/", {"excluded": "0"})
     assert not MediaItem.objects.get(pk=item.pk).excluded
     assert client.post(f"/media/{item.pk}/delete/").status_code == 302
-    assert not MediaItem.objects.exists()
+    assert MediaItem.objects.get(pk=item.pk).trashed_at is not None
+    assert f'id="media-{item.pk}"' not in client.get("/media/").content.decode()
 
 
 def test_it_erases_everything_only_when_confirmed(item, consented):

@@ -21,5 +21,9 @@ class Command(BaseCommand):
             raise CommandError("demo accounts are for development only")
         for username, role, password in DEMO_ACCOUNTS:
             if not User.objects.filter(username=username).exists():
-                services.user_create(username=username, password=password, role=role)
+                user = services.user_create(username=username, password=password, role=role,
+                                            email=f"{username}@example.org")
+                # A first name, so what support does reads "Support agent Sam turned off ...".
+                user.first_name = username.capitalize()
+                user.save(update_fields=["first_name"])
             self.stdout.write(f"  {role:<8} {username:<7} password: {password}")

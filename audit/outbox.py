@@ -1,0 +1,192 @@
+"""The audit outbox and its sequencer (PostgreSQL, AUDIT_SEQUENCER=outbox), as Trillian and Tessera do.
+
+A request's transaction writes its events to the outbox: each with its event id, its time and
+every field, in a canonical body with no seq and no link yet, and a MAC of that body under the audit
+MAC key. No shared lock is taken, so requests do not queue behind each other's transactions; the
+events still commit or roll back with the action they record.
+
+After the commit, the committing request runs the sequencer if no other process is running it
+(a session advisory lock): it takes the chain head's lock, moves the committed outbox rows, oldest
+first, into the trail in batches (seq, link, leaf hash, event MAC, tiles, checkpoints every N) and
+deletes them from the outbox, in one transaction per batch; then it looks again, so a row committed
+while it worked is never left behind. The lag is one batch's work. `audit_checkpoint --loop`
+integrates too, as a backstop. A row whose MAC does not verify (written without the key) is never
+integrated: it is dropped and counted in an `audit.outbox_rejected` event.
+
+Pending events are genuine once their MAC verifies: audit_event_by_id finds them before they have a
+seq. What the outbox does not protect against: someone with the database deleting a pending row in
+the instant before it is integrated (the lag); the trail's protections start at integration.
+"""
+
+import json
+import logging
+from hmac import compare_digest
+from hmac import digest as hmac_digest
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from audit import canonical
+from audit.keys import mac_key
+from audit.models import AuditEvent
+
+logger = logging.getLogger(__name__)
+
+PENDING_MAC_LABEL = b"consentsvc-audit-pending-mac/v1\n"
+_ADVISORY_KEY = 0x61756469  # "audi": one sequencer at a time, across processes
+BATCH = 5000
+_SEQ_PLACEHOLDER = 0
+_PREV_PLACEHOLDER = "pending"
+
+
+def enabled() -> bool:
+    return settings.AUDIT_SEQUENCER == "outbox" and connection.vendor == "postgresql"
+
+
+def _pending_body(valid: canonical.ValidEvent, time_text: str) -> bytes:
+    return canonical.encode(valid, seq=_SEQ_PLACEHOLDER, time=time_text, prev_hash=_PREV_PLACEHOLDER)
+
+
+def _pending_mac(body: bytes, key: bytes) -> str:
+    return hmac_digest(key, PENDING_MAC_LABEL + body, "sha256").hex()
+
+
+def outbox_write(prepared: list[canonical.ValidEvent], now) -> list[AuditEvent]:
+    """Writes the events to the outbox in the caller's transaction, and asks for integration at commit."""
+    key = mac_key()
+    time_text = canonical.format_time(now)
+    rows, out = [], []
+    for valid in prepared:
+        body = _pending_body(valid, time_text)
+        rows.append((valid.fields["event_id"], body, _pending_mac(body, key)))
+        out.append(_unsequenced(valid, now))
+    with (connection.cursor() as cursor,
+          cursor.cursor.copy("COPY audit_auditoutbox (event_id, body, mac) FROM STDIN") as copy):
+        for row in rows:
+            copy.write_row(row)
+    # Once per transaction (Django forgets the hook with a rollback).
+    if not any(func is _after_commit for _, func, _ in connection.run_on_commit):
+        transaction.on_commit(_after_commit)
+    return out
+
+
+def _after_commit() -> None:
+    try:
+        integrate_when_free()
+    except Exception:  # the request has committed; a later run (or the checkpoint loop) integrates
+        logger.exception("audit outbox integration failed; it will be retried")
+
+
+def _unsequenced(valid: canonical.ValidEvent, moment) -> AuditEvent:
+    f = valid.fields
+    event = AuditEvent(seq=None, time=moment, actor_kind=f["actor_kind"], actor_id=f["actor_id"], action=f["action"],
+                       subject_id=f["subject_id"], object_type=f["object_type"], object_id=f["object_id"],
+                       purpose=f["purpose"], outcome=f["outcome"], request_id=f["request_id"], details=f["details"],
+                       event_id=f["event_id"])
+    event._state.adding = False
+    return event
+
+
+def _valid_from_body(body: bytes) -> tuple[canonical.ValidEvent, object]:
+    event = json.loads(body)
+    details = event["details"]
+    fields = {name: event[name] for name in ("action", "actor_kind", "actor_id", "subject_id", "object_type",
+                                            "object_id", "purpose", "outcome", "request_id", "event_id")}
+    fields["details"] = details
+    return canonical.ValidEvent(fields, canonical.dumps(details)), parse_datetime(event["time"])
+
+
+def _genuine_pending(body: bytes, mac: str, key: bytes) -> bool:
+    if not mac or not compare_digest(_pending_mac(body, key), mac):
+        return False
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return False
+    return (isinstance(event, dict) and event.get("seq") == _SEQ_PLACEHOLDER
+            and event.get("prev_hash") == _PREV_PLACEHOLDER and event.get("v") == canonical.CANONICAL_VERSION
+            and _pending_body(_valid_from_body(body)[0], event["time"]) == body)
+
+
+def integrate_pending(limit: int = BATCH) -> tuple[list[AuditEvent], int]:
+    """Moves up to `limit` committed outbox rows (and the caller's own) into the trail, in one
+    transaction, under the head's lock. Returns the integrated events and how many were refused."""
+    from audit.services import _integrate, _lock_head
+
+    key = mac_key()
+    with transaction.atomic():
+        _lock_head()  # one integrator at a time, and in line with inline appends and checkpoints
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id, body, mac FROM audit_auditoutbox ORDER BY id LIMIT %s", [limit])
+            rows = cursor.fetchall()
+        if not rows:
+            return [], 0
+        items, refused = [], 0
+        for _, body, mac in rows:
+            body = bytes(body)
+            if _genuine_pending(body, mac, key):
+                items.append(_valid_from_body(body))
+            else:
+                refused += 1
+        events = _integrate(items) if items else []
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM audit_auditoutbox WHERE id = ANY(%s)", [[row[0] for row in rows]])
+        if refused:
+            logger.error("audit outbox: %d row(s) without a valid MAC were refused", refused)
+            events += _integrate_rejection(refused)
+    return events, refused
+
+
+def _integrate_rejection(count: int) -> list[AuditEvent]:
+    from audit.services import EventInput, _integrate, _validated
+
+    note = EventInput(action="audit.outbox_rejected", actor_kind="system", actor_id="consentsvc",
+                      outcome="denied", details={"count": count})
+    return _integrate([(_validated(note), timezone.now())])
+
+
+def integrate_when_free() -> int:
+    """Integrates everything pending unless another process is already doing it. Returns how many."""
+    done = 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_KEY])
+        got = cursor.fetchone()[0]
+    while got:
+        try:
+            while True:
+                events, _ = integrate_pending()
+                done += len(events)
+                if not events:
+                    break
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_KEY])
+        # A row committed by a request that found the lock taken just before we let it go: look again.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM audit_auditoutbox)")
+            if not cursor.fetchone()[0]:
+                break
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_KEY])
+            got = cursor.fetchone()[0]
+    return done
+
+
+def pending_by_ids(event_ids: set[str]) -> dict[str, AuditEvent]:
+    """Genuine (MAC-valid) events still in the outbox, by id, without a seq."""
+    if connection.vendor != "postgresql" or not event_ids:
+        return {}
+    key = mac_key()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT event_id, body, mac FROM audit_auditoutbox WHERE event_id = ANY(%s)",
+                       [list(event_ids)])
+        rows = cursor.fetchall()
+    found = {}
+    for event_id, body, mac in rows:
+        body = bytes(body)
+        if _genuine_pending(body, mac, key):
+            valid, moment = _valid_from_body(body)
+            if valid.fields["event_id"] == event_id:
+                found[event_id] = _unsequenced(valid, moment)
+    return found

@@ -1,0 +1,141 @@
+"""The outbox and its sequencer (PostgreSQL, AUDIT_SEQUENCER=outbox): requests write events without a
+shared lock, the events commit or roll back with the request, and the sequencer gives them gapless
+seqs after the commit, refusing rows written without the MAC key."""
+
+import threading
+import uuid
+
+import pytest
+from django.db import connection, transaction
+
+from audit import outbox, selectors
+from audit.models import AuditCheckpoint, AuditEvent, AuditOutbox
+from audit.services import EventInput, audit_append, audit_append_many, audit_export_begin
+from audit.verification import audit_verify
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _outbox(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("the outbox is PostgreSQL's; SQLite appends inline")
+    settings.AUDIT_SEQUENCER = "outbox"
+
+
+def _event(i=0, **kwargs):
+    return EventInput(action="media.read", actor_kind="service", actor_id=str(i), subject_id=1, object_id=i,
+                      **kwargs)
+
+
+def test_events_wait_in_the_outbox_until_commit_then_get_their_seq():
+    with transaction.atomic():
+        [pending] = audit_append_many(events=[_event()])
+        assert pending.seq is None and AuditOutbox.objects.count() == 1
+        assert not AuditEvent.unchecked.exists()
+        found = selectors.audit_event_by_id(event_id=pending.event_id)  # the binding sees it already
+        assert found is not None and found.seq is None and found.action == "media.read"
+    event = AuditEvent.objects.get()
+    assert (event.seq, event.event_id) == (1, pending.event_id)
+    assert not AuditOutbox.objects.exists()
+    assert selectors.audit_event_by_id(event_id=pending.event_id).seq == 1
+    assert audit_verify().ok
+
+
+def test_a_rolled_back_request_leaves_no_event():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_append(action="media.read", actor_kind="service")
+        raise RuntimeError("the action failed")
+    assert not AuditOutbox.objects.exists() and not AuditEvent.unchecked.exists()
+    audit_append(action="media.read", actor_kind="service")  # the next commit still integrates
+    assert AuditEvent.objects.count() == 1
+
+
+def test_concurrent_writers_get_gapless_seqs():
+    writers, each = 8, 15
+    errors = []
+    start = threading.Barrier(writers)
+
+    def write(slot):
+        try:
+            start.wait()
+            for i in range(each):
+                with transaction.atomic():
+                    audit_append_many(events=[_event(slot * 100 + i), _event(slot * 100 + i)])
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(slot,)) for slot in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert outbox.integrate_when_free() == 0  # every commit was integrated already
+    assert list(AuditEvent.objects.values_list("seq", flat=True)) == list(range(1, writers * each * 2 + 1))
+    assert not AuditOutbox.objects.exists()
+    report = audit_verify()
+    assert report.ok, report.problem
+
+
+def test_a_writer_does_not_wait_for_another_writers_open_transaction():
+    """Inline appends hold the head's lock to the end of the transaction; the outbox takes none."""
+    holding = threading.Event()
+    release = threading.Event()
+
+    def slow_request():
+        try:
+            with transaction.atomic():
+                audit_append(action="media.read", actor_kind="service", actor_id="slow")
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    slow = threading.Thread(target=slow_request)
+    slow.start()
+    try:
+        assert holding.wait(10)
+        done = threading.Event()
+
+        def fast_request():
+            try:
+                with transaction.atomic():
+                    audit_append(action="media.read", actor_kind="service", actor_id="fast")
+                done.set()
+            finally:
+                connection.close()
+
+        fast = threading.Thread(target=fast_request)
+        fast.start()
+        assert done.wait(5), "a second writer waited on the first one's transaction"
+        fast.join()
+    finally:
+        release.set()
+        slow.join()
+    outbox.integrate_when_free()
+    assert sorted(AuditEvent.objects.values_list("actor_id", flat=True)) == ["fast", "slow"]
+    assert AuditEvent.objects.get(actor_id="fast").seq == 1  # committed first, sequenced first
+
+
+def test_a_row_written_into_the_outbox_without_the_key_is_refused_and_recorded():
+    pending_id = str(uuid.uuid4())
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO audit_auditoutbox (event_id, body, mac) VALUES (%s, %s, %s)",
+                       [pending_id, b'{"action":"consent.given"}', "00" * 32])
+    assert selectors.audit_event_by_id(event_id=pending_id) is None
+    audit_append(action="media.read", actor_kind="service")
+    assert not AuditOutbox.objects.exists()
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["media.read", "audit.outbox_rejected"]
+    assert AuditEvent.objects.get(action="audit.outbox_rejected").details == {"count": 1}
+    assert audit_verify().ok
+
+
+def test_an_export_checkpoint_covers_its_own_event():
+    audit_append(action="media.read", actor_kind="service")
+    checkpoint = audit_export_begin(fmt="jsonl", filters={}, actor_kind="auditor", actor_id=1)
+    assert checkpoint.tree_size == 2
+    assert AuditEvent.objects.get(seq=2).action == "audit.exported"
+    assert AuditCheckpoint.objects.filter(tree_size=2).exists()
