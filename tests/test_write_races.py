@@ -158,3 +158,30 @@ def test_a_write_waiting_behind_the_withdrawal_is_refused_or_harmless(library, w
     assert not isinstance(results["withdraw"], BaseException), results["withdraw"]
     assert _outcome_is_clean(results["write"]), results["write"]
     _withdrawal_won(alice)
+
+
+def test_an_upload_that_loses_to_a_withdrawal_leaves_no_key_behind(alice, settings, tmp_path):
+    """The account's first upload waits for the key behind a withdrawal: no key row, no folder."""
+    settings.WITHDRAWAL_GRACE_DAYS = 0
+    grant(alice)
+    inside, go_on, results = threading.Event(), threading.Event(), {}
+
+    def hold(unit, ended):
+        inside.set()
+        go_on.wait(20)
+
+    uow.handler_register(name="test-hold-first-upload", order=0, on_consent_ended=hold)
+    try:
+        withdrawer = _named("withdraw", lambda: withdraw(alice), results)
+        assert inside.wait(20)
+        uploader = _named("write", lambda: vault_services.media_upload(user_id=alice.pk, data=jpeg_bytes()), results)
+        wait_for_lock_waiter()
+    finally:
+        go_on.set()
+        uow.handler_unregister(name="test-hold-first-upload")
+    withdrawer.join(30)
+    uploader.join(30)
+    assert isinstance(results["write"], ServiceError) and results["write"].code == "consent_required"
+    assert not AccountKey.objects.filter(user=alice).exists()
+    blobs = tmp_path / "blobs"
+    assert not blobs.exists() or not [p for p in blobs.rglob("*") if p.is_file()]
