@@ -3,8 +3,9 @@
 Layout:
     README.txt                what is in here and how to check the receipts
     account.json              the account row (username, email, joined)
-    media/metadata.json       every cloud item: capture time, place, labels, size, type, SHA-256
-    media/originals/<id>.<ext> the originals as stored (EXIF stripped), decrypted
+    media/metadata.json       every cloud item: capture time, place, labels, exclusions, trash, size, type, SHA-256
+    media/photos/<name>       the photos as stored (EXIF stripped), decrypted, under the names they were uploaded with
+    media/photos/<name>.json  the same metadata for that one photo, beside it
     suggestions/outputs.json  what was made from them; suggestions/<id>.<ext> the outputs
     exclusions.json           the dates and places kept out of suggestions
     consent/ledger.json       every consent ledger entry
@@ -24,6 +25,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
+from pathlib import PurePosixPath
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -41,8 +43,11 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "im
 README = """\
 Everything consentsvc holds about you, as of {now}.
 
-media/originals/   your cloud copies, decrypted (EXIF removed when they were uploaded)
-media/metadata.json  capture time, place (latitude/longitude), themes, size and SHA-256 of each
+media/photos/      your cloud copies, decrypted, under the file names they were uploaded with
+                   (EXIF removed when they were uploaded; a HEIC photo is kept as a JPEG)
+media/photos/*.json  beside each photo: capture time, place (latitude/longitude), themes,
+                   whether it is kept out of suggestions and why, whether it is in the trash
+media/metadata.json  the same for every photo in one file
 suggestions/       what the suggestions engine made from them, and which photos each used
 exclusions.json    the dates and places you keep out of suggestions
 consent/ledger.json  every consent choice you made (or support made on your behalf)
@@ -124,19 +129,24 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
         yield sink.drain()
 
         metadata = []
-        item_ids = list(vault_selectors.media_held(user_id=holder_id).order_by("id").values_list("pk", flat=True))
-        for item_id in item_ids:
+        held = {row["pk"]: row for row in vault_selectors.media_held(user_id=holder_id).order_by("id").values(
+            "pk", "excluded", "trashed_at", "created_at")}
+        rules = vault_selectors.exclusion_rules(user_id=holder_id)
+        names = _Names()
+        for item_id in held:
             # The holder's own read (purpose owner_access): audited by the gateway, then streamed.
-            opened = gateway.owner_open(user_id=holder_id, item_id=item_id)
+            opened = gateway.owner_open(user_id=holder_id, item_id=item_id, include_trashed=True)
             meta = opened.meta
-            name = f"media/originals/{meta.id}.{_extension(meta.content_type)}"
+            name = f"media/photos/{names.take(meta)}"
             # Photos are compressed already; storing them as they are keeps the export fast.
             with archive.open(zipfile.ZipInfo(name, date_time=_zip_time(meta.captured_at)), "w",
                               force_zip64=opened.size > 2**31) as member:
                 for chunk in opened.chunks:
                     member.write(chunk)
                     yield sink.drain()
-            metadata.append({**asdict(meta), "labels": list(meta.labels), "file": name, "size": opened.size})
+            sidecar = _sidecar(meta, held[item_id], rules=rules, file=name, size=opened.size)
+            put(f"{name}.json", _json(sidecar))
+            metadata.append(sidecar)
             stats.items += 1
             yield sink.drain()
         put("media/metadata.json", _json(metadata))
@@ -174,6 +184,50 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
                  for entry in access_log.access_log_entries(subject_id=holder_id)]
         put("access-log.txt", ("\n".join(lines) + "\n").encode())
     yield sink.drain()
+
+
+class _Names:
+    """File names for the photos: the name each had when it was uploaded, with the extension of what is
+    kept (a HEIC is kept as a JPEG), made unique; photo-<id> when the name was not known."""
+
+    def __init__(self):
+        self._used: set[str] = set()
+
+    def take(self, meta) -> str:
+        stem = PurePosixPath(meta.filename).stem if meta.filename else ""
+        stem = stem or f"photo-{meta.id}"
+        name = f"{stem}.{_extension(meta.content_type)}"
+        if name.lower() in self._used:
+            name = f"{stem}-{meta.id}.{_extension(meta.content_type)}"
+        self._used.add(name.lower())
+        return name
+
+
+def _sidecar(meta, row: dict, *, rules, file: str, size: int) -> dict:
+    """One photo's metadata as the service holds it, beside the photo (name.jpg.json)."""
+    reason = rules.reason(meta)
+    excluded_by = [{"date_range": "a date range", "place": "a place"}.get(reason, reason)] if reason else []
+    if row["excluded"]:
+        excluded_by.insert(0, "this photo")
+    return {
+        "id": meta.id,
+        "file": file,
+        "original_filename": meta.filename or None,
+        "captured_at": meta.captured_at,
+        "lat": meta.lat,
+        "lon": meta.lon,
+        "labels": list(meta.labels),
+        "kept_out_of_suggestions": bool(excluded_by),
+        "excluded_by": excluded_by,
+        "in_trash": row["trashed_at"] is not None,
+        "deleted_at": row["trashed_at"],
+        "uploaded_at": row["created_at"],
+        "content_type": meta.content_type,
+        "width": meta.width,
+        "height": meta.height,
+        "size": size,
+        "sha256": meta.sha256,
+    }
 
 
 def _zip_time(moment: datetime | None) -> tuple:

@@ -24,6 +24,7 @@ from support.forms import (
     HolderEraseForm,
     RevokeForm,
 )
+from vault import exports as vault_exports
 
 
 def _or_404(call, *args, **kwargs):
@@ -186,8 +187,13 @@ def me_notice_dismiss(request, notice_id: int):
 @holder_required
 @require_GET
 def me_data(request):
+    exports = list(selectors.exports_for_holder(holder_id=request.user.pk))
+    for export in exports:
+        # A ready export whose key or file is gone (photos destroyed since) offers no download.
+        export.gone = export.status == "ready" and not vault_exports.export_available(
+            user_id=request.user.pk, export_uid=export.pk)
     return render(request, "support/me_data.html", {
-        "exports": selectors.exports_for_holder(holder_id=request.user.pk),
+        "exports": exports,
         "held": rights.held_summary(user_id=request.user.pk),
         "export_days": getattr(settings, "SUPPORT_EXPORT_DAYS", 7),
     })

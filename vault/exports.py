@@ -53,6 +53,14 @@ def export_key_live(*, user_id: int, key_id: uuid.UUID) -> bool:
     return AccountKey.objects.filter(user_id=user_id, key_id=key_id, scope=keys.SCOPE_MEDIA).exists()
 
 
+def export_available(*, user_id: int, export_uid: uuid.UUID) -> bool:
+    """Whether a stored export can still be opened (its key and its blob are both there)."""
+    found = keyring.data_key_get(user_id=user_id, scope=keys.SCOPE_MEDIA)
+    if found is None:
+        return False
+    return storage.blob_exists(name=_name(user_id=user_id, key_id=found[1].key_id, export_uid=export_uid))
+
+
 def export_open(*, user_id: int, export_uid: uuid.UUID) -> Iterator[bytes]:
     """Verified plaintext of a stored export, streamed.
 

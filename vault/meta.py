@@ -32,6 +32,18 @@ class ItemMeta:
     height: int
     content_type: str
     sha256: str
+    # The name the file had on the phone or computer (sealed like the rest; "" when not known).
+    filename: str = ""
+
+
+MAX_FILENAME_CHARS = 255
+
+
+def clean_filename(name: str) -> str:
+    """The last path part of an uploaded file's name, without control characters, at most 255 characters."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip().strip(".")
+    return name[:MAX_FILENAME_CHARS]
 
 
 def meta_seal(
@@ -43,8 +55,10 @@ def meta_seal(
     lat: float | None,
     lon: float | None,
     labels: list[str] | tuple[str, ...],
+    filename: str = "",
 ) -> bytes:
     payload = {
+        "filename": clean_filename(filename),
         "sha256": sha256,
         "captured_at": captured_at.isoformat() if captured_at else None,
         "lat": lat,
@@ -67,6 +81,7 @@ def meta_open(*, data_key: DataKey, item) -> ItemMeta:
         height=item.height,
         content_type=item.content_type,
         sha256=payload["sha256"],
+        filename=payload.get("filename") or "",
     )
 
 

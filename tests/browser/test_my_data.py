@@ -66,7 +66,7 @@ def test_it_shows_the_access_history_exports_everything_and_erases_on_confirmati
         metadata = {entry["id"]: entry for entry in json.loads(archive.read("media/metadata.json"))}
         assert sorted(metadata) == sorted(uploaded)
         for item_id, original in originals.items():
-            data = archive.read(f"media/originals/{item_id}.jpg")
+            data = archive.read(metadata[item_id]["file"])
             assert data == original
             assert hashlib.sha256(data).hexdigest() == metadata[item_id]["sha256"]
 

@@ -77,7 +77,8 @@ def test_it_round_trips_twenty_originals_pixel_for_pixel(api, alice, build):
         assert meta["labels"] == ["beach", "sunset"]
         assert meta["lat"] == pytest.approx(48 + 51 / 60) and meta["lon"] == pytest.approx(2 + 17 / 60)
         assert meta["captured_at"].startswith("2026-05-03T14:")
-    assert sum(name.startswith("media/originals/") for name in archive.namelist()) == 20
+    photos = [n for n in archive.namelist() if n.startswith("media/photos/") and not n.endswith(".json")]
+    assert len(photos) == 20
 
 
 def test_it_holds_the_ledger_with_receipts_that_verify_and_the_access_log(api, sam, alice, build):
@@ -246,7 +247,7 @@ def test_it_makes_and_downloads_an_export_from_the_page(alice, django_capture_on
     response = client.get(f"/me/data/export/{export.pk}/")
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
-    assert len([n for n in archive.namelist() if n.startswith("media/originals/")]) == 2
+    assert len([n for n in archive.namelist() if n.startswith("media/photos/") and not n.endswith(".json")]) == 2
 
 
 def test_it_answers_404_for_someone_elses_export_on_the_page(alice, bob, build):
