@@ -83,6 +83,7 @@ def ledger_trail_check() -> Iterator[str]:
     """For audit_verify: every entry bound to a genuine event that commits to it; every state row
     on its holder's newest entry for the purpose."""
     last = 0
+    newest: dict[tuple[int, str], int] = {}
     while True:
         chunk = list(ConsentEntry.objects.filter(pk__gt=last).order_by("pk")[:_CHUNK])
         if not chunk:
@@ -90,12 +91,12 @@ def ledger_trail_check() -> Iterator[str]:
         last = chunk[-1].pk
         bound = entries_bound(chunk)
         for entry in chunk:
+            newest[(entry.subject_id, entry.purpose)] = entry.pk
             if entry.pk not in bound:
                 why = "names no audit event" if not entry.event_id else "has no genuine audit event that commits to it"
                 yield f"consent entry {entry.record_id} ({entry.event} {entry.purpose}) {why}"
-    newest: dict[tuple[int, str], int] = {}
-    for pk, subject_id, purpose in ConsentEntry.objects.values_list("pk", "subject_id", "purpose").order_by("pk"):
-        newest[(subject_id, purpose)] = pk
+    if not newest:
+        return  # an empty ledger: nothing to check, not even state rows (they only follow entries)
     for state in ConsentState.objects.all().order_by("pk"):
         if newest.get((state.subject_id, state.purpose)) != state.entry_id:
             yield (f"consent state of account {state.subject_id} for {state.purpose} is not on its newest "
