@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
+from accounts.models import ApiToken
 from audit.selectors import audit_events_for_subject
 from consent.purposes import PURPOSE_LABELS
 from support.models import SupportCase
@@ -107,7 +108,7 @@ def _group_key(event) -> tuple:
         _event_time(event)).isoformat()
     details = event.details or {}
     return (event.action, event.actor_kind, str(event.actor_id), event.purpose, event.outcome, scope,
-            details.get("case_id"), details.get("method"), details.get("cause"))
+            details.get("case_id"), details.get("device"), details.get("method"), details.get("cause"))
 
 
 def _filtered(*, subject_id: int, since: date | None, until: date | None, category: str | None,
@@ -220,6 +221,14 @@ def _support_names(entries: list[Entry]) -> dict[str, str]:
     return {str(pk): username for pk, username in users}
 
 
+def _device_names(entries: list[Entry], subject_id: int) -> dict[int, str]:
+    """The holder's devices by token id; a device signed out since then has no name any more."""
+    ids = {d.get("device") for e in entries for d in e.details[:1] if isinstance(d.get("device"), int)}
+    if not ids:
+        return {}
+    return dict(ApiToken.objects.filter(pk__in=ids, user_id=subject_id).values_list("pk", "name"))
+
+
 def _tickets(entries: list[Entry], subject_id: int) -> dict[int, str]:
     case_ids = {d.get("case_id") for e in entries for d in e.details[:1] if isinstance(d.get("case_id"), int)}
     if not case_ids:
@@ -280,12 +289,13 @@ def _link_reads_to_outputs(entries: list[Entry]) -> None:
 def _describe(entries: list[Entry], *, subject_id: int) -> None:
     names = _support_names(entries)
     tickets = _tickets(entries, subject_id)
+    devices = _device_names(entries, subject_id)
     _link_reads_to_outputs(entries)
     for entry in entries:
         case_id = entry.details[0].get("case_id") if entry.details else None
         ticket = tickets.get(case_id) or (entry.details[0].get("ticket") if entry.details else None)
         entry.actor_name = _actor_name(entry, names)
-        entry.summary = _sentence(entry, ticket=ticket)
+        entry.summary = _sentence(entry, ticket=ticket, device=_device(entry, devices))
 
 
 def _actor_name(entry: Entry, names: dict[str, str]) -> str:
@@ -330,11 +340,19 @@ def _used_words(used: list[tuple[str, int]]) -> str:
     return f"made {len(used)} suggestions from them: {', '.join(each[:-1])} and {each[-1]}"
 
 
+def _device(entry: Entry, devices: dict[int, str]) -> str | None:
+    """"the phone app on <device>" for what a phone did with its own token (the trail holds its id only)."""
+    device_id = entry.details[0].get("device") if entry.details else None
+    if not isinstance(device_id, int):
+        return None
+    return f"the phone app on {devices.get(device_id, 'a device since signed out')}"
+
+
 def _with_ticket(text: str, ticket: str | None) -> str:
     return f"{text}, ticket {ticket}" if ticket else text
 
 
-def _sentence(entry: Entry, *, ticket) -> str:  # noqa: C901 (a table of phrasings)
+def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noqa: C901 (a table of phrasings)
     who = entry.actor_name
     n = entry.count
     action = entry.action
@@ -372,7 +390,7 @@ def _sentence(entry: Entry, *, ticket) -> str:  # noqa: C901 (a table of phrasin
     if action == "media.uploaded":
         if _method(entry) == "web":
             return f"You added {_photos(n)} on the web"
-        return f"Your phone uploaded {_photos(n)}"
+        return f"You uploaded {_photos(n)} from {device}" if device else f"Your phone uploaded {_photos(n)}"
     if action == "media.upload_refused":
         return f"{'An upload was' if n == 1 else f'{n} uploads were'} refused and nothing was kept"
     if action == "media.read" and denied:
@@ -413,7 +431,8 @@ def _sentence(entry: Entry, *, ticket) -> str:  # noqa: C901 (a table of phrasin
     if action == "media.included":
         return f"{who} let {_photos(n)} back into suggestions"
     if action == "media.upload_duplicate":
-        return f"Your phone sent {_photos(n)} already held; nothing new was kept"
+        sender = device[0].upper() + device[1:] if device else "Your phone"
+        return f"{sender} sent {_photos(n)} already held; nothing new was kept"
     if action == "media.erased":
         if any(d.get("case_id") for d in entry.details):
             return ""  # done by support: the support.erase line says it, with the ticket

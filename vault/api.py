@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder, collection_method
+from accounts.tokens import calling_token
 from consentsvc.api.parsers import json_loads_limited
 from consentsvc.errors import is_storage_full
 from vault import blobs, gateway, selectors, services, trash
@@ -132,7 +133,7 @@ class MediaCollectionApi(APIView):
             result = services.media_upload(
                 user_id=request.user.pk, data=upload.read(), filename=upload.name or "",
                 declared_content_type=upload.content_type or "", labels=labels, captured_at=captured_at,
-                method=method,
+                method=method, device_id=_calling_device_id(),
             )
         except OSError as exc:
             if not is_storage_full(exc):
@@ -141,6 +142,11 @@ class MediaCollectionApi(APIView):
         if result.duplicate:
             return Response(_media_out(result.item, result.meta, duplicate=True), status=status.HTTP_200_OK)
         return Response(_media_out(result.item, result.meta), status=status.HTTP_201_CREATED)
+
+
+def _calling_device_id() -> int | None:
+    token = calling_token()  # the phone's per-device token; None for a browser session
+    return token.id if token else None
 
 
 def _captured_at(raw):

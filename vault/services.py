@@ -90,12 +90,14 @@ def media_upload(
     labels: list[str] | None = None,
     captured_at: datetime | None = None,
     method: str = "api",
+    device_id: int | None = None,
 ) -> UploadResult:
     """Validate, encrypt and store one photo, only while camera-roll processing is consented.
 
     Consent is checked twice: cheaply before any work (so nothing is decoded for a
     holder who has not opted in), and under the account lock in the transaction that
-    commits the item, which records the ledger entry that authorised it.
+    commits the item, which records the ledger entry that authorised it. `device_id` (the
+    calling API token's id, never its name) lets the access history name the device.
     """
     try:
         labels = _clean_labels(labels)
@@ -119,7 +121,7 @@ def media_upload(
         tag = data_key.tag(bytes.fromhex(processed.sha256), purpose=DEDUP)
         existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
         if existing is not None:
-            return _duplicate(user_id=user_id, item=existing, method=method)
+            return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
         try:
             return _store(
                 user_id=user_id,
@@ -130,6 +132,7 @@ def media_upload(
                 captured_at=when,
                 labels=labels,
                 method=method,
+                device_id=device_id,
                 filename=filename,
             )
         except _KeyGone:
@@ -155,7 +158,11 @@ def _media_key(*, user_id: int):
         return keyring.data_key_get_or_create(user_id=user_id, scope=keys.SCOPE_MEDIA)
 
 
-def _duplicate(*, user_id: int, item: MediaItem, method: str) -> UploadResult:
+def _origin(method: str, device_id: int | None) -> dict:
+    return {"method": method, "device": device_id} if device_id else {"method": method}
+
+
+def _duplicate(*, user_id: int, item: MediaItem, method: str, device_id: int | None = None) -> UploadResult:
     if item.trashed_at is not None:
         # Trash: sending a deleted photo again means the holder wants it back.
         from vault.trash import media_restore
@@ -163,13 +170,14 @@ def _duplicate(*, user_id: int, item: MediaItem, method: str) -> UploadResult:
         item = media_restore(user_id=user_id, item_id=item.pk)
     with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
         uow.record(uow.event(action="media.upload_duplicate", object_type="media", object_id=item.pk,
-                             purpose=purposes.CAMERA_ROLL, details={"method": method}))
+                             purpose=purposes.CAMERA_ROLL, details=_origin(method, device_id)))
     from vault.selectors import media_meta
 
     return UploadResult(item=item, meta=media_meta(item=item), duplicate=True)
 
 
-def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, method, filename="") -> UploadResult:
+def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, method, device_id=None,
+           filename="") -> UploadResult:
     uid = uuid.uuid4()
     written: list[str] = []
     try:
@@ -213,7 +221,7 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
             )
             uow.record(uow.event(
                 action="media.uploaded", object_type="media", object_id=item.pk, purpose=purposes.CAMERA_ROLL,
-                details={"consent_entry": str(entry.record_id), "method": method, "size": item.size},
+                details={"consent_entry": str(entry.record_id), **_origin(method, device_id), "size": item.size},
             ))
             uow.after_commit(lambda: media_uploaded.send(sender=MediaItem, user_id=user_id))
     except IntegrityError:
@@ -222,7 +230,7 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
         existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
         if existing is None:
             raise
-        return _duplicate(user_id=user_id, item=existing, method=method)
+        return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
     except ServiceError as exc:
         content.delete_names(written)
         _refuse_upload(user_id=user_id, code=exc.code, method=method)

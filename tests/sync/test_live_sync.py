@@ -15,7 +15,7 @@ import pytest
 
 from audit.models import AuditEvent
 from camera_roll_sync import cli, config
-from camera_roll_sync.api import Api, Backoff
+from camera_roll_sync.api import Api, ApiError, Backoff
 from camera_roll_sync.state import State
 from camera_roll_sync.sync import Options, Syncer
 from consent import purposes
@@ -238,11 +238,58 @@ def test_it_backs_off_on_429_and_5xx(device, consenting_alice, tmp_path, live_se
     assert len(uploads_of(consenting_alice)) == 3  # each photo stored once despite the retries
 
 
-def test_logout_revokes_or_forgets_the_token(device, capsys):
+def test_logout_revokes_the_devices_token_on_the_server(device, capsys):
+    cfg = config.load(device)
+    assert device_api(device).consent().granted
     assert cli.main(["logout", "--config", str(device)]) == 0
     assert not device.exists()
-    out = capsys.readouterr().out
-    assert "forgotten here" in out
+    assert "revoked" in capsys.readouterr().out
+    with pytest.raises(ApiError) as refused:
+        Api(cfg.server, cfg.token).consent()
+    assert refused.value.status == 401
+    # Logging out twice, or after the server forgot the token, is not an error.
+    config.save(device, cfg)
+    assert cli.main(["logout", "--config", str(device)]) == 0
+
+
+def test_a_refused_token_says_log_in_again(device, tmp_path, capsys):
+    cfg = config.load(device)
+    Api(cfg.server, cfg.token).logout()  # signed out from elsewhere (the devices page, a password change)
+    make_photo(tmp_path / "roll" / "IMG_1.jpg")
+    assert run_once(device, tmp_path / "roll") == cli.EXIT_AUTH
+    assert "log in again" in capsys.readouterr().err
+
+
+def test_the_access_history_names_the_device(device, consenting_alice, live_server, tmp_path, monkeypatch):
+    from django.core.cache import cache
+
+    from tests.conftest import PASSWORD
+
+    cache.clear()
+    tablet = tmp_path / "tablet" / "config.json"
+    monkeypatch.setenv(config.ENV_PASSWORD, PASSWORD)
+    assert cli.main(["login", "--server", live_server.url, "--username", "alice", "--device", "alice-tablet",
+                     "--config", str(tablet)]) == 0
+    for seed in range(3):
+        make_photo(tmp_path / "phone-roll" / f"IMG_{seed}.jpg", seed=700 + seed)
+    make_photo(tmp_path / "tablet-roll" / "IMG_9.jpg", seed=709)
+    copy_photo(tmp_path / "phone-roll" / "IMG_0.jpg", tmp_path / "tablet-roll" / "IMG_0.jpg")
+    assert run_once(device, tmp_path / "phone-roll") == 0
+    assert run_once(tablet, tmp_path / "tablet-roll") == 0
+
+    def history() -> list[str]:
+        return [line["summary"] for line in device_api(tablet)._request("GET", "me/access-log/")[1]["results"]]
+
+    lines = history()
+    assert "You uploaded 3 photos from the phone app on alice-phone" in lines
+    assert "You uploaded a photo from the phone app on alice-tablet" in lines
+    assert "The phone app on alice-tablet sent a photo already held; nothing new was kept" in lines
+    events = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.uploaded")
+    assert all(isinstance(e.details["device"], int) for e in events)
+    assert not any("alice-" in json.dumps(e.details) for e in events)  # the trail holds the id, never the name
+
+    assert cli.main(["logout", "--config", str(device)]) == 0
+    assert "You uploaded 3 photos from the phone app on a device since signed out" in history()
 
 
 def _wait_for(condition, timeout=20.0):
