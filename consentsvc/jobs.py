@@ -84,11 +84,12 @@ class _Heartbeat(threading.Thread):
 
         try:
             while not self.stopped.wait(LEASE_SECONDS / 3):
-                JobLease.objects.filter(pk=self.lease_id).update(
-                    expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS)
-                )
-        except Exception:  # the lease then runs out and the job is retried: say why
-            log.exception("lease heartbeat %s stopped", self.lease_id)
+                try:
+                    JobLease.objects.filter(pk=self.lease_id).update(
+                        expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS)
+                    )
+                except Exception:  # a busy database: the next beat tries again before the lease runs out
+                    log.warning("lease heartbeat %s missed a beat", self.lease_id, exc_info=True)
         finally:
             connection.close()
 

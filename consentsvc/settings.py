@@ -338,6 +338,9 @@ AUDIT_WITNESSES = envlist("AUDIT_WITNESSES")
 AUDIT_SEQUENCER = envstr("AUDIT_SEQUENCER", "inline" if ENVIRONMENT == "test" else "outbox")
 if AUDIT_SEQUENCER not in ("inline", "outbox"):
     raise ImproperlyConfigured(f"AUDIT_SEQUENCER={AUDIT_SEQUENCER!r}: use inline or outbox")
+# With the outbox, integrate in a per-process background thread woken by each commit (a request's
+# commit is then its only round trip), rather than in the committing request after its commit.
+AUDIT_SEQUENCER_THREAD = envbool("AUDIT_SEQUENCER_THREAD", default=ENVIRONMENT != "test")
 
 CONSENT_JURISDICTION = envstr("CONSENT_JURISDICTION", "EU")
 CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")
