@@ -274,12 +274,3 @@ def person_merge(*, user_id: int, person_id, other_id) -> PersonView:
 def faces_forget_items(*, user_id: int, item_ids: list[int]) -> int:
     """Photos deleted or trashed: their face data goes (a restored photo is analysed again)."""
     return FaceScan.objects.filter(owner_id=user_id, item_id__in=list(item_ids)).delete()[0]
-
-
-def people_forget(*, user_id: int) -> int:
-    """On withdrawal of face_analysis (or the main toggle): every face scan and person goes
-    (the vault shreds the faces key in the same transaction; this leaves nothing behind if a
-    row ever pointed elsewhere)."""
-    scans, _ = FaceScan.objects.filter(owner_id=user_id).delete()
-    people, _ = Person.objects.filter(owner_id=user_id).delete()
-    return scans + people

@@ -10,9 +10,6 @@ def suggestions_on_consent_ended(uow, ended) -> None:
     Withdrawn: the vault has deleted the outputs, we forget the rest. Lapsed: queued
     passes are dropped (processing stops), the holder's suggestions stay.
     """
-    if ended.purpose == purposes.FACE_ANALYSIS or (ended.purpose == purposes.CAMERA_ROLL and not ended.lapsed):
-        # Face data goes (the vault has shredded the faces key in this unit already).
-        people.people_forget(user_id=ended.user_id)
     if ended.purpose != purposes.CAMERA_ROLL:
         return
     if ended.lapsed:

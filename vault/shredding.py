@@ -36,7 +36,12 @@ def _shred(uow: UnitOfWork) -> dict:
     """
     user_id = uow.user_id
     counts = {"items": 0, "outputs": 0, "keys": 0}
-    for row in AccountKey.objects.filter(user_id=user_id, scope=keys.SCOPE_MEDIA):
+    # The faces key (invariant 11) goes with the media key: face data of photos that are gone.
+    for row in AccountKey.objects.filter(user_id=user_id, scope__in=(keys.SCOPE_MEDIA, keys.SCOPE_FACES)):
+        if row.scope == keys.SCOPE_FACES:
+            row.delete()
+            counts["keys"] += 1
+            continue
         counts["items"] += MediaItem.objects.filter(key=row).count()
         counts["outputs"] += DerivedOutput.objects.filter(key=row).count()
         counts["keys"] += 1
@@ -44,7 +49,6 @@ def _shred(uow: UnitOfWork) -> dict:
         row.delete()
         content.delete_key_folder_on_commit(user_id=user_id, key_id=key_id)
     ShredSchedule.objects.filter(owner_id=user_id).delete()
-    counts["keys"] += faces_shred(user_id=user_id)
     return counts
 
 
@@ -87,9 +91,12 @@ def vault_on_consent_ended(uow: UnitOfWork, ended: ConsentEnded) -> None:
     """
     purpose, entry = ended.purpose, ended.entry
     details = {"consent_entry": str(entry.record_id)}
-    if purpose == purposes.FACE_ANALYSIS or (purpose == purposes.CAMERA_ROLL and not ended.lapsed):
+    if purpose == purposes.FACE_ANALYSIS or (
+        purpose == purposes.CAMERA_ROLL and not ended.lapsed and settings.WITHDRAWAL_GRACE_DAYS > 0
+    ):
         # Face data is biometric: it goes at once when face grouping ends (withdrawn or lapsed)
-        # or the main toggle is withdrawn, whatever grace period the photos themselves get.
+        # or the main toggle is withdrawn, whatever grace period the photos themselves get
+        # (with none, _shred below takes the faces key with the media key).
         faces_shred(user_id=uow.user_id)
     if ended.lapsed:
         if purpose != purposes.CAMERA_ROLL:
