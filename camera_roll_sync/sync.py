@@ -6,6 +6,7 @@ yet sent are not sent, the queue is dropped, and the files stay `waiting` in the
 go again only if the holder turns the feature back on while they are still recent).
 """
 
+import hashlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -234,7 +235,7 @@ class Syncer:
             data = path.read_bytes()
         except OSError:
             return "gone"
-        if media.hashlib.sha256(data).hexdigest() != row.sha256:
+        if hashlib.sha256(data).hexdigest() != row.sha256:
             self.state.set_status(row.path, WAITING, "changed")
             return "changed"  # edited since the scan: the next pass reads it again
 
