@@ -296,8 +296,8 @@ class Syncer:
 
 def stopped_message(result: PassResult) -> str:
     done = f" after {result.uploaded} photo{'s' if result.uploaded != 1 else ''}" if result.uploaded else ""
-    return (f"Camera Roll Sharing Suggestions is off: uploading stopped{done}. {result.waiting} waiting here;"
-            " they go only if it is turned on again.")
+    left = (f" {result.waiting} waiting here; they go only if it is turned on again." if result.waiting else "")
+    return f"Camera Roll Sharing Suggestions is off: uploading stopped{done}.{left}"
 
 
 def pass_message(result: PassResult) -> str:
