@@ -20,6 +20,7 @@ the instant before it is integrated (the lag); the trail's protections start at 
 
 import json
 import logging
+import threading
 from hmac import compare_digest
 from hmac import digest as hmac_digest
 
@@ -73,10 +74,56 @@ def outbox_write(prepared: list[canonical.ValidEvent], now) -> list[AuditEvent]:
 
 
 def _after_commit() -> None:
+    if settings.AUDIT_SEQUENCER_THREAD:
+        _sequencer().wake()
+        return
     try:
         integrate_when_free()
     except Exception:  # the request has committed; a later run (or the checkpoint loop) integrates
         logger.exception("audit outbox integration failed; it will be retried")
+
+
+class _SequencerThread:
+    """One per process: integrates the outbox when woken by a commit, so a request's commit is its
+    only round trip. While commits keep coming it works in batches, one after the other; the lag is
+    the batch in hand plus this one."""
+
+    def __init__(self):
+        self._wanted = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-sequencer", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wanted.set()
+
+    def _run(self) -> None:
+        from django.db import close_old_connections
+
+        while True:
+            woken = self._wanted.wait(settings.AUDIT_CHECKPOINT_SECONDS)
+            self._wanted.clear()
+            if not woken and not (enabled() and settings.AUDIT_SEQUENCER_THREAD):
+                continue  # an idle look only while this process still sequences in the background
+            try:
+                integrate_when_free()
+            except Exception:  # noqa: BLE001 (keep the thread; the next wake or the checkpoint loop retries)
+                logger.exception("audit outbox integration failed; it will be retried")
+                close_old_connections()
+                connection.close()
+            if not self._wanted.is_set():
+                connection.close()  # idle: hold no connection (busy: keep it, the next wake is close)
+
+
+_thread_lock = threading.Lock()
+_thread: _SequencerThread | None = None
+
+
+def _sequencer() -> _SequencerThread:
+    global _thread
+    with _thread_lock:
+        if _thread is None or not _thread._thread.is_alive():
+            _thread = _SequencerThread()
+        return _thread
 
 
 def _unsequenced(valid: canonical.ValidEvent, moment) -> AuditEvent:

@@ -2,8 +2,8 @@
 
 `verification_request` records a pending job and queues it after commit (one at a time: a
 request while one is waiting or running returns that one). With AUDIT_JOBS_INLINE (on in
-tests) the job runs right after commit in the same thread; otherwise on the in-process
-job runner's "audit" queue. A job lost with its process is started again by the next request.
+tests) the job runs right after commit in the same thread; otherwise it goes to the job
+backend (consentsvc.jobs). A job lost with its process is started again by the next request.
 """
 
 import logging
@@ -13,11 +13,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_tasks import task
 
 from audit.models import AuditVerification
 from audit.selectors import audit_head
 from audit.verification import audit_verify
-from consentsvc import background
+from consentsvc import jobs
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,13 @@ def verification_request(*, requested_by: str | int | None) -> AuditVerification
     if _inline():
         transaction.on_commit(lambda: verification_run(verification_id=job_id))
     else:
-        transaction.on_commit(lambda: background.submit("audit", verification_run, verification_id=job_id))
+        jobs.enqueue_after_commit(verification_task, verification_id=job_id)
     return job
+
+
+@task()
+def verification_task(verification_id: int) -> None:
+    verification_run(verification_id=verification_id)
 
 
 def verification_run(*, verification_id: int) -> None:

@@ -39,7 +39,6 @@ def _setup(var_dir: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "consentsvc.settings")
     os.environ["DJANGO_ENV"] = "test"
     os.environ["VAR_DIR"] = var_dir
-    os.environ["SUGGESTIONS_JOBS_INLINE"] = "1"
     import django
 
     django.setup()

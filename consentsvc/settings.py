@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "guardian",
     "axes",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "consentsvc.apps.ConsentsvcConfig",
     "accounts",
     "audit",
@@ -190,7 +192,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = VAR_DIR / "static" if ENVIRONMENT != "test" else None  # tests collect nothing
 
 STORAGES = {
     "default": {
@@ -246,14 +248,25 @@ DATA_UPLOAD_MAX_NUMBER_FILES = envint("DATA_UPLOAD_MAX_NUMBER_FILES", 10, minimu
 API_MAX_JSON_BYTES = envint("API_MAX_JSON_BYTES", 1024 * 1024, minimum=1024)
 API_MAX_JSON_DEPTH = envint("API_MAX_JSON_DEPTH", 32, minimum=2)
 
-# Background work: Celery on Redis when CELERY_BROKER_URL is set, otherwise in process
-# (a worker thread; SUGGESTIONS_JOBS_INLINE runs jobs synchronously after commit, as tests do).
-CELERY_BROKER_URL = envstr("CELERY_BROKER_URL") or None
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-SUGGESTIONS_JOBS_INLINE = envbool("SUGGESTIONS_JOBS_INLINE", default=ENVIRONMENT == "test")
+# Background jobs through Django's tasks API (consentsvc/jobs.py): on the database by default
+# (no broker; `manage.py jobs_worker` runs them), on Redis through RQ with TASKS_BACKEND=redis
+# (REDIS_URL), or at once after commit with TASKS_BACKEND=immediate (the tests' default).
+TASKS_BACKEND = envstr("TASKS_BACKEND") or ("immediate" if ENVIRONMENT == "test" else "database")
+if TASKS_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+elif TASKS_BACKEND == "redis":
+    if not REDIS_URL:
+        raise ImproperlyConfigured("TASKS_BACKEND=redis needs REDIS_URL")
+    INSTALLED_APPS.append("django_rq")
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend"}}
+elif TASKS_BACKEND == "immediate":
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+else:
+    raise ImproperlyConfigured(f"TASKS_BACKEND={TASKS_BACKEND!r}: use database, redis or immediate")
+# The modules whose jobs recover after a crash (consentsvc.jobs imports them in workers).
+JOB_MODULES = ["suggestions.jobs", "support.jobs"]
+HOUSEKEEPING_SECONDS = envint("HOUSEKEEPING_SECONDS", 600, minimum=10)
 # Uploads in a burst start one generation pass, this long after the last of them.
 SUGGESTIONS_DEBOUNCE_SECONDS = envint("SUGGESTIONS_DEBOUNCE_SECONDS", 60, minimum=0)
 SUGGESTIONS_PER_PASS = envint("SUGGESTIONS_PER_PASS", 6, minimum=1)
@@ -323,6 +336,9 @@ AUDIT_WITNESSES = envlist("AUDIT_WITNESSES")
 AUDIT_SEQUENCER = envstr("AUDIT_SEQUENCER", "inline" if ENVIRONMENT == "test" else "outbox")
 if AUDIT_SEQUENCER not in ("inline", "outbox"):
     raise ImproperlyConfigured(f"AUDIT_SEQUENCER={AUDIT_SEQUENCER!r}: use inline or outbox")
+# With the outbox, integrate in a per-process background thread woken by each commit (a request's
+# commit is then its only round trip), rather than in the committing request after its commit.
+AUDIT_SEQUENCER_THREAD = envbool("AUDIT_SEQUENCER_THREAD", default=ENVIRONMENT != "test")
 
 CONSENT_JURISDICTION = envstr("CONSENT_JURISDICTION", "EU")
 CONSENT_RETENTION = envstr("CONSENT_RETENTION", "P6Y")

@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from accounts import views as account_views
+from consentsvc import views
 
 api_v1 = [
     path("auth/token/", account_views.TokenCreateApi.as_view(), name="auth-token"),
@@ -43,6 +44,7 @@ urlpatterns = [
         name="api-redoc",
     ),
     path("admin/", admin.site.urls),
+    path("healthz/", views.healthz, name="healthz"),
 ]
 
 handler400 = "consentsvc.views.handler400"

@@ -41,3 +41,8 @@ def handler500(request):
         log.exception("the 500 page could not be drawn with the request; drawing it without")
         body = template.render({"bare": True})
     return HttpResponseServerError(body)
+
+
+def healthz(request):
+    """For load balancers and the HTTP benchmark's floor: the middleware, no database."""
+    return JsonResponse({"status": "ok"})

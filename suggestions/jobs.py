@@ -1,5 +1,6 @@
-"""Suggestion jobs: asking for a pass, the debounce after uploads, handing a job to whatever runs
-jobs here, claiming it and running it to its end. The pass itself is suggestions.services."""
+"""Suggestion jobs: asking for a pass, the debounce after uploads, handing a job to the job
+backend (consentsvc.jobs), claiming it and running it to its end under a lease, and taking back
+a pass whose worker died. The pass itself is suggestions.services."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_tasks import task
 
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.uow import Actor, events_write
+from consentsvc import jobs
 from consentsvc.errors import ServiceError
 from suggestions import services
 from suggestions.models import SuggestionJob
@@ -21,7 +24,10 @@ from vault import gateway
 
 log = logging.getLogger(__name__)
 
-STALE_RUNNING = dt.timedelta(minutes=30)
+LEASE_KIND = "suggestions"
+# Between claiming a job and taking its lease: a running job without a lease younger than this
+# is still starting, not dead.
+CLAIM_GRACE = dt.timedelta(seconds=jobs.LEASE_SECONDS)
 
 
 def _one_queued(user_id: int) -> SuggestionJob | None:
@@ -99,20 +105,22 @@ def suggestions_schedule_after_upload(*, user_id: int) -> SuggestionJob | None:
     return job
 
 
+@task()
+def run_job(job_id: int) -> None:
+    """The task a worker runs (consentsvc.jobs): one suggestion job."""
+    suggestion_job_run(job_id=job_id)
+
+
 def dispatch(job_id: int, *, delay: float, inline_allowed: bool) -> None:
-    """Hand a job to whatever runs jobs here: Celery when a broker is configured, else this process."""
-    if settings.CELERY_BROKER_URL:
-        from consentsvc.celery import app
-
-        app.send_task("suggestions.run_job", args=[job_id], countdown=max(0.0, delay))
+    """Hand a job to the job backend (consentsvc.jobs), to run after `delay` seconds. With the
+    immediate backend (tests), a debounced upload pass is not run: it waits for a request or
+    the command."""
+    if not jobs.backend_defers() and not inline_allowed:
         return
-    from suggestions import runner
-
-    if settings.SUGGESTIONS_JOBS_INLINE:
-        if inline_allowed:
-            suggestion_job_run(job_id=job_id)
-        return  # debounced upload passes wait for a request or the command when run inline
-    runner.submit(job_id, delay=delay)
+    if delay > 0 and jobs.backend_defers():
+        run_job.using(run_after=timezone.now() + dt.timedelta(seconds=delay)).enqueue(job_id)
+    else:
+        run_job.enqueue(job_id)
 
 
 def _claim(job_id: int) -> tuple[SuggestionJob | None, float]:
@@ -124,11 +132,17 @@ def _claim(job_id: int) -> tuple[SuggestionJob | None, float]:
             return None, 0.0
         if job.run_after > now:
             return None, (job.run_after - now).total_seconds()
-        running = SuggestionJob.objects.filter(owner_id=job.owner_id, status=SuggestionJob.Status.RUNNING)
-        running.filter(started_at__lt=now - STALE_RUNNING).update(
-            status=SuggestionJob.Status.FAILED, error_code="stale", finished_at=now
+        running = list(
+            SuggestionJob.objects.filter(owner_id=job.owner_id, status=SuggestionJob.Status.RUNNING).exclude(pk=job.pk)
         )
-        if running.exists():
+        live = jobs.lease_live(kind=LEASE_KIND, object_ids=[r.pk for r in running])
+        # A pass whose worker died (no live lease, past the moment it would have taken one) blocks
+        # nothing: this pass does its work.
+        crashed = [r.pk for r in running if str(r.pk) not in live and r.started_at < now - CLAIM_GRACE]
+        SuggestionJob.objects.filter(pk__in=crashed).update(
+            status=SuggestionJob.Status.FAILED, error_code="interrupted", finished_at=now
+        )
+        if len(crashed) < len(running):
             return None, 5.0
         job.status = SuggestionJob.Status.RUNNING
         job.started_at = now
@@ -155,7 +169,8 @@ def suggestion_job_run(
             on_progress(done, total)
 
     try:
-        result = services.suggestions_generate(user_id=job.owner_id, job=job, on_progress=progress)
+        with jobs.lease(kind=LEASE_KIND, object_id=job.pk):
+            result = services.suggestions_generate(user_id=job.owner_id, job=job, on_progress=progress)
     except ServiceError as exc:
         result = services.PassResult(SuggestionJob.Status.FAILED, error_code=exc.code)
     except Exception:
@@ -183,6 +198,28 @@ def suggestion_job_run(
             },
         ))
     return job
+
+
+@jobs.recovery(LEASE_KIND)
+def suggestion_job_recover(job_id: str, attempts: int) -> bool:
+    """A pass whose worker died: queued again (up to MAX_ATTEMPTS), unless another pass of the
+    holder's is already waiting, which will do the same work."""
+    job = SuggestionJob.objects.select_for_update().filter(pk=int(job_id), status=SuggestionJob.Status.RUNNING).first()
+    if job is None:
+        return False
+    now = timezone.now()
+    if attempts >= jobs.MAX_ATTEMPTS or _one_queued(job.owner_id) is not None:
+        job.status = SuggestionJob.Status.FAILED
+        job.error_code = "interrupted"
+        job.finished_at = now
+        job.save(update_fields=["status", "error_code", "finished_at"])
+        return False
+    job.status = SuggestionJob.Status.QUEUED
+    job.run_after = now
+    job.progress = 0
+    job.save(update_fields=["status", "run_after", "progress"])
+    transaction.on_commit(lambda: dispatch(job.pk, delay=0.0, inline_allowed=True))
+    return True
 
 
 def suggestion_jobs_cancel(*, user_id: int) -> int:

@@ -1,22 +1,21 @@
-"""Background work for support: run a job once the transaction that asked for it commits.
-
-With CELERY_BROKER_URL set, the job goes to the Celery workers (`support.run`).
-Otherwise (the embedded default) one worker thread in this process runs jobs one
-after another; tests (SUPPORT_TASKS_INLINE, on under DJANGO_ENV=test) run them
-inline after commit. Job functions are plain, keyword-only and idempotent, and
-their state lives in the database, so a job lost with its process is picked up
-again by `manage.py support_expire_cases`.
+"""Background work for support: run a job once the transaction that asked for it commits,
+through the job backend (consentsvc.jobs: the database by default, Redis for scale, at once in
+tests). Job functions are plain, keyword-only and idempotent, and their state lives in the
+database. An export build holds a lease on its export while it runs: if its worker dies, the
+export is built again (consentsvc.jobs recovers it within a minute).
 """
 
 from __future__ import annotations
 
 import importlib
 
-from celery import shared_task
-from django.conf import settings
 from django.db import transaction
+from django_tasks import task
 
-from consentsvc import background
+from consentsvc import jobs
+
+EXPORT_BUILD = "support.rights.export_build"
+EXPORT_LEASE = "support.export"
 
 
 def _resolve(path: str):
@@ -26,21 +25,33 @@ def _resolve(path: str):
     return getattr(importlib.import_module(module), name)
 
 
-@shared_task(name="support.run", acks_late=True, ignore_result=True)
+@task()
 def run(path: str, kwargs: dict) -> None:
-    _resolve(path)(**kwargs)
-
-
-def _inline() -> bool:
-    return getattr(settings, "SUPPORT_TASKS_INLINE", getattr(settings, "ENVIRONMENT", "") == "test")
+    job = _resolve(path)
+    if path == EXPORT_BUILD:
+        with jobs.lease(kind=EXPORT_LEASE, object_id=kwargs["export_id"]):
+            job(**kwargs)
+    else:
+        job(**kwargs)
 
 
 def run_after_commit(job, **kwargs) -> None:
     """Queue `job(**kwargs)` (kwargs JSON-friendly: ids as strings) for after the current transaction."""
-    path = f"{job.__module__}.{job.__name__}"
-    if _inline():
-        transaction.on_commit(lambda: job(**kwargs))
-    elif getattr(settings, "CELERY_BROKER_URL", None):
-        transaction.on_commit(lambda: run.delay(path, kwargs))
-    else:
-        transaction.on_commit(lambda: background.submit("support", job, **kwargs))
+    jobs.enqueue_after_commit(run, f"{job.__module__}.{job.__name__}", kwargs)
+
+
+@jobs.recovery(EXPORT_LEASE)
+def export_build_recover(export_id: str, attempts: int) -> bool:
+    """An export whose build died with its worker is built again (its half-made zip was never
+    stored); after MAX_ATTEMPTS the export is left to fail as interrupted."""
+    from support.models import DataExport
+
+    if attempts >= jobs.MAX_ATTEMPTS:
+        return False
+    updated = DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING).update(
+        status=DataExport.Status.PENDING
+    )
+    if not updated:
+        return False
+    transaction.on_commit(lambda: run.enqueue(EXPORT_BUILD, {"export_id": export_id}))
+    return True

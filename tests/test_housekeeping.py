@@ -35,9 +35,9 @@ def test_it_shreds_a_withdrawal_once_its_grace_period_is_over(alice, settings):
     assert "1 account(s) shredded" in out.getvalue()
 
 
-def test_it_is_registered_as_a_celery_beat_job():
-    from consentsvc import tasks
-    from consentsvc.celery import app
+def test_it_is_a_periodic_job_of_the_workers():
+    from consentsvc import jobs
 
-    assert app.conf.beat_schedule["housekeeping"]["task"] == "consentsvc.housekeeping"
-    assert tasks.housekeeping.name == "consentsvc.housekeeping"
+    schedule = {name: (every, job) for name, every, job in jobs.periodic_schedule()}
+    assert schedule["housekeeping"][1] is jobs.housekeeping
+    assert schedule["recover"][0] <= 30  # crashed jobs are taken back within a minute

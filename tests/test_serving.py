@@ -105,3 +105,10 @@ def test_workers_share_one_throttle_that_ignores_x_forwarded_for(served):
     assert set(answers) <= {400, 429}
     assert passed <= 10 * windows, answers
     assert answers.count(429) >= 40 - 10 * windows
+
+
+@pytest.mark.django_db
+def test_healthz_answers_without_the_database(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/healthz/")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}

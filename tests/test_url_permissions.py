@@ -16,6 +16,7 @@ PERMISSION_TABLE = {
     "password_change": "authenticated",
     "password_change_done": "authenticated",
     "auth-token": "anonymous",
+    "healthz": "anonymous",  # no data: {"status": "ok"} (tests/test_serving.py)
     "auth-logout": "authenticated",
     "devices": "authenticated",  # each person's own devices (tests/accounts/test_tokens.py)
     "schema": "anonymous",

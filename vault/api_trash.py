@@ -1,7 +1,7 @@
 """The holder's trash over the API: list it, restore one item, empty it. Thin: parse, call, shape."""
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -38,8 +38,7 @@ class TrashApi(APIView):
         return paginator.get_paginated_response([_trashed_out(i, m) for i, m in zip(page, metas, strict=True)])
 
     @extend_schema(operation_id="media_trash_empty", summary="Empty the trash: destroy every item in it now",
-                   responses={200: serializers.DictField(child=serializers.IntegerField(),
-                                                         help_text='{"destroyed": <count>}')})
+                   responses={200: inline_serializer("TrashEmptied", {"destroyed": serializers.IntegerField()})})
     def delete(self, request):
         return Response({"destroyed": trash.trash_empty(user_id=request.user.pk)}, status=status.HTTP_200_OK)
 

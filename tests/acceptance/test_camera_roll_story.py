@@ -25,8 +25,6 @@ CAMERA = f"/api/v1/consent/{purposes.CAMERA_ROLL}/"
 @pytest.fixture(autouse=True)
 def vault_settings(settings):
     settings.VAULT_MASTER_KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
-    settings.SUGGESTIONS_JOBS_INLINE = True
-    settings.CELERY_BROKER_URL = None
     settings.WITHDRAWAL_GRACE_DAYS = 0
 
 

@@ -193,3 +193,16 @@ def test_it_authenticates_with_one_query_for_token_user_and_roles(alice, django_
         from accounts.roles import is_holder
 
         assert is_holder(token.user)
+
+
+def test_it_spends_one_query_per_api_request_on_who_is_calling(alice):
+    """Token, user and roles in one query; no session, group or lock-out lookups on top."""
+    from django.test.utils import CaptureQueriesContext
+
+    client = with_token(sign_in(alice))
+    client.get("/api/v1/consent/")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/consent/").status_code == 200
+    overhead = [q["sql"] for q in queries.captured_queries
+                if any(table in q["sql"] for table in ("accounts_", "auth_", "django_session", "axes_", "guardian_"))]
+    assert len(overhead) == 1 and "accounts_api_token" in overhead[0], overhead

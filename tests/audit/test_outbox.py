@@ -139,3 +139,20 @@ def test_an_export_checkpoint_covers_its_own_event():
     assert checkpoint.tree_size == 2
     assert AuditEvent.objects.get(seq=2).action == "audit.exported"
     assert AuditCheckpoint.objects.filter(tree_size=2).exists()
+
+
+def test_the_background_sequencer_integrates_soon_after_commit(settings):
+    import time
+
+    settings.AUDIT_SEQUENCER_THREAD = True
+    with transaction.atomic():
+        event = audit_append(action="media.read", actor_kind="service")
+    assert event.seq is None  # the request did not wait for its seq
+    deadline = time.monotonic() + 5
+    while not AuditEvent.objects.filter(event_id=event.event_id).exists():
+        assert time.monotonic() < deadline, "not integrated within 5 s of the commit"
+        time.sleep(0.02)
+    assert not AuditOutbox.objects.exists()
+    deadline = time.monotonic() + 5
+    while outbox._thread._wanted.is_set() and time.monotonic() < deadline:
+        time.sleep(0.02)

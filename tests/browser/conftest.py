@@ -98,9 +98,6 @@ def log_in(page, username: str, password: str) -> None:
 def vault_keys(settings):
     """A vault master key of this test's own, and jobs (suggestions, exports) run inline after commit."""
     settings.VAULT_MASTER_KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
-    settings.SUGGESTIONS_JOBS_INLINE = True
-    settings.SUPPORT_TASKS_INLINE = True
-    settings.CELERY_BROKER_URL = None
     return settings.VAULT_MASTER_KEYS
 
 

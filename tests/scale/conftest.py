@@ -1,4 +1,4 @@
-"""The scale-out profile as real processes: the Procfile's web processes, workers and scheduler,
+"""The scale-out profile as real processes: the Procfile's web processes and workers,
 each with its own empty VAR_DIR, sharing only PostgreSQL, Redis, the S3 server and the secrets."""
 
 from __future__ import annotations
@@ -125,16 +125,16 @@ def cluster(transactional_db, s3_server, tmp_path):
     s3_server.client().create_bucket(Bucket=bucket)
     ports = {"web1": free_port(), "web2": free_port()}
     base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("VAULT_", "DJANGO_", "CELERY_", "SUGGESTIONS_", "SUPPORT_"))
+            if not k.startswith(("VAULT_", "DJANGO_", "TASKS_", "SUGGESTIONS_", "SUPPORT_"))
             and k not in {"DATABASE_URL", "VAR_DIR", "REDIS_URL", "CACHE_URL", "PYTEST_CURRENT_TEST"}}
     env = {
         **base,
         **dict(line.split("=", 1) for line in keys.split()),
         **s3_server.env(bucket, prefix="blobs"),
         "DJANGO_ENV": "production", "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": database_url(), "CELERY_BROKER_URL": REDIS_URL, "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": database_url(), "TASKS_BACKEND": "redis", "REDIS_URL": REDIS_URL,
         "WEB1_PORT": str(ports["web1"]), "WEB2_PORT": str(ports["web2"]),
-        "SCHEDULE_FILE": str(tmp_path / "beat-schedule"), "WITHDRAWAL_GRACE_DAYS": "0",
+        "WITHDRAWAL_GRACE_DAYS": "0",
         "SUGGESTIONS_DEBOUNCE_SECONDS": "3600",  # passes in this test are asked for, not debounced
     }
     made = Cluster(env=env, urls={n: f"http://127.0.0.1:{p}" for n, p in ports.items()}, bucket=bucket, s3=s3_server)
@@ -145,7 +145,8 @@ def cluster(transactional_db, s3_server, tmp_path):
         for name in ("web1", "web2"):
             made.wait_until(f"{name} to answer", lambda n=name: made.web_up(n), timeout=90)
         for name in ("worker1", "worker2"):
-            made.wait_until(f"{name} to be ready", lambda n=name: " ready." in made.processes[n].output(), timeout=90)
+            made.wait_until(f"{name} to be ready", lambda n=name: "Listening on" in made.processes[n].output(),
+                            timeout=90)
         yield made
     finally:
         for process in made.processes.values():

@@ -1,4 +1,4 @@
-"""The same code as several processes: two web processes, two workers and the scheduler of the
+"""The same code as several processes: two web processes and two workers (which also run the periodic jobs) of the
 Procfile, on PostgreSQL, Redis and an S3 server over HTTP, driven through the HTTP API only."""
 
 import datetime as dt
@@ -66,7 +66,7 @@ class Holder:
 
 def ran_on(cluster, task: str) -> list[str]:
     """The workers whose log says they finished a task of this name."""
-    done = re.compile(rf"Task {re.escape(task)}\[[^\]]+\] succeeded")
+    done = re.compile(rf"Successfully completed {re.escape(task)}\(")
     return [name for name, process in cluster.processes.items()
             if name.startswith("worker") and done.search(process.output())]
 
@@ -86,7 +86,7 @@ def test_a_holders_whole_story_across_web_processes_and_workers(cluster, tmp_pat
         body if (body := holder.call("web2", "GET", f"/suggestions/jobs/{job_id}/").json())["status"]
         not in {"queued", "running"} else None), timeout=120)
     assert job["status"] == "done" and job["created"] >= 1, job
-    assert ran_on(cluster, "suggestions.run_job")
+    assert ran_on(cluster, "suggestions.jobs.run_job")
     listed = holder.call("web2", "GET", "/suggestions/").json()
     suggestions = listed["results"] if isinstance(listed, dict) else listed
     assert len(suggestions) == job["created"]
@@ -105,7 +105,7 @@ def test_a_holders_whole_story_across_web_processes_and_workers(cluster, tmp_pat
         names = archive.namelist()
         assert archive.testzip() is None
     assert sum(name.endswith(".jpg") for name in names) >= 4, names
-    assert ran_on(cluster, "support.run")
+    assert ran_on(cluster, "support.jobs.run")
     assert any(key.startswith(f"blobs/exports/{holder.user.pk}/") for key in holder.objects())
 
     # Withdrawal through the second web process: the bucket, the database and the trail.

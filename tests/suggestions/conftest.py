@@ -29,8 +29,6 @@ def small_outputs(monkeypatch):
 def master_key(settings):
     settings.VAULT_MASTER_KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
     settings.SUGGESTIONS_PER_PASS = 6
-    settings.CELERY_BROKER_URL = None
-    settings.SUGGESTIONS_JOBS_INLINE = True
     return settings.VAULT_MASTER_KEYS
 
 

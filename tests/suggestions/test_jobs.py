@@ -10,7 +10,6 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from consentsvc import background
 from suggestions import jobs, services
 from suggestions.models import Suggestion, SuggestionJob
 from tests.suggestions.conftest import COLOURS, a_day_out, grant, photo, upload, withdraw
@@ -156,11 +155,11 @@ def test_it_waits_while_another_pass_of_the_holder_runs(alice):
                                            run_after=timezone.now())
     queued = jobs.suggestion_job_request(user_id=alice.pk)
     assert jobs.suggestion_job_run(job_id=queued.pk).status == "queued"
-    # A pass that has "run" for half an hour died with its process: it no longer blocks.
-    SuggestionJob.objects.filter(pk=running.pk).update(started_at=timezone.now() - dt.timedelta(hours=1))
+    # A pass running for a minute without a live lease died with its worker: it no longer blocks.
+    SuggestionJob.objects.filter(pk=running.pk).update(started_at=timezone.now() - dt.timedelta(minutes=1))
     assert jobs.suggestion_job_run(job_id=queued.pk).status == "done"
     running.refresh_from_db()
-    assert running.status == "failed" and running.error_code == "stale"
+    assert running.status == "failed" and running.error_code == "interrupted"
 
 
 @pytest.mark.django_db
@@ -182,11 +181,13 @@ def test_it_generates_from_the_command_for_one_or_all_holders(alice, bob, sam):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_runs_jobs_on_the_in_process_worker_thread(alice, settings):
-    settings.SUGGESTIONS_JOBS_INLINE = False
+def test_it_runs_jobs_on_the_database_worker(alice, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     grant(alice)
     a_day_out(alice, COLOURS[:4])
-    job = jobs.suggestion_job_request(user_id=alice.pk)  # dispatched to the thread on commit
-    background._pool("suggestions").submit(lambda: None).result(timeout=60)  # the single worker has finished it
+    job = jobs.suggestion_job_request(user_id=alice.pk)  # queued in the database on commit
+    job.refresh_from_db()
+    assert job.status == "queued"
+    call_command("jobs_worker", "--batch", stdout=io.StringIO())  # the worker bin/serve runs beside gunicorn
     job.refresh_from_db()
     assert job.status == "done" and job.created_count >= 1

@@ -1,4 +1,5 @@
-"""Background jobs go to Celery when a broker is set, to the in-process worker otherwise, inline in tests."""
+"""Support's background jobs go through the job backend once the transaction commits; only
+support's own functions can be named as jobs."""
 
 import pytest
 
@@ -13,7 +14,9 @@ def job(*, export_id):
     CALLS.append(export_id)
 
 
-def test_it_runs_jobs_inline_after_commit_in_tests(django_capture_on_commit_callbacks):
+def test_it_runs_jobs_after_commit(django_capture_on_commit_callbacks, monkeypatch):
+    real = jobs._resolve
+    monkeypatch.setattr(jobs, "_resolve", lambda path: job if path == "tests.support.test_jobs.job" else real(path))
     CALLS.clear()
     with django_capture_on_commit_callbacks(execute=True):
         jobs.run_after_commit(job, export_id="a")
@@ -21,32 +24,19 @@ def test_it_runs_jobs_inline_after_commit_in_tests(django_capture_on_commit_call
     assert CALLS == ["a"]
 
 
-def test_it_sends_jobs_to_celery_when_a_broker_is_set(settings, monkeypatch, django_capture_on_commit_callbacks):
-    settings.SUPPORT_TASKS_INLINE = False
-    settings.CELERY_BROKER_URL = "redis://broker.invalid:6379/0"
-    sent = []
-    monkeypatch.setattr(jobs.run, "delay", lambda path, kwargs: sent.append((path, kwargs)))
-    with django_capture_on_commit_callbacks(execute=True):
-        jobs.run_after_commit(job, export_id="b")
-    assert sent == [("tests.support.test_jobs.job", {"export_id": "b"})]
+def test_it_queues_jobs_in_the_database_for_the_worker(settings, django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
 
-
-def test_it_uses_the_in_process_worker_without_a_broker(settings, django_capture_on_commit_callbacks):
-    import threading
-
-    from consentsvc import background
-
-    settings.SUPPORT_TASKS_INLINE = False
-    settings.CELERY_BROKER_URL = None
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     CALLS.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        jobs.run_after_commit(job, export_id="c")
-    # The queue has one worker: once a later no-op has run, the job has too.
-    worker = background._pool("support").submit(lambda: threading.current_thread().name).result(timeout=30)
-    assert CALLS == ["c"]
-    assert worker.startswith("support")
+        jobs.run_after_commit(job, export_id="b")
+    assert CALLS == []  # not run here: a worker will
+    queued = DBTaskResult.objects.get()
+    assert queued.task_path == "support.jobs.run"
+    assert queued.args_kwargs["args"] == ["tests.support.test_jobs.job", {"export_id": "b"}]
 
 
 def test_it_only_runs_support_jobs_by_name():
     with pytest.raises(ValueError):
-        jobs.run("os.system", {"command": "true"})
+        jobs.run.call("os.system", {"command": "true"})

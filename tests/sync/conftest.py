@@ -47,7 +47,6 @@ def live_server(request, django_db_setup):
 def _server_settings(settings):
     settings.VAULT_MASTER_KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
     settings.WITHDRAWAL_GRACE_DAYS = 0
-    settings.CELERY_BROKER_URL = None
 
 
 def grant(user, purpose=purposes.CAMERA_ROLL):

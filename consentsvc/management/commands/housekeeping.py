@@ -5,13 +5,14 @@ from django.core.management.base import BaseCommand
 
 # The idempotent jobs that must run now and then: crypto-shred withdrawals whose grace
 # period is over (and orphan blobs), end expired support cases and delete expired exports.
-JOBS = ("vault_purge", "support_expire_cases")
+JOBS = ("vault_purge", "support_expire_cases", "tokens_purge")
 
 
 class Command(BaseCommand):
     help = (
-        "Run the periodic jobs once (vault_purge, support_expire_cases), or with --every SECONDS forever. "
-        "With Celery, beat runs the same jobs (consentsvc.housekeeping); bin/serve runs this in the background."
+        "Run the periodic jobs once (vault_purge, support_expire_cases, tokens_purge), or with --every SECONDS "
+        "forever. "
+        "The job workers run the same as a periodic job (consentsvc.jobs.housekeeping, every HOUSEKEEPING_SECONDS)."
     )
 
     def add_arguments(self, parser):
