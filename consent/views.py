@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import holder_required
-from consent import purposes, selectors, services
+from consent import purposes, receipts, selectors, services
 from consent.models import ConsentEntry
 from consentsvc.errors import ServiceError
 from vault.selectors import media_summary
@@ -114,3 +114,16 @@ def turn_off_confirm(request, purpose: str):
         "done_message": _after_off_message(facts),
         "export_url": reverse("support:me-data") + "#export-heading",
     })
+
+
+@holder_required
+@require_GET
+def receipt(request, record_id: str):
+    """One consent receipt as a page a person reads; the signed JSON is a download from the API."""
+    try:
+        entry = selectors.consent_entry_get(user_id=request.user.pk, record_id=record_id)
+    except (ServiceError, ValueError):
+        raise Http404("No such receipt.") from None
+    signed = receipts.receipt_sign(entry)
+    return render(request, "consent/receipt.html", {"entry": entry, "signed": signed,
+                                                    "payload": signed["receipt"]})

@@ -69,6 +69,8 @@ class Entry:
     summary: str = ""
     actor_name: str = ""
     made: str | None = None  # for reads by the suggestions engine: what they went into
+    used: list[tuple[str, int]] = field(default_factory=list)  # (kind, photos used) of each output made
+    browsed: dict[str, set] | None = None  # the holder's own looking, folded per day: photos and suggestions
 
     @property
     def count(self) -> int:
@@ -106,7 +108,7 @@ def _group_key(event) -> tuple:
         _event_time(event)).isoformat()
     details = event.details or {}
     return (event.action, event.actor_kind, str(event.actor_id), event.purpose, event.outcome, scope,
-            details.get("case_id"), details.get("device"))
+            details.get("case_id"), details.get("device"), details.get("method"), details.get("cause"))
 
 
 def _filtered(*, subject_id: int, since: date | None, until: date | None, category: str | None,
@@ -155,8 +157,42 @@ def access_log_entries(*, subject_id: int, since: date | None = None, until: dat
         current.seqs.append(event.seq)
         current.details.append(event.details or {})
         current.object_ids.append(str(event.object_id or ""))
+    entries = _fold_browsing(entries)
     _describe(entries, subject_id=subject_id)
     return [entry for entry in entries if entry.summary]
+
+
+def _is_browsing(entry: Entry) -> bool:
+    """The holder looking at their own photos and suggestions on the pages (not an export's reads)."""
+    if entry.actor_kind != "holder" or entry.outcome != "allowed":
+        return False
+    if entry.action == "media.read":
+        return entry.purpose == "owner_access" and not entry.request_id.startswith("export-")
+    return entry.action == "output.read"
+
+
+def _fold_browsing(entries: list[Entry]) -> list[Entry]:
+    """One line per day for the holder's own browsing, however often they came back that day."""
+    folded: list[Entry] = []
+    by_day: dict[date, Entry] = {}
+    for entry in entries:
+        if not _is_browsing(entry):
+            folded.append(entry)
+            continue
+        day = timezone.localdate(entry.last_at)
+        kind = "photos" if entry.action == "media.read" else "suggestions"
+        line = by_day.get(day)
+        if line is None:
+            line = by_day[day] = entry
+            line.browsed = {"photos": set(), "suggestions": set()}
+            folded.append(line)
+        else:
+            line.seqs += entry.seqs
+            line.details += entry.details
+            line.object_ids += entry.object_ids
+            line.first_at = min(line.first_at, entry.first_at)
+        line.browsed[kind].update(i for i in entry.object_ids if i)
+    return folded
 
 
 def events_per_day(*, subject_id: int, since: date | None = None, until: date | None = None,
@@ -227,21 +263,26 @@ def _kind(entry: Entry) -> str | None:
 def _link_reads_to_outputs(entries: list[Entry]) -> None:
     """Say what a run of reads went into: the output stored in the same job (same request id),
     or else the next output stored whose sources are among the photos read."""
-    by_request = {}
+    by_request: dict[str, str] = {}
+    used: dict[str, list[tuple[str, int]]] = {}
     for entry in entries:
         if entry.action == "output.stored" and entry.request_id and _kind(entry):
             by_request.setdefault(entry.request_id, _kind(entry))
+            used.setdefault(entry.request_id, []).extend(
+                (d.get("kind"), len(d.get("sources") or [])) for d in reversed(entry.details) if d.get("kind"))
     for index, entry in enumerate(entries):
         if entry.action != "media.read" or entry.purpose not in ("sharing_suggestions", "face_grouping"):
             continue
         entry.made = by_request.get(entry.request_id) if entry.request_id else None
         if entry.made:
+            entry.used = used.get(entry.request_id, [])
             continue
         read = set(entry.object_ids)
         for newer in reversed(entries[max(0, index - 3):index]):  # the outputs stored just after the reads
             sources = {str(s) for d in newer.details for s in (d.get("sources") or [])}
             if newer.action == "output.stored" and sources & read:
                 entry.made = _kind(newer)
+                entry.used = [(d.get("kind"), len(d.get("sources") or [])) for d in newer.details if d.get("kind")]
                 break
 
 
@@ -272,6 +313,33 @@ def _actor_name(entry: Entry, names: dict[str, str]) -> str:
     return "The system"
 
 
+def _method(entry: Entry) -> str:
+    return next((d.get("method") for d in entry.details if d.get("method")), "")
+
+
+def _how(entry: Entry) -> str:
+    return {"web": " on the web", "api": " from the phone app"}.get(_method(entry), "")
+
+
+def _browsed_sentence(browsed: dict[str, set]) -> str:
+    parts = []
+    if browsed["photos"]:
+        parts.append(_of_your_photos(len(browsed["photos"])))
+    if browsed["suggestions"]:
+        parts.append(_plural(len(browsed["suggestions"]), "suggestion"))
+    what = " and ".join(parts) or "your photos"
+    return f"You looked at {what}"
+
+
+def _used_words(used: list[tuple[str, int]]) -> str:
+    """'used 3 in a collage' or 'made 2 suggestions from them: a collage of 3 and a recap animation of 5'."""
+    if len(used) == 1:
+        kind, count = used[0]
+        return f"used {count} in {KIND_WORDS.get(kind, 'a suggestion')}"
+    each = [f"{KIND_WORDS.get(kind, 'a suggestion')} of {count}" for kind, count in used]
+    return f"made {len(used)} suggestions from them: {', '.join(each[:-1])} and {each[-1]}"
+
+
 def _device(entry: Entry, devices: dict[int, str]) -> str | None:
     """"the phone app on <device>" for what a phone did with its own token (the trail holds its id only)."""
     device_id = entry.details[0].get("device") if entry.details else None
@@ -292,9 +360,9 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
     denied = entry.outcome == "denied"
 
     if action == "consent.given":
-        return f"{who} turned on {label}"
+        return f"{who} turned on {label}{_how(entry)}"
     if action == "consent.withdrawn":
-        return f"{who} turned off {label}"
+        return f"{who} turned off {label}{_how(entry)}"
     if action == "consent.lapsed":
         return f"{label} was paused because its notice changed; turn it on again to agree to the new text"
     if action == "consent.revoked_by_support":
@@ -320,17 +388,23 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
         return _with_ticket(f"{who} erased your cloud photos and everything made from them ({_photos(items)})", ticket)
 
     if action == "media.uploaded":
+        if _method(entry) == "web":
+            return f"You added {_photos(n)} on the web"
         return f"You uploaded {_photos(n)} from {device}" if device else f"Your phone uploaded {_photos(n)}"
     if action == "media.upload_refused":
         return f"{'An upload was' if n == 1 else f'{n} uploads were'} refused and nothing was kept"
     if action == "media.read" and denied:
         return f"A request to read your photos {USE_LABELS.get(entry.purpose, 'for ' + label)} was refused"
+    if entry.browsed is not None:
+        return _browsed_sentence(entry.browsed)
     if action == "media.read":
         if entry.purpose == "owner_access":
             if entry.request_id.startswith("export-"):
                 return f"Your data export included {_photos(n)}"
             return f"You opened {_photos(n)}"
         if entry.purpose == "sharing_suggestions":
+            if entry.used:
+                return f"The suggestions engine looked at {_of_your_photos(n)} and {_used_words(entry.used)}"
             goal = f"to make {KIND_WORDS.get(entry.made, 'a suggestion')}" if entry.made else "to make suggestions"
             return f"The suggestions engine read {_of_your_photos(n)} {goal}"
         if entry.purpose == "face_grouping":
@@ -341,7 +415,17 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
             return f"A request to list your photos {USE_LABELS.get(entry.purpose, 'for ' + label)} was refused"
         return f"{who} looked at the list of your photos to pick some {USE_LABELS.get(entry.purpose, '')}".rstrip()
     if action == "media.deleted":
+        cause = next((d.get("cause") for d in entry.details if d.get("cause")), "")
+        if cause == "trash_emptied":
+            return f"{who} emptied the trash: {_photos(n)} destroyed for good"
+        if cause == "trash_expired":
+            their = "its" if n == 1 else "their"
+            return f"{_photos(n).capitalize()} destroyed for good after {their} time in the trash"
         return f"{who} deleted {_photos(n)} from the cloud"
+    if action == "media.trashed":
+        return f"{who} moved {_photos(n)} to the trash"
+    if action == "media.restored":
+        return f"{who} restored {_photos(n)} from the trash"
     if action == "media.excluded":
         return f"{who} kept {_photos(n)} out of suggestions"
     if action == "media.included":
@@ -384,7 +468,7 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
             return f"{what} deleted because {label or 'a setting'} was turned off"
         if cause == "source_excluded":
             return f"{what} deleted because you kept a photo {'it' if n == 1 else 'they'} used out of suggestions"
-        if cause == "source_deleted":
+        if cause in ("source_deleted", "source_trashed"):
             return f"{what} deleted because you deleted a photo {'it' if n == 1 else 'they'} used"
         return f"{what} deleted"
     if action == "suggestions.generated":

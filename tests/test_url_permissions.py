@@ -24,6 +24,7 @@ PERMISSION_TABLE = {
     "api-redoc": "anonymous",
     "consent:settings": "holder",
     "consent:turn-off": "holder",
+    "consent:receipt": "holder",
     "api-consent-state": "holder",
     "api-consent-history": "holder",
     "api-consent-notice": "holder",

@@ -38,3 +38,18 @@ def filesize(size) -> str:
             return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
+
+
+_DURATION_UNITS = {"Y": "year", "M": "month", "W": "week", "D": "day"}
+
+
+@register.filter
+def duration_words(value: str) -> str:
+    """An ISO 8601 duration of whole years, months, weeks or days in words ("P6Y" -> "6 years")."""
+    import re
+
+    match = re.fullmatch(r"P(\d+)([YMWD])", value or "")
+    if not match:
+        return value
+    count, unit = int(match[1]), _DURATION_UNITS[match[2]]
+    return f"{count} {unit}{'' if count == 1 else 's'}"

@@ -68,6 +68,12 @@ def test_it_fits_every_holder_page_on_a_phone(new_page, busy_holder, javascript)
         header = page.locator("header.topbar").bounding_box()
         assert header["height"] <= PHONE["height"] / 4, (path, header)
         snap(page, f"phone-{name}{suffix}")
+    # A consent receipt, read as a page.
+    page.goto("/settings/camera-roll/")
+    page.locator("#consent-history").get_by_role("link", name="receipt").first.click()
+    expect(page.get_by_role("link", name="Download signed receipt")).to_be_visible()
+    _fits(page)
+    snap(page, f"phone-receipt{suffix}")
     # Tables are cards on a phone: each cell says what it is.
     page.goto("/settings/camera-roll/")
     cell = page.locator("#consent-history tbody tr").first.locator("td").first

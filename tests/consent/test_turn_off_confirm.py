@@ -111,3 +111,20 @@ def test_it_records_how_a_change_arrived(alice):
         ("given", "api"), ("withdrawn", "web")]
     page = logged_in(alice).get("/settings/camera-roll/").content.decode()
     assert "from the phone app" in page and "on the web" in page
+
+
+def test_it_shows_a_receipt_as_a_page_with_the_signed_copy_to_download(alice, bob, audrey):
+    grant(alice)
+    entry = ConsentEntry.objects.get(subject=alice)
+    url = f"/settings/camera-roll/receipts/{entry.record_id}/"
+    assert f'href="{url}"' in logged_in(alice).get("/settings/camera-roll/").content.decode()
+    page = words(logged_in(alice).get(url))
+    assert "Camera Roll Sharing Suggestions: <strong>turned on</strong>" in page
+    assert "from the phone app" in page  # grant() goes through the API
+    assert f'href="/api/v1/consent/receipts/{entry.record_id}/"' in page and "Download signed receipt" in page
+    # The hash is there for those who check, folded away for everyone else.
+    assert page.index("<details") < page.index(entry.notice_sha256)
+    assert logged_in(bob).get(url).status_code == 404
+    assert logged_in(bob).get("/settings/camera-roll/receipts/not-a-uuid/").status_code == 404
+    assert logged_in(audrey).get(url).status_code == 403
+    assert Client().get(url)["Location"].startswith("/accounts/login/")

@@ -37,10 +37,57 @@ def test_it_says_what_the_suggestions_engine_read_and_why(alice):
     ids = upload(alice, 12)
     make_a_collage(alice, ids)
     lines = summaries(alice)
-    assert "The suggestions engine read 12 of your photos to make a collage" in lines
+    assert "The suggestions engine looked at 12 of your photos and used 12 in a collage" in lines
     assert "The suggestions engine made a collage for you" in lines
     assert "Your phone uploaded 12 photos" in lines
-    assert lines[-1] == "You turned on Camera Roll Sharing Suggestions"
+    assert lines[-1] == "You turned on Camera Roll Sharing Suggestions on the web"
+
+
+def test_it_says_how_many_photos_a_pass_looked_at_and_how_many_it_used(alice):
+    grant(alice)
+    ids = upload(alice, 11)
+    token = set_request_id("job-pass-1")
+    try:
+        released = gateway.release(user_id=alice.pk, purpose=gateway.PURPOSE_SUGGESTIONS, item_ids=ids)
+        gateway.output_store(user_id=alice.pk, purpose=gateway.PURPOSE_SUGGESTIONS, kind="collage",
+                             source_ids=[r.meta.id for r in released[:3]], data=b"\xff\xd8collage",
+                             content_type="image/jpeg")
+        gateway.output_store(user_id=alice.pk, purpose=gateway.PURPOSE_SUGGESTIONS, kind="recap",
+                             source_ids=[r.meta.id for r in released[3:8]], data=b"RIFFrecap",
+                             content_type="image/webp")
+    finally:
+        reset_request_id(token)
+    lines = summaries(alice)
+    assert ("The suggestions engine looked at 11 of your photos and made 2 suggestions from them: "
+            "a collage of 3 and a recap animation of 5") in lines
+
+
+def test_it_says_whether_a_change_came_from_the_web_or_the_phone_app(alice):
+    from consent.services import consent_withdraw
+    from tests.vault.conftest import jpeg_bytes
+    from vault import services as vault_services
+
+    grant(alice)
+    vault_services.media_upload(user_id=alice.pk, data=jpeg_bytes(color=(1, 1, 1)), method="web")
+    vault_services.media_upload(user_id=alice.pk, data=jpeg_bytes(color=(250, 1, 1)), method="api")
+    consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="api", actor=alice)
+    lines = summaries(alice)
+    assert "You turned off Camera Roll Sharing Suggestions from the phone app" in lines
+    assert "You added a photo on the web" in lines
+    assert "Your phone uploaded a photo" in lines
+
+
+def test_it_words_the_trash(alice, django_capture_on_commit_callbacks):
+    from vault import trash
+
+    grant(alice)
+    ids = upload(alice, 3)
+    trash.media_trash(user_id=alice.pk, item_ids=ids)
+    trash.media_restore(user_id=alice.pk, item_id=ids[0])
+    trash.trash_empty(user_id=alice.pk)
+    lines = summaries(alice)
+    assert lines[:3] == ["You emptied the trash: 2 photos destroyed for good",
+                         "You restored a photo from the trash", "You moved 3 photos to the trash"]
 
 
 def test_it_links_reads_to_what_they_made_even_without_a_job_id(alice):
@@ -50,7 +97,7 @@ def test_it_links_reads_to_what_they_made_even_without_a_job_id(alice):
     make_a_collage(alice, ids[2:], request_id="")
     lines = summaries(alice)
     assert lines[:3] == ["The suggestions engine made a collage for you",
-                         "The suggestions engine read 3 of your photos to make a collage",
+                         "The suggestions engine looked at 3 of your photos and used 3 in a collage",
                          "The suggestions engine looked at the list of your photos to pick some to make suggestions"]
 
 
@@ -58,7 +105,7 @@ def test_it_puts_the_time_in_each_line(alice):
     grant(alice)
     entry = access_log.access_log_entries(subject_id=alice.pk)[0]
     local = timezone.localtime(entry.last_at)
-    assert entry.text == f"You turned on Camera Roll Sharing Suggestions, {local.day} {local:%b %H:%M}"
+    assert entry.text == f"You turned on Camera Roll Sharing Suggestions on the web, {local.day} {local:%b %H:%M}"
 
 
 def test_it_names_the_support_agent_and_the_ticket(sam, alice):
@@ -107,15 +154,15 @@ def test_it_words_the_holders_own_reads_and_withdrawals(alice):
 
     consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="web", actor=alice)
     lines = summaries(alice)
-    assert "You opened a photo" in lines
-    assert "You turned off Camera Roll Sharing Suggestions" in lines
+    assert "You looked at one of your photos" in lines
+    assert "You turned off Camera Roll Sharing Suggestions on the web" in lines
 
 
 def test_it_never_shows_another_holders_events(alice, bob):
     grant(alice)
     grant(bob)
     upload(bob, 2)
-    assert summaries(alice) == ["You turned on Camera Roll Sharing Suggestions"]
+    assert summaries(alice) == ["You turned on Camera Roll Sharing Suggestions on the web"]
 
 
 def test_it_groups_only_events_done_in_one_go(alice):
@@ -140,9 +187,11 @@ def test_it_words_a_holder_browsing_their_photos_as_one_line_a_day(alice):
             b"".join(gateway.owner_open(user_id=alice.pk, item_id=item_id, variant="thumbnail").chunks)
         finally:
             reset_request_id(token)
+    # ...and again later that day, with a suggestion or two in between: still one line.
+    b"".join(gateway.owner_open(user_id=alice.pk, item_id=ids[0], variant="original").chunks)
     lines = summaries(alice)
-    assert lines.count("You opened 3 photos") == 1
-    assert "You opened a photo" not in lines
+    assert lines.count("You looked at 3 of your photos") == 1
+    assert not any(line.startswith("You opened") for line in lines)
 
 
 def test_it_filters_by_category_actor_and_dates(sam, alice):
