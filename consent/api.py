@@ -91,16 +91,11 @@ class ConsentSetApi(APIView):
         _grantable_or_404(purpose)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if data.validated_data["granted"]:
-            entry = services.consent_give(
-                user=request.user, purpose=purpose, notice_version=data.validated_data.get("notice_version", ""),
-                method=collection_method(request), actor=request.user,
-            )
-        else:
-            entry = services.consent_withdraw(
-                user=request.user, purpose=purpose, method=collection_method(request), actor=request.user
-            )
-        state = next(s for s in selectors.consent_state(user_id=request.user.pk) if s.purpose == purpose)
+        entry, state = services.consent_set(
+            user=request.user, purpose=purpose, granted=data.validated_data["granted"],
+            notice_version=data.validated_data.get("notice_version", ""), method=collection_method(request),
+            actor=request.user,
+        )
         return Response({
             "purpose": PurposeStateSerializer(state).data,
             "entry": EntryOutputSerializer(entry).data if entry else None,

@@ -62,6 +62,9 @@ class ConsentEntry(models.Model):
     jurisdiction = models.CharField(max_length=16)
     retention = models.CharField(max_length=32, help_text="ISO 8601 duration the record is kept for.")
     case_id = models.BigIntegerField(null=True, blank=True)
+    # The audit event that records this entry; the event commits to the entry's digest
+    # (consent.binding). An entry without a genuine event that does never counts.
+    event_id = models.UUIDField(null=True, blank=True, unique=True)
 
     objects = ImmutableQuerySet.as_manager()
 
@@ -94,3 +97,26 @@ class AccountLock(models.Model):
 
     def __str__(self) -> str:
         return f"lock of account {self.user_id}"
+
+
+class ConsentState(models.Model):
+    """The newest ledger entry of one holder for one purpose, kept in the entry's own transaction.
+
+    A copy for fast reads, never a source of its own: it is written only next to the
+    ledger entry it names, and every field is the entry's.
+    """
+
+    subject = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=64)
+    entry = models.ForeignKey(ConsentEntry, on_delete=models.PROTECT, related_name="+")
+    event = models.CharField(max_length=24, choices=ConsentEntry.Event.choices)
+    notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="+")
+    notice_version = models.CharField(max_length=32)
+    since = models.DateTimeField()
+    event_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subject", "purpose"], name="consent_state_one_per_purpose")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.purpose} {self.event}"

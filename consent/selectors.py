@@ -6,8 +6,8 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from consent import purposes
-from consent.models import ConsentEntry, Notice
+from consent import binding, purposes
+from consent.models import ConsentEntry, ConsentState, Notice
 from consentsvc.errors import ServiceError
 
 
@@ -18,29 +18,82 @@ def notice_current(*, purpose: str) -> Notice:
     return notice
 
 
-def _latest_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
-    return (
-        ConsentEntry.objects.filter(subject_id=user_id, purpose=purpose)
-        .select_related("notice")
-        .order_by("-id")
-        .first()
-    )
+@dataclass(frozen=True)
+class NoticeBook:
+    """A purpose's notices as consent sees them: the current one, and the versions consent given to
+    still stands under (the current one back to the newest material one; a wording fix keeps it)."""
+
+    current: Notice
+    standing: frozenset[int]
+    notices: dict[int, Notice]
+
+
+_STATE_FIELDS = ("pk", "entry_id", "event", "notice_id", "notice_version", "since", "event_id")
+
+
+def _notices_and_states(*, purpose_names, user_id: int | None):
+    """Every notice of the purposes, newest first, each carrying the holder's state row for its purpose
+    (correlated subqueries): the notices and the holder's states in one query."""
+    notices = Notice.objects.filter(purpose__in=list(purpose_names)).order_by("purpose", "-published_at", "-id")
+    if user_id is not None:
+        own = ConsentState.objects.filter(subject_id=user_id, purpose=OuterRef("purpose"))
+        notices = notices.annotate(**{f"state_{name}": Subquery(own.values(name)[:1]) for name in _STATE_FIELDS})
+    books, states = {}, {}
+    by_purpose: dict[str, list[Notice]] = {}
+    for notice in notices:
+        by_purpose.setdefault(notice.purpose, []).append(notice)
+        if user_id is not None and notice.state_pk is not None and notice.purpose not in states:
+            state = ConsentState(subject_id=user_id, purpose=notice.purpose,
+                                 **{name: getattr(notice, f"state_{name}") for name in _STATE_FIELDS})
+            state._state.adding, state._state.db = False, notices.db
+            states[notice.purpose] = state
+    for purpose, group in by_purpose.items():
+        standing = []
+        for notice in group:
+            standing.append(notice.pk)
+            if notice.material:
+                break
+        books[purpose] = NoticeBook(current=group[0], standing=frozenset(standing), notices={n.pk: n for n in group})
+    return books, states
+
+
+def notice_books(*, purpose_names=purposes.GRANTABLE) -> dict[str, NoticeBook]:
+    """One query for every purpose's notices (there are a handful)."""
+    return _notices_and_states(purpose_names=purpose_names, user_id=None)[0]
+
+
+def _book(purpose: str) -> NoticeBook:
+    book = notice_books(purpose_names=[purpose]).get(purpose)
+    if book is None:
+        raise ServiceError("unknown_purpose", f"There is no notice for {purpose!r}.")
+    return book
+
+
+def _standing(state: ConsentState | None, book: NoticeBook) -> bool:
+    return state is not None and state.event == ConsentEntry.Event.GIVEN and state.notice_id in book.standing
 
 
 def consent_active_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
     """The 'given' entry that authorises `purpose` now, or None.
 
-    Active means: the newest ledger entry for the purpose is 'given', and it was
-    given to the notice version that is current now.
+    Active means: the newest ledger entry for the purpose is 'given', to the current
+    notice or to one that only wording fixes (non-material versions) have followed.
     """
     if purpose not in purposes.GRANTABLE:
         return None
-    entry = _latest_entry(user_id=user_id, purpose=purpose)
-    if entry is None or entry.event != ConsentEntry.Event.GIVEN:
+    view = consent_view(user_id=user_id, purpose_names=[purpose])
+    if purpose not in view.books:
+        raise ServiceError("unknown_purpose", f"There is no notice for {purpose!r}.")
+    if not view.active(purpose):
         return None
-    if entry.notice_id != notice_current(purpose=purpose).pk:
-        return None
-    return entry
+    entry = ConsentEntry.objects.select_related("notice").get(pk=view.states[purpose].entry_id)
+    # Only an entry bound to the genuine audit event that commits to it authorises anything.
+    return entry if entry.pk in binding.entries_bound([entry]) else None
+
+
+def consent_latest_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
+    state = ConsentState.objects.filter(subject_id=user_id, purpose=purpose).select_related("entry__notice").first()
+    return state.entry if state is not None else None
 
 
 @dataclass(frozen=True)
@@ -55,27 +108,58 @@ class PurposeState:
     lapsed: bool  # granted to an older notice that has since changed materially
 
 
-def consent_state(*, user_id: int) -> list[PurposeState]:
-    latest = {purpose: _latest_entry(user_id=user_id, purpose=purpose) for purpose in purposes.GRANTABLE}
-    states = []
+@dataclass(frozen=True)
+class ConsentView:
+    """What a consent change needs to decide, read in two queries: the notices and the holder's states."""
+
+    books: dict[str, NoticeBook]
+    states: dict[str, ConsentState]
+
+    def active(self, purpose: str) -> bool:
+        """The newest entry is 'given' under a notice that still stands (its binding not checked)."""
+        return _standing(self.states.get(purpose), self.books[purpose])
+
+    def bound_active(self, purpose: str) -> bool:
+        """active(), and the entry is bound to a genuine audit event (one query)."""
+        return self.active(purpose) and self.states[purpose].entry_id in binding.states_bound([self.states[purpose]])
+
+
+def consent_view(*, user_id: int, purpose_names=purposes.GRANTABLE) -> ConsentView:
+    """The notices and the holder's state rows, in one query."""
+    books, states = _notices_and_states(purpose_names=purpose_names, user_id=user_id)
+    return ConsentView(books=books, states=states)
+
+
+def consent_state(*, user_id: int, view: ConsentView | None = None,
+                  written: frozenset[int] = frozenset()) -> list[PurposeState]:
+    """Every grantable purpose's state for the holder: one query for notices and state rows, one more
+    to check the audit bindings of what is granted."""
+    view = view or consent_view(user_id=user_id)
+    # `written`: entries the caller's own unit of work just made, whose events it appends last.
+    standing = [view.states[p] for p in purposes.GRANTABLE
+                if p in view.books and view.active(p) and view.states[p].entry_id not in written]
+    bound = (binding.states_bound(standing) if standing else set()) | written
+    result = []
     for purpose in purposes.GRANTABLE:
-        notice = notice_current(purpose=purpose)
-        entry = latest.get(purpose)
-        given = entry is not None and entry.event == ConsentEntry.Event.GIVEN
-        granted = given and entry.notice_id == notice.pk
-        states.append(
+        book = view.books.get(purpose)
+        if book is None:
+            raise ServiceError("unknown_purpose", f"There is no notice for {purpose!r}.")
+        state = view.states.get(purpose)
+        given = state is not None and state.event == ConsentEntry.Event.GIVEN
+        granted = _standing(state, book) and state.entry_id in bound
+        result.append(
             PurposeState(
                 purpose=purpose,
                 label=purposes.PURPOSE_LABELS[purpose],
                 summary=purposes.PURPOSE_SUMMARIES[purpose],
                 granted=granted,
-                notice_version=entry.notice_version if granted else None,
-                since=entry.created_at if entry else None,
-                current_notice=notice,
-                lapsed=(given and not granted) or (entry is not None and entry.event == ConsentEntry.Event.LAPSED),
+                notice_version=state.notice_version if granted else None,
+                since=state.since if state else None,
+                current_notice=book.current,
+                lapsed=(given and not granted) or (state is not None and state.event == ConsentEntry.Event.LAPSED),
             )
         )
-    return states
+    return result
 
 
 def consent_history(*, user_id: int) -> QuerySet[ConsentEntry]:
@@ -90,30 +174,22 @@ def consent_entry_get(*, user_id: int, record_id) -> ConsentEntry:
         raise ServiceError("not_found", "No such consent entry.") from exc
 
 
-def consent_latest_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
-    return _latest_entry(user_id=user_id, purpose=purpose)
-
-
-def subjects_given_before(*, purpose: str, notice: Notice) -> list[int]:
-    """Holders whose newest entry for `purpose` is 'given' to a notice other than `notice`."""
-    latest_ids = Subquery(
-        ConsentEntry.objects.filter(subject_id=OuterRef("subject_id"), purpose=purpose).order_by("-id").values("pk")[:1]
-    )
+def subjects_given_before(*, purpose: str) -> list[int]:
+    """Holders whose consent to `purpose` was given to a notice a material version has replaced since."""
+    book = _book(purpose)
     return list(
-        ConsentEntry.objects.filter(purpose=purpose, pk=latest_ids, event=ConsentEntry.Event.GIVEN)
-        .exclude(notice=notice)
+        ConsentState.objects.filter(purpose=purpose, event=ConsentEntry.Event.GIVEN)
+        .exclude(notice_id__in=book.standing)
         .order_by("subject_id")
         .values_list("subject_id", flat=True)
-        .distinct()
     )
 
 
-def subjects_with_active_consent(*, purpose: str, notice: Notice) -> list[int]:
-    latest_ids = Subquery(
-        ConsentEntry.objects.filter(subject_id=OuterRef("subject_id"), purpose=purpose).order_by("-id").values("pk")[:1]
-    )
+def subjects_with_active_consent(*, purpose: str, notice: Notice | None = None) -> list[int]:
+    """Holders whose consent to `purpose` stands now (`notice` is accepted for older callers and unused)."""
+    book = _book(purpose)
     return list(
-        ConsentEntry.objects.filter(purpose=purpose, pk=latest_ids, event=ConsentEntry.Event.GIVEN, notice=notice)
+        ConsentState.objects.filter(purpose=purpose, event=ConsentEntry.Event.GIVEN, notice_id__in=book.standing)
+        .order_by("subject_id")
         .values_list("subject_id", flat=True)
-        .distinct()
     )

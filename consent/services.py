@@ -2,13 +2,14 @@
 the account lock, one ledger entry, the deferred handlers, its audit event last."""
 
 import hashlib
+import uuid
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from consent import purposes, selectors, uow
-from consent.models import ConsentEntry, Notice
+from consent import binding, purposes, selectors, uow
+from consent.models import ConsentEntry, ConsentState, Notice
 from consent.uow import Actor
 from consentsvc.errors import ServiceError, register_code
 
@@ -54,8 +55,15 @@ def consent_guard(*, user_id: int, purpose: str) -> ConsentEntry:
 
 
 def _append(unit: uow.UnitOfWork, *, purpose: str, notice: Notice, event: str, method: str,
-            case_id: int | None, details: dict | None = None) -> ConsentEntry:
+            case_id: int | None, details: dict | None = None, view: selectors.ConsentView | None = None
+            ) -> ConsentEntry:
+    """One ledger entry, the holder's state row for the purpose moved onto it, and its audit event.
+
+    The `view` the caller read under the lock, if any, is kept current.
+    """
+    event_id = uuid.uuid4()
     entry = ConsentEntry.objects.create(
+        event_id=event_id,
         subject_id=unit.user_id,
         purpose=purpose,
         notice=notice,
@@ -70,11 +78,19 @@ def _append(unit: uow.UnitOfWork, *, purpose: str, notice: Notice, event: str, m
         retention=settings.CONSENT_RETENTION,
         case_id=case_id,
     )
-    details = {"notice_version": notice.version, "method": method, "entry": str(entry.record_id), **(details or {})}
+    # The database moves the holder's state row onto the new entry (a trigger, see the
+    # consent_state migration); the view read under the lock is kept in step by hand.
+    if view is not None:
+        view.states[purpose] = ConsentState(subject_id=unit.user_id, purpose=purpose, entry=entry, event=event,
+                                            notice=notice, notice_version=notice.version, since=entry.created_at,
+                                            event_id=event_id)
+    # The event names the entry and commits to its digest; the entry names the event (binding).
+    details = {"notice_version": notice.version, "method": method, "entry": str(entry.record_id),
+               "entry_sha256": binding.entry_digest(entry), **(details or {})}
     if case_id is not None:
         details["case_id"] = case_id
     unit.record(unit.event(action=f"consent.{event}", object_type="consent_entry", object_id=entry.pk,
-                           purpose=purpose, details=details))
+                           purpose=purpose, details=details, event_id=event_id))
     return entry
 
 
@@ -87,27 +103,62 @@ def _as_actor(actor, user) -> Actor:
     raise TypeError("actor must be an Actor (or the holder's own user)")
 
 
+def _book(view: selectors.ConsentView, purpose: str) -> selectors.NoticeBook:
+    book = view.books.get(purpose)
+    if book is None:
+        raise ServiceError("unknown_purpose", f"There is no notice for {purpose!r}.")
+    return book
+
+
 def consent_give(*, user, purpose: str, notice_version: str, method: str, actor=None) -> ConsentEntry:
     purpose_check(purpose)
     with uow.account_write(user_id=user.pk, actor=_as_actor(actor, user)) as unit:
-        notice = selectors.notice_current(purpose=purpose)
-        if str(notice_version) != notice.version:
-            raise ServiceError(
-                "notice_version_mismatch",
-                f"The current notice for {purpose} is version {notice.version}; read it and consent to that version.",
-                extra={"current_version": notice.version},
-            )
-        required = REQUIRES.get(purpose)
-        if required and selectors.consent_active_entry(user_id=user.pk, purpose=required) is None:
-            raise ServiceError(
-                "consent_dependency",
-                f"Turn on {purposes.PURPOSE_LABELS[required]} first; {purposes.PURPOSE_LABELS[purpose]} builds on it.",
-            )
-        active = selectors.consent_active_entry(user_id=user.pk, purpose=purpose)
-        if active is not None:
-            return active
-        return _append(unit, purpose=purpose, notice=notice, event=ConsentEntry.Event.GIVEN, method=method,
-                       case_id=None)
+        view = selectors.consent_view(user_id=user.pk)
+        return _give(unit, view, purpose=purpose, notice_version=notice_version, method=method)
+
+
+def _give(unit: uow.UnitOfWork, view: selectors.ConsentView, *, purpose: str, notice_version: str,
+          method: str) -> ConsentEntry:
+    notice = _book(view, purpose).current
+    if str(notice_version) != notice.version:
+        raise ServiceError(
+            "notice_version_mismatch",
+            f"The current notice for {purpose} is version {notice.version}; read it and consent to that version.",
+            extra={"current_version": notice.version},
+        )
+    required = REQUIRES.get(purpose)
+    if required and not view.bound_active(required):
+        raise ServiceError(
+            "consent_dependency",
+            f"Turn on {purposes.PURPOSE_LABELS[required]} first; {purposes.PURPOSE_LABELS[purpose]} builds on it.",
+        )
+    state = view.states.get(purpose)
+    if view.bound_active(purpose) and state.notice_id == notice.pk:
+        return state.entry
+    return _append(unit, purpose=purpose, notice=notice, event=ConsentEntry.Event.GIVEN, method=method,
+                   case_id=None, view=view)
+
+
+def consent_set(*, user, purpose: str, granted: bool, notice_version: str, method: str,
+                actor=None) -> tuple[ConsentEntry | None, selectors.PurposeState]:
+    """Turn a purpose on or off (the API's toggle): the entry made (None when nothing changed)
+    and the purpose's state after it, read from the same rows."""
+    purpose_check(purpose)
+    with uow.account_write(user_id=user.pk, actor=_as_actor(actor, user)) as unit:
+        view = selectors.consent_view(user_id=user.pk)
+        if granted:
+            entry = _give(unit, view, purpose=purpose, notice_version=notice_version, method=method)
+        else:
+            entry = _withdraw(unit, view, purpose=purpose, method=method, event=ConsentEntry.Event.WITHDRAWN,
+                              case_id=None)
+        written = frozenset(e.pk for e in [entry] if e is not None and e.pk in _written(unit))
+        states = selectors.consent_state(user_id=user.pk, view=view, written=written)
+        return entry, next(s for s in states if s.purpose == purpose)
+
+
+def _written(unit: uow.UnitOfWork) -> set[int]:
+    """Ledger entries recorded in this unit (their events are appended at its end)."""
+    return {int(e.object_id) for e in unit.events if e.object_type == "consent_entry"}
 
 
 def consent_withdraw(*, user, purpose: str, method: str, actor=None, event: str = ConsentEntry.Event.WITHDRAWN,
@@ -121,17 +172,23 @@ def consent_withdraw(*, user, purpose: str, method: str, actor=None, event: str 
     if event not in ENDING_EVENTS:
         raise ValueError(f"{event!r} does not end a consent")
     with uow.account_write(user_id=user.pk, actor=_as_actor(actor, user)) as unit:
-        active = selectors.consent_active_entry(user_id=user.pk, purpose=purpose)
-        if active is None:
-            return None
-        entry = _append(unit, purpose=purpose, notice=active.notice, event=event, method=method, case_id=case_id)
-        unit.consent_ended(purpose=purpose, entry=entry)
-        # Purposes that build on this one end with it.
-        for dependent, required in REQUIRES.items():
-            if required == purpose:
-                consent_withdraw(user=user, purpose=dependent, method=method, actor=unit.actor, event=event,
-                                 case_id=case_id)
-        return entry
+        view = selectors.consent_view(user_id=user.pk)
+        return _withdraw(unit, view, purpose=purpose, method=method, event=event, case_id=case_id)
+
+
+def _withdraw(unit: uow.UnitOfWork, view: selectors.ConsentView, *, purpose: str, method: str, event: str,
+              case_id: int | None) -> ConsentEntry | None:
+    if not view.active(purpose):
+        return None
+    state = view.states[purpose]
+    notice = _book(view, purpose).notices[state.notice_id]
+    entry = _append(unit, purpose=purpose, notice=notice, event=event, method=method, case_id=case_id, view=view)
+    unit.consent_ended(purpose=purpose, entry=entry)
+    # Purposes that build on this one end with it.
+    for dependent, required in REQUIRES.items():
+        if required == purpose:
+            _withdraw(unit, view, purpose=dependent, method=method, event=event, case_id=case_id)
+    return entry
 
 
 def notice_hash(*, title: str, text: str) -> str:
@@ -164,18 +221,16 @@ def consents_lapse(*, purpose: str) -> int:
     """Record a lapse for each holder whose consent to `purpose` was given to a notice a material
     version has replaced since; one account per transaction. Idempotent: housekeeping runs it
     again to finish what an interrupted publish left."""
-    notice = selectors.notice_current(purpose=purpose)
-    if not notice.material:
-        return 0
     lapsed = 0
-    for user_id in selectors.subjects_given_before(purpose=purpose, notice=notice):
+    for user_id in selectors.subjects_given_before(purpose=purpose):
         with uow.account_write(user_id=user_id, actor=Actor.system()) as unit:
-            latest = selectors.consent_latest_entry(user_id=user_id, purpose=purpose)
-            if latest is None or latest.event != ConsentEntry.Event.GIVEN or latest.notice_id == notice.pk:
+            view = selectors.consent_view(user_id=user_id)
+            book, state = _book(view, purpose), view.states.get(purpose)
+            if state is None or state.event != ConsentEntry.Event.GIVEN or state.notice_id in book.standing:
                 continue  # changed meanwhile
-            entry = _append(unit, purpose=purpose, notice=latest.notice, event=ConsentEntry.Event.LAPSED,
-                            method=ConsentEntry.Method.SYSTEM, case_id=None,
-                            details={"new_notice_version": notice.version})
+            entry = _append(unit, purpose=purpose, notice=book.notices[state.notice_id],
+                            event=ConsentEntry.Event.LAPSED, method=ConsentEntry.Method.SYSTEM, case_id=None,
+                            details={"new_notice_version": book.current.version}, view=view)
             unit.consent_ended(purpose=purpose, entry=entry)
             lapsed += 1
     return lapsed

@@ -240,14 +240,7 @@ def _zip_time(moment: datetime | None) -> tuple:
 
 def _outputs(holder_id: int) -> list[dict]:
     # Metadata of the holder's derived outputs (their content comes through the gateway).
-    from vault.models import DerivedOutput
-
-    rows = DerivedOutput.objects.filter(owner_id=holder_id).order_by("id").prefetch_related("sources")
-    return [
-        {"id": row.pk, "kind": row.kind, "purpose": row.purpose, "content_type": row.content_type,
-         "size": row.size, "created_at": row.created_at, "sources": sorted(s.pk for s in row.sources.all())}
-        for row in rows
-    ]
+    return vault_selectors.outputs_described(user_id=holder_id)
 
 
 def _support_cases(holder_id: int) -> list[dict]:

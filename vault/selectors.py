@@ -117,3 +117,13 @@ def media_summary(*, user_id: int) -> dict:
         "last_upload_at": items["last"],
         "trashed": items["trashed"],
     }
+
+
+def outputs_described(*, user_id: int) -> list[dict]:
+    """The holder's derived outputs described without their content (for the holder's data export)."""
+    rows = DerivedOutput.objects.filter(owner_id=user_id).order_by("id").prefetch_related("sources")
+    return [
+        {"id": row.pk, "kind": row.kind, "purpose": row.purpose, "content_type": row.content_type,
+         "size": row.size, "created_at": row.created_at, "sources": sorted(s.pk for s in row.sources.all())}
+        for row in rows
+    ]

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from consent import purposes
 from consent.selectors import consent_active_entry
+from consent.services import consents_lapse
 from consent.uow import Actor, ConsentEnded, UnitOfWork, account_write
 from vault import content, keys, storage
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem, ShredSchedule
@@ -117,6 +118,9 @@ def vault_purge_due(*, now: datetime | None = None) -> dict:
     its library. Idempotent.
     """
     now = now or timezone.now()
+    # Lapses an interrupted notice publish did not get to record yet, with their schedules.
+    for purpose in purposes.GRANTABLE:
+        consents_lapse(purpose=purpose)
     shredded = cancelled = 0
     actor = Actor.system("vault_purge")
     for schedule in list(ShredSchedule.objects.filter(due_at__lte=now).order_by("due_at")):

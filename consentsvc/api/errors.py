@@ -49,19 +49,16 @@ def _limit_error(exc) -> ServiceError | None:
 
 def _storage_full(exc, context) -> ServiceError:
     """Audited in a transaction of its own (the request's was rolled back), then 507."""
-    from django.db import transaction
-
-    from audit.services import audit_append
+    from consent.uow import Actor, events_write
 
     request = context.get("request")
     user = getattr(request, "user", None)
     user_id = user.pk if getattr(user, "is_authenticated", False) else None
-    with transaction.atomic():
-        audit_append(
-            action="service.storage_full", actor_kind="system", actor_id="consentsvc",
-            subject_id=user_id, object_type="request", outcome="error",
+    with events_write(actor=Actor.system(), user_id=user_id) as uow:
+        uow.record(uow.event(
+            action="service.storage_full", object_type="request", outcome="error",
             details={"method": getattr(request, "method", ""), "view": type(context.get("view")).__name__},
-        )
+        ))
     return ServiceError("storage_full", "There is no room to store this now; nothing was kept. Try again later.")
 
 

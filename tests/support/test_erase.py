@@ -25,10 +25,11 @@ from vault import services as vault_services
 pytestmark = pytest.mark.django_db
 
 # What may stay: the account row and what makes it an account (its role, the empty
-# row its writes lock), the consent ledger and the audit trail (both without content). Its
-# API tokens go: an erase signs every device out.
+# row its writes lock), the consent ledger (with the row per purpose that points at its
+# newest entry) and the audit trail, all without content. Its API tokens go: an erase
+# signs every device out.
 ALWAYS_ALLOWED = {"accounts.user", "accounts.user_groups", "consent.accountlock",
-                  "consent.consententry", "audit.auditevent"}
+                  "consent.consententry", "consent.consentstate", "audit.auditevent"}
 # A support erase happens inside a case, and the case (who acted, when, why, on
 # which ticket) is the accountability record of it: it holds no media, place or label. So are the
 # notice that tells the holder about it and the agent's notes on the case.

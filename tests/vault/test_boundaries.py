@@ -32,3 +32,20 @@ def test_suggestions_never_imports_storage_crypto_or_vault_internals():
             if any(name == f.rstrip(".") or name.startswith(f) for f in FORBIDDEN):
                 offending.append(f"{path.relative_to(ROOT)}: {name}")
     assert not offending, offending
+
+
+GATEWAY_NAMES = {
+    "PURPOSE_SUGGESTIONS", "PURPOSE_FACES", "PURPOSE_OWNER", "PURPOSES", "GatewayDenied", "ItemMeta",
+    "ReleasedItem", "OpenedContent", "candidates", "release", "owner_open", "output_store", "output_open",
+    "outputs_meta", "output_delete", "media_uploaded",
+}
+
+
+def test_the_gateway_is_a_narrow_facade():
+    """What suggestions can reach through vault.gateway is exactly its public names: no module
+    (keys, storage, models) and no helper is an attribute of it."""
+    from vault import gateway
+
+    reachable = {name for name in vars(gateway) if not name.startswith("__")}
+    assert reachable == GATEWAY_NAMES == set(gateway.__all__)
+    assert not any(isinstance(getattr(gateway, name), type(gateway)) for name in reachable)

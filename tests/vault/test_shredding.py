@@ -191,3 +191,28 @@ def test_it_deletes_a_waiting_data_export_with_the_key_it_was_sealed_under(
     assert not (exports_root / str(consented.pk)).exists()
     with pytest.raises(FileNotFoundError):
         exports.export_open(user_id=consented.pk, export_uid=export_uid)
+
+
+def test_the_sweep_asks_about_each_key_again_right_before_deleting(consented, tmp_path, monkeypatch):
+    """A key made while the sweep runs (its row committed after the folder was first looked at)
+    keeps its blobs."""
+    import uuid
+
+    from vault import content
+
+    _, data_key = keyring.data_key_get_or_create(user_id=consented.pk)
+    name, _ = content.content_write(data_key=data_key, uid=uuid.uuid4(), variant="original", chunks=[b"x"])
+    old = time.time() - 7200
+    os.utime(storage.blob_storage().path(name), (old, old))
+    row = AccountKey.objects.get(key_id=data_key.key_id)
+    saved = {f.attname: getattr(row, f.attname) for f in AccountKey._meta.concrete_fields}
+    row.delete()  # as seen by the sweep's first look: no such key yet
+    real_young = shredding._young
+
+    def young_then_key_appears(st, names, now):
+        AccountKey.objects.create(**saved)  # ...committed meanwhile
+        return real_young(st, names, now)
+
+    monkeypatch.setattr(shredding, "_young", young_then_key_appears)
+    assert shredding.orphans_sweep() == 0
+    assert storage.blob_exists(name=name)

@@ -9,7 +9,13 @@ from consentsvc.errors import ServiceError
 class Command(BaseCommand):
     help = (
         "Publish a new notice version for a purpose from a text file. A material change (the default) "
-        "makes every earlier consent to that purpose lapse until the holder gives it again."
+        "makes every earlier consent to that purpose lapse until the holder gives it again: processing "
+        "(uploads, suggestion passes, every gateway read) stops at once, but each holder's library is kept "
+        "and they can still see, download and export it. Agreeing to the new version resumes service with "
+        "the same photos; the libraries of holders who have not agreed again LAPSE_GRACE_DAYS (default 30) "
+        "later are crypto-shredded by the housekeeping job (vault_purge), one account at a time, audited. "
+        "Lapses are recorded one account per transaction; if publishing is interrupted, the next "
+        "housekeeping run (vault_purge) records the rest."
     )
 
     def add_arguments(self, parser):

@@ -1,0 +1,100 @@
+"""The one write path stays the only one (invariant 10), in the spirit of Zulip's custom lint rules.
+
+Outside consent/uow.py (the unit of work) and audit/ (the trail itself), no code may
+append to the audit trail or lock an account row: writes go through
+consent.uow.account_write / events_write, which take the account lock first and append
+every event last, in one batch. Anything else brings back the deadlocks the unit of
+work exists to prevent (an audit head lock taken before an account lock).
+"""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("accounts", "consent", "consentsvc", "suggestions", "support", "vault")
+ALLOWED = {Path("consent/uow.py")}
+APPEND_NAMES = {"audit_append", "audit_append_many"}
+# Rows whose lock is the account lock: the lock row itself, and the auth user row it replaced.
+ACCOUNT_ROWS = {"AccountLock", "User", "get_user_model"}
+
+
+def _names_in(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
+    }
+
+
+def violations(source: str, path: str) -> list[str]:
+    """`path:line: what` for each append to the trail or account-row lock in `source`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module == "audit.services":
+            for alias in node.names:
+                if alias.name in APPEND_NAMES:
+                    found.append(f"{path}:{node.lineno}: imports {alias.name}")
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if name in APPEND_NAMES:
+                found.append(f"{path}:{node.lineno}: calls {name}")
+            elif (name == "select_for_update" and isinstance(func, ast.Attribute)
+                  and _names_in(func.value) & ACCOUNT_ROWS):
+                found.append(f"{path}:{node.lineno}: locks an account row")
+    return sorted(found, key=lambda v: int(v.split(":")[1]))
+
+
+def _sources():
+    for package in PACKAGES:
+        for file in sorted((ROOT / package).rglob("*.py")):
+            relative = file.relative_to(ROOT)
+            if "migrations" in relative.parts or relative in ALLOWED:
+                continue
+            yield relative, file.read_text(encoding="utf-8")
+
+
+def test_it_finds_no_write_outside_the_unit_of_work():
+    found = [v for relative, source in _sources() for v in violations(source, str(relative))]
+    assert found == [], "append audit events and lock accounts only through consent.uow:\n" + "\n".join(found)
+
+
+def test_it_scans_the_code_that_writes():
+    scanned = {str(relative) for relative, _ in _sources()}
+    assert {"vault/services.py", "vault/gateway.py", "consent/services.py", "support/services.py",
+            "support/rights.py", "suggestions/services.py"} <= scanned
+    assert "consent/uow.py" not in scanned
+
+
+PLANTED = '''
+from audit.services import audit_append, EventInput
+from django.contrib.auth import get_user_model
+from consent.models import AccountLock
+
+
+def media_delete(*, user_id, item_id):
+    list(get_user_model().objects.select_for_update().filter(pk=user_id))
+    AccountLock.objects.select_for_update().get(pk=user_id)
+    audit_append(action="media.deleted", actor_kind="holder")
+    services.audit_append_many(events=[])
+    MediaItem.objects.select_for_update().get(pk=item_id)  # an item's own row lock is fine
+'''
+
+
+def test_it_fails_on_a_planted_violation():
+    found = violations(PLANTED, "vault/planted.py")
+    assert found == [
+        "vault/planted.py:2: imports audit_append",
+        "vault/planted.py:8: locks an account row",
+        "vault/planted.py:9: locks an account row",
+        "vault/planted.py:10: calls audit_append",
+        "vault/planted.py:11: calls audit_append_many",
+    ]
+
+
+def test_it_fails_when_the_violation_is_in_a_real_file(tmp_path, monkeypatch):
+    """The whole check, not just the parser: a planted file inside a scanned package is reported."""
+    fake = tmp_path / "vault"
+    fake.mkdir()
+    (fake / "planted.py").write_text(PLANTED, encoding="utf-8")
+    monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
+    found = [v for relative, source in _sources() for v in violations(source, str(relative))]
+    assert len(found) == 5 and all(v.startswith("vault/planted.py:") for v in found)

@@ -1,0 +1,385 @@
+"""The one door decrypted media leaves the vault through (invariant 2).
+
+Every read names a purpose and is checked at that moment: the purpose must be one a
+holder can grant and is granted now (under the account lock every consent change
+takes), and the item must not be excluded by the holder (the item itself, a date
+range or a place). Every item released is audited, one ``media.read`` event each,
+appended as a batch before anything is returned. ``advertising`` and
+``model_training`` are never released and are audited as denials.
+
+The implementation behind ``vault.gateway``, the narrow facade other apps import; nothing
+outside ``vault`` imports this module (import-linter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from consent import purposes as consent_purposes
+from consent.selectors import consent_active_entry
+from consent.services import consent_guard
+from consent.uow import Actor, account_write, events_write
+from consentsvc.errors import ServiceError
+from vault import blobs, content, keyring, keys, selectors
+from vault.meta import ItemMeta, output_meta_open, output_meta_seal
+from vault.models import DerivedOutput, MediaItem
+
+PURPOSE_SUGGESTIONS = "sharing_suggestions"
+PURPOSE_FACES = "face_grouping"
+PURPOSE_OWNER = "owner_access"
+# What each gateway purpose needs granted. The owner reading their own copies needs no consent.
+PURPOSES: dict[str, tuple[str, ...]] = {
+    PURPOSE_SUGGESTIONS: (consent_purposes.CAMERA_ROLL,),
+    PURPOSE_FACES: (consent_purposes.CAMERA_ROLL, consent_purposes.FACE_ANALYSIS),
+    PURPOSE_OWNER: (),
+}
+VARIANTS = ("original", "thumbnail")
+GATEWAY = Actor.service("gateway")
+
+
+class GatewayDenied(ServiceError):
+    """The gateway refused: consent_required or purpose_not_grantable."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(code, message)
+
+
+@dataclass(frozen=True)
+class ReleasedItem:
+    meta: ItemMeta
+    data: bytes
+
+
+def _deny(*, user_id: int, purpose: str, action: str, code: str, message: str, count: int = 0) -> GatewayDenied:
+    """Record the denial in its own transaction (the caller's rolls back) and build the error."""
+    with events_write(actor=GATEWAY, user_id=user_id) as uow:
+        uow.record(uow.event(action=action, object_type="media", purpose=_audit_purpose(purpose), outcome="denied",
+                             details={"code": code, "requested": count}))
+    return GatewayDenied(code, message)
+
+
+def _audit_purpose(purpose: str) -> str:
+    return (
+        purpose if isinstance(purpose, str) and len(purpose) <= 64 and purpose.replace("_", "").isalnum() else "unknown"
+    )
+
+
+def _check_purpose(*, user_id: int, purpose: str, locked: bool = True) -> None:
+    """Refuse what can never be granted, then check each consent it needs: under the account's
+    unit of work with consent_guard, or (``locked=False``) as a first look before any read."""
+    if purpose == PURPOSE_OWNER:
+        raise _Refused("purpose_not_grantable", "owner_access is only for the holder's own reads.")
+    if purpose not in PURPOSES:
+        if purpose in consent_purposes.REFUSED:
+            raise _Refused("purpose_not_grantable", f"{purpose!r} is never granted.")
+        raise _Refused("purpose_not_grantable", f"{purpose!r} is not a gateway purpose.")
+    for needed in PURPOSES[purpose]:
+        if not locked:
+            if consent_active_entry(user_id=user_id, purpose=needed) is None:
+                label = consent_purposes.PURPOSE_LABELS[needed]
+                raise _Refused("consent_required", f"{label} is off for this account.")
+            continue
+        try:
+            consent_guard(user_id=user_id, purpose=needed)
+        except ServiceError as exc:
+            raise _Refused("consent_required", exc.message) from None
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class _Unreadable(Exception):
+    def __init__(self, object_type: str, object_id: int, reason: str):
+        super().__init__(reason)
+        self.object_type, self.object_id, self.reason = object_type, object_id, reason
+
+
+@contextmanager
+def _refusals(*, user_id: int, purpose: str, action: str, count: int = 0):
+    """A refusal or an unreadable blob inside becomes an audited GatewayDenied or media_unreadable."""
+    try:
+        yield
+    except _Refused as exc:
+        raise _deny(
+            user_id=user_id, purpose=purpose, action=action, code=exc.code, message=exc.message, count=count
+        ) from None
+    except _Unreadable as exc:
+        with events_write(actor=GATEWAY, user_id=user_id) as uow:
+            uow.record(uow.event(action=action, object_type=exc.object_type, object_id=exc.object_id,
+                                 purpose=purpose, outcome="error", details={"code": exc.reason}))
+        raise ServiceError(
+            "media_unreadable",
+            f"Stored {exc.object_type} {exc.object_id} failed its integrity check; nothing was released.",
+        ) from None
+
+
+@contextmanager
+def _guarded(*, user_id: int, purpose: str, action: str, count: int = 0):
+    """The account's unit of work, the purpose checked first in it; refusals audited (_refusals)."""
+    with (_refusals(user_id=user_id, purpose=purpose, action=action, count=count),
+          account_write(user_id=user_id, actor=GATEWAY) as uow):
+        _check_purpose(user_id=user_id, purpose=purpose)
+        yield uow
+
+
+def _usable(*, user_id: int, items) -> list[tuple[MediaItem, ItemMeta]]:
+    rules = selectors.exclusion_rules(user_id=user_id)
+    metas = selectors.media_metas(items=items)
+    return [
+        (item, meta)
+        for item, meta in zip(items, metas, strict=True)
+        # Trash: a deleted photo is out of every purpose's reads at once (vault.trash).
+        if not item.excluded and item.trashed_at is None and not rules.reason(meta)
+    ]
+
+
+def candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
+    """Decrypted metadata of every item the purpose may use now (consented, not excluded)."""
+    with _guarded(user_id=user_id, purpose=purpose, action="media.listed") as uow:
+        items = list(MediaItem.objects.filter(owner_id=user_id).select_related("key").order_by("id"))
+        usable = [meta for _, meta in _usable(user_id=user_id, items=items)]
+        uow.record(uow.event(action="media.listed", actor=GATEWAY, object_type="media", purpose=purpose,
+                             details={"count": len(usable), "held": len(items)}))
+    return usable
+
+
+def release(*, user_id: int, purpose: str, item_ids: list[int], variant: str = "original") -> list[ReleasedItem]:
+    """Decrypted items for one account and purpose, re-checked now; one audit event per item, first.
+
+    Items that are gone or excluded by now are left out (the caller sees fewer items).
+    Blobs are read and decrypted before the account lock is taken (storage can be slow);
+    under the lock, consent and every item are checked again, the reads are audited,
+    and only then is anything returned.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}")
+    ids = sorted({int(i) for i in item_ids})
+    with _refusals(user_id=user_id, purpose=purpose, action="media.read", count=len(ids)):
+        _check_purpose(user_id=user_id, purpose=purpose, locked=False)
+        items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=ids).select_related("key").order_by("id"))
+        read = _decrypt(user_id=user_id, usable=_usable(user_id=user_id, items=items), variant=variant)
+    with _guarded(user_id=user_id, purpose=purpose, action="media.read", count=len(ids)) as uow:
+        items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=[r.meta.id for r in read])
+                     .select_related("key").order_by("id"))
+        still = {meta.id for _, meta in _usable(user_id=user_id, items=items)}
+        released = [r for r in read if r.meta.id in still]
+        uow.record_many([
+            uow.event(action="media.read", actor=GATEWAY, object_type="media", object_id=r.meta.id, purpose=purpose,
+                      details={"variant": variant})
+            for r in released
+        ])
+    return released
+
+
+def _decrypt(*, user_id: int, usable, variant: str) -> list[ReleasedItem]:
+    data_keys: dict = {}
+    released = []
+    for item, meta in usable:
+        if item.key_id not in data_keys:
+            data_keys[item.key_id] = keyring.data_key_by_id(user_id=user_id, key_id=item.key.key_id)
+        try:
+            data = content.content_read(data_key=data_keys[item.key_id], uid=item.uid, variant=variant)
+        except blobs.BlobIntegrityError as exc:
+            raise _Unreadable("media", item.pk, exc.reason) from None
+        released.append(ReleasedItem(meta=meta, data=data))
+    return released
+
+
+@dataclass(frozen=True)
+class OpenedContent:
+    """A verified plaintext stream of one item for its owner; iterate ``chunks`` once."""
+
+    meta: ItemMeta
+    content_type: str
+    size: int
+    chunks: Iterator[bytes]
+
+
+def owner_open(*, user_id: int, item_id: int, variant: str = "original",
+               include_trashed: bool = False) -> OpenedContent:
+    """The holder reading their own item (purpose owner_access): audited, then streamed.
+
+    The stream raises blobs.BlobIntegrityError if the blob proves bad on the way; a
+    response streaming it must abort rather than finish.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}")
+    # Trash: the holder's own trash page still shows what is in it, to decide whether to restore it.
+    item = selectors.media_get(user_id=user_id, item_id=item_id, include_trashed=include_trashed)
+    item = MediaItem.objects.select_related("key").get(pk=item.pk)
+    meta = selectors.media_meta(item=item)
+    data_key = keyring.data_key_by_id(user_id=user_id, key_id=item.key.key_id)
+    try:
+        chunks = content.content_stream(data_key=data_key, uid=item.uid, variant=variant)
+    except blobs.BlobIntegrityError as exc:
+        with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
+            uow.record(uow.event(action="media.read", object_type="media", object_id=item.pk, purpose=PURPOSE_OWNER,
+                                 outcome="error", details={"code": exc.reason}))
+        raise ServiceError("media_unreadable", f"Stored media {item.pk} failed its integrity check.") from None
+    # Audited before the first byte leaves (the stream above has only been checked, not sent).
+    with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
+        uow.record(uow.event(action="media.read", object_type="media", object_id=item.pk, purpose=PURPOSE_OWNER,
+                             details={"variant": variant}))
+    if variant == "original":
+        return OpenedContent(meta=meta, content_type=item.content_type, size=item.size, chunks=chunks)
+    return OpenedContent(meta=meta, content_type="image/jpeg", size=item.thumbnail_size, chunks=chunks)
+
+
+def output_store(
+    *,
+    user_id: int,
+    purpose: str,
+    kind: str,
+    source_ids: list[int],
+    data: bytes,
+    content_type: str,
+    meta: dict | None = None,
+) -> int:
+    """Encrypt and keep a derived output, if consent and every source still stand; returns its id.
+
+    The blob is written first; the row (with its lineage) commits under consent_guard,
+    so an output whose consent was withdrawn meanwhile, or whose source is gone or
+    excluded by now, is refused (GatewayDenied) and its blob deleted.
+
+    ``meta`` is a small JSON-able dict about the output that says something about the
+    person (a suggestion's title names places and themes): it is sealed under the
+    holder's data key on the output row (at most 2 KiB of JSON, meta.OUTPUT_META_MAX_BYTES), read
+    back with outputs_meta(), and deleted with the output. It never goes into the audit.
+    """
+    source_ids = sorted({int(i) for i in source_ids})
+    if not source_ids:
+        raise ValueError("an output needs at least one source item")
+    found = keyring.data_key_get(user_id=user_id, scope=keys.SCOPE_MEDIA)
+    if found is None:
+        raise _deny(
+            user_id=user_id,
+            purpose=purpose,
+            action="output.stored",
+            code="consent_required",
+            message="The account holds no media to derive from.",
+            count=len(source_ids),
+        )
+    key_row, data_key = found
+    output = DerivedOutput(
+        owner_id=user_id, key=key_row, kind=kind, purpose=purpose, content_type=content_type, size=len(data)
+    )
+    if meta is not None:
+        output.sealed_meta = output_meta_seal(data_key=data_key, uid=output.uid, meta=meta)
+    name, stored = content.content_write(data_key=data_key, uid=output.uid, variant="output", chunks=[data])
+    try:
+        with _guarded(user_id=user_id, purpose=purpose, action="output.stored", count=len(source_ids)) as uow:
+            items = list(
+                MediaItem.objects.filter(owner_id=user_id, pk__in=source_ids, key=key_row).select_related("key")
+            )
+            usable = _usable(user_id=user_id, items=items)
+            if len(usable) != len(source_ids):
+                raise _SourceGone
+            output.stored_bytes = stored
+            output.save()
+            output.sources.set([item for item, _ in usable])
+            uow.record(uow.event(action="output.stored", actor=GATEWAY, object_type="output", object_id=output.pk,
+                                 purpose=purpose, details={"kind": kind, "sources": source_ids}))
+    except _SourceGone:
+        content.delete_names([name])
+        raise _deny(
+            user_id=user_id,
+            purpose=purpose,
+            action="output.stored",
+            code="consent_required",
+            message="A source item is gone or excluded; the output is discarded.",
+            count=len(source_ids),
+        ) from None
+    except BaseException:
+        content.delete_names([name])
+        raise
+    return output.pk
+
+
+class _SourceGone(Exception):
+    pass
+
+
+def _output_get(*, user_id: int, output_id) -> DerivedOutput:
+    try:
+        return DerivedOutput.objects.select_related("key").get(owner_id=user_id, pk=int(output_id))
+    except (DerivedOutput.DoesNotExist, ValueError, TypeError):
+        raise ServiceError("not_found", "No such output.") from None
+
+
+def _output_read_event(output: DerivedOutput, *, outcome: str, details: dict) -> None:
+    """The owner's read of an output, audited in its own transaction (also when the read failed)."""
+    with events_write(actor=Actor.holder(output.owner_id), user_id=output.owner_id) as uow:
+        uow.record(uow.event(action="output.read", object_type="output", object_id=output.pk,
+                             purpose=PURPOSE_OWNER, outcome=outcome, details=details))
+
+
+def output_open(*, user_id: int, output_id: int) -> bytes:
+    """The holder reading one of their outputs (owner access, audited)."""
+    output = _output_get(user_id=user_id, output_id=output_id)
+    data_key = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
+    try:
+        data = content.content_read(data_key=data_key, uid=output.uid, variant="output")
+    except blobs.BlobIntegrityError as exc:
+        _output_read_event(output, outcome="error", details={"code": exc.reason})
+        raise ServiceError("media_unreadable", f"Stored output {output.pk} failed its integrity check.") from None
+    _output_read_event(output, outcome="allowed", details={"kind": output.kind})
+    return data
+
+
+def outputs_meta(*, user_id: int, output_ids: Iterable[int]) -> dict[int, dict]:
+    """The holder's own outputs' metadata (as passed to output_store), opened: {output id: meta}.
+
+    Owner only: an id that is not one of the holder's outputs (another account's, deleted,
+    never stored) is simply absent, so nothing tells those apart. An output stored without
+    metadata maps to {}.
+
+    Not audited when it opens: it releases no media and no output content, only what the
+    holder's own service made up to describe their outputs, shown back to that holder (as
+    the vault's own media page decrypts item metadata for its owner without an event). A
+    list page reloads every few seconds while a pass runs; an event per load would bury the
+    reads that matter (media.read, output.read) in the holder's access log. Metadata that
+    fails to open (changed in the database, or copied from another row) is left out and
+    audited, one output.read event with outcome "error" per output, like a blob that fails
+    its integrity check.
+    """
+    ids = sorted({int(i) for i in output_ids})
+    if not ids:
+        return {}
+    outputs = DerivedOutput.objects.filter(owner_id=user_id, pk__in=ids).select_related("key").order_by("id")
+    data_keys: dict = {}
+    opened: dict[int, dict] = {}
+    failed: list[int] = []
+    for output in outputs:
+        if output.sealed_meta is None:
+            opened[output.pk] = {}
+            continue
+        if output.key_id not in data_keys:
+            data_keys[output.key_id] = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
+        try:
+            opened[output.pk] = output_meta_open(data_key=data_keys[output.key_id], output=output)
+        except keys.KeyUnwrapError:
+            failed.append(output.pk)
+    if failed:
+        with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
+            uow.record_many([
+                uow.event(action="output.read", object_type="output", object_id=pk, purpose=PURPOSE_OWNER,
+                          outcome="error", details={"code": "sealed_meta_invalid"})
+                for pk in failed
+            ])
+    return opened
+
+
+def output_delete(*, user_id: int, output_id: int) -> None:
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+        output = _output_get(user_id=user_id, output_id=output_id)
+        names = content.names_for(user_id=user_id, key_id=output.key.key_id, uid=output.uid, variants=["output"])
+        pk, kind, purpose = output.pk, output.kind, output.purpose
+        output.delete()
+        uow.record(uow.event(action="output.deleted", actor=Actor.holder(user_id), object_type="output", object_id=pk,
+                             purpose=purpose, details={"kind": kind, "cause": "owner"}))
+        uow.after_commit(lambda: content.delete_names(names))
