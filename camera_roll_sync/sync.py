@@ -6,6 +6,7 @@ yet sent are not sent, the queue is dropped, and the files stay `waiting` in the
 go again only if the holder turns the feature back on while they are still recent).
 """
 
+import hashlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -234,7 +235,7 @@ class Syncer:
             data = path.read_bytes()
         except OSError:
             return "gone"
-        if media.hashlib.sha256(data).hexdigest() != row.sha256:
+        if hashlib.sha256(data).hexdigest() != row.sha256:
             self.state.set_status(row.path, WAITING, "changed")
             return "changed"  # edited since the scan: the next pass reads it again
 
@@ -295,8 +296,8 @@ class Syncer:
 
 def stopped_message(result: PassResult) -> str:
     done = f" after {result.uploaded} photo{'s' if result.uploaded != 1 else ''}" if result.uploaded else ""
-    return (f"Camera Roll Sharing Suggestions is off: uploading stopped{done}. {result.waiting} waiting here;"
-            " they go only if it is turned on again.")
+    left = (f" {result.waiting} waiting here; they go only if it is turned on again." if result.waiting else "")
+    return f"Camera Roll Sharing Suggestions is off: uploading stopped{done}.{left}"
 
 
 def pass_message(result: PassResult) -> str:

@@ -11,6 +11,15 @@ from tests.api_schema import assert_error
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _one_window(monkeypatch):
+    """All requests of a test in one throttle window (a minute boundary mid-test opens a new one)."""
+    from consentsvc.api import throttling
+
+    now = throttling._now()
+    monkeypatch.setattr(throttling, "_now", lambda: now)
+
+
 def attempt(client: APIClient, forwarded_for: str | None, peer: str = "203.0.113.7"):
     extra = {"REMOTE_ADDR": peer}
     if forwarded_for is not None:

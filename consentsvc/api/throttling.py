@@ -12,6 +12,10 @@ from rest_framework import throttling
 from consentsvc.clientip import client_ip
 
 
+def _now() -> float:
+    return time.time()
+
+
 class ScopedRateThrottle(throttling.ScopedRateThrottle):
     def get_ident(self, request) -> str:
         return client_ip(request)
@@ -22,7 +26,7 @@ class ScopedRateThrottle(throttling.ScopedRateThrottle):
             return True
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        now = time.time()
+        now = _now()
         window = int(now // self.duration)
         self._wait = (window + 1) * self.duration - now
         key = f"throttle:{self.scope}:{self.get_ident(request)}:{window}"

@@ -43,6 +43,21 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 @dataclass
 class Process:
     name: str
@@ -60,12 +75,17 @@ class Process:
         return self
 
     def signal_group(self, sig: int) -> None:
+        """Signal the process group and every descendant (a job runner may fork into its own session)."""
         if self.popen is not None and self.popen.poll() is None:
+            for pid in _descendants(self.popen.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
             os.killpg(self.popen.pid, sig)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
         if self.popen is None:
             return
+        family = _descendants(self.popen.pid)
         try:
             self.signal_group(sig)
             self.popen.wait(timeout=timeout)
@@ -73,6 +93,9 @@ class Process:
             pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)  # whatever of the group is left
+        for pid in family:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.popen.wait(timeout=10)
 
     def output(self) -> str:

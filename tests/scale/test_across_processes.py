@@ -86,7 +86,7 @@ def test_a_holders_whole_story_across_web_processes_and_workers(cluster, tmp_pat
         body if (body := holder.call("web2", "GET", f"/suggestions/jobs/{job_id}/").json())["status"]
         not in {"queued", "running"} else None), timeout=120)
     assert job["status"] == "done" and job["created"] >= 1, job
-    assert ran_on(cluster, "suggestions.jobs.run_job")
+    cluster.wait_until("a worker to log the pass", lambda: ran_on(cluster, "suggestions.jobs.run_job"), timeout=30)
     listed = holder.call("web2", "GET", "/suggestions/").json()
     suggestions = listed["results"] if isinstance(listed, dict) else listed
     assert len(suggestions) == job["created"]
@@ -105,7 +105,7 @@ def test_a_holders_whole_story_across_web_processes_and_workers(cluster, tmp_pat
         names = archive.namelist()
         assert archive.testzip() is None
     assert sum(name.endswith(".jpg") for name in names) >= 4, names
-    assert ran_on(cluster, "support.jobs.run")
+    cluster.wait_until("a worker to log the export", lambda: ran_on(cluster, "support.jobs.run"), timeout=30)
     assert any(key.startswith(f"blobs/exports/{holder.user.pk}/") for key in holder.objects())
 
     # Withdrawal through the second web process: the bucket, the database and the trail.
@@ -154,3 +154,34 @@ def test_a_web_process_that_dies_mid_upload_stores_nothing_and_comes_back(cluste
     # ...and the restarted process takes the same upload whole.
     holder.upload("web1", big)
     assert len(holder.objects()) == 4
+
+
+def test_a_worker_killed_mid_pass_leaves_the_job_to_the_other(cluster, tmp_path):
+    worker1, worker2 = cluster.processes["worker1"], cluster.processes["worker2"]
+    worker2.stop()  # so that the pass lands on worker1; worker2 comes back while it runs
+    holder = Holder(cluster, "kim")
+    holder.consent("web1", CAMERA_ROLL, True)
+    for n, colour in enumerate(COLOURS):
+        holder.upload("web1", photo(colour, when=SATURDAY + dt.timedelta(minutes=15 * n), where=LISBON,
+                                    size=(1600, 1200), mark=n + 1))
+    job_id = holder.call("web2", "POST", "/suggestions/generate/").json()["job"]
+
+    def status():
+        return holder.call("web2", "GET", f"/suggestions/jobs/{job_id}/").json()["status"]
+
+    cluster.wait_until("the pass to start on worker1", lambda: status() != "queued", timeout=120, every=0.05)
+    worker1.signal_group(signal.SIGSTOP)  # held mid-pass (its lease's heartbeat stops too)...
+    assert status() == "running", "the pass finished before it could be interrupted"
+    again = Process("worker2", worker2.command, worker2.env, tmp_path / "worker2-again.log").start()
+    cluster.processes["worker2-again"] = again
+    cluster.wait_until("worker2 to be ready", lambda: "Listening on" in again.output(), timeout=90)
+    worker1.stop(signal.SIGKILL)  # ...and killed: the pass is neither finished nor released
+
+    cluster.wait_until("the pass to be run again and finish", lambda: status() not in {"queued", "running"},
+                       timeout=240)
+    job = holder.call("web2", "GET", f"/suggestions/jobs/{job_id}/").json()
+    assert job["status"] == "done", job
+    cluster.wait_until("worker2 to log the pass", lambda: re.search(
+        r"Successfully completed suggestions\.jobs\.run_job\(", again.output()), timeout=30)
+    listed = holder.call("web1", "GET", "/suggestions/").json()
+    assert listed["results"] if isinstance(listed, dict) else listed

@@ -225,3 +225,11 @@ def test_the_client_runs_without_django():
     help_text = subprocess.run([sys.executable, "-m", "camera_roll_sync", "--help"], cwd=REPO, env=env,
                                capture_output=True, text=True, check=True).stdout
     assert all(command in help_text for command in ("login", "logout", "run", "status"))
+
+
+def test_the_console_command_is_installed_beside_python():
+    # bin/_venv installs the client (requirements-dev.txt); CI would catch a broken install here.
+    command = Path(sys.executable).parent / "consentsvc-sync"
+    assert command.exists(), "pip install -e ./camera_roll_sync (bin/_venv does it)"
+    done = subprocess.run([str(command), "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("consentsvc-sync ")
