@@ -27,20 +27,30 @@ class FaultyProxy:
 
             def _handle(self):
                 matching = self.command == proxy.method and self.path == proxy.path
+                left = False
+
+                def leave():
+                    # Counted as closed before the answer is written: once the client has the
+                    # answer it may open its next request before this thread gets to run again.
+                    nonlocal left
+                    if matching and not left:
+                        left = True
+                        proxy._leave()
+
                 if matching:
                     proxy._enter()
                 try:
-                    self._forward()
+                    self._forward(leave)
                 finally:
-                    if matching:
-                        proxy._leave()
+                    leave()
 
-            def _forward(self):
+            def _forward(self, leave):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 fault = proxy._next_fault(self.command, self.path)
                 if fault is not None:
                     status, headers = fault
+                    leave()
                     payload = b'{"error": {"code": "throttled", "message": "Slow down."}}'
                     self.send_response(status)
                     for name, value in {**headers, "Content-Type": "application/json",
@@ -54,6 +64,7 @@ class FaultyProxy:
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
                 data = response.read()
+                leave()
                 self.send_response(response.status)
                 for name, value in response.getheaders():
                     if name.lower() not in ("transfer-encoding", "connection", "content-length"):
