@@ -236,14 +236,19 @@ def scenarios(base: str, people: People, photo: bytes):
         response = await http.get(f"{base}/api/v1/consent/", headers=auth(people.holders[index][1]))
         return (response.status_code == 200) or f"GET {response.status_code}", False
 
+    granted_now: dict[int, bool] = {}
+
     async def consent_put(http, index, sequence):
-        granted = sequence % 2 == 0  # each client its own holder: on, off, on...
+        # Each client its own holder, always flipped from the state it was left in (also across
+        # steps), so every successful PUT is a real change with one ledger entry.
+        granted = not granted_now.get(index, False)
         response = await http.put(
             f"{base}/api/v1/consent/suggestion_prompts/", json={"granted": granted, "notice_version": "1"},
             headers=auth(people.holders[index][1]),
         )
         if response.status_code != 200:
             return f"PUT {response.status_code} {response.text[:120]}", False
+        granted_now[index] = granted
         return True, response.json().get("entry") is not None
 
     async def upload(http, index, sequence):
