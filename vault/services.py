@@ -163,8 +163,10 @@ def _origin(method: str, device_id: int | None) -> dict:
 
 
 def _duplicate(*, user_id: int, item: MediaItem, method: str, device_id: int | None = None) -> UploadResult:
-    if item.trashed_at is not None:
-        # Trash: sending a deleted photo again means the holder wants it back.
+    if item.trashed_at is not None and method == "web":
+        # Trash: choosing a deleted photo again on the web means the holder wants it back. A phone's
+        # background sync sending it again (after a reinstall or a re-consent) must not undo a deletion:
+        # the photo stays in the trash and the answer says so.
         from vault.trash import media_restore
 
         item = media_restore(user_id=user_id, item_id=item.pk)
