@@ -136,9 +136,8 @@ def _csv_layout() -> re.Pattern:
 
 
 _CSV_LAYOUT = _csv_layout()
-_CSV_PICK = operator.itemgetter(*(_CSV_LAYOUT.groupindex[name] - 1 for name in CSV_COLUMNS[:-1]))
-_CSV_DETAILS = CSV_COLUMNS.index("details")
-_CSV_SUBJECT = CSV_COLUMNS.index("subject_id")
+_CSV_GROUPS = tuple(_CSV_LAYOUT.groupindex[name] for name in CSV_COLUMNS[:-1])
+_CSV_ROW = b",".join([b"%s"] * len(CSV_COLUMNS)) + b"\n"
 
 
 def _csv_line_parsed(body: bytes, leaf_hex: str) -> bytes:
@@ -156,14 +155,13 @@ def _csv_line(body: bytes, leaf_hex: str) -> bytes:
     match = _CSV_LAYOUT.match(body)
     if match is None:
         return _csv_line_parsed(body, leaf_hex)
-    fields = list(_CSV_PICK(match.groups()))
-    details = fields[_CSV_DETAILS]
+    (seq, time, actor_kind, actor_id, action, subject_id, object_type, object_id, purpose, outcome, request_id,
+     details, event_id, prev_hash) = match.group(*_CSV_GROUPS)
     if b'"' in details or b"," in details or b"\n" in details or b"\r" in details:
-        fields[_CSV_DETAILS] = b'"' + details.replace(b'"', b'""') + b'"'
-    if fields[_CSV_SUBJECT] == b"null":
-        fields[_CSV_SUBJECT] = b""
-    fields.append(leaf_hex.encode())
-    return b",".join(fields) + b"\n"
+        details = b'"' + details.replace(b'"', b'""') + b'"'
+    return _CSV_ROW % (seq, time, actor_kind, actor_id, action, b"" if subject_id == b"null" else subject_id,
+                       object_type, object_id, purpose, outcome, request_id, details, event_id, prev_hash,
+                       leaf_hex.encode())
 
 
 def csv_lines(*, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes]:
