@@ -400,7 +400,8 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
     if action == "media.read":
         if entry.purpose == "owner_access":
             if entry.request_id.startswith("export-"):
-                return f"Your data export included {_photos(n)}"
+                # One photo can be read twice for it (a HEIC: the JPEG and the file as uploaded).
+                return f"Your data export included {_photos(len(set(entry.object_ids) - {''}) or n)}"
             return f"You opened {_photos(n)}"
         if entry.purpose == "sharing_suggestions":
             if entry.used:
