@@ -17,8 +17,8 @@ ITEM_VARIANTS = ("original", "thumbnail", "source")
 
 
 def item_key(*, account: DataKey, item) -> DataKey:
-    """The key an item's blobs are encrypted under: its own item key, unwrapped by the account's
-    media key, or the account key itself for an item stored before items had their own keys.
+    """The key an item's (or a derived output's) blobs are encrypted under: its own key, unwrapped
+    by the account's media key, or the account key itself for one stored before they had their own.
 
     A wrapped item key that does not open (changed, or copied from another row) is a
     blobs.BlobIntegrityError, like a changed blob: nothing of the item may be trusted.

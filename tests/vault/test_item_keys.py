@@ -318,3 +318,46 @@ def test_the_command_leaves_an_item_deleted_meanwhile_and_its_new_files_go(conse
     assert not MediaItem.objects.filter(pk=legacy.pk).exists()
     held = storage.folder_list(folder=storage.key_folder(user_id=consented.pk, key_id=legacy.key.key_id))
     assert len(held) == 4  # the two other photos' original and thumbnail: no new file was left behind
+
+
+# --- derived outputs have keys of their own too ----------------------------------------------------
+
+
+def _output(user, items) -> int:
+    return gateway.output_store(user_id=user.pk, purpose=PURPOSE, kind="collage", source_ids=[i.pk for i in items],
+                                data=b"\xff\xd8 a collage of the photos", content_type="image/jpeg",
+                                meta={"title": "Beach"})
+
+
+def test_an_output_made_from_a_trashed_photo_is_crypto_shredded_with_it(consented, photos,
+                                                                          django_capture_on_commit_callbacks):
+    from vault.models import DerivedOutput
+
+    output = DerivedOutput.objects.select_related("key").get(pk=_output(consented, photos[:2]))
+    assert output.item_key_id is not None
+    name = content.names_for(user_id=consented.pk, key_id=output.key.key_id, uid=output.uid, variants=["output"])[0]
+    copy = b"".join(storage.blob_read(name=name))
+    assert blobs.parse_header(copy).key_id == output.item_key_id
+    assert gateway.output_open(user_id=consented.pk, output_id=output.pk) == b"\xff\xd8 a collage of the photos"
+    assert gateway.outputs_meta(user_id=consented.pk, output_ids=[output.pk]) == {output.pk: {"title": "Beach"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        trash.media_trash(user_id=consented.pk, item_ids=[photos[0].pk])  # the output goes at once
+    assert not DerivedOutput.objects.filter(pk=output.pk).exists() and not storage.blob_exists(name=name)
+    account = account_key(consented)
+    with pytest.raises(blobs.BlobIntegrityError):
+        blobs.decrypt_bytes(data_key=account, object_uid=output.uid, variant="output", blob=copy)
+    impostor = keys.DataKey(user_id=consented.pk, key_id=output.item_key_id, scope=keys.SCOPE_MEDIA, key=account.key)
+    with pytest.raises(blobs.BlobIntegrityError):
+        blobs.decrypt_bytes(data_key=impostor, object_uid=output.uid, variant="output", blob=copy)
+
+
+def test_an_output_made_before_outputs_had_keys_still_opens(consented, photos):
+    from vault.models import DerivedOutput
+
+    output = DerivedOutput.objects.select_related("key").get(pk=_output(consented, photos[:1]))
+    account = account_key(consented)
+    name = content.names_for(user_id=consented.pk, key_id=output.key.key_id, uid=output.uid, variants=["output"])[0]
+    storage.blob_delete(name=name)
+    content.content_write(data_key=account, uid=output.uid, variant="output", chunks=[b"made long ago"])
+    DerivedOutput.objects.filter(pk=output.pk).update(item_key_id=None, wrapped_item_key=None)
+    assert gateway.output_open(user_id=consented.pk, output_id=output.pk) == b"made long ago"
