@@ -67,6 +67,7 @@ def format_time(value: datetime) -> str:
 
 _KNOWN_CODES: set[str] = set()  # strings already found to be codes: appends repeat them a lot
 _KNOWN_KEYS: set[str] = set()  # detail keys already accepted
+_KNOWN_ACTIONS: set[str] = set()  # actions already accepted
 _KNOWN_CODES_MAX = 50_000
 
 
@@ -129,8 +130,11 @@ def event_fields(
     event_id,
 ) -> "ValidEvent":
     """Validates one event's fields and returns them normalised (ids as strings), details encoded."""
-    if not isinstance(action, str) or len(action) > 64 or not _ACTION.match(action):
-        raise InvalidEvent(f"action must look like 'area.verb' in lower case, got {action!r}")
+    if action not in _KNOWN_ACTIONS:
+        if not isinstance(action, str) or len(action) > 64 or not _ACTION.match(action):
+            raise InvalidEvent(f"action must look like 'area.verb' in lower case, got {action!r}")
+        if len(_KNOWN_ACTIONS) < _KNOWN_CODES_MAX:
+            _KNOWN_ACTIONS.add(action)
     if actor_kind not in ACTOR_KINDS:
         raise InvalidEvent(f"actor_kind must be one of {', '.join(ACTOR_KINDS)}, got {actor_kind!r}")
     if outcome not in OUTCOMES:
@@ -150,17 +154,22 @@ def event_fields(
     details_json = dumps(checked)
     if len(details_json) > MAX_DETAILS_BYTES:
         raise InvalidEvent(f"details are larger than {MAX_DETAILS_BYTES} bytes")
+    known = _KNOWN_CODES
+    actor = actor if actor.__class__ is str else str(actor)
+    obj = obj if obj.__class__ is str else str(obj)
+    request_id = request_id or ""
     return ValidEvent({
-        "event_id": normalise_event_id(event_id),
+        "event_id": str(event_id) if event_id.__class__ is uuid.UUID else normalise_event_id(event_id),
         "action": action,
         "actor_kind": actor_kind,
-        "actor_id": _check_code("actor_id", str(actor)),
+        # Codes already seen need no second look (the checks below are the same, in _check_code).
+        "actor_id": actor if actor in known else _check_code("actor_id", actor),
         "subject_id": subject_id,
-        "object_type": _check_code("object_type", object_type),
-        "object_id": _check_code("object_id", str(obj)),
-        "purpose": _check_code("purpose", purpose),
+        "object_type": object_type if object_type in known else _check_code("object_type", object_type),
+        "object_id": obj if obj in known else _check_code("object_id", obj),
+        "purpose": purpose if purpose in known else _check_code("purpose", purpose),
         "outcome": outcome,
-        "request_id": _check_code("request_id", request_id or ""),
+        "request_id": request_id if request_id in known else _check_code("request_id", request_id),
         "details": checked,
     }, details_json)
 

@@ -47,6 +47,31 @@ def event_mac(leaf: bytes, key: bytes | None = None) -> str:
     return hmac.digest(key or mac_key(), MAC_LABEL + leaf, "sha256").hex()
 
 
+@lru_cache(maxsize=4)
+def _mac_states(key: bytes):
+    """HMAC-SHA256's inner state after the key block and MAC_LABEL, and its outer state after the
+    key block (RFC 2104): each event's MAC then costs two copies and three compressions, not a fresh
+    HMAC set-up (hmac.digest hashes both key blocks again for every message)."""
+    if len(key) > hashlib.sha256().block_size:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(hashlib.sha256().block_size, b"\0")
+    return hashlib.sha256(key.translate(hmac.trans_36) + MAC_LABEL), hashlib.sha256(key.translate(hmac.trans_5C))
+
+
+def event_macs(leaves: list[bytes], key: bytes) -> list[str]:
+    """The hex MACs of many events at once, from their leaf hashes: equal to event_mac() of each."""
+    inner, outer = _mac_states(key)
+    macs = []
+    append = macs.append
+    for leaf in leaves:
+        i = inner.copy()
+        i.update(leaf)
+        o = outer.copy()
+        o.update(i.digest())
+        append(o.hexdigest())
+    return macs
+
+
 def mac_matches(leaf: bytes, mac: str | None, key: bytes | None = None) -> bool:
     return bool(mac) and hmac.compare_digest(event_mac(leaf, key), mac)
 

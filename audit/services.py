@@ -6,18 +6,21 @@ The lock is held until the caller's transaction ends, so append the event as the
 last write of the transaction where you can.
 """
 
+import hashlib
+import inspect
 import uuid
 from dataclasses import dataclass, fields
-from hmac import digest as hmac_digest
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
+from django.db.models import signals
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from audit import canonical, notes, outbox
 from audit.context import current_request_id
-from audit.keys import MAC_LABEL, mac_key
+from audit.keys import event_macs, mac_key
 from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead
 from audit.notes import Checkpoint, sign_checkpoint
@@ -85,14 +88,20 @@ def audit_append(
 
 
 _INPUT_FIELDS = tuple(f.name for f in fields(EventInput))
+# _validated passes each field by name: a field added to one side only must not go unnoticed.
+if set(inspect.signature(canonical.event_fields).parameters) != set(_INPUT_FIELDS):
+    raise ImproperlyConfigured("audit.services._validated no longer passes every EventInput field on")
 
 
 def _validated(event: EventInput) -> canonical.ValidEvent:
-    values = {name: getattr(event, name) for name in _INPUT_FIELDS}
-    if values["request_id"] is None:
-        values["request_id"] = current_request_id()
+    request_id = event.request_id
     try:
-        return canonical.event_fields(**values)
+        return canonical.event_fields(
+            action=event.action, actor_kind=event.actor_kind, actor_id=event.actor_id, subject_id=event.subject_id,
+            object_type=event.object_type, object_id=event.object_id, purpose=event.purpose, outcome=event.outcome,
+            details=event.details, request_id=current_request_id() if request_id is None else request_id,
+            event_id=event.event_id,
+        )
     except canonical.InvalidEvent as exc:
         raise ServiceError("audit_event_invalid", str(exc)) from exc
 
@@ -182,6 +191,19 @@ def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
         return _integrate([(valid, now) for valid in prepared])
 
 
+def _built(row: list) -> AuditEvent:
+    """An AuditEvent of the row just written, as from the database: without Model.__init__'s
+    per-field work (appends are hot, and AuditEvent has no init signal receivers)."""
+    if signals.pre_init.has_listeners(AuditEvent) or signals.post_init.has_listeners(AuditEvent):
+        event = AuditEvent(*row)
+    else:
+        event = object.__new__(AuditEvent)
+        event.__dict__.update(zip(_ROW_ORDER, row, strict=True))
+        event._state = ModelState()
+    event._state.adding, event._state.db = False, connection.alias
+    return event
+
+
 def _integrate(items: list[tuple[canonical.ValidEvent, object]]) -> list[AuditEvent]:
     """Gives the events the next seqs, after the head: rows, tiles, checkpoints every N, the head.
     Call inside a transaction; it takes the head's lock."""
@@ -190,36 +212,50 @@ def _integrate(items: list[tuple[canonical.ValidEvent, object]]) -> list[AuditEv
     tree = CompactRange.from_bytes(head.size, bytes(head.compact_range))
     prev_hash = head.last_hash
     seq = head.size
-    rows: list[list] = []
-    events_out: list[AuditEvent] = []
-    checkpoints: list[AuditCheckpoint] = []
-    leaf_hash = canonical.leaf_hash
-    key = mac_key()
+    bodies: list[bytes] = []
     leaves: list[bytes] = []
-    last_moment = time_text = db_time = None
-    adapt = connection.ops.adapt_datetimefield_value
+    leaf_hexes: list[str] = []
+    moments = []
+    last_moment = time_text = None
+    encode = canonical.encode
+    sha256 = hashlib.sha256
     for valid, moment in items:
         if moment is not last_moment:
-            last_moment, time_text, db_time = moment, canonical.format_time(moment), adapt(moment)
+            last_moment, time_text = moment, canonical.format_time(moment)
         seq += 1
-        body = canonical.encode(valid, seq=seq, time=time_text, prev_hash=prev_hash)
-        leaf = leaf_hash(body)
-        leaf_hex = leaf.hex()
+        body = encode(valid, seq=seq, time=time_text, prev_hash=prev_hash)
+        leaf = sha256(b"\x00" + body).digest()
+        prev_hash = leaf.hex()  # the next event links to this one
+        bodies.append(body)
+        leaves.append(leaf)
+        leaf_hexes.append(prev_hash)
+        moments.append(moment)
+    macs = event_macs(leaves, mac_key())
+    adapt = connection.ops.adapt_datetimefield_value
+    rows: list[list] = []
+    events_out: list[AuditEvent] = []
+    last_moment = db_time = None
+    links = [head.last_hash, *leaf_hexes[:-1]]
+    for offset, ((valid, moment), body, leaf_hex, link, mac) in enumerate(
+            zip(items, bodies, leaf_hexes, links, macs, strict=True), start=head.size + 1):
         f = valid.fields
-        row = [seq, moment, f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
-               f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], body, prev_hash,
-               leaf_hex, f["event_id"], hmac_digest(key, MAC_LABEL + leaf, "sha256").hex()]
-        event = AuditEvent(*row)
-        event._state.adding = False
-        events_out.append(event)
+        row = [offset, moment, f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
+               f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], body, link,
+               leaf_hex, f["event_id"], mac]
+        events_out.append(_built(row))
+        if moment is not last_moment:
+            last_moment, db_time = moment, adapt(moment)
         row[1] = db_time
         row[11] = valid.details_json.decode()
         rows.append(row)
-        tree.append(leaf)
-        leaves.append(leaf)
-        if seq % every == 0:
-            checkpoints.append(_checkpoint_for(tree, moment))
-        prev_hash = leaf_hex
+    # The tree, a run of leaves at a time, with a signed checkpoint at every multiple of N.
+    checkpoints: list[AuditCheckpoint] = []
+    done = 0
+    for size in range((head.size // every + 1) * every, seq + 1, every):
+        tree.extend(leaves[done : size - head.size])
+        done = size - head.size
+        checkpoints.append(_checkpoint_for(tree, moments[done - 1]))
+    tree.extend(leaves[done:])
     _insert(rows)
     store_filled_tiles(head.size, leaves)
     if checkpoints:

@@ -2,8 +2,10 @@
 """Audit trail benchmark. Each figure is printed beside a baseline measured in the same run on the
 same machine, with the target ratio: batched appends against a plain insert of the same rows into a
 copy of the table (same columns and indexes, no triggers: executemany on SQLite, COPY on PostgreSQL);
-one append per transaction against a plain insert + commit; verification against a bare SHA-256 loop
-over the same canonical bytes (and >= 100k events/s); the CSV export against the JSON Lines export;
+one append per transaction against a plain insert + commit; verification against reading the
+values it checks (seq, canonical bytes, prev_hash, hash, MAC) from the same table through a raw
+cursor and hashing each event's canonical bytes once in a bare SHA-256 loop (and >= 100k events/s);
+the CSV export against the JSON Lines export;
 inclusion and consistency proofs at --proof-events (1M by default) against 50 ms; on PostgreSQL,
 --writers concurrent writers against one writer. Medians of --repeat runs.
 
@@ -242,19 +244,24 @@ def bench_plain_single(rows: list[list]) -> dict:
 
 
 def bench_sha_loop() -> dict:
-    """A bare Python SHA-256 over every event's canonical bytes (read beforehand, not timed)."""
+    """The floor under verification: read, through a raw cursor in chunks of 1,000, the stored values
+    verification compares against (seq, canonical bytes, prev_hash, hash, MAC) from the same table,
+    and hash every event's canonical bytes once with SHA-256 (a bare loop). Verification cannot do
+    less: it must read those rows to check them, and hash every event at least once. (Its other
+    checks, the MAC, the tree, the columns against the canonical bytes, the tiles, come on top.)"""
     import hashlib
 
     from django.db import connection
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT canonical FROM audit_auditevent ORDER BY seq")
-        bodies = [bytes(row[0]) for row in cursor.fetchall()]
     sha256 = hashlib.sha256
-    with Timer() as timer:
-        for body in bodies:
-            sha256(b"\x00" + body).digest()
-    return timer.rate(len(bodies))
+    count = 0
+    with Timer() as timer, connection.cursor() as cursor:
+        cursor.execute("SELECT seq, canonical, prev_hash, hash, mac FROM audit_auditevent ORDER BY seq")
+        while rows := cursor.fetchmany(1000):
+            for row in rows:
+                sha256(b"\x00" + row[1]).digest()
+            count += len(rows)
+    return timer.rate(count)
 
 
 def bench_proofs(n: int, samples: int = 31) -> dict:
@@ -455,9 +462,9 @@ def main():
         print(f"  {name:<44}{value:>12}  {baseline_name + ' ' + baseline:>30}  {ratio_text:>6}  {target:<18}{extra}")
 
     verify_rate = min(rate("verify"), rate("verify2"))
-    row(f"verification ({total:,} events)", f"{rate('verify'):,.0f}/s", "sha256 loop", f"{rate('sha'):,.0f}/s",
+    row(f"verification ({total:,} events)", f"{rate('verify'):,.0f}/s", "read+sha256", f"{rate('sha'):,.0f}/s",
         rate("verify") / rate("sha"), RATIOS["verify"], share("verify"))
-    row("  the same, run again at once", f"{rate('verify2'):,.0f}/s", "sha256 loop", f"{rate('sha'):,.0f}/s",
+    row("  the same, run again at once", f"{rate('verify2'):,.0f}/s", "read+sha256", f"{rate('sha'):,.0f}/s",
         rate("verify2") / rate("sha"), RATIOS["verify"], share("verify2"))
     if verify_rate < TARGETS["verify"]:
         missed.append("verification rate")

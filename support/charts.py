@@ -1,4 +1,10 @@
-"""A per-day bar chart as inline SVG, drawn on the server (no JavaScript, no build step)."""
+"""A per-day bar chart as inline SVG, drawn on the server (no JavaScript, no build step).
+
+Every day of the window gets its own slot, bar and title, empty days too: a day with no
+events is a zero-height bar with a small mark on the axis, so "nothing happened" reads
+as a fact about that day rather than a gap in the data, and its slot can still be
+hovered or read out (the title says the day and "no events").
+"""
 
 from dataclasses import dataclass
 from datetime import date
@@ -8,6 +14,7 @@ HEIGHT = 160
 TOP = 10
 BOTTOM = 24
 LEFT = 36
+EMPTY_MARK = 2  # height of the mark an empty day gets on the axis
 
 
 @dataclass(frozen=True)
@@ -18,6 +25,20 @@ class Bar:
     y: float
     width: float
     height: float
+    slot_x: float  # the whole day's column, for the hover and focus target
+    slot_width: float
+
+    @property
+    def empty(self) -> bool:
+        return self.count == 0
+
+    @property
+    def label(self) -> str:
+        """What the day's title says: the day and its count in words."""
+        day = f"{self.day.day} {self.day:%b %Y}"
+        if self.count == 0:
+            return f"{day}: no events"
+        return f"{day}: {self.count} event{'s' if self.count != 1 else ''}"
 
 
 @dataclass(frozen=True)
@@ -28,6 +49,10 @@ class Chart:
     height: int
     baseline: float
     left: int
+    top: int
+    plot_height: int
+    empty_mark: int
+    empty_y: float  # where an empty day's mark starts (it sits on the axis)
     ticks: list[tuple[float, str]]  # (x, label) under the axis
     gridlines: list[tuple[float, int]]  # (y, value)
 
@@ -42,10 +67,12 @@ def bar_chart(days: list[tuple[date, int]]) -> Chart:
     for index, (day, count) in enumerate(days):
         height = (count / peak * plot_height) if peak else 0.0
         bars.append(Bar(day=day, count=count, x=round(LEFT + index * slot + (slot - bar_width) / 2, 2),
-                        y=round(baseline - height, 2), width=round(bar_width, 2), height=round(height, 2)))
+                        y=round(baseline - height, 2), width=round(bar_width, 2), height=round(height, 2),
+                        slot_x=round(LEFT + index * slot, 2), slot_width=round(slot, 2)))
     every = max(1, len(days) // 6)
     ticks = [(round(LEFT + i * slot + slot / 2, 2), day.strftime("%-d %b")) for i, (day, _) in enumerate(days)
              if i % every == 0]
     gridlines = [(round(baseline - plot_height * f, 2), round(peak * f)) for f in (0.5, 1.0)] if peak else []
-    return Chart(bars=bars, peak=peak, width=WIDTH, height=HEIGHT, baseline=baseline, left=LEFT, ticks=ticks,
-                 gridlines=gridlines)
+    return Chart(bars=bars, peak=peak, width=WIDTH, height=HEIGHT, baseline=baseline, left=LEFT, top=TOP,
+                 plot_height=plot_height, empty_mark=EMPTY_MARK, empty_y=baseline - EMPTY_MARK,
+                 ticks=ticks, gridlines=gridlines)

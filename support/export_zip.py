@@ -5,6 +5,8 @@ Layout:
     account.json              the account row (username, email, joined)
     media/metadata.json       every cloud item: capture time, place, labels, exclusions, trash, size, type, SHA-256
     media/photos/<name>       the photos as stored (EXIF stripped), decrypted, under the names they were uploaded with
+    media/photos/<upload>     beside a photo converted on upload (HEIC -> JPEG): the file exactly as uploaded,
+                              under its own name
     media/photos/<name>.json  the same metadata for that one photo, beside it
     suggestions/outputs.json  what was made from them; suggestions/<id>.<ext> the outputs
     exclusions.json           the dates and places kept out of suggestions
@@ -35,6 +37,7 @@ from consent import receipts
 from consent import selectors as consent_selectors
 from support import access_log
 from support.models import SupportCase
+from vault import exports as vault_exports
 from vault import selectors as vault_selectors
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic",
@@ -44,7 +47,9 @@ README = """\
 Everything consentsvc holds about you, as of {now}.
 
 media/photos/      your cloud copies, decrypted, under the file names they were uploaded with
-                   (EXIF removed when they were uploaded; a HEIC photo is kept as a JPEG)
+                   (EXIF removed when they were uploaded). A HEIC photo is there twice: the
+                   JPEG the service works from, and beside it your HEIC file exactly as your
+                   phone sent it (same name, its own metadata intact)
 media/photos/*.json  beside each photo: capture time, place (latitude/longitude), themes,
                    whether it is kept out of suggestions and why, whether it is in the trash
 media/metadata.json  the same for every photo in one file
@@ -144,7 +149,19 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
                 for chunk in opened.chunks:
                     member.write(chunk)
                     yield sink.drain()
-            sidecar = _sidecar(meta, held[item_id], rules=rules, file=name, size=opened.size)
+            uploaded = None
+            source = vault_exports.export_source_open(user_id=holder_id, item_id=item_id)
+            if source is not None:
+                # The HEIC as uploaded, byte for byte, beside the JPEG made from it.
+                source_name = f"media/photos/{names.take_source(meta, source.content_type)}"
+                with archive.open(zipfile.ZipInfo(source_name, date_time=_zip_time(meta.captured_at)), "w",
+                                  force_zip64=source.size > 2**31) as member:
+                    for chunk in source.chunks:
+                        member.write(chunk)
+                        yield sink.drain()
+                uploaded = {"file": source_name, "content_type": source.content_type, "size": source.size,
+                            "sha256": meta.sha256}
+            sidecar = _sidecar(meta, held[item_id], rules=rules, file=name, size=opened.size, uploaded=uploaded)
             put(f"{name}.json", _json(sidecar))
             metadata.append(sidecar)
             stats.items += 1
@@ -188,7 +205,7 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
 
 class _Names:
     """File names for the photos: the name each had when it was uploaded, with the extension of what is
-    kept (a HEIC is kept as a JPEG), made unique; photo-<id> when the name was not known."""
+    kept (the JPEG made from a HEIC is .jpg), made unique; photo-<id> when the name was not known."""
 
     def __init__(self):
         self._used: set[str] = set()
@@ -196,14 +213,28 @@ class _Names:
     def take(self, meta) -> str:
         stem = PurePosixPath(meta.filename).stem if meta.filename else ""
         stem = stem or f"photo-{meta.id}"
-        name = f"{stem}.{_extension(meta.content_type)}"
+        return self._unique(stem, _extension(meta.content_type), meta.id)
+
+    def take_source(self, meta, content_type: str) -> str:
+        """The file as uploaded goes by the very name it was uploaded with (IMG_5195.HEIC), unless
+        that is taken (by the JPEG made from it, say); then stem.heic, made unique."""
+        if meta.filename and meta.filename.lower() not in self._used:
+            self._used.add(meta.filename.lower())
+            return meta.filename
+        stem = (PurePosixPath(meta.filename).stem if meta.filename else "") or f"photo-{meta.id}"
+        return self._unique(stem, _extension(content_type), meta.id, suffix="original")
+
+    def _unique(self, stem: str, extension: str, item_id: int, suffix: str = "") -> str:
+        name = f"{stem}.{extension}"
         if name.lower() in self._used:
-            name = f"{stem}-{meta.id}.{_extension(meta.content_type)}"
+            name = f"{stem}-{suffix or item_id}.{extension}"
+        if name.lower() in self._used:
+            name = f"{stem}-{suffix + '-' if suffix else ''}{item_id}.{extension}"
         self._used.add(name.lower())
         return name
 
 
-def _sidecar(meta, row: dict, *, rules, file: str, size: int) -> dict:
+def _sidecar(meta, row: dict, *, rules, file: str, size: int, uploaded: dict | None = None) -> dict:
     """One photo's metadata as the service holds it, beside the photo (name.jpg.json)."""
     reason = rules.reason(meta)
     excluded_by = [{"date_range": "a date range", "place": "a place"}.get(reason, reason)] if reason else []
@@ -226,7 +257,9 @@ def _sidecar(meta, row: dict, *, rules, file: str, size: int) -> dict:
         "width": meta.width,
         "height": meta.height,
         "size": size,
+        # Of the file as uploaded (for a HEIC: of the HEIC, in "as_uploaded", not of the JPEG).
         "sha256": meta.sha256,
+        "as_uploaded": uploaded,
     }
 
 

@@ -35,7 +35,6 @@ pytestmark = POSTGRES_THREADS
 def library(alice, settings):
     """alice: the feature on, three photos, a collage made of two of them; a support agent with a case."""
     settings.WITHDRAWAL_GRACE_DAYS = 0
-    settings.SUGGESTIONS_JOBS_INLINE = False
     grant(alice)
     ids = [vault_services.media_upload(user_id=alice.pk, data=jpeg_bytes(color=(60 * n, 80, 90))).item.pk
            for n in range(3)]

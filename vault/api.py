@@ -94,6 +94,8 @@ class MediaCollectionApi(APIView):
 
     class UploadOutputSerializer(MediaOutputSerializer):
         duplicate = serializers.BooleanField(required=False)
+        trashed = serializers.BooleanField(
+            required=False, help_text="With duplicate: the photo is in the holder's trash and stays there.")
 
     @extend_schema(operation_id="media_list", summary="The holder's cloud copies (metadata only; never coordinates)",
                    parameters=[PAGE_PARAMETER], responses=_page_of("MediaPage", MediaOutputSerializer))
@@ -140,7 +142,8 @@ class MediaCollectionApi(APIView):
                 raise
             raise services.upload_refused(user_id=request.user.pk, code="storage_full", method=method) from exc
         if result.duplicate:
-            return Response(_media_out(result.item, result.meta, duplicate=True), status=status.HTTP_200_OK)
+            extra = {"trashed": True} if result.item.trashed_at is not None else {}
+            return Response(_media_out(result.item, result.meta, duplicate=True, **extra), status=status.HTTP_200_OK)
         return Response(_media_out(result.item, result.meta), status=status.HTTP_201_CREATED)
 
 

@@ -3,10 +3,13 @@
 A blob is a small fixed header followed by a Cobblestone stream (the C2SP chunked
 AEAD construction, ``cryptography.cobblestone``) under a random per-blob key:
 
-    magic "CSVB" | version 1 | algorithm 1 | account id (u64) | account key id (16)
+    magic "CSVB" | version 1 | algorithm 1 | account id (u64) | key id (16)
     | object uid (16) | variant (u8) | wrapped blob key (nonce 12 + key 32 + tag 16)
 
-The blob key is wrapped (AES-256-GCM) by the account's data key with the header
+The key id names the key that wraps the blob key: the account's data key, or, for a
+media item stored since items have their own keys, that item's key (vault.keys.ItemKey,
+itself kept only wrapped on the item's row, never in a blob, so deleting the row leaves
+no key in any copy of the blob). The blob key is wrapped (AES-256-GCM) by that key with the header
 fields before it as associated data, and the Cobblestone context is the whole
 header, so a blob moved to another account, item or variant, a header with one
 changed byte, a changed or reordered chunk, and a truncated stream all fail. The
@@ -31,7 +34,7 @@ from vault.keys import KEY_BYTES, NONCE_BYTES, DataKey
 MAGIC = b"CSVB"
 VERSION = 1
 ALG_COBBLESTONE256 = 1
-VARIANTS = {"original": 1, "thumbnail": 2, "output": 3, "export": 4}
+VARIANTS = {"original": 1, "thumbnail": 2, "output": 3, "export": 4, "source": 5}
 _PREFIX = struct.Struct(">4sBBQ16s16sB")
 WRAPPED_KEY_BYTES = NONCE_BYTES + KEY_BYTES + 16
 HEADER_BYTES = _PREFIX.size + WRAPPED_KEY_BYTES
@@ -141,7 +144,7 @@ def _open_header(header: BlobHeader, raw: bytes, *, data_key: DataKey, object_ui
     if header.object_uid != object_uid or header.variant != variant:
         raise BlobIntegrityError("wrong_object", "The blob belongs to another item or variant (swapped blob).")
     if header.key_id != data_key.key_id:
-        raise BlobIntegrityError("wrong_key", "The blob was encrypted under another (destroyed?) account key.")
+        raise BlobIntegrityError("wrong_key", "The blob was encrypted under another (destroyed?) key.")
     wrapped = header.wrapped_key
     try:
         blob_key = AESGCM(data_key.key).decrypt(

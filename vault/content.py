@@ -8,13 +8,34 @@ from collections.abc import Iterable, Iterator
 
 from django.db import transaction
 
-from vault import blobs, storage
+from vault import blobs, keys, storage
 from vault.keys import DataKey
+
+# What each item keeps: the file the service works from, its thumbnail, and (for a photo
+# that arrived in a format it converts, HEIC) the file exactly as uploaded.
+ITEM_VARIANTS = ("original", "thumbnail", "source")
+
+
+def item_key(*, account: DataKey, item) -> DataKey:
+    """The key an item's blobs are encrypted under: its own item key, unwrapped by the account's
+    media key, or the account key itself for an item stored before items had their own keys.
+
+    A wrapped item key that does not open (changed, or copied from another row) is a
+    blobs.BlobIntegrityError, like a changed blob: nothing of the item may be trusted.
+    """
+    if item.item_key_id is None:
+        return account
+    try:
+        return keys.item_key_open(account, item_uid=item.uid, key_id=item.item_key_id,
+                                  wrapped=bytes(item.wrapped_item_key))
+    except keys.KeyUnwrapError:
+        raise blobs.BlobIntegrityError("item_key_invalid", "The item's key does not open: its row was changed.") \
+            from None
 
 
 def content_write(*, data_key: DataKey, uid: uuid.UUID, variant: str, chunks: Iterable[bytes]) -> tuple[str, int]:
     """Encrypt and store atomically; return (blob name, stored ciphertext bytes)."""
-    name = storage.blob_name(user_id=data_key.user_id, key_id=data_key.key_id, object_uid=uid, variant=variant)
+    name = storage.blob_name(user_id=data_key.user_id, key_id=data_key.folder_key_id, object_uid=uid, variant=variant)
     size = storage.blob_write(
         name=name, chunks=blobs.encrypt_stream(data_key=data_key, object_uid=uid, variant=variant, chunks=chunks)
     )
@@ -27,7 +48,7 @@ def content_stream(*, data_key: DataKey, uid: uuid.UUID, variant: str) -> Iterat
     The header and the first chunk are checked before this returns, so a missing,
     swapped or damaged-at-the-start blob fails here, before a response has begun.
     """
-    name = storage.blob_name(user_id=data_key.user_id, key_id=data_key.key_id, object_uid=uid, variant=variant)
+    name = storage.blob_name(user_id=data_key.user_id, key_id=data_key.folder_key_id, object_uid=uid, variant=variant)
     try:
         source = storage.blob_read(name=name)
         head = next(source, b"")
@@ -55,6 +76,11 @@ def content_read(*, data_key: DataKey, uid: uuid.UUID, variant: str) -> bytes:
 
 def names_for(*, user_id: int, key_id: uuid.UUID, uid: uuid.UUID, variants: Iterable[str]) -> list[str]:
     return [storage.blob_name(user_id=user_id, key_id=key_id, object_uid=uid, variant=v) for v in variants]
+
+
+def item_names(item) -> list[str]:
+    """Every blob an item may have (a missing one is simply not there to delete)."""
+    return names_for(user_id=item.owner_id, key_id=item.key.key_id, uid=item.uid, variants=ITEM_VARIANTS)
 
 
 def delete_names(names: list[str]) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from consent.uow import Actor, account_write
 from vault import blobs, keyring, keys, storage
+from vault.gateway_core import OpenedContent, owner_source_open
 from vault.models import AccountKey
 
 ROOT = "exports"
@@ -95,3 +96,9 @@ def export_delete(*, user_id: int, export_uid: uuid.UUID) -> int:
 def exports_delete_all(*, user_id: int) -> int:
     """Delete every export blob of the account (erase)."""
     return storage.folder_delete(folder=_folder(user_id))
+
+
+def export_source_open(*, user_id: int, item_id: int) -> OpenedContent | None:
+    """For the holder's data export: the file exactly as uploaded (a HEIC kept beside the JPEG the
+    service works from), trash included; None when the item has none. Audited as the holder's read."""
+    return owner_source_open(user_id=user_id, item_id=item_id, include_trashed=True)

@@ -190,7 +190,8 @@ def _decrypt(*, user_id: int, usable, variant: str) -> list[ReleasedItem]:
         if item.key_id not in data_keys:
             data_keys[item.key_id] = keyring.data_key_by_id(user_id=user_id, key_id=item.key.key_id)
         try:
-            data = content.content_read(data_key=data_keys[item.key_id], uid=item.uid, variant=variant)
+            item_key = content.item_key(account=data_keys[item.key_id], item=item)
+            data = content.content_read(data_key=item_key, uid=item.uid, variant=variant)
         except blobs.BlobIntegrityError as exc:
             raise _Unreadable("media", item.pk, exc.reason) from None
         released.append(ReleasedItem(meta=meta, data=data))
@@ -207,6 +208,17 @@ class OpenedContent:
     chunks: Iterator[bytes]
 
 
+def owner_source_open(*, user_id: int, item_id: int, include_trashed: bool = False) -> OpenedContent | None:
+    """The file exactly as the holder uploaded it, when the service works from a conversion of it
+    (a HEIC kept beside its JPEG); None when the item has no such file. Owner access, audited.
+
+    Not on the gateway's facade: no purpose's reads (release) can name it, and the suggestion
+    engine, which sees nothing of vault but the facade, cannot reach it. The holder's data
+    export opens it through vault.exports.
+    """
+    return _owner_open(user_id=user_id, item_id=item_id, variant="source", include_trashed=include_trashed)
+
+
 def owner_open(*, user_id: int, item_id: int, variant: str = "original",
                include_trashed: bool = False) -> OpenedContent:
     """The holder reading their own item (purpose owner_access): audited, then streamed.
@@ -216,13 +228,20 @@ def owner_open(*, user_id: int, item_id: int, variant: str = "original",
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}")
+    return _owner_open(user_id=user_id, item_id=item_id, variant=variant, include_trashed=include_trashed)
+
+
+def _owner_open(*, user_id: int, item_id: int, variant: str, include_trashed: bool) -> OpenedContent | None:
     # Trash: the holder's own trash page still shows what is in it, to decide whether to restore it.
     item = selectors.media_get(user_id=user_id, item_id=item_id, include_trashed=include_trashed)
     item = MediaItem.objects.select_related("key").get(pk=item.pk)
+    if variant == "source" and not item.source_content_type:
+        return None
     meta = selectors.media_meta(item=item)
     data_key = keyring.data_key_by_id(user_id=user_id, key_id=item.key.key_id)
     try:
-        chunks = content.content_stream(data_key=data_key, uid=item.uid, variant=variant)
+        item_key = content.item_key(account=data_key, item=item)
+        chunks = content.content_stream(data_key=item_key, uid=item.uid, variant=variant)
     except blobs.BlobIntegrityError as exc:
         with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
             uow.record(uow.event(action="media.read", object_type="media", object_id=item.pk, purpose=PURPOSE_OWNER,
@@ -234,6 +253,8 @@ def owner_open(*, user_id: int, item_id: int, variant: str = "original",
                              details={"variant": variant}))
     if variant == "original":
         return OpenedContent(meta=meta, content_type=item.content_type, size=item.size, chunks=chunks)
+    if variant == "source":
+        return OpenedContent(meta=meta, content_type=item.source_content_type, size=item.source_size, chunks=chunks)
     return OpenedContent(meta=meta, content_type="image/jpeg", size=item.thumbnail_size, chunks=chunks)
 
 

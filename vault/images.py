@@ -22,7 +22,10 @@ or a ``ServiceError`` out. The decisions, and why:
   suggestion engine can read it, pillow-heif has already applied the HEIF rotation (irot/imir)
   so the pixels are upright, and HEIF metadata lives in items addressed by absolute offsets
   (iloc), so removing it losslessly means rewriting the box structure of a hostile file. The
-  decode is needed for validation anyway; the encode adds ~30 ms for 8.5 MP.
+  decode is needed for validation anyway; the encode adds ~30 ms for 8.5 MP. The HEIC file
+  itself is handed back too (``source``), byte for byte as uploaded, metadata and all: the vault
+  keeps it sealed beside the JPEG for the holder alone (it comes back in their data export),
+  and the gateway never releases it for any purpose, so it never reaches the suggestion engine.
 - JPEG is validated with one decode in draft mode (libjpeg DCT scaling, 1/2-1/8): every
   entropy-coded byte is still decoded, so truncation is caught, and the same small decode
   feeds the thumbnail. A full 12 MP decode would cost about twice as much and is not needed.
@@ -41,6 +44,7 @@ or a ``ServiceError`` out. The decisions, and why:
   process-wide state, the explicit check is not).
 """
 
+import dataclasses
 import hashlib
 import io
 import math
@@ -140,6 +144,9 @@ class ProcessedImage:
     lon: float | None
     thumbnail: bytes  # JPEG, longest side <= 400 px, orientation applied
     sha256: str  # hex digest of the uploaded bytes, for duplicates
+    # The upload exactly as sent, when ``data`` is a conversion of it (HEIC/HEIF), with its type.
+    source: bytes | None = None
+    source_content_type: str = ""
 
     @property
     def captured_at_utc(self) -> datetime | None:
@@ -577,4 +584,14 @@ def _process_heif(data: bytes, digest: str) -> ProcessedImage:
         rgb.save(out, "JPEG", quality=HEIF_JPEG_QUALITY, icc_profile=icc if rgb.mode == img.mode else None)
     except Exception as exc:
         raise _invalid(f"The HEIC/HEIF image cannot be converted: {_reason(exc)}.") from exc
-    return _result(out.getvalue(), "HEIF", img.size, meta, _thumbnail(rgb, 1), digest)
+    converted = _result(out.getvalue(), "HEIF", img.size, meta, _thumbnail(rgb, 1), digest)
+    return dataclasses.replace(converted, source=data, source_content_type=_heif_content_type(data))
+
+
+def _heif_content_type(data: bytes) -> str:
+    """image/heic for HEVC-coded HEIF (the heic/heix/hevc... brands: what phones make), image/heif
+    when only the generic brands (mif1, msf1, mif2) are named (the IANA types of ISO/IEC 23008-12)."""
+    (box_size,) = struct.unpack_from(">I", data, 0)
+    box_size = min(max(box_size, 16), len(data), 4096)
+    brands = {data[8:12]} | {data[i : i + 4] for i in range(16, box_size - 3, 4)}
+    return "image/heic" if brands & (_HEIF_BRANDS - {b"mif1", b"msf1", b"mif2"}) else "image/heif"

@@ -48,6 +48,9 @@ SCOPE_SETTINGS = "settings"
 # withdrawal of face_analysis or of the main toggle, and at erase.
 SCOPE_FACES = "faces"
 SCOPES = (SCOPE_MEDIA, SCOPE_SETTINGS, SCOPE_FACES)
+# Not an account key scope: one media item's own key (ItemKey), wrapped under the account's media key.
+SCOPE_ITEM = "item"
+_ITEM_KEY = b"item-key"
 
 
 class KeyUnwrapError(Exception):
@@ -161,9 +164,61 @@ class DataKey:
         except InvalidTag:
             raise KeyUnwrapError("a sealed value did not open: it was changed or belongs elsewhere") from None
 
+    @property
+    def folder_key_id(self) -> uuid.UUID:
+        """The account key whose storage folder holds what this key encrypts (vault.storage.key_folder)."""
+        return self.key_id
+
     def tag(self, value: bytes, *, purpose: bytes) -> str:
         """A keyed hash (HMAC-SHA256 under a subkey), so equal values match without storing them in clear."""
         subkey = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"consentsvc.vault.tag." + purpose).derive(
             self.key
         )
         return hmac.new(subkey, value, hashlib.sha256).hexdigest()
+
+
+# ---------------------------------------------------------------- item keys
+#
+# Each media item stored since item keys exist has its own random 256-bit key: its blobs
+# (original, thumbnail, the file as uploaded) are encrypted under it, and it is kept only
+# wrapped under the account's media key, on the item's row, never in a blob. Deleting the
+# row (a trash purge, an emptied trash) therefore crypto-shreds that one item: a copy of
+# its ciphertext that survives somewhere (a backup of the blob store, an old object
+# version) does not open with the account key, which lives on for the other items. An
+# account's withdrawal or erasure still destroys the account key, and every item key with it.
+
+
+@dataclass(frozen=True)
+class ItemKey(DataKey):
+    """One item's unwrapped key. Its blobs live in the folder of the account key that wraps it."""
+
+    account_key_id: uuid.UUID | None = None
+
+    @property
+    def folder_key_id(self) -> uuid.UUID:
+        return self.account_key_id
+
+
+def _item_binding(item_uid: uuid.UUID, key_id: uuid.UUID) -> bytes:
+    return item_uid.bytes + key_id.bytes
+
+
+def item_key_new(account: DataKey, *, item_uid: uuid.UUID) -> tuple[ItemKey, bytes]:
+    """A fresh key for one item and its wrapped form (sealed under the account's media key, bound
+    to the item and the key's id, so a wrapped key copied to another row does not open)."""
+    if account.scope != SCOPE_MEDIA:
+        raise ValueError("item keys are wrapped under the account's media key")
+    key_id = uuid.uuid4()
+    raw = new_data_key()
+    wrapped = account.seal(raw, purpose=_ITEM_KEY, binding=_item_binding(item_uid, key_id))
+    item_key = ItemKey(user_id=account.user_id, key_id=key_id, scope=SCOPE_ITEM, key=raw,
+                       account_key_id=account.key_id)
+    return item_key, wrapped
+
+
+def item_key_open(account: DataKey, *, item_uid: uuid.UUID, key_id: uuid.UUID, wrapped: bytes) -> ItemKey:
+    """Unwrap an item's key; KeyUnwrapError if it is not this item's, or was changed."""
+    raw = account.open(bytes(wrapped), purpose=_ITEM_KEY, binding=_item_binding(item_uid, key_id))
+    if len(raw) != KEY_BYTES:
+        raise KeyUnwrapError("an unwrapped item key has the wrong length")
+    return ItemKey(user_id=account.user_id, key_id=key_id, scope=SCOPE_ITEM, key=raw, account_key_id=account.key_id)

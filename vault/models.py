@@ -53,7 +53,17 @@ class MediaItem(models.Model):
     height = models.PositiveIntegerField()
     size = models.PositiveBigIntegerField(help_text="Plaintext size of the stored (EXIF-stripped) original.")
     thumbnail_size = models.PositiveIntegerField()
-    stored_bytes = models.PositiveBigIntegerField(help_text="Ciphertext bytes of original and thumbnail.")
+    # The file exactly as uploaded, kept beside the original when the original is a conversion
+    # of it (a HEIC arrives, the service works from a JPEG): the holder gets it back in their
+    # data export; the gateway never releases it to any purpose.
+    source_content_type = models.CharField(max_length=32, blank=True, default="")
+    source_size = models.PositiveBigIntegerField(default=0, help_text="Plaintext bytes of the file as uploaded.")
+    stored_bytes = models.PositiveBigIntegerField(help_text="Ciphertext bytes of every blob of the item.")
+    # The item's own data key, wrapped under the account's media key (vault.keys.ItemKey): its
+    # blobs are encrypted under it, so deleting this row crypto-shreds the one item. Null for
+    # items stored before items had their own keys: their blobs are under the account key.
+    item_key_id = models.UUIDField(null=True, blank=True, editable=False)
+    wrapped_item_key = models.BinaryField(null=True, blank=True)
     has_location = models.BooleanField(default=False)
     excluded = models.BooleanField(default=False)
     # Set when the holder deletes it: out of every read but the holder's own until restored,

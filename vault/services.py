@@ -163,8 +163,10 @@ def _origin(method: str, device_id: int | None) -> dict:
 
 
 def _duplicate(*, user_id: int, item: MediaItem, method: str, device_id: int | None = None) -> UploadResult:
-    if item.trashed_at is not None:
-        # Trash: sending a deleted photo again means the holder wants it back.
+    if item.trashed_at is not None and method == "web":
+        # Trash: choosing a deleted photo again on the web means the holder wants it back. A phone's
+        # background sync sending it again (after a reinstall or a re-consent) must not undo a deletion:
+        # the photo stays in the trash and the answer says so.
         from vault.trash import media_restore
 
         item = media_restore(user_id=user_id, item_id=item.pk)
@@ -179,16 +181,19 @@ def _duplicate(*, user_id: int, item: MediaItem, method: str, device_id: int | N
 def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, method, device_id=None,
            filename="") -> UploadResult:
     uid = uuid.uuid4()
+    # The item's own key (vault.keys.ItemKey): its blobs are encrypted under it and it is kept only
+    # wrapped on the item's row, so purging the one item later crypto-shreds it.
+    item_key, wrapped_item_key = keys.item_key_new(data_key, item_uid=uid)
     written: list[str] = []
     try:
-        name, original_bytes = content.content_write(
-            data_key=data_key, uid=uid, variant="original", chunks=[processed.data]
-        )
-        written.append(name)
-        name, thumb_bytes = content.content_write(
-            data_key=data_key, uid=uid, variant="thumbnail", chunks=[processed.thumbnail]
-        )
-        written.append(name)
+        stored_bytes = 0
+        parts = [("original", processed.data), ("thumbnail", processed.thumbnail)]
+        if processed.source is not None:
+            parts.append(("source", processed.source))
+        for variant, data in parts:
+            name, size = content.content_write(data_key=item_key, uid=uid, variant=variant, chunks=[data])
+            written.append(name)
+            stored_bytes += size
         has_location = processed.lat is not None and processed.lon is not None
         sealed = meta_seal(
             data_key=data_key,
@@ -216,8 +221,12 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
                 height=processed.height,
                 size=len(processed.data),
                 thumbnail_size=len(processed.thumbnail),
-                stored_bytes=original_bytes + thumb_bytes,
+                source_content_type=processed.source_content_type if processed.source is not None else "",
+                source_size=len(processed.source) if processed.source is not None else 0,
+                stored_bytes=stored_bytes,
                 has_location=has_location,
+                item_key_id=item_key.key_id,
+                wrapped_item_key=wrapped_item_key,
             )
             uow.record(uow.event(
                 action="media.uploaded", object_type="media", object_id=item.pk, purpose=purposes.CAMERA_ROLL,
@@ -287,9 +296,7 @@ def media_delete(*, user_id: int, item_id: int) -> None:
         item = media_get(user_id=user_id, item_id=item_id)
         item = MediaItem.objects.select_related("key").select_for_update().get(pk=item.pk)
         outputs = outputs_delete_for_items(uow, item_ids=[item.pk], cause="source_deleted")
-        names = content.names_for(
-            user_id=user_id, key_id=item.key.key_id, uid=item.uid, variants=["original", "thumbnail"]
-        )
+        names = content.item_names(item)
         item_pk = item.pk
         item.delete()
         uow.record(uow.event(action="media.deleted", object_type="media", object_id=item_pk,

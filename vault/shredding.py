@@ -228,7 +228,7 @@ def orphans_sweep(*, now: datetime | None = None) -> int:
 def _live_names(key_hex: str) -> set[str]:
     names = set()
     for uid in MediaItem.objects.filter(key__key_id=uuid.UUID(key_hex)).values_list("uid", flat=True):
-        names.update({f"{uid.hex}.original", f"{uid.hex}.thumbnail"})
+        names.update(f"{uid.hex}.{variant}" for variant in content.ITEM_VARIANTS)
     for uid in DerivedOutput.objects.filter(key__key_id=uuid.UUID(key_hex)).values_list("uid", flat=True):
         names.add(f"{uid.hex}.output")
     return names

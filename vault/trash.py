@@ -3,8 +3,14 @@
 Moving a photo to the trash takes it out of every read but the holder's own at once
 (vault.gateway skips trashed items) and deletes what was made from it, as excluding does.
 It can be restored for TRASH_DAYS; then housekeeping (``vault_purge``) deletes it for
-good: its row with the sealed metadata now, its encrypted original and thumbnail after
-commit. "Empty trash" does the same at once. The account key stays: other photos use it.
+good: its row now, with the sealed metadata and the item's own key (vault.keys.ItemKey,
+kept only there, wrapped under the account key), and its encrypted blobs after commit.
+"Empty trash" does the same at once. The account key stays (other photos use it), but
+without the item key it opens nothing of this photo: a copy of its ciphertext that
+outlives the delete (a backup, an old object version) is unreadable. That is the
+crypto-shred of one item. (Photos stored before items had their own keys are under the
+account key itself; for them the purge deletes the blobs and the row, and only the
+account's withdrawal or erasure shreds their ciphertext.)
 """
 
 from __future__ import annotations
@@ -86,8 +92,7 @@ def _destroy(uow: UnitOfWork, items: list[MediaItem], *, cause: str) -> int:
         return 0
     names = []
     for item in items:
-        names += content.names_for(user_id=uow.user_id, key_id=item.key.key_id, uid=item.uid,
-                                   variants=["original", "thumbnail"])
+        names += content.item_names(item)
     # Outputs went when the items went to the trash; none can have been made since, but be sure.
     services.outputs_delete_for_items(uow, item_ids=[i.pk for i in items], cause=cause)
     MediaItem.objects.filter(pk__in=[i.pk for i in items]).delete()

@@ -254,3 +254,59 @@ def test_it_leaves_the_planner_setting_as_it_was(trail):
     _sql("UPDATE audit_auditevent SET hash = %s WHERE seq = 3", ["0" * 64])
     assert not audit_verify().ok
     assert enable_sort() == "on"
+
+
+@pytest.fixture
+def narrow_tiles(monkeypatch, settings, many_events):
+    """Tiles of 4 hashes (height 2), so 23 events fill five level-0 tiles and one level-1 tile."""
+    from audit import tiles
+
+    monkeypatch.setattr(tiles, "HEIGHT", 2)
+    monkeypatch.setattr(tiles, "WIDTH", 4)
+    settings.AUDIT_CHECKPOINT_EVERY = 5
+    many_events(23)
+    audit_checkpoint_create()
+
+
+def test_it_checks_the_stored_tiles_of_an_untouched_trail(narrow_tiles):
+    from audit.models import AuditTile
+
+    assert sorted(AuditTile.objects.values_list("level", "index")) == [(0, i) for i in range(5)] + [(1, 0)]
+    report = audit_verify()
+    assert report.ok, report.problem
+
+
+@pytest.mark.parametrize(("level", "index", "column", "seq"), [
+    (0, 2, "hashes", 9), (0, 0, "hashes", 1), (0, 4, "root", 17), (1, 0, "hashes", 1), (1, 0, "root", 1),
+])
+def test_it_names_a_stored_tile_that_no_longer_matches_the_events(narrow_tiles, level, index, column, seq):
+    """The events, chain, MACs and checkpoints are untouched: only a tile that proofs are served from."""
+    from audit.models import AuditTile
+
+    stored = bytes(getattr(AuditTile.objects.get(level=level, index=index), column))
+    altered = stored[:-1] + bytes([stored[-1] ^ 1])
+    index_column = connection.ops.quote_name("index")
+    _sql(f"UPDATE audit_audittile SET {column} = %s WHERE level = %s AND {index_column} = %s",  # noqa: S608
+         [altered, level, index])
+    report = audit_verify()
+    assert (report.ok, report.first_bad_seq) == (False, seq), report.problem
+    assert f"tile {level}/{index} does not match" in report.problem
+    with pytest.raises(CommandError, match=f"tile {level}/{index}"):
+        call_command("audit_verify", "--no-progress")
+
+
+def test_it_names_a_missing_tile(narrow_tiles):
+    _sql(f"DELETE FROM audit_audittile WHERE level = 0 AND {connection.ops.quote_name('index')} = 3")  # noqa: S608
+    report = audit_verify()
+    assert (report.ok, report.first_bad_seq) == (False, 13), report.problem
+    assert "tile 0/3 is not stored" in report.problem
+
+
+def test_event_macs_equal_one_hmac_per_event():
+    import os
+
+    from audit.keys import event_mac, event_macs
+
+    leaves = [os.urandom(32) for _ in range(5)]
+    for key in (b"k" * 32, b"a much longer key than one block of sha-256, which is sixty-four bytes long"):
+        assert event_macs(leaves, key) == [event_mac(leaf, key) for leaf in leaves]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from consentsvc.errors import ServiceError
 from tests.vault.conftest import jpeg_bytes
+from tests.vault.test_api_media import upload
 from vault import content, gateway, services, trash
 from vault.models import MediaItem
 
@@ -93,13 +94,26 @@ def test_housekeeping_destroys_what_has_been_in_the_trash_for_trash_days(consent
     assert (event.actor_kind, event.details["cause"]) == ("system", "trash_expired")
 
 
-def test_uploading_a_trashed_photo_again_restores_it(consented):
+def test_choosing_a_trashed_photo_again_on_the_web_restores_it(consented):
     data = jpeg_bytes(color=(1, 2, 3))
     item = services.media_upload(user_id=consented.pk, data=data).item
     trash.media_trash(user_id=consented.pk, item_ids=[item.pk])
-    again = services.media_upload(user_id=consented.pk, data=data)
+    again = services.media_upload(user_id=consented.pk, data=data, method="web")
     assert again.duplicate and again.item.pk == item.pk
     assert MediaItem.objects.get(pk=item.pk).trashed_at is None
+
+
+def test_the_phone_sending_a_trashed_photo_again_does_not_undo_the_deletion(consented, api):
+    """A background sync re-sending a photo the holder deleted (after a reinstall, or a re-consent) is a
+    duplicate that stays in the trash, and the answer says so, so the phone can stop sending it."""
+    data = jpeg_bytes(color=(1, 2, 3))
+    item = services.media_upload(user_id=consented.pk, data=data).item
+    trash.media_trash(user_id=consented.pk, item_ids=[item.pk])
+    answer = upload(api(consented), data)
+    assert answer.status_code == 200
+    assert answer.json()["duplicate"] is True and answer.json()["trashed"] is True
+    assert answer.json()["id"] == item.pk
+    assert MediaItem.objects.get(pk=item.pk).trashed_at is not None
 
 
 # ---------------------------------------------------------------- API
