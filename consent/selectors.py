@@ -93,6 +93,13 @@ def _standing(state: ConsentState | None, book: NoticeBook) -> bool:
     return state is not None and state.event == ConsentEntry.Event.GIVEN and state.notice_id in book.standing
 
 
+# Each upload and each release of media asks for the entry that authorises it (see consentsvc.prepared).
+_ENTRY = prepared.PreparedQuery(
+    lambda *, pk: ConsentEntry.objects.filter(pk=pk).values(*prepared.field_names(ConsentEntry)),
+    pk=ConsentEntry._meta.get_field("id"),
+)
+
+
 def consent_active_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
     """The 'given' entry that authorises `purpose` now, or None.
 
@@ -106,7 +113,11 @@ def consent_active_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
         raise ServiceError("unknown_purpose", f"There is no notice for {purpose!r}.")
     if not view.active(purpose):
         return None
-    entry = ConsentEntry.objects.select_related("notice").get(pk=view.states[purpose].entry_id)
+    rows = _ENTRY.rows(pk=view.states[purpose].entry_id)
+    if not rows:
+        return None
+    entry = prepared.instance(ConsentEntry, rows[0])
+    entry.notice = view.books[purpose].notices[entry.notice_id]  # a standing notice, read with the view
     # Only an entry bound to the genuine audit event that commits to it authorises anything.
     return entry if entry.pk in binding.entries_bound([entry]) else None
 

@@ -9,7 +9,10 @@ at them are gone, so a crash leaves at worst an unreadable orphan (swept by
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -105,23 +108,47 @@ def media_upload(
             raise ServiceError("consent_required", "Camera Roll Sharing Suggestions is off for this account.")
         if len(data) > settings.VAULT_MAX_UPLOAD_BYTES:
             raise ServiceError("file_too_large", f"The file is larger than {settings.VAULT_MAX_UPLOAD_BYTES} bytes.")
-        from vault.images import image_process
+        from vault.images import image_prepare
 
-        processed = image_process(data=data, filename=filename, declared_content_type=declared_content_type)
+        prepared = image_prepare(data=data, filename=filename, declared_content_type=declared_content_type)
     except ServiceError as exc:
         _refuse_upload(user_id=user_id, code=exc.code, method=method)
         raise
+    # The pixels are decoded on another core while this thread encrypts and stores the original
+    # (an account's first upload, or a duplicate, waits for the decode first: no key is made and
+    # nothing is written for an image that turns out to be bad).
+    decoding = _decode_elsewhere(prepared)
+    early = None
+    try:
+        found = keyring.data_key_get(user_id=user_id, scope=keys.SCOPE_MEDIA)
+        if found is not None and prepared.original is not None:
+            tag = found[1].tag(bytes.fromhex(prepared.sha256), purpose=DEDUP)
+            if not MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).exists():
+                early = _original_write(key_row=found[0], data_key=found[1], tag=tag, original=prepared.original)
+        processed = decoding.result()
+    except ServiceError as exc:
+        if early is not None:
+            content.delete_names([early.name])
+        _refuse_upload(user_id=user_id, code=exc.code, method=method)
+        raise
+    except BaseException:
+        if early is not None:
+            content.delete_names([early.name])
+        raise
     when = processed.captured_at or captured_at
     for attempt in range(2):
-        try:
-            key_row, data_key = _media_key(user_id=user_id)
-        except ServiceError as exc:
-            _refuse_upload(user_id=user_id, code=exc.code, method=method)
-            raise
-        tag = data_key.tag(bytes.fromhex(processed.sha256), purpose=DEDUP)
-        existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
-        if existing is not None:
-            return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
+        if early is not None:
+            key_row, data_key, tag = early.key_row, early.data_key, early.tag
+        else:
+            try:
+                key_row, data_key = _media_key(user_id=user_id)
+            except ServiceError as exc:
+                _refuse_upload(user_id=user_id, code=exc.code, method=method)
+                raise
+            tag = data_key.tag(bytes.fromhex(processed.sha256), purpose=DEDUP)
+            existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
+            if existing is not None:
+                return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
         try:
             return _store(
                 user_id=user_id,
@@ -134,13 +161,50 @@ def media_upload(
                 method=method,
                 device_id=device_id,
                 filename=filename,
+                early=early,
             )
         except _KeyGone:
             # The account key was shredded between our reading it and committing
             # (a withdrawal and a new grant in between): start over with a new key.
+            early = None
             if attempt:
                 raise ServiceError("consent_required", "Consent changed during the upload; try again.") from None
     raise AssertionError("unreachable")
+
+
+_decoder_lock = threading.Lock()
+_decoder: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _decode_elsewhere(prepared) -> Future:
+    """Decode in a thread of this process (Pillow lets go of the GIL while it decodes)."""
+    global _decoder
+    with _decoder_lock:
+        if _decoder is None or _decoder[0] != os.getpid():  # a forked server process makes its own
+            _decoder = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="vault-decode"))
+        return _decoder[1].submit(prepared.decode)
+
+
+@dataclass(frozen=True)
+class _Early:
+    """The original, encrypted under a new item key and stored before the decode finished."""
+
+    key_row: AccountKey
+    data_key: keys.DataKey
+    tag: str
+    uid: uuid.UUID
+    item_key: keys.ItemKey
+    wrapped_item_key: bytes
+    name: str
+    size: int
+
+
+def _original_write(*, key_row, data_key, tag, original: bytes) -> _Early:
+    uid = uuid.uuid4()
+    item_key, wrapped = keys.item_key_new(data_key, item_uid=uid)
+    name, size = content.content_write(data_key=item_key, uid=uid, variant="original", chunks=[original])
+    return _Early(key_row=key_row, data_key=data_key, tag=tag, uid=uid, item_key=item_key, wrapped_item_key=wrapped,
+                  name=name, size=size)
 
 
 class _KeyGone(Exception):
@@ -179,15 +243,18 @@ def _duplicate(*, user_id: int, item: MediaItem, method: str, device_id: int | N
 
 
 def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, method, device_id=None,
-           filename="") -> UploadResult:
-    uid = uuid.uuid4()
-    # The item's own key (vault.keys.ItemKey): its blobs are encrypted under it and it is kept only
-    # wrapped on the item's row, so purging the one item later crypto-shreds it.
-    item_key, wrapped_item_key = keys.item_key_new(data_key, item_uid=uid)
-    written: list[str] = []
+           filename="", early: _Early | None = None) -> UploadResult:
+    if early is not None:  # the original is stored already
+        uid, item_key, wrapped_item_key = early.uid, early.item_key, early.wrapped_item_key
+        written, stored_bytes, parts = [early.name], early.size, []
+    else:
+        uid = uuid.uuid4()
+        # The item's own key (vault.keys.ItemKey): its blobs are encrypted under it and it is kept only
+        # wrapped on the item's row, so purging the one item later crypto-shreds it.
+        item_key, wrapped_item_key = keys.item_key_new(data_key, item_uid=uid)
+        written, stored_bytes, parts = [], 0, [("original", processed.data)]
     try:
-        stored_bytes = 0
-        parts = [("original", processed.data), ("thumbnail", processed.thumbnail)]
+        parts.append(("thumbnail", processed.thumbnail))
         if processed.source is not None:
             parts.append(("source", processed.source))
         for variant, data in parts:
