@@ -172,17 +172,35 @@ def media_upload(
     raise AssertionError("unreachable")
 
 
-_decoder_lock = threading.Lock()
-_decoder: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _in_background(function, /, *args, **kwargs) -> Future:
+    """Run in a thread of this process work that holds no database connection and mostly waits
+    outside the GIL (Pillow decoding, file writes and fsync)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():  # a forked server process makes its own
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=8, thread_name_prefix="vault-upload"))
+        return _pool[1].submit(function, *args, **kwargs)
+
+
+def _settle_quietly(futures: list[Future]) -> None:
+    for future in futures:
+        future.exception()
 
 
 def _decode_elsewhere(prepared) -> Future:
-    """Decode in a thread of this process (Pillow lets go of the GIL while it decodes)."""
-    global _decoder
-    with _decoder_lock:
-        if _decoder is None or _decoder[0] != os.getpid():  # a forked server process makes its own
-            _decoder = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="vault-decode"))
-        return _decoder[1].submit(prepared.decode)
+    return _in_background(prepared.decode)
+
+
+def _settle(futures: list[Future]) -> None:
+    """Wait for every write started (so a clean-up deletes what they wrote); raise the first error."""
+    errors = [future.exception() for future in futures]
+    for error in errors:
+        if error is not None:
+            raise error
 
 
 @dataclass(frozen=True)
@@ -202,7 +220,12 @@ class _Early:
 def _original_write(*, key_row, data_key, tag, original: bytes) -> _Early:
     uid = uuid.uuid4()
     item_key, wrapped = keys.item_key_new(data_key, item_uid=uid)
-    name, size = content.content_write(data_key=item_key, uid=uid, variant="original", chunks=[original])
+    name, blob = content.content_seal(data_key=item_key, uid=uid, variant="original", data=original)
+    try:
+        size = storage.blob_write(name=name, chunks=[blob])
+    except BaseException:
+        content.delete_names([name])
+        raise
     return _Early(key_row=key_row, data_key=data_key, tag=tag, uid=uid, item_key=item_key, wrapped_item_key=wrapped,
                   name=name, size=size)
 
@@ -253,14 +276,18 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
         # wrapped on the item's row, so purging the one item later crypto-shreds it.
         item_key, wrapped_item_key = keys.item_key_new(data_key, item_uid=uid)
         written, stored_bytes, parts = [], 0, [("original", processed.data)]
+    storing: list[Future] = []
     try:
         parts.append(("thumbnail", processed.thumbnail))
         if processed.source is not None:
             parts.append(("source", processed.source))
         for variant, data in parts:
-            name, size = content.content_write(data_key=item_key, uid=uid, variant=variant, chunks=[data])
+            # Encrypted here; written and synced to disk in the background while the account's
+            # rows are prepared below, and waited for before they commit.
+            name, blob = content.content_seal(data_key=item_key, uid=uid, variant=variant, data=data)
             written.append(name)
-            stored_bytes += size
+            stored_bytes += len(blob)
+            storing.append(_in_background(storage.blob_write, name=name, chunks=[blob]))
         has_location = processed.lat is not None and processed.lon is not None
         sealed = meta_seal(
             data_key=data_key,
@@ -300,7 +327,9 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
                 details={"consent_entry": str(entry.record_id), **_origin(method, device_id), "size": item.size},
             ))
             uow.after_commit(lambda: media_uploaded.send(sender=MediaItem, user_id=user_id))
+            _settle(storing)  # every blob of the item on disk before its row commits
     except IntegrityError:
+        _settle_quietly(storing)
         content.delete_names(written)
         # The same photo committed by a concurrent request in the meantime.
         existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
@@ -308,15 +337,18 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
             raise
         return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
     except ServiceError as exc:
+        _settle_quietly(storing)
         content.delete_names(written)
         _refuse_upload(user_id=user_id, code=exc.code, method=method)
         raise
     except _KeyGone:
         # Shredded under us: what was written under the dead key goes with its folder.
+        _settle_quietly(storing)
         content.delete_names(written)
         storage.folder_delete(folder=storage.key_folder(user_id=user_id, key_id=data_key.key_id))
         raise
     except BaseException:
+        _settle_quietly(storing)
         content.delete_names(written)
         raise
     item.key = key_row

@@ -198,3 +198,30 @@ def test_a_decode_that_fails_unexpectedly_takes_the_stored_original_with_it(cons
         services.media_upload(user_id=consented.pk, data=noise_jpeg())
     assert MediaItem.objects.count() == 1
     assert sorted(stored_files(tmp_path)) == before
+
+
+@pytest.mark.parametrize("failing", ["thumbnail", "original"])
+@pytest.mark.parametrize("first_photo", [True, False])
+def test_a_blob_write_that_fails_in_the_background_commits_nothing(consented, tmp_path, monkeypatch, failing,
+                                                                   first_photo):
+    """Blobs are written while the rows are prepared: a failed write still means no row, no event, no file."""
+    from vault import services, storage
+
+    if first_photo:
+        services.media_upload(user_id=consented.pk, data=noise_jpeg())
+    before = sorted(stored_files(tmp_path))
+    uploaded = AuditEvent.objects.filter(action="media.uploaded").count()
+    real_write = storage.blob_write
+
+    def write(*, name, chunks):
+        if name.endswith("." + failing):
+            real_write(name=name, chunks=chunks)  # on disk, then the disk "fails" (as a late fsync would)
+            raise OSError(5, "Input/output error")
+        return real_write(name=name, chunks=chunks)
+
+    monkeypatch.setattr(storage, "blob_write", write)
+    with pytest.raises(OSError, match="Input/output error"):
+        services.media_upload(user_id=consented.pk, data=noise_jpeg())
+    assert MediaItem.objects.count() == (1 if first_photo else 0)
+    assert AuditEvent.objects.filter(action="media.uploaded").count() == uploaded
+    assert sorted(stored_files(tmp_path)) == before
