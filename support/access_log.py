@@ -400,7 +400,8 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
     if action == "media.read":
         if entry.purpose == "owner_access":
             if entry.request_id.startswith("export-"):
-                return f"Your data export included {_photos(n)}"
+                # One photo can be read twice for it (a HEIC: the JPEG and the file as uploaded).
+                return f"Your data export included {_photos(len(set(entry.object_ids) - {''}) or n)}"
             return f"You opened {_photos(n)}"
         if entry.purpose == "sharing_suggestions":
             if entry.used:
@@ -440,6 +441,10 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
         if any(d.get("consent_entry") for d in entry.details):
             return (f"Your cloud photos ({_photos(items)}) were destroyed because {label} was turned off")
         return f"{who} erased all your cloud photos and everything made from them ({_photos(items)})"
+    if action == "media.rekeyed":
+        items = _sum(entry, "items")
+        return (f"{_photos(items).capitalize()} got a key of {'its' if items == 1 else 'their'} own, so deleting "
+                f"{'it' if items == 1 else 'one'} destroys it for good; no one looked at them")
     if action == "media.shred_scheduled":
         return f"Your cloud photos are due to be destroyed because {label} was turned off"
     if action.startswith("exclusion."):

@@ -72,7 +72,8 @@ def bar_chart(days: list[tuple[date, int]]) -> Chart:
     every = max(1, len(days) // 6)
     ticks = [(round(LEFT + i * slot + slot / 2, 2), day.strftime("%-d %b")) for i, (day, _) in enumerate(days)
              if i % every == 0]
-    gridlines = [(round(baseline - plot_height * f, 2), round(peak * f)) for f in (0.5, 1.0)] if peak else []
+    # Whole numbers only, each at its own height (a halfway line of a peak of 1 or 3 would be a lie).
+    gridlines = [(round(baseline - plot_height * value / peak, 2), value) for value in sorted({peak // 2, peak} - {0})]
     return Chart(bars=bars, peak=peak, width=WIDTH, height=HEIGHT, baseline=baseline, left=LEFT, top=TOP,
                  plot_height=plot_height, empty_mark=EMPTY_MARK, empty_y=baseline - EMPTY_MARK,
                  ticks=ticks, gridlines=gridlines)

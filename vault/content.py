@@ -17,8 +17,8 @@ ITEM_VARIANTS = ("original", "thumbnail", "source")
 
 
 def item_key(*, account: DataKey, item) -> DataKey:
-    """The key an item's blobs are encrypted under: its own item key, unwrapped by the account's
-    media key, or the account key itself for an item stored before items had their own keys.
+    """The key an item's (or a derived output's) blobs are encrypted under: its own key, unwrapped
+    by the account's media key, or the account key itself for one stored before they had their own.
 
     A wrapped item key that does not open (changed, or copied from another row) is a
     blobs.BlobIntegrityError, like a changed blob: nothing of the item may be trusted.
@@ -85,8 +85,9 @@ def names_for(*, user_id: int, key_id: uuid.UUID, uid: uuid.UUID, variants: Iter
 
 
 def item_names(item) -> list[str]:
-    """Every blob an item may have (a missing one is simply not there to delete)."""
-    return names_for(user_id=item.owner_id, key_id=item.key.key_id, uid=item.uid, variants=ITEM_VARIANTS)
+    """Every blob the item has: the file as uploaded only when one was kept (no needless delete request)."""
+    variants = ITEM_VARIANTS if item.source_content_type else ITEM_VARIANTS[:2]
+    return names_for(user_id=item.owner_id, key_id=item.key.key_id, uid=item.uid, variants=variants)
 
 
 def delete_names(names: list[str]) -> None:

@@ -298,7 +298,10 @@ def output_store(
     )
     if meta is not None:
         output.sealed_meta = output_meta_seal(data_key=data_key, uid=output.uid, meta=meta)
-    name, stored = content.content_write(data_key=data_key, uid=output.uid, variant="output", chunks=[data])
+    # Its own key, like an item's: deleting the output crypto-shreds it (it shows its sources).
+    output_key, output.wrapped_item_key = keys.item_key_new(data_key, item_uid=output.uid)
+    output.item_key_id = output_key.key_id
+    name, stored = content.content_write(data_key=output_key, uid=output.uid, variant="output", chunks=[data])
     try:
         with _guarded(user_id=user_id, purpose=purpose, action="output.stored", count=len(source_ids)) as uow:
             items = list(
@@ -351,7 +354,8 @@ def output_open(*, user_id: int, output_id: int) -> bytes:
     output = _output_get(user_id=user_id, output_id=output_id)
     data_key = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
     try:
-        data = content.content_read(data_key=data_key, uid=output.uid, variant="output")
+        data = content.content_read(data_key=content.item_key(account=data_key, item=output), uid=output.uid,
+                                    variant="output")
     except blobs.BlobIntegrityError as exc:
         _output_read_event(output, outcome="error", details={"code": exc.reason})
         raise ServiceError("media_unreadable", f"Stored output {output.pk} failed its integrity check.") from None
@@ -369,7 +373,8 @@ def output_shared_open(*, user_id: int, output_id: int, link_id: int) -> tuple[b
     with _guarded(user_id=user_id, purpose=output.purpose, action="output.shared_read") as uow:
         data_key = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
         try:
-            data = content.content_read(data_key=data_key, uid=output.uid, variant="output")
+            data = content.content_read(data_key=content.item_key(account=data_key, item=output), uid=output.uid,
+                                        variant="output")
         except blobs.BlobIntegrityError as exc:
             raise _Unreadable("output", output.pk, exc.reason) from None
         uow.record(uow.event(action="output.shared_read", actor=Actor.service(f"share_link:{int(link_id)}"),

@@ -68,6 +68,12 @@ def meta_seal(
     return data_key.seal(json.dumps(payload, separators=(",", ":")).encode(), purpose=_META, binding=uid.bytes)
 
 
+def meta_rebind(*, data_key: DataKey, sealed: bytes, old_uid, new_uid) -> bytes:
+    """An item's sealed metadata, bound to a new uid instead of its old one (vault.item_keys)."""
+    plaintext = data_key.open(sealed, purpose=_META, binding=old_uid.bytes)
+    return data_key.seal(plaintext, purpose=_META, binding=new_uid.bytes)
+
+
 def meta_open(*, data_key: DataKey, item) -> ItemMeta:
     payload = json.loads(data_key.open(bytes(item.sealed_meta), purpose=_META, binding=item.uid.bytes))
     captured = payload.get("captured_at")

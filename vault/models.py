@@ -99,6 +99,11 @@ class DerivedOutput(models.Model):
     # It lives and dies with this row, so whatever deletes the output deletes it too.
     sealed_meta = models.BinaryField(null=True, blank=True)
     sources = models.ManyToManyField(MediaItem, related_name="outputs")
+    # The output's own data key, wrapped under the account's media key, as for items: deleting
+    # the output (its source went to the trash, it was dismissed) crypto-shreds what it shows of
+    # its sources. Null for outputs made before outputs had their own keys.
+    item_key_id = models.UUIDField(null=True, blank=True, editable=False)
+    wrapped_item_key = models.BinaryField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

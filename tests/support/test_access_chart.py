@@ -116,3 +116,12 @@ def test_it_gives_every_day_its_own_slot_in_order():
         assert bar.slot_x <= bar.x and bar.x + bar.width <= bar.slot_x + bar.slot_width + 0.01
         assert (bar.height == 0) == bar.empty
     assert chart.bars[0].label.endswith(": 1 event") and chart.bars[1].label.endswith(": no events")
+
+
+@pytest.mark.parametrize("peak,lines", [(0, []), (1, [1]), (3, [1, 3]), (10, [5, 10])])
+def test_its_gridlines_are_whole_numbers_at_their_true_height(peak, lines):
+    today = timezone.localdate()
+    chart = bar_chart([(today - timedelta(days=29 - i), peak if i == 29 else 0) for i in range(30)])
+    assert [value for _, value in chart.gridlines] == lines
+    for y, value in chart.gridlines:
+        assert y == pytest.approx(chart.baseline - chart.plot_height * value / peak, abs=0.01)

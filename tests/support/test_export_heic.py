@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from audit.models import AuditEvent
+from support import access_log
 from tests.support.conftest import grant
 from tests.support.test_export import build, download  # noqa: F401 (fixture)
 from tests.vault.test_api_media import upload
@@ -44,6 +45,9 @@ def test_the_export_holds_the_heic_byte_for_byte_beside_the_jpeg(api, alice, bui
     # Both reads are the holder's own, audited.
     reads = AuditEvent.objects.filter(action="media.read", object_id=str(item_id), purpose="owner_access")
     assert sorted(e.details["variant"] for e in reads) == ["original", "source"]
+    # In words: one photo, not two reads.
+    lines = [e.summary for e in access_log.access_log_entries(subject_id=alice.pk)]
+    assert "Your data export included a photo" in lines
 
 
 def test_a_heic_in_the_trash_is_exported_too_and_names_never_clash(api, alice, build):  # noqa: F811

@@ -8,17 +8,20 @@ that is left: the account key (still alive for the other photos), the master key
 
 import uuid
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from consentsvc.errors import ServiceError
-from tests.vault.conftest import jpeg_bytes, withdraw
-from vault import blobs, content, gateway, keyring, keys, services, storage, trash
+from support import access_log
+from tests.vault.conftest import grant, jpeg_bytes, withdraw
+from vault import blobs, content, gateway, item_keys, keyring, keys, services, storage, trash
 from vault.models import AccountKey, MediaItem
 
 pytestmark = pytest.mark.django_db
@@ -246,3 +249,115 @@ def test_an_item_key_is_bound_to_its_item_and_its_account():
     settings_key = keys.DataKey(user_id=1, key_id=uuid.uuid4(), scope=keys.SCOPE_SETTINGS, key=account.key)
     with pytest.raises(ValueError):
         keys.item_key_new(settings_key, item_uid=uid)
+
+
+# --- giving older items keys of their own (manage.py vault_item_keys) ---------------------------------
+
+
+def test_the_command_gives_older_items_keys_of_their_own_and_then_a_purge_shreds_them(
+        consented, photos, bob, django_capture_on_commit_callbacks):
+    grant(bob)
+    bobs = services.media_upload(user_id=bob.pk, data=jpeg_bytes(color=(5, 6, 7)), labels=["sea"]).item
+    legacy = [_make_legacy(photos[0]), _make_legacy(photos[1]), _make_legacy(bobs)]
+    trash.media_trash(user_id=consented.pk, item_ids=[legacy[1].pk])  # in the trash: moved too
+    before = {item.pk: (gateway.owner_open(user_id=item.owner_id, item_id=item.pk, include_trashed=True),
+                        ciphertext(item)) for item in legacy}
+    plain = {pk: b"".join(opened.chunks) for pk, (opened, _) in before.items()}
+    metas = {pk: opened.meta for pk, (opened, _) in before.items()}
+    untouched = MediaItem.objects.get(pk=photos[2].pk)
+
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("vault_item_keys", "--no-progress", "--batch-size", "2", stdout=out)
+    assert "3 item(s) given a key of their own; 0 left" in out.getvalue()
+    assert not MediaItem.objects.filter(item_key_id__isnull=True).exists()
+    assert MediaItem.objects.get(pk=untouched.pk).uid == untouched.uid  # already had one: not touched
+    account = account_key(consented)
+    for old in legacy:
+        item = MediaItem.objects.select_related("key").get(pk=old.pk)
+        assert item.item_key_id is not None and item.uid != old.uid
+        assert ciphertext(old) == {}  # the files under the account key are gone
+        opened = gateway.owner_open(user_id=item.owner_id, item_id=item.pk, include_trashed=True)
+        assert b"".join(opened.chunks) == plain[item.pk]  # same photo, same metadata
+        assert opened.meta == metas[item.pk]
+        assert item.stored_bytes == sum(len(b) for b in ciphertext(item).values())
+        assert blobs.parse_header(ciphertext(item)["original"]).key_id == item.item_key_id
+    # Now the purge of the trashed one is a crypto-shred: its new files, copied, do not open.
+    moved = MediaItem.objects.select_related("key").get(pk=legacy[1].pk)
+    copy = ciphertext(moved)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert trash.trash_empty(user_id=consented.pk) == 1
+    for variant, blob in copy.items():
+        with pytest.raises(blobs.BlobIntegrityError):
+            blobs.decrypt_bytes(data_key=account, object_uid=moved.uid, variant=variant, blob=blob)
+    # Audited once per account batch, in words in the holder's history.
+    events = AuditEvent.objects.filter(action="media.rekeyed")
+    assert sorted((e.subject_id, e.details["items"]) for e in events) == sorted([(consented.pk, 2), (bob.pk, 1)])
+    lines = [e.summary for e in access_log.access_log_entries(subject_id=bob.pk)]
+    assert "A photo got a key of its own, so deleting it destroys it for good; no one looked at them" in lines
+    # Run again: nothing left to do.
+    out = StringIO()
+    call_command("vault_item_keys", "--no-progress", stdout=out)
+    assert out.getvalue().startswith("0 item(s)")
+
+
+def test_the_command_leaves_an_item_deleted_meanwhile_and_its_new_files_go(consented, photos, monkeypatch,
+                                                                           django_capture_on_commit_callbacks):
+    legacy = _make_legacy(photos[0])
+    real = item_keys._reencrypt
+
+    def reencrypt_then_lose_the_race(item):
+        prepared = real(item)
+        with django_capture_on_commit_callbacks(execute=True):  # the holder empties the trash meanwhile
+            trash.media_trash(user_id=consented.pk, item_ids=[item.pk])
+            trash.trash_empty(user_id=consented.pk)
+        return prepared
+
+    monkeypatch.setattr(item_keys, "_reencrypt", reencrypt_then_lose_the_race)
+    assert item_keys.legacy_items_rekey() == {"items": 0, "skipped": 1}
+    assert not MediaItem.objects.filter(pk=legacy.pk).exists()
+    held = storage.folder_list(folder=storage.key_folder(user_id=consented.pk, key_id=legacy.key.key_id))
+    assert len(held) == 4  # the two other photos' original and thumbnail: no new file was left behind
+
+
+# --- derived outputs have keys of their own too ----------------------------------------------------
+
+
+def _output(user, items) -> int:
+    return gateway.output_store(user_id=user.pk, purpose=PURPOSE, kind="collage", source_ids=[i.pk for i in items],
+                                data=b"\xff\xd8 a collage of the photos", content_type="image/jpeg",
+                                meta={"title": "Beach"})
+
+
+def test_an_output_made_from_a_trashed_photo_is_crypto_shredded_with_it(consented, photos,
+                                                                          django_capture_on_commit_callbacks):
+    from vault.models import DerivedOutput
+
+    output = DerivedOutput.objects.select_related("key").get(pk=_output(consented, photos[:2]))
+    assert output.item_key_id is not None
+    name = content.names_for(user_id=consented.pk, key_id=output.key.key_id, uid=output.uid, variants=["output"])[0]
+    copy = b"".join(storage.blob_read(name=name))
+    assert blobs.parse_header(copy).key_id == output.item_key_id
+    assert gateway.output_open(user_id=consented.pk, output_id=output.pk) == b"\xff\xd8 a collage of the photos"
+    assert gateway.outputs_meta(user_id=consented.pk, output_ids=[output.pk]) == {output.pk: {"title": "Beach"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        trash.media_trash(user_id=consented.pk, item_ids=[photos[0].pk])  # the output goes at once
+    assert not DerivedOutput.objects.filter(pk=output.pk).exists() and not storage.blob_exists(name=name)
+    account = account_key(consented)
+    with pytest.raises(blobs.BlobIntegrityError):
+        blobs.decrypt_bytes(data_key=account, object_uid=output.uid, variant="output", blob=copy)
+    impostor = keys.DataKey(user_id=consented.pk, key_id=output.item_key_id, scope=keys.SCOPE_MEDIA, key=account.key)
+    with pytest.raises(blobs.BlobIntegrityError):
+        blobs.decrypt_bytes(data_key=impostor, object_uid=output.uid, variant="output", blob=copy)
+
+
+def test_an_output_made_before_outputs_had_keys_still_opens(consented, photos):
+    from vault.models import DerivedOutput
+
+    output = DerivedOutput.objects.select_related("key").get(pk=_output(consented, photos[:1]))
+    account = account_key(consented)
+    name = content.names_for(user_id=consented.pk, key_id=output.key.key_id, uid=output.uid, variants=["output"])[0]
+    storage.blob_delete(name=name)
+    content.content_write(data_key=account, uid=output.uid, variant="output", chunks=[b"made long ago"])
+    DerivedOutput.objects.filter(pk=output.pk).update(item_key_id=None, wrapped_item_key=None)
+    assert gateway.output_open(user_id=consented.pk, output_id=output.pk) == b"made long ago"
