@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import operator
+import re
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -117,45 +118,76 @@ def jsonl_lines(*, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes
     yield _dumps({"events": exported, "type": "end"}) + b"\n"
 
 
+def _csv_layout() -> re.Pattern:
+    """The canonical bytes as appends write them (canonical.encode_edges), with a group per field.
+    String fields match only the characters a code may hold, so a matched field never needs CSV
+    quoting; the details are the canonical JSON between the edges."""
+    names = ("action", "actor_id", "actor_kind", "event_id", "object_id", "object_type", "outcome", "prev_hash",
+             "purpose", "request_id", "seq", "subject_id", "time")
+    marks = {name: f"\x00{name}\x00" for name in names}
+    head, tail = canonical.encode_edges(**marks)
+    pattern = re.escape(head + b"\x00details\x00" + tail)
+    groups = {"seq": rb"(?P<seq>[0-9]+)", "subject_id": rb"(?P<subject_id>null|[0-9]+)",
+              "details": rb"(?P<details>\{.*?\})"}
+    for name in (*names, "details"):
+        mark = re.escape(f"\x00{name}\x00".encode())
+        pattern = pattern.replace(mark, groups.get(name, rf"(?P<{name}>[A-Za-z0-9_.:/+-]*)".encode()))
+    return re.compile(pattern + rb"\Z", re.DOTALL)
+
+
+_CSV_LAYOUT = _csv_layout()
+_CSV_GROUPS = tuple(_CSV_LAYOUT.groupindex[name] for name in CSV_COLUMNS[:-1])
+_CSV_ROW = b",".join([b"%s"] * len(CSV_COLUMNS)) + b"\n"
+
+
+def _csv_line_parsed(body: bytes, leaf_hex: str) -> bytes:
+    """One CSV row, the general way: parse the canonical bytes, write with the csv module."""
+    out = io.StringIO()
+    event = json.loads(body.decode())
+    event["details"] = canonical.ENCODER.encode(event["details"])
+    csv.writer(out, lineterminator="\n").writerow((*operator.itemgetter(*CSV_COLUMNS[:-1])(event), leaf_hex))
+    return out.getvalue().encode()
+
+
+def _csv_line(body: bytes, leaf_hex: str) -> bytes:
+    """One CSV row from the canonical bytes: cut at the fields when they are laid out as appends
+    write them (what the parsed way would write, without parsing), else the parsed way."""
+    match = _CSV_LAYOUT.match(body)
+    if match is None:
+        return _csv_line_parsed(body, leaf_hex)
+    (seq, time, actor_kind, actor_id, action, subject_id, object_type, object_id, purpose, outcome, request_id,
+     details, event_id, prev_hash) = match.group(*_CSV_GROUPS)
+    if b'"' in details or b"," in details or b"\n" in details or b"\r" in details:
+        details = b'"' + details.replace(b'"', b'""') + b'"'
+    return _CSV_ROW % (seq, time, actor_kind, actor_id, action, b"" if subject_id == b"null" else subject_id,
+                       object_type, object_id, purpose, outcome, request_id, details, event_id, prev_hash,
+                       leaf_hex.encode())
+
+
 def csv_lines(*, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes]:
     """The CSV export: one row per matching event, the columns of CSV_COLUMNS.
 
     Values come from the canonical bytes (what was hashed), not from the query columns."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    yield (",".join(CSV_COLUMNS) + "\n").encode()
     query = (
         AuditEvent.objects.filter(audit_filter_q(**filters), seq__lte=checkpoint.tree_size)
         .order_by("seq")
         .values_list("canonical", "hash")
     )
-    rows = _raw_rows(query)
-    loads = json.loads
-    pick = operator.itemgetter(*CSV_COLUMNS[:-1])
-    encode = canonical.ENCODER.encode
-    for count, (body, leaf_hex) in enumerate(rows):
-        event = loads(bytes(body).decode())
-        event["details"] = encode(event["details"])
-        writer.writerow((*pick(event), leaf_hex))
-        if count % 500 == 499:
-            yield out.getvalue().encode()
-            out.seek(0)
-            out.truncate()
-    yield out.getvalue().encode()
+    for chunk in _raw_chunks(query):
+        yield b"".join([_csv_line(bytes(body), leaf_hex) for body, leaf_hex in chunk])
 
 
-def _raw_rows(query) -> Iterator[tuple]:
-    """The query's rows as the driver returns them, from a chunked (server-side on PostgreSQL)
-    cursor; on PostgreSQL the next chunk is fetched while this one is written out."""
+def _raw_chunks(query) -> Iterator[list[tuple]]:
+    """The query's rows as the driver returns them, a chunk at a time, from a chunked (server-side
+    on PostgreSQL) cursor; on PostgreSQL the next chunk is fetched while this one is written out."""
     sql, params = query.query.sql_with_params()
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         if connection.vendor == "postgresql":
-            chunks = prefetched(lambda: cursor.fetchmany(_CHUNK_ROWS))
+            yield from prefetched(lambda: cursor.fetchmany(_CHUNK_ROWS))
         else:
-            chunks = iter(lambda: cursor.fetchmany(_CHUNK_ROWS), [])
-        for chunk in chunks:
-            yield from chunk
+            yield from iter(lambda: cursor.fetchmany(_CHUNK_ROWS), [])
 
 
 def export_stream(*, fmt: str, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes]:

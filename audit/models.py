@@ -1,6 +1,8 @@
 import json
 
 from django.db import models
+from django.db.models import signals
+from django.db.models.base import ModelState
 
 from audit.canonical import ACTOR_KINDS, GENESIS_HASH, OUTCOMES
 
@@ -127,6 +129,23 @@ class AuditEvent(AppendOnlyModel):
             f"{key}={json.dumps(value, separators=(',', ':')) if isinstance(value, dict | list) else value}"
             for key, value in details.items()
         )
+
+
+def built_event(values: list, db: str | None = None) -> AuditEvent:
+    """An AuditEvent from its column values in field order, as if read from the database, without
+    Model.__init__'s per-field work: appends build one per event (AuditEvent has no init signal
+    receivers; if one is ever connected, the ordinary constructor runs)."""
+    if signals.pre_init.has_listeners(AuditEvent) or signals.post_init.has_listeners(AuditEvent):
+        event = AuditEvent(*values)
+    else:
+        event = object.__new__(AuditEvent)
+        event.__dict__.update(zip(_EVENT_ATTNAMES, values, strict=True))
+        event._state = ModelState()
+    event._state.adding, event._state.db = False, db
+    return event
+
+
+_EVENT_ATTNAMES = [f.attname for f in AuditEvent._meta.concrete_fields]
 
 
 class AuditHead(models.Model):

@@ -30,8 +30,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit import canonical
-from audit.keys import mac_key
-from audit.models import AuditEvent
+from audit.keys import labelled_macs, mac_key
+from audit.models import AuditEvent, built_event
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +54,18 @@ def _pending_mac(body: bytes, key: bytes) -> str:
     return hmac_digest(key, PENDING_MAC_LABEL + body, "sha256").hex()
 
 
+def _pending_macs(bodies: list[bytes], key: bytes) -> list[str]:
+    """_pending_mac of each body, with the key set up once."""
+    return labelled_macs(bodies, key, PENDING_MAC_LABEL)
+
+
 def outbox_write(prepared: list[canonical.ValidEvent], now) -> list[AuditEvent]:
     """Writes the events to the outbox in the caller's transaction, and asks for integration at commit."""
-    key = mac_key()
     time_text = canonical.format_time(now)
-    rows, out = [], []
-    for valid in prepared:
-        body = _pending_body(valid, time_text)
-        rows.append((valid.fields["event_id"], body, _pending_mac(body, key)))
-        out.append(_unsequenced(valid, now))
+    bodies = [_pending_body(valid, time_text) for valid in prepared]
+    rows = zip([valid.fields["event_id"] for valid in prepared], bodies, _pending_macs(bodies, mac_key()),
+               strict=True)
+    out = [_unsequenced(valid, now) for valid in prepared]
     with (connection.cursor() as cursor,
           cursor.cursor.copy("COPY audit_auditoutbox (event_id, body, mac) FROM STDIN") as copy):
         for row in rows:
@@ -127,34 +130,43 @@ def _sequencer() -> _SequencerThread:
 
 
 def _unsequenced(valid: canonical.ValidEvent, moment) -> AuditEvent:
+    """The event as it will be once integrated, without what integration gives it (seq, link, hashes, MAC)."""
     f = valid.fields
-    event = AuditEvent(seq=None, time=moment, actor_kind=f["actor_kind"], actor_id=f["actor_id"], action=f["action"],
-                       subject_id=f["subject_id"], object_type=f["object_type"], object_id=f["object_id"],
-                       purpose=f["purpose"], outcome=f["outcome"], request_id=f["request_id"], details=f["details"],
-                       event_id=f["event_id"])
-    event._state.adding = False
-    return event
+    return built_event([None, moment, f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
+                        f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], b"", "", "",
+                        f["event_id"], None])
+
+
+_FIELD_NAMES = ("action", "actor_kind", "actor_id", "subject_id", "object_type", "object_id", "purpose", "outcome",
+                "request_id", "event_id")
+
+
+def _valid_from_event(event: dict) -> canonical.ValidEvent:
+    fields = {name: event[name] for name in _FIELD_NAMES}
+    details = fields["details"] = event["details"]
+    return canonical.ValidEvent(fields, canonical.dumps(details))
 
 
 def _valid_from_body(body: bytes) -> tuple[canonical.ValidEvent, object]:
     event = json.loads(body)
-    details = event["details"]
-    fields = {name: event[name] for name in ("action", "actor_kind", "actor_id", "subject_id", "object_type",
-                                            "object_id", "purpose", "outcome", "request_id", "event_id")}
-    fields["details"] = details
-    return canonical.ValidEvent(fields, canonical.dumps(details)), parse_datetime(event["time"])
+    return _valid_from_event(event), parse_datetime(event["time"])
 
 
-def _genuine_pending(body: bytes, mac: str, key: bytes) -> bool:
-    if not mac or not compare_digest(_pending_mac(body, key), mac):
-        return False
+def _genuine_pending(body: bytes, mac: str, key: bytes,
+                     expected_mac: str | None = None) -> tuple[canonical.ValidEvent, str] | None:
+    """The pending event and its time (as written) when its MAC verifies and its body is the
+    canonical pending body of its fields, else None."""
+    if not mac or not compare_digest(expected_mac or _pending_mac(body, key), mac):
+        return None
     try:
         event = json.loads(body)
-    except ValueError:
-        return False
-    return (isinstance(event, dict) and event.get("seq") == _SEQ_PLACEHOLDER
-            and event.get("prev_hash") == _PREV_PLACEHOLDER and event.get("v") == canonical.CANONICAL_VERSION
-            and _pending_body(_valid_from_body(body)[0], event["time"]) == body)
+        if not (isinstance(event, dict) and event.get("seq") == _SEQ_PLACEHOLDER
+                and event.get("prev_hash") == _PREV_PLACEHOLDER and event.get("v") == canonical.CANONICAL_VERSION):
+            return None
+        valid = _valid_from_event(event)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return (valid, event["time"]) if _pending_body(valid, event["time"]) == body else None
 
 
 def integrate_pending(limit: int = BATCH) -> tuple[list[AuditEvent], int]:
@@ -171,12 +183,18 @@ def integrate_pending(limit: int = BATCH) -> tuple[list[AuditEvent], int]:
         if not rows:
             return [], 0
         items, refused = [], 0
-        for _, body, mac in rows:
-            body = bytes(body)
-            if _genuine_pending(body, mac, key):
-                items.append(_valid_from_body(body))
-            else:
+        bodies = [bytes(body) for _, body, _ in rows]
+        times: dict[str, object] = {}  # a batch's events share a few times: parse each once
+        for body, (_, _, mac), expected in zip(bodies, rows, _pending_macs(bodies, key), strict=True):
+            genuine = _genuine_pending(body, mac, key, expected)
+            if genuine is None:
                 refused += 1
+                continue
+            valid, text = genuine
+            moment = times.get(text)
+            if moment is None:
+                moment = times[text] = parse_datetime(text)
+            items.append((valid, moment))
         events = _integrate(items) if items else []
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM audit_auditoutbox WHERE id = ANY(%s)", [[row[0] for row in rows]])
@@ -232,7 +250,7 @@ def pending_by_ids(event_ids: set[str]) -> dict[str, AuditEvent]:
     found = {}
     for event_id, body, mac in rows:
         body = bytes(body)
-        if _genuine_pending(body, mac, key):
+        if _genuine_pending(body, mac, key) is not None:
             valid, moment = _valid_from_body(body)
             if valid.fields["event_id"] == event_id:
                 found[event_id] = _unsequenced(valid, moment)

@@ -85,10 +85,13 @@ def audit_filter_q(
 
 
 def audit_events_filtered(*, max_seq: int | None = None, **filters) -> QuerySet[AuditEvent]:
-    """Events matching the auditor filters (see audit_filter_q), oldest first."""
-    events = AuditEvent.objects.filter(audit_filter_q(**filters))
-    if max_seq is not None:
-        events = events.filter(seq__lte=max_seq)
+    """Events matching the auditor filters (see audit_filter_q), oldest first, up to the chain head:
+    the service moves the head with every event it appends, so a row beyond it is never genuine and
+    is not counted. (Rows that fail their MAC or column check are left out as they are read, see
+    AuditEventQuerySet; counting those would mean checking every row: audit_verify does.)"""
+    head = audit_head().size
+    events = AuditEvent.objects.filter(audit_filter_q(**filters), seq__lte=head if max_seq is None else min(max_seq,
+                                                                                                         head))
     return events.order_by("seq")
 
 
@@ -260,7 +263,7 @@ def audit_daily_counts(*, start: date, end: date, **filters) -> list[tuple[date,
     q = audit_filter_q(**{**filters, "since": max(since, filters.get("since") or since),
                           "until": min(until, filters.get("until") or until)})
     rows = (
-        AuditEvent.objects.filter(q)
+        AuditEvent.objects.filter(q, seq__lte=audit_head().size)  # no row beyond the head is genuine
         .annotate(day=TruncDate("time", tzinfo=UTC))
         .values("day", "outcome")
         .annotate(n=Count("seq"))

@@ -14,15 +14,13 @@ from dataclasses import dataclass, fields
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import signals
-from django.db.models.base import ModelState
 from django.utils import timezone
 
 from audit import canonical, notes, outbox
 from audit.context import current_request_id
 from audit.keys import event_macs, mac_key
 from audit.merkle import CompactRange
-from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead
+from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, built_event
 from audit.notes import Checkpoint, sign_checkpoint
 from audit.tiles import store_filled_tiles
 from consentsvc import signing
@@ -191,19 +189,6 @@ def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
         return _integrate([(valid, now) for valid in prepared])
 
 
-def _built(row: list) -> AuditEvent:
-    """An AuditEvent of the row just written, as from the database: without Model.__init__'s
-    per-field work (appends are hot, and AuditEvent has no init signal receivers)."""
-    if signals.pre_init.has_listeners(AuditEvent) or signals.post_init.has_listeners(AuditEvent):
-        event = AuditEvent(*row)
-    else:
-        event = object.__new__(AuditEvent)
-        event.__dict__.update(zip(_ROW_ORDER, row, strict=True))
-        event._state = ModelState()
-    event._state.adding, event._state.db = False, connection.alias
-    return event
-
-
 def _integrate(items: list[tuple[canonical.ValidEvent, object]]) -> list[AuditEvent]:
     """Gives the events the next seqs, after the head: rows, tiles, checkpoints every N, the head.
     Call inside a transaction; it takes the head's lock."""
@@ -242,7 +227,7 @@ def _integrate(items: list[tuple[canonical.ValidEvent, object]]) -> list[AuditEv
         row = [offset, moment, f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
                f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], body, link,
                leaf_hex, f["event_id"], mac]
-        events_out.append(_built(row))
+        events_out.append(built_event(row, connection.alias))
         if moment is not last_moment:
             last_moment, db_time = moment, adapt(moment)
         row[1] = db_time

@@ -45,6 +45,9 @@ def audit_trail(request):
     page = Paginator(selectors.audit_events_filtered(**filters).order_by("-seq"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    # Rows that fail their MAC or column check are left out as the page is read: say so, since the
+    # count (rows up to the chain head) cannot tell them without checking every row.
+    hidden = (page.end_index() - page.start_index() + 1 - len(page.object_list)) if page.paginator.count else 0
     names = sentences.account_names(sentences.ids_to_name(page.object_list))
     rows = [{
         "event": event,
@@ -64,6 +67,7 @@ def audit_trail(request):
         "chart_end": end,
         "chart_clipped": chart_clipped,
         "page": page,
+        "hidden": hidden,
         "rows": rows,
         "query": query.urlencode(),
         "export_query": export_query,

@@ -147,3 +147,45 @@ def test_it_exports_from_the_command_line(many_events, tmp_path, capsys):
     assert (event.actor_kind, event.actor_id, event.details["format"]) == ("system", "cli", "jsonl")
     call_command("audit_export", "--format", "csv", "--since", "2000-01-01", "--outcome", "denied")
     assert capsys.readouterr().out.startswith("seq,time,")
+
+
+def test_csv_rows_cut_from_the_canonical_bytes_equal_the_parsed_rows(many_events):
+    """The CSV row is cut from the canonical bytes where they are laid out as appends write them;
+    it must be exactly what parsing them and writing with the csv module gives."""
+    from audit.export import _csv_line, _csv_line_parsed
+    from audit.services import EventInput, audit_append_many
+
+    audit_append_many(events=[
+        EventInput(action="media.read", actor_kind="service"),  # no subject, no details
+        EventInput(action="consent.given", actor_kind="holder", actor_id=7, subject_id=7, details={}),
+        EventInput(action="support.erase", actor_kind="support", actor_id="3", subject_id=12, object_type="case",
+                   object_id="c-1", purpose="erasure", outcome="denied", request_id="req:1/2+3",
+                   details={"counts": {"items": 2, "outputs": 0}, "ids": [1, 2, "a.b"], "done": True, "none": None}),
+    ])
+    many_events(5)
+    rows = list(AuditEvent.objects.order_by("seq").values_list("canonical", "hash"))
+    assert len(rows) == 8
+    for body, leaf_hex in rows:
+        assert _csv_line(bytes(body), leaf_hex) == _csv_line_parsed(bytes(body), leaf_hex)
+    lines = _export(fmt="csv").decode().splitlines()
+    assert lines[0] == "seq,time,actor_kind,actor_id,action,subject_id,object_type,object_id,purpose,outcome," \
+                       "request_id,details,event_id,prev_hash,hash"
+    assert lines[1:-1] == [_csv_line(bytes(b), h).decode().rstrip("\n") for b, h in rows]
+    assert ",audit.exported," in lines[-1]  # the export's own event, covered by its checkpoint
+
+
+@pytest.mark.parametrize("body", [
+    # Not the layout appends write: the parsed way, with the csv module's quoting.
+    b'{"action":"a.b","actor_id":"x,y","actor_kind":"holder","details":{},"event_id":"e","object_id":"",'
+    b'"object_type":"","outcome":"allowed","prev_hash":"p","purpose":"","request_id":"","seq":1,"subject_id":null,'
+    b'"time":"t","v":2}',
+    b'{"v":2,"seq":1,"time":"t","action":"a.b","actor_id":"1","actor_kind":"holder","details":{"k":"\\"q\\""},'
+    b'"event_id":"e","object_id":"","object_type":"","outcome":"allowed","prev_hash":"p","purpose":"",'
+    b'"request_id":"","subject_id":3}',
+])
+def test_csv_rows_of_other_layouts_are_written_the_general_way(body):
+    from audit.export import _csv_layout, _csv_line, _csv_line_parsed
+
+    assert _csv_layout().match(body) is None
+    assert _csv_line(body, "ab") == _csv_line_parsed(body, "ab")
+    assert b'"x,y"' in _csv_line(body, "ab") or b'"{""k"":""\\""q\\""""}"' in _csv_line(body, "ab")

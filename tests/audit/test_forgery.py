@@ -75,12 +75,42 @@ def test_it_reports_a_row_with_a_bad_mac_even_when_the_head_was_moved(trail):
     assert [e.seq for e in selectors.audit_events_filtered()] == [1, 2, 3, 4, 5]
 
 
-def test_the_trail_page_never_shows_a_forged_row(trail, audrey, client):
+def test_the_trail_page_never_shows_a_forged_row(trail, audrey, client, api):
     forged = _forge_after(trail[-1])
     client.force_login(audrey)
-    page = client.get(reverse("audit:trail")).content.decode()
+    response = client.get(reverse("audit:trail"))
+    page = response.content.decode()
     assert "consent.smuggled" not in page and forged["action"] == "consent.smuggled"
-    assert "<td>5</td>" in page and "<td>6</td>" not in page
+    assert 'data-seq="5"' in page and 'data-seq="6"' not in page
+    # Beyond the chain head: not counted, in the list or the chart.
+    assert response.context["page"].paginator.count == 5
+    assert "Events <span class=\"muted\">(5, newest first)" in page
+    assert sum(sum(counts.values()) for _, counts in response.context["chart"]["days"]) == 5
+    assert 'data-testid="hidden-rows"' not in page
+    body = api(audrey).get(reverse("api-audit-events-list")).json()
+    assert body["count"] == 5
+
+
+def test_the_trail_page_says_when_it_leaves_out_rows_it_counted(trail, audrey, client):
+    """A forged row inside the head (the insider moved the head too), and a genuine row whose column
+    was changed: counting them out would mean checking every row's MAC, so the page says it left them out."""
+    from audit.merkle import CompactRange
+
+    _forge_after(trail[-1])
+    tree = CompactRange()
+    for event in AuditEvent.unchecked.order_by("seq"):
+        tree.append(bytes.fromhex(event.hash))
+    with triggers.suspended(), connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_audithead SET size = 6, last_hash = %s, compact_range = %s",
+                       [AuditEvent.unchecked.get(seq=6).hash, tree.to_bytes()])
+        cursor.execute("UPDATE audit_auditevent SET outcome = 'error' WHERE seq = 2")
+    client.force_login(audrey)
+    response = client.get(reverse("audit:trail"))
+    page = response.content.decode()
+    assert [row["event"].seq for row in response.context["rows"]] == [5, 4, 3, 1]
+    assert response.context["page"].paginator.count == 6
+    assert response.context["hidden"] == 2
+    assert "2 rows on this page are left out" in page and "The count above includes them" in page
 
 
 def test_it_hides_a_genuine_row_whose_columns_were_changed(trail, audrey, api):

@@ -9,8 +9,9 @@ from audit.verification import audit_verify
 
 class Command(BaseCommand):
     help = (
-        "Verify the audit trail: recompute every hash, check seq has no gaps, rebuild the Merkle roots, "
-        "check every checkpoint signature. Prints OK with the counts, or the first bad seq and why (exit 1)."
+        "Verify the audit trail: recompute every hash and MAC, check seq has no gaps, rebuild the Merkle roots "
+        "and compare every stored tile with them, check every checkpoint signature. Prints OK with the counts, "
+        "or the first bad seq and why (exit 1)."
     )
 
     def add_arguments(self, parser):
