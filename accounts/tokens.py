@@ -27,6 +27,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from accounts.models import ApiToken, User
 from accounts.roles import ROLES
+from consentsvc import prepared
 
 KEYWORD = "Token"
 NAME_MAX = 100
@@ -76,24 +77,35 @@ def token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
     return token, secret
 
 
-def token_authenticate(*, secret: str) -> ApiToken | None:
-    """The live token with this secret, its user (roles loaded) attached; None otherwise."""
-    if not secret or len(secret) > 200:
-        return None
+def _token_query(*, digest):
     role_flags = {
         f"has_{role}": Exists(User.groups.through.objects.filter(user_id=OuterRef("user_id"), group__name=role))
         for role in ROLES
     }
-    token = ApiToken.objects.select_related("user").annotate(**role_flags).filter(digest=_digest(secret)).first()
-    if token is None:
+    return (ApiToken.objects.filter(digest=digest).annotate(**role_flags)
+            .values(*prepared.field_names(ApiToken), *prepared.field_names(User, "user__"), *role_flags)[:1])
+
+
+# Every API call makes this query: compiled once (see consentsvc.prepared).
+_TOKEN = prepared.PreparedQuery(_token_query, digest=ApiToken._meta.get_field("digest"))
+
+
+def token_authenticate(*, secret: str) -> ApiToken | None:
+    """The live token with this secret, its user (roles loaded) attached; None otherwise (one query)."""
+    if not secret or len(secret) > 200:
         return None
+    rows = _TOKEN.rows(digest=_digest(secret))
+    if not rows:
+        return None
+    token = prepared.instance(ApiToken, rows[0])
+    token.user = prepared.instance(User, rows[0], "user__")
     now = timezone.now()
     if token.expires_at <= now or not constant_time_compare(token.password_stamp, _password_stamp(token.user)):
         token.delete()
         return None
     if not token.user.is_active:
         return None
-    token.user._role_cache = {role for role in ROLES if getattr(token, f"has_{role}")}
+    token.user._role_cache = {role for role in ROLES if rows[0][f"has_{role}"]}
     if now - token.last_used_at >= TOUCH_EVERY:
         token.last_used_at = now
         token.expires_at = now + _idle_days()

@@ -19,6 +19,7 @@ from audit.canonical import ACTION_FILTER_PATTERN, CODE_PATTERN, OUTCOMES
 from audit.models import AuditEvent
 from audit.permissions import IsAuditor
 from consentsvc import signing
+from consentsvc.api.serializers import ModelSerializer
 from consentsvc.errors import ServiceError, register_code
 
 register_code("audit_no_checkpoint", 404, "No checkpoint has been signed yet.")
@@ -102,7 +103,7 @@ class AuditEventListApi(ListAPIView):
 
     permission_classes = [IsAuditor]
 
-    class OutputSerializer(serializers.ModelSerializer):
+    class OutputSerializer(ModelSerializer):
         class Meta:
             model = AuditEvent
             fields = ["seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id",

@@ -10,9 +10,11 @@ from django.db.models.functions import TruncDate
 
 from audit import canonical, merkle, notes, outbox, tiles
 from audit.canonical import ACTOR_KINDS
+from audit.integrity import event_is_genuine
+from audit.keys import mac_key
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead
 from audit.notes import NoteError, open_checkpoint
-from consentsvc import signing
+from consentsvc import prepared, signing
 from consentsvc.errors import ServiceError, register_code
 
 register_code("audit_proof_out_of_range", 400, "The sizes or seq asked for are not inside the audit trail.")
@@ -101,6 +103,15 @@ def audit_event_by_id(*, event_id) -> AuditEvent | None:
     return audit_events_by_ids(event_ids=[event_id]).get(canonical.normalise_event_id(event_id))
 
 
+# The consent read path checks the bindings of a holder's few standing entries on every call:
+# compiled once per count of ids (see consentsvc.prepared); longer lists go through the ORM.
+_PREPARED_IDS_MAX = 8
+_EVENTS_BY_ID = prepared.PreparedQuery(
+    lambda *, event_ids: AuditEvent.unchecked.filter(event_id__in=event_ids).values(*prepared.field_names(AuditEvent)),
+    event_ids=(AuditEvent._meta.get_field("event_id"),),
+)
+
+
 def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
     """The genuine events among these ids, by id (the UUID as text). Ids that are not UUIDs match nothing."""
     wanted = set()
@@ -111,7 +122,12 @@ def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
             continue
     if not wanted:
         return {}
-    found = {event.event_id: event for event in AuditEvent.objects.filter(event_id__in=wanted)}
+    if len(wanted) <= _PREPARED_IDS_MAX:
+        key = mac_key()
+        events = (prepared.instance(AuditEvent, row) for row in _EVENTS_BY_ID.rows(event_ids=sorted(wanted)))
+        found = {event.event_id: event for event in events if event_is_genuine(event, key)}
+    else:
+        found = {event.event_id: event for event in AuditEvent.objects.filter(event_id__in=wanted)}
     # Events written by a transaction but not yet given a seq by the sequencer (audit.outbox).
     found.update(outbox.pending_by_ids(wanted - set(found)))
     return found

@@ -8,6 +8,7 @@ from accounts.permissions import IsHolder, collection_method
 from consent import purposes, receipts, selectors, services
 from consent.models import ConsentEntry
 from consentsvc import signing
+from consentsvc.api.serializers import ModelSerializer
 from consentsvc.errors import ServiceError
 
 
@@ -59,7 +60,7 @@ class NoticeCurrentApi(APIView):
         return Response(NoticeOutputSerializer(selectors.notice_current(purpose=purpose)).data)
 
 
-class EntryOutputSerializer(serializers.ModelSerializer):
+class EntryOutputSerializer(ModelSerializer):
     id = serializers.UUIDField(source="record_id")
 
     class Meta:

@@ -8,6 +8,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from consent import binding, purposes
 from consent.models import ConsentEntry, ConsentState, Notice
+from consentsvc import prepared
 from consentsvc.errors import ServiceError
 
 
@@ -31,21 +32,40 @@ class NoticeBook:
 _STATE_FIELDS = ("pk", "entry_id", "event", "notice_id", "notice_version", "since", "event_id")
 
 
+_NOTICE_FIELDS = prepared.field_names(Notice)
+
+
+def _notices_query(*, purpose_names, user_id=None):
+    notices = Notice.objects.filter(purpose__in=list(purpose_names)).order_by("purpose", "-published_at", "-id")
+    if user_id is None:
+        return notices.values(*_NOTICE_FIELDS)
+    own = ConsentState.objects.filter(subject_id=user_id, purpose=OuterRef("purpose"))
+    states = {f"state_{name}": Subquery(own.values(name)[:1]) for name in _STATE_FIELDS}
+    return notices.annotate(**states).values(*_NOTICE_FIELDS, *states)
+
+
+# On every consent read and write: compiled once per purpose list (see consentsvc.prepared).
+_NOTICES = prepared.PreparedQuery(_notices_query)
+_NOTICES_AND_STATES = prepared.PreparedQuery(_notices_query, user_id=ConsentState._meta.get_field("subject"))
+
+
 def _notices_and_states(*, purpose_names, user_id: int | None):
     """Every notice of the purposes, newest first, each carrying the holder's state row for its purpose
     (correlated subqueries): the notices and the holder's states in one query."""
-    notices = Notice.objects.filter(purpose__in=list(purpose_names)).order_by("purpose", "-published_at", "-id")
-    if user_id is not None:
-        own = ConsentState.objects.filter(subject_id=user_id, purpose=OuterRef("purpose"))
-        notices = notices.annotate(**{f"state_{name}": Subquery(own.values(name)[:1]) for name in _STATE_FIELDS})
+    purpose_names = tuple(purpose_names)
+    if user_id is None:
+        rows = _NOTICES.rows(purpose_names=purpose_names)
+    else:
+        rows = _NOTICES_AND_STATES.rows(purpose_names=purpose_names, user_id=user_id)
     books, states = {}, {}
     by_purpose: dict[str, list[Notice]] = {}
-    for notice in notices:
+    for row in rows:
+        notice = prepared.instance(Notice, row)
         by_purpose.setdefault(notice.purpose, []).append(notice)
-        if user_id is not None and notice.state_pk is not None and notice.purpose not in states:
+        if user_id is not None and row["state_pk"] is not None and notice.purpose not in states:
             state = ConsentState(subject_id=user_id, purpose=notice.purpose,
-                                 **{name: getattr(notice, f"state_{name}") for name in _STATE_FIELDS})
-            state._state.adding, state._state.db = False, notices.db
+                                 **{name: row[f"state_{name}"] for name in _STATE_FIELDS})
+            state._state.adding, state._state.db = False, "default"
             states[notice.purpose] = state
     for purpose, group in by_purpose.items():
         standing = []
@@ -73,6 +93,13 @@ def _standing(state: ConsentState | None, book: NoticeBook) -> bool:
     return state is not None and state.event == ConsentEntry.Event.GIVEN and state.notice_id in book.standing
 
 
+# Each upload and each release of media asks for the entry that authorises it (see consentsvc.prepared).
+_ENTRY = prepared.PreparedQuery(
+    lambda *, pk: ConsentEntry.objects.filter(pk=pk).values(*prepared.field_names(ConsentEntry)),
+    pk=ConsentEntry._meta.get_field("id"),
+)
+
+
 def consent_active_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
     """The 'given' entry that authorises `purpose` now, or None.
 
@@ -86,7 +113,11 @@ def consent_active_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
         raise ServiceError("unknown_purpose", f"There is no notice for {purpose!r}.")
     if not view.active(purpose):
         return None
-    entry = ConsentEntry.objects.select_related("notice").get(pk=view.states[purpose].entry_id)
+    rows = _ENTRY.rows(pk=view.states[purpose].entry_id)
+    if not rows:
+        return None
+    entry = prepared.instance(ConsentEntry, rows[0])
+    entry.notice = view.books[purpose].notices[entry.notice_id]  # a standing notice, read with the view
     # Only an entry bound to the genuine audit event that commits to it authorises anything.
     return entry if entry.pk in binding.entries_bound([entry]) else None
 

@@ -34,6 +34,7 @@ from django.db import transaction
 
 from audit.services import EventInput, audit_append_many
 from consent.models import AccountLock
+from consentsvc import prepared
 
 
 @dataclass(frozen=True)
@@ -164,11 +165,18 @@ def current() -> UnitOfWork | None:
     return _current.get()
 
 
+# Every account write takes it first (see consentsvc.prepared).
+_LOCK_ROW = prepared.PreparedQuery(
+    lambda *, user_id: AccountLock.objects.select_for_update().filter(pk=user_id).values("pk")[:1],
+    user_id=AccountLock._meta.pk,
+)
+
+
 def _lock(user_id: int) -> None:
     """Take the account's lock row, creating it the first time the account is written."""
-    if AccountLock.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True).first() is None:
+    if not _LOCK_ROW.rows(user_id=user_id):
         AccountLock.objects.bulk_create([AccountLock(user_id=user_id)], ignore_conflicts=True)
-        AccountLock.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True).first()
+        _LOCK_ROW.rows(user_id=user_id)
 
 
 @contextlib.contextmanager

@@ -122,6 +122,9 @@ else:
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": private_file(VAR_DIR / "db.sqlite3"),
+        # Keep each worker's connection open between requests: opening one (and running the
+        # PRAGMAs below) costs more than the queries of a typical API call.
+        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 600, minimum=0),
         "OPTIONS": {
             # IMMEDIATE takes the write lock at BEGIN, which serialises writers
             # (and so the audit chain head) instead of failing them on upgrade.

@@ -8,11 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder
+from consentsvc.api.serializers import ModelSerializer
 from suggestions import jobs, people, selectors, services, sharing
 from suggestions.models import Suggestion, SuggestionJob
 
 
-class SuggestionOutputSerializer(serializers.ModelSerializer):
+class SuggestionOutputSerializer(ModelSerializer):
     """Serialises suggestions that went through selectors.suggestions_titled (the title is sealed)."""
 
     title = serializers.CharField(read_only=True, help_text="Empty when it has none.")
@@ -24,7 +25,7 @@ class SuggestionOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "title", "first_day", "last_day", "created_at", "source_count", "status"]
 
 
-class JobOutputSerializer(serializers.ModelSerializer):
+class JobOutputSerializer(ModelSerializer):
     job = serializers.CharField(source="pk")
     created = serializers.IntegerField(source="created_count", help_text="Suggestions this pass made.")
     discarded = serializers.IntegerField(source="discarded_count", help_text="Outputs refused at commit.")

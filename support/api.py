@@ -7,13 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsSupport
+from consentsvc.api.serializers import ModelSerializer
 from support import selectors, services
 from support.models import SupportCase
 
 NOT_FOUND = OpenApiResponse(description="not_found: no open case of yours for that account (or no such case)")
 
 
-class CaseOutputSerializer(serializers.ModelSerializer):
+class CaseOutputSerializer(ModelSerializer):
     subject = serializers.IntegerField(source="subject_id")
     is_open = serializers.SerializerMethodField()
 

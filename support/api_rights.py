@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder
+from consentsvc.api.serializers import ModelSerializer
 from consentsvc.errors import ServiceError
 from support import access_log, rights, selectors
 from support.models import DataExport
@@ -58,7 +59,7 @@ class AccessLogApi(APIView):
         return paginator.get_paginated_response(AccessLogEntrySerializer(page, many=True).data)
 
 
-class ExportOutputSerializer(serializers.ModelSerializer):
+class ExportOutputSerializer(ModelSerializer):
     class Meta:
         model = DataExport
         fields = ["id", "status", "created_at", "finished_at", "expires_at", "size", "item_count"]

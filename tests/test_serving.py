@@ -112,3 +112,17 @@ def test_healthz_answers_without_the_database(client, django_assert_num_queries)
     with django_assert_num_queries(0):
         response = client.get("/healthz/")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(("given", "kept"), [(None, 600), ("0", 0), ("30", 30)])
+def test_the_embedded_default_keeps_its_database_connection_between_requests(tmp_path, given, kept):
+    """Opening a SQLite connection (and its PRAGMAs) cost more than a whole consent read; a worker keeps one."""
+    extra = {"DJANGO_ENV": "development", "DJANGO_SETTINGS_MODULE": "consentsvc.settings"}
+    if given is not None:
+        extra["DB_CONN_MAX_AGE"] = given
+    printed = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; d = settings.DATABASES['default']; "
+                               "print(d['ENGINE'], d['CONN_MAX_AGE'])"],
+        cwd=ROOT, env=environment(tmp_path, **extra), capture_output=True, text=True, timeout=120, check=True,
+    )
+    assert printed.stdout.split() == ["django.db.backends.sqlite3", str(kept)]

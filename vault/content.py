@@ -42,6 +42,12 @@ def content_write(*, data_key: DataKey, uid: uuid.UUID, variant: str, chunks: It
     return name, size
 
 
+def content_seal(*, data_key: DataKey, uid: uuid.UUID, variant: str, data: bytes) -> tuple[str, bytes]:
+    """The blob's name and the blob itself (encrypted), for a caller that stores it with storage.blob_write."""
+    name = storage.blob_name(user_id=data_key.user_id, key_id=data_key.folder_key_id, object_uid=uid, variant=variant)
+    return name, blobs.encrypt_bytes(data_key=data_key, object_uid=uid, variant=variant, data=data)
+
+
 def content_stream(*, data_key: DataKey, uid: uuid.UUID, variant: str) -> Iterator[bytes]:
     """Verified plaintext in pieces; raises blobs.BlobIntegrityError if the blob is bad or missing.
 

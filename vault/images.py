@@ -1,7 +1,9 @@
 """Upload validation and metadata extraction: the one place an uploaded image is decoded.
 
 ``image_process`` is a pure function (no database, no storage): bytes in, a ``ProcessedImage``
-or a ``ServiceError`` out. The decisions, and why:
+or a ``ServiceError`` out. It is ``image_prepare`` (everything short of decoding the pixels,
+including the stripped original) followed by ``PreparedImage.decode``, so that an upload can
+encrypt and store the original while the pixels are decoded on another core. The decisions, and why:
 
 - Format from the bytes, never the name or the declared type. We take JPEG, PNG, WebP and
   HEIF/HEIC and nothing else; Pillow is always opened with exactly the one format the magic
@@ -52,6 +54,7 @@ import re
 import struct
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -168,8 +171,24 @@ def _invalid(message: str) -> ServiceError:
     return ServiceError(INVALID_IMAGE, message)
 
 
-def image_process(*, data: bytes, filename: str = "", declared_content_type: str = "") -> ProcessedImage:
-    """Validate an upload, read its metadata, strip it, and make a thumbnail.
+@dataclass(frozen=True)
+class PreparedImage:
+    """An upload read as far as it can be without decoding its pixels: the format sniffed, the
+    digest taken, the metadata read, the kept original stripped (JPEG, PNG, WebP) and the header
+    opened with its decompression-bomb checks. ``decode()`` does the rest (the pixels, the
+    thumbnail) and raises the ServiceError a bad image deserves; it touches no shared state, so
+    it may run in another thread while the caller stores what is already known."""
+
+    sha256: str
+    original: bytes | None  # the bytes that will be kept, when known before decoding (not for HEIC)
+    _decode: Callable[[], ProcessedImage]
+
+    def decode(self) -> ProcessedImage:
+        return self._decode()
+
+
+def image_prepare(*, data: bytes, filename: str = "", declared_content_type: str = "") -> PreparedImage:
+    """Everything of ``image_process`` up to the decode of the pixels (see PreparedImage).
 
     ``filename`` and ``declared_content_type`` are deliberately not trusted for anything:
     the format comes from the bytes.
@@ -182,12 +201,17 @@ def image_process(*, data: bytes, filename: str = "", declared_content_type: str
     fmt = _sniff(data)
     digest = hashlib.sha256(data).hexdigest()
     if fmt == "JPEG":
-        return _process_jpeg(data, digest)
+        return _prepare_jpeg(data, digest)
     if fmt == "PNG":
-        return _process_png(data, digest)
+        return _prepare_png(data, digest)
     if fmt == "WEBP":
-        return _process_webp(data, digest)
-    return _process_heif(data, digest)
+        return _prepare_webp(data, digest)
+    return _prepare_heif(data, digest)
+
+
+def image_process(*, data: bytes, filename: str = "", declared_content_type: str = "") -> ProcessedImage:
+    """Validate an upload, read its metadata, strip it, and make a thumbnail."""
+    return image_prepare(data=data, filename=filename, declared_content_type=declared_content_type).decode()
 
 
 # --- format sniffing ---------------------------------------------------------------------
@@ -442,7 +466,7 @@ def _degrees(value, ref, positive: str, negative: str, limit: float) -> float | 
 # --- JPEG ----------------------------------------------------------------------------------
 
 
-def _process_jpeg(data: bytes, digest: str) -> ProcessedImage:
+def _prepare_jpeg(data: bytes, digest: str) -> PreparedImage:
     try:
         scan = jpeg_scan(data)
     except JpegError as exc:
@@ -455,8 +479,12 @@ def _process_jpeg(data: bytes, digest: str) -> ProcessedImage:
     # One decode, at the smallest DCT scale that still covers the thumbnail: every entropy-coded
     # byte is decoded (so truncation and corruption surface), the IDCT and colour work shrink.
     img.draft(None, _thumbnail_box(size))
-    _load(img, "JPEG")
-    return _result(stripped, "JPEG", size, meta, _thumbnail(img, meta.orientation), digest)
+
+    def decode() -> ProcessedImage:
+        _load(img, "JPEG")
+        return _result(stripped, "JPEG", size, meta, _thumbnail(img, meta.orientation), digest)
+
+    return PreparedImage(sha256=digest, original=stripped, _decode=decode)
 
 
 def _result(data: bytes, fmt: str, size, meta: _Meta, thumbnail: bytes, digest: str) -> ProcessedImage:
@@ -488,7 +516,7 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def _process_png(data: bytes, digest: str) -> ProcessedImage:
+def _prepare_png(data: bytes, digest: str) -> PreparedImage:
     view = memoryview(data)
     parts: list[bytes | memoryview] = [_PNG_SIGNATURE]
     exif: bytes | None = None
@@ -515,8 +543,12 @@ def _process_png(data: bytes, digest: str) -> ProcessedImage:
         parts.insert(first_idat, _png_chunk(b"eXIf", exif_orientation_tiff(meta.orientation)))
     stripped = b"".join(parts)
     img = _open(stripped, "PNG")
-    _load(img, "PNG")
-    return _result(stripped, "PNG", img.size, meta, _thumbnail(img, meta.orientation), digest)
+
+    def decode() -> ProcessedImage:
+        _load(img, "PNG")
+        return _result(stripped, "PNG", img.size, meta, _thumbnail(img, meta.orientation), digest)
+
+    return PreparedImage(sha256=digest, original=stripped, _decode=decode)
 
 
 # --- WebP ----------------------------------------------------------------------------------
@@ -525,7 +557,7 @@ _WEBP_KEEP = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ICCP", b"ANIM", b"ANMF"}
 _VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
 
 
-def _process_webp(data: bytes, digest: str) -> ProcessedImage:
+def _prepare_webp(data: bytes, digest: str) -> PreparedImage:
     (riff_size,) = struct.unpack_from("<I", data, 4)
     end_of_riff = 8 + riff_size
     if riff_size < 4 or end_of_riff > len(data):
@@ -562,15 +594,25 @@ def _process_webp(data: bytes, digest: str) -> ProcessedImage:
     body = b"".join(kind + struct.pack("<I", len(p)) + p + (b"\x00" if len(p) & 1 else b"") for kind, p in chunks)
     stripped = b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
     img = _open(stripped, "WEBP")
-    _load(img, "WEBP")
-    return _result(stripped, "WEBP", img.size, meta, _thumbnail(img, meta.orientation), digest)
+
+    def decode() -> ProcessedImage:
+        _load(img, "WEBP")
+        return _result(stripped, "WEBP", img.size, meta, _thumbnail(img, meta.orientation), digest)
+
+    return PreparedImage(sha256=digest, original=stripped, _decode=decode)
 
 
 # --- HEIF/HEIC -----------------------------------------------------------------------------
 
 
-def _process_heif(data: bytes, digest: str) -> ProcessedImage:
+def _prepare_heif(data: bytes, digest: str) -> PreparedImage:
+    # Opened here (the bomb checks use process-wide warning filters: one thread only); the kept
+    # copy is a conversion, known only once decoded.
     img = _open(data, "HEIF")
+    return PreparedImage(sha256=digest, original=None, _decode=lambda: _decode_heif(img, data, digest))
+
+
+def _decode_heif(img: Image.Image, data: bytes, digest: str) -> ProcessedImage:
     _load(img, "HEIF")
     exif = img.info.get("exif")
     meta = _metadata(exif if isinstance(exif, bytes) else None)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from consentsvc import prepared
 from vault import keys
 from vault.models import AccountKey
 
@@ -19,10 +20,19 @@ def _data_key(row: AccountKey) -> keys.DataKey:
     return keys.DataKey(user_id=row.user_id, key_id=row.key_id, scope=row.scope, key=raw)
 
 
+# Every upload and every read of media loads the account's key (see consentsvc.prepared).
+_KEY = prepared.PreparedQuery(
+    lambda *, user_id, scope: AccountKey.objects.filter(user_id=user_id, scope=scope).order_by("pk")
+    .values(*prepared.field_names(AccountKey))[:1],
+    user_id=AccountKey._meta.get_field("user"),
+)
+
+
 def data_key_get(*, user_id: int, scope: str = keys.SCOPE_MEDIA) -> tuple[AccountKey, keys.DataKey] | None:
-    row = AccountKey.objects.filter(user_id=user_id, scope=scope).first()
-    if row is None:
+    rows = _KEY.rows(user_id=user_id, scope=scope)
+    if not rows:
         return None
+    row = prepared.instance(AccountKey, rows[0])
     return row, _data_key(row)
 
 

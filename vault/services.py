@@ -9,7 +9,10 @@ at them are gone, so a crash leaves at worst an unreadable orphan (swept by
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -105,23 +108,47 @@ def media_upload(
             raise ServiceError("consent_required", "Camera Roll Sharing Suggestions is off for this account.")
         if len(data) > settings.VAULT_MAX_UPLOAD_BYTES:
             raise ServiceError("file_too_large", f"The file is larger than {settings.VAULT_MAX_UPLOAD_BYTES} bytes.")
-        from vault.images import image_process
+        from vault.images import image_prepare
 
-        processed = image_process(data=data, filename=filename, declared_content_type=declared_content_type)
+        prepared = image_prepare(data=data, filename=filename, declared_content_type=declared_content_type)
     except ServiceError as exc:
         _refuse_upload(user_id=user_id, code=exc.code, method=method)
         raise
+    # The pixels are decoded on another core while this thread encrypts and stores the original
+    # (an account's first upload, or a duplicate, waits for the decode first: no key is made and
+    # nothing is written for an image that turns out to be bad).
+    decoding = _decode_elsewhere(prepared)
+    early = None
+    try:
+        found = keyring.data_key_get(user_id=user_id, scope=keys.SCOPE_MEDIA)
+        if found is not None and prepared.original is not None:
+            tag = found[1].tag(bytes.fromhex(prepared.sha256), purpose=DEDUP)
+            if not MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).exists():
+                early = _original_write(key_row=found[0], data_key=found[1], tag=tag, original=prepared.original)
+        processed = decoding.result()
+    except ServiceError as exc:
+        if early is not None:
+            content.delete_names([early.name])
+        _refuse_upload(user_id=user_id, code=exc.code, method=method)
+        raise
+    except BaseException:
+        if early is not None:
+            content.delete_names([early.name])
+        raise
     when = processed.captured_at or captured_at
     for attempt in range(2):
-        try:
-            key_row, data_key = _media_key(user_id=user_id)
-        except ServiceError as exc:
-            _refuse_upload(user_id=user_id, code=exc.code, method=method)
-            raise
-        tag = data_key.tag(bytes.fromhex(processed.sha256), purpose=DEDUP)
-        existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
-        if existing is not None:
-            return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
+        if early is not None:
+            key_row, data_key, tag = early.key_row, early.data_key, early.tag
+        else:
+            try:
+                key_row, data_key = _media_key(user_id=user_id)
+            except ServiceError as exc:
+                _refuse_upload(user_id=user_id, code=exc.code, method=method)
+                raise
+            tag = data_key.tag(bytes.fromhex(processed.sha256), purpose=DEDUP)
+            existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
+            if existing is not None:
+                return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
         try:
             return _store(
                 user_id=user_id,
@@ -134,13 +161,73 @@ def media_upload(
                 method=method,
                 device_id=device_id,
                 filename=filename,
+                early=early,
             )
         except _KeyGone:
             # The account key was shredded between our reading it and committing
             # (a withdrawal and a new grant in between): start over with a new key.
+            early = None
             if attempt:
                 raise ServiceError("consent_required", "Consent changed during the upload; try again.") from None
     raise AssertionError("unreachable")
+
+
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _in_background(function, /, *args, **kwargs) -> Future:
+    """Run in a thread of this process work that holds no database connection and mostly waits
+    outside the GIL (Pillow decoding, file writes and fsync)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():  # a forked server process makes its own
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=8, thread_name_prefix="vault-upload"))
+        return _pool[1].submit(function, *args, **kwargs)
+
+
+def _settle_quietly(futures: list[Future]) -> None:
+    for future in futures:
+        future.exception()
+
+
+def _decode_elsewhere(prepared) -> Future:
+    return _in_background(prepared.decode)
+
+
+def _settle(futures: list[Future]) -> None:
+    """Wait for every write started (so a clean-up deletes what they wrote); raise the first error."""
+    errors = [future.exception() for future in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+
+
+@dataclass(frozen=True)
+class _Early:
+    """The original, encrypted under a new item key and stored before the decode finished."""
+
+    key_row: AccountKey
+    data_key: keys.DataKey
+    tag: str
+    uid: uuid.UUID
+    item_key: keys.ItemKey
+    wrapped_item_key: bytes
+    name: str
+    size: int
+
+
+def _original_write(*, key_row, data_key, tag, original: bytes) -> _Early:
+    uid = uuid.uuid4()
+    item_key, wrapped = keys.item_key_new(data_key, item_uid=uid)
+    name, blob = content.content_seal(data_key=item_key, uid=uid, variant="original", data=original)
+    try:
+        size = storage.blob_write(name=name, chunks=[blob])
+    except BaseException:
+        content.delete_names([name])
+        raise
+    return _Early(key_row=key_row, data_key=data_key, tag=tag, uid=uid, item_key=item_key, wrapped_item_key=wrapped,
+                  name=name, size=size)
 
 
 class _KeyGone(Exception):
@@ -179,21 +266,28 @@ def _duplicate(*, user_id: int, item: MediaItem, method: str, device_id: int | N
 
 
 def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, method, device_id=None,
-           filename="") -> UploadResult:
-    uid = uuid.uuid4()
-    # The item's own key (vault.keys.ItemKey): its blobs are encrypted under it and it is kept only
-    # wrapped on the item's row, so purging the one item later crypto-shreds it.
-    item_key, wrapped_item_key = keys.item_key_new(data_key, item_uid=uid)
-    written: list[str] = []
+           filename="", early: _Early | None = None) -> UploadResult:
+    if early is not None:  # the original is stored already
+        uid, item_key, wrapped_item_key = early.uid, early.item_key, early.wrapped_item_key
+        written, stored_bytes, parts = [early.name], early.size, []
+    else:
+        uid = uuid.uuid4()
+        # The item's own key (vault.keys.ItemKey): its blobs are encrypted under it and it is kept only
+        # wrapped on the item's row, so purging the one item later crypto-shreds it.
+        item_key, wrapped_item_key = keys.item_key_new(data_key, item_uid=uid)
+        written, stored_bytes, parts = [], 0, [("original", processed.data)]
+    storing: list[Future] = []
     try:
-        stored_bytes = 0
-        parts = [("original", processed.data), ("thumbnail", processed.thumbnail)]
+        parts.append(("thumbnail", processed.thumbnail))
         if processed.source is not None:
             parts.append(("source", processed.source))
         for variant, data in parts:
-            name, size = content.content_write(data_key=item_key, uid=uid, variant=variant, chunks=[data])
+            # Encrypted here; written and synced to disk in the background while the account's
+            # rows are prepared below, and waited for before they commit.
+            name, blob = content.content_seal(data_key=item_key, uid=uid, variant=variant, data=data)
             written.append(name)
-            stored_bytes += size
+            stored_bytes += len(blob)
+            storing.append(_in_background(storage.blob_write, name=name, chunks=[blob]))
         has_location = processed.lat is not None and processed.lon is not None
         sealed = meta_seal(
             data_key=data_key,
@@ -233,7 +327,9 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
                 details={"consent_entry": str(entry.record_id), **_origin(method, device_id), "size": item.size},
             ))
             uow.after_commit(lambda: media_uploaded.send(sender=MediaItem, user_id=user_id))
+            _settle(storing)  # every blob of the item on disk before its row commits
     except IntegrityError:
+        _settle_quietly(storing)
         content.delete_names(written)
         # The same photo committed by a concurrent request in the meantime.
         existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
@@ -241,15 +337,18 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
             raise
         return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
     except ServiceError as exc:
+        _settle_quietly(storing)
         content.delete_names(written)
         _refuse_upload(user_id=user_id, code=exc.code, method=method)
         raise
     except _KeyGone:
         # Shredded under us: what was written under the dead key goes with its folder.
+        _settle_quietly(storing)
         content.delete_names(written)
         storage.folder_delete(folder=storage.key_folder(user_id=user_id, key_id=data_key.key_id))
         raise
     except BaseException:
+        _settle_quietly(storing)
         content.delete_names(written)
         raise
     item.key = key_row

@@ -162,3 +162,66 @@ def test_it_never_releases_a_tampered_blob_through_the_gateway(big_item, consent
     assert caught.value.code == "media_unreadable"
     assert not AuditEvent.objects.filter(action="media.read", outcome="allowed").exists()
     assert AuditEvent.objects.filter(action="media.read", outcome="error").count() == 1
+
+
+def _refused_names():
+    return sorted(name for name, expected in EXPECTED.items() if expected != "accepted")
+
+
+@pytest.mark.skipif(not EXPECTED, reason="the hostile corpus (tests/fixtures/hostile) is not there")
+@pytest.mark.parametrize("name", _refused_names())
+def test_a_hostile_file_after_a_first_photo_leaves_nothing_either(consented, api, tmp_path, name):
+    """With the account's key in place the original is stored while the pixels decode: a file that
+    fails its decode takes that blob with it."""
+    client = api(consented)
+    assert post(client, noise_jpeg()).status_code == 201
+    before = sorted(stored_files(tmp_path))
+    response = post(client, (HOSTILE / name).read_bytes(), name=name)
+    assert response.json()["error"]["code"] == EXPECTED[name]
+    assert MediaItem.objects.count() == 1
+    assert sorted(stored_files(tmp_path)) == before
+    assert AuditEvent.objects.filter(action="media.upload_refused", outcome="denied").count() == 1
+
+
+def test_a_decode_that_fails_unexpectedly_takes_the_stored_original_with_it(consented, tmp_path, monkeypatch):
+    from vault import services
+    from vault.images import PreparedImage
+
+    services.media_upload(user_id=consented.pk, data=noise_jpeg())
+    before = sorted(stored_files(tmp_path))
+
+    def boom(self):
+        raise RuntimeError("decoder crashed")
+
+    monkeypatch.setattr(PreparedImage, "decode", boom)
+    with pytest.raises(RuntimeError, match="decoder crashed"):
+        services.media_upload(user_id=consented.pk, data=noise_jpeg())
+    assert MediaItem.objects.count() == 1
+    assert sorted(stored_files(tmp_path)) == before
+
+
+@pytest.mark.parametrize("failing", ["thumbnail", "original"])
+@pytest.mark.parametrize("first_photo", [True, False])
+def test_a_blob_write_that_fails_in_the_background_commits_nothing(consented, tmp_path, monkeypatch, failing,
+                                                                   first_photo):
+    """Blobs are written while the rows are prepared: a failed write still means no row, no event, no file."""
+    from vault import services, storage
+
+    if first_photo:
+        services.media_upload(user_id=consented.pk, data=noise_jpeg())
+    before = sorted(stored_files(tmp_path))
+    uploaded = AuditEvent.objects.filter(action="media.uploaded").count()
+    real_write = storage.blob_write
+
+    def write(*, name, chunks):
+        if name.endswith("." + failing):
+            real_write(name=name, chunks=chunks)  # on disk, then the disk "fails" (as a late fsync would)
+            raise OSError(5, "Input/output error")
+        return real_write(name=name, chunks=chunks)
+
+    monkeypatch.setattr(storage, "blob_write", write)
+    with pytest.raises(OSError, match="Input/output error"):
+        services.media_upload(user_id=consented.pk, data=noise_jpeg())
+    assert MediaItem.objects.count() == (1 if first_photo else 0)
+    assert AuditEvent.objects.filter(action="media.uploaded").count() == uploaded
+    assert sorted(stored_files(tmp_path)) == before
