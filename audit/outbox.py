@@ -21,6 +21,7 @@ the instant before it is integrated (the lag); the trail's protections start at 
 import json
 import logging
 import threading
+import time
 from hmac import compare_digest
 from hmac import digest as hmac_digest
 
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 PENDING_MAC_LABEL = b"consentsvc-audit-pending-mac/v1\n"
 _ADVISORY_KEY = 0x61756469  # "audi": one sequencer at a time, across processes
 BATCH = 5000
+GATHER_SECONDS = 0.005
+KEEP_CONNECTION_SECONDS = 1.0
 _SEQ_PLACEHOLDER = 0
 _PREV_PLACEHOLDER = "pending"
 
@@ -66,10 +69,13 @@ def outbox_write(prepared: list[canonical.ValidEvent], now) -> list[AuditEvent]:
     rows = zip([valid.fields["event_id"] for valid in prepared], bodies, _pending_macs(bodies, mac_key()),
                strict=True)
     out = [_unsequenced(valid, now) for valid in prepared]
-    with (connection.cursor() as cursor,
-          cursor.cursor.copy("COPY audit_auditoutbox (event_id, body, mac) FROM STDIN") as copy):
-        for row in rows:
-            copy.write_row(row)
+    with connection.cursor() as cursor:
+        if len(bodies) == 1:  # one round trip; COPY takes three
+            cursor.execute("INSERT INTO audit_auditoutbox (event_id, body, mac) VALUES (%s, %s, %s)", next(rows))
+        else:
+            with cursor.cursor.copy("COPY audit_auditoutbox (event_id, body, mac) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
     # Once per transaction (Django forgets the hook with a rollback).
     if not any(func is _after_commit for _, func, _ in connection.run_on_commit):
         transaction.on_commit(_after_commit)
@@ -105,16 +111,23 @@ class _SequencerThread:
         while True:
             woken = self._wanted.wait(settings.AUDIT_CHECKPOINT_SECONDS)
             self._wanted.clear()
-            if not woken and not (enabled() and settings.AUDIT_SEQUENCER_THREAD):
-                continue  # an idle look only while this process still sequences in the background
+            if not woken:  # an idle look, only while this process still sequences in the background
+                if not (enabled() and settings.AUDIT_SEQUENCER_THREAD):
+                    continue
+            else:
+                # Let the commits right behind this one land first: one integration (and one commit
+                # of the trail) for several requests' events, for a few milliseconds of lag.
+                time.sleep(GATHER_SECONDS)
             try:
                 integrate_when_free()
             except Exception:  # noqa: BLE001 (keep the thread; the next wake or the checkpoint loop retries)
                 logger.exception("audit outbox integration failed; it will be retried")
                 close_old_connections()
                 connection.close()
-            if not self._wanted.is_set():
-                connection.close()  # idle: hold no connection (busy: keep it, the next wake is close)
+            # No commit within a moment: idle, hold no connection. (While commits keep waking the
+            # thread it keeps its connection: opening one per commit costs more than integrating.)
+            if not woken or not self._wanted.wait(KEEP_CONNECTION_SECONDS):
+                connection.close()
 
 
 _thread_lock = threading.Lock()

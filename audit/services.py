@@ -9,7 +9,9 @@ last write of the transaction where you can.
 import hashlib
 import inspect
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -112,11 +114,17 @@ _LOCK_HEAD_SQL = {
 _UPDATE_HEAD_SQL = "UPDATE audit_audithead SET size = %s, last_hash = %s, compact_range = %s WHERE id = 1"
 
 
-def _lock_head() -> AuditHead:
+class _Head(NamedTuple):
+    size: int
+    last_hash: str
+    compact_range: bytes
+
+
+def _lock_head(cursor=None) -> _Head:
     """The chain head, locked until the transaction ends. Plain SQL: appends one at a time spend
     more time compiling ORM queries than the database spends running them."""
     sql = _LOCK_HEAD_SQL.get(connection.vendor, _LOCK_HEAD_SQL["postgresql"])
-    with connection.cursor() as cursor:
+    with nullcontext(cursor) if cursor is not None else connection.cursor() as cursor:
         cursor.execute(sql)
         row = cursor.fetchone()
         if row is None:
@@ -125,7 +133,7 @@ def _lock_head() -> AuditHead:
             AuditHead.objects.bulk_create([AuditHead(pk=1)], ignore_conflicts=True)
             cursor.execute(sql)
             row = cursor.fetchone()
-    return AuditHead(id=1, size=row[0], last_hash=row[1], compact_range=bytes(row[2]))
+    return _Head(row[0], row[1], bytes(row[2]))
 
 
 def _checkpoint_for(tree: CompactRange, when) -> AuditCheckpoint:
@@ -158,17 +166,16 @@ _COPY_SQL = "COPY {table} ({columns}) FROM STDIN".format(
 )
 
 
-def _insert(rows: list[list]) -> None:
+def _insert(cursor, rows: list[list]) -> None:
     """Writes the rows without bulk_create, whose per-field SQL compilation costs more than the
     database's own work here: COPY on PostgreSQL, executemany on SQLite. The column list
     comes from the model, so it cannot drift."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(_COPY_SQL) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(_INSERT_SQL, rows)
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(_COPY_SQL) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cursor.executemany(_INSERT_SQL, rows)
 
 
 def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
@@ -185,15 +192,22 @@ def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
     if outbox.enabled():
         return outbox.outbox_write(prepared, timezone.now())
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint of its own: the events belong to the caller's transaction, and if appending them
+    # fails, the action they record must not commit without them (the whole transaction rolls back).
+    with transaction.atomic(savepoint=False):
         return _integrate([(valid, now) for valid in prepared])
 
 
 def _integrate(items: list[tuple[canonical.ValidEvent, object]]) -> list[AuditEvent]:
     """Gives the events the next seqs, after the head: rows, tiles, checkpoints every N, the head.
     Call inside a transaction; it takes the head's lock."""
+    with connection.cursor() as cursor:  # one cursor for the statements of the append
+        return _integrate_with(cursor, items)
+
+
+def _integrate_with(cursor, items: list[tuple[canonical.ValidEvent, object]]) -> list[AuditEvent]:
     every = settings.AUDIT_CHECKPOINT_EVERY
-    head = _lock_head()
+    head = _lock_head(cursor)
     tree = CompactRange.from_bytes(head.size, bytes(head.compact_range))
     prev_hash = head.last_hash
     seq = head.size
@@ -241,12 +255,11 @@ def _integrate(items: list[tuple[canonical.ValidEvent, object]]) -> list[AuditEv
         done = size - head.size
         checkpoints.append(_checkpoint_for(tree, moments[done - 1]))
     tree.extend(leaves[done:])
-    _insert(rows)
+    _insert(cursor, rows)
     store_filled_tiles(head.size, leaves)
     if checkpoints:
         AuditCheckpoint.objects.bulk_create(checkpoints)
-    with connection.cursor() as cursor:
-        cursor.execute(_UPDATE_HEAD_SQL, [seq, prev_hash, tree.to_bytes()])
+    cursor.execute(_UPDATE_HEAD_SQL, [seq, prev_hash, tree.to_bytes()])
     return events_out
 
 

@@ -100,7 +100,8 @@ def _fresh_database():
         params = connection.get_connection_params()
         params["dbname"] = "postgres"
         with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            # FORCE: the sequencer thread keeps its connection while it is being woken.
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{name}"')
     call_command("migrate", verbosity=0)
 
@@ -120,7 +121,7 @@ def _drop_database():
     params = connection.get_connection_params()
     params["dbname"] = "postgres"
     with psycopg.connect(**params, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Timer:

@@ -156,3 +156,15 @@ def test_the_background_sequencer_integrates_soon_after_commit(settings):
     deadline = time.monotonic() + 5
     while outbox._thread._wanted.is_set() and time.monotonic() < deadline:
         time.sleep(0.02)
+    # Idle again: within a moment the thread lets its connection go (no session left holding the database).
+    deadline = time.monotonic() + 5
+    while _other_sessions():
+        assert time.monotonic() < deadline, "the sequencer thread still holds a connection"
+        time.sleep(0.05)
+
+
+def _other_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid()")
+        return cursor.fetchone()[0]
