@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import QuerySet
 
@@ -82,7 +83,10 @@ class PreparedQuery:
         queryset = self._build(**placeholders, **shape)
         query = queryset.query
         compiler = query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:  # the shape matches nothing (an empty list of purposes): no query at all
+            return _Compiled(sql="", params=(), slots={}, names=[], compiler=compiler, converters={})
         slots = {}
         for name, values in expected.items():
             slots[name] = []
@@ -105,6 +109,8 @@ class PreparedQuery:
         compiled = by_shape.get(key)
         if compiled is None:
             compiled = by_shape[key] = self._compile(connection, kwargs, lengths)
+        if not compiled.sql:
+            return []
         params = list(compiled.params)
         for name, declared in self._params.items():
             field = declared[0] if isinstance(declared, tuple) else declared

@@ -16,7 +16,7 @@ from django_tasks import task
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.uow import Actor, events_write
-from consentsvc import jobs
+from consentsvc import jobs, prepared
 from consentsvc.errors import ServiceError
 from suggestions import services
 from suggestions.models import SuggestionJob
@@ -30,8 +30,17 @@ LEASE_KIND = "suggestions"
 CLAIM_GRACE = dt.timedelta(seconds=jobs.LEASE_SECONDS)
 
 
+# Every upload asks for the holder's queued pass (see consentsvc.prepared); at most one exists.
+_QUEUED = prepared.PreparedQuery(
+    lambda *, user_id: SuggestionJob.objects.filter(owner_id=user_id, status=SuggestionJob.Status.QUEUED)
+    .order_by("-created_at", "-id").values(*prepared.field_names(SuggestionJob))[:1],
+    user_id=SuggestionJob._meta.get_field("owner"),
+)
+
+
 def _one_queued(user_id: int) -> SuggestionJob | None:
-    return SuggestionJob.objects.filter(owner_id=user_id, status=SuggestionJob.Status.QUEUED).first()
+    rows = _QUEUED.rows(user_id=user_id)
+    return prepared.instance(SuggestionJob, rows[0]) if rows else None
 
 
 def suggestion_job_request(*, user_id: int, trigger: str = SuggestionJob.Trigger.REQUEST) -> SuggestionJob:

@@ -103,3 +103,14 @@ def test_a_sequence_parameter_takes_any_length(alice, bob):
     assert query.rows(ids=[alice.pk]) == [{"username": alice.username}]
     assert query.rows(ids=[bob.pk, alice.pk]) == [{"username": alice.username}, {"username": bob.username}]
     assert query.rows(ids=[bob.pk]) == [{"username": bob.username}]
+
+
+def test_a_shape_that_matches_nothing_answers_nothing_without_a_query(alice):
+    query = prepared.PreparedQuery(
+        lambda *, ids, kinds: User.objects.filter(pk__in=ids, username__in=list(kinds)).values("username"),
+        ids=(User._meta.get_field("id"),),
+    )
+    with CaptureQueriesContext(connection) as captured:
+        assert query.rows(ids=[alice.pk], kinds=()) == []
+    assert captured.captured_queries == []
+    assert query.rows(ids=[alice.pk], kinds=(alice.username,)) == [{"username": alice.username}]
