@@ -100,10 +100,21 @@ def _fresh_database():
         params = connection.get_connection_params()
         params["dbname"] = "postgres"
         with psycopg.connect(**params, autocommit=True) as admin:
-            # FORCE: the sequencer thread keeps its connection while it is being woken.
+            _wait_for_sessions(admin, name)
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{name}"')
     call_command("migrate", verbosity=0)
+
+
+def _wait_for_sessions(admin, name: str, seconds: float = 3.0) -> None:
+    """Gives the sequencer thread the moment it keeps its connection after its last wake to let it
+    go, so the database is dropped without cutting it off mid-query (FORCE does, after this)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]).fetchone()
+        if not row[0]:
+            return
+        time.sleep(0.1)
 
 
 def _drop_database():
@@ -121,6 +132,7 @@ def _drop_database():
     params = connection.get_connection_params()
     params["dbname"] = "postgres"
     with psycopg.connect(**params, autocommit=True) as admin:
+        _wait_for_sessions(admin, name)
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
