@@ -8,14 +8,12 @@ seq and why.
 
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC
 from hmac import compare_digest
 from itertools import islice
-from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -170,20 +168,18 @@ _SQLITE_VALUES = {
 }
 
 
-def _sqlite_check_sql(*, django_cursor: bool = True) -> str:
+def _sqlite_check_sql() -> str:
     """The expression that is true when a row's columns, written out in the canonical layout, are
-    its canonical bytes. For a Django cursor every "%" is doubled once more (Django's SQLite cursor
-    turns "%%" into "%", and a lone "%s" into a parameter)."""
+    its canonical bytes. Every "%" is doubled twice: once for printf(), once more for Django's
+    SQLite cursor (which turns "%%" into "%", and a lone "%s" into a parameter)."""
     names = ("action", "actor_id", "actor_kind", "event_id", "object_id", "object_type", "outcome", "prev_hash",
              "purpose", "request_id", "seq", "subject_id", "time")
     marks = {name: f"\x00{name}\x00" for name in names}
     head, tail = canonical.encode_edges(**marks)
-    template = (head + b"\x00details\x00" + tail).decode().replace("%", "%%").replace("'", "''")
+    template = (head + b"\x00details\x00" + tail).decode().replace("%", "%%%%").replace("'", "''")
     args = [_SQLITE_VALUES.get(piece, piece) for piece in template.split("\x00")[1::2]]
     for name in (*names, "details"):
-        template = template.replace(f"\x00{name}\x00", "%s")
-    if django_cursor:
-        template = template.replace("%", "%%")
+        template = template.replace(f"\x00{name}\x00", "%%s")
     return f"canonical = CAST(printf('{template}', {', '.join(args)}) AS BLOB)"
 
 
@@ -191,76 +187,21 @@ _SQLITE_SQL = (
     f"SELECT seq, canonical, prev_hash, hash, mac, {_sqlite_check_sql()} "  # noqa: S608 (constants)
     "FROM audit_auditevent WHERE seq <= %s ORDER BY seq"
 )
-_SQLITE_PLAIN_SQL = "SELECT seq, canonical, prev_hash, hash, mac FROM audit_auditevent WHERE seq <= %s ORDER BY seq"
-# The same check over the whole trail in one statement, for a second connection.
-_SQLITE_ALL_AGREE_SQL = (
-    f"SELECT NOT EXISTS (SELECT 1 FROM audit_auditevent WHERE seq <= ? AND NOT ({_sqlite_check_sql(django_cursor=False)}))"  # noqa: E501, S608
-)
-
-
-class _SqliteColumnCheck:
-    """Checks every row's columns against its canonical bytes on a second, read-only connection,
-    in a thread, while the walk hashes on the first: SQLite runs the whole statement without the
-    GIL (it returns one row), so on a machine with a free core the check costs the walk nothing.
-
-    Used only where a second connection sees what the first does: a database file, and no
-    transaction open on the first connection (its uncommitted rows would be missing). Each
-    connection reads its own snapshot; rows up to the head are append-only, and a column changed
-    between the two reads is one a single read started a moment earlier would not have seen either."""
-
-    def __init__(self, max_seq: int):
-        self.agree: bool | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(max_seq,), daemon=True)
-        self._thread.start()
-
-    @staticmethod
-    def usable() -> bool:
-        name = str(connection.settings_dict["NAME"])
-        return (not connection.in_atomic_block and name not in ("", ":memory:") and "mode=memory" not in name
-                and Path(name).is_file())
-
-    def _run(self, max_seq: int) -> None:
-        import sqlite3
-
-        name = Path(str(connection.settings_dict["NAME"])).resolve()
-        try:
-            with closing(sqlite3.connect(f"{name.as_uri()}?mode=ro", uri=True, timeout=20)) as second:
-                self.agree = bool(second.execute(_SQLITE_ALL_AGREE_SQL, [max_seq]).fetchone()[0])
-        except BaseException as exc:  # noqa: BLE001 (handed to the caller, which then checks on its own)
-            self._error = exc
-
-    def result(self) -> bool:
-        """Whether every row's columns agree; False also when the check could not run."""
-        self._thread.join()
-        return bool(self.agree) and self._error is None
 
 
 def _sqlite_rows(max_seq: int):
-    """Chunks of rows, each row's columns checked against its canonical bytes inside SQLite: by a
-    flag in the same statement (in a transaction, or an in-memory database), else on a second
-    connection at the same time (_SqliteColumnCheck). Raises _ColumnsDisagree at the first chunk
-    that disagrees, or at the end when the second connection found a row that does."""
-    check = _SqliteColumnCheck(max_seq) if _SqliteColumnCheck.usable() else None
-    try:
-        with connection.cursor() as cursor:
-            if check is not None:
-                cursor.execute(_SQLITE_PLAIN_SQL, [max_seq])
-                while rows := cursor.fetchmany(_CHUNK):
-                    yield _Chunk(*map(list, zip(*rows, strict=True)), {})
-                if not check.result():
-                    raise _ColumnsDisagree
-                return
-            cursor.execute(_SQLITE_SQL, [max_seq])
-            while rows := cursor.fetchmany(_CHUNK):
-                seqs, bodies, prev_hashes, hashes, macs, agree = map(list, zip(*rows, strict=True))
-                if not all(agree):
-                    raise _ColumnsDisagree
-                yield _Chunk(seqs, bodies, prev_hashes, hashes, macs, {})
-    finally:
-        if check is not None and not check.result():
-            # The walk stopped early, at a problem; a disagreeing column may come before it.
-            raise _ColumnsDisagree
+    """Chunks of rows, each row's columns checked against its canonical bytes inside SQLite (a flag
+    in the same statement); raises _ColumnsDisagree at the first chunk that disagrees.
+
+    (A second connection checking the columns in a thread while this one hashes was tried: SQLite
+    runs it without the GIL, yet both together were slower than this on the benchmark machine.)"""
+    with connection.cursor() as cursor:
+        cursor.execute(_SQLITE_SQL, [max_seq])
+        while rows := cursor.fetchmany(_CHUNK):
+            seqs, bodies, prev_hashes, hashes, macs, agree = map(list, zip(*rows, strict=True))
+            if not all(agree):
+                raise _ColumnsDisagree
+            yield _Chunk(seqs, bodies, prev_hashes, hashes, macs, {})
 
 
 # PostgreSQL: the rows stream in binary, and each chunk is checked as a whole.

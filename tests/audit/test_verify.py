@@ -310,39 +310,3 @@ def test_event_macs_equal_one_hmac_per_event():
     leaves = [os.urandom(32) for _ in range(5)]
     for key in (b"k" * 32, b"a much longer key than one block of sha-256, which is sixty-four bytes long"):
         assert event_macs(leaves, key) == [event_mac(leaf, key) for leaf in leaves]
-
-
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's second connection")
-@pytest.mark.parametrize("tampered", [False, True])
-def test_it_checks_the_columns_on_a_second_connection_where_it_can(trail, tmp_path, monkeypatch, tampered):
-    """Outside a transaction, on a database file, the columns are checked on a second connection
-    while the walk hashes: the same verdict, and a disagreement is still named."""
-    import sqlite3
-    from contextlib import closing
-
-    from audit import verification
-
-    if tampered:
-        _sql("UPDATE audit_auditevent SET purpose = 'other' WHERE seq = 9")
-    path = tmp_path / "trail.sqlite3"
-    with connection.cursor() as cursor, closing(sqlite3.connect(path)) as copy:  # the same rows, in a file
-        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_auditevent'")
-        copy.execute(cursor.fetchone()[0])
-        cursor.execute("SELECT * FROM audit_auditevent")
-        rows = cursor.fetchall()
-        copy.executemany(f"INSERT INTO audit_auditevent VALUES ({', '.join('?' * len(rows[0]))})", rows)  # noqa: S608
-        copy.commit()
-    monkeypatch.setitem(connection.settings_dict, "NAME", str(path))
-    monkeypatch.setattr(verification._SqliteColumnCheck, "usable", staticmethod(lambda: True))
-    verdicts = []
-    result = verification._SqliteColumnCheck.result
-    monkeypatch.setattr(verification._SqliteColumnCheck, "result", lambda self: verdicts.append(result(self))
-                        or verdicts[-1])
-    report = audit_verify()
-    assert verdicts and verdicts[-1] is (not tampered)
-    if tampered:
-        assert (report.ok, report.first_bad_seq) == (False, 9), report.problem
-        assert "column purpose" in report.problem
-    else:
-        assert report.ok, report.problem
-        assert (report.events, report.checkpoints) == (23, 5)
