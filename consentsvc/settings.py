@@ -120,7 +120,8 @@ else:
     # The embedded default's database is this user's alone: var/ 0700, the file 0600.
     private_dir(VAR_DIR)
     _db = {
-        "ENGINE": "django.db.backends.sqlite3",
+        # Django's SQLite backend with writers queueing on a file lock (see consentsvc/sqlite3/base.py).
+        "ENGINE": "consentsvc.sqlite3",
         "NAME": private_file(VAR_DIR / "db.sqlite3"),
         # Keep each worker's connection open between requests: opening one (and running the
         # PRAGMAs below) costs more than the queries of a typical API call.
