@@ -14,6 +14,14 @@ transaction (autocommit statements: the cache table, a token's last-used stamp) 
 and meet SQLite's busy handler as before; readers never wait (WAL). A process that dies holding
 it releases it with its file descriptors. An in-memory database (the test suite's) has no file
 and takes no lock.
+
+Measured with bench/http_bench.py (toggle PUT, same period, 3 pairs): at 8 clients 0.40-0.45x
+the floor against 0.38-0.43x, p99 61-73 ms against 159-164 ms; it also removes the collapse
+where every waiter sits in a 100 ms sleep while the lock is free (one run fell to 0.10x).
+
+The wait has no deadline of its own (SQLite's `timeout` only bounds the BEGIN that follows):
+a writer waits for as long as the transaction before it runs. Under gunicorn a request stuck
+that long is ended by the worker timeout, which frees whatever it held.
 """
 
 import fcntl
