@@ -15,6 +15,8 @@ inclusion and consistency proofs at --proof-events (1M by default) against 50 ms
 
 Options: --events N (default 100000), --repeat R (default 3; medians), --single N (default 3000),
 --proof-events N (default 1000000; 0 skips the proofs), --writers N (default 32, PostgreSQL only; 0 skips),
+--writer-processes (each writer its own process, as server processes are, with its own sequencer thread;
+by default the writers are threads of this process, sharing one sequencer thread),
 --only verify (appends the events, then measures only verification: for iterating on audit_verify),
 --db-name NAME (the throwaway PostgreSQL database; default bench_audit, so two people benchmarking
 at once each pick their own).
@@ -394,6 +396,48 @@ def bench_writers(writers: int, seconds: float) -> dict:
     return {"rate": sum(counts) / elapsed, "lag_p99": p99, "sequencer": settings_sequencer()}
 
 
+def bench_writer_child(threads: int, seconds: float) -> None:
+    """Runs in its own process (as one of several server processes would): after one warm-up append it
+    says "ready", waits for "go" on stdin, then `threads` threads append one event per transaction for
+    `seconds`; prints how many it appended and the integration lags its own sequencer saw, as JSON."""
+    from django.db import connection, transaction
+
+    from audit.services import audit_append
+
+    with transaction.atomic():  # the connection and the sequencer thread, set up before the clock starts
+        audit_append(action="media.read", actor_kind="service", actor_id="warm-up", subject_id=1,
+                     object_type="media_item", object_id=0, purpose="sharing_suggestions")
+    connection.close()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    result = bench_writers(threads, seconds)
+    time.sleep(1.5)  # events committed at the end are still integrated (and their lags seen) by someone
+    print(json.dumps(result))
+
+
+def bench_writer_processes(processes: int, seconds: float, var_dir: str, db_name: str) -> dict:
+    """`processes` processes with one writer each, started together: events/s in all, and the p99 of
+    the integration lags the processes' sequencers saw."""
+    children = [
+        subprocess.Popen([sys.executable, __file__, "--writer-child", "1", "--writer-seconds", str(seconds),
+                          "--var-dir", var_dir, "--db-name", db_name],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+        for _ in range(processes)
+    ]
+    for child in children:
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("a writer process did not start")
+    for child in children:
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    results = []
+    for child in children:
+        out, _ = child.communicate(timeout=seconds * 4 + 60)
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    rate = sum(r["rate"] for r in results)
+    return {"rate": rate, "lag_p99": max(r["lag_p99"] for r in results), "sequencer": results[0]["sequencer"]}
+
+
 def settings_sequencer() -> str:
     from django.conf import settings
 
@@ -446,6 +490,9 @@ def main():
     parser.add_argument("--proof-events", type=int, default=1_000_000, help="trail size for the proofs (0: skip)")
     parser.add_argument("--writers", type=int, default=32, help="concurrent writers on PostgreSQL (0: skip)")
     parser.add_argument("--writer-seconds", type=float, default=5.0)
+    parser.add_argument("--writer-processes", action="store_true",
+                        help="each writer its own process (as server processes are), not a thread of this one")
+    parser.add_argument("--writer-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=("verify",), help="measure only this (the appends still run, untimed)")
     parser.add_argument("--db-name", help="PostgreSQL database to create and drop (default bench_audit)")
     parser.add_argument("--export-child", choices=("csv", "jsonl"), help=argparse.SUPPRESS)
@@ -455,6 +502,10 @@ def main():
     if args.export_child:
         _setup(args.var_dir, args.db_name)
         bench_export_child(args.export_child)
+        return
+    if args.writer_child:
+        _setup(args.var_dir, args.db_name)
+        bench_writer_child(args.writer_child, args.writer_seconds)
         return
 
     var_dir = tempfile.mkdtemp(prefix="audit-bench-")
@@ -487,8 +538,13 @@ def main():
                     results[fmt].append(bench_export(fmt, var_dir, db_name))
                 if vendor == "postgresql" and args.writers:
                     _fresh_database()
-                    results["writers1"].append(bench_writers(1, args.writer_seconds))
-                    results["writersN"].append(bench_writers(args.writers, args.writer_seconds))
+                    if args.writer_processes:
+                        connection.close()
+                        for key, count in (("writers1", 1), ("writersN", args.writers)):
+                            results[key].append(bench_writer_processes(count, args.writer_seconds, var_dir, db_name))
+                    else:
+                        results["writers1"].append(bench_writers(1, args.writer_seconds))
+                        results["writersN"].append(bench_writers(args.writers, args.writer_seconds))
             print(f"  run {run + 1}/{args.repeat} done", file=sys.stderr)
         if args.proof_events and args.only != "verify":
             proofs = bench_proofs(args.proof_events)
@@ -548,7 +604,8 @@ def main():
             sequencer = results["writersN"][0]["sequencer"]
             if sequencer == "outbox" and lag >= 1:
                 missed.append("integration lag")
-            row(f"{args.writers} concurrent writers (1 per transaction)", f"{rate('writersN'):,.0f}/s",
+            kind = "processes" if args.writer_processes else "threads"
+            row(f"{args.writers} concurrent writer {kind} (1/tx)", f"{rate('writersN'):,.0f}/s",
                 "1 writer", f"{rate('writers1'):,.0f}/s", rate("writersN") / rate("writers1"), RATIOS["writers"],
                 f"{sequencer}: integration lag p99 {lag * 1000:,.0f} ms (< 1 s)" if sequencer == "outbox"
                 else "inline: no lag")
