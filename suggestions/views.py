@@ -108,12 +108,8 @@ def suggestion_share(request, pk: int):
 @holder_required
 @require_POST
 def share_link_revoke(request, link_id: int):
-    try:
-        sharing.share_link_revoke(user_id=request.user.pk, link_id=link_id)
-    except ServiceError as exc:
-        raise Http404 from exc
-    messages.success(request, "The link no longer works.")
-    return redirect("suggestions:list")
+    return _on_own(request, lambda: sharing.share_link_revoke(user_id=request.user.pk, link_id=link_id),
+                   "The link no longer works.")
 
 
 # --------------------------------------------------------------------------- opened by anyone with the link
@@ -149,22 +145,25 @@ def shared_content(request, token: str):
 @holder_required
 @require_POST
 def suggestion_accept(request, pk: int):
-    try:
-        services.suggestion_accept(user_id=request.user.pk, suggestion_id=pk)
-    except ServiceError as exc:
-        raise Http404 from exc
-    messages.success(request, "Marked as shared.")
-    return redirect("suggestions:list")
+    return _on_own(request, lambda: services.suggestion_accept(user_id=request.user.pk, suggestion_id=pk),
+                   "Marked as shared.")
 
 
 @holder_required
 @require_POST
 def suggestion_dismiss(request, pk: int):
+    return _on_own(request, lambda: services.suggestion_dismiss(user_id=request.user.pk, suggestion_id=pk),
+                   "Dismissed and deleted. It will not be suggested again.")
+
+
+def _on_own(request, action, done: str):
+    """A holder's action on one of their own suggestions or links: any refusal (another holder's, or
+    gone) is a 404; success says `done` on the list."""
     try:
-        services.suggestion_dismiss(user_id=request.user.pk, suggestion_id=pk)
+        action()
     except ServiceError as exc:
         raise Http404 from exc
-    messages.success(request, "Dismissed and deleted. It will not be suggested again.")
+    messages.success(request, done)
     return redirect("suggestions:list")
 
 
