@@ -90,14 +90,18 @@ def server_env(var_dir: str) -> dict:
     return env
 
 
-def start_server(var_dir: str, workers: int) -> tuple[subprocess.Popen, str]:
+def start_server(var_dir: str, workers: int, breakdown: bool = False) -> tuple[subprocess.Popen, str]:
     env = server_env(var_dir)
+    app = ["consentsvc.wsgi"]
+    if breakdown:  # the same service, with a timeline of each upload (bench/upload_timeline.py)
+        app = ["upload_timeline:application", "--pythonpath", str(ROOT / "bench")]
+        env["TIMELINE_FILE"] = str(Path(var_dir) / "timeline.jsonl")
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         subprocess.run([sys.executable, "manage.py", *command, "-v0"], cwd=ROOT, env=env, check=True)
     port = free_port()
     gunicorn = Path(sys.executable).parent / "gunicorn"
     server = subprocess.Popen(
-        [str(gunicorn), "consentsvc.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        [str(gunicorn), *app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--timeout", "120", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
@@ -259,12 +263,46 @@ def scenarios(base: str, people: People, photo: bytes):
         )
         return (response.status_code == 201) or f"POST {response.status_code} {response.text[:120]}", True
 
+    async def transfer(http, index, sequence):
+        # The same request, answered by bench/upload_timeline.py as soon as the body is parsed.
+        unique = photo + f"bench {index} {sequence} {time.time_ns()}".encode()
+        response = await http.post(
+            f"{base}/api/v1/media/", files={"file": ("bench.jpg", unique, "image/jpeg")},
+            headers={**auth(people.holders[index][1]), "X-Bench-Transfer-Only": "1"},
+        )
+        return (response.status_code == 201) or f"transfer {response.status_code}", False
+
     async def audit_events(http, index, sequence):
         response = await http.get(f"{base}/api/v1/audit/events/", headers=auth(people.auditor_token))
         return (response.status_code == 200) or f"audit {response.status_code}", False
 
     return floor, {"consent GET": consent_get, "consent PUT": consent_put, "upload 3MP": upload,
-                   "audit events GET": audit_events}
+                   "audit events GET": audit_events}, transfer
+
+
+def breakdown(var_dir: str, seconds: float, floor, upload, transfer, floor_seconds: float) -> tuple[int, list[str]]:
+    """One client: uploads timed phase by phase inside the server, then the transfer floor, then the
+    no-database floor. Prints the medians; returns how many uploads were stored, and the errors."""
+    import json
+
+    timeline = Path(var_dir) / "timeline.jsonl"
+    timeline.write_text("")
+    steps = [Step("upload 3MP (timed inside)", 1), Step("transfer floor", 1), Step("floor (healthz)", 1)]
+    for step, request in zip(steps, (upload, transfer, floor), strict=True):
+        asyncio.run(drive(step, seconds, request))
+    lines = [json.loads(line) for line in timeline.read_text().splitlines() if line]
+    print(f"\nupload at 1 client, inside the server (medians of {len(lines)}; ms since the request reached the app):")
+    labels = sorted({label for line in lines for label in line},
+                    key=lambda label: statistics.median(line[label] for line in lines if label in line))
+    previous = 0.0
+    for label in labels:
+        value = statistics.median(line[label] for line in lines if label in line)
+        print(f"  {value:8.2f}  (+{value - previous:5.2f})  {label}")
+        previous = value
+    print(f"  client side: upload p50 {steps[0].pct(0.5):.1f} ms; the same request only parsed (transfer floor) "
+          f"p50 {steps[1].pct(0.5):.1f} ms; GET /healthz/ p50 {steps[2].pct(0.5):.1f} ms; in process "
+          f"{floor_seconds * 1000:.1f} ms")
+    return len(steps[0].latencies), [error for step in steps for error in step.errors]
 
 
 def check_writes(people: People, put_writes: int, uploads: int) -> list[str]:
@@ -291,13 +329,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each measured step")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
+    parser.add_argument("--breakdown", action="store_true",
+                        help="serve through bench/upload_timeline.py and print where a 1-client upload's time goes, "
+                             "beside the transfer floor (the same request, only parsed)")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
 
     var_dir = tempfile.mkdtemp(prefix="http-bench-")
     server = None
     try:
-        server, base = start_server(var_dir, args.workers)
+        server, base = start_server(var_dir, args.workers, breakdown=args.breakdown)
         django_setup(var_dir)
         from django.conf import settings
 
@@ -308,7 +349,7 @@ def main() -> None:
         floor_seconds = in_process_floor(photo)
         print(f"3 MP photo {len(photo) / 1e6:.1f} MB; in-process decode+validate+thumbnail+encrypt "
               f"{floor_seconds * 1000:.1f} ms")
-        floor, named = scenarios(base, people, photo)
+        floor, named, transfer = scenarios(base, people, photo)
         results: list[tuple[Step, Step]] = []
         for name, request in named.items():
             for clients in levels:
@@ -321,12 +362,17 @@ def main() -> None:
                 print(base_step.line())
                 print(step.line() + f"  = {ratio:.2f}x floor")
 
+        extra_uploads, extra_errors = 0, []
+        if args.breakdown:
+            extra_uploads, extra_errors = breakdown(var_dir, args.seconds, floor, named["upload 3MP"], transfer,
+                                                    floor_seconds)
+
         failures = []
-        errors = [e for pair in results for s in pair for e in s.errors]
+        errors = [e for pair in results for s in pair for e in s.errors] + extra_errors
         if errors:
             failures.append(f"{len(errors)} errors, e.g. {errors[:3]}")
         put_writes = sum(s.writes for _, s in results if s.name == "consent PUT")
-        uploads = sum(len(s.latencies) for _, s in results if s.name == "upload 3MP")
+        uploads = sum(len(s.latencies) for _, s in results if s.name == "upload 3MP") + extra_uploads
         failures += check_writes(people, put_writes, uploads)
         print(f"\nwrites: {put_writes} consent changes, {uploads} uploads: "
               + ("each matched by one ledger entry / media row and one audit event" if not failures else "MISMATCH"))
