@@ -1,14 +1,25 @@
 """The audit tables' database triggers.
 
 consentsvc.db.append_only (migration 0002) refuses UPDATE and DELETE (and TRUNCATE on
-PostgreSQL). The INSERT guards here (migration 0004) refuse a row that does not extend the
-head: an event must take the next seq and link to the hash of the event before it, and a
-checkpoint cannot claim more events than the trail holds. So even with the database's
-credentials, rows cannot be slipped in beyond or between the service's own; rows written with
-the guards dropped are still caught by their MACs (audit.keys) and reported by audit_verify.
+PostgreSQL). The INSERT guards here refuse a row that does not extend the head: an event must
+take the next seq and link to the hash of the event before it, and a checkpoint cannot claim
+more events than the trail holds. So even with the database's credentials, rows cannot be
+slipped in beyond or between the service's own; rows written with the guards dropped are still
+caught by their MACs (audit.keys) and reported by audit_verify.
+
+How the events' guard is built:
+- PostgreSQL: a trigger once per statement, over the rows it inserted (migration 0009).
+- SQLite: the table's own link key (migration 0010). Each row's (seq - 1, prev_hash) is a
+  foreign key to (seq, hash), through a virtual generated column, and seq 1 must link to the
+  genesis hash: a row whose predecessor is missing, or whose link is not its predecessor's hash,
+  is refused, and seq is unique, so the only row that gets in is the next one, linked to the last
+  hash. A row trigger did the same before; invoking any row trigger costs SQLite about 11 us for
+  this row shape, the key about 1.5 (bench/sqlite_guard_bench.py).
 
 ``suspended()`` takes every trigger off inside one transaction and puts them back at its end
-(a rollback puts them back too). Only tamper tests use it, as a database owner would.
+(a rollback puts them back too); on SQLite it defers the link key to the commit (a pragma cannot
+turn foreign keys off inside a transaction), so tamper tests forge rows in a transaction that is
+rolled back, as the test suite's are. Only tamper tests use it, as a database owner would.
 """
 
 from contextlib import contextmanager
@@ -19,13 +30,17 @@ from consentsvc import db
 
 AUDIT_TABLES = ("audit_auditevent", "audit_auditcheckpoint", "audit_audittile", "audit_auditcosignature")
 
-_SQLITE_GUARDS = [
+# The events' row guard on SQLite until migration 0010 (which replaces it with the link key below);
+# its reverse puts it back.
+SQLITE_ROW_GUARD = (
     "CREATE TRIGGER IF NOT EXISTS audit_auditevent_extends_head BEFORE INSERT ON audit_auditevent "
     "WHEN NEW.seq IS NOT COALESCE((SELECT MAX(seq) FROM audit_auditevent), 0) + 1 "
     "OR NEW.prev_hash IS NOT COALESCE((SELECT hash FROM audit_auditevent WHERE seq = NEW.seq - 1), "
     "printf('%064d', 0)) "
     "BEGIN SELECT RAISE(ABORT, 'audit_auditevent: an INSERT must extend the head (next seq, linked to the last "
-    "hash)'); END",
+    "hash)'); END"
+)
+_SQLITE_GUARDS = [
     "CREATE TRIGGER IF NOT EXISTS audit_auditcheckpoint_within_trail BEFORE INSERT ON audit_auditcheckpoint "
     "WHEN NEW.tree_size < 1 OR NEW.tree_size > COALESCE((SELECT MAX(seq) FROM audit_auditevent), 0) "
     "BEGIN SELECT RAISE(ABORT, 'audit_auditcheckpoint: a checkpoint cannot claim events the trail does not "
@@ -105,6 +120,65 @@ def remove_insert_guard_sql(vendor: str) -> list[str]:
     raise NotImplementedError(vendor)
 
 
+# SQLite: the events table's link key (see the module docstring), appended to its column list.
+SQLITE_LINK_INDEX = "audit_event_seq_hash"
+SQLITE_LINK_KEY = (
+    ', "prev_seq" bigint GENERATED ALWAYS AS (CASE WHEN "seq" > 1 THEN "seq" - 1 END) VIRTUAL'
+    ', CONSTRAINT "audit_event_links_to_the_event_before" FOREIGN KEY ("prev_seq", "prev_hash") '
+    'REFERENCES "audit_auditevent" ("seq", "hash")'
+    ', CONSTRAINT "audit_event_extends_head" CHECK ("seq" > 1 OR ("seq" = 1 AND "prev_hash" = '
+    "'0000000000000000000000000000000000000000000000000000000000000000'))"
+)
+_EVENT_COLUMNS = ("seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id",
+                  "purpose", "outcome", "request_id", "details", "canonical", "prev_hash", "hash", "event_id", "mac")
+
+
+def without_link_key(table_sql: str) -> str:
+    """The events table's CREATE TABLE without the link key (as it was before migration 0010)."""
+    return table_sql.replace(SQLITE_LINK_KEY, "")
+
+
+def _rebuild_sqlite_events(schema_editor, *, link: bool) -> None:
+    """Rebuilds audit_auditevent with (link=True) or without its link key, keeping every row, index
+    and trigger. Runs in a migration, where Django's SQLite schema editor has foreign keys off."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_auditevent'")
+        table_sql = without_link_key(cursor.fetchone()[0])
+        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_auditevent' "
+                       "AND sql IS NOT NULL AND name != %s", [SQLITE_LINK_INDEX])
+        indexes = [row[0] for row in cursor.fetchall()]
+        head, rest = table_sql.split("(", 1)
+        if not (rest.endswith(")") and head.strip() == 'CREATE TABLE "audit_auditevent"'):
+            raise RuntimeError(f"audit_auditevent's schema is not the one expected: {table_sql[:120]}")
+        new_sql = 'CREATE TABLE "audit_auditevent__new" (' + rest[:-1] + (SQLITE_LINK_KEY if link else "") + ")"
+        for sql in [*remove_insert_guard_sql("sqlite"), *db.remove_sql("sqlite", "audit_auditevent")]:
+            cursor.execute(sql)
+        cursor.execute(new_sql)
+        columns = ", ".join(f'"{name}"' for name in _EVENT_COLUMNS)
+        cursor.execute(f'INSERT INTO "audit_auditevent__new" ({columns}) '  # noqa: S608 (constants)
+                       f'SELECT {columns} FROM "audit_auditevent" ORDER BY "seq"')
+        cursor.execute('DROP TABLE "audit_auditevent"')
+        cursor.execute('ALTER TABLE "audit_auditevent__new" RENAME TO "audit_auditevent"')
+        for sql in indexes:
+            cursor.execute(sql)
+        if link:
+            cursor.execute(f'CREATE UNIQUE INDEX "{SQLITE_LINK_INDEX}" ON "audit_auditevent" ("seq", "hash")')
+        for sql in [*db.install_sql("sqlite", "audit_auditevent"), *insert_guard_sql("sqlite")]:
+            cursor.execute(sql)
+        if not link:
+            cursor.execute(SQLITE_ROW_GUARD)
+
+
+def install_link_key(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        _rebuild_sqlite_events(schema_editor, link=True)
+
+
+def remove_link_key(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        _rebuild_sqlite_events(schema_editor, link=False)
+
+
 def install_insert_guards(apps, schema_editor):
     for statement in insert_guard_sql(schema_editor.connection.vendor):
         schema_editor.execute(statement, params=None)
@@ -119,17 +193,30 @@ def remove_insert_guards(apps, schema_editor):
 def suspended(using: str = "default"):
     connection = connections[using]
     vendor = connection.vendor
-    with transaction.atomic(using=using):
-        with connection.cursor() as cursor:
-            for table in AUDIT_TABLES:
-                for sql in db.remove_sql(vendor, table):
+    try:
+        with transaction.atomic(using=using):
+            with connection.cursor() as cursor:
+                if vendor == "sqlite":
+                    # The link key's foreign key is checked at the commit (until the transaction
+                    # ends), and its CHECK not at all while suspended. Rows forged here fail the
+                    # foreign key check: the transaction must be rolled back, not committed, and the
+                    # test suite's end-of-test constraint check leaves it alone (tests/conftest.py).
+                    cursor.execute("PRAGMA defer_foreign_keys = ON")
+                    cursor.execute("PRAGMA ignore_check_constraints = ON")
+                    connection.audit_link_deferred = True
+                for table in AUDIT_TABLES:
+                    for sql in db.remove_sql(vendor, table):
+                        cursor.execute(sql)
+                for sql in remove_insert_guard_sql(vendor):
                     cursor.execute(sql)
-            for sql in remove_insert_guard_sql(vendor):
-                cursor.execute(sql)
-        yield
-        with connection.cursor() as cursor:
-            for table in AUDIT_TABLES:
-                for sql in db.install_sql(vendor, table):
+            yield
+            with connection.cursor() as cursor:
+                for table in AUDIT_TABLES:
+                    for sql in db.install_sql(vendor, table):
+                        cursor.execute(sql)
+                for sql in insert_guard_sql(vendor):
                     cursor.execute(sql)
-            for sql in insert_guard_sql(vendor):
-                cursor.execute(sql)
+    finally:
+        if vendor == "sqlite":  # a connection setting, which a rollback does not reset
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA ignore_check_constraints = OFF")

@@ -8,11 +8,12 @@ per variant, with the audit events table's columns and indexes (copied from a mi
 and times executemany of 1,000 chained rows per transaction. Variants:
 
 - none: no guard;
-- the service's guard (audit.triggers): a BEFORE INSERT trigger that checks the next seq and the link;
-- the same trigger with a WHEN that is never true, which shows what invoking a row trigger costs;
-- a composite foreign key (prev_seq, prev_hash) -> (seq, hash) with a CHECK that prev_seq = seq - 1,
-  which refuses the same rows a linked, gap-free chain refuses (a row must link to the existing
-  row before it; seq is unique), enforced by SQLite's foreign key check instead of a trigger.
+- the row trigger that guarded the trail before migration 0010: it checks the next seq and the link;
+- a row trigger whose WHEN is never true, which shows what invoking any row trigger costs;
+- the service's guard since migration 0010 (audit.triggers): the link key, a foreign key from
+  (seq - 1, prev_hash) to (seq, hash) through a virtual generated column, with a CHECK that seq 1
+  links to the genesis hash. It refuses the same rows (a row must link to the existing row before
+  it; seq is unique), through SQLite's foreign key check instead of a trigger.
 
 Prints the median microseconds per row after 3 warm-up batches, and each variant's cost over none.
 """
@@ -50,19 +51,21 @@ def _schema(var_dir: str) -> list[str]:
 
     settings.DATABASES["default"]["NAME"] = str(Path(var_dir) / "schema.sqlite3")
     call_command("migrate", "audit", verbosity=0)
+    from audit.triggers import SQLITE_LINK_INDEX, without_link_key
+
     with connection.cursor() as cursor:
         cursor.execute("SELECT sql FROM sqlite_master WHERE tbl_name = 'audit_auditevent' AND type IN ('table', "
-                       "'index') AND sql IS NOT NULL ORDER BY type DESC")
-        return [row[0] for row in cursor.fetchall()]
+                       "'index') AND sql IS NOT NULL AND name != %s ORDER BY type DESC", [SQLITE_LINK_INDEX])
+        return [without_link_key(row[0]) for row in cursor.fetchall()]
 
 
 def _guard_sql() -> str:
-    from audit.triggers import insert_guard_sql
+    from audit.triggers import SQLITE_ROW_GUARD
 
-    return next(sql for sql in insert_guard_sql("sqlite") if "audit_auditevent_extends_head" in sql)
+    return SQLITE_ROW_GUARD
 
 
-def _rows(first: int, count: int, prev: str, with_prev_seq: bool) -> tuple[list[tuple], str]:
+def _rows(first: int, count: int, prev: str) -> tuple[list[tuple], str]:
     rows = []
     for seq in range(first, first + count):
         body = (b'{"action":"media.read","actor_id":"%d","actor_kind":"service","details":{"count":%d,'
@@ -73,7 +76,7 @@ def _rows(first: int, count: int, prev: str, with_prev_seq: bool) -> tuple[list[
                "media_item", str(seq), "camera_roll_cloud_processing", "allowed", f"req-{seq // 10:08d}",
                '{"count": 1, "variant": "original"}', body, prev, leaf, f"00000000-0000-4000-8000-{seq:012d}",
                "m" * 64)
-        rows.append((*row, seq - 1 if seq > 1 else None) if with_prev_seq else row)
+        rows.append(row)
         prev = leaf
     return rows, prev
 
@@ -86,18 +89,17 @@ def run(schema: list[str], extra: list[str], foreign_key: bool, batches: int, va
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
         table, *indexes = schema
-        if foreign_key:
-            table = table.rstrip().removesuffix(")") + (
-                ', "prev_seq" bigint NULL, FOREIGN KEY ("prev_seq", "prev_hash") REFERENCES "audit_auditevent" '
-                '("seq", "hash"), CHECK (("seq" = 1 AND "prev_seq" IS NULL) OR "prev_seq" = "seq" - 1))')
-            indexes = [*indexes, 'CREATE UNIQUE INDEX "audit_event_seq_hash" ON "audit_auditevent" ("seq", "hash")']
+        if foreign_key:  # the service's link key (audit.triggers), as migration 0010 builds it
+            from audit.triggers import SQLITE_LINK_INDEX, SQLITE_LINK_KEY
+
+            table = table.rstrip().removesuffix(")") + SQLITE_LINK_KEY + ")"
+            indexes = [*indexes, f'CREATE UNIQUE INDEX "{SQLITE_LINK_INDEX}" ON "audit_auditevent" ("seq", "hash")']
         for sql in (table, *indexes, *extra):
             db.execute(sql)
-        columns = 18 if foreign_key else 17
-        insert = f"INSERT INTO audit_auditevent VALUES ({', '.join('?' * columns)})"  # noqa: S608 (constants)
+        insert = f"INSERT INTO audit_auditevent VALUES ({', '.join('?' * 17)})"  # noqa: S608 (constants)
         prev, seq, times = "0" * 64, 1, []
         for _ in range(batches):
-            rows, last = _rows(seq, BATCH, prev, foreign_key)
+            rows, last = _rows(seq, BATCH, prev)
             started = time.perf_counter()
             db.execute("BEGIN IMMEDIATE")
             db.executemany(insert, rows)
@@ -119,12 +121,12 @@ def main() -> None:
     guard = _guard_sql()
     variants = {
         "no guard": ([], False),
-        "the service's guard (row trigger)": ([guard], False),
+        "the row trigger (before migration 0010)": ([guard], False),
         "a row trigger that never fires": ([
             "CREATE TRIGGER never BEFORE INSERT ON audit_auditevent WHEN NEW.seq < 0 "
             "BEGIN SELECT RAISE(ABORT, 'never'); END"
         ], False),
-        "composite foreign key + CHECK": ([], True),
+        "the link key (the service's guard)": ([], True),
     }
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"SQLite {sqlite3.sqlite_version}, {BATCH} rows per transaction, {args.batches} batches, "
@@ -132,7 +134,7 @@ def main() -> None:
     results = {name: run(schema, extra, fk, args.batches, var_dir) for name, (extra, fk) in variants.items()}
     base = results["no guard"]
     for name, value in results.items():
-        print(f"  {name:<36}{value:7.2f} us/row  (+{value - base:5.2f} over no guard)")
+        print(f"  {name:<42}{value:7.2f} us/row  (+{value - base:5.2f} over no guard)")
 
 
 if __name__ == "__main__":
