@@ -189,6 +189,34 @@ def remove_insert_guards(apps, schema_editor):
         schema_editor.execute(statement, params=None)
 
 
+def missing_guards(using: str = "default") -> list[str]:
+    """The audit tables' database guards that are not in place, one message each: the append-only
+    triggers, the INSERT guards (on SQLite the events' link key), enabled. A database owner may have
+    dropped or disabled one, or a schema change rebuilt a table without it; audit_verify fails then
+    (registered as a cross-check in audit.apps)."""
+    connection = connections[using]
+    vendor = connection.vendor
+    with connection.cursor() as cursor:
+        if vendor == "sqlite":
+            expected = [f"{table}_{kind}" for table in AUDIT_TABLES for kind in ("no_update", "no_delete")]
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            present = {row[0] for row in cursor.fetchall()}
+            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_auditevent'")
+            row = cursor.fetchone()
+            problems = [] if row and SQLITE_LINK_KEY in row[0] else [
+                "audit_auditevent has lost its link key, the INSERT guard that makes every row extend the head"]
+        elif vendor == "postgresql":
+            expected = [f"{table}_{kind}" for table in AUDIT_TABLES for kind in ("append_only", "no_truncate")]
+            expected.append("audit_auditevent_extends_head")
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'")
+            present = {row[0] for row in cursor.fetchall()}
+            problems = []
+        else:
+            return [f"no database guards are written for {vendor}"]
+    expected.append("audit_auditcheckpoint_within_trail")
+    return problems + [f"the database guard {name} is missing or disabled" for name in expected if name not in present]
+
+
 @contextmanager
 def suspended(using: str = "default"):
     connection = connections[using]

@@ -74,7 +74,11 @@ def test_the_migration_rebuilds_a_populated_trail_both_ways(many_events):
         assert {"audit_auditevent_no_update", "audit_auditevent_no_delete", "audit_event_time"} <= set(schema)
         assert list(AuditEvent.objects.order_by("seq").values_list("seq", "hash", "mac")) == before
         report = audit_verify()
-        assert report.ok, report.problem
+        if link:
+            assert report.ok, report.problem
+        else:  # the chain is whole; what verification misses is the link key (audit.triggers.missing_guards)
+            assert report.cross_checks == {"database guards": [
+                "audit_auditevent has lost its link key, the INSERT guard that makes every row extend the head"]}
         last = AuditEvent.objects.order_by("-seq").first()
         assert _refused(last, seq=last.seq + 2, prev_hash=last.hash)  # a gap
         assert _refused(last, seq=last.seq + 1, prev_hash=before[0][1])  # linked to another event
