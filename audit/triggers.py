@@ -129,8 +129,6 @@ SQLITE_LINK_KEY = (
     ', CONSTRAINT "audit_event_extends_head" CHECK ("seq" > 1 OR ("seq" = 1 AND "prev_hash" = '
     "'0000000000000000000000000000000000000000000000000000000000000000'))"
 )
-_EVENT_COLUMNS = ("seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id",
-                  "purpose", "outcome", "request_id", "details", "canonical", "prev_hash", "hash", "event_id", "mac")
 
 
 def without_link_key(table_sql: str) -> str:
@@ -147,6 +145,9 @@ def _rebuild_sqlite_events(schema_editor, *, link: bool) -> None:
         cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_auditevent' "
                        "AND sql IS NOT NULL AND name != %s", [SQLITE_LINK_INDEX])
         indexes = [row[0] for row in cursor.fetchall()]
+        # The stored columns, as the table has them (a generated column, hidden 2 or 3, is computed).
+        cursor.execute('PRAGMA table_xinfo("audit_auditevent")')
+        columns = ", ".join(f'"{row[1]}"' for row in cursor.fetchall() if row[6] == 0)
         head, rest = table_sql.split("(", 1)
         if not (rest.endswith(")") and head.strip() == 'CREATE TABLE "audit_auditevent"'):
             raise RuntimeError(f"audit_auditevent's schema is not the one expected: {table_sql[:120]}")
@@ -154,7 +155,6 @@ def _rebuild_sqlite_events(schema_editor, *, link: bool) -> None:
         for sql in [*remove_insert_guard_sql("sqlite"), *db.remove_sql("sqlite", "audit_auditevent")]:
             cursor.execute(sql)
         cursor.execute(new_sql)
-        columns = ", ".join(f'"{name}"' for name in _EVENT_COLUMNS)
         cursor.execute(f'INSERT INTO "audit_auditevent__new" ({columns}) '  # noqa: S608 (constants)
                        f'SELECT {columns} FROM "audit_auditevent" ORDER BY "seq"')
         cursor.execute('DROP TABLE "audit_auditevent"')
@@ -196,23 +196,22 @@ def missing_guards(using: str = "default") -> list[str]:
     (registered as a cross-check in audit.apps)."""
     connection = connections[using]
     vendor = connection.vendor
+    if vendor not in ("sqlite", "postgresql"):
+        return [f"no database guards are written for {vendor}"]
+    expected = [name for table in AUDIT_TABLES for name in db.trigger_names(vendor, table)]
     with connection.cursor() as cursor:
         if vendor == "sqlite":
-            expected = [f"{table}_{kind}" for table in AUDIT_TABLES for kind in ("no_update", "no_delete")]
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
             present = {row[0] for row in cursor.fetchall()}
             cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_auditevent'")
             row = cursor.fetchone()
             problems = [] if row and SQLITE_LINK_KEY in row[0] else [
                 "audit_auditevent has lost its link key, the INSERT guard that makes every row extend the head"]
-        elif vendor == "postgresql":
-            expected = [f"{table}_{kind}" for table in AUDIT_TABLES for kind in ("append_only", "no_truncate")]
+        else:
             expected.append("audit_auditevent_extends_head")
             cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'")
             present = {row[0] for row in cursor.fetchall()}
             problems = []
-        else:
-            return [f"no database guards are written for {vendor}"]
     expected.append("audit_auditcheckpoint_within_trail")
     return problems + [f"the database guard {name} is missing or disabled" for name in expected if name not in present]
 

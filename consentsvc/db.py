@@ -42,13 +42,18 @@ def install_sql(vendor: str, table: str) -> list[str]:
     raise NotImplementedError(f"append-only triggers are not written for {vendor}")
 
 
-def remove_sql(vendor: str, table: str) -> list[str]:
+def trigger_names(vendor: str, table: str) -> list[str]:
+    """The names of the triggers install_sql puts on `table`."""
     if vendor == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+        return [f"{table}_no_update", f"{table}_no_delete"]
     if vendor == "postgresql":
-        return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
-                f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}"]
+        return [f"{table}_append_only", f"{table}_no_truncate"]
     raise NotImplementedError(vendor)
+
+
+def remove_sql(vendor: str, table: str) -> list[str]:
+    on = f" ON {table}" if vendor == "postgresql" else ""
+    return [f"DROP TRIGGER IF EXISTS {name}{on}" for name in trigger_names(vendor, table)]
 
 
 def append_only(table: str) -> migrations.RunPython:

@@ -21,6 +21,7 @@ class MemoryOnlyUploadHandler(FileUploadHandler):
     # bench/http_bench.py --breakdown: request to view 4.3 -> 3.2 ms for 3 MP, 10.8 -> 9.5 ms for
     # 12 MP). A request over the limit is refused at most one chunk past it.
     chunk_size = 1 << 20
+
     def __init__(self, request=None):
         super().__init__(request)
         self.received = 0
