@@ -117,8 +117,11 @@ def test_it_measures_recent_against_the_capture_time():
     now = datetime(2026, 11, 29, 12, 0)
     assert media.is_recent(datetime(2026, 10, 31, 12, 0), days=30, now=now)
     assert not media.is_recent(datetime(2026, 10, 30, 11, 59), days=30, now=now)
+    # An aware capture time is compared in local time: an hour before `now` is recent, two days is not.
     aware = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)
-    assert media.is_recent(aware, days=1, now=datetime.now())
+    local_now = aware.astimezone().replace(tzinfo=None) + timedelta(hours=1)
+    assert media.is_recent(aware, days=1, now=local_now)
+    assert not media.is_recent(aware, days=1, now=local_now + timedelta(days=2))
 
 
 # HTTP without a server ---------------------------------------------------------------------
