@@ -39,8 +39,9 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS") or (["*"] if not PRODUCTION else [])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when DJANGO_ENV=production")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
-# Who may say where a request came from (X-Forwarded-For): nobody by default, a count of
-# proxies in front, or their networks. See consentsvc/clientip.py.
+# Who may say where a request came from and whether it came over HTTPS (X-Forwarded-For and
+# X-Forwarded-Proto): nobody by default, a count of proxies in front, or their networks.
+# See consentsvc/clientip.py.
 TRUSTED_PROXIES = envstr("TRUSTED_PROXIES", "")
 TRUSTED_PROXIES_PARSED = clientip.parse(TRUSTED_PROXIES)
 
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "consentsvc.middleware.forwarded_proto_middleware",  # X-Forwarded-Proto from TRUSTED_PROXIES only
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestIdMiddleware",

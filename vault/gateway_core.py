@@ -14,7 +14,7 @@ outside ``vault`` imports this module (import-linter).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -23,7 +23,7 @@ from consent.selectors import consent_active_entry
 from consent.services import consent_guard
 from consent.uow import Actor, account_write, events_write
 from consentsvc.errors import ServiceError
-from vault import blobs, content, keyring, keys, selectors
+from vault import blobs, content, keyring, keys, ranges, selectors
 from vault.meta import ItemMeta, output_meta_open, output_meta_seal
 from vault.models import DerivedOutput, MediaItem
 
@@ -367,6 +367,45 @@ def output_open(*, user_id: int, output_id: int) -> bytes:
         raise ServiceError("media_unreadable", f"Stored output {output.pk} failed its integrity check.") from None
     _output_read_event(output, outcome="allowed", details={"kind": output.kind})
     return data
+
+
+@dataclass(frozen=True)
+class RangedOutput:
+    """One of the holder's outputs, to serve in pieces (vault.ranges.ranged_response): its size,
+    type and a strong ETag; ``open_range`` audits one read of a piece, then streams it."""
+
+    output_id: int
+    size: int
+    content_type: str
+    etag: str
+    open_range: Callable[[ranges.ByteRange], Iterator[bytes]]
+
+
+def output_ranged(*, user_id: int, output_id: int) -> RangedOutput:
+    """The holder's own output, to be read a piece at a time (a recap's MP4 in a <video> that
+    seeks). not_found for anything that is not theirs.
+
+    Every piece read is one ``output.read`` event on the holder's trail (owner access, as a
+    download is), written after the blob's header and first segment are checked and before
+    the first byte leaves; the stream stops decrypting after the piece's last byte.
+    """
+    output = _output_get(user_id=user_id, output_id=output_id)
+
+    def open_range(wanted: ranges.ByteRange) -> Iterator[bytes]:
+        data_key = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
+        try:
+            chunks = content.content_stream(data_key=content.item_key(account=data_key, item=output),
+                                            uid=output.uid, variant="output")
+        except blobs.BlobIntegrityError as exc:
+            _output_read_event(output, outcome="error", details={"code": exc.reason})
+            raise ServiceError("media_unreadable", f"Stored output {output.pk} failed its integrity check.") \
+                from None
+        _output_read_event(output, outcome="allowed",
+                           details={"kind": output.kind, "range": [wanted.start, wanted.end]})
+        return ranges.slice_stream(chunks, wanted)
+
+    return RangedOutput(output_id=output.pk, size=output.size, content_type=output.content_type,
+                        etag=f'"{output.uid.hex}"', open_range=open_range)
 
 
 def output_shared_open(*, user_id: int, output_id: int, link_id: int) -> tuple[bytes, str]:
