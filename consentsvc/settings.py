@@ -261,6 +261,13 @@ WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
 # After a material notice change, how long a holder who has not agreed again keeps their library.
 LAPSE_GRACE_DAYS = envint("LAPSE_GRACE_DAYS", 30, minimum=0)
 TRASH_DAYS = envint("TRASH_DAYS", 30, minimum=1)  # a deleted photo can be restored this long
+# Videos (vault.videos): the largest file and the longest clip taken, the most pixels a frame may
+# have, and the box the parser runs in (a child process: wall-clock seconds, address space).
+VIDEO_MAX_BYTES = envint("VIDEO_MAX_BYTES", 2 * 1024**3, minimum=1)
+VIDEO_MAX_SECONDS = envint("VIDEO_MAX_SECONDS", 600, minimum=1)
+VIDEO_MAX_PIXELS = envint("VIDEO_MAX_PIXELS", 8192 * 4320, minimum=1)
+VIDEO_PROBE_SECONDS = envint("VIDEO_PROBE_SECONDS", 60, minimum=1)
+VIDEO_PROBE_MEMORY_BYTES = envint("VIDEO_PROBE_MEMORY_BYTES", 1024**3, minimum=64 * 1024**2)
 FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES
 # Request limits: one photo per upload request (a few spare for forms), JSON bodies small and shallow.
