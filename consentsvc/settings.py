@@ -5,6 +5,7 @@ under ``var/``, generated development keys), ``test``, or ``production`` (which
 refuses to start without real secrets).
 """
 
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -106,10 +107,21 @@ TEMPLATES = [
     },
 ]
 
+# Connections are kept between requests only where a thread serves many of them (gunicorn's
+# workers; DB_CONN_MAX_AGE seconds), checked before reuse (CONN_HEALTH_CHECKS) so a connection the
+# database dropped fails over to a new one instead of failing a request. Django's development
+# server (`runserver`, `bin/serve --dev`) starts a thread per request and no thread is reused, so
+# a kept connection would stay open, idle, for every request that touched the database until
+# PostgreSQL runs out ("too many clients"): there, each request closes its own.
+THREAD_PER_REQUEST = sys.argv[1:2] == ["runserver"]
 _database_url = envstr("DATABASE_URL")
 if _database_url:
     try:
-        _db = dj_database_url.parse(_database_url, conn_max_age=envint("DB_CONN_MAX_AGE", 60, minimum=0))
+        _db = dj_database_url.parse(
+            _database_url,
+            conn_max_age=0 if THREAD_PER_REQUEST else envint("DB_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
     except (ValueError, KeyError) as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from exc
     if not _db.get("ENGINE"):
@@ -127,7 +139,8 @@ else:
         "NAME": private_file(VAR_DIR / "db.sqlite3"),
         # Keep each worker's connection open between requests: opening one (and running the
         # PRAGMAs below) costs more than the queries of a typical API call.
-        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 600, minimum=0),
+        "CONN_MAX_AGE": 0 if THREAD_PER_REQUEST else envint("DB_CONN_MAX_AGE", 600, minimum=0),
+        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             # IMMEDIATE takes the write lock at BEGIN, which serialises writers
             # (and so the audit chain head) instead of failing them on upgrade.
