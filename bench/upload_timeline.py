@@ -19,7 +19,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from consentsvc.wsgi import application as service  # sets Django up: first
 
 # isort: split
-from consent import uow
+from core import uow
 from vault import images, services
 
 _marks: list[tuple[str, float]] = []

@@ -85,20 +85,6 @@ class ConsentEntry(models.Model):
         raise TypeError("the consent ledger is append-only: entries are never deleted")
 
 
-class AccountLock(models.Model):
-    """One row per account: the lock every account write takes first (consent.uow.account_write).
-
-    Not the auth user row, so logins and password changes never queue behind a shred.
-    Created the first time the account is written.
-    """
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
-                                related_name="+")
-
-    def __str__(self) -> str:
-        return f"lock of account {self.user_id}"
-
-
 class ConsentState(models.Model):
     """The newest ledger entry of one holder for one purpose, kept in the entry's own transaction.
 

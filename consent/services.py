@@ -1,4 +1,4 @@
-"""Writes to the consent ledger. Each change is one unit of work on the account (consent.uow):
+"""Writes to the consent ledger. Each change is one unit of work on the account (core.uow):
 the account lock, one ledger entry, the deferred handlers, its audit event last."""
 
 import hashlib
@@ -8,10 +8,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from consent import binding, purposes, selectors, uow
+from consent import binding, purposes, selectors
 from consent.models import ConsentEntry, ConsentState, Notice
-from consent.uow import Actor
+from core import uow
 from core.errors import ServiceError, register_code
+from core.uow import Actor
 
 register_code("consent_required", 403, "The holder has not granted this purpose under the current notice.")
 register_code("purpose_not_grantable", 403, "This purpose can never be granted.")
@@ -35,7 +36,7 @@ def purpose_check(purpose: str) -> None:
 def _in_unit(user_id: int) -> uow.UnitOfWork:
     unit = uow.current()
     if unit is None or unit.user_id != int(user_id):
-        raise RuntimeError("call inside the account's unit of work (consent.uow.account_write)")
+        raise RuntimeError("call inside the account's unit of work (core.uow.account_write)")
     return unit
 
 
@@ -183,7 +184,7 @@ def _withdraw(unit: uow.UnitOfWork, view: selectors.ConsentView, *, purpose: str
     state = view.states[purpose]
     notice = _book(view, purpose).notices[state.notice_id]
     entry = _append(unit, purpose=purpose, notice=notice, event=event, method=method, case_id=case_id, view=view)
-    unit.consent_ended(purpose=purpose, entry=entry)
+    unit.publish(uow.ConsentEnded(user_id=unit.user_id, purpose=purpose, entry=entry, actor=unit.actor))
     # Purposes that build on this one end with it.
     for dependent, required in REQUIRES.items():
         if required == purpose:
@@ -231,6 +232,6 @@ def consents_lapse(*, purpose: str) -> int:
             entry = _append(unit, purpose=purpose, notice=book.notices[state.notice_id],
                             event=ConsentEntry.Event.LAPSED, method=ConsentEntry.Method.SYSTEM, case_id=None,
                             details={"new_notice_version": book.current.version}, view=view)
-            unit.consent_ended(purpose=purpose, entry=entry)
+            unit.publish(uow.ConsentEnded(user_id=unit.user_id, purpose=purpose, entry=entry, actor=unit.actor))
             lapsed += 1
     return lapsed

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "csp",
     "django_tasks",
     "django_tasks_db",
+    "core.apps.CoreConfig",
     "consentsvc.apps.ConsentsvcConfig",
     "accounts",
     "audit",

@@ -5,11 +5,14 @@ class SuggestionsConfig(AppConfig):
     name = "suggestions"
 
     def ready(self) -> None:
-        from consent import uow
+        from core import uow
         from suggestions import receivers
         from vault import gateway
 
-        # After the vault's handler (10): its outputs are deleted before the rows naming them go.
-        uow.handler_register(name="suggestions", order=20, on_consent_ended=receivers.suggestions_on_consent_ended)
-        gateway.media_uploaded.connect(receivers.suggestions_on_media_uploaded, dispatch_uid="suggestions-upload")
-        gateway.media_trashed.connect(receivers.suggestions_on_media_trashed, dispatch_uid="suggestions-trashed")
+        # After vault's subscriber (INSTALLED_APPS order): its outputs are deleted before the rows naming them go.
+        uow.subscribe(name="suggestions", message=uow.ConsentEnded, phase=uow.Phase.IN_UNIT,
+                      handler=receivers.suggestions_on_consent_ended)
+        uow.subscribe(name="suggestions-upload", message=gateway.MediaUploaded, phase=uow.Phase.AFTER_COMMIT,
+                      handler=receivers.suggestions_on_media_uploaded)
+        uow.subscribe(name="suggestions-trashed", message=gateway.MediaTrashed, phase=uow.Phase.IN_UNIT,
+                      handler=receivers.suggestions_on_media_trashed)

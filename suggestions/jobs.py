@@ -15,10 +15,10 @@ from django_tasks import task
 
 from consent import purposes
 from consent.selectors import consent_active_entry
-from consent.uow import Actor, events_write
 from consentsvc import jobs
 from core import prepared
 from core.errors import ServiceError
+from core.uow import Actor, events_write
 from suggestions import services
 from suggestions.models import SuggestionJob
 from vault import gateway

@@ -18,8 +18,8 @@ from django.db import IntegrityError
 
 from consent import purposes
 from consent.selectors import consent_active_entry
-from consent.uow import Actor
 from core.errors import ServiceError, register_code
+from core.uow import Actor
 from suggestions import faces, render
 from suggestions.models import FaceScan, Person
 from vault import gateway

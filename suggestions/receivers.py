@@ -18,11 +18,11 @@ def suggestions_on_consent_ended(uow, ended) -> None:
         services.suggestions_forget(user_id=ended.user_id)
 
 
-def suggestions_on_media_uploaded(sender, *, user_id: int, **kwargs) -> None:
+def suggestions_on_media_uploaded(uploaded) -> None:
     """A new upload committed: queue a debounced pass. We learn only the owner's id, never content."""
-    jobs.suggestions_schedule_after_upload(user_id=user_id)
+    jobs.suggestions_schedule_after_upload(user_id=uploaded.user_id)
 
 
-def suggestions_on_media_trashed(sender, *, user_id: int, item_ids: list[int], **kwargs) -> None:
+def suggestions_on_media_trashed(uow, trashed) -> None:
     """Photos went to the trash (inside that unit of work): their face data goes now."""
-    people.faces_forget_items(user_id=user_id, item_ids=item_ids)
+    people.faces_forget_items(user_id=trashed.user_id, item_ids=list(trashed.item_ids))

@@ -21,8 +21,8 @@ from django.utils import timezone
 from audit.context import reset_request_id, set_request_id
 from consent import purposes
 from consent.selectors import consent_active_entry
-from consent.uow import Actor, account_write
 from core.errors import ServiceError
+from core.uow import Actor, account_write
 from suggestions import grouping, people, places, planning, render, titles
 from suggestions.models import ShareLink, Suggestion, SuggestionJob
 from vault import gateway

@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from consent.uow import Actor, account_write
 from core.errors import ServiceError
+from core.uow import Actor, account_write
 from suggestions import selectors
 from suggestions.models import ShareLink, Suggestion
 from vault import gateway

@@ -18,8 +18,8 @@ from consent import purposes
 from consent import selectors as consent_selectors
 from consent import services as consent_services
 from consent.models import ConsentEntry
-from consent.uow import Actor, account_write, events_write
 from core.errors import ServiceError, register_code
+from core.uow import Actor, account_write, events_write
 from support import cases, notices, rights
 from support.models import SupportAction, SupportCase
 from vault import selectors as vault_selectors

@@ -1,8 +1,8 @@
 """The one write path stays the only one (invariant 10), in the spirit of Zulip's custom lint rules.
 
-Outside consent/uow.py (the unit of work) and audit/ (the trail itself), no code may
+Outside core/uow.py (the unit of work) and audit/ (the trail itself), no code may
 append to the audit trail or lock an account row: writes go through
-consent.uow.account_write / events_write, which take the account lock first and append
+core.uow.account_write / events_write, which take the account lock first and append
 every event last, in one batch. Anything else brings back the deadlocks the unit of
 work exists to prevent (an audit head lock taken before an account lock).
 """
@@ -11,8 +11,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("accounts", "consent", "consentsvc", "suggestions", "support", "vault")
-ALLOWED = {Path("consent/uow.py")}
+PACKAGES = ("accounts", "consent", "consentsvc", "core", "suggestions", "support", "vault")
+ALLOWED = {Path("core/uow.py")}
 APPEND_NAMES = {"audit_append", "audit_append_many"}
 # Rows whose lock is the account lock: the lock row itself, and the auth user row it replaced.
 ACCOUNT_ROWS = {"AccountLock", "User", "get_user_model"}
@@ -54,20 +54,20 @@ def _sources():
 
 def test_it_finds_no_write_outside_the_unit_of_work():
     found = [v for relative, source in _sources() for v in violations(source, str(relative))]
-    assert found == [], "append audit events and lock accounts only through consent.uow:\n" + "\n".join(found)
+    assert found == [], "append audit events and lock accounts only through core.uow:\n" + "\n".join(found)
 
 
 def test_it_scans_the_code_that_writes():
     scanned = {str(relative) for relative, _ in _sources()}
     assert {"vault/services.py", "vault/gateway.py", "consent/services.py", "support/services.py",
             "support/rights.py", "suggestions/services.py"} <= scanned
-    assert "consent/uow.py" not in scanned
+    assert "core/uow.py" not in scanned
 
 
 PLANTED = '''
 from audit.services import audit_append, EventInput
 from django.contrib.auth import get_user_model
-from consent.models import AccountLock
+from core.models import AccountLock
 
 
 def media_delete(*, user_id, item_id):

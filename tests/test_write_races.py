@@ -13,9 +13,10 @@ from datetime import date
 import pytest
 
 from accounts.roles import SUPPORT
-from consent import purposes, uow
+from consent import purposes
 from consent.models import ConsentEntry
 from consent.selectors import consent_active_entry
+from core import uow
 from core.errors import ServiceError
 from support import rights
 from support import services as support_services
@@ -142,7 +143,8 @@ def test_a_write_waiting_behind_the_withdrawal_is_refused_or_harmless(library, w
         inside.set()
         go_on.wait(20)
 
-    uow.handler_register(name="test-hold-withdrawal", order=0, on_consent_ended=hold)
+    uow.subscribe(name="test-hold-withdrawal", message=uow.ConsentEnded, phase=uow.Phase.IN_UNIT, handler=hold,
+                  before=("vault", "suggestions"))
     try:
         withdrawer = _named("withdraw", lambda: withdraw(alice), results)
         assert inside.wait(20), results.get("withdraw")
@@ -150,7 +152,7 @@ def test_a_write_waiting_behind_the_withdrawal_is_refused_or_harmless(library, w
         wait_for_lock_waiter()
     finally:
         go_on.set()
-        uow.handler_unregister(name="test-hold-withdrawal")
+        uow.unsubscribe(name="test-hold-withdrawal")
     withdrawer.join(30)
     writer.join(30)
     assert not writer.is_alive() and not withdrawer.is_alive(), "a side never finished"
@@ -169,7 +171,8 @@ def test_an_upload_that_loses_to_a_withdrawal_leaves_no_key_behind(alice, settin
         inside.set()
         go_on.wait(20)
 
-    uow.handler_register(name="test-hold-first-upload", order=0, on_consent_ended=hold)
+    uow.subscribe(name="test-hold-first-upload", message=uow.ConsentEnded, phase=uow.Phase.IN_UNIT, handler=hold,
+                  before=("vault", "suggestions"))
     try:
         withdrawer = _named("withdraw", lambda: withdraw(alice), results)
         assert inside.wait(20)
@@ -177,7 +180,7 @@ def test_an_upload_that_loses_to_a_withdrawal_leaves_no_key_behind(alice, settin
         wait_for_lock_waiter()
     finally:
         go_on.set()
-        uow.handler_unregister(name="test-hold-first-upload")
+        uow.unsubscribe(name="test-hold-first-upload")
     withdrawer.join(30)
     uploader.join(30)
     assert isinstance(results["write"], ServiceError) and results["write"].code == "consent_required"

@@ -14,7 +14,7 @@ import contextlib
 import uuid
 from collections.abc import Iterable, Iterator
 
-from consent.uow import Actor, account_write
+from core.uow import Actor, account_write
 from vault import blobs, keyring, keys, storage
 from vault.gateway_core import OpenedContent, owner_source_open
 from vault.models import AccountKey

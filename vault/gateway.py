@@ -34,8 +34,8 @@ from vault.gateway_core import (  # noqa: F401 (the facade re-exports exactly th
     owner_open,
     release,
 )
+from vault.messages import MediaTrashed, MediaUploaded  # noqa: F401
 from vault.ranges import ByteRange, RangeNotSatisfiable, ranged_response  # noqa: F401
-from vault.signals import media_trashed, media_uploaded  # noqa: F401
 
 __all__ = [
     "PURPOSE_SUGGESTIONS",
@@ -53,9 +53,9 @@ __all__ = [
     "output_open",
     "outputs_meta",
     "output_delete",
-    "media_uploaded",
+    "MediaUploaded",
     # for the suggestion engine's share links, empty-pass reasons and face data (invariant 11)
-    "media_trashed",
+    "MediaTrashed",
     "held_count",
     "output_shared_open",
     "FaceSealer",

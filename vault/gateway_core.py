@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from consent import purposes as consent_purposes
 from consent.selectors import consent_active_entry
 from consent.services import consent_guard
-from consent.uow import Actor, account_write, events_write
 from core.errors import ServiceError
+from core.uow import Actor, account_write, events_write
 from vault import blobs, content, keyring, keys, ranges, selectors
 from vault.meta import ItemMeta, output_meta_open, output_meta_seal
 from vault.models import DerivedOutput, MediaItem
@@ -54,8 +54,8 @@ class ReleasedItem:
 
 
 def _deny(*, user_id: int, purpose: str, action: str, code: str, message: str, count: int = 0) -> GatewayDenied:
-    """Record the denial in its own transaction (the caller's rolls back) and build the error."""
-    with events_write(actor=GATEWAY, user_id=user_id) as uow:
+    """Record the denial, durably: appended even when the caller's unit rolls back, and build the error."""
+    with events_write(actor=GATEWAY, user_id=user_id, durable=True) as uow:
         uow.record(uow.event(action=action, object_type="media", purpose=_audit_purpose(purpose), outcome="denied",
                              details={"code": code, "requested": count}))
     return GatewayDenied(code, message)

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from consent.uow import Actor, account_write
+from core.uow import Actor, account_write
 from vault import blobs, content, keyring, keys
 from vault.meta import meta_rebind
 from vault.models import AccountKey, MediaItem

@@ -23,12 +23,12 @@ from django.db import IntegrityError
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.services import consent_guard
-from consent.uow import Actor, UnitOfWork, account_write, events_write
 from core.errors import ServiceError, register_code
+from core.uow import Actor, UnitOfWork, account_write, events_write
 from vault import content, keyring, keys, storage, videos
+from vault.messages import MediaUploaded
 from vault.meta import DEDUP, ItemMeta, Place, meta_open, meta_seal, place_seal
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem
-from vault.signals import media_uploaded
 
 log = logging.getLogger(__name__)
 
@@ -386,7 +386,7 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
                 action="media.uploaded", object_type="media", object_id=item.pk, purpose=purposes.CAMERA_ROLL,
                 details={"consent_entry": str(entry.record_id), **_origin(method, device_id), "size": item.size},
             ))
-            uow.after_commit(lambda: media_uploaded.send(sender=MediaItem, user_id=user_id))
+            uow.publish(MediaUploaded(user_id=user_id))
             _settle(storing)  # every blob of the item on disk before its row commits
     except IntegrityError:
         _settle_quietly(storing)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.services import consents_lapse
-from consent.uow import Actor, ConsentEnded, UnitOfWork, account_write
+from core.uow import Actor, ConsentEnded, UnitOfWork, account_write
 from vault import content, keys, storage
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem, ShredSchedule
 from vault.services import outputs_delete

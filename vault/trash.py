@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from consent.uow import Actor, UnitOfWork, account_write
 from core.errors import ServiceError
+from core.uow import Actor, UnitOfWork, account_write
 from vault import content, services
+from vault.messages import MediaTrashed
 from vault.models import MediaItem
-from vault.signals import media_trashed
 
 MAX_BATCH = 500  # photos in one bulk request
 MAX_ID = 2**63 - 1
@@ -66,7 +66,7 @@ def media_trash(*, user_id: int, item_ids) -> int:
             raise ServiceError("not_found", "No such media item.")
         MediaItem.objects.filter(pk__in=ids).update(trashed_at=timezone.now())
         outputs = services.outputs_delete_for_items(uow, item_ids=ids, cause="source_trashed")
-        media_trashed.send(sender=MediaItem, user_id=user_id, item_ids=ids)
+        uow.publish(MediaTrashed(user_id=user_id, item_ids=tuple(ids)))
         _record(uow, items, action="media.trashed", details={"outputs": outputs, "days": settings.TRASH_DAYS})
     return outputs
 

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.decorators import holder_required
 from consent import purposes
 from consent.selectors import consent_active_entry
-from consent.uow import Actor
 from core.errors import ServiceError
+from core.uow import Actor
 from vault import gateway, selectors, services, shredding, trash
 from vault.api import stream_response
 from vault.forms import DateRangeForm, EraseForm, PlaceForm

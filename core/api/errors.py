@@ -7,6 +7,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from core.errors import ServiceError, is_storage_full
+from core.uow import Actor, events_write
 
 _DRF_CODES = {
     exceptions.ParseError: "malformed_request",
@@ -49,8 +50,6 @@ def _limit_error(exc) -> ServiceError | None:
 
 def _storage_full(exc, context) -> ServiceError:
     """Audited in a transaction of its own (the request's was rolled back), then 507."""
-    from consent.uow import Actor, events_write
-
     request = context.get("request")
     user = getattr(request, "user", None)
     user_id = user.pk if getattr(user, "is_authenticated", False) else None

@@ -1,8 +1,9 @@
 import pytest
 from django.urls import reverse
 
-from consent import purposes, uow
+from consent import purposes
 from consent.models import ConsentEntry, Notice
+from core import uow
 
 pytestmark = pytest.mark.django_db
 
@@ -94,15 +95,16 @@ def test_it_runs_the_deferred_handlers_inside_the_request_in_their_order(api, al
     received = []
 
     def handler(unit, ended):
-        received.append((unit.user_id, ended.purpose, ended.entry.event, uow.handler_names()))
+        names = uow.subscriber_names(message=uow.ConsentEnded)
+        received.append((unit.user_id, ended.purpose, ended.entry.event, names))
 
-    uow.handler_register(name="test-last", order=999, on_consent_ended=handler)
+    uow.subscribe(name="test-last", message=uow.ConsentEnded, phase=uow.Phase.IN_UNIT, handler=handler)
     try:
         client = api(alice)
         put(client, CAMERA, True)
         put(client, CAMERA, False)
     finally:
-        uow.handler_unregister(name="test-last")
+        uow.unsubscribe(name="test-last")
     assert received == [(alice.pk, CAMERA, "withdrawn", ["vault", "suggestions", "test-last"])]
 
 

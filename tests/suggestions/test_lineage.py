@@ -2,7 +2,7 @@
 
 import pytest
 
-from consent.uow import Actor
+from core.uow import Actor
 from suggestions.models import Suggestion
 from vault import services as vault_services
 from vault import shredding as vault_shredding

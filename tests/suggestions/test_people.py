@@ -183,7 +183,7 @@ def test_moving_a_photo_to_the_trash_deletes_its_faces_at_once(grouped, alice, a
 @pytest.mark.parametrize("how", ["erase", "main_toggle"])
 def test_erase_and_turning_the_feature_off_leave_no_face_data(grouped, alice, how):
     if how == "erase":
-        from consent.uow import Actor
+        from core.uow import Actor
         from vault.shredding import media_erase_all
 
         media_erase_all(user_id=alice.pk, actor=Actor.holder(alice.pk))

@@ -7,7 +7,7 @@ import time
 from django.db import connection, connections
 from django.db.models.signals import post_save
 
-from consent import uow
+from core import uow
 from suggestions import jobs, services
 from suggestions.models import Suggestion, SuggestionJob
 from tests.suggestions.conftest import COLOURS, a_day_out, grant, withdraw
@@ -55,13 +55,14 @@ def test_it_refuses_an_output_that_waits_behind_a_withdrawal(alice, settings, mo
             assert inside.wait(10)  # the withdrawal holds the account lock now
             threads.append(release_when_someone_waits(go_on))  # ...until our output_store waits for it
 
-    uow.handler_register(name="test-hold-suggestions", order=0, on_consent_ended=hold)
+    uow.subscribe(name="test-hold-suggestions", message=uow.ConsentEnded, phase=uow.Phase.IN_UNIT, handler=hold,
+                  before=("vault", "suggestions"))
     monkeypatch.setattr(services, "_between_read_and_commit", withdraw_meanwhile)
     try:
         job = jobs.suggestions_generate_now(user_id=alice.pk)
     finally:
         go_on.set()
-        uow.handler_unregister(name="test-hold-suggestions")
+        uow.unsubscribe(name="test-hold-suggestions")
         for thread in threads:
             thread.join(10)
     assert not isinstance(results["withdraw"], BaseException), results["withdraw"]

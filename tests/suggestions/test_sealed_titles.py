@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from audit.models import AuditEvent
-from consent.uow import Actor
+from core.uow import Actor
 from suggestions import services
 from suggestions.models import Suggestion
 from tests.suggestions.conftest import COLOURS, SATURDAY, a_day_out, grant, titled

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 # row its writes lock), the consent ledger (with the row per purpose that points at its
 # newest entry) and the audit trail, all without content. Its API tokens go: an erase
 # signs every device out.
-ALWAYS_ALLOWED = {"accounts.user", "accounts.user_groups", "consent.accountlock",
+ALWAYS_ALLOWED = {"accounts.user", "accounts.user_groups", "core.accountlock",
                   "consent.consententry", "consent.consentstate", "audit.auditevent"}
 # A support erase happens inside a case, and the case (who acted, when, why, on
 # which ticket) is the accountability record of it: it holds no media, place or label. So are the

@@ -37,8 +37,8 @@ def test_suggestions_never_imports_storage_crypto_or_vault_internals():
 GATEWAY_NAMES = {
     "PURPOSE_SUGGESTIONS", "PURPOSE_FACES", "PURPOSE_OWNER", "PURPOSES", "GatewayDenied", "ItemMeta",
     "ReleasedItem", "OpenedContent", "candidates", "release", "owner_open", "output_store", "output_open",
-    "outputs_meta", "output_delete", "media_uploaded",
-    "media_trashed", "held_count", "output_shared_open", "FaceSealer", "faces_sealing", "faces_open",
+    "outputs_meta", "output_delete", "MediaUploaded",
+    "MediaTrashed", "held_count", "output_shared_open", "FaceSealer", "faces_sealing", "faces_open",
 }
 
 

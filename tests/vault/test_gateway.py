@@ -1,5 +1,6 @@
 """vault.gateway: the one door. Every test here tries to get something out that must stay in."""
 
+import dataclasses
 import io
 from datetime import date, datetime
 
@@ -71,7 +72,9 @@ def test_it_releases_nothing_if_the_audit_cannot_be_written(photos, consented, m
     def broken(**kwargs):
         raise RuntimeError("audit unavailable")
 
-    monkeypatch.setattr("consent.uow.audit_append_many", broken)
+    from core import uow
+
+    monkeypatch.setattr(uow, "_writer", dataclasses.replace(uow._writer, append_many=broken))
     with pytest.raises(RuntimeError):
         gateway.release(user_id=consented.pk, purpose=gateway.PURPOSE_SUGGESTIONS, item_ids=[photos["plain"].pk])
 

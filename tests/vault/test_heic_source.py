@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from consent.uow import Actor
 from core.errors import ServiceError
+from core.uow import Actor
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from tests.vault.test_api_media import upload
 from vault import blobs, content, exports, gateway, keyring, selectors, services, shredding, storage, trash

@@ -3,7 +3,7 @@
 import pytest
 
 from audit.models import AuditEvent
-from consent.uow import Actor
+from core.uow import Actor
 from tests.vault.conftest import jpeg_bytes, withdraw
 from vault import gateway, services, shredding
 from vault.models import DerivedOutput

@@ -7,7 +7,7 @@ for the withdrawal's lock and is refused. Nothing survives either way.
 import threading
 
 from audit.models import AuditEvent
-from consent import uow
+from core import uow
 from core.errors import ServiceError
 from tests.threads import POSTGRES_THREADS, run, wait_for_lock_waiter
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
@@ -30,7 +30,8 @@ def test_it_refuses_an_upload_that_waits_behind_a_withdrawal(alice, tmp_path):
         inside.set()
         go_on.wait(10)
 
-    uow.handler_register(name="test-hold", order=0, on_consent_ended=hold)
+    uow.subscribe(name="test-hold", message=uow.ConsentEnded, phase=uow.Phase.IN_UNIT, handler=hold,
+                  before=("vault", "suggestions"))
     try:
         withdrawer = run(lambda: withdraw(alice), results, "withdraw")
         assert inside.wait(10)
@@ -41,7 +42,7 @@ def test_it_refuses_an_upload_that_waits_behind_a_withdrawal(alice, tmp_path):
         uploader.join(10)
     finally:
         go_on.set()
-        uow.handler_unregister(name="test-hold")
+        uow.unsubscribe(name="test-hold")
     assert not isinstance(results["withdraw"], BaseException)
     assert isinstance(results["upload"], ServiceError) and results["upload"].code == "consent_required"
     assert not MediaItem.objects.exists()

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from consent.uow import Actor
+from core.uow import Actor
 from tests.vault.conftest import grant, jpeg_bytes
 from vault import blobs, content, gateway, keyring, keys, services, shredding, storage
 from vault.models import AccountKey, MediaItem

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from consent.uow import Actor
+from core.uow import Actor
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from vault import exports, gateway, keyring, keys, selectors, services, shredding, storage
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem, ShredSchedule
