@@ -263,17 +263,20 @@ def account_write(*, user_id: int, actor: Actor) -> Iterator[UnitOfWork]:
     if _foreign_transaction():
         raise RuntimeError("account_write opens its own transaction: it cannot start inside another atomic block")
     uow = UnitOfWork(user_id=int(user_id), actor=actor)
-    token = _current.set(uow)
     try:
         with transaction.atomic():
             _lock(int(user_id))
-            yield uow
-            uow._finish()
+            # Open until the batch is appended, closed before commit: what runs after commit
+            # (a job started inline) opens units of its own.
+            token = _current.set(uow)
+            try:
+                yield uow
+                uow._finish()
+            finally:
+                _current.reset(token)
     except BaseException:
         _append_durable(uow)
         raise
-    finally:
-        _current.reset(token)
 
 
 def _append_durable(uow: UnitOfWork) -> None:
@@ -301,11 +304,11 @@ def events_write(*, actor: Actor, user_id: int | None = None, durable: bool = Fa
         if durable:
             outer._durable.extend(outer.events[mark:])
         return
-    depth = _events_depth.set(_events_depth.get() + 1)
-    try:
-        with transaction.atomic():
-            uow = UnitOfWork(user_id=user_id, actor=actor)
+    with transaction.atomic():
+        uow = UnitOfWork(user_id=user_id, actor=actor)
+        depth = _events_depth.set(_events_depth.get() + 1)
+        try:
             yield uow
             uow._finish()
-    finally:
-        _events_depth.reset(depth)
+        finally:
+            _events_depth.reset(depth)
