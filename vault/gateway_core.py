@@ -22,7 +22,7 @@ from consent import purposes as consent_purposes
 from consent.selectors import consent_active_entry
 from consent.services import consent_guard
 from consent.uow import Actor, account_write, events_write
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from vault import blobs, content, keyring, keys, ranges, selectors
 from vault.meta import ItemMeta, output_meta_open, output_meta_seal
 from vault.models import DerivedOutput, MediaItem
@@ -142,7 +142,9 @@ def _usable(*, user_id: int, items) -> list[tuple[MediaItem, ItemMeta]]:
 def candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
     """Decrypted metadata of every item the purpose may use now (consented, not excluded)."""
     with _guarded(user_id=user_id, purpose=purpose, action="media.listed") as uow:
-        items = list(MediaItem.objects.filter(owner_id=user_id).select_related("key").order_by("id"))
+        # Photos only: no purpose is handed a whole video (its poster is a thumbnail, below).
+        items = list(MediaItem.objects.filter(owner_id=user_id, duration_ms__isnull=True)
+                     .select_related("key").order_by("id"))
         usable = [meta for _, meta in _usable(user_id=user_id, items=items)]
         uow.record(uow.event(action="media.listed", actor=GATEWAY, object_type="media", purpose=purpose,
                              details={"count": len(usable), "held": len(items)}))
@@ -168,7 +170,11 @@ def release(*, user_id: int, purpose: str, item_ids: list[int], variant: str = "
     ids = sorted({int(i) for i in item_ids})
     with _refusals(user_id=user_id, purpose=purpose, action="media.read", count=len(ids)):
         _check_purpose(user_id=user_id, purpose=purpose, locked=False)
-        items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=ids).select_related("key").order_by("id"))
+        # A video's original is never released whole; its poster (thumbnail) may be.
+        items = MediaItem.objects.filter(owner_id=user_id, pk__in=ids)
+        if variant == "original":
+            items = items.filter(duration_ms__isnull=True)
+        items = list(items.select_related("key").order_by("id"))
         read = _decrypt(user_id=user_id, usable=_usable(user_id=user_id, items=items), variant=variant)
     with _guarded(user_id=user_id, purpose=purpose, action="media.read", count=len(ids)) as uow:
         items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=[r.meta.id for r in read])
