@@ -85,6 +85,7 @@ PERMISSION_TABLE = {
     "api-share-link-revoke": "holder",
     # audit: auditors only (tests/audit/test_api.py, test_page.py)
     "audit:trail": "auditor",
+    "audit:public-key-pem": "auditor",
     "api-audit-events-list": "auditor",
     "api-audit-events-export": "auditor",
     "api-audit-checkpoint-latest": "auditor",
