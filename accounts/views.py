@@ -1,3 +1,5 @@
+import math
+
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, password_validation
 from django.contrib.auth import views as auth_views
@@ -15,7 +17,7 @@ from rest_framework.views import APIView
 from accounts import roles, services, tokens
 from accounts.forms import SignUpForm
 from accounts.lockout import LOGIN_LOCKED
-from consentsvc.api.throttling import ScopedRateThrottle
+from consentsvc.api.throttling import ScopedRateThrottle, scope_hit
 from consentsvc.errors import ServiceError, register_code
 
 register_code("invalid_credentials", 400, "Username or password is wrong, or the account is locked.")
@@ -47,6 +49,22 @@ def role_switch(request):
         raise PermissionDenied("You do not have that role.")
     roles.role_activate(request, role)
     return redirect(roles.ROLE_HOMES[role])
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in page, counted per client address with the token endpoint (one budget for
+    both, so a guesser gains nothing by switching between them); django-axes still locks out a
+    username per address on top."""
+
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        allowed, wait = scope_hit(request, scope=TokenCreateApi.throttle_scope)
+        if not allowed:
+            response = render(request, "accounts/throttled.html", status=429)
+            response["Retry-After"] = str(math.ceil(wait))
+            return response
+        return super().post(request, *args, **kwargs)
 
 
 def signup(request):

@@ -74,6 +74,15 @@ def resolve(*, peer: str, forwarded_for: str | None, proxies: Proxies) -> str:
     return str(current) if current is not None else peer
 
 
+def peer_is_proxy(*, peer: str, proxies: Proxies) -> bool:
+    """Whether the connection's peer is one of our proxies, whose forwarding headers we believe:
+    always with a count (every connection comes through the nearest proxy), never with none."""
+    if proxies.count:
+        return True
+    address = _address(peer)
+    return address is not None and any(address in net for net in proxies.networks)
+
+
 def client_ip(request) -> str:
     """The client's address for this request (worked out once per request)."""
     meta = request.META

@@ -22,7 +22,7 @@ api_v1 = [
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("accounts/role/", account_views.role_switch, name="role-switch"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", account_views.signup, name="signup"),
     path("accounts/password/", account_views.PasswordChangeView.as_view(), name="password_change"),

@@ -89,6 +89,37 @@ def suggestion_download(request, pk: int):
 
 
 @holder_required
+@require_GET
+def suggestion_video(request, pk: int):
+    """A recap's MP4 for the page's <video>, with HTTP Range so it seeks (206 / 416); the owner's only."""
+    try:
+        video = selectors.suggestion_video(user_id=request.user.pk, suggestion_id=pk)
+        return gateway.ranged_response(
+            request, size=video.size, content_type=video.content_type, open_range=video.open_range,
+            etag=video.etag, filename=f"suggestion-{pk}.mp4",
+        )
+    except ServiceError as exc:
+        if exc.code == "not_found":
+            raise Http404 from None
+        raise
+
+
+@holder_required
+@require_GET
+def suggestion_poster(request, pk: int):
+    try:
+        data = selectors.suggestion_poster(user_id=request.user.pk, suggestion_id=pk)
+    except ServiceError as exc:
+        if exc.code == "not_found":
+            raise Http404 from None
+        raise
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@holder_required
 @require_POST
 def suggestion_share(request, pk: int):
     """A new share link, shown once on the page."""

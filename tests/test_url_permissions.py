@@ -57,6 +57,8 @@ PERMISSION_TABLE = {
     "suggestions:list": "holder",
     "suggestions:generate": "holder",
     "suggestions:preview": "holder",
+    "suggestions:video": "holder",
+    "suggestions:poster": "holder",
     "suggestions:accept": "holder",
     "suggestions:dismiss": "holder",
     "api-suggestions-list": "holder",

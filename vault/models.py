@@ -65,6 +65,9 @@ class MediaItem(models.Model):
     item_key_id = models.UUIDField(null=True, blank=True, editable=False)
     wrapped_item_key = models.BinaryField(null=True, blank=True)
     has_location = models.BooleanField(default=False)
+    # A video's length (vault.videos); null for a photo. Its ``original`` is the remuxed clip
+    # (no place, no device metadata), its ``thumbnail`` the poster, its ``source`` the upload.
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
     excluded = models.BooleanField(default=False)
     # Set when the holder deletes it: out of every read but the holder's own until restored,
     # or until TRASH_DAYS later, when housekeeping deletes it for good (vault.trash).

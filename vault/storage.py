@@ -87,10 +87,29 @@ def blob_write(*, name: str, chunks: Iterable[bytes]) -> int:
     return size
 
 
+def _private_folders(storage: FileSystemStorage, folder: str) -> None:
+    """Make ``folder`` and every folder between it and the storage's root (the root included)
+    this user's alone, 0700: created so when missing (os.makedirs gives the parents it creates
+    the umask's 0755) and closed when an earlier version left them open."""
+    root = os.path.abspath(storage.location)
+    relative = os.path.relpath(folder, root)
+    current = root
+    for part in ["", *relative.split(os.sep)]:
+        current = os.path.join(current, part) if part else current
+        try:
+            mode = os.stat(current).st_mode
+        except FileNotFoundError:
+            # exist_ok: another writer made it first; parents: only the root's can be missing.
+            os.makedirs(current, 0o700, exist_ok=True)
+            mode = os.stat(current).st_mode
+        if mode & 0o077:
+            os.chmod(current, 0o700)
+
+
 def _write_file_atomically(storage: FileSystemStorage, name: str, chunks: Iterable[bytes]) -> int:
     path = storage.path(name)
     folder = os.path.dirname(path)
-    os.makedirs(folder, mode=0o700, exist_ok=True)
+    _private_folders(storage, folder)
     if os.path.exists(path):
         raise FileExistsError(f"blob {name} already exists")
     fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")

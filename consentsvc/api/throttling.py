@@ -8,12 +8,35 @@ import time
 
 from django.core.cache import cache
 from rest_framework import throttling
+from rest_framework.settings import api_settings
 
 from consentsvc.clientip import client_ip
 
 
 def _now() -> float:
     return time.time()
+
+
+def rate_hit(*, scope: str, ident: str, num_requests: int, duration: int, now: float) -> tuple[bool, float]:
+    """Count one request of ``ident`` in ``scope``'s current window: (allowed, seconds until the
+    window ends)."""
+    window = int(now // duration)
+    wait = (window + 1) * duration - now
+    key = f"throttle:{scope}:{ident}:{window}"
+    cache.add(key, 0, timeout=duration + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=duration + 1)
+        count = 1
+    return count <= num_requests, wait
+
+
+def scope_hit(request, *, scope: str) -> tuple[bool, float]:
+    """Count this request against ``scope``'s rate (REST_FRAMEWORK's DEFAULT_THROTTLE_RATES) for the
+    client's address, outside DRF too: the web sign-in form shares the token endpoint's count."""
+    num_requests, duration = ScopedRateThrottle().parse_rate(api_settings.DEFAULT_THROTTLE_RATES[scope])
+    return rate_hit(scope=scope, ident=client_ip(request), num_requests=num_requests, duration=duration, now=_now())
 
 
 class ScopedRateThrottle(throttling.ScopedRateThrottle):
@@ -26,17 +49,11 @@ class ScopedRateThrottle(throttling.ScopedRateThrottle):
             return True
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        now = _now()
-        window = int(now // self.duration)
-        self._wait = (window + 1) * self.duration - now
-        key = f"throttle:{self.scope}:{self.get_ident(request)}:{window}"
-        cache.add(key, 0, timeout=self.duration + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=self.duration + 1)
-            count = 1
-        return count <= self.num_requests
+        allowed, self._wait = rate_hit(
+            scope=self.scope, ident=self.get_ident(request), num_requests=self.num_requests,
+            duration=self.duration, now=_now(),
+        )
+        return allowed
 
     def wait(self) -> float:
         return self._wait
