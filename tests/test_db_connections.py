@@ -31,14 +31,14 @@ POSTGRES = {"DATABASE_URL": "postgres://someone@db.invalid:5432/consentsvc"}  # 
 
 
 @pytest.mark.parametrize(("database", "engine", "kept"), [
-    ({}, "consentsvc.sqlite3", "600"), (POSTGRES, "django.db.backends.postgresql", "60"),
+    ({}, "core.sqlite3", "600"), (POSTGRES, "django.db.backends.postgresql", "60"),
 ])
 def test_a_gunicorn_worker_keeps_its_connection_and_checks_it(tmp_path, database, engine, kept):
     argv = [str(ROOT / ".venv/bin/gunicorn"), "consentsvc.wsgi"]
     assert database_settings(tmp_path, argv, **database) == [engine, kept, "True"]
 
 
-@pytest.mark.parametrize(("database", "engine"), [({}, "consentsvc.sqlite3"),
+@pytest.mark.parametrize(("database", "engine"), [({}, "core.sqlite3"),
                                                   (POSTGRES, "django.db.backends.postgresql")])
 def test_the_development_server_closes_each_requests_connection(tmp_path, database, engine):
     for argv in (["manage.py", "runserver"], ["manage.py", "runserver", "127.0.0.1:8000"]):
