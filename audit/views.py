@@ -13,7 +13,7 @@ from audit.canonical import ACTOR_KINDS
 from audit.charts import daily_chart
 from audit.forms import AuditFilterForm
 from audit.permissions import auditor_required
-from consentsvc import signing
+from core import signing
 
 CHART_DEFAULT_DAYS = 30
 CHART_MAX_DAYS = 120
