@@ -38,6 +38,8 @@ PERMISSION_TABLE = {
     "api-media-thumbnail": "holder",
     "api-media-trash": "holder",
     "api-media-restore": "holder",
+    "api-media-uploads": "holder",
+    "api-media-upload": "holder",
     "api-exclusion-list": "holder",
     "api-exclusion-detail": "holder",
     "vault:media": "holder",
