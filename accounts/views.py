@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 from accounts import roles, services, tokens
 from accounts.forms import SignUpForm
 from accounts.lockout import LOGIN_LOCKED
-from consentsvc.api.throttling import ScopedRateThrottle, scope_hit
-from consentsvc.errors import ServiceError, register_code
+from core.api.throttling import ScopedRateThrottle, scope_hit
+from core.errors import ServiceError, register_code
 
 register_code("invalid_credentials", 400, "Username or password is wrong, or the account is locked.")
 

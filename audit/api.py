@@ -18,9 +18,9 @@ from audit import export, merkle, notes, selectors, services, tiles
 from audit.canonical import ACTION_FILTER_PATTERN, CODE_PATTERN, OUTCOMES
 from audit.models import AuditEvent
 from audit.permissions import IsAuditor
-from consentsvc import signing
-from consentsvc.api.serializers import ModelSerializer
-from consentsvc.errors import ServiceError, register_code
+from core import signing
+from core.api.serializers import ModelSerializer
+from core.errors import ServiceError, register_code
 
 register_code("audit_no_checkpoint", 404, "No checkpoint has been signed yet.")
 

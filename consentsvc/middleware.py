@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from consentsvc import clientip
+from core import clientip
 
 FORWARDED_PROTO = "HTTP_X_FORWARDED_PROTO"
 

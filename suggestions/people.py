@@ -19,7 +19,7 @@ from django.db import IntegrityError
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.uow import Actor
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 from suggestions import faces, render
 from suggestions.models import FaceScan, Person
 from vault import gateway

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 
 from consent import purposes
 from consent.selectors import consent_active_entry
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from suggestions import render, titles
 from suggestions.models import Suggestion, SuggestionJob
 from vault import gateway

@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import holder_required
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from suggestions import jobs, people, selectors, services, sharing
 from suggestions import render as suggestion_render
 from suggestions.api import content_response

@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
-from consentsvc import clientip
+from core import clientip
 from tests.api_schema import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _one_window(monkeypatch):
     """All requests of a test in one throttle window (a minute boundary mid-test opens a new one)."""
-    from consentsvc.api import throttling
+    from core.api import throttling
 
     now = throttling._now()
     monkeypatch.setattr(throttling, "_now", lambda: now)

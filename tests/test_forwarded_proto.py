@@ -5,8 +5,8 @@ import pytest
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
-from consentsvc import clientip
 from consentsvc.middleware import forwarded_proto_middleware
+from core import clientip
 
 pytestmark = pytest.mark.django_db
 

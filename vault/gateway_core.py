@@ -22,7 +22,7 @@ from consent import purposes as consent_purposes
 from consent.selectors import consent_active_entry
 from consent.services import consent_guard
 from consent.uow import Actor, account_write, events_write
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from vault import blobs, content, keyring, keys, ranges, selectors
 from vault.meta import ItemMeta, output_meta_open, output_meta_seal
 from vault.models import DerivedOutput, MediaItem

@@ -62,7 +62,7 @@ from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 from vault.jpeg import JpegError, exif_orientation_tiff, jpeg_rebuild, jpeg_scan
 
 INVALID_IMAGE = register_code(

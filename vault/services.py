@@ -24,7 +24,7 @@ from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.services import consent_guard
 from consent.uow import Actor, UnitOfWork, account_write, events_write
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 from vault import content, keyring, keys, storage, videos
 from vault.meta import DEDUP, ItemMeta, Place, meta_open, meta_seal, place_seal
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem

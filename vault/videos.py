@@ -27,7 +27,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 
 INVALID_VIDEO = register_code(
     "invalid_video", 400,

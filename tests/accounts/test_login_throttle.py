@@ -4,7 +4,7 @@ count (a red-team finding: 25 sign-ins with different usernames from one address
 import pytest
 from django.test import Client
 
-from consentsvc import clientip
+from core import clientip
 
 pytestmark = pytest.mark.django_db
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _one_window(monkeypatch):
     """All requests of a test in one throttle window, at a fixed time."""
-    from consentsvc.api import throttling
+    from core.api import throttling
 
     monkeypatch.setattr(throttling, "_now", lambda: 1_800_000_000.0)
 

@@ -19,7 +19,7 @@ from audit.models import AuditEvent
 from consent import purposes, selectors
 from consent import services as consent_services
 from consent.models import ConsentEntry
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from suggestions import services as suggestion_services
 from suggestions.models import SuggestionJob
 from tests.conftest import make_user

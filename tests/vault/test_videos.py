@@ -11,7 +11,7 @@ import pytest
 
 from audit.models import AuditEvent
 from consent import purposes
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from tests.vault.clips import PARIS, atoms, clip_bytes
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from tests.vault.test_api_media import upload

@@ -1,4 +1,4 @@
-"""Throttles counted in the shared cache, per client address as consentsvc.clientip works it out.
+"""Throttles counted in the shared cache, per client address as core.clientip works it out.
 
 A fixed-window counter (add, then incr) instead of DRF's list of timestamps: one atomic INCR on
 Redis, so concurrent requests on several workers cannot overwrite each other's counts.
@@ -10,7 +10,7 @@ from django.core.cache import cache
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
-from consentsvc.clientip import client_ip
+from core.clientip import client_ip
 
 
 def _now() -> float:
