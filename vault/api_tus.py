@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder, collection_method
 from accounts.tokens import calling_token
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from vault import partials
 
 TUS_VERSION = "1.0.0"

@@ -30,7 +30,7 @@ from django.utils import timezone
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.uow import Actor, account_write
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 from vault import content, keyring, services
 from vault.models import PartialUpload
 
