@@ -38,6 +38,8 @@ PERMISSION_TABLE = {
     "api-media-thumbnail": "holder",
     "api-media-trash": "holder",
     "api-media-restore": "holder",
+    "api-media-uploads": "holder",
+    "api-media-upload": "holder",
     "api-exclusion-list": "holder",
     "api-exclusion-detail": "holder",
     "vault:media": "holder",
@@ -69,6 +71,8 @@ PERMISSION_TABLE = {
     "api-suggestions-dismiss": "holder",
     # people: the holder's own, only with face_analysis (tests/suggestions/test_people.py)
     "suggestions:people": "holder",
+    "suggestions:people-names": "holder",
+    "suggestions:person": "holder",
     "suggestions:person-face": "holder",
     "suggestions:person-name": "holder",
     "suggestions:person-hide": "holder",
