@@ -38,6 +38,8 @@ PERMISSION_TABLE = {
     "api-media-thumbnail": "holder",
     "api-media-trash": "holder",
     "api-media-restore": "holder",
+    "api-media-uploads": "holder",
+    "api-media-upload": "holder",
     "api-exclusion-list": "holder",
     "api-exclusion-detail": "holder",
     "vault:media": "holder",
@@ -89,6 +91,7 @@ PERMISSION_TABLE = {
     "api-share-link-revoke": "holder",
     # audit: auditors only (tests/audit/test_api.py, test_page.py)
     "audit:trail": "auditor",
+    "audit:public-key-pem": "auditor",
     "api-audit-events-list": "auditor",
     "api-audit-events-export": "auditor",
     "api-audit-checkpoint-latest": "auditor",
