@@ -14,8 +14,8 @@ from audit.integrity import event_is_genuine
 from audit.keys import mac_key
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead
 from audit.notes import NoteError, open_checkpoint
-from consentsvc import prepared, signing
-from consentsvc.errors import ServiceError, register_code
+from core import prepared, signing
+from core.errors import ServiceError, register_code
 
 register_code("audit_proof_out_of_range", 400, "The sizes or seq asked for are not inside the audit trail.")
 register_code("audit_chain_broken", 409, "The audit trail is damaged; run manage.py audit_verify.")
@@ -104,7 +104,7 @@ def audit_event_by_id(*, event_id) -> AuditEvent | None:
 
 
 # The consent read path checks the bindings of a holder's few standing entries on every call:
-# compiled once per count of ids (see consentsvc.prepared); longer lists go through the ORM.
+# compiled once per count of ids (see core.prepared); longer lists go through the ORM.
 _PREPARED_IDS_MAX = 8
 _EVENTS_BY_ID = prepared.PreparedQuery(
     lambda *, event_ids: AuditEvent.unchecked.filter(event_id__in=event_ids).values(*prepared.field_names(AuditEvent)),
@@ -122,14 +122,19 @@ def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
             continue
     if not wanted:
         return {}
+    # The outbox first: an event only ever moves from the outbox into the trail, so a move committed
+    # between the two reads finds it in the second. Read the other way round, a consent just given
+    # could be found in neither and refused.
+    found = outbox.pending_by_ids(wanted)
+    wanted -= set(found)
+    if not wanted:
+        return found
     if len(wanted) <= _PREPARED_IDS_MAX:
         key = mac_key()
         events = (prepared.instance(AuditEvent, row) for row in _EVENTS_BY_ID.rows(event_ids=sorted(wanted)))
-        found = {event.event_id: event for event in events if event_is_genuine(event, key)}
+        found.update((event.event_id, event) for event in events if event_is_genuine(event, key))
     else:
-        found = {event.event_id: event for event in AuditEvent.objects.filter(event_id__in=wanted)}
-    # Events written by a transaction but not yet given a seq by the sequencer (audit.outbox).
-    found.update(outbox.pending_by_ids(wanted - set(found)))
+        found.update((event.event_id, event) for event in AuditEvent.objects.filter(event_id__in=wanted))
     return found
 
 
