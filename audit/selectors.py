@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 
 from audit import canonical, merkle, notes, outbox, tiles
@@ -131,6 +131,20 @@ def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
     # Events written by a transaction but not yet given a seq by the sequencer (audit.outbox).
     found.update(outbox.pending_by_ids(wanted - set(found)))
     return found
+
+
+def audit_newest_seq(*, subject_id, purpose, actions: tuple[str, ...], object_type: str) -> Subquery:
+    """An expression for another app's query: the seq of the newest event in the trail about
+    `subject_id` for `purpose` whose action is one of `actions`, on an object of `object_type`
+    (subject and purpose may be OuterRefs).
+
+    The row is not checked here (SQL cannot check a MAC): a caller that holds the id of the event
+    it expects to be the newest fetches it with audit_events_by_ids, which returns only a genuine
+    event, and compares seqs. A forged newer row makes them differ, so the caller refuses rather
+    than trusts. Events still pending (no seq yet) are newer than every integrated one."""
+    newest = AuditEvent.unchecked.filter(subject_id=subject_id, purpose=purpose, action__in=actions,
+                                         object_type=object_type)
+    return Subquery(newest.order_by("-seq").values("seq")[:1])
 
 
 def audit_witnesses() -> list[notes.Cosigner]:

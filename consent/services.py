@@ -89,7 +89,7 @@ def _append(unit: uow.UnitOfWork, *, purpose: str, notice: Notice, event: str, m
                "entry_sha256": binding.entry_digest(entry), **(details or {})}
     if case_id is not None:
         details["case_id"] = case_id
-    unit.record(unit.event(action=f"consent.{event}", object_type="consent_entry", object_id=entry.pk,
+    unit.record(unit.event(action=f"consent.{event}", object_type=binding.OBJECT_TYPE, object_id=entry.pk,
                            purpose=purpose, details=details, event_id=event_id))
     return entry
 
@@ -158,7 +158,7 @@ def consent_set(*, user, purpose: str, granted: bool, notice_version: str, metho
 
 def _written(unit: uow.UnitOfWork) -> set[int]:
     """Ledger entries recorded in this unit (their events are appended at its end)."""
-    return {int(e.object_id) for e in unit.events if e.object_type == "consent_entry"}
+    return {int(e.object_id) for e in unit.events if e.object_type == binding.OBJECT_TYPE}
 
 
 def consent_withdraw(*, user, purpose: str, method: str, actor=None, event: str = ConsentEntry.Event.WITHDRAWN,
