@@ -112,7 +112,7 @@ def ledger_trail_check() -> Iterator[str]:
     consent event's entry still in the ledger; every state row on its holder's newest entry for the
     purpose, and naming the trail's newest genuine consent event for it (a pending one counts)."""
     last = 0
-    newest: dict[tuple[int, str], int] = {}
+    newest: dict[tuple[int, str], ConsentEntry] = {}
     entry_ids: set[int] = set()
     while True:
         chunk = list(ConsentEntry.objects.filter(pk__gt=last).order_by("pk")[:_CHUNK])
@@ -122,7 +122,7 @@ def ledger_trail_check() -> Iterator[str]:
         bound = entries_bound(chunk)
         for entry in chunk:
             entry_ids.add(entry.pk)
-            newest[(entry.subject_id, entry.purpose)] = entry.pk
+            newest[(entry.subject_id, entry.purpose)] = entry
             if entry.pk not in bound:
                 why = "names no audit event" if not entry.event_id else "has no genuine audit event that commits to it"
                 yield f"consent entry {entry.record_id} ({entry.event} {entry.purpose}) {why}"
@@ -137,8 +137,12 @@ def ledger_trail_check() -> Iterator[str]:
     states = {(state.subject_id, state.purpose): state for state in ConsentState.objects.all().order_by("pk")}
     for key, state in states.items():
         where = f"consent state of account {state.subject_id} for {state.purpose}"
-        if newest.get(key) != state.entry_id:
+        entry = newest.get(key)
+        if entry is None or entry.pk != state.entry_id:
             yield f"{where} is not on its newest ledger entry"
+        elif (state.event, state.notice_id, state.notice_version, state.since, state.event_id) != (
+                entry.event, entry.notice_id, entry.notice_version, entry.created_at, entry.event_id):
+            yield f"{where} does not say what its ledger entry says"
         event = trail_newest.get(key)
         if event is not None and str(state.event_id or "") == event.event_id:
             continue

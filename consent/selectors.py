@@ -97,7 +97,8 @@ def _book(purpose: str) -> NoticeBook:
 
 
 def _standing(state: ConsentState | None, book: NoticeBook) -> bool:
-    return state is not None and state.event == ConsentEntry.Event.GIVEN and state.notice_id in book.standing
+    return (state is not None and state.event == ConsentEntry.Event.GIVEN and state.notice_id in book.standing
+            and book.notices[state.notice_id].version == state.notice_version)
 
 
 # Each upload and each release of media asks for the entry that authorises it (see consentsvc.prepared).
@@ -126,6 +127,7 @@ def consent_active_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
     # Only an entry bound to the genuine audit event that commits to it, the trail's newest
     # consent event for the holder and purpose, and named as such by the state, authorises anything.
     if (entry is None or entry.subject_id != user_id or entry.purpose != purpose
+            or entry.event != ConsentEntry.Event.GIVEN or entry.notice_id not in view.books[purpose].standing
             or entry.event_id != state.event_id
             or entry.pk not in binding.entries_bound([entry], trail_seqs={entry.pk: state.trail_seq})):
         alarms.consent_state_unverified(user_id=user_id, purpose=purpose, state=state)
@@ -218,6 +220,21 @@ def consent_entry_get(*, user_id: int, record_id) -> ConsentEntry:
         return ConsentEntry.objects.select_related("subject").get(subject_id=user_id, record_id=record_id)
     except (ConsentEntry.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise ServiceError("not_found", "No such consent entry.") from exc
+
+
+def consent_entries_genuine(*, entries) -> set[int]:
+    """Ids of the entries bound to a genuine (MAC-verified) audit event that commits to them: the
+    ones the service wrote. History marks the others; no receipt is signed for them (one query)."""
+    return binding.entries_bound(entries)
+
+
+def consent_entry_verified(*, user_id: int, record_id) -> ConsentEntry:
+    """One of the holder's own entries, bound to its genuine audit event; else entry_unverified."""
+    entry = consent_entry_get(user_id=user_id, record_id=record_id)
+    if entry.pk not in binding.entries_bound([entry]):
+        raise ServiceError("entry_unverified", "This ledger entry is not backed by a genuine audit event; "
+                                               "no receipt is signed for it.")
+    return entry
 
 
 def subjects_given_before(*, purpose: str) -> list[int]:

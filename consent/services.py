@@ -19,6 +19,8 @@ register_code("unknown_purpose", 404, "There is no such purpose.")
 register_code("notice_version_mismatch", 409, "Consent must name the current notice version; fetch it and ask again.")
 register_code("consent_dependency", 409, "This purpose needs another purpose to be granted first.")
 register_code("notice_exists", 409, "That notice version is already published.")
+register_code("entry_unverified", 409, "The ledger entry is not bound to a genuine audit event: the service did not "
+                                       "write it, so it signs no receipt for it.")
 
 ENDING_EVENTS = {ConsentEntry.Event.WITHDRAWN, ConsentEntry.Event.LAPSED, ConsentEntry.Event.REVOKED_BY_SUPPORT}
 # Face grouping only ever extends the camera-roll feature; it cannot stand alone.

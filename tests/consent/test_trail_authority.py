@@ -17,7 +17,9 @@ from consent.models import ConsentEntry, ConsentState
 from consent.services import consent_guard
 from consentsvc import db
 from consentsvc.errors import ServiceError
+from tests.conftest import make_user
 from tests.consent.test_binding import forge_given
+from tests.consent.test_settings_page import logged_in
 from tests.vault.conftest import grant, jpeg_bytes, master_key, withdraw  # noqa: F401 (a fixture)
 from tests.vault.test_api_media import upload
 from vault import gateway
@@ -121,6 +123,16 @@ def test_a_state_pointed_back_at_an_older_grant_grants_nothing(alice, api, maste
     assert any("does not name the newest consent event" in p for p in report.cross_checks["consent ledger"])
 
 
+def test_a_state_that_calls_the_newest_withdrawal_a_grant_grants_nothing(alice, api, master_key):  # noqa: F811
+    given_then_withdrawn(alice)
+    drop_guards(guards.STATE)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE consent_consentstate SET event = 'given' WHERE subject_id = %s", [alice.pk])
+    assert_grants_nothing(alice, api)
+    problems = audit_verify().cross_checks["consent ledger"]
+    assert any("does not say what its ledger entry says" in p for p in problems)
+
+
 def test_a_withdrawal_deleted_from_the_ledger_grants_nothing(alice, api, master_key):  # noqa: F811
     given, withdrawn = given_then_withdrawn(alice)
     assert audit_verify().ok
@@ -174,3 +186,34 @@ def test_an_alarm_survives_the_refusal_under_the_lock(alice):
     assert refused.value.code == "consent_required"
     assert AuditEvent.objects.filter(action=alarms.ACTION, subject_id=alice.pk).count() == 1
     assert not AuditEvent.objects.filter(action="media.deleted").exists()  # the unit's own events went with it
+
+
+def test_no_receipt_and_no_genuine_mark_for_a_row_the_service_never_wrote(alice, api):
+    given, withdrawn = given_then_withdrawn(alice)
+    forged = ConsentEntry.objects.get(pk=forge_given(alice))
+    client = api(alice)
+    response = client.get(f"/api/v1/consent/receipts/{forged.record_id}/")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "entry_unverified"
+    assert "signature" not in response.json()
+    assert client.get(f"/api/v1/consent/receipts/{given.record_id}/").status_code == 200  # genuine, if older
+    history = client.get("/api/v1/consent/history/").json()["results"]
+    assert {(row["id"], row["genuine"]) for row in history} == {
+        (str(forged.record_id), False), (str(withdrawn.record_id), True), (str(given.record_id), True)}
+    page = logged_in(alice).get("/settings/camera-roll/").content.decode()
+    assert "not written by us" in page
+    assert f"receipts/{forged.record_id}/" not in page and f"receipts/{given.record_id}/" in page
+    assert logged_in(alice).get(f"/settings/camera-roll/receipts/{forged.record_id}/").status_code == 409
+    # Another holder still cannot tell the entry exists.
+    assert api(make_user("mallory")).get(f"/api/v1/consent/receipts/{forged.record_id}/").status_code == 404
+
+
+def test_an_entry_changed_after_the_fact_gets_no_receipt(alice, api):
+    grant(alice)
+    given = ConsentEntry.objects.get(subject=alice, event="given")
+    drop_guards(guards.LEDGER, guards.STATE)
+    with connection.cursor() as cursor:  # backdated by a database owner
+        cursor.execute("UPDATE consent_consententry SET created_at = %s WHERE id = %s",
+                       [given.created_at.replace(year=2020), given.pk])
+    response = api(alice).get(f"/api/v1/consent/receipts/{given.record_id}/")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "entry_unverified"
+    assert [row["genuine"] for row in api(alice).get("/api/v1/consent/history/").json()["results"]] == [False]
