@@ -17,7 +17,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from consentsvc.env import dev_secret_file, random_token
+from core.env import dev_secret_file, random_token
 
 MAC_LABEL = b"consentsvc-audit-event-mac/v1\n"
 MIN_KEY_CHARS = 32

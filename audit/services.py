@@ -25,8 +25,8 @@ from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, built_event
 from audit.notes import Checkpoint, sign_checkpoint
 from audit.tiles import store_filled_tiles
-from consentsvc import signing
-from consentsvc.errors import ServiceError, register_code
+from core import signing
+from core.errors import ServiceError, register_code
 
 register_code(
     "audit_event_invalid",

@@ -25,7 +25,7 @@ from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint, AuditCosignature
 from audit.notes import Checkpoint, NoteError, checkpoint_body, open_checkpoint, open_cosignatures
 from audit.selectors import audit_head, audit_witnesses
-from consentsvc import signing
+from core import signing
 
 _COLUMNS = (
     "seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type",

@@ -1,6 +1,6 @@
 """The consent tables' database guards, and the check that they are in place.
 
-The ledger is append-only (consentsvc.db.append_only). The state row of a holder and purpose is
+The ledger is append-only (core.db.append_only). The state row of a holder and purpose is
 written by the ledger's own trigger (consent_state_follows_ledger, migration 0005), which moves
 it onto each new entry. Its guard refuses every other write, even by raw SQL: a DELETE (and a
 TRUNCATE on PostgreSQL), and an INSERT or UPDATE that leaves the row anywhere but on the newest
@@ -15,7 +15,7 @@ disabled (the "consent guards" cross-check).
 
 from django.db import connections
 
-from consentsvc import db
+from core import db
 
 LEDGER = "consent_consententry"
 STATE = "consent_consentstate"

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder
-from consentsvc.api.serializers import ModelSerializer
+from core.api.serializers import ModelSerializer
 from suggestions import jobs, people, selectors, services, sharing
 from suggestions.models import Suggestion, SuggestionJob
 

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from consent.uow import Actor, account_write
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from suggestions import selectors
 from suggestions.models import ShareLink, Suggestion
 from vault import gateway

@@ -16,7 +16,7 @@ from accounts.roles import SUPPORT
 from consent import purposes, uow
 from consent.models import ConsentEntry
 from consent.selectors import consent_active_entry
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from support import rights
 from support import services as support_services
 from support.models import DataExport

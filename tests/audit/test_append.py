@@ -9,7 +9,7 @@ from audit.context import reset_request_id, set_request_id
 from audit.models import AuditEvent, AuditHead, AuditImmutableError
 from audit.selectors import audit_events_for_subject
 from audit.services import EventInput, audit_append, audit_append_many
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 
 pytestmark = pytest.mark.django_db
 

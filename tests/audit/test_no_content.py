@@ -30,7 +30,7 @@ CONTENT = [
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_it_refuses_content_in_the_details_of_every_action(action):
-    from consentsvc.errors import ServiceError
+    from core.errors import ServiceError
 
     for details in CONTENT:
         with pytest.raises(ServiceError):

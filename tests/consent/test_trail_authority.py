@@ -15,8 +15,8 @@ from audit.verification import audit_verify
 from consent import alarms, guards, purposes, selectors, uow
 from consent.models import ConsentEntry, ConsentState
 from consent.services import consent_guard
-from consentsvc import db
-from consentsvc.errors import ServiceError
+from core import db
+from core.errors import ServiceError
 from tests.conftest import make_user
 from tests.consent.test_binding import forge_given
 from tests.consent.test_settings_page import logged_in
