@@ -60,19 +60,28 @@ def _matches(event, *, entry_pk: int, subject_id: int, purpose: str, kind: str) 
 
 def _newest(event, trail_seq) -> bool:
     """The event is the trail's newest consent event for its holder and purpose: it sits at the
-    seq the trail's newest one has (read with the state, see audit_newest_seq), or it is still
+    seq the trail's newest one has (read with the state, see audit_newest), or it is still
     pending (its seq comes later, so it is newer than every integrated one: a holder's consent
     events are written one at a time, under the account's lock)."""
     return trail_seq is not _UNKNOWN and (event.seq is None or event.seq == trail_seq)
 
 
-def entries_bound(entries: Iterable[ConsentEntry], *, trail_seqs: dict[int, int | None] | None = None) -> set[int]:
+def integrated(state: ConsentState) -> bool:
+    """The state names the event the trail's newest consent event for it had, in the same read: that
+    event is integrated (it never leaves the trail), so the outbox need not be read for it."""
+    newest = getattr(state, "trail_event_id", None)
+    return newest is not None and state.event_id is not None and str(state.event_id) == str(newest)
+
+
+def entries_bound(entries: Iterable[ConsentEntry], *, trail_seqs: dict[int, int | None] | None = None,
+                  pending: bool = True) -> set[int]:
     """Ids of the entries whose genuine audit event names them and commits to their digest (one query).
 
     With `trail_seqs` (entry id -> the seq of the trail's newest consent event for the entry's
-    holder and purpose), an entry named there counts only when its event is that newest one."""
+    holder and purpose), an entry named there counts only when its event is that newest one.
+    `pending=False`: the events are known to be integrated (see integrated())."""
     entries = [e for e in entries if e.event_id]
-    events = audit_selectors.audit_events_by_ids(event_ids=[e.event_id for e in entries])
+    events = audit_selectors.audit_events_by_ids(event_ids=[e.event_id for e in entries], pending=pending)
     bound = set()
     for entry in entries:
         event = events.get(str(entry.event_id))
@@ -96,7 +105,8 @@ def states_bound(states: Iterable[ConsentState]) -> set[int]:
     digest is checked where consent authorises processing (consent_active_entry) and by audit_verify.
     """
     states = [s for s in states if s.event_id]
-    events = audit_selectors.audit_events_by_ids(event_ids=[s.event_id for s in states])
+    events = audit_selectors.audit_events_by_ids(event_ids=[s.event_id for s in states],
+                                                 pending=not all(integrated(s) for s in states))
     bound = set()
     for s in states:
         event = events.get(str(s.event_id))

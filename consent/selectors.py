@@ -44,9 +44,10 @@ def _notices_query(*, purpose_names, user_id=None):
     states = {f"state_{name}": Subquery(own.values(name)[:1]) for name in _STATE_FIELDS}
     # Where the trail's newest consent event for the holder and purpose is: the state row must
     # name that very event (binding.states_bound), so the row cannot be pointed back at an older one.
-    states["trail_seq"] = audit_selectors.audit_newest_seq(subject_id=user_id, purpose=OuterRef("purpose"),
-                                                           actions=binding.CONSENT_ACTIONS,
-                                                           object_type=binding.OBJECT_TYPE)
+    for column in ("seq", "event_id"):
+        states[f"trail_{column}"] = audit_selectors.audit_newest(
+            subject_id=user_id, purpose=OuterRef("purpose"), actions=binding.CONSENT_ACTIONS,
+            object_type=binding.OBJECT_TYPE, column=column)
     return notices.annotate(**states).values(*_NOTICE_FIELDS, *states)
 
 
@@ -72,7 +73,7 @@ def _notices_and_states(*, purpose_names, user_id: int | None):
             state = ConsentState(subject_id=user_id, purpose=notice.purpose,
                                  **{name: row[f"state_{name}"] for name in _STATE_FIELDS})
             state._state.adding, state._state.db = False, "default"
-            state.trail_seq = row["trail_seq"]
+            state.trail_seq, state.trail_event_id = row["trail_seq"], row["trail_event_id"]
             states[notice.purpose] = state
     for purpose, group in by_purpose.items():
         standing = []
@@ -129,7 +130,8 @@ def consent_active_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
     if (entry is None or entry.subject_id != user_id or entry.purpose != purpose
             or entry.event != ConsentEntry.Event.GIVEN or entry.notice_id not in view.books[purpose].standing
             or entry.event_id != state.event_id
-            or entry.pk not in binding.entries_bound([entry], trail_seqs={entry.pk: state.trail_seq})):
+            or entry.pk not in binding.entries_bound([entry], trail_seqs={entry.pk: state.trail_seq},
+                                                     pending=not binding.integrated(state))):
         alarms.consent_state_unverified(user_id=user_id, purpose=purpose, state=state)
         return None
     entry.notice = view.books[purpose].notices[entry.notice_id]  # a standing notice, read with the view

@@ -1,4 +1,4 @@
-# The consent read path asks for the newest consent event of a holder (audit_newest_seq).
+# The consent read path asks for the newest consent event of a holder (audit.selectors.audit_newest).
 
 from django.db import migrations, models
 

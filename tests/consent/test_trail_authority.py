@@ -217,3 +217,17 @@ def test_an_entry_changed_after_the_fact_gets_no_receipt(alice, api):
     response = api(alice).get(f"/api/v1/consent/receipts/{given.record_id}/")
     assert response.status_code == 409 and response.json()["error"]["code"] == "entry_unverified"
     assert [row["genuine"] for row in api(alice).get("/api/v1/consent/history/").json()["results"]] == [False]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the outbox is PostgreSQL's")
+def test_a_consent_still_pending_in_the_outbox_counts_as_the_newest(alice, api, settings, master_key):  # noqa: F811
+    settings.AUDIT_SEQUENCER = "outbox"
+    settings.AUDIT_SEQUENCER_THREAD = False
+    grant(alice)  # integrated at commit, which a test's transaction never reaches: it stays pending
+    given = ConsentEntry.objects.get(subject=alice, event="given")
+    assert not AuditEvent.objects.filter(event_id=str(given.event_id)).exists()
+    assert selectors.consent_active_entry(user_id=alice.pk, purpose=CAMERA).pk == given.pk
+    states = {p["purpose"]: p["granted"] for p in api(alice).get("/api/v1/consent/").json()["purposes"]}
+    assert states[CAMERA] is True
+    assert upload(api(alice), jpeg_bytes()).status_code == 201
+    assert not AuditEvent.objects.filter(action=alarms.ACTION).exists()
