@@ -268,6 +268,8 @@ VIDEO_MAX_BYTES = envint("VIDEO_MAX_BYTES", 2 * 1024**3, minimum=1)
 VIDEO_MAX_SECONDS = envint("VIDEO_MAX_SECONDS", 600, minimum=1)
 VIDEO_MAX_PIXELS = envint("VIDEO_MAX_PIXELS", 8192 * 4320, minimum=1)
 VIDEO_PROBE_SECONDS = envint("VIDEO_PROBE_SECONDS", 60, minimum=1)
+# A resumable upload not finished within this many hours is deleted (vault.partials).
+UPLOAD_PARTIAL_HOURS = envint("UPLOAD_PARTIAL_HOURS", 24, minimum=1)
 VIDEO_PROBE_MEMORY_BYTES = envint("VIDEO_PROBE_MEMORY_BYTES", 1024**3, minimum=64 * 1024**2)
 FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES

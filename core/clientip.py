@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from ipware import get_client_ip as ipware_client_ip
 
 _CACHE_KEY = "consentsvc.client_ip"
 
@@ -44,34 +46,31 @@ def parse(value: str | None) -> Proxies:
     return Proxies(networks=tuple(networks))
 
 
-def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    value = value.strip()
-    if value.startswith("[") and "]" in value:  # [v6]:port
-        value = value[1 : value.index("]")]
-    elif value.count(":") == 1:  # v4:port
-        value = value.split(":", 1)[0]
+# django-ipware reads X-Forwarded-For alone: its other headers (X-Real-IP, Forwarded,
+# CF-Connecting-IP, ...) are as easy to forge and no proxy of ours sets them.
+FORWARDED_FOR = ["HTTP_X_FORWARDED_FOR"]
+
+
+def _peer(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    return getattr(address, "ipv4_mapped", None) or address
 
 
-def resolve(*, peer: str, forwarded_for: str | None, proxies: Proxies) -> str:
-    if not forwarded_for or (not proxies.count and not proxies.networks):
-        return peer
-    hops = [hop for hop in forwarded_for.split(",") if hop.strip()]
-    if proxies.count:
-        if len(hops) < proxies.count:
-            return peer  # not through every proxy: nothing in the header can be trusted
-        found = _address(hops[-proxies.count])
-        return str(found) if found else peer
-    current = _address(peer)
-    while current is not None and any(current in net for net in proxies.networks) and hops:
-        found = _address(hops.pop())
-        if found is None:
-            break  # garbage from an untrusted hop: the last trusted one speaks for the client
-        current = found
-    return str(current) if current is not None else peer
+def _hop(request: HttpRequest, behind: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``behind`` hops from the right end of X-Forwarded-For (0: the last one, which
+    the nearest proxy added), or None when the header has fewer valid hops.
+
+    django-ipware parses the header (ports, [v6]:port, IPv4-mapped IPv6, RFC 7239 tokens; unparsable
+    hops are skipped: only a client writes those, and only to the left of what our proxies add)
+    and counts the hops; which hop is the client is TRUSTED_PROXIES' to say.
+    """
+    found, _routable = ipware_client_ip(
+        request, proxy_order="left-most", proxy_count=behind, request_header_order=FORWARDED_FOR, strict=False
+    )
+    return ipaddress.ip_address(found) if found else None
 
 
 def peer_is_proxy(*, peer: str, proxies: Proxies) -> bool:
@@ -79,17 +78,41 @@ def peer_is_proxy(*, peer: str, proxies: Proxies) -> bool:
     always with a count (every connection comes through the nearest proxy), never with none."""
     if proxies.count:
         return True
-    address = _address(peer)
+    address = _peer(peer)
     return address is not None and any(address in net for net in proxies.networks)
+
+
+def _resolve(request: HttpRequest, proxies: Proxies) -> str:
+    peer = request.META.get("REMOTE_ADDR", "")
+    if not request.META.get("HTTP_X_FORWARDED_FOR") or not peer_is_proxy(peer=peer, proxies=proxies):
+        return peer
+    if proxies.count:
+        # Each of the N proxies appended the address it was connected from: the N-th from the right
+        # is the client's (fewer hops than proxies: not through every proxy, nothing is trusted).
+        found = _hop(request, proxies.count - 1)
+        return str(found) if found else peer
+    # Networks: walk from the right while the hop that added an address is a trusted proxy.
+    current, behind = _peer(peer), 0
+    while current is not None and any(current in net for net in proxies.networks):
+        found = _hop(request, behind)
+        if found is None:
+            break  # no more hops (or only garbage): the last trusted one speaks for the client
+        current, behind = found, behind + 1
+    return str(current) if current is not None else peer
+
+
+def resolve(*, peer: str, forwarded_for: str | None, proxies: Proxies) -> str:
+    """The client's address for a connection from ``peer`` carrying ``forwarded_for``."""
+    request = HttpRequest()
+    request.META = {"REMOTE_ADDR": peer}
+    if forwarded_for is not None:
+        request.META["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return _resolve(request, proxies)
 
 
 def client_ip(request) -> str:
     """The client's address for this request (worked out once per request)."""
     meta = request.META
     if _CACHE_KEY not in meta:
-        meta[_CACHE_KEY] = resolve(
-            peer=meta.get("REMOTE_ADDR", ""),
-            forwarded_for=meta.get("HTTP_X_FORWARDED_FOR"),
-            proxies=settings.TRUSTED_PROXIES_PARSED,
-        )
+        meta[_CACHE_KEY] = _resolve(request, settings.TRUSTED_PROXIES_PARSED)
     return meta[_CACHE_KEY]

@@ -22,8 +22,9 @@ In that order, always:
 (``atomic()`` around it would hold its locks, the audit head's included, before the
 account lock). Events that change no account (a refusal, a support case opening, a
 holder's own read) go through ``events_write``: the same batch at the end, no account
-lock. A denial recorded with ``events_write(..., durable=True)`` inside a unit that then
-rolls back is still appended, in a transaction of its own once the unit's is gone.
+lock. An alarm (``uow.alarm(event)``, or a denial recorded with ``events_write(...,
+durable=True)`` inside a unit) is appended even when the unit rolls back, in a transaction of
+its own once the unit's is gone.
 """
 
 from __future__ import annotations
@@ -162,8 +163,8 @@ class UnitOfWork:
         self.user_id = user_id
         self.actor = actor
         self.events: list[object] = []
+        self.alarms: list[object] = []
         self._published: list[object] = []
-        self._durable: list[object] = []
 
     def event(self, *, action: str, actor: Actor | None = None, subject_id: int | None = None, **fields) -> object:
         """An audit event with this unit's actor and account filled in."""
@@ -177,6 +178,12 @@ class UnitOfWork:
 
     def record_many(self, events: list) -> None:
         self.events.extend(events)
+
+    def alarm(self, event: object) -> None:
+        """Append `event` to the trail whether the unit commits or not: what a refusal found (a
+        consent state the trail does not back, a denied read) must be on record even though the
+        refusal rolls the unit back."""
+        self.alarms.append(event)
 
     def publish(self, message: object) -> None:
         """Tell the subscribers of `message`'s type: in the unit once the service's own writes are
@@ -193,15 +200,13 @@ class UnitOfWork:
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested atomic block whose recorded events are dropped with it when it rolls back
-        (except durable ones: a denial stays recorded)."""
+        (alarms stay)."""
         mark, published = len(self.events), len(self._published)
         try:
             with transaction.atomic():
                 yield
         except BaseException:
-            dropped = self.events[mark:]
             del self.events[mark:]
-            self.events.extend(e for e in dropped if any(e is d for d in self._durable))
             del self._published[published:]
             raise
 
@@ -210,8 +215,8 @@ class UnitOfWork:
             message = self._published.pop(0)
             for subscriber in subscribers(message=type(message), phase=Phase.IN_UNIT):
                 subscriber.handler(self, message)
-        if self.events:
-            events, self.events = self.events, []
+        if self.events or self.alarms:
+            events, self.events, self.alarms = [*self.events, *self.alarms], [], []
             _audit().append_many(events=events)
 
 
@@ -275,15 +280,16 @@ def account_write(*, user_id: int, actor: Actor) -> Iterator[UnitOfWork]:
             finally:
                 _current.reset(token)
     except BaseException:
-        _append_durable(uow)
+        _alarms_after_rollback(uow)
         raise
 
 
-def _append_durable(uow: UnitOfWork) -> None:
-    """The unit rolled back: what it promised to record whatever happens is appended on its own."""
-    if uow._durable and not _foreign_transaction():
+def _alarms_after_rollback(uow: UnitOfWork) -> None:
+    """The alarms of a unit that rolled back, in a transaction of their own."""
+    if uow.alarms:
+        alarms, uow.alarms = uow.alarms, []
         with transaction.atomic():
-            _audit().append_many(events=list(uow._durable))
+            _audit().append_many(events=alarms)
 
 
 @contextlib.contextmanager
@@ -292,23 +298,25 @@ def events_write(*, actor: Actor, user_id: int | None = None, durable: bool = Fa
 
     Inside an account's unit the events join it; otherwise they are appended in one batch at
     the end of their own transaction. No account lock is taken. `durable` events (a denial)
-    are appended even if the unit they joined rolls back.
+    are alarms: appended even if the unit they joined rolls back.
     """
     outer = _current.get()
     if outer is not None:
         view = UnitOfWork(user_id=user_id if user_id is not None else outer.user_id, actor=actor)
-        view.events = outer.events  # shares the outer batch
+        view.events = outer.alarms if durable else outer.events  # shares the outer batch
+        view.alarms = outer.alarms
         view._published = outer._published
-        mark = len(outer.events)
         yield view
-        if durable:
-            outer._durable.extend(outer.events[mark:])
         return
-    with transaction.atomic():
-        uow = UnitOfWork(user_id=user_id, actor=actor)
-        depth = _events_depth.set(_events_depth.get() + 1)
-        try:
-            yield uow
-            uow._finish()
-        finally:
-            _events_depth.reset(depth)
+    uow = UnitOfWork(user_id=user_id, actor=actor)
+    try:
+        with transaction.atomic():
+            depth = _events_depth.set(_events_depth.get() + 1)
+            try:
+                yield uow
+                uow._finish()
+            finally:
+                _events_depth.reset(depth)
+    except BaseException:
+        _alarms_after_rollback(uow)
+        raise

@@ -19,6 +19,8 @@ urlpatterns = [
 ]
 urlpatterns += [
     path("people/", views.people_page, name="people"),
+    path("people/names/", views.people_names, name="people-names"),
+    path("people/<int:pk>/", views.person_page, name="person"),
     path("people/<int:pk>/face/", views.person_face, name="person-face"),
     path("people/<int:pk>/name/", views.person_name, name="person-name"),
     path("people/<int:pk>/hide/", views.person_hide, name="person-hide"),

@@ -59,6 +59,11 @@ def _refuse_upload(*, user_id: int, code: str, method: str) -> None:
                              outcome="denied", details={"code": code, "method": method}))
 
 
+def upload_refused_audit(*, user_id: int, code: str, method: str) -> None:
+    """Audit a refused upload (media.upload_refused) in its own transaction."""
+    _refuse_upload(user_id=user_id, code=code, method=method)
+
+
 def upload_refused(*, user_id: int, code: str, method: str) -> ServiceError:
     """Audit a refusal decided before the service ran (the upload handler's size limit)."""
     _refuse_upload(user_id=user_id, code=code, method=method)
@@ -95,8 +100,9 @@ def media_upload(
     captured_at: datetime | None = None,
     method: str = "api",
     device_id: int | None = None,
+    max_bytes: int | None = None,
 ) -> UploadResult:
-    """Validate, encrypt and store one photo, only while camera-roll processing is consented.
+    """Validate, encrypt and store one photo or video, only while camera-roll processing is consented.
 
     Consent is checked twice: cheaply before any work (so nothing is decoded for a
     holder who has not opted in), and under the account lock in the transaction that
@@ -107,8 +113,10 @@ def media_upload(
         labels = _clean_labels(labels)
         if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
             raise ServiceError("consent_required", "Camera Roll Sharing Suggestions is off for this account.")
-        if len(data) > settings.VAULT_MAX_UPLOAD_BYTES:
-            raise ServiceError("file_too_large", f"The file is larger than {settings.VAULT_MAX_UPLOAD_BYTES} bytes.")
+        # One request's limit, unless the bytes came by a resumable upload (vault.partials: VIDEO_MAX_BYTES).
+        max_bytes = max_bytes or settings.VAULT_MAX_UPLOAD_BYTES
+        if len(data) > max_bytes:
+            raise ServiceError("file_too_large", f"The file is larger than {max_bytes} bytes.")
         video = videos.is_video(data=data, filename=filename, declared_content_type=declared_content_type)
         if not video:
             from vault.images import image_prepare
@@ -280,6 +288,15 @@ def _original_write(*, key_row, data_key, tag, original: bytes) -> _Early:
 
 class _KeyGone(Exception):
     pass
+
+
+def media_key(*, user_id: int):
+    """The account's media key, made under the account lock while consent stands (see _media_key)."""
+    try:
+        return _media_key(user_id=user_id)
+    except ServiceError as exc:
+        _refuse_upload(user_id=user_id, code=exc.code, method="api")
+        raise
 
 
 def _media_key(*, user_id: int):

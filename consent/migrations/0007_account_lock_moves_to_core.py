@@ -5,7 +5,7 @@ class Migration(migrations.Migration):
     """AccountLock now lives in core (core 0001 takes over the same table): forget it here only."""
 
     dependencies = [
-        ("consent", "0005_consent_state"),
+        ("consent", "0006_consent_state_guard"),
         ("core", "0001_account_lock"),
     ]
 
