@@ -8,7 +8,7 @@ out of the pages: `audit_verify` and the auditor export are where the chain is c
 from django.contrib import admin
 
 from audit.models import AuditCheckpoint, AuditEvent
-from consentsvc.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

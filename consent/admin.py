@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from consent.models import ConsentEntry, Notice
-from consentsvc.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(Notice)

@@ -11,9 +11,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import tokens
 from accounts.decorators import holder_required
 from consent import purposes, receipts, selectors, services
+from consent.held import held_summary
 from consent.models import ConsentEntry
 from core.errors import ServiceError
-from vault.selectors import media_summary
 
 # Turning these off destroys something, so the page asks first (the API, for the phone app, does not).
 CONFIRM_BEFORE_OFF = (purposes.CAMERA_ROLL, purposes.FACE_ANALYSIS)
@@ -23,7 +23,7 @@ def _asks_first(*, user_id: int, purpose: str) -> bool:
     """A turn-off asks first when it destroys something: held photos or what was made from them."""
     if purpose not in CONFIRM_BEFORE_OFF:
         return False
-    held = media_summary(user_id=user_id)
+    held = held_summary(user_id=user_id)
     return bool(held["items"] or held["outputs"])
 
 
@@ -33,7 +33,7 @@ def _granted(user_id: int) -> set[str]:
 
 def turn_off_facts(*, user_id: int, purpose: str) -> dict:
     """What turning `purpose` off will do, counted now, for the confirmation and the message after it."""
-    held = media_summary(user_id=user_id)
+    held = held_summary(user_id=user_id)
     granted = _granted(user_id)
     also_off = [purposes.PURPOSE_LABELS[d] for d, r in services.REQUIRES.items() if r == purpose and d in granted]
     grace = settings.WITHDRAWAL_GRACE_DAYS
@@ -103,7 +103,7 @@ def camera_roll_settings(request):
         "devices": len(tokens.tokens_of(user=request.user)),
         "history": history,
         "labels": purposes.PURPOSE_LABELS,
-        "held": media_summary(user_id=request.user.pk),
+        "held": held_summary(user_id=request.user.pk),
         "confirm_before_off": CONFIRM_BEFORE_OFF,
     })
 

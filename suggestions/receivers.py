@@ -12,9 +12,8 @@ def suggestions_on_consent_ended(uow, ended) -> None:
     """
     if ended.purpose != purposes.CAMERA_ROLL:
         return
-    if ended.lapsed:
-        jobs.suggestion_jobs_cancel(user_id=ended.user_id)
-    else:
+    jobs.suggestion_jobs_cancel(user_id=ended.user_id)
+    if not ended.lapsed:
         services.suggestions_forget(user_id=ended.user_id)
 
 

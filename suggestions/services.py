@@ -378,9 +378,7 @@ def suggestion_dismiss(*, user_id: int, suggestion_id) -> None:
 
 def suggestions_forget(*, user_id: int) -> int:
     """On withdrawal: every suggestion row goes, the dismissed ones too (their outputs are
-    deleted by the vault in the same unit of work); a later opt-in starts afresh."""
-    from suggestions import jobs  # jobs imports this module
-
-    jobs.suggestion_jobs_cancel(user_id=user_id)
+    deleted by the vault in the same unit of work); a later opt-in starts afresh. The caller
+    cancels the queued passes first (suggestions.jobs, which builds on this module)."""
     deleted, _ = Suggestion.objects.filter(owner_id=user_id).delete()
     return deleted

@@ -7,7 +7,7 @@ state only: the zip itself is encrypted in the vault and never served from here.
 
 from django.contrib import admin
 
-from consentsvc.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from support.models import DataExport, SubjectUserObjectPermission, SupportAction, SupportCase
 
 

@@ -6,9 +6,14 @@ class VaultConfig(AppConfig):
     verbose_name = "Vault"
 
     def ready(self) -> None:
+        from consent.held import held_counter_register
         from core import uow
         from vault import checks  # noqa: F401  (registers the system checks)
         from vault.receivers import vault_on_consent_ended
+        from vault.selectors import media_summary
+
+        # The consent page says what turning the feature off destroys; consent cannot import vault.
+        held_counter_register(counter=media_summary)
 
         # In the unit, before suggestions' subscriber (INSTALLED_APPS order): the outputs are
         # deleted and the media shredded or scheduled before the rows naming them go.

@@ -6,8 +6,7 @@ import contextlib
 import uuid
 from collections.abc import Iterable, Iterator
 
-from django.db import transaction
-
+from core.uow import UnitOfWork
 from vault import blobs, keys, storage
 from vault.keys import DataKey
 
@@ -96,21 +95,16 @@ def delete_names(names: list[str]) -> None:
             storage.blob_delete(name=name)
 
 
-def delete_names_on_commit(names: list[str]) -> None:
-    """Blobs go once the rows that point at them are gone for good (never before)."""
-    if names:
-        transaction.on_commit(lambda: delete_names(names))
-
-
-def delete_key_folder_on_commit(*, user_id: int, key_id: uuid.UUID) -> None:
-    from vault import exports
+def delete_key_folder_after_commit(uow: UnitOfWork, *, key_id: uuid.UUID) -> None:
+    """The destroyed key's folder goes once the unit that destroyed it has committed (never before)."""
+    user_id = uow.user_id
 
     def delete():
         storage.folder_delete(folder=storage.key_folder(user_id=user_id, key_id=key_id))
         storage.folder_prune(folder=storage.account_folder(user_id=user_id))
         # A data export waiting under the destroyed key is unreadable now too: it goes as well.
-        exports_folder = f"{exports.ROOT}/{int(user_id)}"
+        exports_folder = storage.exports_folder(user_id=user_id)
         storage.folder_delete(folder=f"{exports_folder}/{key_id.hex}")
         storage.folder_prune(folder=exports_folder)
 
-    transaction.on_commit(delete)
+    uow.after_commit(delete)

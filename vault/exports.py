@@ -19,12 +19,11 @@ from vault import blobs, keyring, keys, storage
 from vault.gateway_core import OpenedContent, owner_source_open
 from vault.models import AccountKey
 
-ROOT = "exports"
 VARIANT = "export"
 
 
 def _folder(user_id: int) -> str:
-    return f"{ROOT}/{int(user_id)}"
+    return storage.exports_folder(user_id=user_id)
 
 
 def _name(*, user_id: int, key_id: uuid.UUID, export_uid: uuid.UUID) -> str:

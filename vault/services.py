@@ -28,7 +28,8 @@ from core.uow import Actor, UnitOfWork, account_write, events_write
 from vault import content, keyring, keys, storage, videos
 from vault.messages import MediaUploaded
 from vault.meta import DEDUP, ItemMeta, Place, meta_open, meta_seal, place_seal
-from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem
+from vault.models import AccountKey, Exclusion, MediaItem
+from vault.outputs import outputs_delete_for_items
 
 log = logging.getLogger(__name__)
 
@@ -430,35 +431,6 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
         raise
     item.key = key_row
     return UploadResult(item=item, meta=meta_open(data_key=data_key, item=item), duplicate=False)
-
-
-# ---------------------------------------------------------------- outputs
-
-
-def outputs_delete(uow: UnitOfWork, outputs, *, cause: str) -> int:
-    """Delete outputs inside the account's unit of work: rows now, one event each, blobs after commit."""
-    outputs = list(outputs.select_related("key"))
-    if not outputs:
-        return 0
-    names = []
-    for output in outputs:
-        names += content.names_for(
-            user_id=output.owner_id, key_id=output.key.key_id, uid=output.uid, variants=["output"]
-        )
-    DerivedOutput.objects.filter(pk__in=[o.pk for o in outputs]).delete()
-    uow.record_many([
-        uow.event(action="output.deleted", object_type="output", object_id=o.pk, purpose=o.purpose,
-                  details={"cause": cause, "kind": o.kind})
-        for o in outputs
-    ])
-    uow.after_commit(lambda: content.delete_names(names))
-    return len(outputs)
-
-
-def outputs_delete_for_items(uow: UnitOfWork, *, item_ids: list[int], cause: str) -> int:
-    return outputs_delete(
-        uow, DerivedOutput.objects.filter(owner_id=uow.user_id, sources__in=item_ids).distinct(), cause=cause
-    )
 
 
 # ---------------------------------------------------------------- the holder's items

@@ -20,7 +20,7 @@ from consent.services import consents_lapse
 from core.uow import Actor, ConsentEnded, UnitOfWork, account_write
 from vault import content, keys, storage
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem, ShredSchedule
-from vault.services import outputs_delete
+from vault.outputs import outputs_delete
 
 ORPHAN_AGE = timedelta(hours=1)
 
@@ -47,7 +47,7 @@ def _shred(uow: UnitOfWork) -> dict:
         counts["keys"] += 1
         key_id = row.key_id
         row.delete()
-        content.delete_key_folder_on_commit(user_id=user_id, key_id=key_id)
+        content.delete_key_folder_after_commit(uow, key_id=key_id)
     ShredSchedule.objects.filter(owner_id=user_id).delete()
     return counts
 

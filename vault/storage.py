@@ -62,6 +62,15 @@ def account_folder(*, user_id: int) -> str:
     return f"{ROOT}/{int(user_id)}"
 
 
+# Data exports live under their own root, outside ROOT, so that the media orphan sweep (which
+# knows only items and outputs) never mistakes a waiting export for an orphan (see vault.exports).
+EXPORTS_ROOT = "exports"
+
+
+def exports_folder(*, user_id: int) -> str:
+    return f"{EXPORTS_ROOT}/{int(user_id)}"
+
+
 def blob_name(*, user_id: int, key_id: uuid.UUID, object_uid: uuid.UUID, variant: str) -> str:
     return f"{key_folder(user_id=user_id, key_id=key_id)}/{object_uid.hex}.{variant}"
 

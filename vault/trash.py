@@ -22,9 +22,10 @@ from django.utils import timezone
 
 from core.errors import ServiceError
 from core.uow import Actor, UnitOfWork, account_write
-from vault import content, services
+from vault import content
 from vault.messages import MediaTrashed
 from vault.models import MediaItem
+from vault.outputs import outputs_delete_for_items
 
 MAX_BATCH = 500  # photos in one bulk request
 MAX_ID = 2**63 - 1
@@ -65,7 +66,7 @@ def media_trash(*, user_id: int, item_ids) -> int:
         if len(items) != len(ids):
             raise ServiceError("not_found", "No such media item.")
         MediaItem.objects.filter(pk__in=ids).update(trashed_at=timezone.now())
-        outputs = services.outputs_delete_for_items(uow, item_ids=ids, cause="source_trashed")
+        outputs = outputs_delete_for_items(uow, item_ids=ids, cause="source_trashed")
         uow.publish(MediaTrashed(user_id=user_id, item_ids=tuple(ids)))
         _record(uow, items, action="media.trashed", details={"outputs": outputs, "days": settings.TRASH_DAYS})
     return outputs
@@ -94,7 +95,7 @@ def _destroy(uow: UnitOfWork, items: list[MediaItem], *, cause: str) -> int:
     for item in items:
         names += content.item_names(item)
     # Outputs went when the items went to the trash; none can have been made since, but be sure.
-    services.outputs_delete_for_items(uow, item_ids=[i.pk for i in items], cause=cause)
+    outputs_delete_for_items(uow, item_ids=[i.pk for i in items], cause=cause)
     MediaItem.objects.filter(pk__in=[i.pk for i in items]).delete()
     _record(uow, items, action="media.deleted", details={"cause": cause})
     uow.after_commit(lambda: content.delete_names(names))

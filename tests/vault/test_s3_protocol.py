@@ -139,7 +139,7 @@ def test_the_orphan_sweep_works_against_the_bucket(s3_server, s3_bucket, consent
     for who in (consented, bob):
         services.media_upload(user_id=who.pk, data=jpeg_bytes(color=(who.pk * 30 % 255, 9, 9)), labels=[])
     # A crash after the key row went but before its blobs were deleted:
-    monkeypatch.setattr("vault.content.delete_key_folder_on_commit", lambda **kw: None)
+    monkeypatch.setattr("vault.content.delete_key_folder_after_commit", lambda *args, **kw: None)
     shredding.media_erase_all(user_id=consented.pk, actor=Actor.holder(consented.pk))
     # ...and an upload that wrote its blob but never committed its row:
     _, bob_key = keyring.data_key_get_or_create(user_id=bob.pk)

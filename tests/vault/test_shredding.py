@@ -153,7 +153,7 @@ def test_the_purge_command_says_what_it_did(two_accounts, consented, settings):
 
 def test_it_sweeps_orphan_blobs_left_by_a_crash(two_accounts, consented, bob, tmp_path, monkeypatch):
     # A crash after the key row went but before its folder was deleted:
-    monkeypatch.setattr("vault.content.delete_key_folder_on_commit", lambda **kw: None)
+    monkeypatch.setattr("vault.content.delete_key_folder_after_commit", lambda *args, **kw: None)
     shredding.media_erase_all(user_id=consented.pk, actor=Actor.holder(consented.pk))
     assert len(files(tmp_path, consented)) == 5
     # Young files are left even under a dead key: an upload or an export may still be writing them.
