@@ -31,6 +31,8 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from django.utils import timezone
 from django_tasks import task, task_backends
 
+from core.uow import after_commit
+
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30
@@ -67,7 +69,7 @@ def enqueue_after_commit(job, *args, delay: float = 0.0, **kwargs) -> None:
         else:
             job.enqueue(*args, **kwargs)
 
-    transaction.on_commit(send)
+    after_commit(send)
 
 
 # --------------------------------------------------------------------------- leases

@@ -195,7 +195,7 @@ class UnitOfWork:
     @staticmethod
     def after_commit(fn: Callable[[], None]) -> None:
         """Run `fn` (a blob deletion) after commit; dropped if the transaction rolls back."""
-        transaction.on_commit(fn)
+        after_commit(fn)
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -218,6 +218,12 @@ class UnitOfWork:
         if self.events or self.alarms:
             events, self.events, self.alarms = [*self.events, *self.alarms], [], []
             _audit().append_many(events=events)
+
+
+def after_commit(fn: Callable[[], None]) -> None:
+    """The one way to run something after commit (a blob deletion, a job's dispatch): dropped if
+    the transaction rolls back. core.guard refuses transaction.on_commit called anywhere else."""
+    transaction.on_commit(fn)
 
 
 _current: contextvars.ContextVar[UnitOfWork | None] = contextvars.ContextVar("account_write", default=None)
@@ -270,11 +276,11 @@ def account_write(*, user_id: int, actor: Actor) -> Iterator[UnitOfWork]:
     uow = UnitOfWork(user_id=int(user_id), actor=actor)
     try:
         with transaction.atomic():
-            _lock(int(user_id))
             # Open until the batch is appended, closed before commit: what runs after commit
             # (a job started inline) opens units of its own.
             token = _current.set(uow)
             try:
+                _lock(int(user_id))
                 yield uow
                 uow._finish()
             finally:

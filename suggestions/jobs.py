@@ -18,7 +18,7 @@ from consent.selectors import consent_active_entry
 from consentsvc import jobs
 from core import prepared
 from core.errors import ServiceError
-from core.uow import Actor, events_write
+from core.uow import Actor, after_commit, events_write
 from suggestions import services
 from suggestions.models import SuggestionJob
 from vault import gateway
@@ -63,7 +63,7 @@ def suggestion_job_request(*, user_id: int, trigger: str = SuggestionJob.Trigger
         if job.run_after > now:
             job.run_after = now
             job.save(update_fields=["run_after"])
-        transaction.on_commit(lambda: dispatch(job.pk, delay=0.0, inline_allowed=True))
+        after_commit(lambda: dispatch(job.pk, delay=0.0, inline_allowed=True))
     return job
 
 
@@ -107,7 +107,7 @@ def suggestions_schedule_after_upload(*, user_id: int) -> SuggestionJob | None:
                     )
             except IntegrityError:
                 return _one_queued(user_id)
-            transaction.on_commit(lambda: dispatch(job.pk, delay=delay.total_seconds(), inline_allowed=False))
+            after_commit(lambda: dispatch(job.pk, delay=delay.total_seconds(), inline_allowed=False))
         else:
             latest = max(job.created_at + delay * 10, now)
             job.run_after = min(max(job.run_after, now + delay), latest)
@@ -228,7 +228,7 @@ def suggestion_job_recover(job_id: str, attempts: int) -> bool:
     job.run_after = now
     job.progress = 0
     job.save(update_fields=["status", "run_after", "progress"])
-    transaction.on_commit(lambda: dispatch(job.pk, delay=0.0, inline_allowed=True))
+    after_commit(lambda: dispatch(job.pk, delay=0.0, inline_allowed=True))
     return True
 
 

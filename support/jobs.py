@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib
 
-from django.db import transaction
 from django_tasks import task
 
 from consentsvc import jobs
+from core.uow import after_commit
 
 EXPORT_BUILD = "support.rights.export_build"
 EXPORT_LEASE = "support.export"
@@ -53,5 +53,5 @@ def export_build_recover(export_id: str, attempts: int) -> bool:
     )
     if not updated:
         return False
-    transaction.on_commit(lambda: run.enqueue(EXPORT_BUILD, {"export_id": export_id}))
+    after_commit(lambda: run.enqueue(EXPORT_BUILD, {"export_id": export_id}))
     return True

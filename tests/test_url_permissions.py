@@ -311,7 +311,11 @@ def _body(name: str, user, world) -> dict:
 def _request(user, method: str, url: str, body: dict):
     """One request in a savepoint that is rolled back (no on-commit hook runs inside the test's transaction)."""
     client = browser(user)
-    with transaction.atomic():
+    block = transaction.atomic()
+    # The harness's own block, like the test case's: a unit of work opens inside it (core.uow
+    # refuses a foreign transaction, and Django marks the test case's blocks the same way).
+    block._from_testcase = True
+    with block:
         if method == "POST" and not url.startswith("/api/"):
             response = client.post(url, body)
         else:
