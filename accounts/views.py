@@ -1,7 +1,7 @@
 import math
 
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, login, logout, password_validation
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -82,7 +82,8 @@ def signup(request):
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome. Everything is off until you turn it on.")
             return redirect("consent:settings")
-    return render(request, "accounts/signup.html", {"form": form})
+    return render(request, "accounts/signup.html",
+                  {"form": form, "password_rules": password_validation.password_validators_help_texts()})
 
 
 class TokenCreateApi(APIView):

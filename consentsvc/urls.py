@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts import views as account_views
 from consentsvc import views
+from consentsvc.admin_gate import staff_only
 
 api_v1 = [
     path("auth/token/", account_views.TokenCreateApi.as_view(), name="auth-token"),
@@ -43,7 +44,7 @@ urlpatterns = [
         ),
         name="api-redoc",
     ),
-    path("admin/", admin.site.urls),
+    path("admin/", staff_only(admin.site.urls)),
     path("healthz/", views.healthz, name="healthz"),
 ]
 

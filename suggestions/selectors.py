@@ -37,13 +37,13 @@ def suggestions_titled(*, user_id: int, suggestions: Iterable[Suggestion]) -> li
         meta = metas.get(suggestion.output_id, {})
         title = meta.get("title")
         suggestion.title = title if isinstance(title, str) else ""
-        suggestion.first_day = _day(meta.get("first"))
-        suggestion.last_day = _day(meta.get("last"))
+        suggestion.first_day = meta_day(meta.get("first"))
+        suggestion.last_day = meta_day(meta.get("last"))
         suggestion.dates = titles.moment_dates(suggestion.first_day, suggestion.last_day)
     return rows
 
 
-def _day(value) -> dt.date | None:
+def meta_day(value) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:

@@ -33,6 +33,8 @@ def suggestion_list(request):
         "job": job,
         "reason": selectors.pass_reason(job),
         "new_link": request.session.pop("new_share_link", None),
+        "display_name": request.session.get("share_display_name", ""),
+        "display_name_max": sharing.DISPLAY_NAME_MAX,
         "waiting": waiting,
         "working": job is not None and not waiting
         and job.status in (SuggestionJob.Status.QUEUED, SuggestionJob.Status.RUNNING),
@@ -124,15 +126,18 @@ def suggestion_poster(request, pk: int):
 def suggestion_share(request, pk: int):
     """A new share link, shown once on the page."""
     try:
-        made = sharing.share_link_create(user_id=request.user.pk, suggestion_id=pk)
+        made = sharing.share_link_create(user_id=request.user.pk, suggestion_id=pk,
+                                         display_name=request.POST.get("display_name", ""))
     except ServiceError as exc:
         if exc.code == "not_found":
             raise Http404 from None
         messages.error(request, exc.message)
         return redirect("suggestions:list")
     url = request.build_absolute_uri(f"/s/{made.token}/")
-    messages.success(request, f"Anyone with this link can see it until {made.link.expires_at:%-d %B}: {url}")
+    messages.success(request, f"Link made: anyone who has it can see this until {made.link.expires_at:%-d %B}.")
     request.session["new_share_link"] = {"suggestion": made.link.suggestion_id, "url": url}
+    # The next link's name field starts with this one (kept in the session only, never on the account).
+    request.session["share_display_name"] = made.link.display_name
     return redirect("suggestions:list")
 
 
@@ -149,12 +154,10 @@ def share_link_revoke(request, link_id: int):
 @require_GET
 def shared_page(request, token: str):
     try:
-        link = sharing.share_link_check(token=token)
+        shared = sharing.shared_page(token=token)
     except ServiceError:
         raise Http404 from None
-    response = render(request, "suggestions/shared.html", {
-        "token": token, "kind": link.suggestion.kind, "has_video": link.suggestion.video_output_id is not None,
-    })
+    response = render(request, "suggestions/shared.html", {"token": token, "shared": shared})
     response["Cache-Control"] = "private, no-store"
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
@@ -163,6 +166,8 @@ def shared_page(request, token: str):
 
 @require_GET
 def shared_content(request, token: str):
+    if request.GET.get("format") == "mp4" and request.GET.get("download") != "1":
+        return _shared_video(request, token)
     try:
         content = sharing.share_open(token=token, video=request.GET.get("format") == "mp4")
     except ServiceError:
@@ -344,3 +349,16 @@ def person_merge(request, pk: int):
             raise Http404 from None
         messages.error(request, exc.message)
     return redirect("suggestions:people")
+
+
+def _shared_video(request, token: str):
+    """A shared recap's MP4 for the recipient's <video>, with HTTP Range so it seeks."""
+    try:
+        video = sharing.share_open_video(token=token)
+        response = gateway.ranged_response(request, size=video.size, content_type=video.content_type,
+                                           open_range=video.open_range, etag=video.etag)
+    except ServiceError:
+        raise Http404 from None
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response

@@ -40,7 +40,7 @@ GATEWAY_NAMES = {
     "outputs_meta", "output_delete", "media_uploaded",
     "media_trashed", "held_count", "output_shared_open", "FaceSealer", "faces_sealing", "faces_open",
     # a recap's MP4 served with HTTP Range (vault.ranges)
-    "ByteRange", "RangeNotSatisfiable", "RangedOutput", "output_ranged", "ranged_response",
+    "ByteRange", "RangeNotSatisfiable", "RangedOutput", "output_ranged", "output_shared_ranged", "ranged_response",
     # a video's content leaves only as time ranges
     "ReleasedRange", "video_candidates", "release_ranges",
 }
