@@ -9,8 +9,8 @@ from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from consentsvc.api.errors import error_body
-from consentsvc.errors import ServiceError, register_code
+from core.api.errors import error_body
+from core.errors import ServiceError, register_code
 
 LOGIN_LOCKED = register_code(
     "login_locked", 429, "Too many failed sign-ins for this username from this address; try again later."

@@ -3,7 +3,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.roles import HOLDER, ROLES
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 
 register_code("unknown_role", 400, "The role is not one of holder, auditor, support.")
 register_code("username_taken", 409, "That username is already in use.")

@@ -27,7 +27,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from accounts.models import ApiToken, User
 from accounts.roles import ROLES
-from consentsvc import prepared
+from core import prepared
 
 KEYWORD = "Token"
 NAME_MAX = 100
@@ -86,7 +86,7 @@ def _token_query(*, digest):
             .values(*prepared.field_names(ApiToken), *prepared.field_names(User, "user__"), *role_flags)[:1])
 
 
-# Every API call makes this query: compiled once (see consentsvc.prepared).
+# Every API call makes this query: compiled once (see core.prepared).
 _TOKEN = prepared.PreparedQuery(_token_query, digest=ApiToken._meta.get_field("digest"))
 
 

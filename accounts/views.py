@@ -1,5 +1,7 @@
+import math
+
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, login, logout, password_validation
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -15,8 +17,8 @@ from rest_framework.views import APIView
 from accounts import roles, services, tokens
 from accounts.forms import SignUpForm
 from accounts.lockout import LOGIN_LOCKED
-from consentsvc.api.throttling import ScopedRateThrottle
-from consentsvc.errors import ServiceError, register_code
+from core.api.throttling import ScopedRateThrottle, scope_hit
+from core.errors import ServiceError, register_code
 
 register_code("invalid_credentials", 400, "Username or password is wrong, or the account is locked.")
 
@@ -49,6 +51,22 @@ def role_switch(request):
     return redirect(roles.ROLE_HOMES[role])
 
 
+class LoginView(auth_views.LoginView):
+    """Django's sign-in page, counted per client address with the token endpoint (one budget for
+    both, so a guesser gains nothing by switching between them); django-axes still locks out a
+    username per address on top."""
+
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        allowed, wait = scope_hit(request, scope=TokenCreateApi.throttle_scope)
+        if not allowed:
+            response = render(request, "accounts/throttled.html", status=429)
+            response["Retry-After"] = str(math.ceil(wait))
+            return response
+        return super().post(request, *args, **kwargs)
+
+
 def signup(request):
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -64,7 +82,8 @@ def signup(request):
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome. Everything is off until you turn it on.")
             return redirect("consent:settings")
-    return render(request, "accounts/signup.html", {"form": form})
+    return render(request, "accounts/signup.html",
+                  {"form": form, "password_rules": password_validation.password_validators_help_texts()})
 
 
 class TokenCreateApi(APIView):

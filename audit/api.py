@@ -18,9 +18,9 @@ from audit import export, merkle, notes, selectors, services, tiles
 from audit.canonical import ACTION_FILTER_PATTERN, CODE_PATTERN, OUTCOMES
 from audit.models import AuditEvent
 from audit.permissions import IsAuditor
-from consentsvc import signing
-from consentsvc.api.serializers import ModelSerializer
-from consentsvc.errors import ServiceError, register_code
+from core import signing
+from core.api.serializers import ModelSerializer
+from core.errors import ServiceError, register_code
 
 register_code("audit_no_checkpoint", 404, "No checkpoint has been signed yet.")
 
@@ -142,9 +142,18 @@ class AuditExportApi(APIView):
 
     class InputSerializer(FilterSerializer):
         format = serializers.ChoiceField(choices=services.EXPORT_FORMATS, default="jsonl")
+        usernames = serializers.BooleanField(required=False, default=False)
+
+        def validate(self, data):
+            if data.get("usernames") and data.get("format") != "csv":
+                raise serializers.ValidationError({"usernames": "Usernames are a column of the CSV export only."})
+            return data
 
     @extend_schema(
         parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=list(services.EXPORT_FORMATS)),
+                    OpenApiParameter("usernames", OpenApiTypes.BOOL, description=(
+                        "CSV only: add actor_username and subject_username, looked up as the file is written "
+                        "(the trail holds ids only; an erased account has none).")),
                     *FILTER_PARAMETERS],
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, one row per event."),
@@ -159,7 +168,9 @@ class AuditExportApi(APIView):
                                                  actor_id=request.user.pk)
         content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/jsonl; charset=utf-8"
         response = StreamingHttpResponse(
-            export.export_stream(fmt=fmt, checkpoint=checkpoint, filters=filters), content_type=content_type
+            export.export_stream(fmt=fmt, checkpoint=checkpoint, filters=filters,
+                                 usernames=params.validated_data["usernames"]),
+            content_type=content_type,
         )
         response["Content-Disposition"] = f'attachment; filename="audit-{checkpoint.tree_size}.{fmt}"'
         response["X-Audit-Tree-Size"] = str(checkpoint.tree_size)

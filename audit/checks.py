@@ -3,7 +3,7 @@ from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
-from consentsvc import signing
+from core import signing
 
 
 @register(Tags.security)

@@ -31,6 +31,7 @@ from audit import canonical
 from audit.merkle import node_hash
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.selectors import ACTION_CATEGORIES, audit_filter_q
+from audit.sentences import account_names
 from audit.streaming import prefetched
 
 FORMAT = "consentsvc-audit-export/2"  # /2: event lines carry their seq (entries hold no position)
@@ -180,18 +181,54 @@ def _csv_line(seq: int, body: bytes, leaf_hex: str) -> bytes:
                        leaf_hex.encode())
 
 
-def csv_lines(*, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes]:
-    """The CSV export: one row per matching event, the columns of CSV_COLUMNS.
+def csv_lines(*, checkpoint: AuditCheckpoint, filters: dict, usernames: bool = False) -> Iterator[bytes]:
+    """The CSV export: one row per matching event, the columns of CSV_COLUMNS, and with `usernames`
+    USERNAME_COLUMNS after them.
 
-    Values come from the canonical bytes (what was hashed), not from the query columns."""
-    yield (",".join(CSV_COLUMNS) + "\n").encode()
+    Values come from the canonical bytes (what was hashed), not from the query columns. Usernames are
+    looked up as the file is written (the trail holds ids only): an account erased since has none."""
+    yield (",".join(CSV_COLUMNS + (USERNAME_COLUMNS if usernames else ())) + "\n").encode()
     query = (
         AuditEvent.objects.filter(audit_filter_q(**filters), seq__lte=checkpoint.tree_size)
         .order_by("seq")
         .values_list("seq", "canonical", "hash")
     )
     for chunk in _raw_chunks(query):
-        yield b"".join([_csv_line(seq, bytes(body), leaf_hex) for seq, body, leaf_hex in chunk])
+        if usernames:
+            yield _csv_chunk_named(chunk)
+        else:
+            yield b"".join([_csv_line(seq, bytes(body), leaf_hex) for seq, body, leaf_hex in chunk])
+
+
+USERNAME_COLUMNS = ("actor_username", "subject_username")
+_PERSON_KINDS = ("holder", "auditor", "support")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(name: str) -> str:
+    """A username as a CSV cell a spreadsheet shows as text (never a formula), quoted when needed."""
+    if name.startswith(_FORMULA_START):
+        name = "'" + name
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow([name])
+    return out.getvalue()
+
+
+def _csv_chunk_named(chunk: list[tuple]) -> bytes:
+    """A chunk of rows with the usernames of their actor and subject: one query for the chunk."""
+    people = []
+    for _, body, _ in chunk:
+        event = json.loads(bytes(body))
+        actor = str(event["actor_id"]) if event.get("actor_kind") in _PERSON_KINDS else ""
+        subject = "" if event.get("subject_id") is None else str(event["subject_id"])
+        people.append((actor, subject))
+    names = account_names({i for pair in people for i in pair})
+    rows = []
+    for (seq, body, leaf_hex), (actor, subject) in zip(chunk, people, strict=True):
+        line = _csv_line(seq, bytes(body), leaf_hex)[:-1]
+        rows.append(b"%s,%s,%s\n" % (line, _csv_text(names.get(actor, "")).encode(),
+                                     _csv_text(names.get(subject, "")).encode()))
+    return b"".join(rows)
 
 
 def _raw_chunks(query) -> Iterator[list[tuple]]:
@@ -206,9 +243,10 @@ def _raw_chunks(query) -> Iterator[list[tuple]]:
             yield from iter(lambda: cursor.fetchmany(_CHUNK_ROWS), [])
 
 
-def export_stream(*, fmt: str, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes]:
-    lines = jsonl_lines if fmt == "jsonl" else csv_lines
-    return _buffered(lines(checkpoint=checkpoint, filters=filters))
+def export_stream(*, fmt: str, checkpoint: AuditCheckpoint, filters: dict, usernames: bool = False) -> Iterator[bytes]:
+    if fmt == "jsonl":
+        return _buffered(jsonl_lines(checkpoint=checkpoint, filters=filters))
+    return _buffered(csv_lines(checkpoint=checkpoint, filters=filters, usernames=usernames))
 
 
 def _header_filters(filters: dict) -> dict:

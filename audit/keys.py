@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from audit import canonical
-from consentsvc.env import dev_secret_file, random_token
+from core.env import dev_secret_file, random_token
 
 MIN_KEY_CHARS = 32
 

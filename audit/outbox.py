@@ -48,7 +48,7 @@ from audit.keys import mac_key
 from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint, AuditEvent, AuditHead, AuditSetAside, built_event
 from audit.notes import Checkpoint, sign_checkpoint
-from consentsvc import signing
+from core import signing
 
 logger = logging.getLogger(__name__)
 

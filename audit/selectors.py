@@ -14,8 +14,8 @@ from audit.integrity import event_is_genuine
 from audit.keys import mac_key
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead
 from audit.notes import NoteError, open_checkpoint
-from consentsvc import prepared, signing
-from consentsvc.errors import ServiceError, register_code
+from core import prepared, signing
+from core.errors import ServiceError, register_code
 
 register_code("audit_proof_out_of_range", 400, "The sizes or seq asked for are not inside the audit trail.")
 register_code("audit_chain_broken", 409, "The audit trail is damaged; run manage.py audit_verify.")
@@ -104,7 +104,7 @@ def audit_event_by_id(*, event_id) -> AuditEvent | None:
 
 
 # The consent read path checks the bindings of a holder's few standing entries on every call:
-# compiled once per count of ids (see consentsvc.prepared); longer lists go through the ORM.
+# compiled once per count of ids (see core.prepared); longer lists go through the ORM.
 _PREPARED_IDS_MAX = 8
 _EVENTS_BY_ID = prepared.PreparedQuery(
     lambda *, event_ids: AuditEvent.unchecked.filter(event_id__in=event_ids).values(*prepared.field_names(AuditEvent)),

@@ -16,7 +16,7 @@ from audit import canonical, notes, outbox
 from audit.context import current_request_id
 from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, AuditSetAside
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 
 register_code(
     "audit_event_invalid",

@@ -1,6 +1,6 @@
 """The audit tables' database triggers.
 
-consentsvc.db.append_only (migration 0002) refuses UPDATE and DELETE (and TRUNCATE on
+core.db.append_only (migration 0002) refuses UPDATE and DELETE (and TRUNCATE on
 PostgreSQL). The INSERT guards here refuse a row that does not extend the head: an event must
 take the next seq and link to the hash of the event before it, and a checkpoint cannot claim
 more events than the trail holds. So even with the database's credentials, rows cannot be
@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 from django.db import connections, transaction
 
-from consentsvc import db
+from core import db
 
 AUDIT_TABLES = ("audit_auditevent", "audit_auditcheckpoint", "audit_audittile", "audit_auditcosignature",
                 "audit_auditsetaside")

@@ -27,7 +27,7 @@ from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditSet
 from audit.notes import Checkpoint, NoteError, checkpoint_body, open_checkpoint, open_cosignatures
 from audit.outbox import ACKNOWLEDGED_ACTION, SET_ASIDE_ACTION
 from audit.selectors import audit_head, audit_witnesses
-from consentsvc import signing
+from core import signing
 
 _COLUMNS = (
     "seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type",

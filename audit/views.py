@@ -3,15 +3,17 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from audit import selectors, sentences, verification_jobs
 from audit.canonical import ACTOR_KINDS
 from audit.charts import daily_chart
 from audit.forms import AuditFilterForm
 from audit.permissions import auditor_required
+from core import signing
 
 CHART_DEFAULT_DAYS = 30
 CHART_MAX_DAYS = 120
@@ -79,3 +81,13 @@ def audit_trail(request):
         "last_verified": latest if latest and latest.status == "done" else
         verification_jobs.verification_last_finished(),
     })
+
+
+@auditor_required
+@require_GET
+def public_key_pem(request):
+    """The key that signs checkpoints, as the PEM file the offline verifier takes
+    (tools/verify_audit_export.py --public-key audit-public-key.pem)."""
+    response = HttpResponse(signing.public_key_pem("AUDIT_SIGNING_KEY"), content_type="application/x-pem-file")
+    response["Content-Disposition"] = 'attachment; filename="audit-public-key.pem"'
+    return response

@@ -7,9 +7,9 @@ from rest_framework.views import APIView
 from accounts.permissions import IsHolder, collection_method
 from consent import purposes, receipts, selectors, services
 from consent.models import ConsentEntry
-from consentsvc import signing
-from consentsvc.api.serializers import ModelSerializer
-from consentsvc.errors import ServiceError
+from core import signing
+from core.api.serializers import ModelSerializer
+from core.errors import ServiceError
 
 
 class PurposeStateSerializer(serializers.Serializer):

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from consent import purposes
 from consent.models import ConsentEntry
-from consentsvc import signing
+from core import signing
 
 KEY_SETTING = "RECEIPT_SIGNING_KEY"
 RECEIPT_VERSION = "consentsvc-receipt/1"

@@ -8,8 +8,8 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from consent import binding, purposes
 from consent.models import ConsentEntry, ConsentState, Notice
-from consentsvc import prepared
-from consentsvc.errors import ServiceError
+from core import prepared
+from core.errors import ServiceError
 
 
 def notice_current(*, purpose: str) -> Notice:
@@ -44,7 +44,7 @@ def _notices_query(*, purpose_names, user_id=None):
     return notices.annotate(**states).values(*_NOTICE_FIELDS, *states)
 
 
-# On every consent read and write: compiled once per purpose list (see consentsvc.prepared).
+# On every consent read and write: compiled once per purpose list (see core.prepared).
 _NOTICES = prepared.PreparedQuery(_notices_query)
 _NOTICES_AND_STATES = prepared.PreparedQuery(_notices_query, user_id=ConsentState._meta.get_field("subject"))
 
@@ -93,7 +93,7 @@ def _standing(state: ConsentState | None, book: NoticeBook) -> bool:
     return state is not None and state.event == ConsentEntry.Event.GIVEN and state.notice_id in book.standing
 
 
-# Each upload and each release of media asks for the entry that authorises it (see consentsvc.prepared).
+# Each upload and each release of media asks for the entry that authorises it (see core.prepared).
 _ENTRY = prepared.PreparedQuery(
     lambda *, pk: ConsentEntry.objects.filter(pk=pk).values(*prepared.field_names(ConsentEntry)),
     pk=ConsentEntry._meta.get_field("id"),

@@ -11,7 +11,7 @@ from django.utils import timezone
 from consent import binding, purposes, selectors, uow
 from consent.models import ConsentEntry, ConsentState, Notice
 from consent.uow import Actor
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 
 register_code("consent_required", 403, "The holder has not granted this purpose under the current notice.")
 register_code("purpose_not_grantable", 403, "This purpose can never be granted.")

@@ -34,7 +34,7 @@ from django.db import transaction
 
 from audit.services import EventInput, audit_append_many
 from consent.models import AccountLock
-from consentsvc import prepared
+from core import prepared
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def current() -> UnitOfWork | None:
     return _current.get()
 
 
-# Every account write takes it first (see consentsvc.prepared).
+# Every account write takes it first (see core.prepared).
 _LOCK_ROW = prepared.PreparedQuery(
     lambda *, user_id: AccountLock.objects.select_for_update().filter(pk=user_id).values("pk")[:1],
     user_id=AccountLock._meta.pk,

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.decorators import holder_required
 from consent import purposes, receipts, selectors, services
 from consent.models import ConsentEntry
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from vault.selectors import media_summary
 
 # Turning these off destroys something, so the page asks first (the API, for the phone app, does not).

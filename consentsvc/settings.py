@@ -5,14 +5,15 @@ under ``var/``, generated development keys), ``test``, or ``production`` (which
 refuses to start without real secrets).
 """
 
+import sys
 from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from consentsvc import clientip
-from consentsvc.env import dev_secret_file, envbool, envint, envlist, envstr, private_dir, private_file, random_token
+from core import clientip
+from core.env import dev_secret_file, envbool, envint, envlist, envstr, private_dir, private_file, random_token
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,8 +40,9 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS") or (["*"] if not PRODUCTION else [])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when DJANGO_ENV=production")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
-# Who may say where a request came from (X-Forwarded-For): nobody by default, a count of
-# proxies in front, or their networks. See consentsvc/clientip.py.
+# Who may say where a request came from and whether it came over HTTPS (X-Forwarded-For and
+# X-Forwarded-Proto): nobody by default, a count of proxies in front, or their networks.
+# See core/clientip.py.
 TRUSTED_PROXIES = envstr("TRUSTED_PROXIES", "")
 TRUSTED_PROXIES_PARSED = clientip.parse(TRUSTED_PROXIES)
 
@@ -69,6 +71,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "consentsvc.middleware.forwarded_proto_middleware",  # X-Forwarded-Proto from TRUSTED_PROXIES only
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestIdMiddleware",
@@ -104,10 +107,21 @@ TEMPLATES = [
     },
 ]
 
+# Connections are kept between requests only where a thread serves many of them (gunicorn's
+# workers; DB_CONN_MAX_AGE seconds), checked before reuse (CONN_HEALTH_CHECKS) so a connection the
+# database dropped fails over to a new one instead of failing a request. Django's development
+# server (`runserver`, `bin/serve --dev`) starts a thread per request and no thread is reused, so
+# a kept connection would stay open, idle, for every request that touched the database until
+# PostgreSQL runs out ("too many clients"): there, each request closes its own.
+THREAD_PER_REQUEST = sys.argv[1:2] == ["runserver"]
 _database_url = envstr("DATABASE_URL")
 if _database_url:
     try:
-        _db = dj_database_url.parse(_database_url, conn_max_age=envint("DB_CONN_MAX_AGE", 60, minimum=0))
+        _db = dj_database_url.parse(
+            _database_url,
+            conn_max_age=0 if THREAD_PER_REQUEST else envint("DB_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
     except (ValueError, KeyError) as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from exc
     if not _db.get("ENGINE"):
@@ -120,12 +134,13 @@ else:
     # The embedded default's database is this user's alone: var/ 0700, the file 0600.
     private_dir(VAR_DIR)
     _db = {
-        # Django's SQLite backend with writers queueing on a file lock (see consentsvc/sqlite3/base.py).
-        "ENGINE": "consentsvc.sqlite3",
+        # Django's SQLite backend with writers queueing on a file lock (see core/sqlite3/base.py).
+        "ENGINE": "core.sqlite3",
         "NAME": private_file(VAR_DIR / "db.sqlite3"),
         # Keep each worker's connection open between requests: opening one (and running the
         # PRAGMAs below) costs more than the queries of a typical API call.
-        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 600, minimum=0),
+        "CONN_MAX_AGE": 0 if THREAD_PER_REQUEST else envint("DB_CONN_MAX_AGE", 600, minimum=0),
+        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             # IMMEDIATE takes the write lock at BEGIN, which serialises writers
             # (and so the audit chain head) instead of failing them on upgrade.
@@ -168,7 +183,7 @@ AXES_ENABLED = envbool("AXES_ENABLED", default=True)
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 # Pages get that template; the API gets {"error": {"code": "login_locked", ...}} (429).
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
-AXES_CLIENT_IP_CALLABLE = "consentsvc.clientip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.clientip.client_ip"
 
 # One cache every worker and process shares (throttles, lock-outs' helpers, anything cached):
 # Redis when CACHE_URL or REDIS_URL is set, else a table in the database (`createcachetable`,
@@ -246,6 +261,15 @@ WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
 # After a material notice change, how long a holder who has not agreed again keeps their library.
 LAPSE_GRACE_DAYS = envint("LAPSE_GRACE_DAYS", 30, minimum=0)
 TRASH_DAYS = envint("TRASH_DAYS", 30, minimum=1)  # a deleted photo can be restored this long
+# Videos (vault.videos): the largest file and the longest clip taken, the most pixels a frame may
+# have, and the box the parser runs in (a child process: wall-clock seconds, address space).
+VIDEO_MAX_BYTES = envint("VIDEO_MAX_BYTES", 2 * 1024**3, minimum=1)
+VIDEO_MAX_SECONDS = envint("VIDEO_MAX_SECONDS", 600, minimum=1)
+VIDEO_MAX_PIXELS = envint("VIDEO_MAX_PIXELS", 8192 * 4320, minimum=1)
+VIDEO_PROBE_SECONDS = envint("VIDEO_PROBE_SECONDS", 60, minimum=1)
+# A resumable upload not finished within this many hours is deleted (vault.partials).
+UPLOAD_PARTIAL_HOURS = envint("UPLOAD_PARTIAL_HOURS", 24, minimum=1)
+VIDEO_PROBE_MEMORY_BYTES = envint("VIDEO_PROBE_MEMORY_BYTES", 1024**3, minimum=64 * 1024**2)
 FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES
 # Request limits: one photo per upload request (a few spare for forms), JSON bodies small and shallow.
@@ -288,14 +312,14 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "consentsvc.api.parsers.JSONParser",
+        "core.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "consentsvc.api.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "consentsvc.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth_token": envstr("AUTH_TOKEN_RATE", "10/minute")},
-    "NUM_PROXIES": 0,  # DRF's own address guess never trusts X-Forwarded-For; ours is consentsvc.clientip
+    "NUM_PROXIES": 0,  # DRF's own address guess never trusts X-Forwarded-For; ours is core.clientip
 }
 
 SPECTACULAR_SETTINGS = {
@@ -310,7 +334,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": ["consentsvc.api.schema.add_error_codes"],
+    "POSTPROCESSING_HOOKS": ["core.api.schema.add_error_codes"],
     "ENUM_NAME_OVERRIDES": {
         "ExclusionKindEnum": [("date_range", "Date Range"), ("place", "Place")],
         "SuggestionStatusEnum": "suggestions.models.Suggestion.Status",

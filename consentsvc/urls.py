@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts import views as account_views
 from consentsvc import views
+from consentsvc.admin_gate import staff_only
 
 api_v1 = [
     path("auth/token/", account_views.TokenCreateApi.as_view(), name="auth-token"),
@@ -21,7 +22,7 @@ api_v1 = [
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("accounts/role/", account_views.role_switch, name="role-switch"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", account_views.signup, name="signup"),
     path("accounts/password/", account_views.PasswordChangeView.as_view(), name="password_change"),
@@ -43,7 +44,7 @@ urlpatterns = [
         ),
         name="api-redoc",
     ),
-    path("admin/", admin.site.urls),
+    path("admin/", staff_only(admin.site.urls)),
     path("healthz/", views.healthz, name="healthz"),
 ]
 

@@ -6,7 +6,7 @@ from django.http import HttpResponseServerError, JsonResponse
 from django.template import loader
 from django.views.defaults import bad_request, page_not_found, permission_denied
 
-from consentsvc.api.errors import error_body, json_400, json_404, json_500
+from core.api.errors import error_body, json_400, json_404, json_500
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder
-from consentsvc.api.serializers import ModelSerializer
+from core.api.serializers import ModelSerializer
 from suggestions import jobs, people, selectors, services, sharing
 from suggestions.models import Suggestion, SuggestionJob
 
@@ -247,6 +247,7 @@ class ShareLinkOutputSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
     state = serializers.SerializerMethodField(help_text="active, expired or revoked")
     opens = serializers.IntegerField(help_text="How many times the link was opened.")
+    display_name = serializers.CharField(help_text="What the recipient's page calls the sharer (\"\" = no name).")
 
     def get_state(self, link) -> str:
         return sharing.link_state(link)
@@ -268,10 +269,17 @@ class ShareLinkListApi(APIView):
         return Response({"count": len(links), "next": None, "previous": None,
                          "results": ShareLinkOutputSerializer(links, many=True).data})
 
-    @extend_schema(request=None, responses={201: ShareLinkCreatedSerializer, 403: OpenApiResponse(
-        description="consent_required")})
+    class ShareLinkInputSerializer(serializers.Serializer):
+        display_name = serializers.CharField(
+            required=False, allow_blank=True, trim_whitespace=False,
+            help_text="What the recipient's page calls you (at most 60 characters); nothing else of the account shows.")
+
+    @extend_schema(request=ShareLinkInputSerializer, responses={
+        201: ShareLinkCreatedSerializer, 400: OpenApiResponse(description="invalid_display_name"),
+        403: OpenApiResponse(description="consent_required")})
     def post(self, request, pk: int):
-        made = sharing.share_link_create(user_id=request.user.pk, suggestion_id=pk)
+        display_name = request.data.get("display_name", "") if hasattr(request.data, "get") else ""
+        made = sharing.share_link_create(user_id=request.user.pk, suggestion_id=pk, display_name=display_name)
         data = dict(ShareLinkOutputSerializer(made.link).data)
         data["url"] = request.build_absolute_uri(f"/s/{made.token}/")
         return Response(data, status=status.HTTP_201_CREATED)

@@ -16,8 +16,9 @@ from django_tasks import task
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.uow import Actor, events_write
-from consentsvc import jobs, prepared
-from consentsvc.errors import ServiceError
+from consentsvc import jobs
+from core import prepared
+from core.errors import ServiceError
 from suggestions import services
 from suggestions.models import SuggestionJob
 from vault import gateway
@@ -30,7 +31,7 @@ LEASE_KIND = "suggestions"
 CLAIM_GRACE = dt.timedelta(seconds=jobs.LEASE_SECONDS)
 
 
-# Every upload asks for the holder's queued pass (see consentsvc.prepared); at most one exists.
+# Every upload asks for the holder's queued pass (see core.prepared); at most one exists.
 _QUEUED = prepared.PreparedQuery(
     lambda *, user_id: SuggestionJob.objects.filter(owner_id=user_id, status=SuggestionJob.Status.QUEUED)
     .order_by("-created_at", "-id").values(*prepared.field_names(SuggestionJob))[:1],

@@ -159,6 +159,9 @@ class ShareLink(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links")
     suggestion = models.ForeignKey(Suggestion, on_delete=models.CASCADE, related_name="share_links")
     token_hash = models.CharField(max_length=64, unique=True, help_text="sha256 of the link's token.")
+    # What the recipient's page calls the sharer, as the holder typed it for this link ("" = someone):
+    # the page shows this and nothing else of the account.
+    display_name = models.CharField(max_length=60, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -19,7 +19,7 @@ from django.db import IntegrityError
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.uow import Actor
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 from suggestions import faces, render
 from suggestions.models import FaceScan, Person
 from vault import gateway
@@ -243,6 +243,39 @@ def person_update(*, user_id: int, person_id, name=None, hidden: bool | None = N
                 purpose=gateway.PURPOSE_FACES, details={"named": name is not None, "hidden": hidden},
             ))
     return person_get(user_id=user_id, person_id=person.pk)
+
+
+def people_name(*, user_id: int, names: dict) -> int:
+    """Name several people at once (the grid of faces): {person id: name}, "" to unname.
+
+    One unit of work: every name is checked first, and one bad name or one person who is not
+    the holder's (not_found) changes nothing. Only names that change are written and audited
+    (that one changed, never what it is). Returns how many changed."""
+    cleaned = {}
+    for person_id, name in names.items():
+        try:
+            cleaned[int(person_id)] = _clean_name(name)
+        except (TypeError, ValueError):
+            raise ServiceError("not_found", "No such person.") from None
+    if not cleaned:
+        return 0
+    with gateway.faces_sealing(user_id=user_id) as sealer:
+        current = {view.id: view for view in people_list(user_id=user_id, include_hidden=True)}
+        if not set(cleaned) <= set(current):
+            raise ServiceError("not_found", "No such person.")
+        changed = {pk: name for pk, name in cleaned.items() if current[pk].name != name}
+        rows = Person.objects.select_for_update().filter(owner_id=user_id, pk__in=list(changed)).order_by("id")
+        for person in rows:
+            name = changed[person.pk]
+            person.key_id = sealer.key_id
+            person.sealed_name = sealer.seal({"name": name}, binding=person.uid.bytes) if name else None
+            person.save(update_fields=["key", "sealed_name"])
+        sealer.uow.record_many([
+            sealer.uow.event(action="person.updated", actor=Actor.holder(user_id), object_type="person",
+                             object_id=pk, purpose=gateway.PURPOSE_FACES, details={"named": True, "hidden": None})
+            for pk in sorted(changed)
+        ])
+    return len(changed)
 
 
 def person_merge(*, user_id: int, person_id, other_id) -> PersonView:

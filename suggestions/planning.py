@@ -84,15 +84,15 @@ def _days(members) -> dict:
     return {"first": min(days), "last": max(days)} if days else {}
 
 
-def _named_in(ids: Sequence[int], people: Sequence[grouping.PersonGroup]) -> list[str]:
-    """Names of the named people in at least a third of these photos (and two of them), most seen first."""
+def _named_in(ids: Sequence[int], people: Sequence[grouping.PersonGroup]) -> list[tuple[int, str]]:
+    """(id, name) of the named people in at least a third of these photos (and two of them), most seen first."""
     members = set(ids)
     seen = []
     for person in people:
         count = len(members.intersection(person.item_ids))
         if person.name and count >= max(2, len(members) / 3):
-            seen.append((-count, person.name))
-    return [name for _, name in sorted(seen)]
+            seen.append((-count, person.name, person.person_id))
+    return [(person_id, name) for _, name, person_id in sorted(seen)]
 
 
 def _name(namer: Namer, position: tuple[float, float] | None) -> str | None:
@@ -136,11 +136,15 @@ def plan_suggestions(
             weekend=grouping.is_weekend(event),
         )
         with_people = _named_in(event.ids, people)
+        group = f"event:{event.items[0].id}"
         if with_people:
             title = titles.people_title(
-                names=with_people, first=first, last=last, place=_name(namer, position), label=label, away=away
+                names=[name for _, name in with_people], first=first, last=last, place=_name(namer, position),
+                label=label, away=away,
             )
-        group = f"event:{event.items[0].id}"
+            # A group of its own (ids only): naming people after a moment's suggestions were made
+            # gives that moment new ones that say who is in it, instead of "nothing new".
+            group += ":with:" + ",".join(str(person_id) for person_id in sorted(pid for pid, _ in with_people))
         ids = _spread(event.ids, MAX_CANDIDATES)
         score = 1.0 + _recency(event.end, now) * 2 + min(len(event.items), 30) / 30 + (0.5 if away else 0)
         days = {"first": first, "last": last, "faces": bool(with_people)}

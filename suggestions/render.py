@@ -395,6 +395,13 @@ def recap(sources: Sequence[Source], *, size: int | None = None, title: str = ""
     return buffer.getvalue()
 
 
+def recap_poster(data: bytes) -> bytes:
+    """The still a <video> shows before it plays: the recap's first frame (its title card) as a JPEG."""
+    with Image.open(io.BytesIO(data)) as animation:
+        animation.seek(0)
+        return encode_jpeg(animation.convert("RGB"))
+
+
 def recap_video(sources: Sequence[Source], *, size: int | None = None, title: str = "", dates: str = "") -> bytes:
     """The same recap as an H.264 MP4 (what people share), through PyAV's bundled FFmpeg, made
     in memory: nothing of the photos touches the disk."""

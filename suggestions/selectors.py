@@ -10,8 +10,8 @@ from django.db.models import QuerySet
 
 from consent import purposes
 from consent.selectors import consent_active_entry
-from consentsvc.errors import ServiceError
-from suggestions import titles
+from core.errors import ServiceError
+from suggestions import render, titles
 from suggestions.models import Suggestion, SuggestionJob
 from vault import gateway
 
@@ -37,13 +37,13 @@ def suggestions_titled(*, user_id: int, suggestions: Iterable[Suggestion]) -> li
         meta = metas.get(suggestion.output_id, {})
         title = meta.get("title")
         suggestion.title = title if isinstance(title, str) else ""
-        suggestion.first_day = _day(meta.get("first"))
-        suggestion.last_day = _day(meta.get("last"))
+        suggestion.first_day = meta_day(meta.get("first"))
+        suggestion.last_day = meta_day(meta.get("last"))
         suggestion.dates = titles.moment_dates(suggestion.first_day, suggestion.last_day)
     return rows
 
 
-def _day(value) -> dt.date | None:
+def meta_day(value) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
@@ -106,3 +106,20 @@ def suggestion_job_get(*, user_id: int, job_id) -> SuggestionJob:
 
 def suggestion_job_latest(*, user_id: int) -> SuggestionJob | None:
     return SuggestionJob.objects.filter(owner_id=user_id).order_by("-created_at", "-id").first()
+
+
+def suggestion_video(*, user_id: int, suggestion_id) -> gateway.RangedOutput:
+    """A recap's MP4, for its owner only, to be served in pieces (the gateway audits each read);
+    not_found for another holder's suggestion or one without a video."""
+    suggestion = suggestion_get(user_id=user_id, suggestion_id=suggestion_id)
+    if suggestion.video_output_id is None:
+        raise ServiceError("not_found", "This suggestion has no video.")
+    return gateway.output_ranged(user_id=user_id, output_id=suggestion.video_output_id)
+
+
+def suggestion_poster(*, user_id: int, suggestion_id) -> bytes:
+    """A recap's first frame as a JPEG (the video's poster), from its animated WebP (owner read, audited)."""
+    suggestion = suggestion_get(user_id=user_id, suggestion_id=suggestion_id)
+    if suggestion.kind != Suggestion.Kind.RECAP:
+        raise ServiceError("not_found", "Only a recap has a poster.")
+    return render.recap_poster(gateway.output_open(user_id=user_id, output_id=suggestion.output_id))

@@ -22,7 +22,7 @@ from audit.context import reset_request_id, set_request_id
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.uow import Actor, account_write
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from suggestions import grouping, people, places, planning, render, titles
 from suggestions.models import ShareLink, Suggestion, SuggestionJob
 from vault import gateway

@@ -19,8 +19,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from consent.uow import Actor, account_write
-from consentsvc.errors import ServiceError
-from suggestions import selectors
+from core.errors import ServiceError, register_code
+from suggestions import selectors, titles
 from suggestions.models import ShareLink, Suggestion
 from vault import gateway
 
@@ -37,9 +37,30 @@ class NewLink:
     token: str  # shown once; only its hash is kept
 
 
-def share_link_create(*, user_id: int, suggestion_id, now: dt.datetime | None = None) -> NewLink:
-    """A new link to one of the holder's suggestions (not a dismissed one)."""
+DISPLAY_NAME_MAX = 60
+INVALID_DISPLAY_NAME = register_code(
+    "invalid_display_name", 400, f"The name shown to the recipient is at most {DISPLAY_NAME_MAX} printable characters."
+)
+
+
+def _clean_display_name(value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ServiceError(INVALID_DISPLAY_NAME, "The name shown to the recipient is text.")
+    value = " ".join(value.split())
+    if len(value) > DISPLAY_NAME_MAX or any(not ch.isprintable() for ch in value):
+        raise ServiceError(INVALID_DISPLAY_NAME,
+                           f"The name shown to the recipient is at most {DISPLAY_NAME_MAX} printable characters.")
+    return value
+
+
+def share_link_create(*, user_id: int, suggestion_id, display_name: str | None = "",
+                      now: dt.datetime | None = None) -> NewLink:
+    """A new link to one of the holder's suggestions (not a dismissed one). ``display_name`` is
+    what the recipient's page calls the sharer ("" for no name); nothing else of the account shows."""
     now = now or timezone.now()
+    display_name = _clean_display_name(display_name)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
         suggestion = selectors.suggestion_get(user_id=user_id, suggestion_id=suggestion_id)
@@ -50,9 +71,11 @@ def share_link_create(*, user_id: int, suggestion_id, now: dt.datetime | None = 
             suggestion=suggestion,
             token_hash=_hash(token),
             expires_at=now + dt.timedelta(days=settings.SHARE_LINK_DAYS),
+            display_name=display_name,
         )
         uow.record(uow.event(action="share_link.created", object_type="share_link", object_id=link.pk,
-                             details={"suggestion": suggestion.pk, "days": settings.SHARE_LINK_DAYS}))
+                             details={"suggestion": suggestion.pk, "days": settings.SHARE_LINK_DAYS,
+                                      "named": bool(display_name)}))
     return NewLink(link=link, token=token)
 
 
@@ -105,6 +128,38 @@ def _live(token: str) -> ShareLink:
 def share_link_check(*, token: str) -> ShareLink:
     """Whether a token opens something now, without opening it (the page around the content)."""
     return _live(token)
+
+
+@dataclass(frozen=True)
+class SharedPage:
+    """What the recipient's page shows, and nothing else of the account: no username, no other
+    suggestion, no count of photos."""
+
+    kind: str
+    title: str
+    dates: str
+    display_name: str
+    expires_at: dt.datetime
+    has_video: bool
+
+
+def shared_page(*, token: str) -> SharedPage:
+    """The page around a live link's content: the suggestion's title and dates (opened from the
+    output's sealed metadata, for the link the holder made to show them) and the sharer's name as
+    they chose it for this link. The content itself is opened, audited and counted by share_open."""
+    link = _live(token)
+    suggestion = link.suggestion
+    meta = gateway.outputs_meta(user_id=link.owner_id, output_ids=[suggestion.output_id]).get(suggestion.output_id, {})
+    title = meta.get("title") if isinstance(meta.get("title"), str) else ""
+    first, last = selectors.meta_day(meta.get("first")), selectors.meta_day(meta.get("last"))
+    return SharedPage(
+        kind=suggestion.kind,
+        title=title,
+        dates=titles.moment_dates(first, last),
+        display_name=link.display_name,
+        expires_at=link.expires_at,
+        has_video=suggestion.video_output_id is not None,
+    )
 
 
 def share_open(*, token: str, video: bool = False) -> selectors.SuggestionContent:

@@ -162,12 +162,14 @@ def place_title(*, place: str, days: int) -> str:
     return f"{place}, {days} days" if days > 1 else place
 
 
-def _with_you(names: list[str]) -> str:
+def _who(names: list[str]) -> str:
+    """The people named, as they appear: "Ana", "Ana and Ben", "Ana, Ben and Cy", "Ana, Ben and friends".
+    Only who is seen in the photos: the holder, who mostly took them, is not assumed to be in them."""
     if len(names) > 3:
-        return f"You, {', '.join(names[:2])} and friends"
+        return f"{', '.join(names[:2])} and friends"
     if len(names) == 1:
-        return f"You and {names[0]}"
-    return f"You, {', '.join(names[:-1])} and {names[-1]}"
+        return names[0]
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def people_title(
@@ -179,12 +181,12 @@ def people_title(
     label: str | None = None,
     away: bool = False,
 ) -> str:
-    """A moment with people the holder has named: "You and Ana by the lake", "You, Ana and Ben in Lisbon"."""
-    who = _with_you(names)
+    """A moment with people the holder has named: "Ana and Ben in Lisbon", "Ana by the lake"."""
+    who = _who(names)
     setting = SETTING_PHRASES.get(label or "")
     if setting and label not in GENERIC_SETTINGS:
         return f"{who} {setting}"
-    if place and away:
+    if place:
         return f"{who} {place}" if place.startswith("near ") else f"{who} in {place}"
     if first == last:
         return f"{who}, {first:%A} {day_month(first)}"

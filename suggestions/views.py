@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import holder_required
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from suggestions import jobs, people, selectors, services, sharing
 from suggestions import render as suggestion_render
 from suggestions.api import content_response
@@ -33,6 +33,8 @@ def suggestion_list(request):
         "job": job,
         "reason": selectors.pass_reason(job),
         "new_link": request.session.pop("new_share_link", None),
+        "display_name": request.session.get("share_display_name", ""),
+        "display_name_max": sharing.DISPLAY_NAME_MAX,
         "waiting": waiting,
         "working": job is not None and not waiting
         and job.status in (SuggestionJob.Status.QUEUED, SuggestionJob.Status.RUNNING),
@@ -89,19 +91,53 @@ def suggestion_download(request, pk: int):
 
 
 @holder_required
+@require_GET
+def suggestion_video(request, pk: int):
+    """A recap's MP4 for the page's <video>, with HTTP Range so it seeks (206 / 416); the owner's only."""
+    try:
+        video = selectors.suggestion_video(user_id=request.user.pk, suggestion_id=pk)
+        return gateway.ranged_response(
+            request, size=video.size, content_type=video.content_type, open_range=video.open_range,
+            etag=video.etag, filename=f"suggestion-{pk}.mp4",
+        )
+    except ServiceError as exc:
+        if exc.code == "not_found":
+            raise Http404 from None
+        raise
+
+
+@holder_required
+@require_GET
+def suggestion_poster(request, pk: int):
+    try:
+        data = selectors.suggestion_poster(user_id=request.user.pk, suggestion_id=pk)
+    except ServiceError as exc:
+        if exc.code == "not_found":
+            raise Http404 from None
+        raise
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@holder_required
 @require_POST
 def suggestion_share(request, pk: int):
     """A new share link, shown once on the page."""
     try:
-        made = sharing.share_link_create(user_id=request.user.pk, suggestion_id=pk)
+        made = sharing.share_link_create(user_id=request.user.pk, suggestion_id=pk,
+                                         display_name=request.POST.get("display_name", ""))
     except ServiceError as exc:
         if exc.code == "not_found":
             raise Http404 from None
         messages.error(request, exc.message)
         return redirect("suggestions:list")
     url = request.build_absolute_uri(f"/s/{made.token}/")
-    messages.success(request, f"Anyone with this link can see it until {made.link.expires_at:%-d %B}: {url}")
+    messages.success(request, f"Link made: anyone who has it can see this until {made.link.expires_at:%-d %B}.")
     request.session["new_share_link"] = {"suggestion": made.link.suggestion_id, "url": url}
+    # The next link's name field starts with this one (kept in the session only, never on the account).
+    request.session["share_display_name"] = made.link.display_name
     return redirect("suggestions:list")
 
 
@@ -118,12 +154,10 @@ def share_link_revoke(request, link_id: int):
 @require_GET
 def shared_page(request, token: str):
     try:
-        link = sharing.share_link_check(token=token)
+        shared = sharing.shared_page(token=token)
     except ServiceError:
         raise Http404 from None
-    response = render(request, "suggestions/shared.html", {
-        "token": token, "kind": link.suggestion.kind, "has_video": link.suggestion.video_output_id is not None,
-    })
+    response = render(request, "suggestions/shared.html", {"token": token, "shared": shared})
     response["Cache-Control"] = "private, no-store"
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
@@ -190,7 +224,52 @@ def people_page(request):
     return render(request, "suggestions/people.html", {
         "faces_on": True,
         "people": shown,
+        "unnamed": sum(1 for p in shown if not p.name),
         "hidden_people": [p for p in found if p.hidden],
+        "name_max": people.NAME_MAX,
+        "feature_on": selectors.suggestions_feature_on(user_id=user_id),
+    })
+
+
+@holder_required
+@require_POST
+def people_names(request):
+    """The grid of faces' one form: a name-<id> field per face shown."""
+    names = {key[5:]: value for key, value in request.POST.items() if key.startswith("name-")}
+    try:
+        changed = people.people_name(user_id=request.user.pk, names=names)
+    except ServiceError as exc:
+        if exc.code in ("not_found", "consent_required"):
+            raise Http404 from None
+        messages.error(request, exc.message)
+        return redirect("suggestions:people")
+    if changed:
+        messages.success(request, f"Saved {changed} name{'s' if changed != 1 else ''}. Suggestions made from now on "
+                                  "can say who is in them.")
+    else:
+        messages.info(request, "No name changed.")
+    return redirect("suggestions:people")
+
+
+@holder_required
+@require_GET
+def person_page(request, pk: int):
+    """One person: their face, their name, the photos they are in, and hide or merge."""
+    user_id = request.user.pk
+    if not people.faces_granted(user_id=user_id):
+        raise Http404
+    try:
+        found = people.people_list(user_id=user_id, include_hidden=True)
+    except ServiceError as exc:
+        if exc.code == "consent_required":
+            raise Http404 from None
+        raise
+    person = next((p for p in found if str(p.id) == str(pk)), None)
+    if person is None:
+        raise Http404
+    return render(request, "suggestions/person.html", {
+        "person": person,
+        "others": [p for p in found if p.id != person.id and not p.hidden],
         "name_max": people.NAME_MAX,
     })
 
@@ -240,13 +319,20 @@ def _person_action(request, pk: int, **changes) -> None:
 @require_POST
 def person_name(request, pk: int):
     _person_action(request, pk, name=request.POST.get("name", ""))
-    return redirect("suggestions:people")
+    return _back(request, pk)
 
 
 @holder_required
 @require_POST
 def person_hide(request, pk: int):
     _person_action(request, pk, hidden=request.POST.get("hidden", "1") == "1")
+    return _back(request, pk)
+
+
+def _back(request, pk: int):
+    """To the person's page when the form was on it, else to the grid of people."""
+    if request.POST.get("next") == "person":
+        return redirect("suggestions:person", pk=pk)
     return redirect("suggestions:people")
 
 

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsSupport
-from consentsvc.api.serializers import ModelSerializer
+from core.api.serializers import ModelSerializer
 from support import selectors, services
 from support.models import SupportCase
 

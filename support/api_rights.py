@@ -9,8 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder
-from consentsvc.api.serializers import ModelSerializer
-from consentsvc.errors import ServiceError
+from core.api.serializers import ModelSerializer
+from core.errors import ServiceError
 from support import access_log, rights, selectors
 from support.models import DataExport
 

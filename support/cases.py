@@ -16,7 +16,7 @@ from django.utils import timezone
 from guardian.core import ObjectPermissionChecker
 
 from accounts.roles import is_support
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from support.models import SubjectUserObjectPermission, SupportCase
 
 VIEW = "support_view_subject"

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from consent.purposes import PURPOSE_LABELS
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from support import cases, jobs
 from support.models import SupportAction, SupportCase, SupportCaseNote, SupportNotice
 

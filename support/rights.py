@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts import tokens
 from audit.context import reset_request_id, set_request_id
 from consent.uow import Actor, UnitOfWork, account_write, events_write
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 from support import export_zip, jobs, selectors
 from support.models import DataExport
 from vault import exports as vault_exports

@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.roles import AUDITOR, HOLDER, SUPPORT
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from support.models import DataExport, SupportCase
 
 ACCOUNTS_LISTED = 20

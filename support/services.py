@@ -19,7 +19,7 @@ from consent import selectors as consent_selectors
 from consent import services as consent_services
 from consent.models import ConsentEntry
 from consent.uow import Actor, account_write, events_write
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 from support import cases, notices, rights
 from support.models import SupportAction, SupportCase
 from vault import selectors as vault_selectors

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import holder_required, support_required
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from support import access_log, cases, charts, notices, rights, selectors, services
 from support.forms import (
     AccessFilterForm,

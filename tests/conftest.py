@@ -105,7 +105,7 @@ def _flush_append_only_tables():
     """
     from django.db.backends.base.operations import BaseDatabaseOperations
 
-    from consentsvc import db as append_only_db
+    from core import db as append_only_db
 
     original = BaseDatabaseOperations.execute_sql_flush
 

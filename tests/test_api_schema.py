@@ -2,7 +2,7 @@
 
 import pytest
 
-from consentsvc.api.schema import MAX_ID
+from core.api.schema import MAX_ID
 from tests.api_schema import schema_document
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.roles import AUDITOR, SUPPORT
 from accounts.tokens import token_create
-from consentsvc.errors import ERROR_CODES
+from core.errors import ERROR_CODES
 from support import services as support_services
 from tests.api_schema import schema_document
 from tests.conftest import make_user

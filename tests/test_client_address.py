@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
-from consentsvc import clientip
+from core import clientip
 from tests.api_schema import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _one_window(monkeypatch):
     """All requests of a test in one throttle window (a minute boundary mid-test opens a new one)."""
-    from consentsvc.api import throttling
+    from core.api import throttling
 
     now = throttling._now()
     monkeypatch.setattr(throttling, "_now", lambda: now)
@@ -82,3 +82,52 @@ def test_it_locks_out_by_the_connection_address_not_the_header(settings, alice):
     locked = client.post("/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json",
                          REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.200")
     assert_error(locked, 429, "login_locked")
+
+
+SPOOFABLE = {  # headers django-ipware reads by default, which no proxy of ours sets
+    "HTTP_X_REAL_IP": "6.6.6.1", "HTTP_CLIENT_IP": "6.6.6.2", "HTTP_FORWARDED": "for=6.6.6.3",
+    "HTTP_CF_CONNECTING_IP": "6.6.6.4", "HTTP_TRUE_CLIENT_IP": "6.6.6.5", "HTTP_X_CLUSTER_CLIENT_IP": "6.6.6.6",
+    "HTTP_X_FORWARDED": "6.6.6.7", "HTTP_FORWARDED_FOR": "6.6.6.8", "HTTP_FLY_CLIENT_IP": "6.6.6.9",
+}
+
+
+@pytest.mark.parametrize(("trusted", "peer", "forwarded", "client"), [
+    ("", "203.0.113.7", None, "203.0.113.7"),
+    ("1", "10.0.0.1", None, "10.0.0.1"),
+    ("1", "10.0.0.1", "1.2.3.4", "1.2.3.4"),
+    ("10.0.0.0/8", "10.0.0.2", None, "10.0.0.2"),
+    ("10.0.0.0/8", "10.0.0.2", "1.2.3.4", "1.2.3.4"),
+    # A private client: django-ipware's default would look on through the other headers for a public one.
+    ("1", "10.0.0.1", "192.168.1.5", "192.168.1.5"),
+    ("10.0.0.0/8", "10.0.0.2", "192.168.1.5", "192.168.1.5"),
+])
+def test_it_reads_no_other_forwarding_header(settings, trusted, peer, forwarded, client):
+    from django.test import RequestFactory
+
+    settings.TRUSTED_PROXIES_PARSED = clientip.parse(trusted)
+    extra = {"REMOTE_ADDR": peer, **SPOOFABLE}
+    if forwarded is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
+    assert clientip.client_ip(RequestFactory().get("/", **extra)) == client
+
+
+def test_it_throttles_a_client_that_rotates_other_forwarding_headers(settings):
+    settings.AXES_ENABLED = False
+    client = APIClient()
+    answers = [
+        client.post("/api/v1/auth/token/", {"username": "nobody", "password": "wrong"}, format="json",
+                    REMOTE_ADDR="203.0.113.7", **{name: f"198.51.100.{n}" for name in SPOOFABLE}).status_code
+        for n in range(11)
+    ]
+    assert answers == [400] * 10 + [429]
+
+
+@pytest.mark.parametrize(("trusted", "peer", "forwarded", "client"), [
+    ("10.0.0.0/8", "::ffff:10.0.0.2", "1.2.3.4", "1.2.3.4"),  # an IPv4-mapped peer is the IPv4 proxy
+    ("1", "10.0.0.1", "::ffff:1.2.3.4", "1.2.3.4"),
+    ("1", "10.0.0.1", "6.6.6.6, not-an-ip, 1.2.3.4", "1.2.3.4"),
+    ("2", "10.0.0.2", "not-an-ip, 10.0.0.1", "10.0.0.2"),  # one valid hop for two proxies: trust nothing
+    ("10.0.0.0/8", "10.0.0.2", "10.0.0.1, 10.0.0.3", "10.0.0.1"),  # every hop trusted: the last one speaks
+])
+def test_it_works_out_the_client_address_from_odd_headers(trusted, peer, forwarded, client):
+    assert clientip.resolve(peer=peer, forwarded_for=forwarded, proxies=clientip.parse(trusted)) == client

@@ -51,3 +51,40 @@ def test_it_closes_a_database_file_left_world_readable(tmp_path):
     run_development(var_dir)
     assert mode(var_dir) == 0o700
     assert mode(database) == 0o600
+
+
+def blob_folders(location: Path) -> dict[str, int]:
+    return {str(folder.relative_to(location.parent)): mode(folder)
+            for folder in [location, *location.rglob("*")] if folder.is_dir()}
+
+
+def write_blob(name: str) -> None:
+    from vault.storage import blob_write
+
+    previous = os.umask(0o022)
+    try:
+        blob_write(name=name, chunks=[b"ciphertext"])
+    finally:
+        os.umask(previous)
+
+
+def test_blob_folders_are_this_users_only_whatever_the_umask(settings):
+    """var/blobs and every folder under it 0700, the blobs 0600 (a red-team finding: the folders
+    above each key's folder were 0755)."""
+    location = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    write_blob("vault/7/0123456789abcdef0123456789abcdef/fedcba9876543210fedcba9876543210.orig")
+    write_blob("vault/7/0123456789abcdef0123456789abcdef/00000000000000000000000000000001.thumb")
+    folders = blob_folders(location)
+    assert folders == {"blobs": 0o700, "blobs/vault": 0o700, "blobs/vault/7": 0o700,
+                       "blobs/vault/7/0123456789abcdef0123456789abcdef": 0o700}
+    assert {mode(blob) for blob in location.rglob("*.orig")} | {mode(b) for b in location.rglob("*.thumb")} == {0o600}
+
+
+def test_it_closes_blob_folders_an_earlier_version_left_open(settings):
+    location = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    open_folder = location / "vault" / "8" / "abcdefabcdefabcdefabcdefabcdefab"
+    open_folder.mkdir(parents=True)
+    for folder in (location, location / "vault", location / "vault" / "8", open_folder):
+        folder.chmod(0o755)
+    write_blob("vault/8/abcdefabcdefabcdefabcdefabcdefab/00000000000000000000000000000002.orig")
+    assert set(blob_folders(location).values()) == {0o700}

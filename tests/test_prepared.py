@@ -1,4 +1,4 @@
-"""consentsvc.prepared: a queryset compiled once answers like the ORM for every parameter value."""
+"""core.prepared: a queryset compiled once answers like the ORM for every parameter value."""
 
 import threading
 
@@ -11,7 +11,7 @@ from accounts.models import ApiToken, User
 from accounts.tokens import token_create
 from consent import purposes
 from consent.models import ConsentState, Notice
-from consentsvc import prepared
+from core import prepared
 from tests.vault.conftest import grant, withdraw
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""consentsvc.api.serializers.ModelSerializer: fields worked out once per class, same answers as DRF's."""
+"""core.api.serializers.ModelSerializer: fields worked out once per class, same answers as DRF's."""
 
 import pytest
 from rest_framework import serializers

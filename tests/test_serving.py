@@ -125,4 +125,4 @@ def test_the_embedded_default_keeps_its_database_connection_between_requests(tmp
                                "print(d['ENGINE'], d['CONN_MAX_AGE'])"],
         cwd=ROOT, env=environment(tmp_path, **extra), capture_output=True, text=True, timeout=120, check=True,
     )
-    assert printed.stdout.split() == ["consentsvc.sqlite3", str(kept)]
+    assert printed.stdout.split() == ["core.sqlite3", str(kept)]

@@ -1,4 +1,4 @@
-"""consentsvc.sqlite3: transactions on a database file queue on a file lock; readers do not."""
+"""core.sqlite3: transactions on a database file queue on a file lock; readers do not."""
 
 import fcntl
 import os
@@ -10,12 +10,12 @@ import pytest
 from django.db import connections
 from django.db.utils import ConnectionHandler
 
-from consentsvc.sqlite3.base import DatabaseWrapper
+from core.sqlite3.base import DatabaseWrapper
 
 
 def _wrapper(path, alias):
     settings = ConnectionHandler().configure_settings({"default": {
-        "ENGINE": "consentsvc.sqlite3", "NAME": str(path),
+        "ENGINE": "core.sqlite3", "NAME": str(path),
         "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20,
                     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
     }})["default"]

@@ -17,7 +17,7 @@ from audit.verification import audit_verify
 from consent import purposes, uow
 from consent.models import ConsentEntry
 from consent.selectors import consent_active_entry
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from support import rights
 from support import services as support_services
 from support.models import DataExport

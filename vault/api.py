@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder, collection_method
 from accounts.tokens import calling_token
-from consentsvc.api.parsers import json_loads_limited
-from consentsvc.errors import is_storage_full
+from core.api.parsers import json_loads_limited
+from core.errors import is_storage_full
 from vault import blobs, gateway, selectors, services, trash
 from vault.models import Exclusion
 from vault.uploads import TOO_LARGE_FLAG

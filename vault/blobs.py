@@ -34,7 +34,7 @@ from vault.keys import KEY_BYTES, NONCE_BYTES, DataKey
 MAGIC = b"CSVB"
 VERSION = 1
 ALG_COBBLESTONE256 = 1
-VARIANTS = {"original": 1, "thumbnail": 2, "output": 3, "export": 4, "source": 5}
+VARIANTS = {"original": 1, "thumbnail": 2, "output": 3, "export": 4, "source": 5, "partial": 6}
 _PREFIX = struct.Struct(">4sBBQ16s16sB")
 WRAPPED_KEY_BYTES = NONCE_BYTES + KEY_BYTES + 16
 HEADER_BYTES = _PREFIX.size + WRAPPED_KEY_BYTES

@@ -19,6 +19,7 @@ from vault.gateway_core import (  # noqa: F401 (the facade re-exports exactly th
     GatewayDenied,
     ItemMeta,
     OpenedContent,
+    RangedOutput,
     ReleasedItem,
     candidates,
     faces_open,
@@ -26,12 +27,14 @@ from vault.gateway_core import (  # noqa: F401 (the facade re-exports exactly th
     held_count,
     output_delete,
     output_open,
+    output_ranged,
     output_shared_open,
     output_store,
     outputs_meta,
     owner_open,
     release,
 )
+from vault.ranges import ByteRange, RangeNotSatisfiable, ranged_response  # noqa: F401
 from vault.signals import media_trashed, media_uploaded  # noqa: F401
 
 __all__ = [
@@ -58,4 +61,10 @@ __all__ = [
     "FaceSealer",
     "faces_sealing",
     "faces_open",
+    # serving an output in pieces, so a <video> can seek (HTTP Range)
+    "RangedOutput",
+    "output_ranged",
+    "ByteRange",
+    "RangeNotSatisfiable",
+    "ranged_response",
 ]

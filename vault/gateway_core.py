@@ -14,7 +14,7 @@ outside ``vault`` imports this module (import-linter).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -22,8 +22,8 @@ from consent import purposes as consent_purposes
 from consent.selectors import consent_active_entry
 from consent.services import consent_guard
 from consent.uow import Actor, account_write, events_write
-from consentsvc.errors import ServiceError
-from vault import blobs, content, keyring, keys, selectors
+from core.errors import ServiceError
+from vault import blobs, content, keyring, keys, ranges, selectors
 from vault.meta import ItemMeta, output_meta_open, output_meta_seal
 from vault.models import DerivedOutput, MediaItem
 
@@ -142,7 +142,9 @@ def _usable(*, user_id: int, items) -> list[tuple[MediaItem, ItemMeta]]:
 def candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
     """Decrypted metadata of every item the purpose may use now (consented, not excluded)."""
     with _guarded(user_id=user_id, purpose=purpose, action="media.listed") as uow:
-        items = list(MediaItem.objects.filter(owner_id=user_id).select_related("key").order_by("id"))
+        # Photos only: no purpose is handed a whole video (its poster is a thumbnail, below).
+        items = list(MediaItem.objects.filter(owner_id=user_id, duration_ms__isnull=True)
+                     .select_related("key").order_by("id"))
         usable = [meta for _, meta in _usable(user_id=user_id, items=items)]
         uow.record(uow.event(action="media.listed", actor=GATEWAY, object_type="media", purpose=purpose,
                              details={"count": len(usable), "held": len(items)}))
@@ -168,7 +170,11 @@ def release(*, user_id: int, purpose: str, item_ids: list[int], variant: str = "
     ids = sorted({int(i) for i in item_ids})
     with _refusals(user_id=user_id, purpose=purpose, action="media.read", count=len(ids)):
         _check_purpose(user_id=user_id, purpose=purpose, locked=False)
-        items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=ids).select_related("key").order_by("id"))
+        # A video's original is never released whole; its poster (thumbnail) may be.
+        items = MediaItem.objects.filter(owner_id=user_id, pk__in=ids)
+        if variant == "original":
+            items = items.filter(duration_ms__isnull=True)
+        items = list(items.select_related("key").order_by("id"))
         read = _decrypt(user_id=user_id, usable=_usable(user_id=user_id, items=items), variant=variant)
     with _guarded(user_id=user_id, purpose=purpose, action="media.read", count=len(ids)) as uow:
         items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=[r.meta.id for r in read])
@@ -361,6 +367,45 @@ def output_open(*, user_id: int, output_id: int) -> bytes:
         raise ServiceError("media_unreadable", f"Stored output {output.pk} failed its integrity check.") from None
     _output_read_event(output, outcome="allowed", details={"kind": output.kind})
     return data
+
+
+@dataclass(frozen=True)
+class RangedOutput:
+    """One of the holder's outputs, to serve in pieces (vault.ranges.ranged_response): its size,
+    type and a strong ETag; ``open_range`` audits one read of a piece, then streams it."""
+
+    output_id: int
+    size: int
+    content_type: str
+    etag: str
+    open_range: Callable[[ranges.ByteRange], Iterator[bytes]]
+
+
+def output_ranged(*, user_id: int, output_id: int) -> RangedOutput:
+    """The holder's own output, to be read a piece at a time (a recap's MP4 in a <video> that
+    seeks). not_found for anything that is not theirs.
+
+    Every piece read is one ``output.read`` event on the holder's trail (owner access, as a
+    download is), written after the blob's header and first segment are checked and before
+    the first byte leaves; the stream stops decrypting after the piece's last byte.
+    """
+    output = _output_get(user_id=user_id, output_id=output_id)
+
+    def open_range(wanted: ranges.ByteRange) -> Iterator[bytes]:
+        data_key = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
+        try:
+            chunks = content.content_stream(data_key=content.item_key(account=data_key, item=output),
+                                            uid=output.uid, variant="output")
+        except blobs.BlobIntegrityError as exc:
+            _output_read_event(output, outcome="error", details={"code": exc.reason})
+            raise ServiceError("media_unreadable", f"Stored output {output.pk} failed its integrity check.") \
+                from None
+        _output_read_event(output, outcome="allowed",
+                           details={"kind": output.kind, "range": [wanted.start, wanted.end]})
+        return ranges.slice_stream(chunks, wanted)
+
+    return RangedOutput(output_id=output.pk, size=output.size, content_type=output.content_type,
+                        etag=f'"{output.uid.hex}"', open_range=open_range)
 
 
 def output_shared_open(*, user_id: int, output_id: int, link_id: int) -> tuple[bytes, str]:

@@ -62,7 +62,7 @@ from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 from vault.jpeg import JpegError, exif_orientation_tiff, jpeg_rebuild, jpeg_scan
 
 INVALID_IMAGE = register_code(
@@ -637,3 +637,12 @@ def _heif_content_type(data: bytes) -> str:
     box_size = min(max(box_size, 16), len(data), 4096)
     brands = {data[8:12]} | {data[i : i + 4] for i in range(16, box_size - 3, 4)}
     return "image/heic" if brands & (_HEIF_BRANDS - {b"mif1", b"msf1", b"mif2"}) else "image/heif"
+
+
+def looks_like_image(data: bytes) -> bool:
+    """Whether the bytes start like an image format we know (taken or refused), for vault.videos."""
+    try:
+        _sniff(data)
+    except ServiceError as exc:
+        return exc.code != INVALID_IMAGE
+    return True

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from consentsvc import prepared
+from core import prepared
 from vault import keys
 from vault.models import AccountKey
 
@@ -20,7 +20,7 @@ def _data_key(row: AccountKey) -> keys.DataKey:
     return keys.DataKey(user_id=row.user_id, key_id=row.key_id, scope=row.scope, key=raw)
 
 
-# Every upload and every read of media loads the account's key (see consentsvc.prepared).
+# Every upload and every read of media loads the account's key (see core.prepared).
 _KEY = prepared.PreparedQuery(
     lambda *, user_id, scope: AccountKey.objects.filter(user_id=user_id, scope=scope).order_by("pk")
     .values(*prepared.field_names(AccountKey))[:1],

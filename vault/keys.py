@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from consentsvc.env import dev_secret_file
+from core.env import dev_secret_file
 
 KEY_BYTES = 32
 NONCE_BYTES = 12

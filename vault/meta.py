@@ -34,6 +34,12 @@ class ItemMeta:
     sha256: str
     # The name the file had on the phone or computer (sealed like the rest; "" when not known).
     filename: str = ""
+    # A video's length in milliseconds; None for a photo.
+    duration_ms: int | None = None
+
+    @property
+    def is_video(self) -> bool:
+        return self.duration_ms is not None
 
 
 MAX_FILENAME_CHARS = 255
@@ -88,6 +94,7 @@ def meta_open(*, data_key: DataKey, item) -> ItemMeta:
         content_type=item.content_type,
         sha256=payload["sha256"],
         filename=payload.get("filename") or "",
+        duration_ms=item.duration_ms,
     )
 
 

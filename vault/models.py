@@ -65,6 +65,9 @@ class MediaItem(models.Model):
     item_key_id = models.UUIDField(null=True, blank=True, editable=False)
     wrapped_item_key = models.BinaryField(null=True, blank=True)
     has_location = models.BooleanField(default=False)
+    # A video's length (vault.videos); null for a photo. Its ``original`` is the remuxed clip
+    # (no place, no device metadata), its ``thumbnail`` the poster, its ``source`` the upload.
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
     excluded = models.BooleanField(default=False)
     # Set when the holder deletes it: out of every read but the holder's own until restored,
     # or until TRASH_DAYS later, when housekeeping deletes it for good (vault.trash).
@@ -137,6 +140,31 @@ class Exclusion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} exclusion {self.pk} of account {self.owner_id}"
+
+
+class PartialUpload(models.Model):
+    """A resumable (tus 1.0) upload still arriving (vault.partials). Every piece received is an
+    encrypted blob under the account's media key, so shredding that key (withdrawal, erase)
+    destroys it with the rest; it is deleted UPLOAD_PARTIAL_HOURS after it was started."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    key = models.ForeignKey(AccountKey, on_delete=models.CASCADE, related_name="partial_uploads")
+    length = models.PositiveBigIntegerField()
+    offset = models.PositiveBigIntegerField(default=0)
+    segments = models.PositiveIntegerField(default=0)
+    # Sealed JSON under the account key: the file's name on the phone.
+    sealed_meta = models.BinaryField()
+    method = models.CharField(max_length=16, default="api")
+    device_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="vault_partial_expires_idx")]
+
+    def __str__(self) -> str:
+        return f"partial upload {self.uid} of account {self.owner_id}"
 
 
 class ShredSchedule(models.Model):

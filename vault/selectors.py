@@ -11,7 +11,7 @@ from datetime import date
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from vault import keyring, keys
 from vault.meta import ExclusionRules, ItemMeta, Place, meta_open, place_open
 from vault.models import DerivedOutput, Exclusion, MediaItem

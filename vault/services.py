@@ -8,6 +8,7 @@ at them are gone, so a crash leaves at worst an unreadable orphan (swept by
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -23,8 +24,8 @@ from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.services import consent_guard
 from consent.uow import Actor, UnitOfWork, account_write, events_write
-from consentsvc.errors import ServiceError, register_code
-from vault import content, keyring, keys, storage
+from core.errors import ServiceError, register_code
+from vault import content, keyring, keys, storage, videos
 from vault.meta import DEDUP, ItemMeta, Place, meta_open, meta_seal, place_seal
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem
 from vault.signals import media_uploaded
@@ -56,6 +57,11 @@ def _refuse_upload(*, user_id: int, code: str, method: str) -> None:
     with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
         uow.record(uow.event(action="media.upload_refused", object_type="media", purpose=purposes.CAMERA_ROLL,
                              outcome="denied", details={"code": code, "method": method}))
+
+
+def upload_refused_audit(*, user_id: int, code: str, method: str) -> None:
+    """Audit a refused upload (media.upload_refused) in its own transaction."""
+    _refuse_upload(user_id=user_id, code=code, method=method)
 
 
 def upload_refused(*, user_id: int, code: str, method: str) -> ServiceError:
@@ -94,8 +100,9 @@ def media_upload(
     captured_at: datetime | None = None,
     method: str = "api",
     device_id: int | None = None,
+    max_bytes: int | None = None,
 ) -> UploadResult:
-    """Validate, encrypt and store one photo, only while camera-roll processing is consented.
+    """Validate, encrypt and store one photo or video, only while camera-roll processing is consented.
 
     Consent is checked twice: cheaply before any work (so nothing is decoded for a
     holder who has not opted in), and under the account lock in the transaction that
@@ -106,14 +113,21 @@ def media_upload(
         labels = _clean_labels(labels)
         if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
             raise ServiceError("consent_required", "Camera Roll Sharing Suggestions is off for this account.")
-        if len(data) > settings.VAULT_MAX_UPLOAD_BYTES:
-            raise ServiceError("file_too_large", f"The file is larger than {settings.VAULT_MAX_UPLOAD_BYTES} bytes.")
-        from vault.images import image_prepare
+        # One request's limit, unless the bytes came by a resumable upload (vault.partials: VIDEO_MAX_BYTES).
+        max_bytes = max_bytes or settings.VAULT_MAX_UPLOAD_BYTES
+        if len(data) > max_bytes:
+            raise ServiceError("file_too_large", f"The file is larger than {max_bytes} bytes.")
+        video = videos.is_video(data=data, filename=filename, declared_content_type=declared_content_type)
+        if not video:
+            from vault.images import image_prepare
 
-        prepared = image_prepare(data=data, filename=filename, declared_content_type=declared_content_type)
+            prepared = image_prepare(data=data, filename=filename, declared_content_type=declared_content_type)
     except ServiceError as exc:
         _refuse_upload(user_id=user_id, code=exc.code, method=method)
         raise
+    if video:
+        return _video_upload(user_id=user_id, data=data, filename=filename, labels=labels,
+                             captured_at=captured_at, method=method, device_id=device_id)
     # The pixels are decoded on another core while this thread encrypts and stores the original
     # (an account's first upload, or a duplicate, waits for the decode first: no key is made and
     # nothing is written for an image that turns out to be bad).
@@ -170,6 +184,48 @@ def media_upload(
             if attempt:
                 raise ServiceError("consent_required", "Consent changed during the upload; try again.") from None
     raise AssertionError("unreachable")
+
+
+def _video_upload(*, user_id: int, data: bytes, filename: str, labels: list[str], captured_at: datetime | None,
+                  method: str, device_id: int | None) -> UploadResult:
+    """A video: parsed in the box (vault.videos), then stored like a HEIC photo: the remuxed clip the
+    service works from, its poster, and the upload byte for byte for the holder's own export.
+    Every refusal is audited (media.upload_refused) and leaves nothing stored."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    found = keyring.data_key_get(user_id=user_id, scope=keys.SCOPE_MEDIA)
+    if found is not None:  # the same clip again costs a hash, not a parse
+        tag = found[1].tag(bytes.fromhex(sha256), purpose=DEDUP)
+        existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
+        if existing is not None:
+            return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
+    try:
+        processed = videos.video_inspect(data=data, sha256=sha256, filename=filename)
+    except ServiceError as exc:
+        _refuse_upload(user_id=user_id, code=exc.code, method=method)
+        raise
+    for attempt in range(2):
+        try:
+            key_row, data_key = _media_key(user_id=user_id)
+        except ServiceError as exc:
+            _refuse_upload(user_id=user_id, code=exc.code, method=method)
+            raise
+        tag = data_key.tag(bytes.fromhex(sha256), purpose=DEDUP)
+        existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
+        if existing is not None:
+            return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
+        try:
+            return _store(user_id=user_id, key_row=key_row, data_key=data_key, tag=tag, processed=processed,
+                          captured_at=processed.captured_at or captured_at, labels=labels, method=method,
+                          device_id=device_id, filename=filename)
+        except _KeyGone:
+            if attempt:
+                raise ServiceError("consent_required", "Consent changed during the upload; try again.") from None
+    raise AssertionError("unreachable")
+
+
+# A part larger than this is encrypted as it is written (content_write) rather than sealed whole in
+# memory first (content_seal), so a clip is not held twice.
+_SEAL_IN_MEMORY_BYTES = 4 * 1024 * 1024
 
 
 _pool_lock = threading.Lock()
@@ -234,6 +290,15 @@ class _KeyGone(Exception):
     pass
 
 
+def media_key(*, user_id: int):
+    """The account's media key, made under the account lock while consent stands (see _media_key)."""
+    try:
+        return _media_key(user_id=user_id)
+    except ServiceError as exc:
+        _refuse_upload(user_id=user_id, code=exc.code, method="api")
+        raise
+
+
 def _media_key(*, user_id: int):
     """The account's media key; a new one is made only under the account lock while consent stands,
     so an upload that loses its race with a withdrawal cannot bring a shredded key back."""
@@ -281,13 +346,24 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
         parts.append(("thumbnail", processed.thumbnail))
         if processed.source is not None:
             parts.append(("source", processed.source))
+        streamed: list[Future] = []
         for variant, data in parts:
+            if len(data) > _SEAL_IN_MEMORY_BYTES:
+                written += content.names_for(user_id=user_id, key_id=item_key.folder_key_id, uid=uid,
+                                             variants=[variant])
+                streamed.append(_in_background(content.content_write, data_key=item_key, uid=uid, variant=variant,
+                                               chunks=[data]))
+                continue
             # Encrypted here; written and synced to disk in the background while the account's
             # rows are prepared below, and waited for before they commit.
             name, blob = content.content_seal(data_key=item_key, uid=uid, variant=variant, data=data)
             written.append(name)
             stored_bytes += len(blob)
             storing.append(_in_background(storage.blob_write, name=name, chunks=[blob]))
+        storing += streamed
+        # Large parts are written before the account's lock is taken (their size is known then).
+        _settle(streamed)
+        stored_bytes += sum(future.result()[1] for future in streamed)
         has_location = processed.lat is not None and processed.lon is not None
         sealed = meta_seal(
             data_key=data_key,
@@ -319,6 +395,7 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
                 source_size=len(processed.source) if processed.source is not None else 0,
                 stored_bytes=stored_bytes,
                 has_location=has_location,
+                duration_ms=getattr(processed, "duration_ms", None),
                 item_key_id=item_key.key_id,
                 wrapped_item_key=wrapped_item_key,
             )

@@ -158,7 +158,10 @@ def vault_purge_due(*, now: datetime | None = None) -> dict:
                                  purpose=purposes.CAMERA_ROLL,
                                  details={**counts, "cause": f"{current.cause}_grace_over"}))
             shredded += 1
-    return {"shredded": shredded, "cancelled": cancelled, "orphans": orphans_sweep(now=now)}
+    from vault.partials import partials_expire
+
+    return {"shredded": shredded, "cancelled": cancelled, "expired_uploads": partials_expire(now=now),
+            "orphans": orphans_sweep(now=now)}
 
 
 # ---------------------------------------------------------------- orphan blobs
@@ -231,4 +234,6 @@ def _live_names(key_hex: str) -> set[str]:
         names.update(f"{uid.hex}.{variant}" for variant in content.ITEM_VARIANTS)
     for uid in DerivedOutput.objects.filter(key__key_id=uuid.UUID(key_hex)).values_list("uid", flat=True):
         names.add(f"{uid.hex}.output")
-    return names
+    from vault.partials import live_segment_names
+
+    return names | live_segment_names(uuid.UUID(key_hex))

@@ -4,15 +4,16 @@ Only ciphertext passes through here. Names are ``vault/<account>/<key id>/<uid>.
 so that shredding one account key can remove exactly its blobs (and any orphan a
 crash left behind) by walking one folder.
 
-On S3-compatible storage (django-storages' S3Storage) blobs are written as a
-multipart upload fed straight from the cipher, read from the response body as it
-arrives and deleted a thousand keys per request, so a blob of any size takes one
-part's worth of memory and the whole object appears only when its upload completes.
+On S3-compatible storage (django-storages' S3Storage) blobs are written by boto3's managed
+transfer fed straight from the cipher (a multipart upload above one part), read from the
+response body as it arrives and deleted a thousand keys per request, so a blob of any size
+takes one part's worth of memory and the whole object appears only when its upload completes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import tempfile
@@ -87,10 +88,29 @@ def blob_write(*, name: str, chunks: Iterable[bytes]) -> int:
     return size
 
 
+def _private_folders(storage: FileSystemStorage, folder: str) -> None:
+    """Make ``folder`` and every folder between it and the storage's root (the root included)
+    this user's alone, 0700: created so when missing (os.makedirs gives the parents it creates
+    the umask's 0755) and closed when an earlier version left them open."""
+    root = os.path.abspath(storage.location)
+    relative = os.path.relpath(folder, root)
+    current = root
+    for part in ["", *relative.split(os.sep)]:
+        current = os.path.join(current, part) if part else current
+        try:
+            mode = os.stat(current).st_mode
+        except FileNotFoundError:
+            # exist_ok: another writer made it first; parents: only the root's can be missing.
+            os.makedirs(current, 0o700, exist_ok=True)
+            mode = os.stat(current).st_mode
+        if mode & 0o077:
+            os.chmod(current, 0o700)
+
+
 def _write_file_atomically(storage: FileSystemStorage, name: str, chunks: Iterable[bytes]) -> int:
     path = storage.path(name)
     folder = os.path.dirname(path)
-    os.makedirs(folder, mode=0o700, exist_ok=True)
+    _private_folders(storage, folder)
     if os.path.exists(path):
         raise FileExistsError(f"blob {name} already exists")
     fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
@@ -117,43 +137,52 @@ def _write_file_atomically(storage: FileSystemStorage, name: str, chunks: Iterab
     return size
 
 
+class _ChunkReader:
+    """The cipher's chunks as a file object that boto3 reads one part at a time. Not seekable, so
+    boto3's managed transfer holds one part at a time instead of the blob."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks = iter(chunks)
+        self._buffer = bytearray()
+        self.size = 0
+
+    def read(self, amount: int = -1) -> bytes:
+        # Exactly ``amount`` bytes until the end: a short read would make a part smaller than S3's minimum.
+        while amount < 0 or len(self._buffer) < amount:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+            self.size += len(chunk)
+        taken = len(self._buffer) if amount < 0 else min(amount, len(self._buffer))
+        with memoryview(self._buffer) as view, view[:taken] as part:
+            data = bytes(part)
+        del self._buffer[:taken]
+        return data
+
+
+@functools.cache
+def _transfer_config():
+    from boto3.s3.transfer import TransferConfig
+
+    # One part in flight, in this thread: memory stays one part whatever the blob's size, as the
+    # cipher produces the bytes no faster than one stream anyway. A blob under one part is one PUT.
+    return TransferConfig(
+        multipart_threshold=S3_PART_BYTES + 1, multipart_chunksize=S3_PART_BYTES, use_threads=False,
+        preferred_transfer_client="classic",
+    )
+
+
 def _write_object(storage, name: str, chunks: Iterable[bytes]) -> int:
-    """Upload to S3 in parts as the bytes come; abort (nothing stored) if anything fails."""
+    """Upload to S3 with boto3's managed transfer, part by part as the bytes come; a failed
+    multipart upload is aborted by it (nothing stored, no open upload left)."""
     client, bucket, key = storage.connection.meta.client, storage.bucket_name, _s3_key(storage, name)
     if blob_exists(name=name):
         raise FileExistsError(f"blob {name} already exists")
-    buffer, size, upload_id, parts = bytearray(), 0, None, []
-
-    def send_part():
-        number = len(parts) + 1
-        with memoryview(buffer) as view, view[:S3_PART_BYTES] as part:
-            body = bytes(part)
-        response = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body)
-        parts.append({"ETag": response["ETag"], "PartNumber": number})
-        del buffer[:S3_PART_BYTES]
-
-    try:
-        for chunk in chunks:
-            buffer += chunk
-            size += len(chunk)
-            while len(buffer) > S3_PART_BYTES:  # strictly more: the last part is never empty
-                if upload_id is None:
-                    upload_id = client.create_multipart_upload(
-                        Bucket=bucket, Key=key, ContentType="application/octet-stream"
-                    )["UploadId"]
-                send_part()
-        if upload_id is None:
-            client.put_object(Bucket=bucket, Key=key, Body=bytes(buffer), ContentType="application/octet-stream")
-            return size
-        send_part()
-        client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                         MultipartUpload={"Parts": parts})
-    except BaseException:
-        if upload_id is not None:
-            with contextlib.suppress(Exception):
-                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        raise
-    return size
+    source = _ChunkReader(chunks)
+    client.upload_fileobj(source, bucket, key, ExtraArgs={"ContentType": "application/octet-stream"},
+                          Config=_transfer_config())
+    return source.size
 
 
 def blob_read(*, name: str) -> Iterator[bytes]:

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from consent.uow import Actor, UnitOfWork, account_write
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from vault import content, services
 from vault.models import MediaItem
 from vault.signals import media_trashed

@@ -11,7 +11,7 @@ from accounts.decorators import holder_required
 from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.uow import Actor
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from vault import gateway, selectors, services, shredding, trash
 from vault.api import stream_response
 from vault.forms import DateRangeForm, EraseForm, PlaceForm

@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-from consentsvc.db import append_only
+from core.db import append_only
 
 
 def tiles_for_existing_events(apps, schema_editor):

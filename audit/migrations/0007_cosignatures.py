@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-from consentsvc.db import append_only
+from core.db import append_only
 
 
 class Migration(migrations.Migration):

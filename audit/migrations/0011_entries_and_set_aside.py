@@ -3,7 +3,7 @@ import json
 
 from django.db import migrations, models
 
-from consentsvc.db import append_only
+from core.db import append_only
 
 # The queue's body before this migration: the chained format with seq 0 and prev_hash "pending",
 # MAC'd under its own label. Entries (audit.canonical.encode_entry) replace both.

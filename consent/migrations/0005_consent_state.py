@@ -4,8 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from consentsvc.db import append_only
-
+from core.db import append_only
 
 # The state row follows the ledger in the database itself: whatever inserts an entry (the
 # services, or raw SQL) moves the holder's row for that purpose onto it, in the same transaction.

@@ -11,7 +11,7 @@ from audit.keys import mac_key
 from audit.models import AuditEvent, AuditHead, AuditImmutableError
 from audit.selectors import audit_events_for_subject
 from audit.services import EventInput, audit_append, audit_append_many
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 
 pytestmark = pytest.mark.django_db
 

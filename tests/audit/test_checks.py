@@ -1,5 +1,5 @@
 from audit import checks
-from consentsvc import signing
+from core import signing
 
 
 def test_it_accepts_the_configured_key_and_origin():

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from audit.export import export_stream
 from audit.models import AuditEvent
 from audit.services import audit_export_begin
-from consentsvc import signing
+from core import signing
 
 pytestmark = pytest.mark.django_db
 

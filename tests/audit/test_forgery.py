@@ -149,7 +149,7 @@ def test_events_carry_an_event_id_known_before_the_append():
 
 
 def test_it_refuses_a_malformed_event_id():
-    from consentsvc.errors import ServiceError
+    from core.errors import ServiceError
 
     with pytest.raises(ServiceError, match="event_id"):
         audit_append(action="media.read", actor_kind="service", event_id="not-a-uuid")

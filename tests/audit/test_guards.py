@@ -6,7 +6,7 @@ from django.db import connection, transaction
 
 from audit.triggers import missing_guards
 from audit.verification import audit_verify
-from consentsvc import db
+from core import db
 
 pytestmark = pytest.mark.django_db
 

@@ -249,7 +249,7 @@ def test_it_exports_a_category_that_the_offline_verifier_accepts(people_events, 
     import io
     from pathlib import Path
 
-    from consentsvc import signing
+    from core import signing
 
     path = Path(__file__).resolve().parents[2] / "tools" / "verify_audit_export.py"
     spec = importlib.util.spec_from_file_location("verify_audit_export_page", path)

@@ -9,7 +9,7 @@ from audit import merkle
 from audit.models import AuditEvent
 from audit.notes import open_checkpoint
 from audit.services import audit_checkpoint_create
-from consentsvc import signing
+from core import signing
 
 pytestmark = pytest.mark.django_db
 

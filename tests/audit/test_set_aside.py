@@ -22,7 +22,7 @@ from audit.export import export_stream
 from audit.models import AuditCheckpoint, AuditEvent, AuditOutbox, AuditSetAside
 from audit.services import EventInput, _validated, audit_append, audit_checkpoint_create, audit_export_begin
 from audit.verification import audit_verify
-from consentsvc import signing
+from core import signing
 from tests.audit import legacy
 
 pytestmark = pytest.mark.django_db
@@ -204,7 +204,7 @@ def test_a_process_with_another_key_that_integrates_inline_gets_nothing_signed(m
     """The service's code run with another MAC key, integrating its own entry inline as a SQLite writer
     does: to the trail that is a row written straight into it. The service signs no checkpoint over
     it (so no witness ever sees it), never returns it as an event, and audit_verify names it."""
-    from consentsvc.errors import ServiceError
+    from core.errors import ServiceError
 
     many_events(3)
     audit_checkpoint_create()

@@ -111,7 +111,7 @@ def _root_from_tiles(client: TileClient, size: int) -> bytes:
 
 @pytest.fixture
 def signed(many_events, audrey, api, settings):
-    from consentsvc import signing
+    from core import signing
 
     many_events(256 * 3 + 77)
     checkpoint = audit_checkpoint_create()

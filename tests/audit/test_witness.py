@@ -18,7 +18,7 @@ from audit.merkle import CompactRange
 from audit.models import AuditCosignature, AuditEvent
 from audit.services import audit_checkpoint_create
 from audit.verification import audit_verify
-from consentsvc import signing
+from core import signing
 
 pytestmark = pytest.mark.django_db
 

@@ -116,3 +116,74 @@ def snap(page, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+AXE_JS = Path(__file__).resolve().parents[2] / ".cache" / "axe-core-4.14.1" / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, fetched from the npm registry by bin/fetch-axe (once; it is not committed).
+
+    Missing and not fetchable (no npm, no registry): the test skips, or fails under REQUIRE_BROWSER."""
+    import subprocess
+
+    if not AXE_JS.exists():
+        fetch = subprocess.run([str(AXE_JS.parents[2] / "bin" / "fetch-axe")], capture_output=True, text=True)
+        if fetch.returncode != 0 or not AXE_JS.exists():
+            message = f"axe-core is missing at {AXE_JS} and bin/fetch-axe failed: {fetch.stderr.strip()}"
+            if _browser_required():
+                pytest.fail(message)
+            pytest.skip(message)
+    return AXE_JS.read_text()
+
+
+def axe_violations(page, axe_source: str, *, impacts=("serious", "critical")) -> list[str]:
+    """What axe-core finds on the page as it is now (WCAG 2.0-2.2 A and AA rules), of the given impacts.
+
+    The script goes in through the DevTools protocol, so the page's Content-Security-Policy (script-src
+    'self') does not have to let it in."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe_source)
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {
+            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']},
+            resultTypes: ['violations'],
+        });
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary)}));
+    }""")
+    return [f"{v['id']} ({v['impact']}): {v['help']}: {node}" for v in result if v["impact"] in impacts
+            for node in v["nodes"]]
+
+
+# Controls smaller than WCAG 2.2's 24x24 CSS px (2.5.8, AA), or than 44x44 for a primary button (the
+# solid, filled ones: not .secondary, not .link). A link inside a sentence is exempt, as 2.5.8 allows.
+_SMALL_TARGETS = """() => {
+  const inSentence = el => {
+    if (el.tagName !== 'A' || getComputedStyle(el).display !== 'inline') return false;
+    let block = el.parentElement;
+    while (block && getComputedStyle(block).display === 'inline') block = block.parentElement;
+    return block && block.textContent.trim() !== el.textContent.trim();
+  };
+  const out = [];
+  const controls = 'a[href], button, input:not([type=hidden]), select, textarea, summary, [role=button]';
+  for (const el of document.querySelectorAll(controls)) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+    if (el.closest('.sr-only') || inSentence(el)) continue;
+    const primary = el.matches('button:not(.secondary):not(.link), a.button:not(.secondary)');
+    const least = primary ? 44 : 24;
+    if (r.width < least - 0.5 || r.height < least - 0.5) {
+      const name = (el.getAttribute('aria-label') || el.textContent || el.name || el.type || '').trim().slice(0, 40);
+      out.push(`${el.tagName.toLowerCase()}${el.className ? '.' + el.className.split(' ').join('.') : ''} `
+               + `"${name}" is ${Math.round(r.width)}x${Math.round(r.height)} (at least ${least})`);
+    }
+  }
+  return out;
+}"""
+
+
+def small_targets(page) -> list[str]:
+    """Every visible control on the page below its least size, described."""
+    return page.evaluate(_SMALL_TARGETS)

@@ -1,5 +1,5 @@
 """/audit/ as audrey: filter by action, export the matching events as JSON Lines, and check the download with the
-standalone verifier and the key the public-key link shows: it says OK, and one changed byte makes it fail."""
+standalone verifier and the PEM the public-key link downloads: it says OK, and one changed byte makes it fail."""
 
 import json
 import subprocess
@@ -52,9 +52,12 @@ def test_it_filters_exports_and_verifies_the_trail_offline(new_page, tmp_path):
     assert [e["action"] for e in events] == ["consent.given", "consent.given"]
     assert {e["subject_id"] for e in events} == {alice.pk, bob.pk}
 
-    page.get_by_role("link", name="Public key").click()
+    # The "Public key" link downloads the PEM file the verifier takes, as it is.
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Public key").click()
+    assert download_info.value.suggested_filename == "audit-public-key.pem"
     key = tmp_path / "audit-public-key.pem"
-    key.write_text(json.loads(page.locator("body").inner_text())["public_key_pem"], encoding="utf-8")
+    download_info.value.save_as(key)
 
     checked = verify(export, key)
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -89,7 +89,7 @@ def test_it_carries_a_support_revocation_from_the_console_to_the_holder_and_the_
     expect(table.locator("tbody tr")).to_contain_text("consent.revoked_by_support")
     expect(table.locator("tbody tr")).to_contain_text(str(alice.pk))
     with auditor.expect_download() as download_info:
-        auditor.get_by_role("link", name="Export CSV").click()
+        auditor.get_by_role("link", name="Export CSV", exact=True).click()
     exported = Path(download_info.value.path()).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(exported)))
     assert [row["action"] for row in rows] == ["consent.revoked_by_support"]

@@ -169,7 +169,7 @@ def test_it_refuses_auditors_and_support_agents(api, request, method, url, staff
 
 
 def test_it_lists_the_error_codes_in_the_schema(client):
-    from consentsvc.errors import ERROR_CODES
+    from core.errors import ERROR_CODES
 
     schema = client.get(reverse("schema"), HTTP_ACCEPT="application/json").json()
     listed = schema["components"]["schemas"]["ErrorCode"]["enum"]

@@ -19,7 +19,7 @@ from audit.models import AuditEvent
 from consent import purposes, selectors
 from consent import services as consent_services
 from consent.models import ConsentEntry
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from suggestions import services as suggestion_services
 from suggestions.models import SuggestionJob
 from tests.conftest import make_user
@@ -105,7 +105,7 @@ def test_it_shreds_only_those_who_did_not_agree_again_after_the_grace(holders, s
     assert early["shredded"] == 0 and MediaItem.objects.count() == 6
 
     later = shredding.vault_purge_due(now=timezone.now() + timedelta(days=2, minutes=1))
-    assert later == {"shredded": 2, "cancelled": 1, "orphans": later["orphans"]}
+    assert later == {"shredded": 2, "cancelled": 1, "expired_uploads": 0, "orphans": later["orphans"]}
     assert MediaItem.objects.filter(owner=hana).count() == 2
     assert not MediaItem.objects.filter(owner__in=[ivan, jo]).exists()
     assert not AccountKey.objects.filter(user__in=[ivan, jo], scope="media").exists()

@@ -124,3 +124,34 @@ def made(alice):
     a_day_out(alice, COLOURS[:3])
     services.suggestions_generate(user_id=alice.pk)
     return list(Suggestion.objects.filter(owner=alice).order_by("id"))
+
+
+FACES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "faces")
+
+
+def portrait(*who: str, when: dt.datetime, where: tuple[float, float] | None = LISBON) -> bytes:
+    """A JPEG of the fixture portraits side by side (``portrait("obama2", "biden", ...)``: two people in
+    one photo), with EXIF time and GPS like a phone's, so face grouping and a moment's title meet."""
+    images = [Image.open(os.path.join(FACES, f"{name}.jpg")).convert("RGB") for name in who]
+    canvas = Image.new("RGB", (sum(i.width for i in images), max(i.height for i in images)), (250, 250, 250))
+    left = 0
+    for image in images:
+        canvas.paste(image, (left, 0))
+        left += image.width
+    buffer = io.BytesIO()
+    canvas.save(buffer, "JPEG", quality=90)
+    exif_source = photo((0, 0, 0), when=when, where=where)
+    with Image.open(io.BytesIO(exif_source)) as tagged:
+        exif = tagged.getexif()
+    out = io.BytesIO()
+    Image.open(buffer).save(out, "JPEG", quality=90, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def a_day_with_friends(user, *, day=SATURDAY) -> dict[str, int]:
+    """Three photos of one Saturday in Lisbon: Obama, Biden, and the two of them together (each is in two)."""
+    return {
+        "obama": upload(user, portrait("obama", when=day)),
+        "biden": upload(user, portrait("biden", when=day + dt.timedelta(minutes=30))),
+        "both": upload(user, portrait("obama2", "biden", when=day + dt.timedelta(minutes=60))),
+    }

@@ -264,7 +264,7 @@ def test_it_titles_moments_with_the_people_the_holder_named():
     stranger = grouping.PersonGroup(8, "", (1, 2, 3, 4))
     plans = planning.plan_suggestions(lake, now=at(2025, 7, 10), namer=lambda lat, lon: None, people=[ana, stranger])
     event = [p for p in plans if p.group.startswith("event:")]
-    assert {p.title for p in event} == {"You and Ana by the lake"} and all(p.faces for p in event)
+    assert {p.title for p in event} == {"Ana by the lake"} and all(p.faces for p in event)
     person = {p.title for p in plans if p.group.startswith("people:")}
     assert person == {"Ana, best moments", "Together"}
     unnamed = planning.plan_suggestions(lake, now=at(2025, 7, 10), namer=lambda lat, lon: None, people=[stranger])

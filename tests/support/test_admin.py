@@ -129,9 +129,14 @@ def test_it_lets_operators_look_at_support_cases_without_changing_them(console, 
     assert case.expires_at.year != 2099
 
 
-def test_it_keeps_non_staff_out_of_the_admin(sam, audrey, alice):
-    for user in (sam, audrey, alice):
+def test_it_keeps_non_staff_out_of_the_admin_with_a_404(sam, audrey, alice):
+    """Not even the admin's login page is there for them: the site's own 404, nothing saying an admin exists."""
+    for user in (sam, audrey, alice, None):
         client = Client()
-        client.force_login(user)
-        response = client.get(_url(AuditEvent, "changelist"))
-        assert response.status_code == 302 and "/admin/login/" in response.url
+        if user is not None:
+            client.force_login(user)
+        for url in ("/admin/", "/admin/login/", _url(AuditEvent, "changelist"), "/admin/no/such/"):
+            response = client.get(url)
+            assert response.status_code == 404, (user, url, response.status_code)
+            assert b"Django administration" not in response.content and b"There is nothing here" in response.content
+        assert client.post("/admin/login/", {"username": "x", "password": "y"}).status_code == 404

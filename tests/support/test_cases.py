@@ -8,7 +8,7 @@ from guardian.core import ObjectPermissionChecker
 from guardian.utils import get_user_obj_perms_model
 
 from audit.models import AuditEvent
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from support import cases, services
 from support.models import SubjectUserObjectPermission, SupportCase
 from tests.support.conftest import expire, open_case

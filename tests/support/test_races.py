@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from consent import purposes
 from consent.selectors import consent_active_entry
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from support import services
 from support.models import SupportCase
 from tests.support.conftest import grant, open_case

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from consent.uow import Actor
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from tests.vault.test_api_media import upload
 from vault import blobs, content, exports, gateway, keyring, selectors, services, shredding, storage, trash

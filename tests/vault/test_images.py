@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps, PngImagePlugin
 
-from consentsvc.errors import ERROR_CODES, ServiceError
+from core.errors import ERROR_CODES, ServiceError
 from vault.images import ProcessedImage, image_process
 from vault.jpeg import JpegError, exif_orientation_tiff, jpeg_rebuild, jpeg_scan
 

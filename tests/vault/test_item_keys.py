@@ -18,7 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from support import access_log
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from vault import blobs, content, gateway, item_keys, keyring, keys, services, storage, trash

@@ -8,7 +8,7 @@ import threading
 
 from audit.models import AuditEvent
 from consent import uow
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from tests.threads import POSTGRES_THREADS, run, wait_for_lock_waiter
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from vault import services

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 from tests.vault.conftest import jpeg_bytes
 from tests.vault.test_api_media import upload
 from vault import content, gateway, services, trash

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploaded
 from PIL import Image
 
 from audit.models import AuditEvent
-from consentsvc.errors import ERROR_CODES
+from core.errors import ERROR_CODES
 from tests.vault.conftest import jpeg_bytes
 from vault import blobs
 from vault.models import MediaItem

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts import services
 from accounts.models import User
 from accounts.roles import ROLES
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 
 
 class Command(BaseCommand):

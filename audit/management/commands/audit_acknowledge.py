@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.services import audit_set_aside_acknowledge
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 
 
 class Command(BaseCommand):

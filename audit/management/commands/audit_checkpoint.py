@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.services import audit_checkpoint_create, audit_checkpoint_if_due
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 
 
 class Command(BaseCommand):

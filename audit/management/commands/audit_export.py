@@ -9,7 +9,7 @@ from tqdm import tqdm
 from audit.canonical import OUTCOMES
 from audit.export import export_stream
 from audit.services import EXPORT_FORMATS, audit_export_begin
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 
 
 def _moment(text: str, *, end: bool = False):

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from consent import services
-from consentsvc.errors import ServiceError
+from core.errors import ServiceError
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ import json
 from django.conf import settings
 from rest_framework import parsers
 
-from consentsvc.errors import ServiceError, register_code
+from core.errors import ServiceError, register_code
 
 REQUEST_TOO_LARGE = register_code("request_too_large", 400, "The request body is larger than this endpoint accepts.")
 TOO_DEEPLY_NESTED = register_code("too_deeply_nested", 400, "The JSON is nested deeper than this service accepts.")

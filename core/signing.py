@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from consentsvc.env import dev_secret_file
+from core.env import dev_secret_file
 
 
 def _generate_pem() -> bytes:

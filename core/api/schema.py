@@ -10,7 +10,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.hooks import postprocess_schema_enums
 from rest_framework import permissions
 
-from consentsvc.errors import ERROR_CODES
+from core.errors import ERROR_CODES
 
 MAX_ID = 2**63 - 1  # the largest BigAutoField value
 
@@ -19,7 +19,7 @@ def error_content() -> dict:
     return {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
 
-# What the HTTP layer itself answers (consentsvc.api.errors), by status.
+# What the HTTP layer itself answers (core.api.errors), by status.
 GENERIC_ERRORS = {
     "400": "invalid_request (`fields` says where) or malformed_request",
     "401": "not_authenticated or authentication_failed",

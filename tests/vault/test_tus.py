@@ -1,0 +1,114 @@
+"""Resumable uploads (tus 1.0): resumed uploads end byte-identical, nothing readable is left by a
+killed one, and partial uploads go on withdrawal and after UPLOAD_PARTIAL_HOURS."""
+
+import base64
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.vault.clips import PARIS, clip_bytes
+from tests.vault.conftest import withdraw
+from vault import exports, partials, shredding
+from vault.models import MediaItem, PartialUpload
+
+pytestmark = pytest.mark.django_db
+TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
+
+
+def create(client, length: int, name: str = "IMG_0007.MOV"):
+    meta = "filename " + base64.b64encode(name.encode()).decode()
+    return client.post("/api/v1/media/uploads/", HTTP_UPLOAD_LENGTH=str(length), HTTP_UPLOAD_METADATA=meta, **TUS)
+
+
+def patch(client, location: str, offset: int, data: bytes):
+    return client.generic("PATCH", location, data, content_type="application/offset+octet-stream",
+                          HTTP_UPLOAD_OFFSET=str(offset), **TUS)
+
+
+def stored_files(tmp_path) -> list:
+    root = tmp_path / "blobs"
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+@pytest.fixture
+def clip():
+    return clip_bytes(frames=30, metadata={"location": PARIS, "make": "Apple"})
+
+
+def test_a_resumed_upload_ends_byte_identical(consented, api, clip, monkeypatch):
+    monkeypatch.setattr(partials, "SEGMENT_BYTES", 1000)  # several segments for a small clip
+    client = api(consented)
+    created = create(client, len(clip))
+    assert created.status_code == 201 and created["Tus-Resumable"] == "1.0.0"
+    location = created["Location"]
+    half = len(clip) // 2
+    first = patch(client, location, 0, clip[:half])
+    assert first.status_code == 204 and first["Upload-Offset"] == str(half)
+    # The connection dropped; the client asks where to resume.
+    head = client.head(location, **TUS)
+    assert head.status_code == 200 and head["Upload-Offset"] == str(half)
+    assert head["Upload-Length"] == str(len(clip))
+    assert patch(client, location, 0, clip).status_code == 409  # not where the upload stands
+    done = patch(client, location, half, clip[half:])
+    assert done.status_code == 204 and done["Upload-Offset"] == str(len(clip))
+    item = MediaItem.objects.get(pk=int(done["Media-Item-Id"]))
+    assert item.content_type == "video/quicktime" and item.has_location
+    opened = exports.export_source_open(user_id=consented.pk, item_id=item.pk)
+    assert b"".join(opened.chunks) == clip
+    assert not PartialUpload.objects.exists()
+    assert client.head(location, **TUS).status_code == 404
+
+
+def test_a_killed_upload_leaves_nothing_readable(consented, api, clip, tmp_path):
+    client = api(consented)
+    location = create(client, len(clip))["Location"]
+    assert patch(client, location, 0, clip[:2000]).status_code == 204
+    files = stored_files(tmp_path)
+    assert files
+    for path in files:  # ciphertext only
+        raw = path.read_bytes()
+        assert clip[:64] not in raw and b"ftyp" not in raw and b"Apple" not in raw
+    assert PartialUpload.objects.get().offset == 2000
+    # Nobody finishes it: housekeeping deletes it once UPLOAD_PARTIAL_HOURS have passed.
+    assert shredding.vault_purge_due(now=timezone.now())["expired_uploads"] == 0
+    later = timezone.now() + timedelta(hours=25)
+    assert shredding.vault_purge_due(now=later)["expired_uploads"] == 1
+    assert not PartialUpload.objects.exists() and not stored_files(tmp_path)
+
+
+def test_withdrawal_shreds_partial_uploads(consented, api, clip, tmp_path, django_capture_on_commit_callbacks):
+    client = api(consented)
+    location = create(client, len(clip))["Location"]
+    patch(client, location, 0, clip[:2000])
+    with django_capture_on_commit_callbacks(execute=True):
+        withdraw(consented)
+    assert not PartialUpload.objects.exists() and not stored_files(tmp_path)
+    assert client.head(location, **TUS).status_code == 404
+
+
+def test_a_hostile_clip_by_tus_is_refused_with_nothing_kept(consented, api, tmp_path):
+    client = api(consented)
+    data = b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 8
+    location = create(client, len(data), name="bad.mp4")["Location"]
+    response = patch(client, location, 0, data)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_video"
+    assert not PartialUpload.objects.exists() and not MediaItem.objects.exists() and not stored_files(tmp_path)
+
+
+def test_only_the_holder_reaches_an_upload(consented, bob, api, clip):
+    location = create(api(consented), len(clip))["Location"]
+    assert api(bob).head(location, **TUS).status_code == 404
+    assert patch(api(bob), location, 0, clip[:10]).status_code == 404
+    assert api().head(location, **TUS).status_code in (401, 403)
+    assert PartialUpload.objects.get().offset == 0
+
+
+def test_no_consent_no_upload_and_limits(alice, api, settings):
+    assert create(api(alice), 100).status_code == 403
+    from tests.vault.conftest import grant
+
+    grant(alice)
+    settings.VIDEO_MAX_BYTES = 50
+    assert create(api(alice), 100).status_code == 413
+    assert api(alice).post("/api/v1/media/uploads/", HTTP_UPLOAD_LENGTH="1").status_code == 412

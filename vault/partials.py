@@ -1,0 +1,190 @@
+"""Resumable uploads (tus 1.0: core, creation, termination, expiration), encrypted while they arrive.
+
+drf-tus was not used: it appends the received bytes in clear to a temporary file on local disk
+(``tempfile.mkstemp``, then ``write_bytes_to_file`` at the offset), which breaks "nothing in
+clear at rest" and cannot live on S3, and its last release predates Django 4 (it imports
+``ugettext_lazy``). What tus needs from a server is small; it is here.
+
+Every PATCH body is stored as it arrives as one or more encrypted *segments* (vault blobs of
+variant ``partial``, under the account's media key, each with its own uid derived from the
+upload's), and the row's offset moves only once a segment is on storage. So a killed
+connection or process leaves ciphertext and an offset that tells the client where to resume,
+nothing readable; shredding the media key (withdrawal, erase) makes every segment unreadable
+and deletes its folder; housekeeping deletes what was not finished within UPLOAD_PARTIAL_HOURS.
+
+When the last byte arrives, the segments are decrypted in order and handed to the same
+upload path as ``POST media/`` (vault.services.media_upload: consent checked again, the
+video parsed in its box), then deleted, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from consent import purposes
+from consent.selectors import consent_active_entry
+from consent.uow import Actor, account_write
+from core.errors import ServiceError, register_code
+from vault import content, keyring, services
+from vault.models import PartialUpload
+
+register_code("upload_offset_mismatch", 409, "Upload-Offset is not where the upload stands; HEAD it and resume.")
+register_code("upload_expired", 410, "The resumable upload expired or was ended; start again.")
+
+SEGMENT_BYTES = 8 * 1024 * 1024
+_META = b"partial-upload-meta"
+
+
+def segment_uid(upload_uid: uuid.UUID, index: int) -> uuid.UUID:
+    return uuid.uuid5(upload_uid, f"segment-{index}")
+
+
+def segment_names(upload: PartialUpload) -> list[str]:
+    return [
+        content.names_for(user_id=upload.owner_id, key_id=upload.key.key_id, uid=segment_uid(upload.uid, i),
+                          variants=["partial"])[0]
+        for i in range(upload.segments)
+    ]
+
+
+def _refuse(*, user_id: int, code: str, method: str, message: str) -> ServiceError:
+    services.upload_refused_audit(user_id=user_id, code=code, method=method)
+    return ServiceError(code, message)
+
+
+def partial_create(*, user_id: int, length: int, filename: str = "", method: str = "api",
+                   device_id: int | None = None, now: datetime | None = None) -> PartialUpload:
+    """Start a resumable upload of ``length`` bytes, only while camera-roll processing is consented."""
+    now = now or timezone.now()
+    if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
+        raise _refuse(user_id=user_id, code="consent_required", method=method,
+                      message="Camera Roll Sharing Suggestions is off for this account.")
+    if length > settings.VIDEO_MAX_BYTES:
+        raise _refuse(user_id=user_id, code="file_too_large", method=method,
+                      message=f"The file is larger than {settings.VIDEO_MAX_BYTES} bytes.")
+    if length <= 0:
+        raise ServiceError("invalid_request", "Upload-Length is a positive number of bytes.")
+    key_row, data_key = services.media_key(user_id=user_id)
+    uid = uuid.uuid4()
+    sealed = data_key.seal(json.dumps({"filename": filename}).encode(), purpose=_META, binding=uid.bytes)
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+        upload = PartialUpload.objects.create(
+            owner_id=user_id, uid=uid, key=key_row, length=length, sealed_meta=sealed, method=method,
+            device_id=device_id, created_at=now, expires_at=now + timedelta(hours=settings.UPLOAD_PARTIAL_HOURS),
+        )
+        uow.record(uow.event(action="media.upload_started", object_type="upload", purpose=purposes.CAMERA_ROLL,
+                             details={"method": method, "length": length}))
+    return upload
+
+
+def partial_get(*, user_id: int, uid: uuid.UUID, now: datetime | None = None) -> PartialUpload:
+    now = now or timezone.now()
+    upload = PartialUpload.objects.select_related("key").filter(owner_id=user_id, uid=uid).first()
+    if upload is None:
+        raise ServiceError("not_found", "No such upload.")
+    if upload.expires_at <= now:
+        raise ServiceError("upload_expired", "The upload expired; start again.")
+    return upload
+
+
+def partial_append(*, user_id: int, uid: uuid.UUID, offset: int, body: Iterator[bytes],
+                   now: datetime | None = None) -> tuple[PartialUpload, services.UploadResult | None]:
+    """Store the bytes of one PATCH from ``offset``; finish the upload when the last byte is in.
+
+    Returns the upload and, when it finished, the upload result (a ServiceError if it was refused:
+    the partial is gone either way)."""
+    upload = partial_get(user_id=user_id, uid=uid, now=now)
+    if offset != upload.offset:
+        raise ServiceError("upload_offset_mismatch", f"The upload stands at {upload.offset}, not {offset}.")
+    data_key = keyring.data_key_by_id(user_id=user_id, key_id=upload.key.key_id)
+    buffer = bytearray()
+
+    def store(piece: bytes) -> None:
+        index = upload.segments
+        content.content_write(data_key=data_key, uid=segment_uid(upload.uid, index), variant="partial",
+                              chunks=[piece])
+        # The offset moves only once the segment is on storage: a crash in between leaves an
+        # orphan segment the next PATCH overwrites, never an offset past what is kept.
+        moved = PartialUpload.objects.filter(pk=upload.pk, segments=index).update(
+            segments=index + 1, offset=upload.offset + len(piece))
+        if not moved:
+            content.delete_names(content.names_for(user_id=user_id, key_id=upload.key.key_id,
+                                                   uid=segment_uid(upload.uid, index), variants=["partial"]))
+            raise ServiceError("upload_offset_mismatch", "Another request is appending to this upload.")
+        upload.segments, upload.offset = index + 1, upload.offset + len(piece)
+
+    try:
+        for chunk in body:
+            if upload.offset + len(buffer) + len(chunk) > upload.length:
+                raise ServiceError("invalid_request", "The body goes past Upload-Length.")
+            buffer += chunk
+            while len(buffer) >= SEGMENT_BYTES:
+                piece = bytes(buffer[:SEGMENT_BYTES])
+                del buffer[:SEGMENT_BYTES]
+                store(piece)
+    finally:
+        # What arrived before a dropped connection or a refused chunk is kept too: the client
+        # resumes after it.
+        if buffer:
+            piece, buffer = bytes(buffer), bytearray()
+            store(piece)
+    if upload.offset < upload.length:
+        return upload, None
+    return upload, _finish(upload=upload, data_key=data_key)
+
+
+def _read_segments(upload: PartialUpload, data_key) -> bytes:
+    return b"".join(
+        content.content_read(data_key=data_key, uid=segment_uid(upload.uid, i), variant="partial")
+        for i in range(upload.segments)
+    )
+
+
+def _finish(*, upload: PartialUpload, data_key) -> services.UploadResult:
+    meta = json.loads(data_key.open(bytes(upload.sealed_meta), purpose=_META, binding=upload.uid.bytes))
+    try:
+        data = _read_segments(upload, data_key)
+        return services.media_upload(
+            user_id=upload.owner_id, data=data, filename=meta.get("filename") or "", method=upload.method,
+            device_id=upload.device_id, max_bytes=settings.VIDEO_MAX_BYTES,
+        )
+    finally:
+        _delete(upload)
+
+
+def _delete(upload: PartialUpload) -> None:
+    names = segment_names(upload)
+    PartialUpload.objects.filter(pk=upload.pk).delete()
+    content.delete_names(names)
+
+
+def partial_delete(*, user_id: int, uid: uuid.UUID) -> None:
+    """tus termination: the holder ends the upload; what was received is deleted."""
+    upload = PartialUpload.objects.select_related("key").filter(owner_id=user_id, uid=uid).first()
+    if upload is None:
+        raise ServiceError("not_found", "No such upload.")
+    _delete(upload)
+
+
+def partials_expire(*, now: datetime | None = None) -> int:
+    """Delete every resumable upload not finished within UPLOAD_PARTIAL_HOURS (housekeeping)."""
+    now = now or timezone.now()
+    expired = list(PartialUpload.objects.select_related("key").filter(expires_at__lte=now))
+    for upload in expired:
+        _delete(upload)
+    return len(expired)
+
+
+def live_segment_names(key_id: uuid.UUID) -> set[str]:
+    """The file names of every segment a live upload under this key holds (for the orphan sweep)."""
+    names = set()
+    for uid, count in PartialUpload.objects.filter(key__key_id=key_id).values_list("uid", "segments"):
+        names.update(f"{segment_uid(uid, i).hex}.partial" for i in range(count))
+    return names
+

@@ -1,0 +1,215 @@
+"""The child process that parses an uploaded video: FFmpeg's demuxers (through PyAV) run on
+untrusted bytes only here, never in the web process.
+
+Run as ``python -I video_box.py LIMITS_JSON`` by vault.videos.video_inspect. It imports no
+Django and no part of the service, receives no environment (so no master key, database
+address or storage secret), sets its own resource limits before it reads a byte, reads the
+file from stdin and answers on stdout:
+
+    one JSON line: {"ok": true, ...probe..., "remux_bytes": N, "poster_bytes": M}
+    then N bytes of the remuxed file, then M bytes of the poster (JPEG)
+or  one JSON line: {"ok": false, "code": "...", "message": "..."}
+
+The remuxed file is the service's copy: the first video stream (and the first audio
+stream), packets copied as they are, with no container or stream metadata (no ``©xyz``,
+``loci``, make, model or Apple keys) and no data or timed-metadata tracks (an iPhone can
+record its position in one). The display rotation is codec side data and survives.
+
+Anything that goes wrong inside FFmpeg ends as ``invalid_video``; a crash, a hang or
+running out of memory or CPU ends this process, and the parent reports it (it never
+trusts a partial answer).
+"""
+
+import io
+import json
+import re
+import resource
+import sys
+from datetime import UTC, datetime
+
+CODECS = {"h264": "H.264", "hevc": "HEVC"}
+_ISO6709 = re.compile(r"^\s*([+-]\d{1,2}(?:\.\d+)?)([+-]\d{1,3}(?:\.\d+)?)")
+POSTER_SIZE = 400
+
+
+class Refused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _limit(memory_bytes: int, cpu_seconds: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # it writes no file; stdout is a pipe
+
+
+def place(metadata: dict) -> tuple[float, float] | None:
+    """Latitude and longitude from ISO 6709 text (QuickTime ``©xyz``, Apple's location key, 3GPP
+    ``loci`` as FFmpeg reads them); absurd values and exactly 0,0 give no place rather than a wrong one."""
+    for key in ("com.apple.quicktime.location.ISO6709", "location", "location-eng"):
+        match = _ISO6709.match(str(metadata.get(key) or ""))
+        if not match:
+            continue
+        lat, lon = float(match.group(1)), float(match.group(2))
+        if -90 <= lat <= 90 and -180 <= lon <= 180 and (lat, lon) != (0.0, 0.0):
+            return lat, lon
+    return None
+
+
+def captured_at(metadata: dict) -> str | None:
+    """Apple's creation date keeps the phone's offset; ``creation_time`` (mvhd) is UTC. ISO text, aware."""
+    for key in ("com.apple.quicktime.creationdate", "creation_time"):
+        raw = str(metadata.get(key) or "").strip()
+        if not raw:
+            continue
+        try:
+            when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        # 1904-01-01 is QuickTime's zero: "not set", as is anything before the first phones.
+        if when.year < 1990 or when.year > 2200:
+            continue
+        return when.astimezone(UTC).isoformat()
+    return None
+
+
+def _poster(container, stream) -> tuple[bytes, int]:
+    """The first frame, upright, as a JPEG of at most 400 px a side, and the display rotation."""
+    from PIL import Image
+
+    for frame in container.decode(stream):
+        image, rotation = frame.to_image(), int(round(frame.rotation or 0))
+        break
+    else:
+        raise Refused("invalid_video", "The video has no frame that can be decoded.")
+    # PyAV's rotation is the display matrix's: degrees counterclockwise, as PIL's ROTATE_*.
+    turn = {90: Image.Transpose.ROTATE_90, 270: Image.Transpose.ROTATE_270,
+            180: Image.Transpose.ROTATE_180}.get(rotation % 360)
+    if turn is not None:
+        image = image.transpose(turn)
+    image.thumbnail((POSTER_SIZE, POSTER_SIZE))
+    out = io.BytesIO()
+    image.convert("RGB").save(out, format="JPEG", quality=82)
+    return out.getvalue(), rotation % 360
+
+
+def inspect(data: bytes, *, max_seconds: float, max_pixels: int) -> tuple[dict, bytes, bytes]:
+    import av
+
+    try:
+        container = av.open(io.BytesIO(data), format="mov", metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise Refused("invalid_video", f"The file is not a readable MP4 or QuickTime video ({exc.strerror}).") \
+            from None
+    with container:
+        if not container.streams.video:
+            raise Refused("invalid_video", "The file holds no video stream.")
+        video = container.streams.video[0]
+        codec = video.codec_context.name
+        if codec not in CODECS:
+            raise Refused("unsupported_media_type", f"The video is {codec}; H.264 and HEVC are accepted.")
+        width, height = int(video.codec_context.width or 0), int(video.codec_context.height or 0)
+        if width <= 0 or height <= 0:
+            raise Refused("invalid_video", "The video has no frame size.")
+        if width * height > max_pixels:
+            raise Refused("video_too_large", f"The video is {width}x{height}; at most {max_pixels} pixels a frame.")
+        seconds = _seconds(container, video)
+        if seconds > max_seconds:
+            raise Refused("video_too_long",
+                          f"The video says it lasts {seconds:.0f} s; the limit is {max_seconds:.0f} s.")
+        metadata = dict(container.metadata)
+        found = place(metadata)
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if audio is not None and audio.codec_context.name not in ("aac", "alac", "mp3", "ac3", "eac3", "opus"):
+            audio = None  # kept out rather than refused: the picture is what matters
+        remuxed, last = _remux(container, video, audio, max_seconds=max_seconds)
+        container.seek(0)
+        poster, rotation = _poster(container, video)
+    if rotation in (90, 270):
+        width, height = height, width  # the upright size, as for photos
+    probe = {
+        "duration_ms": round(max(seconds, last) * 1000),
+        "codec": codec,
+        "width": width,
+        "height": height,
+        "rotation": rotation,
+        "has_audio": audio is not None,
+        "captured_at": captured_at(metadata),
+        "lat": found[0] if found else None,
+        "lon": found[1] if found else None,
+        "format": "mov" if metadata.get("major_brand", "").strip() == "qt" else "mp4",
+    }
+    return probe, remuxed, poster
+
+
+def _seconds(container, video) -> float:
+    if video.duration is not None and video.time_base:
+        return float(video.duration * video.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    return 0.0
+
+
+def _remux(container, video, audio, *, max_seconds: float) -> tuple[bytes, float]:
+    import av
+
+    major = str(container.metadata.get("major_brand", "")).strip()
+    out_buffer = io.BytesIO()
+    output = av.open(out_buffer, "w", format="mov" if major == "qt" else "mp4")
+    streams = {video.index: output.add_stream_from_template(video)}
+    if audio is not None:
+        streams[audio.index] = output.add_stream_from_template(audio)
+    for stream in streams.values():
+        stream.metadata.clear()
+    last = 0.0
+    packets = 0
+    for packet in container.demux([s for s in (video, audio) if s is not None]):
+        if packet.dts is None:
+            continue
+        if packet.pts is not None and packet.time_base:
+            last = max(last, float(packet.pts * packet.time_base))
+            # The header can lie about the length: what the packets say counts too.
+            if last > max_seconds + 1:
+                raise Refused("video_too_long", f"The video runs past {max_seconds:.0f} s.")
+        packet.stream = streams[packet.stream_index if packet.stream_index in streams else video.index]
+        output.mux(packet)
+        packets += 1
+    if not packets:
+        raise Refused("invalid_video", "The video holds no frames.")
+    output.close()
+    return out_buffer.getvalue(), last
+
+
+def main() -> int:
+    limits = json.loads(sys.argv[1])
+    _limit(int(limits["memory_bytes"]), int(limits["cpu_seconds"]))
+    data = sys.stdin.buffer.read()
+    out = sys.stdout.buffer
+    try:
+        try:
+            probe, remuxed, poster = inspect(data, max_seconds=float(limits["max_seconds"]),
+                                             max_pixels=int(limits["max_pixels"]))
+        except MemoryError:
+            raise Refused("video_probe_failed", "Reading the video needed more memory than allowed.") from None
+        except Refused:
+            raise
+        except Exception as exc:  # FFmpeg's errors and whatever a hostile file provokes
+            raise Refused("invalid_video", f"The video could not be read ({type(exc).__name__}).") from None
+    except Refused as exc:
+        out.write(json.dumps({"ok": False, "code": exc.code, "message": exc.message}).encode() + b"\n")
+        out.flush()
+        return 0
+    out.write(json.dumps({"ok": True, **probe, "remux_bytes": len(remuxed), "poster_bytes": len(poster)}).encode()
+              + b"\n")
+    out.write(remuxed)
+    out.write(poster)
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
