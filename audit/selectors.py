@@ -122,14 +122,19 @@ def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
             continue
     if not wanted:
         return {}
+    # The outbox first: an event only ever moves from the outbox into the trail, so a move committed
+    # between the two reads finds it in the second. Read the other way round, a consent just given
+    # could be found in neither and refused.
+    found = outbox.pending_by_ids(wanted)
+    wanted -= set(found)
+    if not wanted:
+        return found
     if len(wanted) <= _PREPARED_IDS_MAX:
         key = mac_key()
         events = (prepared.instance(AuditEvent, row) for row in _EVENTS_BY_ID.rows(event_ids=sorted(wanted)))
-        found = {event.event_id: event for event in events if event_is_genuine(event, key)}
+        found.update((event.event_id, event) for event in events if event_is_genuine(event, key))
     else:
-        found = {event.event_id: event for event in AuditEvent.objects.filter(event_id__in=wanted)}
-    # Events written by a transaction but not yet given a seq by the sequencer (audit.outbox).
-    found.update(outbox.pending_by_ids(wanted - set(found)))
+        found.update((event.event_id, event) for event in AuditEvent.objects.filter(event_id__in=wanted))
     return found
 
 

@@ -119,7 +119,7 @@ def sentence(event, names: dict[str, str]) -> str:  # noqa: C901 (a table of phr
                                                                  else ", which was already off")
     elif action == "support.erase":
         items = _count(details, "items")
-        text = f"{who} erased the cloud media{about}{case}" + (f": {items} items" if items is not None else "")
+        text = f"{who} erased the photos in the cloud{about}{case}" + (f": {items} photos" if items is not None else "")
     elif action == "media.read":
         target = f"item {event.object_id}" if event.object_id else "media"
         text = f"{who} read{whose} {target}" + (f" for {purpose}" if purpose else "")
@@ -130,7 +130,7 @@ def sentence(event, names: dict[str, str]) -> str:  # noqa: C901 (a table of phr
         text = f"An upload{about} was refused" + (f" ({code})" if isinstance(code, str) else "")
     elif action == "media.erased":
         items = _count(details, "items")
-        text = f"{who} erased the cloud media{about}" + (f": {items} items" if items is not None else "")
+        text = f"{who} erased the photos in the cloud{about}" + (f": {items} photos" if items is not None else "")
     elif action == "media.listed":
         text = f"{who} listed{whose} media" + (f" for {purpose}" if purpose else "")
     elif action == "audit.exported":

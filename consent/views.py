@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts import tokens
 from accounts.decorators import holder_required
 from consent import purposes, receipts, selectors, services
 from consent.models import ConsentEntry
@@ -90,8 +91,12 @@ def camera_roll_settings(request):
         except ServiceError as exc:
             messages.error(request, exc.message)
         return redirect("consent:settings")
+    states = selectors.consent_state(user_id=request.user.pk)
     return render(request, "consent/camera_roll.html", {
-        "states": selectors.consent_state(user_id=request.user.pk),
+        "states": states,
+        # "What we hold" says what comes next, which depends on these two.
+        "uploads_on": any(s.purpose == purposes.CAMERA_ROLL and s.granted for s in states),
+        "devices": len(tokens.tokens_of(user=request.user)),
         "history": selectors.consent_history(user_id=request.user.pk)[:50],
         "labels": purposes.PURPOSE_LABELS,
         "held": media_summary(user_id=request.user.pk),

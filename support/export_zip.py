@@ -47,7 +47,7 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "im
 README = """\
 Everything consentsvc holds about you, as of {now}.
 
-media/photos/      your cloud copies, decrypted, under the file names they were uploaded with
+media/photos/      your photos, decrypted, under the file names they were uploaded with
                    (EXIF removed when they were uploaded). A HEIC photo is there twice: the
                    JPEG the service works from, and beside it your HEIC file exactly as your
                    phone sent it (same name, its own metadata intact)

@@ -25,5 +25,5 @@ class PlaceForm(forms.Form):
 
 class EraseForm(forms.Form):
     confirm = forms.BooleanField(
-        label="I understand every cloud copy and suggestion is destroyed now and cannot be recovered."
+        label="I understand every photo and suggestion in the cloud is destroyed now and cannot be recovered."
     )

@@ -1,4 +1,4 @@
-"""The holder's pages: cloud copies (/media/) and exclusions (/settings/exclusions/). Thin."""
+"""The holder's pages: photos (/media/) and exclusions (/settings/exclusions/). Thin."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -29,7 +29,7 @@ def upload_words() -> dict[str, str]:
         "image_too_large": "Too large: this picture has too many pixels to open safely.",
         "invalid_image": "Not a photo we can read: the file is damaged or is not a picture.",
         "unsupported_media_type": "Not a kind of photo we keep: only JPEG, PNG, WebP and HEIC pictures can be added.",
-        "duplicate": "Already in your cloud copies.",
+        "duplicate": "Already in your photos.",
         "failed": "Not added: something went wrong on our side. Try again.",
         "network": "Not added: the connection dropped. Try again.",
     }
@@ -94,7 +94,7 @@ def media_upload(request):
     if added:
         messages.success(request, f"Added {added} photo{'s' if added != 1 else ''}.")
     if duplicates:
-        messages.info(request, f"{duplicates} {'was' if duplicates == 1 else 'were'} already in your cloud copies.")
+        messages.info(request, f"{duplicates} {'was' if duplicates == 1 else 'were'} already in your photos.")
     for problem in problems:
         messages.error(request, problem)
     return redirect("vault:media")
@@ -200,7 +200,7 @@ def media_restore(request, item_id: int):
         trash.media_restore(user_id=request.user.pk, item_id=item_id)
     except ServiceError as exc:
         _not_found_as_404(exc)
-    messages.success(request, "Restored: it is back with your cloud copies.")
+    messages.success(request, "Restored: it is back with your photos.")
     return redirect("vault:trash")
 
 
@@ -224,9 +224,9 @@ def media_erase(request):
         messages.error(request, "Tick the box to confirm: erasing cannot be undone.")
         return redirect("vault:media")
     counts = shredding.media_erase_all(user_id=request.user.pk, actor=Actor.holder(request.user.pk))
-    messages.success(
-        request, f"Destroyed {counts['items']} cloud copies and {counts['outputs']} suggestions. Your key is gone."
-    )
+    items, outputs = counts["items"], counts["outputs"]
+    messages.success(request, f"Destroyed {items} photo{'s' if items != 1 else ''} and {outputs} "
+                              f"suggestion{'s' if outputs != 1 else ''}. Your key is gone.")
     return redirect("vault:media")
 
 

@@ -42,6 +42,25 @@ def test_events_wait_in_the_outbox_until_commit_then_get_their_seq():
     assert audit_verify().ok
 
 
+def test_an_event_integrated_between_the_lookups_reads_is_still_found(monkeypatch):
+    """The sequencer may commit an event's move from the outbox into the trail at any moment: a lookup
+    (the consent binding of an upload right after the consent was given) must find it either way."""
+    monkeypatch.setattr(outbox, "_after_commit", lambda: None)  # it stays pending after the commit
+    with transaction.atomic():
+        [pending] = audit_append_many(events=[_event()])
+    assert AuditOutbox.objects.count() == 1
+    read_trail = selectors._EVENTS_BY_ID.rows
+
+    def trail_then_the_sequencer_commits(**kwargs):
+        rows = list(read_trail(**kwargs))
+        outbox.integrate_pending()
+        return rows
+
+    monkeypatch.setattr(selectors._EVENTS_BY_ID, "rows", trail_then_the_sequencer_commits)
+    found = selectors.audit_event_by_id(event_id=pending.event_id)
+    assert found is not None and found.event_id == pending.event_id
+
+
 def test_a_rolled_back_request_leaves_no_event():
     with pytest.raises(RuntimeError), transaction.atomic():
         audit_append(action="media.read", actor_kind="service")

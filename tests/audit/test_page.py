@@ -293,4 +293,4 @@ def test_it_shows_details_that_have_an_items_key(audrey):
     response = _client(audrey).get(reverse("audit:trail"))
     assert response.status_code == 200
     assert "items=2 outputs=0 source_ids=[5,6]" in response.content.decode()
-    assert "erased the cloud media of account #4: 2 items" in response.content.decode()
+    assert "erased the photos in the cloud of account #4: 2 photos" in response.content.decode()

@@ -58,14 +58,14 @@ def test_it_lets_a_holder_exclude_delete_and_erase_her_cloud_copies(new_page, va
     assert other.request.get(f"/media/{third}/original/").status == 404
 
     # Erasing everything needs the box ticked: without it the browser does not send the form.
-    erase = page.get_by_role("button", name="Delete all cloud media now")
+    erase = page.get_by_role("button", name="Delete all photos in the cloud now")
     erase.click()
     confirm = page.locator(".danger-zone input[type=checkbox]")
     assert confirm.evaluate("box => box.validity.valueMissing")
     expect(cards).to_have_count(2)
     confirm.check()
     erase.click()
-    expect(page.locator(".messages")).to_contain_text("Destroyed 3 cloud copies")
+    expect(page.locator(".messages")).to_contain_text("Destroyed 3 photos")
     expect(cards).to_have_count(0)
     # The empty state agrees with the line above it: uploads are still on, only the copies are gone.
     expect(page.locator("#no-media")).to_contain_text(

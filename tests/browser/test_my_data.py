@@ -1,5 +1,5 @@
 """The holder's rights pages: /me/access/ reads as sentences after some activity; /me/data/ makes an export
-that downloads as a zip holding the originals, and erases all cloud media after its confirmation."""
+that downloads as a zip holding the originals, and erases all photos in the cloud after its confirmation."""
 
 import hashlib
 import json
@@ -71,12 +71,12 @@ def test_it_shows_the_access_history_exports_everything_and_erases_on_confirmati
             assert hashlib.sha256(data).hexdigest() == metadata[item_id]["sha256"]
 
     # Erasing: the link leads to a confirmation that will not go without its box ticked.
-    page.get_by_role("link", name="Erase all cloud media…").click()
-    expect(page.locator("h1")).to_have_text("Erase all your cloud media?")
+    page.get_by_role("link", name="Erase all photos in the cloud…").click()
+    expect(page.locator("h1")).to_have_text("Erase all your photos in the cloud?")
     expect(page.locator("main")).to_contain_text("You have 2 photos")
     page.get_by_role("button", name="Erase now").click()
     assert page.locator("#id_confirm").evaluate("box => box.validity.valueMissing")
-    expect(page.locator("h1")).to_have_text("Erase all your cloud media?")
+    expect(page.locator("h1")).to_have_text("Erase all your photos in the cloud?")
     assert MediaItem.objects.filter(owner=alice).count() == 2
     snap(page, "me-erase-confirm")
     page.locator("#id_confirm").check()

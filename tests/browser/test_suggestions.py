@@ -71,6 +71,6 @@ def test_it_explains_how_to_turn_suggestions_on_when_they_are_off(new_page):
     expect(page.get_by_role("button", name="Make suggestions now")).to_have_count(0)
     snap(page, "suggestions-off")
 
-    off.get_by_role("link", name="Camera roll settings").click()
+    off.get_by_role("link", name="Settings").click()
     expect(page).to_have_url(re.compile(r"/settings/camera-roll/$"))
     expect(page.get_by_role("button", name="Turn on Camera Roll Sharing Suggestions")).to_be_visible()

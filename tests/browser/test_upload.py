@@ -56,7 +56,7 @@ def test_it_adds_three_photos_with_progress_and_refuses_a_fake_one_in_words(new_
     # The same photo again is not a second copy.
     page.set_input_files("#upload-files", [str(THREE[0])])
     expect(items.nth(4)).to_have_attribute("data-result", "duplicate")
-    expect(items.nth(4)).to_contain_text("Already in your cloud copies")
+    expect(items.nth(4)).to_contain_text("Already in your photos")
     assert MediaItem.objects.filter(owner=alice).count() == 3
 
 
@@ -95,6 +95,6 @@ def test_it_offers_no_upload_while_the_feature_is_off_and_links_to_it(new_page, 
     expect(page.locator("#upload-files")).to_have_count(0)
     off = page.locator("#uploads-off")
     expect(off).to_contain_text("only while Camera Roll Sharing Suggestions is on")
-    off.get_by_role("link", name="turn it on on the Camera roll page").click()
+    off.get_by_role("link", name="turn it on in Settings").click()
     expect(page).to_have_url(re.compile(r"/settings/camera-roll/#purpose-camera_roll_cloud_processing$"))
     snap(page, f"upload-off-{'js' if javascript else 'nojs'}")

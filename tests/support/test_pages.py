@@ -155,7 +155,7 @@ def test_it_shows_what_is_held_and_the_erase_button(alice):
     grant(alice)
     upload(alice, 2)
     html = client_for(alice).get("/me/data/").content.decode()
-    assert 'data-testid="held-items">2<' in html and "Erase all cloud media" in html
+    assert 'data-testid="held-items">2<' in html and "Erase all photos in the cloud" in html
 
 
 def test_it_erases_the_holders_cloud_media_after_confirmation(alice):

@@ -35,7 +35,7 @@ def test_it_lists_cloud_copies_with_time_and_place_known_but_never_coordinates(i
     html = response.content.decode()
     assert f'/media/{item.pk}/thumbnail/' in html and "Place known" in html
     assert "59.32" not in html and "18.06" not in html and "secret-theme" not in html
-    assert "Delete all cloud media now" in html
+    assert "Delete all photos in the cloud now" in html
 
 
 def test_it_serves_thumbnails_and_originals_to_the_owner_and_audits_them(item, consented):
@@ -66,7 +66,7 @@ def test_it_erases_everything_only_when_confirmed(item, consented):
     assert MediaItem.objects.exists()
     response = client.post("/media/erase/", {"confirm": "on"}, follow=True)
     assert not MediaItem.objects.exists()
-    assert "Destroyed 1 cloud copies" in response.content.decode()
+    assert "Destroyed 1 photo" in response.content.decode()
     assert AuditEvent.objects.get(action="media.erased").actor_kind == "holder"
 
 
@@ -146,7 +146,7 @@ def test_it_adds_photos_from_the_upload_form_and_says_what_was_refused(consented
     response = client.post("/media/upload/", {"files": files}, follow=True)
     html = response.content.decode()
     assert "Added 2 photos." in html
-    assert "1 was already in your cloud copies." in html
+    assert "1 was already in your photos." in html
     assert "notes.jpg: Not a photo we can read" in html
     assert MediaItem.objects.filter(owner=consented).count() == 2
     uploaded = AuditEvent.objects.filter(action="media.uploaded", subject_id=str(consented.pk))
