@@ -458,9 +458,10 @@ def _unsequenced(valid: canonical.ValidEvent, moment) -> AuditEvent:
 
 def pending_by_ids(event_ids: set[str]) -> dict[str, AuditEvent]:
     """Genuine entries still in the queue (MAC valid, an entry in canonical form), by id, without a seq.
-    None on SQLite, whose writers integrate inline: what waits in its queue was not written by a writer
-    of this service (integration sets it aside), so the lookup is not worth a query."""
-    if not event_ids or connection.vendor != "postgresql":
+    None when writers integrate inline (SQLite always, PostgreSQL with AUDIT_SEQUENCER=inline): then
+    no writer of this service leaves entries in the queue (what waits there is set aside), and the
+    lookup is not worth a query on every consent read."""
+    if not event_ids or not enabled():
         return {}
     ids = sorted(event_ids)
     with connection.cursor() as cursor:
