@@ -1,4 +1,4 @@
-"""Migration 0011 (entries, the set-aside table) on a populated trail, both ways: the chained events and
+"""Migration 0012 (entries, the set-aside table) on a populated trail, both ways: the chained events and
 their tiles stay as they are, an event left waiting in the queue in the old pending format is
 rewritten as an entry (under the entry MAC) and integrated after the chained ones, and going back is
 refused while entries wait in the queue."""
@@ -20,8 +20,8 @@ from tests.audit import legacy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("audit", "0010_sqlite_link_key")]
-AFTER = [("audit", "0011_entries_and_set_aside")]
+BEFORE = [("audit", "0011_event_subject_object_index")]
+AFTER = [("audit", "0012_entries_and_set_aside")]
 
 
 def _migrate(target) -> None:

@@ -39,7 +39,7 @@ def _queue_must_be_empty(apps, schema_editor):
 class Migration(migrations.Migration):
     """Entries without a position (v 3): the queue holds them, and entries integration refuses are set aside."""
 
-    dependencies = [("audit", "0010_sqlite_link_key")]
+    dependencies = [("audit", "0011_event_subject_object_index")]
 
     operations = [
         migrations.AlterField(
