@@ -18,6 +18,8 @@ measured under the same conditions:
                                          target: p50 at 1 client <= 1.5x decoding, validating and
                                          encrypting the same photo in this process
 - GET  /api/v1/audit/events/ (an auditor)
+- GET  /api/v1/me/access-log/ and /me/access/ for a holder with 10,000 events about them (200 a day)
+                                         target: p50 at 1 client < 150 ms
 
 --megapixels N uploads an N-megapixel photo instead (the target is set for 3); --breakdown also
 prints where a 1-client upload's time goes inside the server (see bench/upload_timeline.py).
@@ -52,6 +54,9 @@ PASSWORD = "bench-password-123456"  # noqa: S105 - throwaway accounts in a throw
 TARGET_GET = 0.5
 TARGET_PUT = 0.3
 TARGET_UPLOAD = 1.5
+TARGET_HISTORY_MS = 150
+HISTORY_EVENTS = 10_000
+HISTORY = ("access log GET", "access page GET")
 UPLOAD = "upload 3MP"  # the step's name (main() renames it for --megapixels)
 
 
@@ -141,6 +146,8 @@ def django_setup(var_dir: str) -> None:
 class People:
     holders: list = field(default_factory=list)  # (user, token)
     auditor_token: str = ""
+    history_token: str = ""  # a holder with HISTORY_EVENTS events about them
+    history_session: str = ""  # the same holder signed in on the web (session cookie)
 
 
 def make_people(count: int) -> People:
@@ -159,7 +166,54 @@ def make_people(count: int) -> People:
         people.holders.append((user, token_create(user=user, name=f"bench client {n}")[1]))
     auditor = account_services.user_create(username="bench-auditor", password=PASSWORD, role=AUDITOR)
     people.auditor_token = token_create(user=auditor, name="bench auditor")[1]
+    people.history_token, people.history_session = make_history(HISTORY_EVENTS)
     return people
+
+
+def make_history(events: int, per_day: int = 200) -> tuple[str, str]:
+    """A holder with `events` audit events about them, `per_day` a day up to today, as an active
+    holder's phone and the suggestions engine write them; returns an API token and a session key."""
+    from datetime import timedelta
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.utils import timezone
+
+    from accounts import services as account_services
+    from accounts.tokens import token_create
+    from audit.services import EventInput, audit_append_many
+
+    user = account_services.user_create(username="bench-history", password=PASSWORD)
+    days = events // per_day
+    real_now = timezone.now
+    try:
+        for day in range(days):
+            moment = real_now() - timedelta(days=days - 1 - day)
+            timezone.now = lambda moment=moment: moment  # the events' time; the trail stamps them with now()
+            batch = []
+            for n in range(per_day // 4):
+                common = {"actor_kind": "service", "actor_id": "suggestions", "subject_id": user.pk,
+                          "object_type": "media", "object_id": n}
+                batch += [
+                    EventInput(action="media.uploaded", actor_kind="holder", actor_id=user.pk, subject_id=user.pk,
+                               object_type="media", object_id=n, details={"method": "api"}),
+                    EventInput(action="media.read", purpose="sharing_suggestions",
+                               request_id=f"bench-{day}-{n // 10}", **common),
+                    EventInput(action="media.read", purpose="face_grouping", request_id=f"bench-{day}-f{n // 10}",
+                               **common),
+                    EventInput(action="faces.analysed", purpose="face_grouping", details={"items": 1, "faces": 1},
+                               **{**common, "object_id": ""}),
+                ]
+            audit_append_many(events=batch)
+    finally:
+        timezone.now = real_now
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return token_create(user=user, name="bench history")[1], session.session_key
 
 
 def photo(megapixels: float = 3.0) -> bytes:
@@ -281,8 +335,19 @@ def scenarios(base: str, people: People, photo: bytes):
         response = await http.get(f"{base}/api/v1/audit/events/", headers=auth(people.auditor_token))
         return (response.status_code == 200) or f"audit {response.status_code}", False
 
+    async def access_log(http, index, sequence):
+        response = await http.get(f"{base}/api/v1/me/access-log/", headers=auth(people.history_token))
+        return (response.status_code == 200) or f"access log {response.status_code}", False
+
+    async def access_page(http, index, sequence):
+        from django.conf import settings
+
+        response = await http.get(f"{base}/me/access/", cookies={settings.SESSION_COOKIE_NAME: people.history_session})
+        ok = response.status_code == 200 and 'id="access-log"' in response.text
+        return ok or f"access page {response.status_code}", False
+
     return floor, {"consent GET": consent_get, "consent PUT": consent_put, UPLOAD: upload,
-                   "audit events GET": audit_events}, transfer
+                   "audit events GET": audit_events, HISTORY[0]: access_log, HISTORY[1]: access_page}, transfer
 
 
 def breakdown(var_dir: str, seconds: float, floor, upload, transfer, floor_seconds: float) -> tuple[int, list[str]]:
@@ -336,6 +401,8 @@ def main() -> None:
     parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
     parser.add_argument("--megapixels", type=float, default=3.0,
                         help="size of the uploaded photo (the upload target is set for 3)")
+    parser.add_argument("--steps", default="",
+                        help="only these steps, comma-separated (e.g. 'access log GET,access page GET')")
     parser.add_argument("--breakdown", action="store_true",
                         help="serve through bench/upload_timeline.py and print where a 1-client upload's time goes, "
                              "beside the transfer floor (the same request, only parsed)")
@@ -360,7 +427,10 @@ def main() -> None:
               f"{floor_seconds * 1000:.1f} ms")
         floor, named, transfer = scenarios(base, people, picture)
         results: list[tuple[Step, Step]] = []
+        wanted = {name.strip() for name in args.steps.split(",") if name.strip()}
         for name, request in named.items():
+            if wanted and name not in wanted:
+                continue
             for clients in levels:
                 base_step = Step("floor (healthz)", clients)
                 asyncio.run(drive(base_step, args.seconds, floor))
@@ -393,6 +463,10 @@ def main() -> None:
                 target = TARGET_GET if step.name == "consent GET" else TARGET_PUT
                 print(f"  {step.name} c={step.clients}: {ratio:.2f}x floor (>= {target}) "
                       + ("ok" if ratio >= target else "MISSED"))
+            elif step.name in HISTORY and step.clients == 1:
+                print(f"  {step.name} c=1 ({HISTORY_EVENTS} events): p50 {step.pct(0.5):.1f} ms "
+                      f"(< {TARGET_HISTORY_MS}), {ratio:.2f}x floor's throughput "
+                      + ("ok" if step.pct(0.5) < TARGET_HISTORY_MS else "MISSED"))
             elif step.name == UPLOAD and step.clients == 1:
                 factor = step.pct(0.5) / 1000 / floor_seconds
                 print(f"  {UPLOAD} c=1: p50 {factor:.2f}x in-process (<= {TARGET_UPLOAD}, set for 3 MP) "

@@ -3,6 +3,11 @@
 Every error the server sends has the shape {"error": {"code", "message"}}; it becomes an
 ApiError carrying the stable code, so the sync engine switches on codes, never on text.
 Transient failures (429, 5xx, a lost connection) are retried by `with_retries`.
+
+Answers are read failing closed: only JSON `true` turns a setting on (a string "false", 1 or
+null are off), and an answer that is not the shape the API documents (not JSON, a list where an
+object belongs, an id that is not a number) is an ApiError with the code `malformed_answer`,
+never retried and never guessed at.
 """
 
 import json
@@ -20,6 +25,7 @@ from camera_roll_sync import __version__
 
 CAMERA_ROLL = "camera_roll_cloud_processing"
 USER_AGENT = f"consentsvc-sync/{__version__}"
+MALFORMED = "malformed_answer"
 
 
 class ApiError(Exception):
@@ -31,6 +37,10 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.retry_after = retry_after
+
+    @property
+    def malformed(self) -> bool:
+        return self.code == MALFORMED
 
     @property
     def transient(self) -> bool:
@@ -99,7 +109,11 @@ class Api:
         try:
             # The scheme is checked in __init__ (http or https only).
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return response.status, _json(response.read())
+                status, raw = response.status, response.read()
+            try:
+                return status, json.loads(raw) if raw else {}
+            except ValueError:
+                raise _malformed(method, path, status, "not JSON") from None
         except urllib.error.HTTPError as exc:
             payload = _json(exc.read())
             error = payload.get("error") if isinstance(payload, dict) else None
@@ -114,8 +128,11 @@ class Api:
 
     def token_create(self, *, username: str, password: str, device: str) -> str:
         body = json.dumps({"username": username, "password": password, "name": device}).encode()
-        _, payload = self._request("POST", "auth/token/", body=body, content_type="application/json")
-        return payload["token"]
+        status, payload = self._request("POST", "auth/token/", body=body, content_type="application/json")
+        token = payload.get("token") if isinstance(payload, dict) else None
+        if not isinstance(token, str) or not token.strip():
+            raise _malformed("POST", "auth/token/", status, "no token in it")
+        return token
 
     def logout(self) -> bool:
         """Revoke this token on the server. False when the server has no logout endpoint (nothing revoked)."""
@@ -128,11 +145,19 @@ class Api:
         return True
 
     def consent(self) -> ConsentState:
-        _, payload = self._request("GET", "consent/")
-        for row in payload.get("purposes", []):
+        """Whether Camera Roll Sharing Suggestions is on: only `"granted": true` is on."""
+        status, payload = self._request("GET", "consent/")
+        rows = payload.get("purposes") if isinstance(payload, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise _malformed("GET", "consent/", status, "no list of purposes in it")
+        for row in rows:
             if row.get("purpose") == CAMERA_ROLL:
-                return ConsentState(granted=bool(row.get("granted")), notice_version=row.get("notice_version"),
-                                    since=row.get("since"), lapsed=bool(row.get("lapsed")))
+                since = row.get("since")
+                version = row.get("notice_version")
+                return ConsentState(granted=row.get("granted") is True,
+                                    notice_version=version if isinstance(version, str) else None,
+                                    since=since if isinstance(since, str) else None,
+                                    lapsed=row.get("lapsed") is True)
         return ConsentState(granted=False, notice_version=None, since=None)
 
     def upload(self, *, filename: str, data: bytes, labels: list[str], captured_at: str | None) -> Uploaded:
@@ -143,8 +168,17 @@ class Api:
             fields["captured_at"] = captured_at
         body, content_type = _multipart(fields, "file", filename, data)
         status, payload = self._request("POST", "media/", body=body, content_type=content_type)
-        return Uploaded(media_id=int(payload["id"]), duplicate=bool(payload.get("duplicate")) or status == 200,
-                        sha256=str(payload.get("sha256", "")))
+        media_id = payload.get("id") if isinstance(payload, dict) else None
+        if status not in (200, 201) or type(media_id) is not int or media_id < 1:
+            raise _malformed("POST", "media/", status, "no media id in it")
+        sha256 = payload.get("sha256")
+        return Uploaded(media_id=media_id, duplicate=payload.get("duplicate") is True or status == 200,
+                        sha256=sha256 if isinstance(sha256, str) else "")
+
+
+def _malformed(method: str, path: str, status: int, what: str) -> ApiError:
+    return ApiError(status, MALFORMED, f"The server's answer to {method} /api/v1/{path} made no sense ({what}); "
+                                       "nothing more is sent")
 
 
 def _json(raw: bytes):

@@ -1,7 +1,9 @@
 """consentsvc-sync: log in once per device, then keep a camera-roll folder uploaded while consent is on.
 
 Exit codes: 0 done; 1 error; 2 usage; 3 Camera Roll Sharing Suggestions is off (nothing more
-uploaded); 4 the token was refused (log in again); 5 the server did not answer.
+uploaded); 4 the token was refused (log in again); 5 the server did not answer; 6 the server's
+answer made no sense (not the API's documented shape: nothing more was sent, and the photos not
+yet uploaded stay waiting here).
 """
 
 import argparse
@@ -15,9 +17,9 @@ from pathlib import Path
 from camera_roll_sync import __version__, config, media
 from camera_roll_sync.api import Api, ApiError, Backoff
 from camera_roll_sync.state import REFUSED, SKIPPED, UPLOADED, WAITING, State
-from camera_roll_sync.sync import AuthFailed, Options, Syncer, pass_message, stopped_message
+from camera_roll_sync.sync import AuthFailed, MalformedAnswer, Options, Syncer, pass_message, stopped_message
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONSENT_OFF, EXIT_AUTH, EXIT_UNREACHABLE = 0, 1, 2, 3, 4, 5
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONSENT_OFF, EXIT_AUTH, EXIT_UNREACHABLE, EXIT_MALFORMED = 0, 1, 2, 3, 4, 5, 6
 
 
 def _err(message: str) -> None:
@@ -36,6 +38,8 @@ def cmd_login(args) -> int:
         return EXIT_USAGE
     except ApiError as exc:
         _err(f"Login failed: {exc.message} ({exc.code})")
+        if exc.malformed:
+            return EXIT_MALFORMED
         return EXIT_UNREACHABLE if exc.status == 0 else EXIT_AUTH
     config.save(path, config.Config(server=args.server.rstrip("/"), username=args.username, token=token,
                                     device=device))
@@ -112,6 +116,9 @@ def cmd_run(args) -> int:
     except AuthFailed as exc:
         _err(str(exc))
         return EXIT_AUTH
+    except MalformedAnswer as exc:
+        _err(str(exc))
+        return EXIT_MALFORMED
     finally:
         state.close()
     if result.stopped == "consent_off":

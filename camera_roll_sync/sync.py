@@ -30,6 +30,10 @@ class AuthFailed(Exception):
     """The token was refused (revoked, or the account is gone): log in again."""
 
 
+class MalformedAnswer(Exception):
+    """The server answered something that is not what its API documents: nothing more is sent."""
+
+
 @dataclass
 class PassResult:
     uploaded: int = 0
@@ -66,6 +70,7 @@ class Syncer:
         self._halt = threading.Event()  # set inside a pass: send nothing more in this pass
         self._halt_reason: str | None = None
         self._halt_lock = threading.Lock()
+        self._malformed: str | None = None  # the first nonsense answer's message
         self._consent_renewed = False
 
     def stop(self) -> None:
@@ -173,6 +178,8 @@ class Syncer:
             queue.clear()  # dropped: nothing queued survives a withdrawal
         if result.stopped == "auth_failed":
             raise AuthFailed("The server refused this device's token; log in again.")
+        if result.stopped == "malformed":
+            raise MalformedAnswer(self._malformed or "The server's answer made no sense; nothing more is sent.")
         result.waiting = self.state.counts().get(WAITING, 0)
         self.state.set_meta("last_pass", datetime.now().astimezone().isoformat(timespec="seconds"))
         return result
@@ -193,7 +200,9 @@ class Syncer:
             state = with_retries(self.api.consent, backoff=self.options.backoff, stop=self.stopping,
                                  sleep=self.sleep, on_wait=self._waiting)
         except ApiError as exc:
-            if exc.status == 401:
+            if exc.malformed:
+                self._halt_malformed(exc)
+            elif exc.status == 401:
                 self._halt_with("auth_failed")
             elif exc.transient:
                 self._halt_with("interrupted" if self.stopping.is_set() else "unreachable")
@@ -214,6 +223,11 @@ class Syncer:
                 self._consent_renewed = True
                 self.say("Camera Roll Sharing Suggestions was turned off and on again: recent photos go again.")
         return True
+
+    def _halt_malformed(self, exc: ApiError) -> None:
+        with self._halt_lock:
+            self._malformed = self._malformed or exc.message
+        self._halt_with("malformed")
 
     def _note_consent(self, granted: bool) -> None:
         self.state.set_meta("consent", "on" if granted else "off")
@@ -261,6 +275,10 @@ class Syncer:
     def _refusal(self, row: FileRow, exc: ApiError) -> str:
         if exc.code == "halted":
             return "not_sent"
+        if exc.malformed:
+            # Not retried, not recorded as uploaded: the photo stays waiting, and the pass stops.
+            self._halt_malformed(exc)
+            return "malformed"
         if exc.code == "consent_required":
             self._halt_with("consent_off")
             return "consent_required"

@@ -8,10 +8,11 @@ engine read 12 of your photos to make a collage, 3 May 14:02".
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import CharField, Count, Q
+from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
@@ -71,6 +72,7 @@ class Entry:
     made: str | None = None  # for reads by the suggestions engine: what they went into
     used: list[tuple[str, int]] = field(default_factory=list)  # (kind, photos used) of each output made
     browsed: dict[str, set] | None = None  # the holder's own looking, folded per day: photos and suggestions
+    passes: int = 1  # suggestion passes folded into this line (reads that made nothing)
 
     @property
     def count(self) -> int:
@@ -103,7 +105,8 @@ def _event_time(event) -> datetime:
 def _group_key(event) -> tuple:
     # A holder browsing their own photos reads one thumbnail per request: one line per day, not per picture.
     browsing = event.purpose == "owner_access" and not (event.request_id or "").startswith("export-")
-    per_request = event.action in PER_REQUEST and not browsing
+    # Face scans are not linked to an output: one line a day, however many passes ran.
+    per_request = event.action in PER_REQUEST and not browsing and event.purpose != "face_grouping"
     scope = event.request_id if per_request and event.request_id else timezone.localdate(
         _event_time(event)).isoformat()
     details = event.details or {}
@@ -133,33 +136,90 @@ def _filtered(*, subject_id: int, since: date | None, until: date | None, catego
     return events
 
 
+# How many raw events one page of the history reads at most: two busy days of an active holder
+# (about 200 events a day), few enough that a page stays fast whatever the history's size.
+WINDOW_EVENTS = 500
+# Actions that repeat without their order mattering: folded into one line per key and day even when
+# other events come between them (face scans interleave with the reads they come from). Anything
+# whose order matters (consent on, off, on again; trash, restore) folds only when consecutive.
+REPEATS = {"media.read", "media.listed", "media.uploaded", "media.upload_duplicate", "media.upload_refused",
+           "faces.analysed", "output.read", "output.shared_read", "support.subject_viewed", "export.downloaded",
+           "suggestions.generated"}
+
+
+@dataclass
+class History:
+    """One page of the history: its lines, newest first, and where the next older page starts."""
+
+    entries: list[Entry]
+    older: int | None  # pass as `before` for the next older page; None at the start of the history
+    newest_at: datetime | None
+    oldest_at: datetime | None
+
+
+def access_log_page(*, subject_id: int, since: date | None = None, until: date | None = None,
+                    category: str | None = None, actor: str | None = None, before: int | None = None,
+                    window: int = WINDOW_EVENTS) -> History:
+    """The newest `window` events (older than the event `before`, when given) as readable lines,
+    newest first: one query for the events (whole rows, so checking each one's MAC reads nothing
+    more), and at most three for the names the lines give. A page ends on a day's boundary when it can,
+    so a day's repeats fold into one line."""
+    events = _filtered(subject_id=subject_id, since=since, until=until, category=category, actor=actor)
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    # Whole rows: a deferred column would be loaded one query per field per event by the MAC check.
+    rows = list(events[:window + 1])
+    older = None
+    if len(rows) > window:
+        rows = rows[:window]
+        last_day = timezone.localdate(rows[-1].time)
+        cut = len(rows)
+        while cut > 0 and timezone.localdate(rows[cut - 1].time) == last_day:
+            cut -= 1
+        if cut:  # the oldest day may go on in the next page: it is shown whole there
+            rows = rows[:cut]
+        older = rows[-1].seq
+    entries = _grouped(rows)
+    entries = _fold_browsing(entries)
+    _describe(entries, subject_id=subject_id)
+    return History(entries=[entry for entry in entries if entry.summary], older=older,
+                   newest_at=rows[0].time if rows else None, oldest_at=rows[-1].time if rows else None)
+
+
 def access_log_entries(*, subject_id: int, since: date | None = None, until: date | None = None,
-                       category: str | None = None, actor: str | None = None) -> list[Entry]:
-    """The holder's history as readable lines, newest first."""
+                       category: str | None = None, actor: str | None = None,
+                       before: int | None = None) -> list[Entry]:
+    """The newest page of the holder's history as readable lines, newest first."""
+    return access_log_page(subject_id=subject_id, since=since, until=until, category=category, actor=actor,
+                           before=before).entries
+
+
+def _grouped(events) -> list[Entry]:
     entries: list[Entry] = []
     last_key = None
-    fields = ("seq", "time", "action", "actor_kind", "actor_id", "object_id", "purpose", "outcome", "request_id",
-              "details")
-    for event in _filtered(subject_id=subject_id, since=since, until=until, category=category,
-                           actor=actor).only(*fields).iterator(chunk_size=2000):
+    repeats: dict[tuple, Entry] = {}
+    for event in events:
         key = _group_key(event)
+        current = None
         if entries and key == last_key:
             current = entries[-1]
-            current.first_at = _event_time(event)
-        else:
+        elif event.action in REPEATS:
+            current = repeats.get(key)
+        if current is None:
             current = Entry(
                 action=event.action, actor_kind=event.actor_kind, actor_id=str(event.actor_id or ""),
                 purpose=event.purpose or "", outcome=event.outcome, request_id=event.request_id or "",
                 first_at=_event_time(event), last_at=_event_time(event),
             )
             entries.append(current)
-            last_key = key
+            if event.action in REPEATS:
+                repeats[key] = current
+        last_key = key
+        current.first_at = min(current.first_at, _event_time(event))
         current.seqs.append(event.seq)
         current.details.append(event.details or {})
         current.object_ids.append(str(event.object_id or ""))
-    entries = _fold_browsing(entries)
-    _describe(entries, subject_id=subject_id)
-    return [entry for entry in entries if entry.summary]
+    return entries
 
 
 def _is_browsing(entry: Entry) -> bool:
@@ -195,30 +255,81 @@ def _fold_browsing(entries: list[Entry]) -> list[Entry]:
     return folded
 
 
-def events_per_day(*, subject_id: int, since: date | None = None, until: date | None = None,
-                   category: str | None = None, actor: str | None = None, days: int = 30) -> list[tuple[date, int]]:
-    """Raw event counts per local day, for the chart: the filter window, or the last `days` days."""
+def _hourly_counts(*, subject_id: int, first: date, last: date, category: str | None,
+                   actor: str | None) -> Counter:
+    """Events per local hour from `first` to `last` inclusive: one aggregate query (counts only).
+
+    Grouped by the UTC hour as text (the first 13 characters, "2026-12-06 14", of the time as the
+    database writes it, the same on SQLite and PostgreSQL), not by a time-zone function: SQLite would
+    call back into Python once per event. Local hours are then whole-hour shifts of UTC ones."""
+    rows = (_filtered(subject_id=subject_id, since=first, until=last, category=category, actor=actor)
+            .annotate(hour=Substr(Cast("time", CharField()), 1, 13))
+            .values("hour").annotate(n=Count("seq")).order_by())
     counts: Counter = Counter()
-    events = _filtered(subject_id=subject_id, since=since, until=until, category=category, actor=actor)
-    for moment in events.values_list("time", flat=True).iterator(chunk_size=5000):
-        counts[timezone.localdate(moment)] += 1
-    last = until or timezone.localdate()
+    for row in rows:
+        utc_hour = datetime.strptime(row["hour"], "%Y-%m-%d %H").replace(tzinfo=UTC)
+        counts[timezone.localtime(utc_hour).replace(minute=0, tzinfo=None)] += row["n"]
+    return counts
+
+
+def _window(since: date | None, until: date | None, today: date | None, days: int) -> tuple[date, date]:
+    last = until or today or timezone.localdate()
     first = since or (last - timedelta(days=days - 1))
     if (last - first).days > 366:
         first = last - timedelta(days=366)
+    return first, last
+
+
+def events_per_day(*, subject_id: int, since: date | None = None, until: date | None = None,
+                   category: str | None = None, actor: str | None = None, days: int = 30,
+                   today: date | None = None) -> list[tuple[date, int]]:
+    """Raw event counts per local day, for the chart: the filter window, or the last `days` days."""
+    return activity(subject_id=subject_id, since=since, until=until, category=category, actor=actor, days=days,
+                    today=today).days
+
+
+@dataclass
+class Activity:
+    """The chart's counts: per day over the window, and per hour of the window's one active day."""
+
+    days: list[tuple[date, int]]
+    busy_day: date | None  # when every event of the window is on one day: that day
+    hours: list[tuple[datetime, int]]  # that day's 24 hours (empty when busy_day is None)
+
+    @property
+    def total(self) -> int:
+        return sum(count for _, count in self.days)
+
+
+def activity(*, subject_id: int, since: date | None = None, until: date | None = None, category: str | None = None,
+             actor: str | None = None, days: int = 30, today: date | None = None) -> Activity:
+    """Counts for the chart from one aggregate query. A window whose events all fall on one day is
+    charted by the hour of that day: thirty day columns with one bar would show nothing of it."""
+    first, last = _window(since, until, today, days)
+    hourly = _hourly_counts(subject_id=subject_id, first=first, last=last, category=category, actor=actor)
+    per_day: Counter = Counter()
+    for hour, count in hourly.items():
+        per_day[hour.date()] += count
     span = (last - first).days + 1
-    return [(first + timedelta(days=i), counts.get(first + timedelta(days=i), 0)) for i in range(span)]
+    day_counts = [(first + timedelta(days=i), per_day.get(first + timedelta(days=i), 0)) for i in range(span)]
+    active = [day for day, count in day_counts if count]
+    if len(active) != 1:
+        return Activity(days=day_counts, busy_day=None, hours=[])
+    start = datetime.combine(active[0], datetime.min.time())
+    hours = [(start + timedelta(hours=h), hourly.get(start + timedelta(hours=h), 0)) for h in range(24)]
+    return Activity(days=day_counts, busy_day=active[0], hours=hours)
 
 
 # --- words -----------------------------------------------------------------
 
 
-def _support_names(entries: list[Entry]) -> dict[str, str]:
-    ids = {e.actor_id for e in entries if e.actor_kind == "support" and e.actor_id.isdigit()}
+def _support_names(entries: list[Entry], known: dict[str, str]) -> dict[str, str]:
+    """Support agents' usernames by id: those of the cases' agents (`known`), and a query for any other."""
+    ids = {e.actor_id for e in entries if e.actor_kind == "support" and e.actor_id.isdigit()} - set(known)
     if not ids:
-        return {}
+        return known
     users = get_user_model().objects.filter(pk__in=ids).values_list("pk", "username")
-    return {str(pk): username for pk, username in users}
+    return {**known, **{str(pk): username for pk, username in users}}
 
 
 def _device_names(entries: list[Entry], subject_id: int) -> dict[int, str]:
@@ -229,11 +340,14 @@ def _device_names(entries: list[Entry], subject_id: int) -> dict[int, str]:
     return dict(ApiToken.objects.filter(pk__in=ids, user_id=subject_id).values_list("pk", "name"))
 
 
-def _tickets(entries: list[Entry], subject_id: int) -> dict[int, str]:
+def _cases(entries: list[Entry], subject_id: int) -> tuple[dict[int, str], dict[str, str]]:
+    """The tickets of the cases the lines name, and their agents' usernames by id: one query."""
     case_ids = {d.get("case_id") for e in entries for d in e.details[:1] if isinstance(d.get("case_id"), int)}
     if not case_ids:
-        return {}
-    return dict(SupportCase.objects.filter(pk__in=case_ids, subject_id=subject_id).values_list("pk", "ticket"))
+        return {}, {}
+    rows = list(SupportCase.objects.filter(pk__in=case_ids, subject_id=subject_id).values_list(
+        "pk", "ticket", "agent_id", "agent__username"))
+    return {pk: ticket for pk, ticket, _, _ in rows}, {str(agent): name for _, _, agent, name in rows}
 
 
 def _plural(count: int, one: str, many: str | None = None) -> str:
@@ -286,11 +400,36 @@ def _link_reads_to_outputs(entries: list[Entry]) -> None:
                 break
 
 
+def _fold_passes(entries: list[Entry]) -> list[Entry]:
+    """Suggestion passes that read photos and made nothing from them read alike: one line a day,
+    with the number of passes, rather than the same words once per pass."""
+    folded: list[Entry] = []
+    by_day: dict[tuple, Entry] = {}
+    for entry in entries:
+        if entry.action != "media.read" or entry.purpose != "sharing_suggestions" or entry.made or entry.used:
+            folded.append(entry)
+            continue
+        key = (entry.actor_kind, entry.actor_id, entry.outcome, timezone.localdate(entry.last_at))
+        line = by_day.get(key)
+        if line is None:
+            by_day[key] = entry
+            entry.passes = 1
+            folded.append(entry)
+            continue
+        line.passes += 1
+        line.seqs += entry.seqs
+        line.details += entry.details
+        line.object_ids += entry.object_ids
+        line.first_at = min(line.first_at, entry.first_at)
+    return folded
+
+
 def _describe(entries: list[Entry], *, subject_id: int) -> None:
-    names = _support_names(entries)
-    tickets = _tickets(entries, subject_id)
+    tickets, agents = _cases(entries, subject_id)
+    names = _support_names(entries, agents)
     devices = _device_names(entries, subject_id)
     _link_reads_to_outputs(entries)
+    entries[:] = _fold_passes(entries)
     for entry in entries:
         case_id = entry.details[0].get("case_id") if entry.details else None
         ticket = tickets.get(case_id) or (entry.details[0].get("ticket") if entry.details else None)
@@ -406,8 +545,12 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
         if entry.purpose == "sharing_suggestions":
             if entry.used:
                 return f"The suggestions engine looked at {_of_your_photos(n)} and {_used_words(entry.used)}"
-            goal = f"to make {KIND_WORDS.get(entry.made, 'a suggestion')}" if entry.made else "to make suggestions"
-            return f"The suggestions engine read {_of_your_photos(n)} {goal}"
+            if entry.made:
+                return (f"The suggestions engine read {_of_your_photos(n)} "
+                        f"to make {KIND_WORDS.get(entry.made, 'a suggestion')}")
+            photos = len(set(entry.object_ids) - {""}) or n
+            passes = "" if entry.passes == 1 else f" ({entry.passes} passes)"
+            return f"The suggestions engine read {_of_your_photos(photos)} to make suggestions{passes}"
         if entry.purpose == "face_grouping":
             return f"The suggestions engine read {_of_your_photos(n)} to group them by the people in them"
         return f"{who} read {_of_your_photos(n)} {USE_LABELS.get(entry.purpose, 'for ' + label)}".rstrip()

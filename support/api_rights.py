@@ -30,33 +30,46 @@ class AccessLogEntrySerializer(serializers.Serializer):
     seqs = serializers.ListField(child=serializers.IntegerField(), help_text="The audit events' sequence numbers.")
 
 
+class AccessLogPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next older page, or null at the start of the history.")
+    results = AccessLogEntrySerializer(many=True)
+
+
 class AccessLogApi(APIView):
-    """Every audit event about you, in words, newest first; alike events in one go are one line."""
+    """Every audit event about you, in words, newest first; alike events in one go are one line.
+    Paged by time: a page holds the newest events up to about a thousand (whole days where it can);
+    `next` gives the older ones."""
 
     permission_classes = [IsHolder]
-    pagination_class = PageNumberPagination  # also tells the schema the list is paginated
 
     class FilterSerializer(serializers.Serializer):
         since = serializers.DateField(required=False)
         until = serializers.DateField(required=False)
         category = serializers.ChoiceField(choices=[*access_log.CATEGORIES, "other"], required=False)
         actor = serializers.ChoiceField(choices=list(access_log.ACTOR_FILTERS), required=False)
+        before = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
     @extend_schema(
         parameters=[
             OpenApiParameter("since", OpenApiTypes.DATE), OpenApiParameter("until", OpenApiTypes.DATE),
             OpenApiParameter("category", str, enum=[*access_log.CATEGORIES, "other"]),
             OpenApiParameter("actor", str, enum=list(access_log.ACTOR_FILTERS)),
+            OpenApiParameter("before", int, description="Start the page at the events older than this one "
+                                                         "(from `next`)."),
         ],
-        responses=AccessLogEntrySerializer(many=True),
+        responses=AccessLogPageSerializer,
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        entries = access_log.access_log_entries(subject_id=request.user.pk, **filters.validated_data)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(entries, request, view=self)
-        return paginator.get_paginated_response(AccessLogEntrySerializer(page, many=True).data)
+        history = access_log.access_log_page(subject_id=request.user.pk, **filters.validated_data)
+        next_url = None
+        if history.older is not None:
+            query = request.query_params.copy()
+            query["before"] = str(history.older)
+            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        return Response({"next": next_url,
+                         "results": AccessLogEntrySerializer(history.entries, many=True).data})
 
 
 class ExportOutputSerializer(ModelSerializer):

@@ -66,6 +66,8 @@ class AccessFilterForm(forms.Form):
     until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     category = forms.ChoiceField(label="What", required=False)
     actor = forms.ChoiceField(label="Who", required=False)
+    # Where the page starts: the event before which the next older page begins (the "Older" link's).
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, categories: dict, actors: dict, **kwargs):
         super().__init__(*args, **kwargs)

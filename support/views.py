@@ -6,7 +6,6 @@ page works without JavaScript (plain forms with CSRF).
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -158,20 +157,23 @@ def subject_erase(request, subject_id: int):
 @require_GET
 def me_access(request):
     form = AccessFilterForm(request.GET or None, categories=access_log.CATEGORIES, actors=access_log.ACTOR_FILTERS)
-    filters = {}
+    filters, before = {}, None
     if form.is_bound and form.is_valid():
-        filters = {key: value or None for key, value in form.cleaned_data.items()}
-    entries = access_log.access_log_entries(subject_id=request.user.pk, **filters)
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    days = access_log.events_per_day(subject_id=request.user.pk, **filters)
+        filters = {key: value or None for key, value in form.cleaned_data.items() if key != "before"}
+        before = form.cleaned_data.get("before")
+    history = access_log.access_log_page(subject_id=request.user.pk, before=before, **filters)
+    counts = access_log.activity(subject_id=request.user.pk, **filters)
     query = request.GET.copy()
+    query.pop("before", None)
     query.pop("page", None)
     return render(request, "support/me_access.html", {
         "form": form,
-        "page": page,
-        "chart": charts.bar_chart(days),
-        "days": days,
-        "total": sum(count for _, count in days),
+        "history": history,
+        "before": before,
+        "activity": counts,
+        "chart": charts.bar_chart(counts.hours, unit="hour") if counts.busy_day else charts.bar_chart(counts.days),
+        "days": counts.days,
+        "total": counts.total,
         "query": query.urlencode(),
     })
 
