@@ -112,6 +112,9 @@ class AuditEvent(AppendOnlyModel):
         ]
         indexes = [
             models.Index(fields=["subject_id", "seq"], name="audit_event_subject_seq"),
+            # The newest events of a holder about one kind of object (audit_newest: the consent
+            # read path asks on every upload and release, past however many reads came since).
+            models.Index(fields=["subject_id", "object_type", "seq"], name="audit_event_subject_object"),
             models.Index(fields=["time"], name="audit_event_time"),
             models.Index(fields=["action", "seq"], name="audit_event_action_seq"),
             models.Index(fields=["actor_kind", "actor_id"], name="audit_event_actor"),

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 
 from audit import canonical, merkle, notes, outbox, tiles
@@ -112,8 +112,11 @@ _EVENTS_BY_ID = prepared.PreparedQuery(
 )
 
 
-def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
-    """The genuine events among these ids, by id (the UUID as text). Ids that are not UUIDs match nothing."""
+def audit_events_by_ids(*, event_ids, pending: bool = True) -> dict[str, AuditEvent]:
+    """The genuine events among these ids, by id (the UUID as text). Ids that are not UUIDs match nothing.
+
+    `pending=False` when the caller knows the events are integrated (it read them in the trail in an
+    earlier statement: an event never leaves it): the outbox is not read."""
     wanted = set()
     for event_id in event_ids:
         try:
@@ -125,7 +128,7 @@ def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
     # The outbox first: an event only ever moves from the outbox into the trail, so a move committed
     # between the two reads finds it in the second. Read the other way round, a consent just given
     # could be found in neither and refused.
-    found = outbox.pending_by_ids(wanted)
+    found = outbox.pending_by_ids(wanted) if pending else {}
     wanted -= set(found)
     if not wanted:
         return found
@@ -136,6 +139,22 @@ def audit_events_by_ids(*, event_ids) -> dict[str, AuditEvent]:
     else:
         found.update((event.event_id, event) for event in AuditEvent.objects.filter(event_id__in=wanted))
     return found
+
+
+def audit_newest(*, subject_id, purpose, actions: tuple[str, ...], object_type: str, column: str) -> Subquery:
+    """An expression for another app's query: `column` ("seq" or "event_id") of the newest event in
+    the trail about `subject_id` for `purpose` whose action is one of `actions`, on an object of
+    `object_type` (subject and purpose may be OuterRefs).
+
+    The row is not checked here (SQL cannot check a MAC): a caller that holds the id of the event
+    it expects to be the newest fetches it with audit_events_by_ids, which returns only a genuine
+    event, and compares seqs. A forged newer row makes them differ, so the caller refuses rather
+    than trusts. Events still pending (no seq yet) are newer than every integrated one."""
+    if column not in ("seq", "event_id"):
+        raise ValueError(f"audit_newest reads seq or event_id, not {column!r}")
+    newest = AuditEvent.unchecked.filter(subject_id=subject_id, purpose=purpose, action__in=actions,
+                                         object_type=object_type)
+    return Subquery(newest.order_by("-seq").values(column)[:1])
 
 
 def audit_witnesses() -> list[notes.Cosigner]:

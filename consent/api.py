@@ -103,14 +103,32 @@ class ConsentSetApi(APIView):
         })
 
 
+class HistoryEntrySerializer(EntryOutputSerializer):
+    genuine = serializers.BooleanField(help_text="Bound to a genuine audit event that commits to it: the "
+                                                 "service wrote this entry. False: it did not, and it counts "
+                                                 "for nothing (no receipt is signed for it).")
+
+    class Meta(EntryOutputSerializer.Meta):
+        fields = [*EntryOutputSerializer.Meta.fields, "genuine"]
+
+
 class ConsentHistoryApi(ListAPIView):
-    """The holder's ledger entries, newest first."""
+    """The holder's ledger entries, newest first, each marked genuine or not."""
 
     permission_classes = [IsHolder]
-    serializer_class = EntryOutputSerializer
+    serializer_class = HistoryEntrySerializer
 
     def get_queryset(self):
         return selectors.consent_history(user_id=self.request.user.pk)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        entries = list(page if page is not None else self.get_queryset())
+        genuine = selectors.consent_entries_genuine(entries=entries)  # one query for the page
+        for entry in entries:
+            entry.genuine = entry.pk in genuine
+        data = self.get_serializer(entries, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
 
 class ReceiptApi(APIView):
@@ -118,12 +136,16 @@ class ReceiptApi(APIView):
 
     permission_classes = [IsHolder]
 
-    @extend_schema(responses=inline_serializer("SignedReceipt", {
-        "receipt": serializers.DictField(), "alg": serializers.CharField(),
-        "key_id": serializers.CharField(), "signature": serializers.CharField(),
-    }))
+    @extend_schema(responses={
+        200: inline_serializer("SignedReceipt", {
+            "receipt": serializers.DictField(), "alg": serializers.CharField(),
+            "key_id": serializers.CharField(), "signature": serializers.CharField(),
+        }),
+        404: OpenApiResponse(description="not_found"),
+        409: OpenApiResponse(description="entry_unverified: the entry is not bound to a genuine audit event"),
+    })
     def get(self, request, entry_id):
-        entry = selectors.consent_entry_get(user_id=request.user.pk, record_id=entry_id)
+        entry = selectors.consent_entry_verified(user_id=request.user.pk, record_id=entry_id)
         return Response(receipts.receipt_sign(entry))
 
 

@@ -6,7 +6,8 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from consent import binding, purposes
+from audit import selectors as audit_selectors
+from consent import alarms, binding, purposes
 from consent.models import ConsentEntry, ConsentState, Notice
 from core import prepared
 from core.errors import ServiceError
@@ -41,6 +42,12 @@ def _notices_query(*, purpose_names, user_id=None):
         return notices.values(*_NOTICE_FIELDS)
     own = ConsentState.objects.filter(subject_id=user_id, purpose=OuterRef("purpose"))
     states = {f"state_{name}": Subquery(own.values(name)[:1]) for name in _STATE_FIELDS}
+    # Where the trail's newest consent event for the holder and purpose is: the state row must
+    # name that very event (binding.states_bound), so the row cannot be pointed back at an older one.
+    for column in ("seq", "event_id"):
+        states[f"trail_{column}"] = audit_selectors.audit_newest(
+            subject_id=user_id, purpose=OuterRef("purpose"), actions=binding.CONSENT_ACTIONS,
+            object_type=binding.OBJECT_TYPE, column=column)
     return notices.annotate(**states).values(*_NOTICE_FIELDS, *states)
 
 
@@ -66,6 +73,7 @@ def _notices_and_states(*, purpose_names, user_id: int | None):
             state = ConsentState(subject_id=user_id, purpose=notice.purpose,
                                  **{name: row[f"state_{name}"] for name in _STATE_FIELDS})
             state._state.adding, state._state.db = False, "default"
+            state.trail_seq, state.trail_event_id = row["trail_seq"], row["trail_event_id"]
             states[notice.purpose] = state
     for purpose, group in by_purpose.items():
         standing = []
@@ -90,7 +98,8 @@ def _book(purpose: str) -> NoticeBook:
 
 
 def _standing(state: ConsentState | None, book: NoticeBook) -> bool:
-    return state is not None and state.event == ConsentEntry.Event.GIVEN and state.notice_id in book.standing
+    return (state is not None and state.event == ConsentEntry.Event.GIVEN and state.notice_id in book.standing
+            and book.notices[state.notice_id].version == state.notice_version)
 
 
 # Each upload and each release of media asks for the entry that authorises it (see core.prepared).
@@ -113,13 +122,20 @@ def consent_active_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
         raise ServiceError("unknown_purpose", f"There is no notice for {purpose!r}.")
     if not view.active(purpose):
         return None
-    rows = _ENTRY.rows(pk=view.states[purpose].entry_id)
-    if not rows:
+    state = view.states[purpose]
+    rows = _ENTRY.rows(pk=state.entry_id)
+    entry = prepared.instance(ConsentEntry, rows[0]) if rows else None
+    # Only an entry bound to the genuine audit event that commits to it, the trail's newest
+    # consent event for the holder and purpose, and named as such by the state, authorises anything.
+    if (entry is None or entry.subject_id != user_id or entry.purpose != purpose
+            or entry.event != ConsentEntry.Event.GIVEN or entry.notice_id not in view.books[purpose].standing
+            or entry.event_id != state.event_id
+            or entry.pk not in binding.entries_bound([entry], trail_seqs={entry.pk: state.trail_seq},
+                                                     pending=not binding.integrated(state))):
+        alarms.consent_state_unverified(user_id=user_id, purpose=purpose, state=state)
         return None
-    entry = prepared.instance(ConsentEntry, rows[0])
     entry.notice = view.books[purpose].notices[entry.notice_id]  # a standing notice, read with the view
-    # Only an entry bound to the genuine audit event that commits to it authorises anything.
-    return entry if entry.pk in binding.entries_bound([entry]) else None
+    return entry
 
 
 def consent_latest_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
@@ -170,6 +186,9 @@ def consent_state(*, user_id: int, view: ConsentView | None = None,
     standing = [view.states[p] for p in purposes.GRANTABLE
                 if p in view.books and view.active(p) and view.states[p].entry_id not in written]
     bound = (binding.states_bound(standing) if standing else set()) | written
+    for state in standing:
+        if state.entry_id not in bound:  # says granted, and the trail does not back it
+            alarms.consent_state_unverified(user_id=user_id, purpose=state.purpose, state=state)
     result = []
     for purpose in purposes.GRANTABLE:
         book = view.books.get(purpose)
@@ -203,6 +222,21 @@ def consent_entry_get(*, user_id: int, record_id) -> ConsentEntry:
         return ConsentEntry.objects.select_related("subject").get(subject_id=user_id, record_id=record_id)
     except (ConsentEntry.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise ServiceError("not_found", "No such consent entry.") from exc
+
+
+def consent_entries_genuine(*, entries) -> set[int]:
+    """Ids of the entries bound to a genuine (MAC-verified) audit event that commits to them: the
+    ones the service wrote. History marks the others; no receipt is signed for them (one query)."""
+    return binding.entries_bound(entries)
+
+
+def consent_entry_verified(*, user_id: int, record_id) -> ConsentEntry:
+    """One of the holder's own entries, bound to its genuine audit event; else entry_unverified."""
+    entry = consent_entry_get(user_id=user_id, record_id=record_id)
+    if entry.pk not in binding.entries_bound([entry]):
+        raise ServiceError("entry_unverified", "This ledger entry is not backed by a genuine audit event; "
+                                               "no receipt is signed for it.")
+    return entry
 
 
 def subjects_given_before(*, purpose: str) -> list[int]:

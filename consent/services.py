@@ -19,6 +19,8 @@ register_code("unknown_purpose", 404, "There is no such purpose.")
 register_code("notice_version_mismatch", 409, "Consent must name the current notice version; fetch it and ask again.")
 register_code("consent_dependency", 409, "This purpose needs another purpose to be granted first.")
 register_code("notice_exists", 409, "That notice version is already published.")
+register_code("entry_unverified", 409, "The ledger entry is not bound to a genuine audit event: the service did not "
+                                       "write it, so it signs no receipt for it.")
 
 ENDING_EVENTS = {ConsentEntry.Event.WITHDRAWN, ConsentEntry.Event.LAPSED, ConsentEntry.Event.REVOKED_BY_SUPPORT}
 # Face grouping only ever extends the camera-roll feature; it cannot stand alone.
@@ -89,7 +91,7 @@ def _append(unit: uow.UnitOfWork, *, purpose: str, notice: Notice, event: str, m
                "entry_sha256": binding.entry_digest(entry), **(details or {})}
     if case_id is not None:
         details["case_id"] = case_id
-    unit.record(unit.event(action=f"consent.{event}", object_type="consent_entry", object_id=entry.pk,
+    unit.record(unit.event(action=f"consent.{event}", object_type=binding.OBJECT_TYPE, object_id=entry.pk,
                            purpose=purpose, details=details, event_id=event_id))
     return entry
 
@@ -158,7 +160,7 @@ def consent_set(*, user, purpose: str, granted: bool, notice_version: str, metho
 
 def _written(unit: uow.UnitOfWork) -> set[int]:
     """Ledger entries recorded in this unit (their events are appended at its end)."""
-    return {int(e.object_id) for e in unit.events if e.object_type == "consent_entry"}
+    return {int(e.object_id) for e in unit.events if e.object_type == binding.OBJECT_TYPE}
 
 
 def consent_withdraw(*, user, purpose: str, method: str, actor=None, event: str = ConsentEntry.Event.WITHDRAWN,

@@ -111,6 +111,7 @@ class UnitOfWork:
         self.user_id = user_id
         self.actor = actor
         self.events: list[EventInput] = []
+        self.alarms: list[EventInput] = []
         self._ended: list[ConsentEnded] = []
 
     def event(self, *, action: str, actor: Actor | None = None, subject_id: int | None = None,
@@ -126,6 +127,12 @@ class UnitOfWork:
 
     def record_many(self, events: list[EventInput]) -> None:
         self.events.extend(events)
+
+    def alarm(self, event: EventInput) -> None:
+        """Append `event` to the trail whether the unit commits or not: what a refusal found (a
+        consent state the trail does not back) must be on record even though the refusal rolls
+        the unit back."""
+        self.alarms.append(event)
 
     def consent_ended(self, *, purpose: str, entry) -> None:
         """Run the registered handlers for this ending once the service's own writes are done."""
@@ -153,8 +160,8 @@ class UnitOfWork:
             ended = self._ended.pop(0)
             for registered in list(_HANDLERS):
                 registered.handler(self, ended)
-        if self.events:
-            events, self.events = self.events, []
+        if self.events or self.alarms:
+            events, self.events, self.alarms = [*self.events, *self.alarms], [], []
             audit_append_many(events=events)
 
 
@@ -189,15 +196,27 @@ def account_write(*, user_id: int, actor: Actor) -> Iterator[UnitOfWork]:
         with outer.savepoint():
             yield outer
         return
-    with transaction.atomic():
-        _lock(int(user_id))
-        uow = UnitOfWork(user_id=int(user_id), actor=actor)
-        token = _current.set(uow)
-        try:
-            yield uow
-            uow._finish()
-        finally:
-            _current.reset(token)
+    uow = UnitOfWork(user_id=int(user_id), actor=actor)
+    try:
+        with transaction.atomic():
+            _lock(int(user_id))
+            token = _current.set(uow)
+            try:
+                yield uow
+                uow._finish()
+            finally:
+                _current.reset(token)
+    except BaseException:
+        _alarms_after_rollback(uow)
+        raise
+
+
+def _alarms_after_rollback(uow: UnitOfWork) -> None:
+    """The alarms of a unit that rolled back, in a transaction of their own."""
+    if uow.alarms:
+        alarms, uow.alarms = uow.alarms, []
+        with transaction.atomic():
+            audit_append_many(events=alarms)
 
 
 @contextlib.contextmanager
@@ -211,10 +230,15 @@ def events_write(*, actor: Actor, user_id: int | None = None) -> Iterator[UnitOf
     if outer is not None:
         view = UnitOfWork(user_id=user_id if user_id is not None else outer.user_id, actor=actor)
         view.events = outer.events  # shares the outer batch
+        view.alarms = outer.alarms
         view._ended = outer._ended
         yield view
         return
-    with transaction.atomic():
-        uow = UnitOfWork(user_id=user_id, actor=actor)
-        yield uow
-        uow._finish()
+    uow = UnitOfWork(user_id=user_id, actor=actor)
+    try:
+        with transaction.atomic():
+            yield uow
+            uow._finish()
+    except BaseException:
+        _alarms_after_rollback(uow)
+        raise

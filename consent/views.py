@@ -91,13 +91,17 @@ def camera_roll_settings(request):
         except ServiceError as exc:
             messages.error(request, exc.message)
         return redirect("consent:settings")
+    history = list(selectors.consent_history(user_id=request.user.pk)[:50])
+    genuine = selectors.consent_entries_genuine(entries=history)
+    for entry in history:
+        entry.genuine = entry.pk in genuine
     states = selectors.consent_state(user_id=request.user.pk)
     return render(request, "consent/camera_roll.html", {
         "states": states,
         # "What we hold" says what comes next, which depends on these two.
         "uploads_on": any(s.purpose == purposes.CAMERA_ROLL and s.granted for s in states),
         "devices": len(tokens.tokens_of(user=request.user)),
-        "history": selectors.consent_history(user_id=request.user.pk)[:50],
+        "history": history,
         "labels": purposes.PURPOSE_LABELS,
         "held": media_summary(user_id=request.user.pk),
         "confirm_before_off": CONFIRM_BEFORE_OFF,
@@ -126,8 +130,12 @@ def turn_off_confirm(request, purpose: str):
 def receipt(request, record_id: str):
     """One consent receipt as a page a person reads; the signed JSON is a download from the API."""
     try:
-        entry = selectors.consent_entry_get(user_id=request.user.pk, record_id=record_id)
-    except (ServiceError, ValueError):
+        entry = selectors.consent_entry_verified(user_id=request.user.pk, record_id=record_id)
+    except ServiceError as exc:
+        if exc.code != "entry_unverified":
+            raise Http404("No such receipt.") from None
+        return render(request, "consent/receipt_unverified.html", status=409)
+    except ValueError:
         raise Http404("No such receipt.") from None
     signed = receipts.receipt_sign(entry)
     return render(request, "consent/receipt.html", {"entry": entry, "signed": signed,

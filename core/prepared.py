@@ -47,6 +47,14 @@ def _placeholder(field: models.Field, serial: int):
     raise TypeError(f"no placeholder for a {type(field).__name__} parameter")
 
 
+def _same(param, value) -> bool:
+    """`param` is the placeholder `value` as the query holds it. An integer may come back wrapped
+    (psycopg's Int8 for a BigIntegerField compared with an id): still the same placeholder."""
+    if type(param) is type(value):
+        return param == value
+    return isinstance(param, int) and isinstance(value, int) and not isinstance(param, bool) and param == value
+
+
 def _db_value(field: models.Field, value, connection):
     return field.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
 
@@ -91,7 +99,7 @@ class PreparedQuery:
         for name, values in expected.items():
             slots[name] = []
             for value in values:
-                where = [i for i, p in enumerate(params) if type(p) is type(value) and p == value]
+                where = [i for i, p in enumerate(params) if _same(p, value)]
                 if not where:
                     raise ValueError(f"prepared query: parameter {name!r} does not reach the SQL")
                 slots[name].append(where)

@@ -105,6 +105,7 @@ def _flush_append_only_tables():
     """
     from django.db.backends.base.operations import BaseDatabaseOperations
 
+    from consent import guards
     from core import db as append_only_db
 
     original = BaseDatabaseOperations.execute_sql_flush
@@ -114,6 +115,9 @@ def _flush_append_only_tables():
         tables = append_only_db.APPEND_ONLY_TABLES
         before = [s for table in tables for s in append_only_db.remove_sql(vendor, table)]
         after = [s for table in tables for s in append_only_db.install_sql(vendor, table)]
+        if vendor in ("sqlite", "postgresql"):  # the consent state row's guard refuses DELETE too
+            before += guards.remove_state_guard_sql(vendor)
+            after += guards.state_guard_sql(vendor)
         return original(self, [*before, *sql_list, *after])
 
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush

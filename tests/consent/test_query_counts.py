@@ -77,3 +77,32 @@ def test_it_keeps_the_state_row_on_the_newest_entry(alice):
     state = ConsentState.objects.get(subject=alice, purpose=CAMERA)
     newest = ConsentEntry.objects.filter(subject=alice, purpose=CAMERA).order_by("-id").first()
     assert state.entry_id == newest.pk and state.event == "withdrawn" and state.since == newest.created_at
+
+
+# An upload's statements before its consent was read from the trail (measured with
+# CaptureQueriesContext on the second upload of a holder, as below): the budget is one more.
+UPLOAD_STATEMENTS_BEFORE = {"sqlite": 15, "postgresql": 14}
+
+
+def test_an_upload_costs_at_most_one_statement_more_than_before_consent_came_from_the_trail(api, alice, settings):
+    from tests.vault.conftest import grant, jpeg_bytes, new_master_key
+    from tests.vault.test_api_media import upload
+
+    settings.VAULT_MASTER_KEYS = new_master_key("k1")
+    grant(alice)
+    client = api(alice)
+    assert upload(client, jpeg_bytes()).status_code == 201  # the account's key exists from here on
+    with CaptureQueriesContext(connection) as captured:
+        response = upload(client, jpeg_bytes(color=(1, 2, 3)))
+    assert response.status_code == 201
+    assert len(_work(captured)) <= UPLOAD_STATEMENTS_BEFORE[connection.vendor] + 1, "\n".join(_work(captured))
+
+
+def test_the_state_costs_three_queries_with_every_purpose_granted(api, alice, django_assert_max_num_queries):
+    from tests.vault.conftest import grant
+
+    grant(alice, CAMERA, purposes.SUGGESTION_PROMPTS, purposes.FACE_ANALYSIS)
+    client = api(alice)
+    with django_assert_max_num_queries(3):
+        response = client.get("/api/v1/consent/")
+    assert all(p["granted"] for p in response.json()["purposes"])
