@@ -29,6 +29,7 @@ from vault.gateway_core import (  # noqa: F401 (the facade re-exports exactly th
     output_open,
     output_ranged,
     output_shared_open,
+    output_shared_ranged,
     output_store,
     outputs_meta,
     owner_open,
@@ -64,6 +65,7 @@ __all__ = [
     # serving an output in pieces, so a <video> can seek (HTTP Range)
     "RangedOutput",
     "output_ranged",
+    "output_shared_ranged",
     "ByteRange",
     "RangeNotSatisfiable",
     "ranged_response",

@@ -428,6 +428,31 @@ def output_shared_open(*, user_id: int, output_id: int, link_id: int) -> tuple[b
     return data, output.content_type
 
 
+def output_shared_ranged(*, user_id: int, output_id: int, link_id: int) -> RangedOutput:
+    """An output opened through one of the holder's share links, to be read a piece at a time (a
+    shared recap's MP4 that seeks). Each piece is checked as output_shared_open is: the consent the
+    output was made under, now, under the account's lock, and one ``output.shared_read`` event (with
+    the piece's range) before the first byte leaves."""
+    output = _output_get(user_id=user_id, output_id=output_id)
+
+    def open_range(wanted: ranges.ByteRange) -> Iterator[bytes]:
+        with _guarded(user_id=user_id, purpose=output.purpose, action="output.shared_read") as uow:
+            data_key = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
+            try:
+                chunks = content.content_stream(data_key=content.item_key(account=data_key, item=output),
+                                                uid=output.uid, variant="output")
+            except blobs.BlobIntegrityError as exc:
+                raise _Unreadable("output", output.pk, exc.reason) from None
+            uow.record(uow.event(action="output.shared_read", actor=Actor.service(f"share_link:{int(link_id)}"),
+                                 object_type="output", object_id=output.pk, purpose=output.purpose,
+                                 details={"kind": output.kind, "link": int(link_id),
+                                          "range": [wanted.start, wanted.end]}))
+        return ranges.slice_stream(chunks, wanted)
+
+    return RangedOutput(output_id=output.pk, size=output.size, content_type=output.content_type,
+                        etag=f'"{output.uid.hex}"', open_range=open_range)
+
+
 def outputs_meta(*, user_id: int, output_ids: Iterable[int]) -> dict[int, dict]:
     """The holder's own outputs' metadata (as passed to output_store), opened: {output id: meta}.
 

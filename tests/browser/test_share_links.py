@@ -47,6 +47,8 @@ def test_it_copies_and_shares_a_link_and_the_recipient_sees_who_shared_what(new_
     log_in(page, "alice", PASSWORD)
     page.goto("/suggestions/")
     card = page.locator(f"#suggestion-{collage.pk}")
+    expect(card.get_by_label("Your name on the shared page")).to_be_hidden()  # folded away until asked for
+    card.locator("summary", has_text="Share").click()
     card.get_by_label("Your name on the shared page").fill("Ally F.")
     card.get_by_role("button", name="Share link").click()
     expect(page.locator(".messages")).to_contain_text("Link made")
@@ -86,6 +88,7 @@ def test_copy_falls_back_to_the_selection_without_the_clipboard_api(new_page, co
     log_in(page, "alice", PASSWORD)
     page.goto("/suggestions/")
     card = page.locator(f"#suggestion-{collage.pk}")
+    card.locator("summary", has_text="Share").click()
     card.get_by_role("button", name="Share link").click()
     card.get_by_role("button", name="Copy link").click()
     # execCommand("copy") of the selected link, or the link left selected with how to copy it
@@ -101,6 +104,7 @@ def test_without_javascript_the_link_is_still_there_to_copy(new_page, collage):
     log_in(page, "alice", PASSWORD)
     page.goto("/suggestions/")
     card = page.locator(f"#suggestion-{collage.pk}")
+    card.locator("summary", has_text="Share").click()
     card.get_by_role("button", name="Share link").click()
     assert "/s/" in card.locator(".share-url").input_value()
     expect(card.get_by_role("button", name="Copy link")).to_be_hidden()
