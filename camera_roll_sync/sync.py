@@ -259,8 +259,10 @@ class Syncer:
         def send():
             if self._halt.is_set():  # consent went while this one waited to retry
                 raise ApiError(0, "halted", "halted")
-            return self.api.upload(filename=path.name, data=data, labels=row.labels,
-                                   captured_at=row.captured_at if row.from_file_time else None)
+            # No capture time is sent: the server reads it from the photo itself, and a photo without one
+            # has none. The file's modification time is when it was copied, not when it was taken, and
+            # sending it made the service date (and title) photos with the day of the copy.
+            return self.api.upload(filename=path.name, data=data, labels=row.labels, captured_at=None)
 
         try:
             answer = with_retries(send, backoff=self.options.backoff, stop=self._halt, sleep=self.sleep,

@@ -7,13 +7,15 @@ the vault through vault.gateway alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils import timezone
 
+from core import places
 from core.errors import ServiceError
 from vault import keyring, keys
-from vault.meta import ExclusionRules, ItemMeta, Place, meta_open, place_open
+from vault.meta import ExclusionRules, ItemMeta, Place, capture_day, meta_open, place_open
 from vault.models import DerivedOutput, Exclusion, MediaItem
 
 
@@ -64,6 +66,50 @@ def media_metas(*, items) -> list[ItemMeta]:
 
 def media_meta(*, item: MediaItem) -> ItemMeta:
     return media_metas(items=[item])[0]
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    item: MediaItem
+    meta: ItemMeta
+    place: str  # the place's name, offline ("Lisbon", "near Óbidos"); "" when the photo has no position
+
+
+@dataclass(frozen=True)
+class TimelineDay:
+    day: date | None  # None: the photo holds no capture time, and none is made up for it
+    rows: list[TimelineRow]
+
+
+FAR_FROM_TOWNS = "Far from any town"
+
+
+def place_label(*, lat: float | None, lon: float | None) -> str:
+    """What to call a photo's position, named offline from GeoNames (core.places)."""
+    if lat is None or lon is None:
+        return ""
+    named = places.place_name(lat, lon)
+    return named.label if named else FAR_FROM_TOWNS
+
+
+def _wall_clock(moment: datetime) -> datetime:
+    return timezone.localtime(moment).replace(tzinfo=None) if timezone.is_aware(moment) else moment
+
+
+def media_timeline(*, items) -> list[TimelineDay]:
+    """The items grouped by the day they were taken, newest day first, newest first within a day; the
+    undated last, in the order given. Opens each item's sealed metadata (one key lookup per key)."""
+    days: dict[date | None, list[TimelineRow]] = {}
+    for item, meta in zip(items, media_metas(items=items), strict=True):
+        day = capture_day(meta.captured_at) if meta.captured_at is not None else None
+        row = TimelineRow(item=item, meta=meta, place=place_label(lat=meta.lat, lon=meta.lon))
+        days.setdefault(day, []).append(row)
+    dated = sorted((d for d in days if d is not None), reverse=True)
+    timeline = [TimelineDay(day=d, rows=sorted(days[d], key=lambda r: _wall_clock(r.meta.captured_at), reverse=True))
+                for d in dated]
+    if None in days:
+        timeline.append(TimelineDay(day=None, rows=days[None]))
+    return timeline
 
 
 @dataclass(frozen=True)

@@ -51,11 +51,12 @@ def media_list(request):
     page = Paginator(selectors.media_list(user_id=request.user.pk).select_related("key"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    metas = selectors.media_metas(items=page.object_list)
     summary = selectors.media_summary(user_id=request.user.pk)
     return render(request, "vault/media.html", {
         "page": page,
-        "rows": list(zip(page.object_list, metas, strict=True)),
+        # Pages hold the newest uploads; each page reads as days (capture time is sealed, so the
+        # database cannot order by it).
+        "timeline": selectors.media_timeline(items=list(page.object_list)),
         "summary": summary,
         "live_items": summary["items"] - summary["trashed"] - summary["videos"],
         "trash_days": settings.TRASH_DAYS,
