@@ -177,3 +177,27 @@ def share_open(*, token: str, video: bool = False) -> selectors.SuggestionConten
     ShareLink.objects.filter(pk=link.pk).update(opens=F("opens") + 1, last_opened_at=timezone.now())
     extension = selectors.EXTENSIONS.get(content_type, "bin")
     return selectors.SuggestionContent(data, content_type, f"shared-{link.pk}.{extension}")
+
+
+def share_open_video(*, token: str) -> gateway.RangedOutput:
+    """A shared recap's MP4 behind a live link, to be served in pieces (the recipient's <video>
+    seeks): every piece re-checks consent and is audited by the gateway; the link counts one open
+    per play (the piece that starts at byte 0), not one per piece."""
+    link = _live(token)
+    if link.suggestion.video_output_id is None:
+        raise ServiceError("not_found", "This link does not exist or no longer works.")
+    video = gateway.output_shared_ranged(
+        user_id=link.owner_id, output_id=link.suggestion.video_output_id, link_id=link.pk
+    )
+
+    def open_range(wanted: gateway.ByteRange):
+        try:
+            chunks = video.open_range(wanted)
+        except gateway.GatewayDenied:
+            raise ServiceError("not_found", "This link does not exist or no longer works.") from None
+        if wanted.start == 0:
+            ShareLink.objects.filter(pk=link.pk).update(opens=F("opens") + 1, last_opened_at=timezone.now())
+        return chunks
+
+    return gateway.RangedOutput(output_id=video.output_id, size=video.size, content_type=video.content_type,
+                                etag=video.etag, open_range=open_range)

@@ -166,6 +166,8 @@ def shared_page(request, token: str):
 
 @require_GET
 def shared_content(request, token: str):
+    if request.GET.get("format") == "mp4" and request.GET.get("download") != "1":
+        return _shared_video(request, token)
     try:
         content = sharing.share_open(token=token, video=request.GET.get("format") == "mp4")
     except ServiceError:
@@ -347,3 +349,16 @@ def person_merge(request, pk: int):
             raise Http404 from None
         messages.error(request, exc.message)
     return redirect("suggestions:people")
+
+
+def _shared_video(request, token: str):
+    """A shared recap's MP4 for the recipient's <video>, with HTTP Range so it seeks."""
+    try:
+        video = sharing.share_open_video(token=token)
+        response = gateway.ranged_response(request, size=video.size, content_type=video.content_type,
+                                           open_range=video.open_range, etag=video.etag)
+    except ServiceError:
+        raise Http404 from None
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response

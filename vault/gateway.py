@@ -21,6 +21,7 @@ from vault.gateway_core import (  # noqa: F401 (the facade re-exports exactly th
     OpenedContent,
     RangedOutput,
     ReleasedItem,
+    ReleasedRange,
     candidates,
     faces_open,
     faces_sealing,
@@ -29,10 +30,13 @@ from vault.gateway_core import (  # noqa: F401 (the facade re-exports exactly th
     output_open,
     output_ranged,
     output_shared_open,
+    output_shared_ranged,
     output_store,
     outputs_meta,
     owner_open,
     release,
+    release_ranges,
+    video_candidates,
 )
 from vault.messages import MediaTrashed, MediaUploaded  # noqa: F401
 from vault.ranges import ByteRange, RangeNotSatisfiable, ranged_response  # noqa: F401
@@ -48,6 +52,10 @@ __all__ = [
     "OpenedContent",
     "candidates",
     "release",
+    # a video's content leaves only as time ranges (frames or a short clip), each audited
+    "ReleasedRange",
+    "video_candidates",
+    "release_ranges",
     "owner_open",
     "output_store",
     "output_open",
@@ -64,6 +72,7 @@ __all__ = [
     # serving an output in pieces, so a <video> can seek (HTTP Range)
     "RangedOutput",
     "output_ranged",
+    "output_shared_ranged",
     "ByteRange",
     "RangeNotSatisfiable",
     "ranged_response",

@@ -7,13 +7,15 @@ the vault through vault.gateway alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils import timezone
 
+from core import places
 from core.errors import ServiceError
 from vault import keyring, keys
-from vault.meta import ExclusionRules, ItemMeta, Place, meta_open, place_open
+from vault.meta import ExclusionRules, ItemMeta, Place, capture_day, meta_open, place_open
 from vault.models import DerivedOutput, Exclusion, MediaItem
 
 
@@ -67,6 +69,50 @@ def media_meta(*, item: MediaItem) -> ItemMeta:
 
 
 @dataclass(frozen=True)
+class TimelineRow:
+    item: MediaItem
+    meta: ItemMeta
+    place: str  # the place's name, offline ("Lisbon", "near Óbidos"); "" when the photo has no position
+
+
+@dataclass(frozen=True)
+class TimelineDay:
+    day: date | None  # None: the photo holds no capture time, and none is made up for it
+    rows: list[TimelineRow]
+
+
+FAR_FROM_TOWNS = "Far from any town"
+
+
+def place_label(*, lat: float | None, lon: float | None) -> str:
+    """What to call a photo's position, named offline from GeoNames (core.places)."""
+    if lat is None or lon is None:
+        return ""
+    named = places.place_name(lat, lon)
+    return named.label if named else FAR_FROM_TOWNS
+
+
+def _wall_clock(moment: datetime) -> datetime:
+    return timezone.localtime(moment).replace(tzinfo=None) if timezone.is_aware(moment) else moment
+
+
+def media_timeline(*, items) -> list[TimelineDay]:
+    """The items grouped by the day they were taken, newest day first, newest first within a day; the
+    undated last, in the order given. Opens each item's sealed metadata (one key lookup per key)."""
+    days: dict[date | None, list[TimelineRow]] = {}
+    for item, meta in zip(items, media_metas(items=items), strict=True):
+        day = capture_day(meta.captured_at) if meta.captured_at is not None else None
+        row = TimelineRow(item=item, meta=meta, place=place_label(lat=meta.lat, lon=meta.lon))
+        days.setdefault(day, []).append(row)
+    dated = sorted((d for d in days if d is not None), reverse=True)
+    timeline = [TimelineDay(day=d, rows=sorted(days[d], key=lambda r: _wall_clock(r.meta.captured_at), reverse=True))
+                for d in dated]
+    if None in days:
+        timeline.append(TimelineDay(day=None, rows=days[None]))
+    return timeline
+
+
+@dataclass(frozen=True)
 class ExclusionView:
     id: int
     kind: str
@@ -107,6 +153,8 @@ def media_summary(*, user_id: int) -> dict:
     items = MediaItem.objects.filter(owner_id=user_id).aggregate(
         count=Count("id"), size=Sum("stored_bytes"), last=Max("created_at"),
         trashed=Count("id", filter=Q(trashed_at__isnull=False)),
+        videos=Count("id", filter=Q(duration_ms__isnull=False, trashed_at__isnull=True)),
+        videos_size=Sum("stored_bytes", filter=Q(duration_ms__isnull=False)),
     )
     outputs = DerivedOutput.objects.filter(owner_id=user_id).aggregate(count=Count("id"), size=Sum("stored_bytes"))
     return {
@@ -116,6 +164,9 @@ def media_summary(*, user_id: int) -> dict:
         "outputs_bytes": outputs["size"] or 0,
         "last_upload_at": items["last"],
         "trashed": items["trashed"],
+        # Of the items, how many are videos (out of the trash) and what all videos take.
+        "videos": items["videos"],
+        "videos_bytes": items["videos_size"] or 0,
     }
 
 

@@ -1,5 +1,6 @@
-"""/media/ without JavaScript: alice's thumbnails load, she excludes one photo, moves one to the trash, then deletes all
-her cloud media after ticking the confirmation; bob sees none of her photos and cannot open them."""
+"""/media/ without JavaScript: alice's thumbnails load, she ticks one photo and excludes it with the bar,
+ticks another and moves it to the trash, then deletes all her photos in the cloud after ticking the
+confirmation; bob sees none of her photos and cannot open them."""
 
 import pytest
 from playwright.sync_api import expect
@@ -35,14 +36,17 @@ def test_it_lets_a_holder_exclude_delete_and_erase_her_cloud_copies(new_page, va
     assert all(width > 0 for width in image_widths(page.locator(".media-card img")))
     snap(page, "media")
 
-    page.locator(f"#media-{first}").get_by_role("button", name="Exclude").click()
-    expect(page.locator(".messages")).to_contain_text("Kept out of suggestions.")
+    bar = page.locator("#bulk-form")
+    page.locator(f"#media-{first} input[name=items]").check()
+    bar.get_by_role("button", name="Exclude").click()
+    expect(page.locator(".messages")).to_contain_text("1 photo kept out of suggestions.")
     expect(page.locator(f"#media-{first}")).to_have_class("media-card excluded")
     expect(page.locator(f"#media-{first} .badge")).to_have_text("Kept out of suggestions")
     assert MediaItem.objects.get(pk=first).excluded
 
-    page.locator(f"#media-{second}").get_by_role("button", name="Move this photo to the trash").click()
-    expect(page.locator(".messages")).to_contain_text("Moved to the trash")
+    page.locator(f"#media-{second} input[name=items]").check()
+    bar.get_by_role("button", name="Move to trash").click()
+    expect(page.locator(".messages")).to_contain_text("Moved 1 photo to the trash")
     expect(page.locator(f"#media-{second}")).to_have_count(0)
     expect(cards).to_have_count(2)
     assert MediaItem.objects.get(pk=second).trashed_at is not None

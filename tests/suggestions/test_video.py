@@ -127,3 +127,28 @@ def test_the_poster_is_the_recaps_first_frame(recap, alice):
 def test_a_dismissed_recap_has_no_video(recap, alice):
     browser(alice).post(f"/suggestions/{recap.pk}/dismiss/")
     assert browser(alice).get(f"/suggestions/{recap.pk}/video/").status_code == 404
+
+
+def test_a_shared_recap_seeks_too_and_counts_one_open_per_play(recap, alice):
+    from suggestions import sharing
+    from suggestions.models import ShareLink
+    from tests.suggestions.conftest import withdraw
+
+    whole = whole_video(alice, recap)
+    made = sharing.share_link_create(user_id=alice.pk, suggestion_id=recap.pk, display_name="Al")
+    target = f"/s/{made.token}/content/?format=mp4"
+    visitor = Client()
+    first = visitor.get(target, HTTP_RANGE="bytes=0-")
+    assert first.status_code == 206 and body(first) == whole
+    piece = visitor.get(target, HTTP_RANGE="bytes=100-199")
+    assert piece.status_code == 206 and piece["Content-Range"] == f"bytes 100-199/{len(whole)}"
+    assert body(piece) == whole[100:200]
+    assert visitor.get(target, HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
+    assert ShareLink.objects.get(pk=made.link.pk).opens == 1
+    reads = AuditEvent.objects.filter(action="output.shared_read", object_id=str(recap.video_output_id))
+    assert sorted(tuple(e.details["range"]) for e in reads) == [(0, len(whole) - 1), (100, 199)]
+    assert all(e.actor_id == f"share_link:{made.link.pk}" for e in reads)
+    download = visitor.get(target + "&download=1")
+    assert download.status_code == 200 and download.content == whole
+    withdraw(alice)
+    assert visitor.get(target, HTTP_RANGE="bytes=0-1").status_code == 404

@@ -29,11 +29,11 @@ def exclusion(consented):
     return services.exclusion_create_place(user_id=consented.pk, name="Office", lat=59.33, lon=18.07, radius_m=300)
 
 
-def test_it_lists_cloud_copies_with_time_and_place_known_but_never_coordinates(item, consented):
+def test_it_lists_photos_with_time_and_the_places_name_but_never_coordinates(item, consented):
     response = browser(consented).get("/media/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert f'/media/{item.pk}/thumbnail/' in html and "Place known" in html
+    assert f'/media/{item.pk}/thumbnail/' in html and "Stockholm" in html and "Place known" not in html
     assert "59.32" not in html and "18.06" not in html and "secret-theme" not in html
     assert "Delete all photos in the cloud now" in html
 
