@@ -153,6 +153,7 @@ def media_summary(*, user_id: int) -> dict:
     items = MediaItem.objects.filter(owner_id=user_id).aggregate(
         count=Count("id"), size=Sum("stored_bytes"), last=Max("created_at"),
         trashed=Count("id", filter=Q(trashed_at__isnull=False)),
+        videos=Count("id", filter=Q(duration_ms__isnull=False)),
     )
     outputs = DerivedOutput.objects.filter(owner_id=user_id).aggregate(count=Count("id"), size=Sum("stored_bytes"))
     return {
@@ -162,6 +163,7 @@ def media_summary(*, user_id: int) -> dict:
         "outputs_bytes": outputs["size"] or 0,
         "last_upload_at": items["last"],
         "trashed": items["trashed"],
+        "videos": items["videos"],
     }
 
 
