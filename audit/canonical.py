@@ -1,21 +1,40 @@
-"""The canonical encoding of an audit event, and the rules that keep content out of it.
+"""An audit entry's bytes, its leaf and node hashes and its MAC, and the rules that keep content out of it.
 
-The canonical bytes are what gets hashed and stored; they are never rebuilt from
-the columns later. They are JSON with sorted keys, no whitespace, UTF-8, and only
-integers, strings, booleans, null, lists and objects (no floats: there is no
-single canonical form for them, and coordinates are floats). The same rules are
+The one place these are defined (no Django): the service, tools/verify_audit_export.py and
+tools/witness.py all import it.
+
+The canonical bytes are what gets hashed and stored; they are never rebuilt from the columns
+later. They are JSON with sorted keys, no whitespace, UTF-8, and only integers, strings, booleans,
+null, lists and objects (no floats: there is no single canonical form for them, and coordinates
+are floats). Two formats, told apart by "v":
+
+- entry (v 3, written now): the event alone, with no position. Its position (seq) comes from
+  sequencing; the Merkle tree, signed checkpoints and witnesses prove order.
+- chained (v 2, written before): the event with its seq and the previous event's hash inside.
+  Events written so keep their bytes and stay verifiable; the tree continues across the change.
+
+Both are leaves of the same RFC 9162 tree: leaf hash SHA-256(0x00 || bytes). The MAC is
+HMAC-SHA256 under the audit MAC key over a label and the leaf hash (which commits to every byte),
+with a label per format, so a MAC of one format never passes for the other. The same rules are
 written out for auditors in docs/auditors.md.
 """
 
 import hashlib
+import hmac
 import json
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
-CANONICAL_VERSION = 2
+ENTRY_VERSION = 3
+CHAINED_VERSION = 2
+CANONICAL_VERSION = ENTRY_VERSION  # what appends write
 GENESIS_HASH = "0" * 64
+
+ENTRY_MAC_LABEL = b"consentsvc-audit-entry-mac/v3\n"
+CHAINED_MAC_LABEL = b"consentsvc-audit-event-mac/v1\n"  # the chained format's (v 2) label
 
 ACTOR_KINDS = ("holder", "auditor", "support", "service", "system")
 OUTCOMES = ("allowed", "denied", "error")
@@ -57,8 +76,58 @@ def dumps(value) -> bytes:
 
 
 def leaf_hash(canonical: bytes) -> bytes:
-    """RFC 9162 leaf hash: SHA-256(0x00 || canonical bytes). Also the event's chain hash."""
+    """RFC 9162 leaf hash: SHA-256(0x00 || canonical bytes)."""
     return hashlib.sha256(b"\x00" + canonical).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 9162 interior node hash: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def is_entry(body: bytes) -> bool:
+    """Whether stored bytes are in the entry format (v 3) rather than the chained one (v 2): both
+    end with their "v", the last key in sorted order."""
+    return body.endswith(b',"v":3}')
+
+
+@lru_cache(maxsize=8)
+def _mac_base(key: bytes, label: bytes) -> hmac.HMAC:
+    # HMAC.copy() is the standard library's way to MAC many messages that share a prefix
+    # (here the label) without setting the key up again for each.
+    return hmac.new(key, label, "sha256")
+
+
+def macs(leaves: list[bytes], key: bytes, label: bytes = ENTRY_MAC_LABEL) -> list[str]:
+    """The hex MAC of each leaf hash: HMAC-SHA256(key, label || leaf)."""
+    base = _mac_base(key, label)
+    out = []
+    append = out.append
+    for leaf in leaves:
+        mac = base.copy()
+        mac.update(leaf)
+        append(mac.hexdigest())
+    return out
+
+
+def mac(leaf: bytes, key: bytes, label: bytes = ENTRY_MAC_LABEL) -> str:
+    return macs([leaf], key, label)[0]
+
+
+def stored_macs(bodies: list[bytes], leaves: list[bytes], key: bytes) -> list[str]:
+    """The MAC each stored event must carry, whatever its format (the label follows its "v")."""
+    entry_macs = macs(leaves, key, ENTRY_MAC_LABEL)
+    if all(body.endswith(b',"v":3}') for body in bodies):
+        return entry_macs
+    chained = macs(leaves, key, CHAINED_MAC_LABEL)
+    return [e if is_entry(body) else c for body, e, c in zip(bodies, entry_macs, chained, strict=True)]
+
+
+def mac_ok(body: bytes, leaf: bytes, stored: str | None, key: bytes) -> bool:
+    if not stored:
+        return False
+    label = ENTRY_MAC_LABEL if is_entry(body) else CHAINED_MAC_LABEL
+    return hmac.compare_digest(mac(leaf, key, label), stored)
 
 
 def format_time(value: datetime) -> str:
@@ -190,8 +259,50 @@ class ValidEvent:
     details_json: bytes  # the canonical encoding of the details
 
 
-def encode(event: ValidEvent, *, seq: int, time: str, prev_hash: str) -> bytes:
-    """The canonical bytes of one event: every field, its place in the chain, and the hash before it.
+def encode_entry(event: ValidEvent, *, time: str) -> bytes:
+    """An entry's bytes (v 3): every field of the event and its time; no position.
+
+    Equal to dumps() of the whole event (sorted keys, compact), written out by hand because
+    appends are hot (see encode_chained)."""
+    f = event.fields
+    return entry_parts(
+        action=f["action"], actor_id=f["actor_id"], actor_kind=f["actor_kind"], details_json=event.details_json,
+        event_id=f["event_id"], object_id=f["object_id"], object_type=f["object_type"], outcome=f["outcome"],
+        purpose=f["purpose"], request_id=f["request_id"], subject_id=f["subject_id"], time=time,
+    )
+
+
+def entry_parts(*, action, actor_id, actor_kind, details_json: bytes, event_id, object_id, object_type, outcome,
+                purpose, request_id, subject_id, time) -> bytes:
+    head, tail = entry_edges(
+        action=action, actor_id=actor_id, actor_kind=actor_kind, event_id=event_id, object_id=object_id,
+        object_type=object_type, outcome=outcome, purpose=purpose, request_id=request_id, subject_id=subject_id,
+        time=time,
+    )
+    return head + details_json + tail
+
+
+def entry_edges(*, action, actor_id, actor_kind, event_id, object_id, object_type, outcome, purpose, request_id,
+                subject_id, time) -> tuple[bytes, bytes]:
+    """An entry's bytes before and after the details value."""
+    subject = "null" if subject_id is None else str(subject_id)
+    head = f'{{"action":"{action}","actor_id":"{actor_id}","actor_kind":"{actor_kind}","details":'
+    tail = (
+        f',"event_id":"{event_id}","object_id":"{object_id}","object_type":"{object_type}","outcome":"{outcome}",'
+        f'"purpose":"{purpose}","request_id":"{request_id}",'
+        f'"subject_id":{subject},"time":"{time}","v":{ENTRY_VERSION}}}'
+    )
+    return head.encode(), tail.encode()
+
+
+ENTRY_KEYS = frozenset({"action", "actor_id", "actor_kind", "details", "event_id", "object_id", "object_type",
+                        "outcome", "purpose", "request_id", "subject_id", "time", "v"})
+CHAINED_KEYS = ENTRY_KEYS | {"prev_hash", "seq"}
+
+
+def encode_chained(event: ValidEvent, *, seq: int, time: str, prev_hash: str) -> bytes:
+    """The chained format's bytes (v 2), as events were written before entries: every field, its place
+    in the chain, and the hash before it. Only verification and tests write it now.
 
     Equal to dumps() of the whole event (sorted keys, compact), written out by hand because
     appends are hot: every string here is an enumerated value, a validated code (no quotes,
@@ -218,12 +329,12 @@ def encode_parts(*, action, actor_id, actor_kind, details_json: bytes, event_id,
 
 def encode_edges(*, action, actor_id, actor_kind, event_id, object_id, object_type, outcome, prev_hash, purpose,
                  request_id, seq, subject_id, time) -> tuple[bytes, bytes]:
-    """The canonical bytes before and after the details value."""
+    """The chained format's bytes before and after the details value."""
     subject = "null" if subject_id is None else str(subject_id)
     head = f'{{"action":"{action}","actor_id":"{actor_id}","actor_kind":"{actor_kind}","details":'
     tail = (
         f',"event_id":"{event_id}","object_id":"{object_id}","object_type":"{object_type}","outcome":"{outcome}",'
         f'"prev_hash":"{prev_hash}","purpose":"{purpose}","request_id":"{request_id}","seq":{seq},'
-        f'"subject_id":{subject},"time":"{time}","v":{CANONICAL_VERSION}}}'
+        f'"subject_id":{subject},"time":"{time}","v":{CHAINED_VERSION}}}'
     )
     return head.encode(), tail.encode()

@@ -4,7 +4,7 @@ A JSON Lines export is one JSON object per line (sorted keys, no whitespace):
 
     {"checkpoint": <signed note>, "filters": {...}, "format": "consentsvc-audit-export/1", ...,
      "tree_size": N, "type": "header"}
-    {"event": <the canonical bytes, verbatim>, "hash": "<hex leaf hash>", "type": "event"}
+    {"event": <the canonical bytes, verbatim>, "hash": "<hex leaf hash>", "seq": n, "type": "event"}
     {"first": a, "last": b, "subtrees": [[level, "<hex>"], ...], "type": "gap"}
     ...
     {"events": k, "type": "end"}
@@ -34,7 +34,7 @@ from audit.selectors import ACTION_CATEGORIES, audit_filter_q
 from audit.sentences import account_names
 from audit.streaming import prefetched
 
-FORMAT = "consentsvc-audit-export/1"
+FORMAT = "consentsvc-audit-export/2"  # /2: event lines carry their seq (entries hold no position)
 CSV_COLUMNS = ("seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id",
                "purpose", "outcome", "request_id", "details", "event_id", "prev_hash", "hash")
 _CHUNK_ROWS = 2000
@@ -113,20 +113,23 @@ def jsonl_lines(*, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes
             yield gap.line(seq - 1)
             gap = None
         exported += 1
-        yield b'{"event":' + bytes(body) + b',"hash":"' + leaf_hex.encode() + b'","type":"event"}\n'
+        yield b'{"event":%s,"hash":"%s","seq":%d,"type":"event"}\n' % (bytes(body), leaf_hex.encode(), seq)
     if gap is not None:
         yield gap.line(size)
     yield _dumps({"events": exported, "type": "end"}) + b"\n"
 
 
-def _csv_layout() -> re.Pattern:
-    """The canonical bytes as appends write them (canonical.encode_edges), with a group per field.
-    String fields match only the characters a code may hold, so a matched field never needs CSV
-    quoting; the details are the canonical JSON between the edges."""
+def _csv_layout(*, entry: bool) -> re.Pattern:
+    """The canonical bytes as appends write them (canonical.entry_edges, or encode_edges for the
+    chained format), with a group per field. String fields match only the characters a code may
+    hold, so a matched field never needs CSV quoting; the details are the canonical JSON between
+    the edges."""
     names = ("action", "actor_id", "actor_kind", "event_id", "object_id", "object_type", "outcome", "prev_hash",
              "purpose", "request_id", "seq", "subject_id", "time")
+    if entry:
+        names = tuple(name for name in names if name not in ("prev_hash", "seq"))
     marks = {name: f"\x00{name}\x00" for name in names}
-    head, tail = canonical.encode_edges(**marks)
+    head, tail = (canonical.entry_edges if entry else canonical.encode_edges)(**marks)
     pattern = re.escape(head + b"\x00details\x00" + tail)
     groups = {"seq": rb"(?P<seq>[0-9]+)", "subject_id": rb"(?P<subject_id>null|[0-9]+)",
               "details": rb"(?P<details>\{.*?\})"}
@@ -136,31 +139,44 @@ def _csv_layout() -> re.Pattern:
     return re.compile(pattern + rb"\Z", re.DOTALL)
 
 
-_CSV_LAYOUT = _csv_layout()
+_CSV_LAYOUT = _csv_layout(entry=False)
 _CSV_GROUPS = tuple(_CSV_LAYOUT.groupindex[name] for name in CSV_COLUMNS[:-1])
+_ENTRY_LAYOUT = _csv_layout(entry=True)
+_ENTRY_GROUPS = tuple(_ENTRY_LAYOUT.groupindex[name] for name in CSV_COLUMNS[1:-2])
 _CSV_ROW = b",".join([b"%s"] * len(CSV_COLUMNS)) + b"\n"
 
 
-def _csv_line_parsed(body: bytes, leaf_hex: str) -> bytes:
-    """One CSV row, the general way: parse the canonical bytes, write with the csv module."""
+def _csv_line_parsed(seq: int, body: bytes, leaf_hex: str) -> bytes:
+    """One CSV row, the general way: parse the canonical bytes, write with the csv module. An entry
+    holds no position: its seq is the row's, and it has no prev_hash."""
     out = io.StringIO()
     event = json.loads(body.decode())
     event["details"] = canonical.ENCODER.encode(event["details"])
+    event.setdefault("seq", seq)
+    event.setdefault("prev_hash", "")
     csv.writer(out, lineterminator="\n").writerow((*operator.itemgetter(*CSV_COLUMNS[:-1])(event), leaf_hex))
     return out.getvalue().encode()
 
 
-def _csv_line(body: bytes, leaf_hex: str) -> bytes:
+def _csv_line(seq: int, body: bytes, leaf_hex: str) -> bytes:
     """One CSV row from the canonical bytes: cut at the fields when they are laid out as appends
     write them (what the parsed way would write, without parsing), else the parsed way."""
-    match = _CSV_LAYOUT.match(body)
-    if match is None:
-        return _csv_line_parsed(body, leaf_hex)
-    (seq, time, actor_kind, actor_id, action, subject_id, object_type, object_id, purpose, outcome, request_id,
-     details, event_id, prev_hash) = match.group(*_CSV_GROUPS)
+    if canonical.is_entry(body):
+        match = _ENTRY_LAYOUT.match(body)
+        if match is None:
+            return _csv_line_parsed(seq, body, leaf_hex)
+        (time, actor_kind, actor_id, action, subject_id, object_type, object_id, purpose, outcome, request_id,
+         details, event_id) = match.group(*_ENTRY_GROUPS)
+        seq_text, prev_hash = b"%d" % seq, b""
+    else:
+        match = _CSV_LAYOUT.match(body)
+        if match is None:
+            return _csv_line_parsed(seq, body, leaf_hex)
+        (seq_text, time, actor_kind, actor_id, action, subject_id, object_type, object_id, purpose, outcome,
+         request_id, details, event_id, prev_hash) = match.group(*_CSV_GROUPS)
     if b'"' in details or b"," in details or b"\n" in details or b"\r" in details:
         details = b'"' + details.replace(b'"', b'""') + b'"'
-    return _CSV_ROW % (seq, time, actor_kind, actor_id, action, b"" if subject_id == b"null" else subject_id,
+    return _CSV_ROW % (seq_text, time, actor_kind, actor_id, action, b"" if subject_id == b"null" else subject_id,
                        object_type, object_id, purpose, outcome, request_id, details, event_id, prev_hash,
                        leaf_hex.encode())
 
@@ -175,13 +191,13 @@ def csv_lines(*, checkpoint: AuditCheckpoint, filters: dict, usernames: bool = F
     query = (
         AuditEvent.objects.filter(audit_filter_q(**filters), seq__lte=checkpoint.tree_size)
         .order_by("seq")
-        .values_list("canonical", "hash")
+        .values_list("seq", "canonical", "hash")
     )
     for chunk in _raw_chunks(query):
         if usernames:
             yield _csv_chunk_named(chunk)
         else:
-            yield b"".join([_csv_line(bytes(body), leaf_hex) for body, leaf_hex in chunk])
+            yield b"".join([_csv_line(seq, bytes(body), leaf_hex) for seq, body, leaf_hex in chunk])
 
 
 USERNAME_COLUMNS = ("actor_username", "subject_username")
@@ -201,15 +217,15 @@ def _csv_text(name: str) -> str:
 def _csv_chunk_named(chunk: list[tuple]) -> bytes:
     """A chunk of rows with the usernames of their actor and subject: one query for the chunk."""
     people = []
-    for body, _ in chunk:
+    for _, body, _ in chunk:
         event = json.loads(bytes(body))
         actor = str(event["actor_id"]) if event.get("actor_kind") in _PERSON_KINDS else ""
         subject = "" if event.get("subject_id") is None else str(event["subject_id"])
         people.append((actor, subject))
     names = account_names({i for pair in people for i in pair})
     rows = []
-    for (body, leaf_hex), (actor, subject) in zip(chunk, people, strict=True):
-        line = _csv_line(bytes(body), leaf_hex)[:-1]
+    for (seq, body, leaf_hex), (actor, subject) in zip(chunk, people, strict=True):
+        line = _csv_line(seq, bytes(body), leaf_hex)[:-1]
         rows.append(b"%s,%s,%s\n" % (line, _csv_text(names.get(actor, "")).encode(),
                                      _csv_text(names.get(subject, "")).encode()))
     return b"".join(rows)

@@ -1,30 +1,38 @@
 """Whether one stored event is genuine: written by the service, as its columns say.
 
-An event is genuine when its MAC (under the key outside the database) verifies over the hash
-of its canonical bytes, that hash is the stored one, and every column agrees with the canonical
-bytes. The ORM hides events that are not (see audit.models.AuditEventQuerySet), so a row written
-straight into the table is never shown as an event; audit_verify names it by seq.
+An event is genuine when its MAC (under the key outside the database) verifies over the hash of
+its canonical bytes (with the label of its format, audit.canonical), that hash is the stored one,
+and every column agrees with the canonical bytes. Integration verifies every entry before it enters
+the trail; this check on reading also catches a row written with the database's guards dropped.
+The ORM hides events that are not genuine (see audit.models.AuditEventQuerySet); audit_verify
+names them by seq.
 """
 
 import json
 
 from audit import canonical
-from audit.keys import leaf_of, mac_key, mac_matches
+from audit.keys import mac_key
 
-_PLAIN = ("action", "actor_id", "actor_kind", "event_id", "object_id", "object_type", "outcome", "prev_hash",
-          "purpose", "request_id", "seq", "subject_id")
+_PLAIN = ("action", "actor_id", "actor_kind", "event_id", "object_id", "object_type", "outcome", "purpose",
+          "request_id", "subject_id")
 
 
 def event_is_genuine(event, key: bytes | None = None) -> bool:
     body = bytes(event.canonical or b"")
-    leaf = leaf_of(body)
-    if leaf.hex() != event.hash or not mac_matches(leaf, event.mac, key or mac_key()):
+    leaf = canonical.leaf_hash(body)
+    if leaf.hex() != event.hash or not canonical.mac_ok(body, leaf, event.mac, key or mac_key()):
         return False
     try:
         parsed = json.loads(body)
     except ValueError:
         return False
-    if not isinstance(parsed, dict) or parsed.get("v") != canonical.CANONICAL_VERSION:
+    if not isinstance(parsed, dict):
+        return False
+    if canonical.is_entry(body):
+        if set(parsed) != canonical.ENTRY_KEYS or parsed.get("v") != canonical.ENTRY_VERSION:
+            return False
+    elif (set(parsed) != canonical.CHAINED_KEYS or parsed.get("v") != canonical.CHAINED_VERSION
+          or parsed.get("seq") != event.seq or parsed.get("prev_hash") != event.prev_hash):
         return False
     if any(parsed.get(name) != getattr(event, name) for name in _PLAIN):
         return False

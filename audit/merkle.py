@@ -11,15 +11,13 @@ Pure Python, no Django.
 import hashlib
 from collections.abc import Iterable, Iterator
 
+from audit.canonical import node_hash
+
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
 class ProofError(ValueError):
     """A proof is malformed or does not prove what it claims."""
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 def _split(n: int) -> int:

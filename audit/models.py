@@ -260,13 +260,39 @@ class AuditVerification(models.Model):
 
 
 class AuditOutbox(models.Model):
-    """Events written by request transactions, waiting for the sequencer to give them a seq
-    (audit.outbox, PostgreSQL with AUDIT_SEQUENCER=outbox). Rows leave as they are integrated."""
+    """The queue: entries written, MAC'd, by request transactions, waiting to be sequenced and
+    integrated (audit.outbox). Rows leave as they are integrated or set aside."""
 
     id = models.BigAutoField(primary_key=True)
     event_id = models.CharField(max_length=36, unique=True)
-    body = models.BinaryField(help_text="The canonical bytes with seq 0 and prev_hash 'pending'.")
+    body = models.BinaryField(help_text="The entry's bytes (audit.canonical.encode_entry).")
     mac = models.CharField(max_length=64)
 
     def __str__(self) -> str:
         return f"pending audit event {self.event_id}"
+
+
+class AuditSetAside(AppendOnlyModel):
+    """An entry integration refused (its MAC did not verify, its bytes are not an entry, or its event
+    id is already in the trail): never integrated, kept here as it was found, with the reason. Each
+    one is raised as an `audit.entry_set_aside` event, and audit_verify fails until an operator
+    acknowledges it (manage.py audit_acknowledge, an `audit.set_aside_acknowledged` event)."""
+
+    class Reason(models.TextChoices):
+        MAC_INVALID = "mac_invalid"
+        NOT_AN_ENTRY = "not_an_entry"
+        EVENT_ID_TAKEN = "event_id_taken"
+
+    id = models.BigAutoField(primary_key=True)
+    queued_id = models.BigIntegerField(help_text="Its id in the queue (audit_auditoutbox).")
+    event_id = models.TextField(blank=True)
+    body = models.BinaryField()
+    mac = models.TextField(blank=True)
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    set_aside_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"set-aside entry {self.pk} ({self.reason})"

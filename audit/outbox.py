@@ -1,77 +1,101 @@
-"""The audit outbox and its sequencer (PostgreSQL, AUDIT_SEQUENCER=outbox), as Trillian and Tessera do.
+"""The audit queue, sequencing and integration: one code path on SQLite and PostgreSQL, as in Tessera.
 
-A request's transaction writes its events to the outbox: each with its event id, its time and
-every field, in a canonical body with no seq and no link yet, and a MAC of that body under the audit
-MAC key. No shared lock is taken, so requests do not queue behind each other's transactions; the
-events still commit or roll back with the action they record.
+Writers (audit.services.audit_append_many) add entries, each MAC'd under the audit MAC key, in
+their own transaction and take no lock on the log's head: to the queue (audit_auditoutbox), or,
+inline, straight to the integration below in the same transaction.
 
-After the commit, the committing request runs the sequencer if no other process is running it
-(a session advisory lock): it takes the chain head's lock, moves the committed outbox rows, oldest
-first, into the trail in batches (seq, link, leaf hash, event MAC, tiles, checkpoints every N) and
-deletes them from the outbox, in one transaction per batch; then it looks again, so a row committed
-while it worked is never left behind. The lag is one batch's work. `audit_checkpoint --loop`
-integrates too, as a backstop. A row whose MAC does not verify (written without the key) is never
-integrated: it is dropped and counted in an `audit.outbox_rejected` event.
+integrate_pending() then, under the head's lock (a row lock on PostgreSQL; SQLite's write lock):
+  1. verify: every entry's bytes must be an entry in canonical form and its MAC must verify under
+     the key; one that fails, or whose event id is already in the trail (a replay), is never
+     integrated: it is set aside (AuditSetAside) with its reason and raised as an
+     `audit.entry_set_aside` event, and audit_verify fails until an operator acknowledges it;
+  2. sequence: the entries that pass take the next positions, in queue order, as one batch;
+  3. integrate: audit.integrate.integrate (a pure function over leaf hashes and tiles) gives the
+     new tiles, the roots at checkpoint sizes and the new head; this module writes the event
+     rows, the tiles, the signed checkpoints every N and the head, and deletes the batch from the
+     queue.
 
-Pending events are genuine once their MAC verifies: audit_event_by_id finds them before they have a
-seq. What the outbox does not protect against: someone with the database deleting a pending row in
-the instant before it is integrated (the lag); the trail's protections start at integration.
+Where it runs:
+- inline (AUDIT_SEQUENCER=inline, and always on SQLite, whose writer already holds the write lock):
+  in the writer's transaction, over what waits in the queue and the writer's own entries;
+- outbox (PostgreSQL): after the commit, by this process's sequencer thread (or the committing
+  request) when no other process is at it (an advisory lock); `audit_checkpoint --every` too, as
+  a backstop. The lag is one batch's work.
+
+Only integrated entries are in the trail's table: listings, counts, exports, tiles and
+checkpoints read nothing else. Pending entries are found by event id (pending_by_ids) once their
+MAC verifies. What the queue does not protect against: someone with the database deleting a
+pending row in the instant before it is integrated; the trail's protections start at integration.
 """
 
+import hashlib
 import json
 import logging
 import threading
 import time
+import uuid
+from dataclasses import dataclass
 from hmac import compare_digest
-from hmac import digest as hmac_digest
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from audit import canonical
-from audit.keys import labelled_macs, mac_key
-from audit.models import AuditEvent, built_event
+from audit import canonical, tiles
+from audit.integrate import integrate
+from audit.keys import mac_key
+from audit.merkle import CompactRange
+from audit.models import AuditCheckpoint, AuditEvent, AuditHead, AuditSetAside, built_event
+from audit.notes import Checkpoint, sign_checkpoint
+from core import signing
 
 logger = logging.getLogger(__name__)
 
-PENDING_MAC_LABEL = b"consentsvc-audit-pending-mac/v1\n"
 _ADVISORY_KEY = 0x61756469  # "audi": one sequencer at a time, across processes
 BATCH = 5000
 GATHER_SECONDS = 0.005
 KEEP_CONNECTION_SECONDS = 1.0
-_SEQ_PLACEHOLDER = 0
-_PREV_PLACEHOLDER = "pending"
+SET_ASIDE_ACTION = "audit.entry_set_aside"
+ACKNOWLEDGED_ACTION = "audit.set_aside_acknowledged"
 
 
 def enabled() -> bool:
+    """Whether writers leave their entries in the queue for the sequencer (else they integrate inline)."""
     return settings.AUDIT_SEQUENCER == "outbox" and connection.vendor == "postgresql"
 
 
-def _pending_body(valid: canonical.ValidEvent, time_text: str) -> bytes:
-    return canonical.encode(valid, seq=_SEQ_PLACEHOLDER, time=time_text, prev_hash=_PREV_PLACEHOLDER)
+@dataclass(slots=True)
+class Entry:
+    """An entry to integrate: its bytes and MAC as written, its fields once they are known to be an entry."""
+
+    queued_id: int | None  # its row in the queue; None for a writer's own entry, integrated inline
+    event_id: str
+    body: bytes
+    mac: str
+    valid: canonical.ValidEvent | None = None
+    time_text: str = ""
 
 
-def _pending_mac(body: bytes, key: bytes) -> str:
-    return hmac_digest(key, PENDING_MAC_LABEL + body, "sha256").hex()
+# -- writers ---------------------------------------------------------------------------------------
 
 
-def _pending_macs(bodies: list[bytes], key: bytes) -> list[str]:
-    """_pending_mac of each body, with the key set up once."""
-    return labelled_macs(bodies, key, PENDING_MAC_LABEL)
-
-
-def outbox_write(prepared: list[canonical.ValidEvent], now) -> list[AuditEvent]:
-    """Writes the events to the outbox in the caller's transaction, and asks for integration at commit."""
+def entries_for(prepared: list[canonical.ValidEvent], now) -> list[Entry]:
+    """The writer's entries: bytes and MACs, in the writer's own transaction."""
     time_text = canonical.format_time(now)
-    bodies = [_pending_body(valid, time_text) for valid in prepared]
-    rows = zip([valid.fields["event_id"] for valid in prepared], bodies, _pending_macs(bodies, mac_key()),
-               strict=True)
-    out = [_unsequenced(valid, now) for valid in prepared]
+    bodies = [canonical.encode_entry(valid, time=time_text) for valid in prepared]
+    macs = canonical.macs([canonical.leaf_hash(body) for body in bodies], mac_key())
+    return [Entry(None, valid.fields["event_id"], body, mac, valid, time_text)
+            for valid, body, mac in zip(prepared, bodies, macs, strict=True)]
+
+
+def queue_write(prepared: list[canonical.ValidEvent], now) -> list[AuditEvent]:
+    """Adds the writer's entries to the queue in its transaction, and asks for integration at commit."""
+    entries = entries_for(prepared, now)
+    rows = [(entry.event_id, entry.body, entry.mac) for entry in entries]
     with connection.cursor() as cursor:
-        if len(bodies) == 1:  # one round trip; COPY takes three
-            cursor.execute("INSERT INTO audit_auditoutbox (event_id, body, mac) VALUES (%s, %s, %s)", next(rows))
+        if len(rows) == 1 or connection.vendor != "postgresql":  # one round trip; COPY takes three
+            cursor.executemany("INSERT INTO audit_auditoutbox (event_id, body, mac) VALUES (%s, %s, %s)", rows)
         else:
             with cursor.cursor.copy("COPY audit_auditoutbox (event_id, body, mac) FROM STDIN") as copy:
                 for row in rows:
@@ -79,7 +103,18 @@ def outbox_write(prepared: list[canonical.ValidEvent], now) -> list[AuditEvent]:
     # Once per transaction (Django forgets the hook with a rollback).
     if not any(func is _after_commit for _, func, _ in connection.run_on_commit):
         transaction.on_commit(_after_commit)
-    return out
+    return [_unsequenced(valid, now) for valid in prepared]
+
+
+def integrate_inline(prepared: list[canonical.ValidEvent], now) -> list[AuditEvent]:
+    """The writer's entries verified, sequenced and integrated in its own transaction. (It leaves the
+    queue to the sequencer and `audit_checkpoint --every`: reading it here would cost every append a
+    query, and inline writers put nothing there.)"""
+    own = entries_for(prepared, now)
+    with connection.cursor() as cursor:
+        events = integrate_pending(cursor=cursor, own=own, read_queue=False)
+    wanted = {entry.event_id for entry in own}
+    return [event for event in events if event.event_id in wanted]
 
 
 def _after_commit() -> None:
@@ -89,11 +124,282 @@ def _after_commit() -> None:
     try:
         integrate_when_free()
     except Exception:  # the request has committed; a later run (or the checkpoint loop) integrates
-        logger.exception("audit outbox integration failed; it will be retried")
+        logger.exception("audit integration failed; it will be retried")
+
+
+# -- verify, sequence, integrate ----------------------------------------------------------------------
+
+
+_LOCK_HEAD_SQL = {
+    # On SQLite every transaction is IMMEDIATE: the write lock is already held.
+    "sqlite": "SELECT size, last_hash, compact_range FROM audit_audithead WHERE id = 1",
+    "postgresql": "SELECT size, last_hash, compact_range FROM audit_audithead WHERE id = 1 FOR UPDATE",
+}
+_UPDATE_HEAD_SQL = "UPDATE audit_audithead SET size = %s, last_hash = %s, compact_range = %s WHERE id = 1"
+
+
+def lock_head(cursor) -> tuple[int, str, bytes]:
+    """The head (size, last leaf hash, compact range), locked until the transaction ends."""
+    sql = _LOCK_HEAD_SQL.get(connection.vendor, _LOCK_HEAD_SQL["postgresql"])
+    cursor.execute(sql)
+    row = cursor.fetchone()
+    if row is None:
+        # Only after a flush of the tables (tests); the migration creates the row.
+        # ignore_conflicts makes two first writers agree on one row.
+        AuditHead.objects.bulk_create([AuditHead(pk=1)], ignore_conflicts=True)
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    return row[0], row[1], bytes(row[2])
+
+
+_FIELD_NAMES = ("action", "actor_kind", "actor_id", "subject_id", "object_type", "object_id", "purpose", "outcome",
+                "request_id", "event_id")
+
+
+def _as_entry(entry: Entry) -> str | None:
+    """Fills entry.valid from its bytes; the reason it is refused, or None when it is an entry in
+    canonical form. (The MAC is checked apart, for the whole batch at once.)"""
+    if entry.valid is not None:
+        return None
+    try:
+        event = json.loads(entry.body)
+        if not (isinstance(event, dict) and set(event) == canonical.ENTRY_KEYS
+                and event["v"] == canonical.ENTRY_VERSION and event["event_id"] == entry.event_id):
+            return AuditSetAside.Reason.NOT_AN_ENTRY
+        fields = {name: event[name] for name in _FIELD_NAMES}
+        fields["details"] = event["details"]
+        valid = canonical.ValidEvent(fields, canonical.dumps(event["details"]))
+        if canonical.encode_entry(valid, time=event["time"]) != entry.body or parse_datetime(event["time"]) is None:
+            return AuditSetAside.Reason.NOT_AN_ENTRY
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return AuditSetAside.Reason.NOT_AN_ENTRY
+    entry.valid, entry.time_text = valid, event["time"]
+    return None
+
+
+def _taken_event_ids(cursor, event_ids: list[str]) -> set[str]:
+    taken: set[str] = set()
+    for start in range(0, len(event_ids), 500):
+        part = event_ids[start : start + 500]
+        cursor.execute(f"SELECT event_id FROM audit_auditevent WHERE event_id IN ({', '.join(['%s'] * len(part))})",  # noqa: S608
+                       part)
+        taken.update(row[0] for row in cursor.fetchall())
+    return taken
+
+
+def verify(cursor, entries: list[Entry], leaves: list[bytes], key: bytes) -> dict[int, str]:
+    """Step 1: which entries must not be integrated, by index, with the reason."""
+    refused: dict[int, str] = {}
+    expected = canonical.macs(leaves, key)
+    for index, (entry, mac) in enumerate(zip(entries, expected, strict=True)):
+        if not entry.mac or not compare_digest(mac, entry.mac):
+            refused[index] = AuditSetAside.Reason.MAC_INVALID
+        elif reason := _as_entry(entry):
+            refused[index] = reason
+    # A queued entry whose event id is in the trail already: a replay of a genuine entry. (A writer's
+    # own entries have fresh ids; a taken one fails the unique constraint, as an error of the caller.)
+    queued = [entry.event_id for index, entry in enumerate(entries)
+              if entry.queued_id is not None and index not in refused]
+    if queued:
+        taken = _taken_event_ids(cursor, queued)
+        for index, entry in enumerate(entries):
+            if entry.queued_id is not None and index not in refused and entry.event_id in taken:
+                refused[index] = AuditSetAside.Reason.EVENT_ID_TAKEN
+    return refused
+
+
+def sequence(first_seq: int, entries: list[Entry]) -> list[tuple[int, Entry]]:
+    """Step 2: positions for the verified entries, in order, from first_seq on."""
+    return list(enumerate(entries, start=first_seq))
+
+
+def checkpoint_for(size: int, root: bytes, when) -> AuditCheckpoint:
+    """A signed checkpoint over the first `size` entries, whose tree has this root."""
+    origin = settings.AUDIT_CHECKPOINT_ORIGIN
+    note = sign_checkpoint(Checkpoint(origin=origin, tree_size=size, root_hash=root),
+                           key=signing.private_key("AUDIT_SIGNING_KEY"), key_name=origin)
+    return AuditCheckpoint(tree_size=size, root_hash=root.hex(), note=note, created_at=when)
+
+
+_EVENT_FIELDS = list(AuditEvent._meta.concrete_fields)
+_ROW_ORDER = ["seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id", "purpose",
+              "outcome", "request_id", "details", "canonical", "prev_hash", "hash", "event_id", "mac"]
+if [f.attname for f in _EVENT_FIELDS] != _ROW_ORDER:
+    raise RuntimeError("audit.outbox builds AuditEvent rows in an order the model no longer has")
+_COLUMNS = ", ".join(connection.ops.quote_name(f.column) for f in _EVENT_FIELDS)
+_INSERT_SQL = f"INSERT INTO audit_auditevent ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(_EVENT_FIELDS))})"  # noqa: S608
+_COPY_SQL = f"COPY audit_auditevent ({_COLUMNS}) FROM STDIN"
+
+
+def _insert(cursor, rows: list[list]) -> None:
+    """Writes the rows without bulk_create, whose per-field SQL compilation costs more than the
+    database's own work here: COPY on PostgreSQL, executemany on SQLite."""
+    if connection.vendor == "postgresql" and len(rows) > 1:
+        with cursor.cursor.copy(_COPY_SQL) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cursor.executemany(_INSERT_SQL, rows)
+
+
+def integrate_pending(*, cursor=None, own: list[Entry] = (), limit: int = BATCH,
+                      read_queue: bool = True) -> list[AuditEvent]:
+    """Verifies, sequences and integrates up to `limit` queued entries (oldest first) and `own` (a
+    writer's, inline), in the caller's transaction or one of its own. Returns the integrated events,
+    the alarms for set-aside entries included."""
+    if cursor is None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            return integrate_pending(cursor=cursor, own=own, limit=limit, read_queue=read_queue)
+    size, last_hash, compact = lock_head(cursor)
+    entries = []
+    if read_queue:
+        cursor.execute("SELECT id, event_id, body, mac FROM audit_auditoutbox ORDER BY id LIMIT %s", [limit])
+        entries = [Entry(row[0], row[1], bytes(row[2]), row[3]) for row in cursor.fetchall()]
+    queued_ids = [entry.queued_id for entry in entries]
+    entries += own
+    if not entries:
+        return []
+    key = mac_key()
+    sha256 = hashlib.sha256
+    leaves = [sha256(b"\x00" + entry.body).digest() for entry in entries]
+    refused = verify(cursor, entries, leaves, key)
+    now = timezone.now()
+    if refused:
+        entries, leaves = _set_aside(entries, leaves, refused, now, key)
+    events = _write(cursor, size, last_hash, compact, sequence(size + 1, entries), leaves)
+    for start in range(0, len(queued_ids), 500):
+        part = queued_ids[start : start + 500]
+        cursor.execute(f"DELETE FROM audit_auditoutbox WHERE id IN ({', '.join(['%s'] * len(part))})", part)  # noqa: S608
+    return events
+
+
+def _set_aside(entries: list[Entry], leaves: list[bytes], refused: dict[int, str], now,
+               key: bytes) -> tuple[list[Entry], list[bytes]]:
+    """Keeps the refused entries apart, and appends an alarm event for each after the entries that pass."""
+    rows = AuditSetAside.objects.bulk_create([
+        AuditSetAside(queued_id=entries[index].queued_id or 0, event_id=entries[index].event_id[:200],
+                      body=entries[index].body, mac=(entries[index].mac or "")[:200], reason=reason, set_aside_at=now)
+        for index, reason in sorted(refused.items())
+    ])
+    logger.error("audit integration: %d entr%s set aside (%s)", len(rows), "y" if len(rows) == 1 else "ies",
+                 ", ".join(sorted({row.reason for row in rows})))
+    alarms = [canonical.event_fields(action=SET_ASIDE_ACTION, actor_kind="system", actor_id="consentsvc",
+                                     subject_id=None, object_type="audit_set_aside", object_id=row.pk, purpose="",
+                                     outcome="error", details={"code": row.reason}, request_id="",
+                                     event_id=uuid.uuid4())
+              for row in rows]
+    kept = [(entry, leaf) for index, (entry, leaf) in enumerate(zip(entries, leaves, strict=True))
+            if index not in refused]
+    alarm_entries = entries_for(alarms, now)
+    kept += [(entry, canonical.leaf_hash(entry.body)) for entry in alarm_entries]
+    return [entry for entry, _ in kept], [leaf for _, leaf in kept]
+
+
+def _write(cursor, size: int, last_hash: str, compact: bytes, sequenced: list[tuple[int, Entry]],
+           leaves: list[bytes]) -> list[AuditEvent]:
+    """Step 3: integrates the sequenced entries and writes the rows, tiles, checkpoints and head."""
+    if not sequenced:
+        return []
+    every = settings.AUDIT_CHECKPOINT_EVERY
+    end = size + len(sequenced)
+    checkpoint_sizes = range((size // every + 1) * every, end + 1, every)
+    done = integrate(tree=CompactRange.from_bytes(size, compact), leaf_hashes=leaves,
+                     read_entries=tiles.read_entries, roots_at=checkpoint_sizes)
+    adapt = connection.ops.adapt_datetimefield_value
+    times: dict[str, tuple] = {}  # a batch's entries share a few times: parse each once
+    rows, events = [], []
+    hexes = [leaf.hex() for leaf in leaves]
+    links = [last_hash, *hexes[:-1]]  # the database's INSERT guard links each row to the one before
+    for (seq, entry), leaf_hex, link in zip(sequenced, hexes, links, strict=True):
+        moment = times.get(entry.time_text)
+        if moment is None:
+            parsed = parse_datetime(entry.time_text)
+            moment = times[entry.time_text] = (parsed, adapt(parsed))
+        f = entry.valid.fields
+        row = [seq, moment[0], f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
+               f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], entry.body, link,
+               leaf_hex, f["event_id"], entry.mac]
+        events.append(built_event(row, connection.alias))
+        row = list(row)
+        row[1] = moment[1]
+        row[11] = entry.valid.details_json.decode()
+        rows.append(row)
+    _insert(cursor, rows)
+    tiles.store_tiles(done.tiles)
+    if done.roots_at:
+        # This batch was just verified; what the tree holds since the last signed checkpoint is checked
+        # again before signing, for rows another process integrated (see unsigned_forgeries).
+        signed = _latest_checkpoint_size(cursor)
+        forged = unsigned_forgeries(cursor, signed, size) if signed < size else []
+        if forged:
+            logger.error("audit: not signing a checkpoint over seq %s: not MAC'd by this service", forged[:10])
+        else:
+            moments = {seq: event.time for seq, event in zip(range(size + 1, end + 1), events, strict=True)}
+            AuditCheckpoint.objects.bulk_create([checkpoint_for(at, root, moments[at])
+                                                 for at, root in done.roots_at.items()])
+    cursor.execute(_UPDATE_HEAD_SQL, [end, hexes[-1], done.tree.to_bytes()])
+    return events
+
+
+def _latest_checkpoint_size(cursor) -> int:
+    cursor.execute("SELECT MAX(tree_size) FROM audit_auditcheckpoint")
+    return cursor.fetchone()[0] or 0
+
+
+def unsigned_forgeries(cursor, after: int, upto: int) -> list[int]:
+    """Seqs in (after, upto] whose MAC does not verify under this process's key. Checked before the
+    service signs a checkpoint over them: a process with the database and the service's code but
+    another MAC key could integrate its own entries inline; the service never signs those."""
+    cursor.execute("SELECT seq, canonical, mac FROM audit_auditevent WHERE seq > %s AND seq <= %s ORDER BY seq",
+                   [after, upto])
+    rows = cursor.fetchall()
+    bodies = [bytes(row[1]) for row in rows]
+    leaves = [hashlib.sha256(b"\x00" + body).digest() for body in bodies]
+    expected = canonical.stored_macs(bodies, leaves, mac_key())
+    return [row[0] for row, mac in zip(rows, expected, strict=True) if not row[2] or not compare_digest(mac, row[2])]
+
+
+def integrate_when_free() -> int:
+    """Integrates everything queued unless another process is already doing it. Returns how many."""
+    if connection.vendor != "postgresql":  # SQLite: the write lock serialises integrations
+        done = 0
+        # Look before taking the write lock: the queue is empty nearly always on SQLite (writers
+        # integrate inline), and this runs every few seconds beside them.
+        while _queued() and (events := integrate_pending()):
+            done += len(events)
+        return done
+    done = 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_KEY])
+        got = cursor.fetchone()[0]
+    while got:
+        try:
+            while True:
+                events = integrate_pending()
+                done += len(events)
+                if not events:
+                    break
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_KEY])
+        # A row committed by a request that found the lock taken just before we let it go: look again.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM audit_auditoutbox)")
+            if not cursor.fetchone()[0]:
+                break
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_KEY])
+            got = cursor.fetchone()[0]
+    return done
+
+
+def _queued() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM audit_auditoutbox)")
+        return bool(cursor.fetchone()[0])
 
 
 class _SequencerThread:
-    """One per process: integrates the outbox when woken by a commit, so a request's commit is its
+    """One per process: integrates the queue when woken by a commit, so a request's commit is its
     only round trip. While commits keep coming it works in batches, one after the other; the lag is
     the batch in hand plus this one."""
 
@@ -116,12 +422,12 @@ class _SequencerThread:
                     continue
             else:
                 # Let the commits right behind this one land first: one integration (and one commit
-                # of the trail) for several requests' events, for a few milliseconds of lag.
+                # of the trail) for several requests' entries, for a few milliseconds of lag.
                 time.sleep(GATHER_SECONDS)
             try:
                 integrate_when_free()
             except Exception:  # noqa: BLE001 (keep the thread; the next wake or the checkpoint loop retries)
-                logger.exception("audit outbox integration failed; it will be retried")
+                logger.exception("audit integration failed; it will be retried")
                 close_old_connections()
                 connection.close()
             # No commit within a moment: idle, hold no connection. (While commits keep waking the
@@ -143,128 +449,34 @@ def _sequencer() -> _SequencerThread:
 
 
 def _unsequenced(valid: canonical.ValidEvent, moment) -> AuditEvent:
-    """The event as it will be once integrated, without what integration gives it (seq, link, hashes, MAC)."""
+    """The event as it will be once integrated, without what integration gives it (seq, link, hash, MAC)."""
     f = valid.fields
     return built_event([None, moment, f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
                         f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], b"", "", "",
                         f["event_id"], None])
 
 
-_FIELD_NAMES = ("action", "actor_kind", "actor_id", "subject_id", "object_type", "object_id", "purpose", "outcome",
-                "request_id", "event_id")
-
-
-def _valid_from_event(event: dict) -> canonical.ValidEvent:
-    fields = {name: event[name] for name in _FIELD_NAMES}
-    details = fields["details"] = event["details"]
-    return canonical.ValidEvent(fields, canonical.dumps(details))
-
-
-def _valid_from_body(body: bytes) -> tuple[canonical.ValidEvent, object]:
-    event = json.loads(body)
-    return _valid_from_event(event), parse_datetime(event["time"])
-
-
-def _genuine_pending(body: bytes, mac: str, key: bytes,
-                     expected_mac: str | None = None) -> tuple[canonical.ValidEvent, str] | None:
-    """The pending event and its time (as written) when its MAC verifies and its body is the
-    canonical pending body of its fields, else None."""
-    if not mac or not compare_digest(expected_mac or _pending_mac(body, key), mac):
-        return None
-    try:
-        event = json.loads(body)
-        if not (isinstance(event, dict) and event.get("seq") == _SEQ_PLACEHOLDER
-                and event.get("prev_hash") == _PREV_PLACEHOLDER and event.get("v") == canonical.CANONICAL_VERSION):
-            return None
-        valid = _valid_from_event(event)
-    except (ValueError, KeyError, TypeError):
-        return None
-    return (valid, event["time"]) if _pending_body(valid, event["time"]) == body else None
-
-
-def integrate_pending(limit: int = BATCH) -> tuple[list[AuditEvent], int]:
-    """Moves up to `limit` committed outbox rows (and the caller's own) into the trail, in one
-    transaction, under the head's lock. Returns the integrated events and how many were refused."""
-    from audit.services import _integrate, _lock_head
-
-    key = mac_key()
-    with transaction.atomic():
-        _lock_head()  # one integrator at a time, and in line with inline appends and checkpoints
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT id, body, mac FROM audit_auditoutbox ORDER BY id LIMIT %s", [limit])
-            rows = cursor.fetchall()
-        if not rows:
-            return [], 0
-        items, refused = [], 0
-        bodies = [bytes(body) for _, body, _ in rows]
-        times: dict[str, object] = {}  # a batch's events share a few times: parse each once
-        for body, (_, _, mac), expected in zip(bodies, rows, _pending_macs(bodies, key), strict=True):
-            genuine = _genuine_pending(body, mac, key, expected)
-            if genuine is None:
-                refused += 1
-                continue
-            valid, text = genuine
-            moment = times.get(text)
-            if moment is None:
-                moment = times[text] = parse_datetime(text)
-            items.append((valid, moment))
-        events = _integrate(items) if items else []
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM audit_auditoutbox WHERE id = ANY(%s)", [[row[0] for row in rows]])
-        if refused:
-            logger.error("audit outbox: %d row(s) without a valid MAC were refused", refused)
-            events += _integrate_rejection(refused)
-    return events, refused
-
-
-def _integrate_rejection(count: int) -> list[AuditEvent]:
-    from audit.services import EventInput, _integrate, _validated
-
-    note = EventInput(action="audit.outbox_rejected", actor_kind="system", actor_id="consentsvc",
-                      outcome="denied", details={"count": count})
-    return _integrate([(_validated(note), timezone.now())])
-
-
-def integrate_when_free() -> int:
-    """Integrates everything pending unless another process is already doing it. Returns how many."""
-    done = 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_KEY])
-        got = cursor.fetchone()[0]
-    while got:
-        try:
-            while True:
-                events, _ = integrate_pending()
-                done += len(events)
-                if not events:
-                    break
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_KEY])
-        # A row committed by a request that found the lock taken just before we let it go: look again.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT EXISTS (SELECT 1 FROM audit_auditoutbox)")
-            if not cursor.fetchone()[0]:
-                break
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_KEY])
-            got = cursor.fetchone()[0]
-    return done
-
-
 def pending_by_ids(event_ids: set[str]) -> dict[str, AuditEvent]:
-    """Genuine (MAC-valid) events still in the outbox, by id, without a seq."""
-    if connection.vendor != "postgresql" or not event_ids:
+    """Genuine entries still in the queue (MAC valid, an entry in canonical form), by id, without a seq.
+    None when writers integrate inline (SQLite always, PostgreSQL with AUDIT_SEQUENCER=inline): then
+    no writer of this service leaves entries in the queue (what waits there is set aside), and the
+    lookup is not worth a query on every consent read."""
+    if not event_ids or not enabled():
+        return {}
+    ids = sorted(event_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT event_id, body, mac FROM audit_auditoutbox WHERE event_id IN "  # noqa: S608
+                       f"({', '.join(['%s'] * len(ids))})", ids)
+        rows = cursor.fetchall()
+    if not rows:
         return {}
     key = mac_key()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT event_id, body, mac FROM audit_auditoutbox WHERE event_id = ANY(%s)",
-                       [list(event_ids)])
-        rows = cursor.fetchall()
     found = {}
     for event_id, body, mac in rows:
-        body = bytes(body)
-        if _genuine_pending(body, mac, key) is not None:
-            valid, moment = _valid_from_body(body)
-            if valid.fields["event_id"] == event_id:
-                found[event_id] = _unsequenced(valid, moment)
+        entry = Entry(0, event_id, bytes(body), mac)
+        if not canonical.mac_ok(entry.body, canonical.leaf_hash(entry.body), mac, key) or not canonical.is_entry(
+                entry.body) or _as_entry(entry) is not None:
+            continue
+        found[event_id] = _unsequenced(entry.valid, parse_datetime(entry.time_text))
     return found
+

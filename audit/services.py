@@ -1,31 +1,21 @@
 """Writes to the audit trail. Call inside the same transaction.atomic() as the action.
 
-Appends take the chain head's row lock (SELECT ... FOR UPDATE on PostgreSQL; on
-SQLite every transaction is IMMEDIATE, so the write lock is held from BEGIN).
-The lock is held until the caller's transaction ends, so append the event as the
-last write of the transaction where you can.
+An append writes MAC'd entries in the caller's transaction; sequencing and integration
+(audit.outbox) give them their place in the tree, inline or after the commit.
 """
 
-import hashlib
 import inspect
 import uuid
-from contextlib import nullcontext
 from dataclasses import dataclass, fields
-from typing import NamedTuple
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import canonical, notes, outbox
 from audit.context import current_request_id
-from audit.keys import event_macs, mac_key
 from audit.merkle import CompactRange
-from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, built_event
-from audit.notes import Checkpoint, sign_checkpoint
-from audit.tiles import store_filled_tiles
-from core import signing
+from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, AuditSetAside
 from core.errors import ServiceError, register_code
 
 register_code(
@@ -34,6 +24,7 @@ register_code(
     "An audit event was refused because it was malformed or would carry content; nothing was changed.",
 )
 register_code("audit_log_empty", 409, "The audit trail has no events yet.")
+register_code("audit_set_aside_unknown", 404, "No entry was set aside with that id.")
 
 
 @dataclass
@@ -106,176 +97,43 @@ def _validated(event: EventInput) -> canonical.ValidEvent:
         raise ServiceError("audit_event_invalid", str(exc)) from exc
 
 
-_LOCK_HEAD_SQL = {
-    # On SQLite every transaction is IMMEDIATE: the write lock is already held.
-    "sqlite": "SELECT size, last_hash, compact_range FROM audit_audithead WHERE id = 1",
-    "postgresql": "SELECT size, last_hash, compact_range FROM audit_audithead WHERE id = 1 FOR UPDATE",
-}
-_UPDATE_HEAD_SQL = "UPDATE audit_audithead SET size = %s, last_hash = %s, compact_range = %s WHERE id = 1"
-
-
-class _Head(NamedTuple):
-    size: int
-    last_hash: str
-    compact_range: bytes
-
-
-def _lock_head(cursor=None) -> _Head:
-    """The chain head, locked until the transaction ends. Plain SQL: appends one at a time spend
-    more time compiling ORM queries than the database spends running them."""
-    sql = _LOCK_HEAD_SQL.get(connection.vendor, _LOCK_HEAD_SQL["postgresql"])
-    with nullcontext(cursor) if cursor is not None else connection.cursor() as cursor:
-        cursor.execute(sql)
-        row = cursor.fetchone()
-        if row is None:
-            # Only after a flush of the tables (tests); the migration creates the row.
-            # ignore_conflicts makes two first writers agree on one row.
-            AuditHead.objects.bulk_create([AuditHead(pk=1)], ignore_conflicts=True)
-            cursor.execute(sql)
-            row = cursor.fetchone()
-    return _Head(row[0], row[1], bytes(row[2]))
-
-
-def _checkpoint_for(tree: CompactRange, when) -> AuditCheckpoint:
-    origin = settings.AUDIT_CHECKPOINT_ORIGIN
-    root = tree.root()
-    note = sign_checkpoint(
-        Checkpoint(origin=origin, tree_size=tree.size, root_hash=root),
-        key=signing.private_key("AUDIT_SIGNING_KEY"),
-        key_name=origin,
-    )
-    return AuditCheckpoint(tree_size=tree.size, root_hash=root.hex(), note=note, created_at=when)
-
-
-_EVENT_FIELDS = list(AuditEvent._meta.concrete_fields)
-# The order rows are built in below; checked against the model at import.
-_ROW_ORDER = ["seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id", "purpose",
-              "outcome", "request_id", "details", "canonical", "prev_hash", "hash", "event_id", "mac"]
-if [f.attname for f in _EVENT_FIELDS] != _ROW_ORDER:
-    raise ImproperlyConfigured("audit.services builds AuditEvent rows in an order the model no longer has")
-_INSERT_SQL = "INSERT INTO {table} ({columns}) VALUES ({values})".format(  # noqa: S608 (model names only)
-    table=AuditEvent._meta.db_table,
-    columns=", ".join(connection.ops.quote_name(f.column) for f in _EVENT_FIELDS),
-    values=", ".join("%s" for _ in _EVENT_FIELDS),
-)
-
-
-_COPY_SQL = "COPY {table} ({columns}) FROM STDIN".format(
-    table=AuditEvent._meta.db_table,
-    columns=", ".join(connection.ops.quote_name(f.column) for f in _EVENT_FIELDS),
-)
-
-
-def _insert(cursor, rows: list[list]) -> None:
-    """Writes the rows without bulk_create, whose per-field SQL compilation costs more than the
-    database's own work here: COPY on PostgreSQL, executemany on SQLite. The column list
-    comes from the model, so it cannot drift."""
-    if connection.vendor == "postgresql":
-        with cursor.cursor.copy(_COPY_SQL) as copy:
-            for row in rows:
-                copy.write_row(row)
-    else:
-        cursor.executemany(_INSERT_SQL, rows)
-
-
 def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
-    """Appends the events in order, as one batch, in the caller's transaction.
+    """Appends the events in order, as one batch, in the caller's transaction: each one an entry
+    MAC'd under the audit MAC key (audit.outbox), taking no lock on the log's head.
 
-    Inline (SQLite, and PostgreSQL with AUDIT_SEQUENCER=inline): the events take their seq now,
-    under the chain head's lock, held until the caller's transaction ends. With the outbox
-    (AUDIT_SEQUENCER=outbox, PostgreSQL): they are written, MAC'd, to the outbox in the caller's
-    transaction without any shared lock, and the sequencer gives them their seq in batches after
-    the commit (audit.outbox); the returned events then have no seq yet."""
+    Inline (SQLite, and PostgreSQL with AUDIT_SEQUENCER=inline): the entries are verified,
+    sequenced and integrated in this transaction, after any still queued; the returned events have
+    their seq. With the queue (AUDIT_SEQUENCER=outbox, PostgreSQL): they wait in the queue, and
+    the sequencer integrates them in batches after the commit; the returned events have no seq yet."""
     prepared = [_validated(event) for event in events]
     if not prepared:
         return []
-    if outbox.enabled():
-        return outbox.outbox_write(prepared, timezone.now())
     now = timezone.now()
+    if outbox.enabled():
+        return outbox.queue_write(prepared, now)
     # No savepoint of its own: the events belong to the caller's transaction, and if appending them
     # fails, the action they record must not commit without them (the whole transaction rolls back).
     with transaction.atomic(savepoint=False):
-        return _integrate([(valid, now) for valid in prepared])
-
-
-def _integrate(items: list[tuple[canonical.ValidEvent, object]]) -> list[AuditEvent]:
-    """Gives the events the next seqs, after the head: rows, tiles, checkpoints every N, the head.
-    Call inside a transaction; it takes the head's lock."""
-    with connection.cursor() as cursor:  # one cursor for the statements of the append
-        return _integrate_with(cursor, items)
-
-
-def _integrate_with(cursor, items: list[tuple[canonical.ValidEvent, object]]) -> list[AuditEvent]:
-    every = settings.AUDIT_CHECKPOINT_EVERY
-    head = _lock_head(cursor)
-    tree = CompactRange.from_bytes(head.size, bytes(head.compact_range))
-    prev_hash = head.last_hash
-    seq = head.size
-    bodies: list[bytes] = []
-    leaves: list[bytes] = []
-    leaf_hexes: list[str] = []
-    moments = []
-    last_moment = time_text = None
-    encode = canonical.encode
-    sha256 = hashlib.sha256
-    for valid, moment in items:
-        if moment is not last_moment:
-            last_moment, time_text = moment, canonical.format_time(moment)
-        seq += 1
-        body = encode(valid, seq=seq, time=time_text, prev_hash=prev_hash)
-        leaf = sha256(b"\x00" + body).digest()
-        prev_hash = leaf.hex()  # the next event links to this one
-        bodies.append(body)
-        leaves.append(leaf)
-        leaf_hexes.append(prev_hash)
-        moments.append(moment)
-    macs = event_macs(leaves, mac_key())
-    adapt = connection.ops.adapt_datetimefield_value
-    rows: list[list] = []
-    events_out: list[AuditEvent] = []
-    last_moment = db_time = None
-    links = [head.last_hash, *leaf_hexes[:-1]]
-    for offset, ((valid, moment), body, leaf_hex, link, mac) in enumerate(
-            zip(items, bodies, leaf_hexes, links, macs, strict=True), start=head.size + 1):
-        f = valid.fields
-        row = [offset, moment, f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
-               f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], body, link,
-               leaf_hex, f["event_id"], mac]
-        events_out.append(built_event(row, connection.alias))
-        if moment is not last_moment:
-            last_moment, db_time = moment, adapt(moment)
-        row[1] = db_time
-        row[11] = valid.details_json.decode()
-        rows.append(row)
-    # The tree, a run of leaves at a time, with a signed checkpoint at every multiple of N.
-    checkpoints: list[AuditCheckpoint] = []
-    done = 0
-    for size in range((head.size // every + 1) * every, seq + 1, every):
-        tree.extend(leaves[done : size - head.size])
-        done = size - head.size
-        checkpoints.append(_checkpoint_for(tree, moments[done - 1]))
-    tree.extend(leaves[done:])
-    _insert(cursor, rows)
-    store_filled_tiles(head.size, leaves)
-    if checkpoints:
-        AuditCheckpoint.objects.bulk_create(checkpoints)
-    cursor.execute(_UPDATE_HEAD_SQL, [seq, prev_hash, tree.to_bytes()])
-    return events_out
+        return outbox.integrate_inline(prepared, now)
 
 
 def audit_checkpoint_create() -> AuditCheckpoint:
     """Signs a checkpoint over every event so far (or returns the one already at that size),
     the outbox's included (those of the caller's transaction too)."""
-    with transaction.atomic():
-        if outbox.enabled():
-            outbox.integrate_pending()
-        head = _lock_head()
-        if head.size == 0:
+    with transaction.atomic(), connection.cursor() as cursor:
+        outbox.integrate_pending(cursor=cursor)
+        size, _, compact = outbox.lock_head(cursor)
+        if size == 0:
             raise ServiceError("audit_log_empty", "There are no audit events to checkpoint yet.")
-        existing = AuditCheckpoint.objects.filter(tree_size=head.size).first()
+        existing = AuditCheckpoint.objects.filter(tree_size=size).first()
         if existing is not None:
             return existing
-        checkpoint = _checkpoint_for(CompactRange.from_bytes(head.size, bytes(head.compact_range)), timezone.now())
+        signed = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
+        if forged := outbox.unsigned_forgeries(cursor, signed, size):
+            raise ServiceError("audit_chain_broken", f"The trail holds events the service did not write (seq "
+                               f"{', '.join(map(str, forged[:10]))}); no checkpoint is signed over them. Run "
+                               f"manage.py audit_verify.")
+        checkpoint = outbox.checkpoint_for(size, CompactRange.from_bytes(size, compact).root(), timezone.now())
         AuditCheckpoint.objects.bulk_create([checkpoint])
     return checkpoint
 
@@ -284,8 +142,7 @@ def audit_checkpoint_if_due() -> AuditCheckpoint | None:
     """Signs a checkpoint when events were added since the latest one; None when there is nothing new.
     Run every few seconds (audit_checkpoint --every), it bounds how long a new event goes unsigned,
     and so how far back anyone could roll the trail without a signed checkpoint showing it."""
-    if outbox.enabled():
-        outbox.integrate_when_free()
+    outbox.integrate_when_free()
     head = AuditHead.objects.filter(pk=1).values_list("size", flat=True).first() or 0
     latest = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
     if head <= latest:
@@ -353,3 +210,24 @@ def audit_export_begin(*, fmt: str, filters: dict, actor_kind: str, actor_id: st
         audit_append(action="audit.exported", actor_kind=actor_kind, actor_id=actor_id, object_type="audit_export",
                      details={"format": fmt, "filters": described}, request_id=request_id)
         return audit_checkpoint_create()
+
+
+def audit_set_aside_acknowledge(*, ids: list[int] | None, operator: str) -> list[AuditSetAside]:
+    """Records that an operator saw the set-aside entries (all not yet acknowledged when `ids` is
+    None): one `audit.set_aside_acknowledged` event each, in the trail, so the acknowledgement is
+    as genuine as the alarm. The entries stay set aside."""
+    acknowledged = set(AuditEvent.objects.filter(action=outbox.ACKNOWLEDGED_ACTION, object_type="audit_set_aside")
+                       .values_list("object_id", flat=True))
+    rows = AuditSetAside.objects.all() if ids is None else AuditSetAside.objects.filter(pk__in=ids)
+    found = list(rows.order_by("id"))
+    if ids is not None and (missing := sorted(set(ids) - {row.pk for row in found})):
+        raise ServiceError("audit_set_aside_unknown", f"No entry was set aside with id {missing[0]}.")
+    todo = [row for row in found if str(row.pk) not in acknowledged]
+    if todo:
+        with transaction.atomic():
+            audit_append_many(events=[
+                EventInput(action=outbox.ACKNOWLEDGED_ACTION, actor_kind="system", actor_id=operator,
+                           object_type="audit_set_aside", object_id=row.pk, details={"code": row.reason})
+                for row in todo])
+        outbox.integrate_when_free()  # with the queue, the acknowledgement counts once integrated
+    return todo

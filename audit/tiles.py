@@ -10,26 +10,15 @@ read and at most 127 hashes away; a proof is ~log2(n) of those, with tiles share
 https://c2sp.org/tlog-tiles. Pure functions at the top; reads and writes at the bottom.
 """
 
-import hashlib
 import re
 
 from django.db import connection
 
+from audit.integrate import HEIGHT, WIDTH, filled_tiles, perfect_root
 from audit.merkle import EMPTY_ROOT, ProofError, consistency_ranges, decompose, inclusion_ranges, node_hash
 from audit.models import AuditTile
 
-HEIGHT = 8
-WIDTH = 1 << HEIGHT
 MAX_LEVEL = 63
-
-
-def perfect_root(hashes: list[bytes]) -> bytes:
-    """The root of a perfect subtree over these hashes (a power of two of them)."""
-    sha256 = hashlib.sha256
-    while len(hashes) > 1:
-        hashes = [sha256(b"\x01" + left + right).digest() for left, right in zip(hashes[::2], hashes[1::2],
-                                                                                  strict=True)]
-    return hashes[0]
 
 
 def encode_index(index: int) -> str:
@@ -69,20 +58,13 @@ def store_filled_tiles(old_size: int, new_leaves: list[bytes]) -> None:
     """Stores every tile the leaves appended after `old_size` filled, at every level.
 
     Call in the transaction that appends the leaves, after their events are inserted."""
-    new = new_leaves
-    low, high = old_size, old_size + len(new_leaves)  # entry counts at this level, before and after
-    level = 0
-    while low // WIDTH < high // WIDTH:
-        rows, roots = [], []
-        for index in range(low // WIDTH, high // WIDTH):
-            start = index * WIDTH
-            entries = _read_entries(level, start, low) if start < low else []
-            entries += new[max(start, low) - low : start + WIDTH - low]
-            root = perfect_root(entries)
-            rows.append(AuditTile(level=level, index=index, hashes=b"".join(entries), root=root))
-            roots.append(root)
-        AuditTile.objects.bulk_create(rows)
-        new, low, high, level = roots, low // WIDTH, high // WIDTH, level + 1
+    store_tiles(filled_tiles(old_size, new_leaves, read_entries))
+
+
+def store_tiles(tiles) -> None:
+    if tiles:
+        AuditTile.objects.bulk_create([AuditTile(level=t.level, index=t.index, hashes=t.hashes, root=t.root)
+                                       for t in tiles])
 
 
 def rebuild_tiles() -> int:
@@ -99,7 +81,7 @@ def rebuild_tiles() -> int:
 # -- reads ------------------------------------------------------------------------------------------
 
 
-def _read_entries(level: int, start: int, end: int) -> list[bytes]:
+def read_entries(level: int, start: int, end: int) -> list[bytes]:
     """Entries [start, end) of a level: leaf hashes at level 0, roots of full tiles below above it."""
     if end <= start:
         return []
@@ -146,7 +128,7 @@ class TileReader:
                 entries = [data[i : i + 32] for i in range(0, len(data), 32)]
                 self._tiles[(level, index)] = entries
                 return entries[:width]
-        entries = _read_entries(level, index * WIDTH, index * WIDTH + min(have, WIDTH))
+        entries = read_entries(level, index * WIDTH, index * WIDTH + min(have, WIDTH))
         self._tiles[(level, index)] = entries
         return entries[:width]
 

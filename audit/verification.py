@@ -1,9 +1,10 @@
-"""audit_verify: recompute every hash and root and check every signature, naming the first bad event.
+"""audit_verify: recompute every hash, MAC and root and check every signature, naming every problem.
 
 Reads raw rows in chunks (no model instances), so it runs at a steady rate with flat
 memory on logs of any size. Each chunk is first checked as a whole, with list operations
-that run in C; only a chunk with a problem is walked event by event, to name the first bad
-seq and why.
+that run in C; only a chunk with a problem is walked event by event, to name each bad seq
+and why. Both formats are verified: entries (v 3, no position inside) and the chained events
+written before them (v 2), each under the MAC label of its format (audit.canonical).
 """
 
 import hashlib
@@ -20,10 +21,11 @@ from django.db import DatabaseError, connection, transaction
 
 from audit import canonical, tiles
 from audit.canonical import GENESIS_HASH
-from audit.keys import event_macs, mac_key
+from audit.keys import mac_key
 from audit.merkle import CompactRange
-from audit.models import AuditCheckpoint, AuditCosignature
+from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditSetAside
 from audit.notes import Checkpoint, NoteError, checkpoint_body, open_checkpoint, open_cosignatures
+from audit.outbox import ACKNOWLEDGED_ACTION, SET_ASIDE_ACTION
 from audit.selectors import audit_head, audit_witnesses
 from core import signing
 
@@ -36,8 +38,7 @@ _PLAIN = tuple((_COLUMNS.index(name), name) for name in (
     "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id", "purpose", "outcome",
     "request_id", "prev_hash", "event_id",
 ))
-_CANONICAL_KEYS = {"action", "actor_id", "actor_kind", "details", "event_id", "object_id", "object_type", "outcome",
-                   "prev_hash", "purpose", "request_id", "seq", "subject_id", "time", "v"}
+_ENTRY_PLAIN = tuple((index, name) for index, name in _PLAIN if name != "prev_hash")
 # Rows per chunk. Smaller chunks stay in the CPU's caches: on the benchmark machine 1,000 verified
 # ~200k events/s on SQLite and PostgreSQL where 5,000 gave ~160k and 20,000 ~100k (PostgreSQL).
 _CHUNK = 1000
@@ -58,12 +59,32 @@ class VerifyReport:
     witnessed: int = 0
     # Problems found by the cross-checks other apps register (register_check), by check name.
     cross_checks: dict[str, list[str]] = field(default_factory=dict)
+    # Every problem found, in the order found: {"kind", "seq", "message"}. `problem` and
+    # `first_bad_seq` are the first one's.
+    problems: list[dict] = field(default_factory=list)
+    # Entries integration set aside that no operator has acknowledged yet (audit_acknowledge).
+    unacknowledged: list[int] = field(default_factory=list)
 
-    def fail(self, seq: int | None, problem: str) -> "VerifyReport":
+    def fail(self, seq: int | None, problem: str, kind: str = "trail") -> "VerifyReport":
+        if self.ok:
+            self.first_bad_seq = seq
+            self.problem = problem
         self.ok = False
-        self.first_bad_seq = seq
-        self.problem = problem
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append({"kind": kind, "seq": seq, "message": problem})
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append({"kind": "trail", "seq": None,
+                                  "message": f"more than {MAX_PROBLEMS} problems; the rest are not listed"})
         return self
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "events": self.events, "checkpoints": self.checkpoints, "witnessed": self.witnessed,
+                "root_hash": self.root_hash, "problems": self.problems, "forged_seqs": self.forged_seqs,
+                "unacknowledged_set_aside": self.unacknowledged, "cross_checks": self.cross_checks,
+                "notes": self.notes}
+
+
+MAX_PROBLEMS = 1000
 
 
 def _time_text(value) -> str:
@@ -89,17 +110,20 @@ def _compare_columns(row, body: bytes, time_text: str) -> str:
         return "its canonical bytes are not JSON"
     if not isinstance(event, dict):
         return "its canonical bytes are not a JSON object"
-    if event.get("seq") != row[0]:
+    entry = canonical.is_entry(body)
+    if not entry and event.get("seq") != row[0]:
         return f"its canonical bytes say seq {event.get('seq')} (moved)"
-    for index, name in _PLAIN:
+    for index, name in _ENTRY_PLAIN if entry else _PLAIN:
         if row[index] != event.get(name):
             return f"column {name} differs from the canonical bytes"
     if time_text != event.get("time"):
         return "column time differs from the canonical bytes"
     if _details(row[11]) != event.get("details"):
         return "column details differs from the canonical bytes"
-    if set(event) != _CANONICAL_KEYS or event["v"] != canonical.CANONICAL_VERSION:
-        return f"its canonical bytes do not hold exactly the event's fields, version {canonical.CANONICAL_VERSION}"
+    keys, version = ((canonical.ENTRY_KEYS, canonical.ENTRY_VERSION) if entry
+                     else (canonical.CHAINED_KEYS, canonical.CHAINED_VERSION))
+    if set(event) != keys or event["v"] != version:
+        return f"its canonical bytes do not hold exactly the event's fields, version {version}"
     return ""
 
 
@@ -122,7 +146,7 @@ def _generic_rows(max_seq: int):
     or details stored in another JSON spelling) goes through the field-by-field comparison,
     which names the difference."""
     sql = f"SELECT {', '.join(_COLUMNS)} FROM audit_auditevent WHERE seq <= %s ORDER BY seq"  # noqa: S608
-    encode_parts = canonical.encode_parts
+    encode_parts, entry_parts = canonical.encode_parts, canonical.entry_parts
     last_time = last_time_text = None
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, [max_seq])
@@ -137,12 +161,19 @@ def _generic_rows(max_seq: int):
                 rebuilt = None
                 if isinstance(details, str):
                     try:
-                        rebuilt = encode_parts(
-                            action=action, actor_id=actor_id, actor_kind=actor_kind, details_json=details.encode(),
-                            event_id=event_id, object_id=object_id, object_type=object_type, outcome=outcome,
-                            prev_hash=prev_hash, purpose=purpose, request_id=request_id, seq=seq, subject_id=subject_id,
-                            time=last_time_text,
-                        )
+                        if canonical.is_entry(body):
+                            rebuilt = entry_parts(
+                                action=action, actor_id=actor_id, actor_kind=actor_kind, details_json=details.encode(),
+                                event_id=event_id, object_id=object_id, object_type=object_type, outcome=outcome,
+                                purpose=purpose, request_id=request_id, subject_id=subject_id, time=last_time_text,
+                            )
+                        else:
+                            rebuilt = encode_parts(
+                                action=action, actor_id=actor_id, actor_kind=actor_kind, details_json=details.encode(),
+                                event_id=event_id, object_id=object_id, object_type=object_type, outcome=outcome,
+                                prev_hash=prev_hash, purpose=purpose, request_id=request_id, seq=seq,
+                                subject_id=subject_id, time=last_time_text,
+                            )
                     except (TypeError, AttributeError):
                         rebuilt = None
                 if rebuilt != body and (problem := _compare_columns(row, body, last_time_text)):
@@ -169,13 +200,20 @@ _SQLITE_VALUES = {
 
 
 def _sqlite_check_sql() -> str:
+    """True when a row's columns, written out in its format's layout, are its canonical bytes."""
+    return f"({_sqlite_layout_sql(entry=True)} OR {_sqlite_layout_sql(entry=False)})"
+
+
+def _sqlite_layout_sql(*, entry: bool) -> str:
     """The expression that is true when a row's columns, written out in the canonical layout, are
     its canonical bytes. Every "%" is doubled twice: once for printf(), once more for Django's
     SQLite cursor (which turns "%%" into "%", and a lone "%s" into a parameter)."""
     names = ("action", "actor_id", "actor_kind", "event_id", "object_id", "object_type", "outcome", "prev_hash",
              "purpose", "request_id", "seq", "subject_id", "time")
+    if entry:
+        names = tuple(name for name in names if name not in ("prev_hash", "seq"))
     marks = {name: f"\x00{name}\x00" for name in names}
-    head, tail = canonical.encode_edges(**marks)
+    head, tail = (canonical.entry_edges if entry else canonical.encode_edges)(**marks)
     template = (head + b"\x00details\x00" + tail).decode().replace("%", "%%%%").replace("'", "''")
     args = [_SQLITE_VALUES.get(piece, piece) for piece in template.split("\x00")[1::2]]
     for name in (*names, "details"):
@@ -227,21 +265,30 @@ _EMPTY_HEAD, _EMPTY_TAIL = canonical.encode_edges(
     action="", actor_id="", actor_kind="", event_id="", object_id="", object_type="", outcome="", prev_hash="",
     purpose="", request_id="", seq="", subject_id="", time="",
 )
-_HEAD_BYTES = f"({len(_EMPTY_HEAD)} + octet_length(action) + octet_length(actor_id) + octet_length(actor_kind))"
-_TAIL_BYTES = (
-    f"({len(_EMPTY_TAIL)} + octet_length(event_id) + octet_length(object_id) + octet_length(object_type)"
-    " + octet_length(outcome)"
-    " + octet_length(prev_hash) + octet_length(purpose) + octet_length(request_id) + octet_length(seq::text)"
-    " + octet_length(subject) + octet_length(t))"
+_, _EMPTY_ENTRY_TAIL = canonical.entry_edges(
+    action="", actor_id="", actor_kind="", event_id="", object_id="", object_type="", outcome="", purpose="",
+    request_id="", subject_id="", time="",
 )
+_HEAD_BYTES = f"({len(_EMPTY_HEAD)} + octet_length(action) + octet_length(actor_id) + octet_length(actor_kind))"
+_ENTRY_TAIL_BYTES = (
+    "(octet_length(event_id) + octet_length(object_id) + octet_length(object_type) + octet_length(outcome)"
+    " + octet_length(purpose) + octet_length(request_id) + octet_length(subject) + octet_length(t))"
+)
+_TAIL_BYTES = (
+    f"(CASE WHEN is_entry THEN {len(_EMPTY_ENTRY_TAIL)} + {_ENTRY_TAIL_BYTES} "
+    f"ELSE {len(_EMPTY_TAIL)} + {_ENTRY_TAIL_BYTES} + octet_length(prev_hash) + octet_length(seq::text) END)"
+)
+_ENTRY_END = "\\x" + b',"v":3}'.hex()
 _PG_SQL = f"""
 SELECT seq, canonical, prev_hash, hash, mac, event_id, action, actor_id, actor_kind, object_id, object_type, outcome,
        purpose, request_id, subject, t,
        COALESCE(convert_from(substring(canonical FROM {_HEAD_BYTES} + 1
                                        FOR octet_length(canonical) - {_HEAD_BYTES} - {_TAIL_BYTES}), 'UTF8')::jsonb
-                = details, false)
+                = details, false),
+       is_entry
 FROM (SELECT *, COALESCE(subject_id::text, 'null') AS subject,
-             to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t
+             to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t,
+             substring(canonical FROM octet_length(canonical) - 6) = '{_ENTRY_END}'::bytea AS is_entry
       FROM audit_auditevent WHERE seq <= %s ORDER BY seq OFFSET 0) AS e
 ORDER BY seq
 """  # noqa: S608 (constants only)
@@ -256,17 +303,22 @@ def _format_template(edge: bytes, fields: dict[str, str]) -> str:
     return text
 
 
-def _edge_templates() -> tuple[str, str]:
+def _edge_templates() -> tuple[str, str, str]:
     head_fields = ("action", "actor_id", "actor_kind")
     tail_fields = ("event_id", "object_id", "object_type", "outcome", "prev_hash", "purpose", "request_id", "seq",
                    "subject_id", "time")
     marks = {name: f"\x00{name}\x00" for name in head_fields + tail_fields}
     head, tail = canonical.encode_edges(**marks)
+    entry_marks = {name: mark for name, mark in marks.items() if name not in ("prev_hash", "seq")}
+    _, entry_tail = canonical.entry_edges(**entry_marks)
+    # The entry template takes the same arguments as the chained one and leaves prev_hash and seq out.
+    entry_fields = {name: (marks[name] if name in entry_marks else f"\x00unused-{name}\x00") for name in tail_fields}
     return (_format_template(head, {name: marks[name] for name in head_fields}),
-            _format_template(tail, {name: marks[name] for name in tail_fields}))
+            _format_template(tail, {name: marks[name] for name in tail_fields}),
+            _format_template(entry_tail, entry_fields))
 
 
-_HEAD_TEXT, _TAIL_TEXT = _edge_templates()
+_HEAD_TEXT, _TAIL_TEXT, _ENTRY_TAIL_TEXT = _edge_templates()
 
 
 class _ColumnsDisagree(Exception):
@@ -275,10 +327,16 @@ class _ColumnsDisagree(Exception):
 
 def _pg_chunk(rows: list[tuple]) -> _Chunk:
     (seqs, bodies, prev_hashes, hashes, macs, event_ids, actions, actor_ids, actor_kinds, object_ids, object_types,
-     outcomes, purposes, request_ids, subjects, times, details_ok) = map(list, zip(*rows, strict=True))
+     outcomes, purposes, request_ids, subjects, times, details_ok, entries) = map(list, zip(*rows, strict=True))
     heads = map(str.encode, map(_HEAD_TEXT.format, actions, actor_ids, actor_kinds))
-    tails = map(str.encode, map(_TAIL_TEXT.format, event_ids, object_ids, object_types, outcomes, prev_hashes, purposes,
-                                request_ids, seqs, subjects, times))
+    columns = (event_ids, object_ids, object_types, outcomes, prev_hashes, purposes, request_ids, seqs, subjects, times)
+    if all(entries):
+        tails = map(str.encode, map(_ENTRY_TAIL_TEXT.format, *columns))
+    elif not any(entries):
+        tails = map(str.encode, map(_TAIL_TEXT.format, *columns))
+    else:
+        tails = [(_ENTRY_TAIL_TEXT if entry else _TAIL_TEXT).format(*values).encode()
+                 for entry, *values in zip(entries, *columns, strict=True)]
     # (The slice between head and tail is not empty: PostgreSQL refuses the query otherwise.)
     if not (all(details_ok) and all(map(bytes.startswith, bodies, heads)) and all(map(bytes.endswith, bodies, tails))):
         raise _ColumnsDisagree
@@ -338,16 +396,37 @@ def _run_cross_checks(report: VerifyReport) -> VerifyReport:
             problems = [f"the check could not run: {type(exc).__name__}: {exc}"]
         if problems:
             report.cross_checks[name] = problems
-            if report.ok:
-                report.fail(None, f"{name}: {problems[0]}")
+            for problem in problems:
+                report.fail(None, f"{name}: {problem}", kind=f"cross-check: {name}")
     return report
 
 
+def _set_aside_problems(report: VerifyReport, head_size: int) -> None:
+    """Each entry integration set aside, until an operator acknowledges it (audit_acknowledge). The
+    alarm events are in the trail, so a set-aside row deleted with the guards dropped is still named."""
+    acknowledged, alarmed = set(), set()
+    # Model instances: only genuine events (MAC verified) count, and only those the head covers.
+    for event in AuditEvent.objects.filter(action__in=[ACKNOWLEDGED_ACTION, SET_ASIDE_ACTION],
+                                           object_type="audit_set_aside", seq__lte=head_size):
+        if event.object_id.isdigit():
+            (acknowledged if event.action == ACKNOWLEDGED_ACTION else alarmed).add(int(event.object_id))
+    reasons = dict(AuditSetAside.objects.values_list("id", "reason"))
+    for set_aside_id in sorted(set(reasons) | alarmed):
+        if set_aside_id in acknowledged:
+            continue
+        report.unacknowledged.append(set_aside_id)
+        reason = reasons.get(set_aside_id)
+        what = f"({reason})" if reason else "(its row is gone from audit_auditsetaside)"
+        report.fail(None, f"entry set aside #{set_aside_id} {what} is not acknowledged: integration refused an "
+                          f"entry the service did not write; see it, then run manage.py audit_acknowledge "
+                          f"{set_aside_id}", kind="set_aside")
+
+
 def _witnessed(report: VerifyReport, head_size: int, public_key, origin: str,
-               extra_notes: Iterable[str]) -> list[Checkpoint] | None:
+               extra_notes: Iterable[str]) -> list[Checkpoint]:
     """The checkpoints witnesses vouched for: stored cosignatures by configured witnesses (each one
-    verified) and notes kept outside the database (a witness's state) signed by this log. None
-    (and the report failed) when one does not verify or claims more events than the trail holds."""
+    verified) and notes kept outside the database (a witness's state) signed by this log. One that
+    does not verify, or claims more events than the trail holds, is a problem (and left out)."""
     witnesses = {witness.name: witness for witness in audit_witnesses()}
     found: list[Checkpoint] = []
     for cosig in AuditCosignature.objects.order_by("tree_size"):
@@ -361,36 +440,36 @@ def _witnessed(report: VerifyReport, head_size: int, public_key, origin: str,
             if not open_cosignatures(note, [witness]):
                 raise NoteError("it is not by that witness's key")
         except NoteError as exc:
-            report.fail(cosig.tree_size, f"the cosignature by {cosig.witness} at {cosig.tree_size}: {exc}")
-            return None
+            report.fail(cosig.tree_size, f"the cosignature by {cosig.witness} at {cosig.tree_size}: {exc}",
+                        kind="witness")
+            continue
         found.append(checkpoint)
     for note in extra_notes:
         try:
             found.append(open_checkpoint(note, public_key=public_key, key_name=origin))
         except NoteError as exc:
-            report.fail(None, f"a witnessed checkpoint given to the verifier: {exc}")
-            return None
+            report.fail(None, f"a witnessed checkpoint given to the verifier: {exc}", kind="witness")
     report.witnessed = len(found)
     beyond = max((cp.tree_size for cp in found), default=0)
     if beyond > head_size:
         report.fail(head_size + 1, f"the trail does not extend the witnessed checkpoint at {beyond}: it holds "
-                                   f"{head_size} events (the tail was removed or rolled back)")
-        return None
-    return found
+                                   f"{head_size} events (the tail was removed or rolled back)", kind="witness")
+    return [cp for cp in found if cp.tree_size <= head_size]
 
 
 def audit_verify(*, progress: Callable[[int], None] | None = None,
                  witnessed_notes: Iterable[str] = ()) -> VerifyReport:
     """Checks the whole trail against its signed and witnessed checkpoints (the stored cosignatures,
-    and `witnessed_notes` kept outside the database, e.g. a witness's last checkpoint), then the
-    cross-checks registered by other apps. Stops the chain walk at the first problem and names its seq."""
+    and `witnessed_notes` kept outside the database, e.g. a witness's last checkpoint), the entries
+    integration set aside, then the cross-checks registered by other apps. Names every problem."""
     report = _verify_chain(progress, list(witnessed_notes))
-    beyond = _rows_beyond_head(audit_head().size)
-    if beyond:
-        report.forged_seqs.extend(beyond)
-        if report.ok:
-            report.fail(beyond[0], f"seq {beyond[0]} lies beyond the chain head: the service did not append it "
-                                   f"(forged rows: {', '.join(map(str, beyond))})")
+    head_size = audit_head().size
+    beyond = _rows_beyond_head(head_size)
+    for seq in beyond:
+        report.forged_seqs.append(seq)
+        report.fail(seq, f"seq {seq} lies beyond the chain head: the service did not integrate it (forged)",
+                    kind="forged")
+    _set_aside_problems(report, head_size)
     return _run_cross_checks(report)
 
 
@@ -400,27 +479,30 @@ def _verify_chain(progress, witnessed_notes: list[str]) -> VerifyReport:
     origin = settings.AUDIT_CHECKPOINT_ORIGIN
     public_key = signing.public_key("AUDIT_SIGNING_KEY")
 
-    checkpoints = list(AuditCheckpoint.objects.filter(tree_size__lte=head.size).order_by("tree_size"))
-    beyond = AuditCheckpoint.objects.filter(tree_size__gt=head.size).order_by("tree_size").first()
-    if beyond is not None:
-        return report.fail(beyond.tree_size, f"a checkpoint claims {beyond.tree_size} events; the head has {head.size}")
+    checkpoints = list(AuditCheckpoint.objects.order_by("tree_size"))
     opened = []
     for cp in checkpoints:
+        if cp.tree_size > head.size:
+            report.fail(cp.tree_size, f"a checkpoint claims {cp.tree_size} events; the head has {head.size}",
+                        kind="checkpoint")
+            continue
         try:
             parsed = open_checkpoint(cp.note, public_key=public_key, key_name=origin)
         except NoteError as exc:
-            return report.fail(cp.tree_size, f"checkpoint at {cp.tree_size}: {exc}")
+            report.fail(cp.tree_size, f"checkpoint at {cp.tree_size}: {exc}", kind="checkpoint")
+            continue
         if parsed.tree_size != cp.tree_size or parsed.root_hash.hex() != cp.root_hash or parsed.origin != origin:
-            return report.fail(cp.tree_size, f"checkpoint at {cp.tree_size}: its columns differ from its signed note")
+            report.fail(cp.tree_size, f"checkpoint at {cp.tree_size}: its columns differ from its signed note",
+                        kind="checkpoint")
+            continue
         opened.append(parsed)
     witnessed = _witnessed(report, head.size, public_key, origin, witnessed_notes)
-    if witnessed is None:
-        return report
     opened = sorted(opened + witnessed, key=lambda cp: cp.tree_size)
     stored_tiles = _stored_tiles(head.size)
     fast = {"postgresql": _pg_rows, "sqlite": _sqlite_rows}.get(connection.vendor)
     if fast is not None:
         reported = 0
+        saved = (report.ok, report.first_bad_seq, report.problem, len(report.problems), len(report.forged_seqs))
 
         def counted(count: int) -> None:
             nonlocal reported
@@ -434,14 +516,17 @@ def _verify_chain(progress, witnessed_notes: list[str]) -> VerifyReport:
                     with closing(fast(head.size)) as chunks:
                         report = _walk(report, chunks, head, opened, counted, stored_tiles)
                     # Verification only reads. Rolling back undoes enable_sort, and ends cleanly a
-                    # transaction whose stream psycopg cancelled because the walk stopped at a problem.
+                    # transaction whose stream psycopg cancelled.
                     transaction.set_rollback(True)
             else:  # no transaction: on SQLite it would take the write lock (IMMEDIATE) for the whole walk
                 with closing(fast(head.size)) as chunks:
                     report = _walk(report, chunks, head, opened, counted, stored_tiles)
             return report
         except (DatabaseError, _ColumnsDisagree):  # the slower path names the event and what is wrong with it
-            report = VerifyReport(witnessed=report.witnessed)
+            report.ok, report.first_bad_seq, report.problem = saved[:3]
+            del report.problems[saved[3]:]
+            del report.forged_seqs[saved[4]:]
+            report.checkpoints = report.events = 0
             if progress and reported:
                 progress(-reported)  # the slower path counts again from the start
     with closing(_generic_rows(head.size)) as chunks:
@@ -496,16 +581,17 @@ class _TreeWalk:
         tree.extend(self.pending)
         return tree
 
-    def fold(self, upto: int) -> tuple[int, str] | None:
-        """Hashes and checks the full tiles that end at or before leaf `upto`; (seq, problem) on a mismatch."""
+    def fold(self, upto: int) -> list[tuple[int, str]]:
+        """Hashes and checks the full tiles that end at or before leaf `upto`; (seq, problem) of each mismatch."""
         width = self.width
+        problems = []
         while len(self.pending) >= width and self.tree.size + width <= upto:
             group = self.pending[:width]
             del self.pending[:width]
             root = tiles.perfect_root(group)
             problem = self._check(0, self.tree.size // width, group, root)
             if problem:
-                return problem
+                problems.append(problem)
             self.tree.append_subtree(self.height, root)
             level, entry = 1, root
             while True:
@@ -519,10 +605,10 @@ class _TreeWalk:
                 index = (self.tree.size >> (self.height * (level + 1))) - 1
                 problem = self._check(level, index, entries, entry)
                 if problem:
-                    return problem
+                    problems.append(problem)
                 entries.clear()
                 level += 1
-        return None
+        return problems
 
     def _check(self, level: int, index: int, entries: list[bytes], root: bytes) -> tuple[int, str] | None:
         stored = self.stored.get((level, index))
@@ -541,70 +627,68 @@ def _walk(report: VerifyReport, chunks, head, opened: list, progress, stored_til
     walk = _TreeWalk(stored_tiles)  # walk.size is also the number of events verified so far
     sha256 = hashlib.sha256
     prev = GENESIS_HASH
+    expected = 1  # the next seq
     key = mac_key()
 
-    def add(leaves: list[bytes]) -> VerifyReport | None:
+    def add(leaves: list[bytes]) -> None:
         """Adds the leaves to the tree, checking the signed checkpoints they reach and the tiles they fill."""
         nonlocal next_cp
         walk.pending += leaves
         while next_cp is not None and next_cp.tree_size <= walk.size:
-            problem = walk.fold(next_cp.tree_size)
-            if problem:
-                return report.fail(*problem)
+            for problem in walk.fold(next_cp.tree_size):
+                report.fail(*problem, kind="tile")
             if walk.root_at(next_cp.tree_size) != next_cp.root_hash:
-                return report.fail(next_cp.tree_size, f"the signed checkpoint at {next_cp.tree_size} does not "
-                                                      f"match the events up to it")
-            report.checkpoints += 1
+                report.fail(next_cp.tree_size, f"the signed checkpoint at {next_cp.tree_size} does not "
+                                               f"match the events up to it", kind="checkpoint")
+            else:
+                report.checkpoints += 1
             next_cp = next(pending, None)
-        problem = walk.fold(walk.size)
-        return report.fail(*problem) if problem else None
+        for problem in walk.fold(walk.size):
+            report.fail(*problem, kind="tile")
 
     for chunk in chunks:
         leaves = [sha256(b"\x00" + body).digest() for body in chunk.bodies]
         count = len(leaves)
-        size = walk.size
-        # The whole chunk at once: the same checks as the loop below, as list comparisons.
+        # The whole chunk at once: the same checks as the loop below, as list operations.
+        macs = canonical.stored_macs(chunk.bodies, leaves, key)
         if (not chunk.problems
-                and chunk.seqs == list(range(size + 1, size + count + 1))
+                and chunk.seqs == list(range(expected, expected + count))
                 and list(map(bytes.hex, leaves)) == chunk.hashes
-                and event_macs(leaves, key) == chunk.macs
+                and macs == chunk.macs
                 and chunk.prev_hashes[:1] == [prev] and chunk.prev_hashes[1:] == chunk.hashes[:-1]):
-            if add(leaves):
-                return report
+            add(leaves)
             prev = chunk.hashes[-1]
+            expected += count
         else:
-            # Something in this chunk is wrong: go event by event to name the first problem.
-            macs = event_macs(leaves, key)
+            # Something in this chunk is wrong: go event by event to name each problem.
             for index, (seq, leaf, prev_hash, leaf_hex, mac, stored_mac) in enumerate(
                     zip(chunk.seqs, leaves, chunk.prev_hashes, chunk.hashes, macs, chunk.macs, strict=True)):
-                expected = walk.size + 1
                 if seq != expected:
-                    return report.fail(expected, f"seq {expected} is missing (the next event is seq {seq})")
+                    report.fail(expected, f"seq {expected} is missing (the next event is seq {seq})")
                 if leaf.hex() != leaf_hex:
-                    return report.fail(seq, f"seq {seq}: its hash does not match its canonical bytes")
+                    report.fail(seq, f"seq {seq}: its hash does not match its canonical bytes")
                 if prev_hash != prev:
-                    return report.fail(seq, f"seq {seq}: prev_hash does not match the hash of seq {seq - 1} "
-                                            f"(one of them was altered)")
+                    report.fail(seq, f"seq {seq}: prev_hash does not match the hash of the event before it "
+                                     f"(one of them was altered)")
                 if not stored_mac or not compare_digest(mac, stored_mac):
                     report.forged_seqs.append(seq)
-                    return report.fail(seq, f"seq {seq}: its MAC does not verify: the row was not written by the "
-                                            f"service (forged)")
-                if index in chunk.problems:
-                    return report.fail(seq, f"seq {seq}: {chunk.problems[index]}")
-                if add([leaf]):
-                    return report
-                prev = leaf_hex
+                    report.fail(seq, f"seq {seq}: its MAC does not verify: the row was not written by the "
+                                     f"service (forged)", kind="forged")
+                elif index in chunk.problems:
+                    report.fail(seq, f"seq {seq}: {chunk.problems[index]}")
+                add([leaf])
+                prev, expected = leaf_hex, seq + 1
         report.events = walk.size
         if progress:
             progress(count)
 
     size = walk.size
-    if size != head.size:
-        return report.fail(size + 1, f"seq {size + 1} is missing: the head says there are {head.size} events")
-    if head.last_hash != prev:
-        return report.fail(size, f"seq {size}: the chain head's hash does not match the last event")
+    if expected - 1 != head.size:
+        report.fail(expected, f"seq {expected} is missing: the head says there are {head.size} events")
+    if size and head.last_hash != prev:
+        report.fail(size, f"seq {size}: the chain head's hash does not match the last event", kind="head")
     tree = walk.whole()
     if bytes(head.compact_range) != tree.to_bytes():
-        return report.fail(size, "the chain head's Merkle state does not match the events")
+        report.fail(size, "the chain head's Merkle state does not match the events", kind="head")
     report.root_hash = tree.root().hex()
     return report

@@ -242,7 +242,7 @@ def _stored_rows(limit: int, offset: int = 0) -> list[list]:
     """Rows exactly as the audited appends stored them (the baseline inserts the same bytes)."""
     from django.db import connection
 
-    from audit.services import _EVENT_FIELDS
+    from audit.outbox import _EVENT_FIELDS
 
     columns = ", ".join(connection.ops.quote_name(f.column) for f in _EVENT_FIELDS)
     with connection.cursor() as cursor:
@@ -254,7 +254,7 @@ def _stored_rows(limit: int, offset: int = 0) -> list[list]:
 def _plain_insert(rows: list[list]) -> None:
     from django.db import connection
 
-    from audit.services import _EVENT_FIELDS
+    from audit.outbox import _EVENT_FIELDS
 
     columns = ", ".join(connection.ops.quote_name(f.column) for f in _EVENT_FIELDS)
     with connection.cursor() as cursor:
@@ -320,7 +320,7 @@ def bench_append_python(n: int) -> dict:
     from django.utils import timezone
 
     from audit import canonical
-    from audit.keys import event_macs, mac_key
+    from audit.keys import mac_key
     from audit.services import _validated
 
     batches = [_events(min(BATCH, n - i), i) for i in range(0, n, BATCH)]
@@ -329,13 +329,9 @@ def bench_append_python(n: int) -> dict:
     with Timer() as timer:
         for batch in batches:
             time_text = canonical.format_time(timezone.now())
-            prev, leaves = canonical.GENESIS_HASH, []
-            for seq, event in enumerate(batch, start=1):
-                leaf = sha256(b"\x00" + canonical.encode(_validated(event), seq=seq, time=time_text,
-                                                          prev_hash=prev)).digest()
-                prev = leaf.hex()
-                leaves.append(leaf)
-            event_macs(leaves, key)
+            leaves = [sha256(b"\x00" + canonical.encode_entry(_validated(event), time=time_text)).digest()
+                      for event in batch]
+            canonical.macs(leaves, key)
     return timer.rate(n)
 
 
@@ -347,7 +343,8 @@ def bench_verify_python() -> dict:
 
     from django.db import connection
 
-    from audit.keys import event_macs, mac_key
+    from audit import canonical
+    from audit.keys import mac_key
 
     key = mac_key()
     sha256 = hashlib.sha256
@@ -357,7 +354,7 @@ def bench_verify_python() -> dict:
         while rows := cursor.fetchmany(1000):
             leaves = [sha256(b"\x00" + row[1]).digest() for row in rows]
             if (list(map(bytes.hex, leaves)) != [row[3] for row in rows]
-                    or event_macs(leaves, key) != [row[4] for row in rows]):
+                    or canonical.stored_macs([row[1] for row in rows], leaves, key) != [row[4] for row in rows]):
                 raise SystemExit("the trail does not verify")
             count += len(rows)
     return timer.rate(count)
@@ -365,20 +362,21 @@ def bench_verify_python() -> dict:
 
 def _fill(n: int, batch: int = 10_000) -> None:
     """Appends n events quickly, for the proofs (untimed): the appends' own integration step
-    (audit.services._integrate: canonical bytes, hashes, MACs, rows, tiles, checkpoints every N, the
+    (audit.outbox.integrate_inline: entries, hashes, MACs, verification, rows, tiles, checkpoints every N, the
     head), called with the events validated beforehand, in batches of 10,000, straight into the trail
     (no outbox on PostgreSQL, which would write every event twice). The trail is the one appends
     build; only the per-call work around it is skipped. A million events take a minute or two."""
     from django.db import transaction
     from django.utils import timezone
 
-    from audit.services import _integrate, _validated
+    from audit import outbox
+    from audit.services import _validated
 
     for i in range(0, n, batch):
         now = timezone.now()
-        items = [(_validated(event), now) for event in _events(min(batch, n - i), i)]
+        prepared = [_validated(event) for event in _events(min(batch, n - i), i)]
         with transaction.atomic():
-            _integrate(items)
+            outbox.integrate_inline(prepared, now)
         if i and i % 100_000 == 0:
             print(f"  proofs: {i:,} of {n:,} events appended", file=sys.stderr)
 
@@ -421,10 +419,10 @@ def bench_writers(writers: int, seconds: float) -> dict:
     integrate = outbox.integrate_pending
 
     def measured(*args, **kwargs):
-        events, refused = integrate(*args, **kwargs)
+        events = integrate(*args, **kwargs)
         now = timezone.now()
         lags.extend((now - event.time).total_seconds() for event in events)
-        return events, refused
+        return events
 
     outbox.integrate_pending = measured
     counts = [0] * writers

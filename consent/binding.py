@@ -62,8 +62,10 @@ def _newest(event, trail_seq) -> bool:
     """The event is the trail's newest consent event for its holder and purpose: it sits at the
     seq the trail's newest one has (read with the state, see audit_newest), or it is still
     pending (its seq comes later, so it is newer than every integrated one: a holder's consent
-    events are written one at a time, under the account's lock)."""
-    return trail_seq is not _UNKNOWN and (event.seq is None or event.seq == trail_seq)
+    events are written one at a time, under the account's lock). Or it was pending when the trail
+    was read and the sequencer integrated it before it was fetched: then its seq is past the newest
+    the trail had (none, or an older one). An older event (a state pointed back) never is.)"""
+    return trail_seq is not _UNKNOWN and (event.seq is None or trail_seq is None or event.seq >= trail_seq)
 
 
 def integrated(state: ConsentState) -> bool:

@@ -103,7 +103,9 @@ class ConsentState(models.Model):
     """The newest ledger entry of one holder for one purpose, kept in the entry's own transaction.
 
     A copy for fast reads, never a source of its own: it is written only next to the
-    ledger entry it names, and every field is the entry's.
+    ledger entry it names, and every field is the entry's (the database refuses any other
+    write, consent.guards). What it says counts only when it names the trail's newest genuine
+    consent event for the holder and purpose (consent.binding.states_bound).
     """
 
     subject = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

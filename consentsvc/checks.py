@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 WEAK_SECRET_MARKERS = ("django-insecure", "changeme", "secret")
 
@@ -34,3 +34,21 @@ def check_signing_keys(app_configs, **kwargs):
                     )
                 )
     return errors
+
+
+@register(Tags.security, deploy=True)
+def check_forwarded_proto_trust(app_configs, **kwargs):
+    """X-Forwarded-Proto is believed only from TRUSTED_PROXIES (consentsvc.middleware): with none set,
+    a site behind a proxy that ends TLS would see every request as plain HTTP and redirect it forever."""
+    proxies = settings.TRUSTED_PROXIES_PARSED
+    if (getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and settings.SECURE_SSL_REDIRECT
+            and not (proxies.count or proxies.networks)):
+        return [
+            Warning(
+                "SECURE_SSL_REDIRECT is on but TRUSTED_PROXIES is empty, so X-Forwarded-Proto is ignored: "
+                "behind a proxy that ends TLS, every request is redirected to HTTPS again.",
+                hint="Set TRUSTED_PROXIES to the proxies' count or networks (or serve TLS in gunicorn itself).",
+                id="consentsvc.W001",
+            )
+        ]
+    return []

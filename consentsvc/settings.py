@@ -358,11 +358,12 @@ AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", 10, minimum=1)
 # Witnesses whose cosignatures the audit trail accepts (C2SP tlog-cosignature), as note verifier
 # keys <name>+<key id>+<base64(0x04 || Ed25519 public key)>, comma or newline separated.
 AUDIT_WITNESSES = envlist("AUDIT_WITNESSES")
-# How audit events get their seq on PostgreSQL: "outbox" (requests write to an outbox without a
-# shared lock; a sequencer integrates them in batches after commit) or "inline" (under the chain
-# head's lock, held to the end of the request's transaction). SQLite is always inline. Tests run
-# inline, so an event is readable in the transaction that wrote it; tests/audit/test_outbox.py
-# runs the outbox.
+# Where audit entries are sequenced and integrated on PostgreSQL (audit.outbox): "outbox" (requests
+# write MAC'd entries to a queue without a shared lock; a sequencer verifies and integrates them in
+# batches after commit) or "inline" (in the request's transaction, under the head's lock, to its
+# end). SQLite is always inline (its writer holds the write lock already). Tests run inline, so an
+# event is readable in the transaction that wrote it; the race tests and tests/audit/test_outbox.py
+# also run the queue.
 AUDIT_SEQUENCER = envstr("AUDIT_SEQUENCER", "inline" if ENVIRONMENT == "test" else "outbox")
 if AUDIT_SEQUENCER not in ("inline", "outbox"):
     raise ImproperlyConfigured(f"AUDIT_SEQUENCER={AUDIT_SEQUENCER!r}: use inline or outbox")

@@ -425,7 +425,55 @@ def recap_video(sources: Sequence[Source], *, size: int | None = None, title: st
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    return buffer.getvalue()
+    return moov_first(buffer.getvalue())
+
+
+_MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
+
+
+def _mp4_boxes(data: bytes, start: int = 0, end: int | None = None):
+    """(type, offset, size) of each box between start and end (32-bit sizes, as a recap has)."""
+    end = len(data) if end is None else end
+    while start + 8 <= end:
+        size = int.from_bytes(data[start : start + 4], "big")
+        if size < 8 or start + size > end:
+            raise ValueError("not a plain MP4 box")
+        yield bytes(data[start + 4 : start + 8]), start, size
+        start += size
+
+
+def _shift_chunk_offsets(moov: bytearray, by: int, start: int = 8, end: int | None = None) -> None:
+    for kind, offset, size in list(_mp4_boxes(moov, start, end if end is not None else len(moov))):
+        if kind in _MP4_CONTAINERS:
+            _shift_chunk_offsets(moov, by, offset + 8, offset + size)
+        elif kind in (b"stco", b"co64"):
+            width = 4 if kind == b"stco" else 8
+            count = int.from_bytes(moov[offset + 12 : offset + 16], "big")
+            for n in range(count):
+                at = offset + 16 + n * width
+                value = int.from_bytes(moov[at : at + width], "big") + by
+                moov[at : at + width] = value.to_bytes(width, "big")  # OverflowError past 4 GiB: kept as it was
+
+
+def moov_first(data: bytes) -> bytes:
+    """The MP4 with its index (moov) before the media (mdat), as qt-faststart does, so a player
+    starts and seeks from the first piece it asks for instead of fetching the file's end first.
+    (FFmpeg's own +faststart rewrites a named file; the recap is made in memory.)"""
+    try:
+        boxes = list(_mp4_boxes(data))
+        kinds = [kind for kind, _, _ in boxes]
+        if b"moov" not in kinds or b"mdat" not in kinds or kinds.index(b"moov") < kinds.index(b"mdat"):
+            return data
+        _, moov_at, moov_size = boxes[kinds.index(b"moov")]
+        if moov_at + moov_size != len(data):
+            return data  # something after the index: leave the file as FFmpeg wrote it
+        moov = bytearray(data[moov_at:])
+        _shift_chunk_offsets(moov, moov_size)
+    except (ValueError, OverflowError):
+        return data
+    _, first_at, first_size = boxes[0]
+    head = first_at + first_size if kinds[0] == b"ftyp" else 0
+    return data[:head] + bytes(moov) + data[head:moov_at]
 
 
 # --------------------------------------------------------------------------- stylised images

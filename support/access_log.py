@@ -582,6 +582,8 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
             return ""  # done by support: the support.erase line says it, with the ticket
         items = _sum(entry, "items")
         if any(d.get("consent_entry") for d in entry.details):
+            if not items:
+                return ""  # nothing was left to destroy (an erase that turned the feature off, just before)
             return (f"Your cloud photos ({_photos(items)}) were destroyed because {label} was turned off")
         return f"{who} erased all your cloud photos and everything made from them ({_photos(items)})"
     if action == "media.rekeyed":

@@ -134,5 +134,5 @@ class CloudMediaEraseApi(APIView):
     @extend_schema(request=None, responses={200: inline_serializer(
         "CloudMediaEraseOutput", {"erased": serializers.DictField(child=serializers.IntegerField())})})
     def delete(self, request):
-        counts = rights.cloud_media_erase(holder=request.user)
+        counts = rights.cloud_media_erase(holder=request.user, method="api")
         return Response({"erased": counts})

@@ -57,7 +57,7 @@ class EraseForm(forms.Form):
 class HolderEraseForm(forms.Form):
     confirm = forms.BooleanField(
         label="I understand: every photo in the cloud and everything made from them is destroyed now, "
-              "and cannot be brought back.",
+              "and cannot be brought back; Camera Roll Sharing Suggestions is turned off.",
     )
 
 

@@ -15,8 +15,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import tokens
 from audit.context import reset_request_id, set_request_id
+from consent import purposes
+from consent import selectors as consent_selectors
+from consent import services as consent_services
 from consent.uow import Actor, UnitOfWork, account_write, events_write
 from core.errors import ServiceError, register_code
 from support import export_zip, jobs, selectors
@@ -42,6 +44,11 @@ def _export_days() -> int:
 
 def held_summary(*, user_id: int) -> dict:
     return vault_selectors.media_summary(user_id=user_id)
+
+
+def camera_roll_on(*, user_id: int) -> bool:
+    """Whether Camera Roll Sharing Suggestions stands now (what an erase would turn off)."""
+    return consent_selectors.consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is not None
 
 
 def export_request(*, holder) -> DataExport:
@@ -224,10 +231,15 @@ def exports_purge_expired(*, now=None) -> int:
     return purged
 
 
-def cloud_media_erase(*, holder) -> dict:
-    """Erase now: crypto-shred every cloud copy, derived output and waiting export of the holder."""
+def cloud_media_erase(*, holder, method: str = "web") -> dict:
+    """Erase now: crypto-shred every cloud copy, derived output and waiting export of the holder, and
+    turn Camera Roll Sharing Suggestions off (a withdrawal in the ledger, in the same unit), so nothing
+    flows back until the holder turns it on again. Devices stay signed in: they see the feature off
+    and stop (signing a device out is the devices page's job). `turned_off` is 1 when it was on."""
     with account_write(user_id=holder.pk, actor=Actor.holder(holder.pk)) as uow:
         counts = dict(shredding.media_erase_all(user_id=holder.pk, actor=uow.actor) or {})
         counts["exports"] = exports_delete_all(uow)
-        tokens.tokens_revoke_all(user_id=holder.pk)  # every device signs in again
+        entry = consent_services.consent_withdraw(user=holder, purpose=purposes.CAMERA_ROLL, method=method,
+                                                  actor=uow.actor)
+        counts["turned_off"] = int(entry is not None)
         return counts

@@ -11,7 +11,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import tokens
 from accounts.models import User
 from accounts.roles import is_holder, is_support
 from consent import purposes
@@ -189,14 +188,20 @@ def _counts(raw: dict) -> dict:
 
 
 def support_erase(*, agent: User, subject_id: int, reason: str) -> SupportAction:
-    """Crypto-shred the holder's cloud media, derived outputs and waiting exports."""
+    """Crypto-shred the holder's cloud media, derived outputs and waiting exports, and turn Camera Roll
+    Sharing Suggestions off on their behalf (a `revoked_by_support` ledger entry under the case), so the
+    phone sends nothing back until the holder turns it on again. Their devices stay signed in."""
     subject_id, unit = _case_action(agent=agent, subject_id=subject_id, permission=cases.ERASE)
     reason = _required_text(reason, "reason", 2000)
     with unit as uow:
         case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE, lock=True)
         counts = _counts(shredding.media_erase_all(user_id=case.subject_id, actor=uow.actor, case_id=case.pk))
         counts["exports"] = rights.exports_delete_all(uow)
-        tokens.tokens_revoke_all(user_id=case.subject_id)  # the holder's devices sign in again
+        entry = consent_services.consent_withdraw(
+            user=case.subject, purpose=purposes.CAMERA_ROLL, method=ConsentEntry.Method.SUPPORT, actor=uow.actor,
+            event=ConsentEntry.Event.REVOKED_BY_SUPPORT, case_id=case.pk,
+        )
+        counts["turned_off"] = int(entry is not None)
         action = SupportAction.objects.create(
             case=case, kind=SupportAction.Kind.ERASE, reason=reason, created_at=timezone.now(),
             changed=any(counts.values()), counts=counts,

@@ -231,9 +231,12 @@ def me_erase(request):
     form = HolderEraseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         counts = rights.cloud_media_erase(holder=request.user)
-        messages.success(request, f"Done: {counts.get('items', 0)} cloud photos and everything made from them "
-                                  "were destroyed.")
+        items = counts.get("items", 0)
+        messages.success(request, f"Done: {items} cloud photo{'s' if items != 1 else ''} and everything made from "
+                                  "them were destroyed. Camera Roll Sharing Suggestions is off: your phone stays "
+                                  "signed in and uploads nothing until you turn it on again.")
         return redirect("support:me-data")
     return render(request, "support/me_erase_confirm.html", {
         "form": form, "held": rights.held_summary(user_id=request.user.pk),
+        "camera_roll_on": rights.camera_roll_on(user_id=request.user.pk),
     })

@@ -55,3 +55,13 @@ def test_what_the_views_see(settings):
     handler(RequestFactory().get("/", REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_PROTO="https"))
     handler(RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_PROTO="https"))
     assert seen == [(False, "http"), (True, "https")]  # the scheme of links built for it (share links)
+
+
+@pytest.mark.parametrize(("trusted", "redirect", "warned"), [("", True, True), ("1", True, False),
+                                                             ("10.0.0.0/8", True, False), ("", False, False)])
+def test_the_deploy_check_warns_when_https_cannot_be_believed_from_anyone(settings, trusted, redirect, warned):
+    from consentsvc.checks import check_forwarded_proto_trust
+
+    settings.TRUSTED_PROXIES_PARSED = clientip.parse(trusted)
+    settings.SECURE_SSL_REDIRECT = redirect
+    assert [m.id for m in check_forwarded_proto_trust(None)] == (["consentsvc.W001"] if warned else [])

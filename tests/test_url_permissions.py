@@ -8,7 +8,8 @@ import datetime as dt
 import json
 
 import pytest
-from django.db import transaction
+from django.core.signals import request_finished
+from django.db import close_old_connections, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -318,7 +319,14 @@ def _request(user, method: str, url: str, body: dict):
             response = client.generic(method, url, json.dumps(body) if body else b"",
                                       content_type="application/json", HTTP_TUS_RESUMABLE="1.0.0")
         transaction.set_rollback(True)
-    response.close()
+    if response.streaming:
+        # Not read (nothing it would write happens): closed as the test client closes one, without
+        # close_old_connections, which would drop the test's connection mid-transaction.
+        request_finished.disconnect(close_old_connections)
+        try:
+            response.close()
+        finally:
+            request_finished.connect(close_old_connections)
     return response
 
 

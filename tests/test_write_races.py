@@ -13,6 +13,7 @@ from datetime import date
 import pytest
 
 from accounts.roles import SUPPORT
+from audit.verification import audit_verify
 from consent import purposes, uow
 from consent.models import ConsentEntry
 from consent.selectors import consent_active_entry
@@ -22,13 +23,19 @@ from support import services as support_services
 from support.models import DataExport
 from tests.conftest import make_user
 from tests.support.conftest import open_case
-from tests.threads import POSTGRES_THREADS, run, wait_for_lock_waiter
+from tests.threads import POSTGRES_THREADS, drain_sequencer, run, sequencer, wait_for_lock_waiter
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from vault import gateway
 from vault import services as vault_services
 from vault.models import AccountKey, DerivedOutput, MediaItem
 
 pytestmark = POSTGRES_THREADS
+_ = sequencer  # every test here runs with the audit sequencer inline and as production runs it
+
+
+@pytest.fixture(autouse=True)
+def _both_sequencers(sequencer):
+    return sequencer
 
 
 @pytest.fixture
@@ -101,6 +108,9 @@ def _outcome_is_clean(value) -> bool:
 
 
 def _withdrawal_won(alice) -> None:
+    drain_sequencer()
+    report = audit_verify()
+    assert report.ok, report.problems
     assert consent_active_entry(user_id=alice.pk, purpose=purposes.CAMERA_ROLL) is None
     assert ConsentEntry.objects.filter(subject=alice, event__in=["withdrawn", "revoked_by_support"]).exists()
     assert not MediaItem.objects.filter(owner=alice).exists()

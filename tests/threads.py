@@ -46,3 +46,28 @@ def wait_for_lock_waiter(timeout: float = 10.0) -> None:
                 return
             time.sleep(0.02)
     raise AssertionError("nobody ever waited for the lock")
+
+
+@pytest.fixture(params=["inline", "outbox"])
+def sequencer(request, settings):
+    """The audit trail's sequencer both ways: inline, in the writer's transaction, and as production
+    runs it on PostgreSQL (writers leave their entries in the queue; this process's sequencer thread,
+    woken by each commit, integrates them). Call drain_sequencer() before reading the trail."""
+    settings.AUDIT_SEQUENCER = request.param
+    settings.AUDIT_SEQUENCER_THREAD = request.param == "outbox"
+    yield request.param
+    if request.param == "outbox":
+        drain_sequencer()
+        time.sleep(1.2)  # the thread lets its connection go after a moment idle (before the tables are flushed)
+
+
+def drain_sequencer(timeout: float = 20.0) -> None:
+    """Waits until the queue is empty and the sequencer thread idle: every committed entry integrated."""
+    from audit import outbox
+    from audit.models import AuditOutbox
+
+    deadline = time.monotonic() + timeout
+    while AuditOutbox.objects.exists() or (outbox._thread is not None and outbox._thread._wanted.is_set()):
+        assert time.monotonic() < deadline, "the sequencer did not integrate the queue in time"
+        time.sleep(0.02)
+    outbox.integrate_when_free()  # anything a commit left without a wake-up (there should be none)

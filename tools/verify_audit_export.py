@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Check a consentsvc audit export (JSON Lines) offline, against the audit public key.
 
-Needs only Python 3.11+ and the `cryptography` package: no Django, no database.
+Needs only Python 3.11+ and the `cryptography` package: no Django, no database. It runs from a
+copy of the repository (or of tools/ with audit/canonical.py, merkle.py and notes.py beside it):
+the entry format, hashes and notes are the service's own Django-free modules, not a copy.
 
     python verify_audit_export.py export.jsonl --public-key audit-public-key.pem
 
@@ -11,35 +13,41 @@ What is checked (docs/auditors.md explains each step):
     so not one byte can change unnoticed;
   * the header's checkpoint is a C2SP signed note by the given Ed25519 key, naming the
     export's origin, tree size and root hash;
-  * every event's hash is SHA-256(0x00 || its canonical bytes) and its seq is its place;
-  * neighbouring events link: each one's prev_hash is the hash of the one before;
+  * every event's hash is SHA-256(0x00 || its canonical bytes), and its line's seq is its place;
+  * an entry (v 3) holds exactly the event's fields and no position; an event in the chained
+    format written before entries (v 2) also says its own seq, and neighbouring chained events
+    link (each one's prev_hash is the hash of the one before);
   * event and gap lines cover seq 1..tree size exactly once, in order, and the RFC 9162
     Merkle root rebuilt from them equals the signed root;
   * exported events match the filters written in the header.
 """
 
 import argparse
-import base64
-import hashlib
 import json
+import os
 import sys
 from datetime import datetime
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-FORMAT = "consentsvc-audit-export/1"
-GENESIS_HASH = "0" * 64
+# The entry format, leaf and node hashes, Merkle tree and signed notes come from the service's own
+# Django-free modules (audit.canonical, audit.merkle, audit.notes), one copy for both.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from audit import canonical  # noqa: E402
+from audit.merkle import CompactRange, ProofError  # noqa: E402
+from audit.notes import NoteError  # noqa: E402
+from audit.notes import open_checkpoint as open_note  # noqa: E402
+
+FORMATS = ("consentsvc-audit-export/1", "consentsvc-audit-export/2")
+GENESIS_HASH = canonical.GENESIS_HASH
 LINE_KEYS = {
     "header": {"checkpoint", "filters", "format", "key_name", "root_hash", "tree_size", "type"},
-    "event": {"event", "hash", "type"},
+    "event": {"event", "hash", "seq", "type"},
     "gap": {"first", "last", "subtrees", "type"},
     "end": {"events", "type"},
 }
 FILTER_KEYS = {"since", "until", "subject_id", "actor", "action", "action_prefixes", "outcome"}
-EVENT_KEYS = {"action", "actor_id", "actor_kind", "details", "event_id", "object_id", "object_type", "outcome",
-              "prev_hash", "purpose", "request_id", "seq", "subject_id", "time", "v"}
 
 
 class Invalid(ValueError):
@@ -47,37 +55,7 @@ class Invalid(ValueError):
 
 
 def canonical_json(value) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-
-
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-class CompactRange:
-    """RFC 9162 Merkle tree right edge: one perfect subtree root per set bit of `size`."""
-
-    def __init__(self):
-        self.size = 0
-        self.nodes: list[bytes] = []
-
-    def append_subtree(self, level: int, node: bytes) -> None:
-        if self.size % (1 << level):
-            raise Invalid(f"a subtree of 2^{level} leaves cannot start at leaf {self.size}")
-        size = self.size >> level
-        while size & 1:
-            node = _node(self.nodes.pop(), node)
-            size >>= 1
-        self.nodes.append(node)
-        self.size += 1 << level
-
-    def root(self) -> bytes:
-        if not self.nodes:
-            return hashlib.sha256(b"").digest()
-        root = self.nodes[-1]
-        for node in reversed(self.nodes[:-1]):
-            root = _node(node, root)
-        return root
+    return canonical.dumps(value)
 
 
 def load_public_key(pem: bytes) -> Ed25519PublicKey:
@@ -89,39 +67,11 @@ def load_public_key(pem: bytes) -> Ed25519PublicKey:
 
 def open_checkpoint(note: str, key: Ed25519PublicKey, key_name: str) -> tuple[str, int, bytes]:
     """Verifies a C2SP signed note by `key` named `key_name`; returns (origin, tree size, root hash)."""
-    body, sep, signatures = note.partition("\n\n")
-    if not sep or not signatures.endswith("\n"):
-        raise Invalid("the checkpoint is not a signed note")
-    body += "\n"
-    raw_key = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    key_id = hashlib.sha256(key_name.encode() + b"\n\x01" + raw_key).digest()[:4]
-    verified = False
-    for line in signatures[:-1].split("\n"):
-        if not line.startswith("\u2014 "):
-            raise Invalid("a signature line does not start with an em dash")
-        name, _, blob = line[2:].rpartition(" ")
-        try:
-            raw = base64.b64decode(blob, validate=True)
-        except ValueError as exc:
-            raise Invalid("a signature is not base64") from exc
-        if base64.b64encode(raw).decode() != blob:
-            raise Invalid("a signature is not in canonical base64")
-        if name != key_name or raw[:4] != key_id or len(raw) != 68:
-            continue
-        try:
-            key.verify(raw[4:], body.encode())
-        except InvalidSignature as exc:
-            raise Invalid("the checkpoint signature does not verify with this public key") from exc
-        verified = True
-    if not verified:
-        raise Invalid(f"the checkpoint carries no signature by {key_name!r} with this public key")
-    lines = body.split("\n")
-    if len(lines) < 4 or not lines[1].isdigit():
-        raise Invalid("the checkpoint body is not origin, tree size, root hash")
-    root = base64.b64decode(lines[2], validate=True)
-    if len(root) != 32 or base64.b64encode(root).decode() != lines[2]:
-        raise Invalid("the checkpoint root hash is not 32 bytes")
-    return lines[0], int(lines[1]), root
+    try:
+        checkpoint = open_note(note, public_key=key, key_name=key_name)
+    except NoteError as exc:
+        raise Invalid(f"the checkpoint: {exc}") from exc
+    return checkpoint.origin, checkpoint.tree_size, checkpoint.root_hash
 
 
 def _parse_time(text: str) -> datetime:
@@ -178,7 +128,7 @@ def verify(lines, key: Ed25519PublicKey) -> dict:
 
 def _verify(lines, key: Ed25519PublicKey) -> dict:
     tree = CompactRange()
-    header = None
+    header: dict | None = None
     exported = 0
     prev_hash: str | None = None  # the hash of the event just before, when it is in the file
     ended = False
@@ -195,36 +145,58 @@ def _verify(lines, key: Ed25519PublicKey) -> dict:
         if not isinstance(item, dict) or canonical_json(item) + b"\n" != raw:
             raise Invalid(f"{where}: not in canonical form (a byte was changed, added or removed)")
         kind = item.get("type")
-        if set(item) != LINE_KEYS.get(kind):
+        keys = LINE_KEYS.get(kind)
+        if kind == "event" and header is not None and header["format"] == FORMATS[0]:
+            keys = keys - {"seq"}  # /1: every event was chained and carried its seq
+            item = {**item, "seq": item.get("event", {}).get("seq") if isinstance(item.get("event"), dict) else None}
+            if set(item) - {"seq"} != keys:
+                raise Invalid(f"{where}: a {kind!r} line must have exactly the fields {sorted(keys)}")
+        elif set(item) != keys:
             raise Invalid(f"{where}: a {kind!r} line must have exactly the fields {sorted(LINE_KEYS.get(kind, ()))}")
         if header is None:
-            if kind != "header" or item.get("format") != FORMAT:
-                raise Invalid(f"{where}: the file does not start with a {FORMAT} header")
+            if kind != "header" or item.get("format") not in FORMATS:
+                raise Invalid(f"{where}: the file does not start with a {FORMATS[-1]} header")
             origin, size, root = open_checkpoint(item["checkpoint"], key, item["key_name"])
             if (origin, size, root.hex()) != (item["key_name"], item["tree_size"], item["root_hash"]):
                 raise Invalid(f"{where}: the header disagrees with its signed checkpoint")
             filters = item["filters"]
             if not isinstance(filters, dict) or not set(filters) <= FILTER_KEYS:
                 raise Invalid(f"{where}: the header's filters may only be {sorted(FILTER_KEYS)}")
-            header = {"origin": origin, "tree_size": size, "root": root, "filters": item["filters"]}
+            header = {"origin": origin, "tree_size": size, "root": root, "filters": item["filters"],
+                      "format": item["format"]}
             continue
         if kind == "event":
             event = item["event"]
-            if not isinstance(event, dict) or set(event) != EVENT_KEYS:
-                raise Invalid(f"{where}: the event does not have exactly the fields {sorted(EVENT_KEYS)}")
+            seq = _int(item["seq"])
+            if not isinstance(event, dict):
+                raise Invalid(f"{where}: the event is not an object")
+            # An entry (v 3) holds no position: its place is the line's seq, proved by the tree. An
+            # event in the chained format (v 2, written before entries) also carries its seq and the
+            # hash of the event before it, which must agree.
+            if event.get("v") == canonical.ENTRY_VERSION:
+                if set(event) != canonical.ENTRY_KEYS:
+                    raise Invalid(f"{where}: the entry does not have exactly the fields "
+                                  f"{sorted(canonical.ENTRY_KEYS)}")
+            elif event.get("v") == canonical.CHAINED_VERSION:
+                if set(event) != canonical.CHAINED_KEYS:
+                    raise Invalid(f"{where}: the event does not have exactly the fields "
+                                  f"{sorted(canonical.CHAINED_KEYS)}")
+                if event["seq"] != seq:
+                    raise Invalid(f"{where}: the event says seq {event['seq']}, the line seq {seq}")
+                expected_prev = GENESIS_HASH if seq == 1 else prev_hash
+                if expected_prev is not None and event.get("prev_hash") != expected_prev:
+                    raise Invalid(f"{where}: seq {seq}: prev_hash is not the hash of seq {seq - 1}")
+            else:
+                raise Invalid(f"{where}: the event's format version {event.get('v')!r} is not 2 or 3")
             body = canonical_json(event)
-            leaf = hashlib.sha256(b"\x00" + body).digest()
-            seq = _int(event["seq"])
+            leaf = canonical.leaf_hash(body)
             if leaf != _hex32(item["hash"]):
                 raise Invalid(f"{where}: seq {seq}: the hash does not match the event's canonical bytes")
             if seq != tree.size + 1:
                 raise Invalid(f"{where}: expected seq {tree.size + 1}, found seq {seq}")
-            expected_prev = GENESIS_HASH if seq == 1 else prev_hash
-            if expected_prev is not None and event.get("prev_hash") != expected_prev:
-                raise Invalid(f"{where}: seq {seq}: prev_hash is not the hash of seq {seq - 1}")
             if not _matches(event, header["filters"]):
                 raise Invalid(f"{where}: seq {seq} does not match the export's filters")
-            tree.append_subtree(0, leaf)
+            tree.append(leaf)
             prev_hash = item["hash"]
             exported += 1
         elif kind == "gap":
@@ -232,7 +204,10 @@ def _verify(lines, key: Ed25519PublicKey) -> dict:
             if first != tree.size + 1 or last < first:
                 raise Invalid(f"{where}: expected a gap starting at seq {tree.size + 1}, found {first}..{last}")
             for level, node in item["subtrees"]:
-                tree.append_subtree(_int(level), _hex32(node))
+                try:
+                    tree.append_subtree(_int(level), _hex32(node))
+                except ProofError as exc:
+                    raise Invalid(f"{where}: {exc}") from exc
             if tree.size != last:
                 covered, wanted = tree.size - first + 1, last - first + 1
                 raise Invalid(f"{where}: the gap's subtrees cover {covered} events, not {wanted}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A witness for the consentsvc audit trail (C2SP tlog-cosignature), run by an auditor on their own machine.
 
-Needs only Python 3.11+ and the `cryptography` package: no Django, no database.
+Needs only Python 3.11+ and the `cryptography` package: no Django, no database. It runs from a
+copy of the repository (or of tools/ with audit/canonical.py, merkle.py and notes.py beside it).
 
     # once: make the witness's key and print its verifier key for the operator's AUDIT_WITNESSES
     python witness.py init --key witness.pem --name auditor.example/witness
@@ -26,7 +27,6 @@ Exit status: 0 cosigned, 1 refused (the log misbehaved), 2 could not run (usage,
 
 import argparse
 import base64
-import hashlib
 import json
 import os
 import sys
@@ -36,11 +36,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-SIGNATURE_PREFIX = "\u2014 "
+# Signed notes, cosignatures and RFC 9162 proofs come from the service's own Django-free modules
+# (audit.notes, audit.merkle): one copy of each, checked by the service's tests.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from audit import merkle, notes  # noqa: E402
 
 
 class Refused(Exception):
@@ -54,16 +56,8 @@ class Failed(Exception):
 # -- signed notes, checkpoints, cosignatures ---------------------------------------------------------
 
 
-def _raw(public_key: Ed25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def key_id(name: str, alg: bytes, public_key: Ed25519PublicKey) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + alg + _raw(public_key)).digest()[:4]
-
-
-def parse_vkey(vkey: str, alg: bytes) -> tuple[str, Ed25519PublicKey]:
-    """A note verifier key <name>+<hex key id>+<base64(alg || public key)>."""
+def parse_log_vkey(vkey: str) -> tuple[str, Ed25519PublicKey]:
+    """The log's note verifier key <name>+<hex key id>+<base64(0x01 || public key)>."""
     name, _, rest = vkey.strip().partition("+")
     key_hex, _, blob = rest.partition("+")
     try:
@@ -71,105 +65,39 @@ def parse_vkey(vkey: str, alg: bytes) -> tuple[str, Ed25519PublicKey]:
         wanted = bytes.fromhex(key_hex)
     except ValueError as exc:
         raise Failed(f"not a verifier key: {vkey!r}") from exc
-    if not name or len(raw) != 33 or raw[:1] != alg:
-        raise Failed(f"not an Ed25519 verifier key of type {alg.hex()}: {vkey!r}")
+    if not name or len(raw) != 33 or raw[:1] != notes.ED25519_ALG:
+        raise Failed(f"not an Ed25519 note verifier key: {vkey!r}")
     public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
-    if key_id(name, alg, public_key) != wanted:
+    if notes.key_id(name, public_key) != wanted:
         raise Failed(f"the verifier key's id does not match its name and key: {vkey!r}")
     return name, public_key
 
 
-def vkey(name: str, alg: bytes, public_key: Ed25519PublicKey) -> str:
-    return f"{name}+{key_id(name, alg, public_key).hex()}+{base64.b64encode(alg + _raw(public_key)).decode()}"
-
-
 def open_checkpoint(note: str, log_name: str, log_key: Ed25519PublicKey) -> tuple[str, int, bytes, str]:
     """Checks the log's signature on a checkpoint note; returns (origin, size, root, body)."""
-    body, sep, signatures = note.partition("\n\n")
-    if not sep or not signatures.endswith("\n"):
-        raise Refused("the checkpoint is not a signed note")
-    body += "\n"
-    wanted = key_id(log_name, b"\x01", log_key)
-    verified = False
-    for line in signatures[:-1].split("\n"):
-        if not line.startswith(SIGNATURE_PREFIX):
-            raise Refused("a signature line does not start with an em dash")
-        name, _, blob = line[len(SIGNATURE_PREFIX) :].rpartition(" ")
-        try:
-            raw = base64.b64decode(blob, validate=True)
-        except ValueError as exc:
-            raise Refused("a signature is not base64") from exc
-        if name != log_name or raw[:4] != wanted or len(raw) != 68:
-            continue
-        try:
-            log_key.verify(raw[4:], body.encode())
-        except InvalidSignature as exc:
-            raise Refused("the log's signature on the checkpoint does not verify") from exc
-        verified = True
-    if not verified:
-        raise Refused(f"the checkpoint carries no signature by {log_name}")
-    lines = body.split("\n")
-    if len(lines) < 4 or not lines[1].isdigit() or (lines[1] != "0" and lines[1].startswith("0")):
-        raise Refused("the checkpoint body is not origin, tree size, root hash")
     try:
-        root = base64.b64decode(lines[2], validate=True)
-    except ValueError as exc:
-        raise Refused("the checkpoint's root hash is not base64") from exc
-    if len(root) != 32:
-        raise Refused("the checkpoint's root hash is not 32 bytes")
-    if lines[0] != log_name:
-        raise Refused(f"the checkpoint's origin is {lines[0]!r}, not {log_name!r}")
-    return lines[0], int(lines[1]), root, body
+        checkpoint = notes.open_checkpoint(note, public_key=log_key, key_name=log_name)
+        body, _ = notes.split_note(note)
+    except notes.NoteError as exc:
+        raise Refused(f"the checkpoint: {exc}") from exc
+    if checkpoint.origin != log_name:
+        raise Refused(f"the checkpoint's origin is {checkpoint.origin!r}, not {log_name!r}")
+    return checkpoint.origin, checkpoint.tree_size, checkpoint.root_hash, body
 
 
 def cosign(body: str, key: Ed25519PrivateKey, name: str, timestamp: int) -> str:
     """A cosignature/v1 signature line (C2SP tlog-cosignature, Ed25519)."""
-    message = f"cosignature/v1\ntime {timestamp}\n{body}".encode()
-    blob = key_id(name, b"\x04", key.public_key()) + timestamp.to_bytes(8, "big") + key.sign(message)
-    return f"{SIGNATURE_PREFIX}{name} {base64.b64encode(blob).decode()}"
-
-
-# -- RFC 9162 consistency proofs (2.1.4.2) ------------------------------------------------------------
-
-
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return notes.sign_cosignature(body, key=key, name=name, timestamp=timestamp)
 
 
 def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes, proof: list[bytes]) -> None:
-    if not 0 < first <= second:
-        raise Refused(f"no consistency proof can go from {first} to {second} events")
-    if first == second:
-        if proof or first_root != second_root:
-            raise Refused("the same tree size with a different root: the log forked")
-        return
-    if not proof or any(len(node) != 32 for node in proof):
-        raise Refused("the consistency proof is empty or malformed")
-    path = list(proof)
-    if first & (first - 1) == 0:
-        path.insert(0, first_root)
-    fn, sn = first - 1, second - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise Refused("the consistency proof is too long")
-        if fn & 1 or fn == sn:
-            fr, sr = _node(c, fr), _node(c, sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            sr = _node(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise Refused("the consistency proof is too short")
-    if fr != first_root or sr != second_root:
-        raise Refused("the new tree does not extend the one this witness saw (consistency proof fails)")
+    """RFC 9162 2.1.4.2; Refused when the new tree does not extend the old one."""
+    if first == second and (proof or first_root != second_root):
+        raise Refused("the same tree size with a different root: the log forked")
+    try:
+        merkle.verify_consistency(first, second, first_root, second_root, proof)
+    except merkle.ProofError as exc:
+        raise Refused(f"the new tree does not extend the one this witness saw: {exc}") from exc
 
 
 # -- the log over HTTP ---------------------------------------------------------------------------
@@ -241,7 +169,7 @@ def save_state(path: str, state: dict) -> None:
 def witness_once(*, log: Log, log_vkey: str, key: Ed25519PrivateKey, name: str, state_path: str,
                  now=time.time, say=print) -> dict:
     """One round: check the log's newest checkpoint against the last one seen, then cosign it."""
-    log_name, log_key = parse_vkey(log_vkey, b"\x01")
+    log_name, log_key = parse_log_vkey(log_vkey)
     note = log.get("audit/tlog/checkpoint").decode()
     origin, size, root, body = open_checkpoint(note, log_name, log_key)
     old = load_state(state_path)
@@ -294,7 +222,8 @@ def init(key_path: str, name: str) -> str:
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
-    return vkey(name, b"\x04", key.public_key())
+    public_key = key.public_key()
+    return notes.Cosigner(name=name, key_id=notes.cosigner_key_id(name, public_key), public_key=public_key).vkey()
 
 
 def main(argv=None) -> int:

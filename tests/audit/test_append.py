@@ -1,4 +1,5 @@
 import hashlib
+import hmac
 import json
 
 import pytest
@@ -6,6 +7,7 @@ from django.db import DatabaseError, connection, transaction
 
 from audit.canonical import GENESIS_HASH
 from audit.context import reset_request_id, set_request_id
+from audit.keys import mac_key
 from audit.models import AuditEvent, AuditHead, AuditImmutableError
 from audit.selectors import audit_events_for_subject
 from audit.services import EventInput, audit_append, audit_append_many
@@ -14,12 +16,13 @@ from core.errors import ServiceError
 pytestmark = pytest.mark.django_db
 
 
-def test_it_chains_each_event_to_the_one_before():
+def test_entries_hold_the_event_alone_and_take_their_position_from_sequencing():
     first = audit_append(action="consent.given", actor_kind="holder", actor_id=7, subject_id=7,
                          purpose="camera_roll_cloud_processing", details={"notice_version": "2"})
     second = audit_append(action="media.read", actor_kind="service", subject_id=7, object_type="media_item",
                           object_id=12, purpose="sharing_suggestions")
     assert (first.seq, second.seq) == (1, 2)
+    # The prev_hash column is the INSERT guard's link to the row before; it is not in the entry.
     assert first.prev_hash == GENESIS_HASH
     assert second.prev_hash == first.hash
     for event in (first, second):
@@ -27,8 +30,10 @@ def test_it_chains_each_event_to_the_one_before():
         body = bytes(stored.canonical)
         assert stored.hash == hashlib.sha256(b"\x00" + body).hexdigest()
         decoded = json.loads(body)
-        assert decoded["seq"] == event.seq and decoded["prev_hash"] == event.prev_hash
+        assert "seq" not in decoded and "prev_hash" not in decoded and decoded["v"] == 3
         assert decoded["action"] == stored.action and decoded["subject_id"] == stored.subject_id
+        leaf = hashlib.sha256(b"\x00" + body).digest()
+        assert stored.mac == hmac.digest(mac_key(), b"consentsvc-audit-entry-mac/v3\n" + leaf, "sha256").hex()
     head = AuditHead.objects.get(pk=1)
     assert (head.size, head.last_hash) == (2, second.hash)
 

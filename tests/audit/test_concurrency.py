@@ -9,6 +9,9 @@ from django.db import connection, connections, transaction
 from audit.models import AuditEvent, AuditHead
 from audit.services import EventInput, audit_append, audit_append_many
 from audit.verification import audit_verify
+from tests.threads import drain_sequencer, sequencer
+
+_ = sequencer  # inline, and as production runs it (the queue and the sequencer thread)
 
 pytestmark = [
     pytest.mark.postgres_only,
@@ -47,7 +50,7 @@ def _worker(number: int, barrier: threading.Barrier, errors: list):
         connections.close_all()
 
 
-def test_it_never_forks_or_gaps_with_concurrent_appenders(settings):
+def test_it_never_forks_or_gaps_with_concurrent_appenders(settings, sequencer):
     settings.AUDIT_CHECKPOINT_EVERY = 10
     barrier = threading.Barrier(THREADS)
     errors: list = []
@@ -57,6 +60,7 @@ def test_it_never_forks_or_gaps_with_concurrent_appenders(settings):
     for thread in threads:
         thread.join(timeout=60)
     assert not errors, errors
+    drain_sequencer()
 
     per_thread = (ROUNDS // 2) * 1 + (ROUNDS // 4) * 5  # single appends on even rounds, batches on rounds 1 and 5
     total = THREADS * per_thread
@@ -69,7 +73,7 @@ def test_it_never_forks_or_gaps_with_concurrent_appenders(settings):
     assert report.checkpoints == total // 10
 
 
-def test_it_does_not_fork_an_empty_chain_when_two_writers_start_together():
+def test_it_does_not_fork_an_empty_chain_when_two_writers_start_together(sequencer):
     barrier = threading.Barrier(2)
     errors: list = []
 
@@ -88,6 +92,7 @@ def test_it_does_not_fork_an_empty_chain_when_two_writers_start_together():
     for thread in threads:
         thread.join(timeout=30)
     assert not errors, errors
+    drain_sequencer()
     events = list(AuditEvent.objects.order_by("seq"))
     assert [e.seq for e in events] == [1, 2]
     assert events[1].prev_hash == events[0].hash

@@ -163,14 +163,15 @@ def test_csv_rows_cut_from_the_canonical_bytes_equal_the_parsed_rows(many_events
                    details={"counts": {"items": 2, "outputs": 0}, "ids": [1, 2, "a.b"], "done": True, "none": None}),
     ])
     many_events(5)
-    rows = list(AuditEvent.objects.order_by("seq").values_list("canonical", "hash"))
+    rows = list(AuditEvent.objects.order_by("seq").values_list("seq", "canonical", "hash"))
     assert len(rows) == 8
-    for body, leaf_hex in rows:
-        assert _csv_line(bytes(body), leaf_hex) == _csv_line_parsed(bytes(body), leaf_hex)
+    for seq, body, leaf_hex in rows:
+        assert _csv_line(seq, bytes(body), leaf_hex) == _csv_line_parsed(seq, bytes(body), leaf_hex)
     lines = _export(fmt="csv").decode().splitlines()
     assert lines[0] == "seq,time,actor_kind,actor_id,action,subject_id,object_type,object_id,purpose,outcome," \
                        "request_id,details,event_id,prev_hash,hash"
-    assert lines[1:-1] == [_csv_line(bytes(b), h).decode().rstrip("\n") for b, h in rows]
+    assert lines[1:-1] == [_csv_line(q, bytes(b), h).decode().rstrip("\n") for q, b, h in rows]
+    assert lines[1].startswith("1,") and lines[1].split(",")[-2] == ""  # an entry's seq is its row's; no link
     assert ",audit.exported," in lines[-1]  # the export's own event, covered by its checkpoint
 
 
@@ -186,6 +187,6 @@ def test_csv_rows_cut_from_the_canonical_bytes_equal_the_parsed_rows(many_events
 def test_csv_rows_of_other_layouts_are_written_the_general_way(body):
     from audit.export import _csv_layout, _csv_line, _csv_line_parsed
 
-    assert _csv_layout().match(body) is None
-    assert _csv_line(body, "ab") == _csv_line_parsed(body, "ab")
-    assert b'"x,y"' in _csv_line(body, "ab") or b'"{""k"":""\\""q\\""""}"' in _csv_line(body, "ab")
+    assert _csv_layout(entry=False).match(body) is None
+    assert _csv_line(1, body, "ab") == _csv_line_parsed(1, body, "ab")
+    assert b'"x,y"' in _csv_line(1, body, "ab") or b'"{""k"":""\\""q\\""""}"' in _csv_line(1, body, "ab")

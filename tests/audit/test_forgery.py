@@ -26,7 +26,9 @@ def _forge_after(last: AuditEvent, *, mac: str | None = None, seq: int | None = 
     """A row that extends the chain perfectly (hash, link, columns) but was not MAC'd by the service."""
     seq = seq or last.seq + 1
     event = json.loads(bytes(last.canonical))
-    event.update(seq=seq, prev_hash=last.hash, action="consent.smuggled", event_id=str(uuid.uuid4()))
+    event.update(action="consent.smuggled", event_id=str(uuid.uuid4()))
+    if "seq" in event:  # the chained format (v 2) holds its position; an entry does not
+        event.update(seq=seq, prev_hash=last.hash)
     body = json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
     leaf = _leaf(body)
     with triggers.suspended(), connection.cursor() as cursor:

@@ -1,6 +1,6 @@
-"""The outbox and its sequencer (PostgreSQL, AUDIT_SEQUENCER=outbox): requests write events without a
-shared lock, the events commit or roll back with the request, and the sequencer gives them gapless
-seqs after the commit, refusing rows written without the MAC key."""
+"""The queue and its sequencer (PostgreSQL, AUDIT_SEQUENCER=outbox): requests write entries without a
+shared lock, the entries commit or roll back with the request, and the sequencer gives them gapless
+seqs after the commit, setting aside rows written without the MAC key."""
 
 import threading
 import uuid
@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, transaction
 
 from audit import outbox, selectors
-from audit.models import AuditCheckpoint, AuditEvent, AuditOutbox
+from audit.models import AuditCheckpoint, AuditEvent, AuditOutbox, AuditSetAside
 from audit.services import EventInput, audit_append, audit_append_many, audit_export_begin
 from audit.verification import audit_verify
 
@@ -139,7 +139,7 @@ def test_a_writer_does_not_wait_for_another_writers_open_transaction():
     assert AuditEvent.objects.get(actor_id="fast").seq == 1  # committed first, sequenced first
 
 
-def test_a_row_written_into_the_outbox_without_the_key_is_refused_and_recorded():
+def test_a_row_written_into_the_outbox_without_the_key_is_set_aside_and_raised():
     pending_id = str(uuid.uuid4())
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO audit_auditoutbox (event_id, body, mac) VALUES (%s, %s, %s)",
@@ -147,9 +147,10 @@ def test_a_row_written_into_the_outbox_without_the_key_is_refused_and_recorded()
     assert selectors.audit_event_by_id(event_id=pending_id) is None
     audit_append(action="media.read", actor_kind="service")
     assert not AuditOutbox.objects.exists()
-    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["media.read", "audit.outbox_rejected"]
-    assert AuditEvent.objects.get(action="audit.outbox_rejected").details == {"count": 1}
-    assert audit_verify().ok
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["media.read", "audit.entry_set_aside"]
+    assert AuditEvent.objects.get(action="audit.entry_set_aside").details == {"code": "mac_invalid"}
+    assert AuditSetAside.objects.get().event_id == pending_id
+    assert not audit_verify().ok  # until an operator acknowledges it
 
 
 def test_an_export_checkpoint_covers_its_own_event():

@@ -4,7 +4,7 @@ naive reference (every leaf streamed) and against the signed checkpoint."""
 import pytest
 from django.db import connection
 
-from audit import merkle, tiles
+from audit import integrate, merkle, tiles
 from audit.models import AuditEvent, AuditTile
 from audit.selectors import audit_consistency_proof, audit_inclusion_proof, audit_leaf_hashes
 from audit.services import audit_checkpoint_create
@@ -30,7 +30,9 @@ def narrow(monkeypatch):
     """Tiles of 4 hashes (height 2): the arithmetic is the same at any width, and levels 0..2 appear
     with a few dozen events instead of 256**2."""
     monkeypatch.setattr(tiles, "HEIGHT", 2)
+    monkeypatch.setattr(integrate, "HEIGHT", 2)
     monkeypatch.setattr(tiles, "WIDTH", 4)
+    monkeypatch.setattr(integrate, "WIDTH", 4)
 
 
 def _leaves(size):
@@ -56,7 +58,9 @@ def test_full_tiles_are_stored_as_they_fill_in_batches_of_any_size(narrow, many_
 @pytest.mark.parametrize("height", [2, 8])
 def test_proofs_from_tiles_equal_the_naive_reference(height, monkeypatch, many_events):
     monkeypatch.setattr(tiles, "HEIGHT", height)
+    monkeypatch.setattr(integrate, "HEIGHT", height)
     monkeypatch.setattr(tiles, "WIDTH", 1 << height)
+    monkeypatch.setattr(integrate, "WIDTH", 1 << height)
     for batch in (3, 30, 7, 300, 1, 60):
         many_events(batch)
     size = 401
@@ -72,7 +76,9 @@ def test_proofs_from_tiles_equal_the_naive_reference(height, monkeypatch, many_e
 
 def test_proofs_read_only_a_few_tiles(monkeypatch, many_events):
     monkeypatch.setattr(tiles, "HEIGHT", 2)
+    monkeypatch.setattr(integrate, "HEIGHT", 2)
     monkeypatch.setattr(tiles, "WIDTH", 4)
+    monkeypatch.setattr(integrate, "WIDTH", 4)
     many_events(1000)
     reader = tiles.TileReader(1000)
     reader.inclusion_proof(517)

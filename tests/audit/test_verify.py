@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from audit import triggers
-from audit.keys import event_mac
+from audit import canonical, integrate, triggers
+from audit.keys import chained_event_mac, event_mac
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.services import audit_checkpoint_create
 from audit.verification import audit_verify
@@ -39,7 +39,9 @@ def _leaf(body: bytes) -> str:
 
 
 def _mac(body: bytes) -> str:
-    return event_mac(bytes.fromhex(_leaf(body)))
+    """The MAC a key holder would give these bytes (with the label of the format they claim)."""
+    leaf = bytes.fromhex(_leaf(body))
+    return event_mac(leaf) if canonical.is_entry(body) else chained_event_mac(leaf)
 
 
 def test_it_verifies_an_untouched_trail(trail):
@@ -88,11 +90,12 @@ def test_it_finds_an_edit_whose_hash_was_recomputed(trail):
 
 
 def test_it_finds_an_edit_with_hash_and_mac_recomputed_by_a_key_holder(trail):
-    """Someone holding the MAC key (not the database's business) relinks one event: the chain tells."""
+    """Someone holding the MAC key (not the database's business) rewrites one entry: the next row's link
+    (the INSERT guard's column) and the signed checkpoints tell."""
     body = _canonical(12).replace(b'"outcome":"denied"', b'"outcome":"allowed"')
     _sql("UPDATE audit_auditevent SET canonical = %s, outcome = 'allowed', hash = %s, mac = %s WHERE seq = 12",
          [body, _leaf(body), _mac(body)])
-    _fails_at(13, "prev_hash does not match the hash of seq 12")
+    _fails_at(13, "prev_hash does not match the hash of the event before it")
 
 
 def test_it_names_a_deleted_row(trail):
@@ -123,14 +126,14 @@ def test_it_finds_a_rewritten_tail_through_the_signed_checkpoints(trail):
         tree.append(bytes.fromhex(event.hash))
     for seq in range(8, 24):
         decoded = json.loads(_canonical(seq))
-        decoded["prev_hash"] = prev
+        link = prev  # the INSERT guard's column; an entry holds no link of its own
         if seq == 8:
             decoded["outcome"] = "error"
         body = json.dumps(decoded, sort_keys=True, separators=(",", ":")).encode()
         prev = _leaf(body)
         tree.append(bytes.fromhex(prev))
         _sql("UPDATE audit_auditevent SET canonical = %s, prev_hash = %s, hash = %s, outcome = %s, mac = %s "
-             "WHERE seq = %s", [body, decoded["prev_hash"], prev, decoded["outcome"], _mac(body), seq])
+             "WHERE seq = %s", [body, link, prev, decoded["outcome"], _mac(body), seq])
     _sql("UPDATE audit_audithead SET last_hash = %s, compact_range = %s", [prev, tree.to_bytes()])
     _fails_at(10, "signed checkpoint at 10 does not match")
 
@@ -177,8 +180,9 @@ def test_it_names_an_edited_time_column(trail):
 def test_it_checks_an_untouched_trail_without_looking_rows_up_one_by_one(trail, django_assert_max_num_queries):
     """The fast paths (columns encoded back into canonical bytes) must agree with append's encoding;
     if they drifted, every event would fall back to a lookup of its own. (Three of these are the
-    consent cross-checks: the ledger's entries, its state rows, its guards; one more its events.)"""
-    with django_assert_max_num_queries(15):
+    consent cross-checks: the ledger's entries, its state rows, its guards; one more its events; two
+    the set-aside entries, their alarms and acknowledgements.)"""
+    with django_assert_max_num_queries(17):
         assert audit_verify().ok
 
 
@@ -263,7 +267,10 @@ def narrow_tiles(monkeypatch, settings, many_events):
     from audit import tiles
 
     monkeypatch.setattr(tiles, "HEIGHT", 2)
+
+    monkeypatch.setattr(integrate, "HEIGHT", 2)
     monkeypatch.setattr(tiles, "WIDTH", 4)
+    monkeypatch.setattr(integrate, "WIDTH", 4)
     settings.AUDIT_CHECKPOINT_EVERY = 5
     many_events(23)
     audit_checkpoint_create()
@@ -303,11 +310,13 @@ def test_it_names_a_missing_tile(narrow_tiles):
     assert "tile 0/3 is not stored" in report.problem
 
 
-def test_event_macs_equal_one_hmac_per_event():
+def test_batched_macs_equal_one_stdlib_hmac_per_entry_for_each_format():
+    import hmac
     import os
-
-    from audit.keys import event_mac, event_macs
 
     leaves = [os.urandom(32) for _ in range(5)]
     for key in (b"k" * 32, b"a much longer key than one block of sha-256, which is sixty-four bytes long"):
-        assert event_macs(leaves, key) == [event_mac(leaf, key) for leaf in leaves]
+        for label in (canonical.ENTRY_MAC_LABEL, canonical.CHAINED_MAC_LABEL):
+            assert canonical.macs(leaves, key, label) == [hmac.digest(key, label + leaf, "sha256").hex()
+                                                          for leaf in leaves]
+        assert canonical.macs(leaves, key) != canonical.macs(leaves, key, canonical.CHAINED_MAC_LABEL)

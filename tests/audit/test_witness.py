@@ -142,7 +142,7 @@ def test_it_refuses_a_rewritten_tail_and_audit_verify_names_it(setup, many_event
         tree.append(bytes.fromhex(leaf))
     for seq in range(31, 41):
         event = json.loads(bytes(AuditEvent.objects.get(seq=seq).canonical))
-        event.update(prev_hash=prev, outcome="error")
+        event.update(outcome="error")  # an entry holds no link; the row's prev_hash column is the guard's
         body = json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
         import hashlib
 

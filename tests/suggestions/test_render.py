@@ -151,3 +151,23 @@ def test_it_prefers_sharp_well_exposed_photos():
     sharp = Image.open(io.BytesIO(pattern_jpeg(2, (400, 300)))).convert("RGB")
     dark = Image.new("RGB", (400, 300), (8, 8, 8))
     assert render.photo_strength(sharp) > render.photo_strength(dark)
+
+
+def test_the_recap_mp4_has_its_index_first_so_a_player_starts_from_the_first_piece():
+    import av
+
+    sources = [render.Source.from_bytes(pattern_jpeg(seed, (320, 240))) for seed in range(4)]
+    data = render.recap_video(sources, size=96, title="Lisbon", dates="10–12 May")
+    boxes = [kind for kind, _, _ in render._mp4_boxes(data)]
+    assert boxes.index(b"moov") < boxes.index(b"mdat"), boxes
+    with av.open(io.BytesIO(data)) as container:
+        frames = [frame.to_ndarray().mean() for frame in container.decode(container.streams.video[0])]
+    # the same frames as the file FFmpeg wrote (index at the end): every chunk offset was moved with it
+    import unittest.mock
+
+    with unittest.mock.patch.object(render, "moov_first", lambda d: d):
+        original = render.recap_video(sources, size=96, title="Lisbon", dates="10–12 May")
+    assert [kind for kind, _, _ in render._mp4_boxes(original)][-1] == b"moov"
+    with av.open(io.BytesIO(original)) as container:
+        assert [frame.to_ndarray().mean() for frame in container.decode(container.streams.video[0])] == frames
+    assert len(original) == len(data)

@@ -122,7 +122,8 @@ def test_it_leaves_nothing_but_ledger_audit_and_account_after_the_holder_erases(
         response = api(alice).delete("/api/v1/me/cloud-media/")
     assert response.status_code == 200, response.content
     assert response.json()["erased"]["items"] == 5
-    assert_nothing_left(alice, bob, allowed=ALWAYS_ALLOWED)
+    # The device that asked stays signed in: it sees the feature off (the erase turned it off) and stops.
+    assert_nothing_left(alice, bob, allowed=ALWAYS_ALLOWED | {"accounts.apitoken"})
 
 
 def test_it_audits_the_erase_without_content(sam, alice, bob, django_capture_on_commit_callbacks):
