@@ -77,4 +77,7 @@ __all__ = [
     "ByteRange",
     "RangeNotSatisfiable",
     "ranged_response",
+    # counts of what other apps hold, for erase and revoke confirmations (vault.held)
+    "held_counter_register",
+    "held_counts",
 ]
