@@ -11,6 +11,7 @@ never retried and never guessed at.
 """
 
 import json
+import os
 import random
 import threading
 import time
@@ -179,6 +180,91 @@ class Api:
 def _malformed(method: str, path: str, status: int, what: str) -> ApiError:
     return ApiError(status, MALFORMED, f"The server's answer to {method} /api/v1/{path} made no sense ({what}); "
                                        "nothing more is sent")
+
+
+# Videos go through resumable uploads (tus 1.0) in pieces of this size: a dropped connection or a
+# killed client loses at most one piece, and the next run resumes where the server says it stands.
+TUS_CHUNK_BYTES = int(os.environ.get("CONSENTSVC_SYNC_TUS_CHUNK") or 8 * 1024 * 1024)
+
+
+class UploadUrls:
+    """Where each unfinished resumable upload lives on the server, kept in the client's state (tuspy's
+    url_storage interface), so a client killed mid-upload resumes it instead of starting again."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def get_item(self, key):
+        return self.state.meta(f"tus:{key}")
+
+    def set_item(self, key, value):
+        if value is None:  # tuspy stores "no upload yet" too
+            self.remove_item(key)
+        else:
+            self.state.set_meta(f"tus:{key}", value)
+
+    def remove_item(self, key):
+        self.state.delete_meta(f"tus:{key}")
+
+
+def _tus_error(exc) -> ApiError:
+    status = int(getattr(exc, "status_code", None) or 0)
+    payload = _json(getattr(exc, "response_content", None) or b"")
+    error = payload.get("error") if isinstance(payload, dict) else None
+    error = error if isinstance(error, dict) else {}
+    return ApiError(status, str(error.get("code") or (f"http_{status}" if status else "unreachable")),
+                    str(error.get("message") or exc))
+
+
+def upload_resumable(api: "Api", *, path, urls: UploadUrls, halt: threading.Event | None = None,
+                     chunk_size: int | None = None) -> Uploaded | None:
+    """Send one file with tus (tuspy), resuming an upload this client started before; None when
+    ``halt`` was set between two pieces (what was sent stays on the server, encrypted, until it
+    expires or the feature is turned off)."""
+    import requests
+    from tusclient import client as tus_client
+    from tusclient.exceptions import TusCommunicationError
+
+    headers = {"User-Agent": USER_AGENT}
+    if api.token:
+        headers["Authorization"] = f"Token {api.token}"
+    tus = tus_client.TusClient(api.base + "media/uploads/", headers=headers)
+
+    def uploader():
+        return tus.uploader(file_path=str(path), chunk_size=chunk_size or TUS_CHUNK_BYTES,
+                            metadata={"filename": path.name}, store_url=True, url_storage=urls)
+
+    try:
+        try:
+            upload = uploader()
+        except TusCommunicationError as exc:
+            if exc.status_code not in (404, 410):
+                raise
+            # The server no longer has it (expired, ended, or shredded by a withdrawal): start again.
+            with path.open("rb") as stream:
+                urls.remove_item(upload_fingerprint(stream))
+            upload = uploader()
+        if not upload.url:
+            upload.set_url(upload.create_url())
+        while upload.offset < upload.get_file_size():
+            if halt is not None and halt.is_set():
+                return None
+            upload.upload_chunk()
+    except TusCommunicationError as exc:
+        raise _tus_error(exc) from None
+    except requests.RequestException as exc:
+        raise ApiError(0, "unreachable", f"No answer from {api.base}: {exc}") from None
+    answer = {k.lower(): v for k, v in (upload.request.response_headers if upload.request else {}).items()}
+    with path.open("rb") as stream:
+        urls.remove_item(upload_fingerprint(stream))
+    return Uploaded(media_id=int(answer.get("media-item-id", 0)), duplicate=answer.get("media-duplicate") == "true",
+                    sha256="")
+
+
+def upload_fingerprint(stream) -> str:
+    from tusclient.fingerprint import fingerprint
+
+    return fingerprint.Fingerprint().get_fingerprint(stream)
 
 
 def _json(raw: bytes):

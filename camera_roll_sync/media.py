@@ -24,7 +24,8 @@ try:  # HEIC is what phones shoot; without pillow-heif its metadata falls back t
 except ImportError:  # pragma: no cover - optional
     pass
 
-EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"}
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".m4v"}
+EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"} | VIDEO_EXTENSIONS
 # Folders a camera roll keeps that are not the holder's photos; more with --exclude.
 DEFAULT_EXCLUDES = (".*", "Screenshots", "Screen Shots", ".thumbnails", ".trashed*")
 SCREENSHOT_NAME = re.compile(r"^(screenshot|screen[ _-]shot|scrn)", re.IGNORECASE)
@@ -62,6 +63,11 @@ def folder_skip_reason(relative: Path, excludes: tuple[str, ...]) -> str | None:
     if any(fnmatch.fnmatch(str(relative).lower(), pattern.lower()) for pattern in excludes if "/" in pattern):
         return "excluded_folder"
     return None
+
+
+def is_video(path: Path) -> bool:
+    """Videos go by resumable upload (tus): they are large, and a phone's connection drops."""
+    return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
 def sha256_of(path: Path) -> str:

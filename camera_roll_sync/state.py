@@ -103,6 +103,9 @@ class State:
     def set_meta(self, key: str, value: str) -> None:
         self._run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def delete_meta(self, key: str) -> None:
+        self._run("DELETE FROM meta WHERE key = ?", (key,))
+
     def meta(self, key: str) -> str | None:
         rows = self._run("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None

@@ -18,11 +18,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from camera_roll_sync import media
-from camera_roll_sync.api import Api, ApiError, Backoff, Uploaded, with_retries
+from camera_roll_sync.api import Api, ApiError, Backoff, Uploaded, UploadUrls, upload_resumable, with_retries
 from camera_roll_sync.state import REFUSED, SKIPPED, UPLOADED, WAITING, FileRow, State
 
 # The server's answers about the file itself: it will never be accepted, so it is not retried.
-FILE_REFUSALS = {"invalid_image", "unsupported_media_type", "file_too_large", "image_too_large", "invalid_request"}
+FILE_REFUSALS = {"invalid_image", "unsupported_media_type", "file_too_large", "image_too_large", "invalid_request",
+                 "invalid_video", "video_too_long", "video_too_large", "video_probe_failed"}
 SETTLE_SECONDS = 2.0  # a file modified this recently may still be being written by the camera
 
 
@@ -245,6 +246,8 @@ class Syncer:
             self.state.set_status(row.path, UPLOADED, "same_content")
             return "same_content"
         path = Path(row.path)
+        if media.is_video(path):
+            return self._upload_video(row, path)
         try:
             data = path.read_bytes()
         except OSError:
@@ -260,6 +263,35 @@ class Syncer:
             # has none. The file's modification time is when it was copied, not when it was taken, and
             # sending it made the service date (and title) photos with the day of the copy.
             return self.api.upload(filename=path.name, data=data, labels=row.labels, captured_at=None)
+
+        try:
+            answer = with_retries(send, backoff=self.options.backoff, stop=self._halt, sleep=self.sleep,
+                                  on_wait=self._waiting)
+        except ApiError as exc:
+            return self._refusal(row, exc)
+        self.state.record_upload(path=row.path, sha256=row.sha256, media_id=answer.media_id,
+                                 duplicate=answer.duplicate)
+        if self.on_uploaded is not None:
+            self.on_uploaded(row, answer)
+        return "already_on_server" if answer.duplicate else "uploaded"
+
+    def _upload_video(self, row: FileRow, path: Path) -> str:
+        """A video goes in pieces (tus), never whole in memory; consent is asked before each batch as for
+        photos, and a withdrawal seen by another upload stops this one before its next piece."""
+        try:
+            if media.sha256_of(path) != row.sha256:
+                self.state.set_status(row.path, WAITING, "changed")
+                return "changed"
+        except OSError:
+            return "gone"
+
+        def send():
+            if self._halt.is_set():
+                raise ApiError(0, "halted", "halted")
+            answer = upload_resumable(self.api, path=path, urls=UploadUrls(self.state), halt=self._halt)
+            if answer is None:
+                raise ApiError(0, "halted", "halted")
+            return answer
 
         try:
             answer = with_retries(send, backoff=self.options.backoff, stop=self._halt, sleep=self.sleep,

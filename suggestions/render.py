@@ -346,18 +346,46 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, max_width: float) -> list[
     return lines[:3]
 
 
+@dataclass
+class Clip:
+    """A few seconds of a video, as the gateway releases them: its frames (JPEGs, upright, in order)."""
+
+    frames: Sequence[bytes]
+
+
+def _with_clips(sources: Sequence[Source], clips: Sequence[Clip]) -> list[Source | Clip]:
+    """The photos with the clips between them (never first: the title card is over a photo)."""
+    order: list[Source | Clip] = []
+    pending = list(clips)
+    for index, source in enumerate(sources):
+        order.append(source)
+        if pending and index % 2 == 0:
+            order.append(pending.pop(0))
+    return order + pending
+
+
+def recap_parts(sources: Sequence[Source], clips: Sequence[Clip] = ()) -> int:
+    return len(sources) + len(clips)
+
+
 def recap_sequence(
     sources: Sequence[Source], *, size: int, title: str, dates: str, motion_frames: int, fade_frames: int,
-    title_frames: int,
+    title_frames: int, clips: Sequence[Clip] = (),
 ):
     """The recap's frames in order, made one at a time (a video never holds them all): the title
-    card over the first photo, then each photo panned and zoomed, faded into the next."""
+    card over the first photo, then each photo panned and zoomed, faded into the next; a clip
+    plays its frames (muted: a recap has no sound) in the time a photo is shown."""
     if not RECAP_MIN_PHOTOS <= len(sources) <= RECAP_MAX_PHOTOS:
         raise ValueError(f"a recap takes {RECAP_MIN_PHOTOS} to {RECAP_MAX_PHOTOS} photos")
-    stills = [_still(source, size) for source in sources]
-    moves = motions(len(stills), [focus for _, focus in stills])
+    parts = _with_clips(sources, clips)
+    stills = [_still(part, size) if isinstance(part, Source) else None for part in parts]
+    moves = motions(len(parts), [still[1] if still else (0.5, 0.5) for still in stills])
 
     def frame(index: int, t: float) -> Image.Image:
+        if stills[index] is None:
+            pictures = parts[index].frames
+            return fill(Source.from_bytes(pictures[min(len(pictures) - 1, round(t * (len(pictures) - 1)))]),
+                        (size, size))
         still = stills[index][0]
         return still.resize((size, size), Image.Resampling.BILINEAR, box=moves[index].box(still.size, t))
 
@@ -367,25 +395,26 @@ def recap_sequence(
         yield card
     for step in range(fade_frames):
         yield Image.blend(card, first, (step + 1) / (fade_frames + 1))
-    for index in range(len(stills)):
+    for index in range(len(parts)):
         for step in range(motion_frames):
             yield frame(index, step / max(1, motion_frames - 1))
-        if index + 1 < len(stills):
+        if index + 1 < len(parts):
             last, following = frame(index, 1.0), frame(index + 1, 0.0)
             for step in range(fade_frames):
                 yield Image.blend(last, following, (step + 1) / (fade_frames + 1))
 
 
-def recap(sources: Sequence[Source], *, size: int | None = None, title: str = "", dates: str = "") -> bytes:
-    """A looping animated WebP: a title card, then each photo with a slow pan and zoom."""
+def recap(sources: Sequence[Source], *, size: int | None = None, title: str = "", dates: str = "",
+          clips: Sequence[Clip] = ()) -> bytes:
+    """A looping animated WebP: a title card, then each photo with a slow pan and zoom (and each clip)."""
     size = size or RECAP_SIZE
     frames = list(recap_sequence(
         sources, size=size, title=title, dates=dates, motion_frames=RECAP_MOTION_FRAMES,
-        fade_frames=RECAP_FADE_STEPS, title_frames=1,
+        fade_frames=RECAP_FADE_STEPS, title_frames=1, clips=clips,
     ))
     frame_ms = round(RECAP_HOLD_MS / RECAP_MOTION_FRAMES)
     durations = [RECAP_TITLE_MS] + [RECAP_FADE_MS] * RECAP_FADE_STEPS
-    durations += ([frame_ms] * RECAP_MOTION_FRAMES + [RECAP_FADE_MS] * RECAP_FADE_STEPS) * len(sources)
+    durations += ([frame_ms] * RECAP_MOTION_FRAMES + [RECAP_FADE_MS] * RECAP_FADE_STEPS) * recap_parts(sources, clips)
     durations = durations[: len(frames)]
     buffer = io.BytesIO()
     frames[0].save(
@@ -402,7 +431,8 @@ def recap_poster(data: bytes) -> bytes:
         return encode_jpeg(animation.convert("RGB"))
 
 
-def recap_video(sources: Sequence[Source], *, size: int | None = None, title: str = "", dates: str = "") -> bytes:
+def recap_video(sources: Sequence[Source], *, size: int | None = None, title: str = "", dates: str = "",
+                clips: Sequence[Clip] = ()) -> bytes:
     """The same recap as an H.264 MP4 (what people share), through PyAV's bundled FFmpeg, made
     in memory: nothing of the photos touches the disk."""
     import av
@@ -419,7 +449,7 @@ def recap_video(sources: Sequence[Source], *, size: int | None = None, title: st
         for image in recap_sequence(
             sources, size=size, title=title, dates=dates,
             motion_frames=round(RECAP_HOLD_MS / 1000 * fps), fade_frames=round(fps * 0.4),
-            title_frames=round(RECAP_TITLE_MS / 1000 * fps),
+            title_frames=round(RECAP_TITLE_MS / 1000 * fps), clips=clips,
         ):
             for packet in stream.encode(av.VideoFrame.from_image(image)):
                 container.mux(packet)

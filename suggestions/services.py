@@ -92,15 +92,47 @@ def _pick(plan: planning.Plan, ids: list[int], strength: dict[int, float]) -> li
     return list(planning._spread(ids, planning.COLLAGE_MAX_PHOTOS))
 
 
-def _render(plan: planning.Plan, released: list[gateway.ReleasedItem], meta: dict) -> tuple[bytes, bytes | None]:
+def _render(plan: planning.Plan, released: list[gateway.ReleasedItem], meta: dict,
+            clips: list[gateway.ReleasedRange] = ()) -> tuple[bytes, bytes | None]:
     """The output, and for a recap its MP4 too (the title card shows the title and the dates)."""
     sources = [render.Source.from_bytes(r.data) for r in released]
     if plan.kind == planning.COLLAGE:
         return render.collage(sources), None
     if plan.kind == planning.RECAP:
-        card = {"title": meta["title"], "dates": titles.moment_dates(plan.first, plan.last)}
+        card = {"title": meta["title"], "dates": titles.moment_dates(plan.first, plan.last),
+                "clips": [render.Clip(frames=clip.frames) for clip in clips]}
         return render.recap(sources, **card), render.recap_video(sources, **card)
     return render.stylize(sources[0], plan.style), None
+
+
+RECAP_MAX_CLIPS = 3
+RECAP_CLIP_MS = 2500
+RECAP_CLIP_FPS = 12  # the MP4 shows each clip frame twice: half the decoding, and a clip's motion still reads
+
+
+def _recap_clips(*, user_id: int, purpose: str, plan: planning.Plan) -> list[gateway.ReleasedRange]:
+    """A few seconds of up to RECAP_MAX_CLIPS videos of the recap's days, spread over them, each taken
+    away from the start (a clip's first seconds are often the phone being raised)."""
+    if plan.kind != planning.RECAP or plan.first is None or plan.last is None:
+        return []
+    tz = timezone.get_default_timezone()
+    videos = sorted(
+        (meta for meta in gateway.video_candidates(user_id=user_id, purpose=purpose)
+         if meta.captured_at is not None and meta.duration_ms
+         and plan.first <= grouping.naive_local(meta.captured_at, tz).date() <= plan.last),
+        key=lambda meta: grouping.naive_local(meta.captured_at, tz),
+    )
+    if not videos:
+        return []
+    step = max(1, len(videos) / RECAP_MAX_CLIPS)
+    chosen = [videos[int(i * step)] for i in range(min(RECAP_MAX_CLIPS, len(videos)))]
+    ranges = []
+    for meta in chosen:
+        length = min(RECAP_CLIP_MS, meta.duration_ms)
+        start = max(0, min(meta.duration_ms * 3 // 10, meta.duration_ms - length))
+        ranges.append((meta.id, start, length))
+    return gateway.release_ranges(user_id=user_id, purpose=purpose, ranges=ranges, fps=RECAP_CLIP_FPS,
+                                  max_side=render.RECAP_VIDEO_SIZE)
 
 
 def _choose(plans: list[planning.Plan], *, existing: set[str], limit: int) -> list[planning.Plan]:
@@ -280,10 +312,11 @@ def _read_render_store(
         if not item_ids:
             return None
     meta = _output_meta(plan, taken=taken)
-    data, video = _render(plan, [by_id[i] for i in item_ids], meta)
+    clips = _recap_clips(user_id=user_id, purpose=purpose, plan=plan)
+    data, video = _render(plan, [by_id[i] for i in item_ids], meta, clips)
     del released, by_id
     _between_read_and_commit(user_id=user_id, plan=plan)
-    source_ids = sorted(item_ids)
+    source_ids = sorted([*item_ids, *(clip.meta.id for clip in clips)])
     # The output and the suggestion row that names it are one unit of work on the account.
     with account_write(user_id=user_id, actor=Actor.service("suggestions")):
         try:

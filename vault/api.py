@@ -88,7 +88,9 @@ class MediaCollectionApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     class UploadInputSerializer(serializers.Serializer):
-        file = serializers.FileField(help_text="JPEG, PNG, WebP or HEIC/HEIF; at most VAULT_MAX_UPLOAD_BYTES.")
+        file = serializers.FileField(help_text="JPEG, PNG, WebP or HEIC/HEIF, or an MP4 / QuickTime video (H.264, "
+                                               "HEVC); at most VAULT_MAX_UPLOAD_BYTES (larger videos: media/uploads/, "
+                                               "tus 1.0).")
         labels = serializers.CharField(required=False, help_text='JSON list of on-device theme labels: ["beach"].')
         captured_at = serializers.DateTimeField(required=False, help_text="Used only when the image has none.")
 
@@ -114,9 +116,11 @@ class MediaCollectionApi(APIView):
         responses={
             201: UploadOutputSerializer,
             200: OpenApiResponse(UploadOutputSerializer, description='Already held: the item, "duplicate": true.'),
-            400: OpenApiResponse(description="invalid_image or invalid_request"),
+            400: OpenApiResponse(description="invalid_image, invalid_video or invalid_request"),
             403: OpenApiResponse(description="consent_required"),
-            413: OpenApiResponse(description="file_too_large or image_too_large"),
+            413: OpenApiResponse(description="file_too_large, image_too_large, video_too_long or video_too_large"),
+            422: OpenApiResponse(description="video_probe_failed: reading the video crashed, hung or ran out of "
+                                             "memory; nothing was kept"),
             507: OpenApiResponse(description="storage_full: nothing was kept"),
             415: OpenApiResponse(description="unsupported_media_type"),
         },

@@ -21,6 +21,7 @@ from vault.gateway_core import (  # noqa: F401 (the facade re-exports exactly th
     OpenedContent,
     RangedOutput,
     ReleasedItem,
+    ReleasedRange,
     candidates,
     faces_open,
     faces_sealing,
@@ -34,6 +35,8 @@ from vault.gateway_core import (  # noqa: F401 (the facade re-exports exactly th
     outputs_meta,
     owner_open,
     release,
+    release_ranges,
+    video_candidates,
 )
 from vault.ranges import ByteRange, RangeNotSatisfiable, ranged_response  # noqa: F401
 from vault.signals import media_trashed, media_uploaded  # noqa: F401
@@ -49,6 +52,10 @@ __all__ = [
     "OpenedContent",
     "candidates",
     "release",
+    # a video's content leaves only as time ranges (frames or a short clip), each audited
+    "ReleasedRange",
+    "video_candidates",
+    "release_ranges",
     "owner_open",
     "output_store",
     "output_open",

@@ -23,7 +23,7 @@ from consent.selectors import consent_active_entry
 from consent.services import consent_guard
 from consent.uow import Actor, account_write, events_write
 from core.errors import ServiceError
-from vault import blobs, content, keyring, keys, ranges, selectors
+from vault import blobs, content, keyring, keys, ranges, selectors, videos
 from vault.meta import ItemMeta, output_meta_open, output_meta_seal
 from vault.models import DerivedOutput, MediaItem
 
@@ -149,6 +149,76 @@ def candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
         uow.record(uow.event(action="media.listed", actor=GATEWAY, object_type="media", purpose=purpose,
                              details={"count": len(usable), "held": len(items)}))
     return usable
+
+
+def video_candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
+    """Decrypted metadata of every video the purpose may use now: a video's content leaves only as
+    time ranges (release_ranges)."""
+    with _guarded(user_id=user_id, purpose=purpose, action="media.listed") as uow:
+        items = list(MediaItem.objects.filter(owner_id=user_id, duration_ms__isnull=False)
+                     .select_related("key").order_by("id"))
+        usable = [meta for _, meta in _usable(user_id=user_id, items=items)]
+        uow.record(uow.event(action="media.listed", actor=GATEWAY, object_type="media", purpose=purpose,
+                             details={"count": len(usable), "held": len(items), "kind": "video"}))
+    return usable
+
+
+@dataclass(frozen=True)
+class ReleasedRange:
+    """A time range of a video: its frames (JPEGs, upright, in order) or a short muted MP4 (``clip``)."""
+
+    meta: ItemMeta
+    start_ms: int
+    duration_ms: int
+    frames: tuple[bytes, ...] = ()
+    clip: bytes | None = None
+
+
+MAX_RANGE_MS = 10_000
+MAX_RANGE_FPS = 30
+MAX_RANGE_SIDE = 1920
+
+
+def release_ranges(*, user_id: int, purpose: str, ranges: list[tuple[int, int, int]], as_clip: bool = False,
+                   fps: int = 12, max_side: int = 720) -> list[ReleasedRange]:
+    """Time ranges of videos, ``(item_id, start_ms, duration_ms)`` each (at most MAX_RANGE_MS long),
+    as frames or as short clips; checked and audited like release: one media.read per range released,
+    appended before anything is returned. Ranges of items that are gone, excluded or not videos are
+    left out. The decoding runs in the box (vault.videos), like an upload's."""
+    if not (1 <= fps <= MAX_RANGE_FPS and 16 <= max_side <= MAX_RANGE_SIDE):
+        raise ValueError(f"fps is 1 to {MAX_RANGE_FPS}, max_side 16 to {MAX_RANGE_SIDE}")
+    wanted: dict[int, tuple[int, int]] = {}
+    for item_id, start_ms, duration_ms in ranges:
+        if start_ms < 0 or not 0 < duration_ms <= MAX_RANGE_MS:
+            raise ValueError(f"a range starts at 0 or later and lasts 1 to {MAX_RANGE_MS} ms")
+        wanted[int(item_id)] = (int(start_ms), int(duration_ms))
+    kind = "clip" if as_clip else "frames"
+    with _refusals(user_id=user_id, purpose=purpose, action="media.read", count=len(wanted)):
+        _check_purpose(user_id=user_id, purpose=purpose, locked=False)
+        items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=wanted, duration_ms__isnull=False)
+                     .select_related("key").order_by("id"))
+        read = []
+        for whole in _decrypt(user_id=user_id, usable=_usable(user_id=user_id, items=items), variant="original"):
+            start, length = wanted[whole.meta.id]
+            start = min(start, max(0, (whole.meta.duration_ms or 0) - 1))
+            try:
+                parts = videos.video_range(data=whole.data, start_ms=start, duration_ms=length, as_clip=as_clip,
+                                           fps=fps, max_side=max_side)
+            except ServiceError:
+                raise _Unreadable("media", whole.meta.id, "video_unreadable") from None
+            read.append(ReleasedRange(meta=whole.meta, start_ms=start, duration_ms=length,
+                                      frames=() if as_clip else tuple(parts), clip=parts[0] if as_clip else None))
+    with _guarded(user_id=user_id, purpose=purpose, action="media.read", count=len(wanted)) as uow:
+        items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=[r.meta.id for r in read])
+                     .select_related("key").order_by("id"))
+        still = {meta.id for _, meta in _usable(user_id=user_id, items=items)}
+        released = [r for r in read if r.meta.id in still]
+        uow.record_many([
+            uow.event(action="media.read", actor=GATEWAY, object_type="media", object_id=r.meta.id, purpose=purpose,
+                      details={"variant": kind, "start_ms": r.start_ms, "duration_ms": r.duration_ms})
+            for r in released
+        ])
+    return released
 
 
 def held_count(*, user_id: int) -> int:
@@ -406,6 +476,34 @@ def output_ranged(*, user_id: int, output_id: int) -> RangedOutput:
 
     return RangedOutput(output_id=output.pk, size=output.size, content_type=output.content_type,
                         etag=f'"{output.uid.hex}"', open_range=open_range)
+
+
+def owner_ranged(*, user_id: int, item_id: int) -> RangedOutput:
+    """The holder's own item (the service's copy: for a video, the clip without its place), to be
+    read a piece at a time by a <video> that seeks. Each piece is one media.read (owner_access)
+    with its range, written before the first byte leaves; trash included, as the pages show it."""
+    item = selectors.media_get(user_id=user_id, item_id=item_id, include_trashed=True)
+    item = MediaItem.objects.select_related("key").get(pk=item.pk)
+
+    def open_range(wanted: ranges.ByteRange) -> Iterator[bytes]:
+        data_key = keyring.data_key_by_id(user_id=user_id, key_id=item.key.key_id)
+        details = {"variant": "original", "range": [wanted.start, wanted.end]}
+        try:
+            chunks = content.content_stream(data_key=content.item_key(account=data_key, item=item), uid=item.uid,
+                                            variant="original")
+        except blobs.BlobIntegrityError as exc:
+            details = {"code": exc.reason}
+            with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
+                uow.record(uow.event(action="media.read", object_type="media", object_id=item.pk,
+                                     purpose=PURPOSE_OWNER, outcome="error", details=details))
+            raise ServiceError("media_unreadable", f"Stored media {item.pk} failed its integrity check.") from None
+        with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
+            uow.record(uow.event(action="media.read", object_type="media", object_id=item.pk, purpose=PURPOSE_OWNER,
+                                 details=details))
+        return ranges.slice_stream(chunks, wanted)
+
+    return RangedOutput(output_id=item.pk, size=item.size, content_type=item.content_type,
+                        etag=f'"{item.uid.hex}"', open_range=open_range)
 
 
 def output_shared_open(*, user_id: int, output_id: int, link_id: int) -> tuple[bytes, str]:

@@ -12,9 +12,10 @@ connection or process leaves ciphertext and an offset that tells the client wher
 nothing readable; shredding the media key (withdrawal, erase) makes every segment unreadable
 and deletes its folder; housekeeping deletes what was not finished within UPLOAD_PARTIAL_HOURS.
 
-When the last byte arrives, the segments are decrypted in order and handed to the same
-upload path as ``POST media/`` (vault.services.media_upload: consent checked again, the
-video parsed in its box), then deleted, whatever the outcome.
+When the last byte arrives, a video is streamed from the segments (decrypted in order) through
+the box into its blobs without being held whole (vault.services.video_upload_stream: consent
+checked again under the account lock); anything else goes to vault.services.media_upload as a
+photo. The segments are deleted whatever the outcome.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.uow import Actor, account_write
 from core.errors import ServiceError, register_code
-from vault import content, keyring, services
+from vault import content, keyring, services, videos
 from vault.models import PartialUpload
 
 register_code("upload_offset_mismatch", 409, "Upload-Offset is not where the upload stands; HEAD it and resume.")
@@ -99,6 +100,10 @@ def partial_append(*, user_id: int, uid: uuid.UUID, offset: int, body: Iterator[
 
     Returns the upload and, when it finished, the upload result (a ServiceError if it was refused:
     the partial is gone either way)."""
+    if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
+        # Said before anything else: a phone stops at once on this code (the partial itself went
+        # with the withdrawal's shred, so looking it up would only say not_found).
+        raise ServiceError("consent_required", "Camera Roll Sharing Suggestions is off for this account.")
     upload = partial_get(user_id=user_id, uid=uid, now=now)
     if offset != upload.offset:
         raise ServiceError("upload_offset_mismatch", f"The upload stands at {upload.offset}, not {offset}.")
@@ -139,20 +144,26 @@ def partial_append(*, user_id: int, uid: uuid.UUID, offset: int, body: Iterator[
     return upload, _finish(upload=upload, data_key=data_key)
 
 
-def _read_segments(upload: PartialUpload, data_key) -> bytes:
-    return b"".join(
-        content.content_read(data_key=data_key, uid=segment_uid(upload.uid, i), variant="partial")
-        for i in range(upload.segments)
-    )
+def _segments(upload: PartialUpload, data_key) -> Iterator[bytes]:
+    for index in range(upload.segments):
+        yield from content.content_stream(data_key=data_key, uid=segment_uid(upload.uid, index), variant="partial")
 
 
 def _finish(*, upload: PartialUpload, data_key) -> services.UploadResult:
+    """The whole file is in: a video is streamed from the segments through the box to its blobs
+    (never held whole here); anything else is one photo, handled as POST media/ handles it."""
     meta = json.loads(data_key.open(bytes(upload.sealed_meta), purpose=_META, binding=upload.uid.bytes))
+    filename = meta.get("filename") or ""
     try:
-        data = _read_segments(upload, data_key)
+        head = next(_segments(upload, data_key), b"")
+        if videos.is_video(data=head[:64], filename=filename):
+            return services.video_upload_stream(
+                user_id=upload.owner_id, open_source=lambda: _segments(upload, data_key), filename=filename,
+                method=upload.method, device_id=upload.device_id,
+            )
         return services.media_upload(
-            user_id=upload.owner_id, data=data, filename=meta.get("filename") or "", method=upload.method,
-            device_id=upload.device_id, max_bytes=settings.VIDEO_MAX_BYTES,
+            user_id=upload.owner_id, data=b"".join(_segments(upload, data_key)), filename=filename,
+            method=upload.method, device_id=upload.device_id, max_bytes=settings.VIDEO_MAX_BYTES,
         )
     finally:
         _delete(upload)

@@ -8,7 +8,6 @@ at them are gone, so a crash leaves at worst an unreadable orphan (swept by
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -188,39 +187,93 @@ def media_upload(
 
 def _video_upload(*, user_id: int, data: bytes, filename: str, labels: list[str], captured_at: datetime | None,
                   method: str, device_id: int | None) -> UploadResult:
-    """A video: parsed in the box (vault.videos), then stored like a HEIC photo: the remuxed clip the
-    service works from, its poster, and the upload byte for byte for the holder's own export.
-    Every refusal is audited (media.upload_refused) and leaves nothing stored."""
-    sha256 = hashlib.sha256(data).hexdigest()
-    found = keyring.data_key_get(user_id=user_id, scope=keys.SCOPE_MEDIA)
-    if found is not None:  # the same clip again costs a hash, not a parse
-        tag = found[1].tag(bytes.fromhex(sha256), purpose=DEDUP)
-        existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
-        if existing is not None:
-            return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
+    """A video sent in one request: stored as one sent by resumable upload is (video_upload_stream)."""
+    piece = 1024 * 1024
+    return video_upload_stream(
+        user_id=user_id, open_source=lambda: (data[at : at + piece] for at in range(0, len(data), piece)),
+        filename=filename, labels=labels, captured_at=captured_at, method=method, device_id=device_id,
+    )
+
+
+def video_upload_stream(*, user_id: int, open_source, filename: str = "", labels: list[str] | None = None,
+                        captured_at: datetime | None = None, method: str = "api",
+                        device_id: int | None = None) -> UploadResult:
+    """A video, read in pieces from ``open_source()`` (called twice: the box reads it once, the sealed
+    copy of it is written from the second), and never held whole by this process.
+
+    It is parsed in the box (vault.videos.BoxSession), whose remuxed copy (no place, no device
+    metadata) is encrypted as it comes out of the pipe as the item's original; the poster is its
+    thumbnail; the file byte for byte is its source, for the holder's own export only (as a HEIC's).
+    Consent is checked before (by the caller) and again under the account lock in the transaction
+    that commits the item. Every refusal is audited (media.upload_refused) and leaves nothing stored.
+    """
+    labels = labels or []
+    written: list[str] = []
     try:
-        processed = videos.video_inspect(data=data, sha256=sha256, filename=filename)
+        with videos.BoxSession(open_source()) as box:
+            sha256 = box.sha256
+            key_row, data_key = _media_key(user_id=user_id)
+            tag = data_key.tag(bytes.fromhex(sha256), purpose=DEDUP)
+            existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
+            if existing is not None:
+                box.abandon()
+                return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
+            found = box.found
+            uid = uuid.uuid4()
+            item_key, wrapped_item_key = keys.item_key_new(data_key, item_uid=uid)
+            written += content.names_for(user_id=user_id, key_id=item_key.folder_key_id, uid=uid,
+                                         variants=["original", "thumbnail", "source"])
+            _, stored_bytes = content.content_write(data_key=item_key, uid=uid, variant="original", chunks=box.remux())
+            poster = box.poster()
+        _, size = content.content_write(data_key=item_key, uid=uid, variant="thumbnail", chunks=[poster])
+        stored_bytes += size
+        source_size = 0
+
+        def source():
+            nonlocal source_size
+            for chunk in open_source():
+                source_size += len(chunk)
+                yield chunk
+
+        _, size = content.content_write(data_key=item_key, uid=uid, variant="source", chunks=source())
+        stored_bytes += size
+        if source_size != box.size:
+            raise ServiceError(videos.VIDEO_PROBE_FAILED, "The upload changed while it was stored; nothing was kept.")
+        has_location = found["lat"] is not None and found["lon"] is not None
+        sealed = meta_seal(data_key=data_key, uid=uid, sha256=sha256, captured_at=found["captured_at"] or captured_at,
+                           lat=found["lat"] if has_location else None, lon=found["lon"] if has_location else None,
+                           labels=labels, filename=filename)
+        with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+            entry = consent_guard(user_id=user_id, purpose=purposes.CAMERA_ROLL)
+            if not AccountKey.objects.filter(pk=key_row.pk, key_id=data_key.key_id).exists():
+                raise ServiceError("consent_required", "Consent changed during the upload; try again.")
+            item = MediaItem.objects.create(
+                owner_id=user_id, uid=uid, key=key_row, consent_entry=entry, dedup_tag=tag, sealed_meta=sealed,
+                content_type=found["content_type"], width=found["width"], height=found["height"],
+                size=found["remux_bytes"], thumbnail_size=len(poster), source_content_type=found["content_type"],
+                source_size=source_size, stored_bytes=stored_bytes, has_location=has_location,
+                duration_ms=found["duration_ms"], item_key_id=item_key.key_id, wrapped_item_key=wrapped_item_key,
+            )
+            uow.record(uow.event(
+                action="media.uploaded", object_type="media", object_id=item.pk, purpose=purposes.CAMERA_ROLL,
+                details={"consent_entry": str(entry.record_id), **_origin(method, device_id), "size": source_size},
+            ))
+            uow.after_commit(lambda: media_uploaded.send(sender=MediaItem, user_id=user_id))
+    except IntegrityError:
+        content.delete_names(written)
+        existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
+        if existing is None:
+            raise
+        return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
     except ServiceError as exc:
+        content.delete_names(written)
         _refuse_upload(user_id=user_id, code=exc.code, method=method)
         raise
-    for attempt in range(2):
-        try:
-            key_row, data_key = _media_key(user_id=user_id)
-        except ServiceError as exc:
-            _refuse_upload(user_id=user_id, code=exc.code, method=method)
-            raise
-        tag = data_key.tag(bytes.fromhex(sha256), purpose=DEDUP)
-        existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
-        if existing is not None:
-            return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
-        try:
-            return _store(user_id=user_id, key_row=key_row, data_key=data_key, tag=tag, processed=processed,
-                          captured_at=processed.captured_at or captured_at, labels=labels, method=method,
-                          device_id=device_id, filename=filename)
-        except _KeyGone:
-            if attempt:
-                raise ServiceError("consent_required", "Consent changed during the upload; try again.") from None
-    raise AssertionError("unreachable")
+    except BaseException:
+        content.delete_names(written)
+        raise
+    item.key = key_row
+    return UploadResult(item=item, meta=meta_open(data_key=data_key, item=item), duplicate=False)
 
 
 # A part larger than this is encrypted as it is written (content_write) rather than sealed whole in

@@ -184,11 +184,94 @@ def _remux(container, video, audio, *, max_seconds: float) -> tuple[bytes, float
     return out_buffer.getvalue(), last
 
 
+def _fit(image, max_side: int):
+    image.thumbnail((max_side, max_side))
+    return image
+
+
+def frames(data: bytes, *, start_ms: int, duration_ms: int, fps: int, max_side: int) -> list[bytes]:
+    """Frames of a time range, upright, at most ``fps`` a second and ``max_side`` px a side, as JPEGs."""
+    import av
+    from PIL import Image
+
+    turn = {90: Image.Transpose.ROTATE_90, 270: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180}
+    found: list[bytes] = []
+    step = 1.0 / fps
+    start, end = start_ms / 1000, (start_ms + duration_ms) / 1000
+    following = start
+    with av.open(io.BytesIO(data), format="mov") as container:
+        video = container.streams.video[0]
+        video.thread_type = "AUTO"
+        container.seek(int(start / video.time_base), stream=video, backward=True, any_frame=False)
+        for frame in container.decode(video):
+            if frame.pts is None or frame.time is None or frame.time < following - step / 2:
+                continue
+            if frame.time > end or len(found) >= fps * duration_ms / 1000 + 1:
+                break
+            image = frame.to_image()
+            rotation = int(round(frame.rotation or 0)) % 360
+            if rotation in turn:
+                image = image.transpose(turn[rotation])
+            out = io.BytesIO()
+            _fit(image, max_side).convert("RGB").save(out, format="JPEG", quality=85)
+            found.append(out.getvalue())
+            following = frame.time + step
+    if not found:
+        raise Refused("invalid_video", "The range holds no frame.")
+    return found
+
+
+def clip(data: bytes, *, start_ms: int, duration_ms: int, fps: int, max_side: int) -> bytes:
+    """A short H.264 MP4 of a time range, upright and muted."""
+    import av
+    from PIL import Image
+
+    pictures = [Image.open(io.BytesIO(jpeg)) for jpeg in frames(data, start_ms=start_ms, duration_ms=duration_ms,
+                                                                 fps=fps, max_side=max_side)]
+    width, height = (side - side % 2 for side in pictures[0].size)
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23"}
+        for picture in pictures:
+            frame = av.VideoFrame.from_image(picture.convert("RGB").crop((0, 0, width, height)))
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def _range(data: bytes, limits: dict) -> list[bytes]:
+    """Mode "frames" or "clip" on the service's own remuxed copy (still decoded only here)."""
+    kwargs = {name: int(limits[name]) for name in ("start_ms", "duration_ms", "fps", "max_side")}
+    if limits["mode"] == "clip":
+        return [clip(data, **kwargs)]
+    return frames(data, **kwargs)
+
+
 def main() -> int:
     limits = json.loads(sys.argv[1])
     _limit(int(limits["memory_bytes"]), int(limits["cpu_seconds"]))
     data = sys.stdin.buffer.read()
     out = sys.stdout.buffer
+    if limits.get("mode") in ("frames", "clip"):
+        try:
+            try:
+                parts = _range(data, limits)
+            except Refused:
+                raise
+            except Exception as exc:
+                raise Refused("invalid_video", f"The range could not be read ({type(exc).__name__}).") from None
+        except Refused as exc:
+            out.write(json.dumps({"ok": False, "code": exc.code, "message": exc.message}).encode() + b"\n")
+            return 0
+        out.write(json.dumps({"ok": True, "parts": [len(part) for part in parts]}).encode() + b"\n")
+        for part in parts:
+            out.write(part)
+        out.flush()
+        return 0
     try:
         try:
             probe, remuxed, poster = inspect(data, max_seconds=float(limits["max_seconds"]),

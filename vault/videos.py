@@ -132,14 +132,183 @@ def video_inspect(*, data: bytes, sha256: str, filename: str = "") -> ProcessedV
     )
 
 
-def _run_box(data: bytes) -> bytes:
-    command = [sys.executable, "-I", BOX, json.dumps(_limits())]
+class BoxSession:
+    """One upload read by the box without the web process ever holding it: the file is streamed into
+    the child (hashed on the way), then its answer is read from the pipe as the caller stores it.
+
+        with BoxSession(chunks) as box:      # feeds the child; box.sha256 and box.probe are known
+            box.remux()                      # an iterator over the remuxed copy, read from the pipe
+            box.poster()                     # then the poster's bytes
+    Leaving the block checks that the child ended well; an error anywhere kills it.
+    """
+
+    def __init__(self, chunks):
+        self._chunks = chunks
+        self.process = None
+        self.sha256 = ""
+        self.size = 0
+        self.probe: dict = {}
+        self._timer = None
+        self._abandoned = False
+        self.found: dict = {}
+
+    def abandon(self) -> None:
+        """Stop reading (the clip turned out to be held already): the child is killed, no error."""
+        self._abandoned = True
+        self._end()
+
+    def __enter__(self) -> BoxSession:
+        import hashlib
+        import threading
+
+        self.process = _start_box()
+        self._timer = threading.Timer(settings.VIDEO_PROBE_SECONDS, _kill, args=(self.process,))
+        self._timer.start()
+        digest = hashlib.sha256()
+        try:
+            for chunk in self._chunks:
+                digest.update(chunk)
+                self.size += len(chunk)
+                if self.size > settings.VIDEO_MAX_BYTES:
+                    raise ServiceError("file_too_large", f"The video is larger than {settings.VIDEO_MAX_BYTES} bytes.")
+                try:
+                    self.process.stdin.write(chunk)
+                except BrokenPipeError:
+                    break  # the child ended early (a limit): its answer, or its death, says why
+            self.sha256 = digest.hexdigest()
+            if not self.size:
+                raise ServiceError(INVALID_VIDEO, "The file is empty.")
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+            header = self.process.stdout.readline(64 * 1024)
+            try:
+                self.probe = json.loads(header)
+            except ValueError:
+                self._failed()
+            if not self.probe.get("ok"):
+                code = self.probe.get("code")
+                if code not in (INVALID_VIDEO, VIDEO_TOO_LONG, VIDEO_TOO_LARGE, VIDEO_PROBE_FAILED,
+                                "unsupported_media_type"):
+                    code = VIDEO_PROBE_FAILED
+                raise ServiceError(code, str(self.probe.get("message") or "The video was refused."))
+            try:  # the answer is read as untrusted too: a confused or subverted child is a failure
+                self.found = self._found()
+            except (KeyError, TypeError, ValueError):
+                self._failed()
+        except BaseException:
+            self._end()
+            raise
+        return self
+
+    def _failed(self):
+        self._end()
+        raise ServiceError(VIDEO_PROBE_FAILED, _death(self.process.returncode))
+
+    def _read(self, count: int):
+        left = count
+        while left:
+            piece = self.process.stdout.read(min(left, 1024 * 1024))
+            if not piece:
+                self._failed()
+            left -= len(piece)
+            yield piece
+
+    def remux(self):
+        return self._read(int(self.probe["remux_bytes"]))
+
+    def poster(self) -> bytes:
+        return b"".join(self._read(int(self.probe["poster_bytes"])))
+
+    def _found(self) -> dict:
+        """What the probe found, for the item's row and sealed metadata."""
+        probe = self.probe
+        captured = probe.get("captured_at")
+        kind = "mov" if probe.get("format") == "mov" else "mp4"
+        lat, lon = probe.get("lat"), probe.get("lon")
+        if lat is not None and lon is not None:
+            lat, lon = float(lat), float(lon)
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError("place out of range")
+        found = {
+            "content_type": CONTENT_TYPES[kind], "width": int(probe["width"]), "height": int(probe["height"]),
+            "duration_ms": int(probe["duration_ms"]), "lat": lat, "lon": lon,
+            "captured_at": datetime.fromisoformat(captured) if captured else None,
+            "remux_bytes": int(probe["remux_bytes"]), "poster_bytes": int(probe["poster_bytes"]),
+        }
+        if min(found["width"], found["height"], found["remux_bytes"], found["poster_bytes"]) <= 0:
+            raise ValueError("empty answer")
+        if found["captured_at"] is not None and found["captured_at"].tzinfo is None:
+            raise ValueError("naive time")
+        return found
+
+    def _end(self):
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.process is not None and self.process.poll() is None:
+            _kill(self.process)
+        if self.process is not None:
+            for pipe in (self.process.stdin, self.process.stdout):
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+    def __exit__(self, kind, error, traceback):
+        if kind is not None or self._abandoned:
+            self._end()
+            return False
+        try:
+            returncode = self.process.wait(timeout=settings.VIDEO_PROBE_SECONDS)
+        except subprocess.TimeoutExpired:
+            returncode = -signal.SIGKILL
+        self._end()
+        if returncode != 0:
+            raise ServiceError(VIDEO_PROBE_FAILED, _death(returncode))
+        return False
+
+
+def _death(returncode) -> str:
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return "Reading the video ran out of time; nothing was kept."
+    if returncode is not None and returncode < 0:
+        return "Reading the video crashed; nothing was kept."
+    return "Reading the video failed; nothing was kept."
+
+
+def _start_box(extra: dict | None = None) -> subprocess.Popen:
+    command = [sys.executable, "-I", BOX, json.dumps({**_limits(), **(extra or {})})]
     # No environment at all: nothing the service knows (keys, addresses, secrets) reaches the parser.
     # The command is this interpreter and our own script; the untrusted bytes go to stdin only.
-    process = subprocess.Popen(  # noqa: S603
+    return subprocess.Popen(  # noqa: S603
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env={}, close_fds=True, start_new_session=True,
     )
+
+
+def video_range(*, data: bytes, start_ms: int, duration_ms: int, as_clip: bool, fps: int,
+                max_side: int) -> list[bytes]:
+    """Frames (JPEGs) of a time range of the service's copy of a video, or a short muted MP4 of it
+    (a list of one), decoded in the box like the upload was."""
+    limits = {"mode": "clip" if as_clip else "frames", "start_ms": int(start_ms), "duration_ms": int(duration_ms),
+              "fps": int(fps), "max_side": int(max_side)}
+    answer = _run_box(data, extra=limits)
+    header, _, rest = answer.partition(b"\n")
+    try:
+        reply = json.loads(header)
+    except ValueError:
+        raise ServiceError(VIDEO_PROBE_FAILED, "Reading the video failed.") from None
+    if not reply.get("ok"):
+        raise ServiceError(VIDEO_PROBE_FAILED, str(reply.get("message") or "Reading the video failed."))
+    sizes = [int(size) for size in reply["parts"]]
+    if sum(sizes) != len(rest) or not sizes:
+        raise ServiceError(VIDEO_PROBE_FAILED, "Reading the video gave an incomplete answer.")
+    parts, at = [], 0
+    for size in sizes:
+        parts.append(rest[at : at + size])
+        at += size
+    return parts
+
+
+def _run_box(data: bytes, extra: dict | None = None) -> bytes:
+    process = _start_box(extra)
     try:
         out, _ = process.communicate(input=data, timeout=settings.VIDEO_PROBE_SECONDS)
     except subprocess.TimeoutExpired:

@@ -12,7 +12,7 @@ from consent import purposes
 from consent.selectors import consent_active_entry
 from consent.uow import Actor
 from core.errors import ServiceError
-from vault import gateway, selectors, services, shredding, trash
+from vault import gateway, gateway_core, ranges, selectors, services, shredding, trash
 from vault.api import stream_response
 from vault.forms import DateRangeForm, EraseForm, PlaceForm
 from vault.uploads import TOO_LARGE_FLAG
@@ -29,6 +29,10 @@ def upload_words() -> dict[str, str]:
         "image_too_large": "Too large: this picture has too many pixels to open safely.",
         "invalid_image": "Not a photo we can read: the file is damaged or is not a picture.",
         "unsupported_media_type": "Not a kind of photo we keep: only JPEG, PNG, WebP and HEIC pictures can be added.",
+        "invalid_video": "Not a video we can read: the file is damaged or is not an MP4 or QuickTime video.",
+        "video_too_long": f"Too long: a video can last at most {settings.VIDEO_MAX_SECONDS // 60} minutes.",
+        "video_too_large": "Too large: this video's frames have too many pixels.",
+        "video_probe_failed": "Not added: reading this video failed or took too long. Nothing was kept.",
         "duplicate": "Already in your photos.",
         "failed": "Not added: something went wrong on our side. Try again.",
         "network": "Not added: the connection dropped. Try again.",
@@ -54,7 +58,7 @@ def media_list(request):
         # database cannot order by it).
         "timeline": selectors.media_timeline(items=list(page.object_list)),
         "summary": summary,
-        "live_items": summary["items"] - summary["trashed"],
+        "live_items": summary["items"] - summary["trashed"] - summary["videos"],
         "trash_days": settings.TRASH_DAYS,
         "uploads_on": consent_active_entry(user_id=request.user.pk, purpose=purposes.CAMERA_ROLL) is not None,
         "erase_form": EraseForm(),
@@ -119,7 +123,13 @@ def media_thumbnail(request, item_id: int):
 @holder_required
 @require_GET
 def media_original(request, item_id: int):
-    return _content(request, item_id, "original")
+    """The holder's own copy; served with HTTP Range (206/416), so a video in the timeline seeks."""
+    try:
+        item = gateway_core.owner_ranged(user_id=request.user.pk, item_id=item_id)
+        return ranges.ranged_response(request, size=item.size, content_type=item.content_type,
+                                      open_range=item.open_range, etag=item.etag, filename=f"media-{item_id}")
+    except ServiceError as exc:
+        _not_found_as_404(exc)
 
 
 @holder_required

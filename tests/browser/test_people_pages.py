@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from consent import purposes
 from suggestions import people, render
 from suggestions.jobs import suggestions_generate_now
-from tests.browser.conftest import image_widths, log_in, snap
+from tests.browser.conftest import axe_violations, image_widths, log_in, small_targets, snap
 from tests.conftest import PASSWORD, make_user
 from tests.suggestions.conftest import a_day_with_friends, grant
 
@@ -25,7 +25,8 @@ def small_outputs(monkeypatch):
 
 
 @pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
-def test_it_names_people_from_the_grid_browses_a_person_and_suggests_with_them(new_page, vault_keys, size):
+def test_it_names_people_from_the_grid_browses_a_person_and_suggests_with_them(new_page, vault_keys, axe_source,
+                                                                                 size):
     alice = make_user("alice")
     grant(alice, purposes.CAMERA_ROLL, purposes.FACE_ANALYSIS)
     ids = a_day_with_friends(alice)
@@ -48,6 +49,7 @@ def test_it_names_people_from_the_grid_browses_a_person_and_suggests_with_them(n
     expect(page.locator(f"#person-{obama.id} .person-name")).to_have_text("Ana")
     assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
     snap(page, f"people-{size}")
+    assert axe_violations(page, axe_source) == [] and small_targets(page) == []
 
     page.locator(f"#person-{obama.id} a.face-link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Ana")
@@ -56,6 +58,7 @@ def test_it_names_people_from_the_grid_browses_a_person_and_suggests_with_them(n
     assert all(width > 0 for width in image_widths(photos))
     assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
     snap(page, f"person-{size}")
+    assert axe_violations(page, axe_source) == [] and small_targets(page) == []
     # merging and hiding stay, on the person's page
     expect(page.get_by_role("button", name="Merge")).to_be_visible()
     expect(page.get_by_role("button", name="Hide from People")).to_be_visible()

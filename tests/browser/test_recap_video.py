@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from suggestions import render
 from suggestions.jobs import suggestions_generate_now
 from suggestions.models import Suggestion
-from tests.browser.conftest import log_in, snap
+from tests.browser.conftest import axe_violations, log_in, small_targets, snap
 from tests.conftest import PASSWORD, make_user
 from tests.suggestions.conftest import COLOURS, a_day_out, grant
 
@@ -25,7 +25,7 @@ def small_outputs(monkeypatch):
 
 
 @pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
-def test_it_plays_and_seeks_a_recap_on_the_page(new_page, vault_keys, size):
+def test_it_plays_and_seeks_a_recap_on_the_page(new_page, vault_keys, axe_source, size):
     alice = make_user("alice")
     grant(alice)
     a_day_out(alice, COLOURS[:6])
@@ -62,6 +62,7 @@ def test_it_plays_and_seeks_a_recap_on_the_page(new_page, vault_keys, size):
     box = video.bounding_box()
     assert box["width"] >= min(SIZES[size]["width"] - 80, 250)
     snap(page, f"recap-{size}")
+    assert axe_violations(page, axe_source) == [] and small_targets(page) == []
 
     # full screen (a phone's tap on the control does this)
     video.evaluate("v => v.requestFullscreen()")
@@ -87,7 +88,7 @@ def test_a_recap_falls_back_to_its_animation_where_the_video_cannot_play(new_pag
 
 
 @pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
-def test_a_shared_recap_plays_and_seeks_for_the_recipient(new_page, vault_keys, size):
+def test_a_shared_recap_plays_and_seeks_for_the_recipient(new_page, vault_keys, axe_source, size):
     from suggestions import sharing
 
     alice = make_user("alice")
@@ -110,3 +111,4 @@ def test_a_shared_recap_plays_and_seeks_for_the_recipient(new_page, vault_keys, 
     page.wait_for_function("v => !v.seeking && v.currentTime >= v.duration - 1.05", arg=video.element_handle())
     assert 206 in statuses, statuses
     assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+    assert axe_violations(page, axe_source) == [] and small_targets(page) == []

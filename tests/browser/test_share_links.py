@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from suggestions import render
 from suggestions.models import ShareLink, Suggestion
-from tests.browser.conftest import image_widths, log_in, snap
+from tests.browser.conftest import axe_violations, image_widths, log_in, small_targets, snap
 from tests.conftest import PASSWORD, make_user
 from tests.suggestions.conftest import COLOURS, a_day_out, grant
 
@@ -38,7 +38,7 @@ def collage(vault_keys):
 
 
 @pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
-def test_it_copies_and_shares_a_link_and_the_recipient_sees_who_shared_what(new_page, collage, size):
+def test_it_copies_and_shares_a_link_and_the_recipient_sees_who_shared_what(new_page, collage, axe_source, size):
     page = new_page()
     page.set_viewport_size(SIZES[size])
     if size == "phone":
@@ -66,6 +66,7 @@ def test_it_copies_and_shares_a_link_and_the_recipient_sees_who_shared_what(new_
         expect(share_button).to_be_hidden()  # no share sheet in this browser: no button that does nothing
     assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
     snap(page, f"share-made-{size}")
+    assert axe_violations(page, axe_source) == [] and small_targets(page) == []
 
     recipient = new_page()
     recipient.set_viewport_size(SIZES[size])
@@ -80,6 +81,7 @@ def test_it_copies_and_shares_a_link_and_the_recipient_sees_who_shared_what(new_
     assert "alice" not in text.lower()
     assert recipient.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
     snap(recipient, f"share-recipient-{size}")
+    assert axe_violations(recipient, axe_source) == [] and small_targets(recipient) == []
 
 
 def test_copy_falls_back_to_the_selection_without_the_clipboard_api(new_page, collage):

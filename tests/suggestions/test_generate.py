@@ -56,10 +56,10 @@ def test_it_skips_a_suggestion_it_cannot_render_and_makes_the_others(alice, monk
     a_day_out(alice, COLOURS[:8])
     real_render = services._render
 
-    def broken_collage(plan, released, meta):
+    def broken_collage(plan, released, meta, *clips):
         if plan.kind == "collage":
             raise OSError("image file is truncated")
-        return real_render(plan, released, meta)
+        return real_render(plan, released, meta, *clips)
 
     monkeypatch.setattr(services, "_render", broken_collage)
     result = services.suggestions_generate(user_id=alice.pk)

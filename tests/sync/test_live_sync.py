@@ -357,3 +357,84 @@ def test_it_keeps_to_its_concurrency_bound(device, consenting_alice, tmp_path, l
         state.close()
     assert result.uploaded == 9
     assert 2 <= proxy.most_in_flight <= 3
+
+
+def _make_video(path: Path, *, frames: int = 150, seed: int = 0) -> Path:
+    from tests.vault.clips import clip_bytes
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Noise compresses badly: a clip of a few hundred kB, several tus pieces of 64 kB.
+    path.write_bytes(clip_bytes(frames=frames, size=(160, 120), noise=seed + 1))
+    os.utime(path, (time.time() - 3600, time.time() - 3600))
+    return path
+
+
+def test_it_uploads_a_video_through_tus_resuming_after_a_sigkill(device, consenting_alice, tmp_path):
+    from vault import exports
+    from vault.models import PartialUpload
+
+    roll = tmp_path / "roll"
+    video = _make_video(roll / "IMG_0100.MOV")
+    make_photo(roll / "IMG_0001.jpg", seed=300)
+    command = [sys.executable, "-m", "camera_roll_sync", "run", "--once", "--no-progress", "--jobs", "1",
+               "--config", str(device), str(roll)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CONSENTSVC_SYNC_TUS_CHUNK": str(64 * 1024)}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    offset_at_kill = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        partial = PartialUpload.objects.first()
+        if partial is not None and partial.offset >= 2 * 64 * 1024:
+            process.send_signal(signal.SIGKILL)
+            offset_at_kill = partial.offset
+            break
+        time.sleep(0.01)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    assert 0 < offset_at_kill < video.stat().st_size
+
+    assert run_once(device, roll) == 0
+    (item,) = MediaItem.objects.filter(owner=consenting_alice, duration_ms__isnull=False)
+    opened = exports.export_source_open(user_id=consenting_alice.pk, item_id=item.pk)
+    assert b"".join(opened.chunks) == video.read_bytes()  # byte for byte
+    started = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_started")
+    assert started.count() == 1  # resumed, not started again
+    assert not PartialUpload.objects.exists()
+    assert MediaItem.objects.filter(owner=consenting_alice).count() == 2
+
+
+def test_a_withdrawal_stops_a_video_upload_before_its_next_piece(device, consenting_alice, tmp_path, monkeypatch):
+    from camera_roll_sync import api as sync_api
+    from vault.models import PartialUpload
+
+    roll = tmp_path / "roll"
+    _make_video(roll / "IMG_0200.MOV", seed=5)
+    api = device_api(device)
+    monkeypatch.setattr(sync_api, "TUS_CHUNK_BYTES", 64 * 1024)
+    sent = []
+    original = sync_api.upload_resumable
+
+    def withdraw_after_the_first_piece(*args, **kwargs):
+        halt = kwargs["halt"]
+
+        class Watch:
+            def is_set(self):
+                partial = PartialUpload.objects.first()
+                if partial is not None and partial.offset and not sent:
+                    sent.append(partial.offset)
+                    api._request("PUT", CAMERA, body=b'{"granted": false}', content_type="application/json")
+                return halt.is_set()
+
+        kwargs["halt"] = Watch()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("camera_roll_sync.sync.upload_resumable", withdraw_after_the_first_piece)
+    state = State(config.state_path(device))
+    syncer = Syncer(api=api, state=state, root=roll, options=Options(jobs=1, progress=False), say=lambda m: None)
+    result = syncer.sync_once()
+    assert result.stopped == "consent_off" and result.uploaded == 0
+    assert sent and not PartialUpload.objects.exists()  # shredded with the withdrawal
+    assert not MediaItem.objects.filter(owner=consenting_alice).exists()
+    refused = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_refused")
+    assert refused.count() <= 1
+    state.close()

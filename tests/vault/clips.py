@@ -11,13 +11,15 @@ PARIS = "+48.8584+002.2945+035.000/"
 
 def clip_bytes(*, fmt: str = "mov", codec: str = "libx264", frames: int = 15, size=(64, 48), rate: int = 15,
                metadata: dict | None = None, rotation: int | None = None, audio: bool = False,
-               frame_step: int = 1) -> bytes:
+               frame_step: int = 1, colour: tuple[int, int, int] | None = None, noise: int | None = None) -> bytes:
     """An MP4 (fmt="mp4") or QuickTime (fmt="mov") clip of ``frames`` frames, each a different grey.
 
     ``metadata`` goes into the container (``location`` becomes ``©xyz`` in a .mov and ``loci`` in
     an .mp4; ``make``/``model`` are device atoms). ``frame_step`` spaces the frames' timestamps
-    (in frames of ``rate``), so a few frames can claim a long clip.
+    (in frames of ``rate``), so a few frames can claim a long clip. ``colour`` fills every frame;
+    ``noise`` (a seed) makes frames of random pixels, which compress badly (a larger file).
     """
+    rng = np.random.default_rng(noise) if noise is not None else None
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=fmt) as out:
         for key, value in (metadata or {}).items():
@@ -34,8 +36,13 @@ def clip_bytes(*, fmt: str = "mov", codec: str = "libx264", frames: int = 15, si
         sound = out.add_stream("aac", rate=48000) if audio else None
         for i in range(frames):
             pixels = np.zeros((size[1], size[0], 3), np.uint8)
-            pixels[:, : size[0] // 2] = (i * 16) % 256
-            pixels[: size[1] // 4, :] = (255, 0, 0)  # a red band on top: shows which way is up
+            if rng is not None:
+                pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+            elif colour is not None:
+                pixels[:, :] = colour
+            else:
+                pixels[:, : size[0] // 2] = (i * 16) % 256
+                pixels[: size[1] // 4, :] = (255, 0, 0)  # a red band on top: shows which way is up
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
             frame.pts = i * frame_step
             frame.time_base = Fraction(1, rate)

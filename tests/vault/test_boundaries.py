@@ -39,6 +39,10 @@ GATEWAY_NAMES = {
     "ReleasedItem", "OpenedContent", "candidates", "release", "owner_open", "output_store", "output_open",
     "outputs_meta", "output_delete", "media_uploaded",
     "media_trashed", "held_count", "output_shared_open", "FaceSealer", "faces_sealing", "faces_open",
+    # a recap's MP4 served with HTTP Range (vault.ranges)
+    "ByteRange", "RangeNotSatisfiable", "RangedOutput", "output_ranged", "output_shared_ranged", "ranged_response",
+    # a video's content leaves only as time ranges
+    "ReleasedRange", "video_candidates", "release_ranges",
 }
 
 

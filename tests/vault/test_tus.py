@@ -97,8 +97,13 @@ def test_a_hostile_clip_by_tus_is_refused_with_nothing_kept(consented, api, tmp_
 
 
 def test_only_the_holder_reaches_an_upload(consented, bob, api, clip):
+    from tests.vault.conftest import grant
+
     location = create(api(consented), len(clip))["Location"]
     assert api(bob).head(location, **TUS).status_code == 404
+    # Without consent bob is told so before anything is looked up (the same for any id).
+    assert patch(api(bob), location, 0, clip[:10]).status_code == 403
+    grant(bob)
     assert patch(api(bob), location, 0, clip[:10]).status_code == 404
     assert api().head(location, **TUS).status_code in (401, 403)
     assert PartialUpload.objects.get().offset == 0

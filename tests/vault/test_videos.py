@@ -198,14 +198,14 @@ def test_the_parser_gets_no_secret_of_the_service(settings, tmp_path, monkeypatc
 
 
 def test_consent_is_checked_again_at_the_end(consented, tmp_path, monkeypatch):
-    inspect = videos.video_inspect
+    poster = videos.BoxSession.poster
 
-    def withdrawn_meanwhile(**kwargs):
-        result = inspect(**kwargs)
-        withdraw(consented)
-        return result
+    def withdrawn_meanwhile(self):
+        found = poster(self)
+        withdraw(consented)  # while the clip was being parsed and stored
+        return found
 
-    monkeypatch.setattr(videos, "video_inspect", withdrawn_meanwhile)
+    monkeypatch.setattr(videos.BoxSession, "poster", withdrawn_meanwhile)
     with pytest.raises(ServiceError) as refused:
         services.media_upload(user_id=consented.pk, data=clip_bytes(frames=2), filename="a.mov")
     assert refused.value.code == "consent_required"
@@ -213,7 +213,7 @@ def test_consent_is_checked_again_at_the_end(consented, tmp_path, monkeypatch):
 
 
 def test_no_consent_no_parse(alice, monkeypatch):
-    monkeypatch.setattr(videos, "_run_box", lambda data: pytest.fail("parsed without consent"))
+    monkeypatch.setattr(videos, "_start_box", lambda *args: pytest.fail("parsed without consent"))
     with pytest.raises(ServiceError) as refused:
         services.media_upload(user_id=alice.pk, data=clip_bytes(frames=2), filename="a.mov")
     assert refused.value.code == "consent_required"
@@ -267,3 +267,36 @@ def test_the_export_holds_the_video_as_uploaded_by_its_name_with_a_sidecar(conse
     assert sidecar["duration_ms"] == 1000 and sidecar["content_type"] == "video/quicktime"
     assert sidecar["lat"] == pytest.approx(48.8584) and sidecar["original_filename"] == "IMG_0042.MOV"
     assert not [n for n in archive.namelist() if n.startswith("media/photos/")]
+
+
+def test_the_timeline_shows_a_poster_with_the_duration_and_plays_the_clip_with_ranges(consented, bob, mov_item):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(consented)
+    page = client.get("/media/").content.decode()
+    assert f'poster="/media/{mov_item.pk}/thumbnail/"' in page and f'src="/media/{mov_item.pk}/original/"' in page
+    assert '<span class="badge duration">0:01</span>' in page
+    whole = body(client.get(f"/media/{mov_item.pk}/original/"))
+    piece = client.get(f"/media/{mov_item.pk}/original/", HTTP_RANGE="bytes=100-199")
+    assert piece.status_code == 206 and piece["Content-Range"] == f"bytes 100-199/{len(whole)}"
+    assert body(piece) == whole[100:200] and piece["Content-Type"] == "video/quicktime"
+    assert client.get(f"/media/{mov_item.pk}/original/", HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
+    read = AuditEvent.objects.filter(action="media.read", object_id=str(mov_item.pk)).last()
+    assert read.details["range"] == [100, 199] and read.purpose == gateway.PURPOSE_OWNER
+    other = Client()
+    other.force_login(bob)
+    assert other.get(f"/media/{mov_item.pk}/original/", HTTP_RANGE="bytes=0-9").status_code == 404
+
+
+def test_storage_counts_videos(consented, mov_item):
+    services.media_upload(user_id=consented.pk, data=jpeg_bytes(), filename="a.jpg")
+    summary = selectors.media_summary(user_id=consented.pk)
+    assert summary["items"] == 2 and summary["videos"] == 1
+    assert summary["videos_bytes"] == mov_item.stored_bytes > mov_item.source_size
+    assert summary["items_bytes"] == sum(i.stored_bytes for i in MediaItem.objects.filter(owner=consented))
+    from django.test import Client
+
+    client = Client()
+    client.force_login(consented)
+    assert "1 photo, 1 video" in client.get("/media/").content.decode()

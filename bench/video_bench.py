@@ -1,0 +1,264 @@
+#!/usr/bin/env python
+"""Video benchmark (issue 25): run alone, on a quiet machine.
+
+    .venv/bin/python bench/video_bench.py                   # the issue's sizes (a 200 MB clip, a 4K clip)
+    .venv/bin/python bench/video_bench.py --megabytes 8 --probe-size 640x360   # a quick check that it runs
+
+Measures, each ratio within the same run:
+
+| measure                                                                  | target               |
+|--------------------------------------------------------------------------|----------------------|
+| a clip uploaded over loopback with tus (tuspy, 8 MiB pieces), vs          | >= 0.5x              |
+|   encrypting and writing the same bytes in this process (content_write)  |                      |
+| peak RSS of the web process during that upload, above its idle RSS       | < 100 MB             |
+| poster frame and probe of a 4K clip (vault.videos.video_inspect: the box, |  < 1 s               |
+|   remux included)                                                        |                      |
+| a recap with 3 video clips and 9 stills (the clips' ranges read in the   | < 2x the stills-only |
+|   box, then the MP4 rendered) vs the same recap of the 9 stills alone    |   recap              |
+
+The server is gunicorn with one worker (the web process whose RSS is read from /proc: VmHWM after
+the upload minus VmRSS before it) on a fresh SQLite database in a throwaway VAR_DIR, as
+bench/http_bench.py starts it. A recap normally takes at most RECAP_MAX_PHOTOS stills; the bench
+raises that bound to 9 for both recaps so the two differ only by the clips. Exits 1 when a target
+is missed or a check fails (the upload must end as one item whose sealed source is the clip,
+byte for byte).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+TARGET_UPLOAD_RATIO = 0.5
+TARGET_RSS_MB = 100
+TARGET_PROBE_SECONDS = 1.0
+TARGET_RECAP_RATIO = 2.0
+
+
+def make_clip(*, megabytes: float, size=(1280, 720), rate: int = 30) -> bytes:
+    """An H.264 clip of random pixels (they hardly compress) of about ``megabytes``."""
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(25)
+    buffer = io.BytesIO()
+    target = int(megabytes * 1e6)
+    with av.open(buffer, "w", format="mov") as out:
+        out.metadata["location"] = "+48.8584+002.2945/"
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "10"}
+        tile = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        index = 0
+        while buffer.tell() < target and index < rate * 500:
+            pixels = np.roll(tile, index * 7, axis=1) ^ rng.integers(0, 32, tile.shape, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                out.mux(packet)
+            index += 1
+        for packet in stream.encode():
+            out.mux(packet)
+    return buffer.getvalue()
+
+
+def rss_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise SystemExit(f"no {field} for process {pid}")
+
+
+def worker_pid(master: int) -> int:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    if len(children) != 1:
+        raise SystemExit(f"expected one gunicorn worker, found {children}")
+    return int(children[0])
+
+
+def upload_floor(clip: bytes, user_id: int) -> float:
+    """Encrypting and writing the same bytes in this process, as the service writes a blob."""
+    import uuid
+
+    from vault import content, keyring, keys
+
+    _, data_key = keyring.data_key_get_or_create(user_id=user_id, scope=keys.SCOPE_MEDIA)
+    piece = 8 * 1024 * 1024
+    best = float("inf")
+    for _ in range(2):
+        uid = uuid.uuid4()
+        started = time.perf_counter()
+        name, _ = content.content_write(data_key=data_key, uid=uid, variant="original",
+                                        chunks=(clip[i : i + piece] for i in range(0, len(clip), piece)))
+        best = min(best, time.perf_counter() - started)
+        content.delete_names([name])
+    return best
+
+
+def tus_upload(base: str, token: str, path: Path) -> tuple[float, int]:
+    from tusclient import client as tus_client
+
+    tus = tus_client.TusClient(f"{base}/api/v1/media/uploads/", headers={"Authorization": f"Token {token}"})
+    started = time.perf_counter()
+    uploader = tus.uploader(file_path=str(path), chunk_size=8 * 1024 * 1024, metadata={"filename": path.name})
+    uploader.upload()
+    elapsed = time.perf_counter() - started
+    headers = {k.lower(): v for k, v in uploader.request.response_headers.items()}
+    return elapsed, int(headers.get("media-item-id", 0))
+
+
+def probe_seconds(size: tuple[int, int], frames: int) -> tuple[float, int]:
+    import hashlib
+
+    from vault import videos
+
+    clip = _frames_clip(size, frames)
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        videos.video_inspect(data=clip, sha256=hashlib.sha256(clip).hexdigest())
+        best = min(best, time.perf_counter() - started)
+    return best, len(clip)
+
+
+def _frames_clip(size: tuple[int, int], frames: int) -> bytes:
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        gradient = np.linspace(0, 255, size[0], dtype=np.uint8)
+        for index in range(frames):
+            pixels = np.zeros((size[1], size[0], 3), np.uint8)
+            pixels[:, :, 0] = gradient
+            pixels[:, :, 1] = (index * 8) % 256
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buffer.getvalue()
+
+
+def recap_ratio() -> tuple[float, float]:
+    import hashlib
+
+    from PIL import Image
+
+    from suggestions import render
+    from suggestions import services as suggestion_services
+    from vault import videos
+
+    render.RECAP_MAX_PHOTOS = max(render.RECAP_MAX_PHOTOS, 9)
+    stills = []
+    for n in range(9):
+        image = Image.new("RGB", (1600, 1200), (30 * n % 256, 90, 160))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=88)
+        stills.append(render.Source.from_bytes(out.getvalue()))
+    copies = []
+    for n in range(3):
+        clip = _frames_clip((1280, 720), 150 + n)
+        copies.append(videos.video_inspect(data=clip, sha256=hashlib.sha256(clip).hexdigest()).data)
+
+    started = time.perf_counter()
+    render.recap_video(stills, title="Stills only", dates="")
+    stills_only = time.perf_counter() - started
+
+    started = time.perf_counter()
+    clips = []
+    for copy in copies:  # what gateway.release_ranges does for each clip, after its checks
+        frames = videos.video_range(data=copy, start_ms=1500, duration_ms=suggestion_services.RECAP_CLIP_MS,
+                                    as_clip=False, fps=suggestion_services.RECAP_CLIP_FPS,
+                                    max_side=render.RECAP_VIDEO_SIZE)
+        clips.append(render.Clip(frames=frames))
+    render.recap_video(stills, title="With clips", dates="", clips=clips)
+    with_clips = time.perf_counter() - started
+    return stills_only, with_clips
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--megabytes", type=float, default=200, help="size of the uploaded clip (200)")
+    parser.add_argument("--probe-size", default="3840x2160", help="frame size of the probed clip (4K)")
+    parser.add_argument("--probe-frames", type=int, default=60)
+    args = parser.parse_args()
+    probe_size = tuple(int(side) for side in args.probe_size.lower().split("x"))
+
+    from http_bench import django_setup, make_people, start_server
+
+    var_dir = tempfile.mkdtemp(prefix="video-bench-")
+    failures = []
+    server = None
+    try:
+        server, base = start_server(var_dir, workers=1)
+        django_setup(var_dir)
+        from django.conf import settings
+
+        settings.VIDEO_MAX_BYTES = max(settings.VIDEO_MAX_BYTES, int(args.megabytes * 2e6))
+        people = make_people(1)
+        user, token = people.holders[0]
+        clip = make_clip(megabytes=args.megabytes)
+        path = Path(var_dir) / "IMG_0001.MOV"
+        path.write_bytes(clip)
+        print(f"clip {len(clip) / 1e6:.1f} MB")
+
+        floor = upload_floor(clip, user.pk)
+        worker = worker_pid(server.pid)
+        idle = rss_kb(worker, "VmRSS")
+        peak_before = rss_kb(worker, "VmHWM")
+        seconds, item_id = tus_upload(base, token, path)
+        peak = rss_kb(worker, "VmHWM")
+        ratio = floor / seconds
+        above = (max(peak, peak_before) - idle) / 1024
+        print(f"tus upload {seconds:.2f} s ({len(clip) / seconds / 1e6:.0f} MB/s); in process {floor:.2f} s; "
+              f"ratio {ratio:.2f}x (target >= {TARGET_UPLOAD_RATIO}x)")
+        print(f"web process RSS: idle {idle / 1024:.0f} MB, peak {max(peak, peak_before) / 1024:.0f} MB, "
+              f"{above:.0f} MB above idle (target < {TARGET_RSS_MB} MB)"
+              + (" [the peak before the upload was already higher]" if peak_before >= peak else ""))
+        if ratio < TARGET_UPLOAD_RATIO:
+            failures.append("tus upload ratio")
+        if above >= TARGET_RSS_MB:
+            failures.append("web process RSS")
+
+        from vault import exports
+
+        opened = exports.export_source_open(user_id=user.pk, item_id=item_id)
+        if b"".join(opened.chunks) != clip:
+            failures.append("the stored source is not the clip byte for byte")
+
+        probe, probe_bytes = probe_seconds(probe_size, args.probe_frames)
+        print(f"probe + poster of a {probe_size[0]}x{probe_size[1]} clip ({probe_bytes / 1e6:.1f} MB): "
+              f"{probe:.2f} s (target < {TARGET_PROBE_SECONDS} s)")
+        if probe >= TARGET_PROBE_SECONDS:
+            failures.append("probe time")
+
+        stills_only, with_clips = recap_ratio()
+        print(f"recap MP4: 9 stills {stills_only:.2f} s, 9 stills + 3 clips {with_clips:.2f} s, "
+              f"{with_clips / stills_only:.2f}x (target < {TARGET_RECAP_RATIO}x)")
+        if with_clips / stills_only >= TARGET_RECAP_RATIO:
+            failures.append("recap ratio")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+    if failures:
+        print("MISSED: " + ", ".join(failures))
+        raise SystemExit(1)
+    print("all targets met")
+
+
+if __name__ == "__main__":
+    main()
