@@ -45,7 +45,7 @@ TARGETS = {
     "proof_ms": 50,  # median, at --proof-events
 }
 # Each measure against its same-run baseline: at least this ratio.
-RATIOS = {"batched": 0.7, "single": 0.6, "verify": 0.5, "csv": 0.5, "writers": 3.0}
+RATIOS = {"batched": 0.7, "single": 0.6, "verify": 0.5, "csv": 0.5, "writers": 3.0, "integrate": 0.5}
 BATCH = 1000
 
 
@@ -360,6 +360,44 @@ def bench_verify_python() -> dict:
     return timer.rate(count)
 
 
+def bench_integration(n: int) -> dict:
+    """Integration (audit.outbox.integrate_pending: read the queue, check every MAC, sequence, leaf
+    hashes, tiles, rows, head) of n committed entries waiting in the queue, against its floor: a bare
+    loop reading the same queue rows and computing each entry's leaf hash and MAC. The entries are
+    written to the queue by SQL (untimed), so no sequencer thread starts on them while they are."""
+    import hashlib
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from audit import canonical, outbox
+    from audit.keys import mac_key
+    from audit.services import _validated
+
+    for i in range(0, n, BATCH):
+        entries = outbox.entries_for([_validated(e) for e in _events(min(BATCH, n - i), 10_000_000 + i)],
+                                     timezone.now())
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO audit_auditoutbox (event_id, body, mac) VALUES (%s, %s, %s)",
+                               [(e.event_id, e.body, e.mac) for e in entries])
+    key = mac_key()
+    sha256 = hashlib.sha256
+    with Timer() as floor, connection.cursor() as cursor:
+        cursor.execute("SELECT id, event_id, body, mac FROM audit_auditoutbox ORDER BY id")
+        while rows := cursor.fetchmany(outbox.BATCH):
+            leaves = [sha256(b"\x00" + bytes(row[2])).digest() for row in rows]
+            if canonical.macs(leaves, key) != [row[3] for row in rows]:
+                raise SystemExit("the queue does not verify")
+    with Timer() as timer, connection.cursor() as cursor:
+        while True:  # (on PostgreSQL the sequencer thread may take a batch: timed until the queue is empty)
+            outbox.integrate_when_free()
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM audit_auditoutbox)")
+            if not cursor.fetchone()[0]:
+                break
+            time.sleep(0.001)
+    return {**timer.rate(n), "floor": floor.rate(n)["rate"]}
+
+
 def _fill(n: int, batch: int = 10_000) -> None:
     """Appends n events quickly, for the proofs (untimed): the appends' own integration step
     (audit.outbox.integrate_inline: entries, hashes, MACs, verification, rows, tiles, checkpoints every N, the
@@ -572,7 +610,7 @@ def main():
     db_name = str(connection.settings_dict["NAME"])
     vendor = connection.vendor
     names = ("single", "plain_single", "batched", "plain_batched", "verify", "verify2", "sha", "jsonl", "csv",
-             "writers1", "writersN", "append_python", "verify_python")
+             "writers1", "writersN", "append_python", "verify_python", "integrate")
     results: dict[str, list] = {name: [] for name in names}
     proofs = None
     try:
@@ -596,6 +634,7 @@ def main():
             if args.only != "verify":
                 for fmt in ("jsonl", "csv"):
                     results[fmt].append(bench_export(fmt, var_dir, db_name))
+                results["integrate"].append(bench_integration(args.events))
                 if vendor == "postgresql" and args.writers:
                     _fresh_database()
                     if args.writer_processes:
@@ -658,6 +697,9 @@ def main():
             rate("batched") / rate("plain_batched"), RATIOS["batched"], share("batched"))
         ceiling("batched appends", "append_python", "validate+encode+hash+MAC",
                 1 / (1 + rate("plain_batched") / rate("append_python")))
+        floor = med(r["floor"] for r in results["integrate"])
+        row("integration of queued entries", f"{rate('integrate'):,.0f}/s", "read+leaf+MAC", f"{floor:,.0f}/s",
+            rate("integrate") / floor, RATIOS["integrate"], share("integrate"))
         row("export csv", f"{rate('csv'):,.0f}/s", "export jsonl", f"{rate('jsonl'):,.0f}/s",
             rate("csv") / rate("jsonl"), RATIOS["csv"], share("csv"))
         for fmt in ("jsonl", "csv"):

@@ -180,7 +180,12 @@ def parser() -> argparse.ArgumentParser:
     logout.add_argument("--force", action="store_true", help="forget the token here even if the server is away")
     logout.set_defaults(func=cmd_logout)
 
-    run = sub.add_parser("run", parents=[common], help="upload recent photos from FOLDER while consent is on")
+    run = sub.add_parser(
+        "run", parents=[common], help="upload recent photos from FOLDER while consent is on",
+        description="Upload recent photos from FOLDER while Camera Roll Sharing Suggestions is on. Without --once "
+                    "it keeps watching the folder until Ctrl-C or SIGTERM (exit 0), a refused token (4) or an answer "
+                    "that makes no sense (6); the feature turned off does not end it: it waits and uploads again "
+                    "once it is on. With --once: one pass, then 0 done, 3 the feature is off, 5 no answer.")
     run.add_argument("folder", metavar="FOLDER", help="the camera roll (e.g. a DCIM folder)")
     run.add_argument("--once", action="store_true", help="one pass, then exit (for scripts)")
     run.add_argument("--days", type=_positive, default=30, help="only photos taken in the last DAYS days (30)")

@@ -16,3 +16,4 @@ class SuggestionsConfig(AppConfig):
                       handler=receivers.suggestions_on_media_uploaded)
         uow.subscribe(name="suggestions-trashed", message=gateway.MediaTrashed, phase=uow.Phase.IN_UNIT,
                       handler=receivers.suggestions_on_media_trashed)
+        gateway.held_counter_register(name="suggestions", count=receivers.suggestions_held)

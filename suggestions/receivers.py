@@ -2,6 +2,7 @@
 
 from consent import purposes
 from suggestions import jobs, people, services
+from suggestions.models import FaceScan, Person
 
 
 def suggestions_on_consent_ended(uow, ended) -> None:
@@ -25,3 +26,10 @@ def suggestions_on_media_uploaded(uploaded) -> None:
 def suggestions_on_media_trashed(uow, trashed) -> None:
     """Photos went to the trash (inside that unit of work): their face data goes now."""
     people.faces_forget_items(user_id=trashed.user_id, item_ids=list(trashed.item_ids))
+
+
+def suggestions_held(user_id: int) -> dict[str, int]:
+    """The people face grouping found for the holder and their face records (one per analysed photo),
+    counted for the confirmations of an erase or a revocation: counts only."""
+    return {"people": Person.objects.filter(owner_id=user_id, merged_into__isnull=True).count(),
+            "face_records": FaceScan.objects.filter(owner_id=user_id).count()}

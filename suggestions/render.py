@@ -381,11 +381,16 @@ def recap_sequence(
     stills = [_still(part, size) if isinstance(part, Source) else None for part in parts]
     moves = motions(len(parts), [still[1] if still else (0.5, 0.5) for still in stills])
 
+    shown: dict[tuple[int, int], Image.Image] = {}
+
     def frame(index: int, t: float) -> Image.Image:
         if stills[index] is None:
             pictures = parts[index].frames
-            return fill(Source.from_bytes(pictures[min(len(pictures) - 1, round(t * (len(pictures) - 1)))]),
-                        (size, size))
+            at = (index, min(len(pictures) - 1, round(t * (len(pictures) - 1))))
+            if at not in shown:  # a clip has fewer frames than the recap shows: each is decoded once
+                shown.clear()
+                shown[at] = fill(Source.from_bytes(pictures[at[1]]), (size, size))
+            return shown[at]
         still = stills[index][0]
         return still.resize((size, size), Image.Resampling.BILINEAR, box=moves[index].box(still.size, t))
 

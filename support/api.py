@@ -146,10 +146,16 @@ class SubjectEraseApi(APIView):
         request=InputSerializer,
         responses={200: inline_serializer("SupportEraseOutput", {
             "case": serializers.IntegerField(), "erased": serializers.DictField(child=serializers.IntegerField()),
+            "destroyed": serializers.DictField(
+                child=serializers.IntegerField(),
+                help_text="What was destroyed, in the holder's words: photos, videos, suggestions, people, "
+                          "face_records, exports (zero counts left out)."),
         }), 404: NOT_FOUND},
     )
     def post(self, request, subject_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         action = services.support_erase(agent=request.user, subject_id=subject_id, **data.validated_data)
-        return Response({"case": action.case_id, "erased": action.counts})
+        counts = dict(action.counts)
+        destroyed = counts.pop("destroyed", {})
+        return Response({"case": action.case_id, "erased": counts, "destroyed": destroyed})

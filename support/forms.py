@@ -27,6 +27,9 @@ class RevokeForm(forms.Form):
                              help_text="Shown to the holder with the change; kept on the case, "
                                        "never in the audit trail.")
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # On the confirmation: the counts it showed (to notice a change meanwhile) and the agent's tick.
+    destroys = forms.CharField(required=False, widget=forms.HiddenInput)
+    understood = forms.BooleanField(required=False)
 
     @property
     def purpose_label(self) -> str:
@@ -42,6 +45,8 @@ class CaseNoteForm(forms.Form):
 class EraseForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     confirm = forms.CharField(label="Type the account's username to confirm", max_length=150)
+    destroys = forms.CharField(required=False, widget=forms.HiddenInput)
+    understood = forms.BooleanField(required=False)
 
     def __init__(self, *args, username: str, **kwargs):
         super().__init__(*args, **kwargs)

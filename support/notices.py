@@ -15,14 +15,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from consent.purposes import PURPOSE_LABELS
+from consent.purposes import CAMERA_ROLL, PURPOSE_LABELS
 from core.errors import ServiceError
-from support import cases, jobs
+from support import cases, jobs, selectors
 from support.models import SupportAction, SupportCase, SupportCaseNote, SupportNotice
 
 log = logging.getLogger(__name__)
 
 NOTICES_SHOWN = 10
+TURN_ON_PATH = "/settings/camera-roll/"
 
 
 def agent_name(agent) -> str:
@@ -30,18 +31,35 @@ def agent_name(agent) -> str:
 
 
 def notice_text(action: SupportAction) -> str:
-    """"Support agent Sam turned off Camera Roll Sharing Suggestions on 29 Nov, case #12: reason"."""
+    """What support did, by whom, under which case, what it destroyed and how to turn it back on:
+    "Support agent sam turned off Camera Roll Sharing Suggestions on 6 Dec under case #12 (ticket
+    4411). This destroyed 23 photos and 3 suggestions. Reason: .... To turn it on again: ..."."""
     case = action.case
     who = f"Support agent {agent_name(case.agent)}"
+    counts = action.counts or {}
+    destroyed = selectors.destruction_words(counts.get("destroyed") or {})
     if action.kind == SupportAction.Kind.REVOKE:
         label = PURPOSE_LABELS.get(action.purpose, action.purpose)
         did = f"turned off {label}" if action.changed else f"asked to turn off {label}, which was already off"
+        turned_off = label if action.changed else ""
     else:
-        items = (action.counts or {}).get("items", 0)
-        photos = "1 photo" if items == 1 else f"{items} photos"
-        did = f"erased your cloud photos and everything made from them ({photos})"
+        did = "erased your photos in the cloud and everything made from them"
+        if "destroyed" not in counts:  # an erase recorded before the counts were kept
+            items = counts.get("items", 0)
+            destroyed = "" if not items else "1 photo" if items == 1 else f"{items} photos"
+        turned_off = PURPOSE_LABELS[CAMERA_ROLL] if counts.get("turned_off") else ""
     day = date_format(timezone.localtime(action.created_at), "j M")
-    return f"{who} {did} on {day}, case #{case.pk}: {action.reason}"
+    text = f"{who} {did} on {day}, case #{case.pk} (ticket {case.ticket})."
+    if destroyed:
+        text += f" This destroyed {destroyed}; it cannot be brought back."
+    elif action.changed or action.kind == SupportAction.Kind.ERASE:
+        text += " Nothing was held in the cloud, so nothing was destroyed."
+    if action.kind == SupportAction.Kind.ERASE and turned_off:
+        text += f" {turned_off} is now off, so your phone uploads nothing."
+    text += f" Reason: {action.reason}"
+    if turned_off:
+        text += f" To turn {turned_off} on again, go to Settings, Camera roll ({TURN_ON_PATH})."
+    return text
 
 
 def notice_create(*, action: SupportAction) -> SupportNotice:

@@ -19,7 +19,7 @@ from consent import services as consent_services
 from consent.models import ConsentEntry
 from core.errors import ServiceError, register_code
 from core.uow import Actor, account_write, events_write
-from support import cases, notices, rights
+from support import cases, notices, rights, selectors
 from support.models import SupportAction, SupportCase
 from vault import selectors as vault_selectors
 from vault import shredding
@@ -161,6 +161,8 @@ def support_revoke(*, agent: User, subject_id: int, purpose: str, reason: str) -
     consent_services.purpose_check(purpose)
     with unit as uow:
         case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.REVOKE, lock=True)
+        # Counted under the account's lock, before the withdrawal destroys it: the notice says what went.
+        destroyed = selectors.destruction_preview(subject_id=case.subject_id, purpose=purpose)
         entry = consent_services.consent_withdraw(
             user=case.subject, purpose=purpose, method=ConsentEntry.Method.SUPPORT, actor=uow.actor,
             event=ConsentEntry.Event.REVOKED_BY_SUPPORT, case_id=case.pk,
@@ -168,7 +170,7 @@ def support_revoke(*, agent: User, subject_id: int, purpose: str, reason: str) -
         action = SupportAction.objects.create(
             case=case, kind=SupportAction.Kind.REVOKE, purpose=purpose, reason=reason,
             created_at=timezone.now(), changed=entry is not None,
-            counts={"entry": str(entry.record_id)} if entry else {},
+            counts={"entry": str(entry.record_id), "destroyed": destroyed} if entry else {},
         )
         notices.notice_create(action=action)
         details = cases.case_details(case, changed=entry is not None)
@@ -195,6 +197,7 @@ def support_erase(*, agent: User, subject_id: int, reason: str) -> SupportAction
     reason = _required_text(reason, "reason", 2000)
     with unit as uow:
         case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE, lock=True)
+        destroyed = selectors.destruction_preview(subject_id=case.subject_id)
         counts = _counts(shredding.media_erase_all(user_id=case.subject_id, actor=uow.actor, case_id=case.pk))
         counts["exports"] = rights.exports_delete_all(uow)
         entry = consent_services.consent_withdraw(
@@ -204,7 +207,7 @@ def support_erase(*, agent: User, subject_id: int, reason: str) -> SupportAction
         counts["turned_off"] = int(entry is not None)
         action = SupportAction.objects.create(
             case=case, kind=SupportAction.Kind.ERASE, reason=reason, created_at=timezone.now(),
-            changed=any(counts.values()), counts=counts,
+            changed=any(counts.values()), counts={**counts, "destroyed": destroyed},
         )
         notices.notice_create(action=action)
         uow.record(uow.event(action="support.erase", object_type="support_case", object_id=case.pk,

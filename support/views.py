@@ -102,10 +102,22 @@ def subject_revoke(request, subject_id: int):
     if not form.is_valid():
         messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
         return redirect("support:subject", subject_id=subject_id)
-    if not form.cleaned_data["confirm"]:
-        # Say in words what is about to be turned off, and for whom, before doing it.
-        case = _or_404(cases.case_require, agent=request.user, subject_id=subject_id, permission=cases.REVOKE)
-        return render(request, "support/revoke_confirm.html", {"case": case, "form": form})
+    # Say in words what is about to be turned off and destroyed, and for whom, before doing it: the
+    # agent ticks the counts, and a change in them meanwhile (an upload) asks again.
+    case = _or_404(cases.case_require, agent=request.user, subject_id=subject_id, permission=cases.REVOKE)
+    destroyed = selectors.destruction_preview(subject_id=case.subject_id, purpose=form.cleaned_data["purpose"])
+    problem = ""
+    if form.cleaned_data["confirm"] and destroyed:
+        if form.cleaned_data["destroys"] != selectors.destruction_key(destroyed):
+            problem = "What this destroys has changed since the confirmation was shown: check the counts again."
+        elif not form.cleaned_data["understood"]:
+            problem = "Tick the box to confirm what this destroys."
+    if not form.cleaned_data["confirm"] or problem:
+        return render(request, "support/revoke_confirm.html", {
+            "case": case, "form": form, "problem": problem, "destroyed": selectors.destruction_lines(destroyed),
+            "destroyed_words": selectors.destruction_words(destroyed),
+            "destroys_key": selectors.destruction_key(destroyed),
+        })
     try:
         action = services.support_revoke(agent=request.user, subject_id=subject_id,
                                          purpose=form.cleaned_data["purpose"], reason=form.cleaned_data["reason"])
@@ -117,7 +129,9 @@ def subject_revoke(request, subject_id: int):
     label = dict(services.purpose_choices())[action.purpose]
     username = action.case.subject.username
     if action.changed:
-        messages.success(request, f"{label} is now off for {username}. They will see a notice and get an email.")
+        words = selectors.destruction_words((action.counts or {}).get("destroyed") or {})
+        gone = f" Destroyed: {words}." if words else ""
+        messages.success(request, f"{label} is now off for {username}.{gone} They will see a notice and get an email.")
     else:
         messages.info(request, f"{label} was already off for {username}; nothing changed.")
     return redirect("support:subject", subject_id=subject_id)
@@ -141,13 +155,25 @@ def case_note_add(request, case_id: int):
 def subject_erase(request, subject_id: int):
     case = _or_404(cases.case_require, agent=request.user, subject_id=subject_id, permission=cases.ERASE)
     form = EraseForm(request.POST or None, username=case.subject.username)
+    destroyed = selectors.destruction_preview(subject_id=case.subject_id)
+    key = selectors.destruction_key(destroyed)
     if request.method == "POST" and form.is_valid():
-        action = _or_404(services.support_erase, agent=request.user, subject_id=subject_id,
-                         reason=form.cleaned_data["reason"])
-        items = action.counts.get("items", 0)
-        messages.success(request, f"Erased: {items} cloud photos and everything made from them are gone.")
-        return redirect("support:subject", subject_id=subject_id)
-    return render(request, "support/erase_confirm.html", {"case": case, "form": form})
+        if destroyed and form.cleaned_data["destroys"] != key:
+            form.add_error(None, "What this destroys has changed since the page was shown: check the counts again.")
+        elif destroyed and not form.cleaned_data["understood"]:
+            form.add_error("understood", "Tick the box to confirm what this destroys.")
+        else:
+            action = _or_404(services.support_erase, agent=request.user, subject_id=subject_id,
+                             reason=form.cleaned_data["reason"])
+            words = selectors.destruction_words(action.counts.get("destroyed") or {}) or "nothing was held"
+            messages.success(request, f"Erased for {case.subject.username}: {words}. Camera Roll Sharing "
+                                      "Suggestions is off for them; they see a notice and get an email.")
+            return redirect("support:subject", subject_id=subject_id)
+    return render(request, "support/erase_confirm.html", {
+        "case": case, "form": form, "destroyed": selectors.destruction_lines(destroyed),
+        "destroyed_words": selectors.destruction_words(destroyed),
+        "destroys_key": key,
+    })
 
 
 # --- the holder's rights -----------------------------------------------------

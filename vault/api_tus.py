@@ -13,18 +13,20 @@ import binascii
 import uuid
 
 from django.conf import settings
-from django.http import HttpResponse, UnreadablePostError
+from django.http import HttpResponse, JsonResponse, UnreadablePostError
 from django.utils.http import http_date
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder, collection_method
 from accounts.tokens import calling_token
-from core.errors import ServiceError
+from core.errors import ServiceError, register_code
 from vault import partials
 
 TUS_VERSION = "1.0.0"
 READ_BYTES = 1024 * 1024
+
+register_code("tus_version_unsupported", 412, "Tus-Resumable is missing or not 1.0.0; Tus-Version says what is spoken.")
 
 
 def _tus(response: HttpResponse) -> HttpResponse:
@@ -33,12 +35,25 @@ def _tus(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _refusal(status: int, code: str, message: str) -> HttpResponse:
+    """The API's one error shape, with the tus headers (these views answer outside DRF's renderers)."""
+    return _tus(JsonResponse({"error": {"code": code, "message": message}}, status=status))
+
+
 def _check_version(request) -> HttpResponse | None:
     if request.headers.get("Tus-Resumable") != TUS_VERSION:
-        response = _tus(HttpResponse(status=412))
+        response = _refusal(412, "tus_version_unsupported",
+                            f"This server speaks tus {TUS_VERSION}: send Tus-Resumable: {TUS_VERSION}.")
         response["Tus-Version"] = TUS_VERSION
         return response
     return None
+
+
+# Every tus request names the protocol's version; any other answers 412 with the one we speak.
+_TUS_HEADER = OpenApiParameter("Tus-Resumable", str, OpenApiParameter.HEADER, required=True, enum=[TUS_VERSION])
+_WRONG_VERSION = {412: OpenApiResponse(description="tus_version_unsupported")}
+_BAD_HEADER = {400: OpenApiResponse(description="invalid_request: a tus header is missing or malformed")}
+_NO_UPLOAD = {404: OpenApiResponse(description="not_found: no such upload of yours")}
 
 
 def _int_header(request, name: str) -> int:
@@ -91,11 +106,12 @@ class TusCollectionApi(APIView):
         response["Tus-Max-Size"] = str(settings.VIDEO_MAX_BYTES)
         return response
 
-    @extend_schema(operation_id="media_upload_resumable_create", request=None,
+    @extend_schema(operation_id="media_upload_resumable_create", request=None, parameters=[_TUS_HEADER],
                    summary="Start a resumable (tus 1.0) upload; headers Upload-Length and Upload-Metadata",
                    responses={201: OpenApiResponse(description="Location: the upload's URL"),
                               403: OpenApiResponse(description="consent_required"),
-                              413: OpenApiResponse(description="file_too_large")})
+                              413: OpenApiResponse(description="file_too_large"), **_BAD_HEADER,
+                              **_WRONG_VERSION})
     def post(self, request):
         if (refused := _check_version(request)) is not None:
             return refused
@@ -126,16 +142,18 @@ class TusUploadApi(APIView):
         response["Upload-Expires"] = http_date(upload.expires_at.timestamp())
         return response
 
-    @extend_schema(operation_id="media_upload_resumable_append", request=None,
+    @extend_schema(operation_id="media_upload_resumable_append", request=None, parameters=[_TUS_HEADER],
                    summary="Append bytes from Upload-Offset (application/offset+octet-stream)",
                    responses={204: OpenApiResponse(description="Stored; Upload-Offset says up to where"),
                               409: OpenApiResponse(description="upload_offset_mismatch"),
-                              410: OpenApiResponse(description="upload_expired")})
+                              410: OpenApiResponse(description="upload_expired"),
+                              415: OpenApiResponse(description="unsupported_media_type"),
+                              **_BAD_HEADER, **_NO_UPLOAD, **_WRONG_VERSION})
     def patch(self, request, upload_id: str):
         if (refused := _check_version(request)) is not None:
             return refused
         if request.content_type != "application/offset+octet-stream":
-            return _tus(HttpResponse(status=415))
+            return _refusal(415, "unsupported_media_type", "A PATCH body is application/offset+octet-stream.")
         upload, result = partials.partial_append(
             user_id=request.user.pk, uid=_uid(upload_id), offset=_int_header(request, "Upload-Offset"),
             body=_body(request),
@@ -147,7 +165,8 @@ class TusUploadApi(APIView):
             response["Media-Duplicate"] = "true" if result.duplicate else "false"
         return response
 
-    @extend_schema(operation_id="media_upload_resumable_delete", request=None, responses={204: None})
+    @extend_schema(operation_id="media_upload_resumable_delete", request=None, parameters=[_TUS_HEADER],
+                   responses={204: None, **_BAD_HEADER, **_NO_UPLOAD, **_WRONG_VERSION})
     def delete(self, request, upload_id: str):
         if (refused := _check_version(request)) is not None:
             return refused

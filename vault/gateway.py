@@ -38,6 +38,7 @@ from vault.gateway_core import (  # noqa: F401 (the facade re-exports exactly th
     release_ranges,
     video_candidates,
 )
+from vault.held import held_counter_register, held_counts  # noqa: F401
 from vault.messages import MediaTrashed, MediaUploaded  # noqa: F401
 from vault.ranges import ByteRange, RangeNotSatisfiable, ranged_response  # noqa: F401
 
@@ -76,4 +77,7 @@ __all__ = [
     "ByteRange",
     "RangeNotSatisfiable",
     "ranged_response",
+    # counts of what other apps hold, for erase and revoke confirmations (vault.held)
+    "held_counter_register",
+    "held_counts",
 ]

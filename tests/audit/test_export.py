@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from audit import canonical
 from audit.export import export_stream
 from audit.models import AuditEvent
-from audit.services import audit_export_begin
+from audit.services import audit_checkpoint_create, audit_export_begin
 from core import signing
 
 pytestmark = pytest.mark.django_db
@@ -190,3 +191,21 @@ def test_csv_rows_of_other_layouts_are_written_the_general_way(body):
     assert _csv_layout(entry=False).match(body) is None
     assert _csv_line(1, body, "ab") == _csv_line_parsed(1, body, "ab")
     assert b'"x,y"' in _csv_line(1, body, "ab") or b'"{""k"":""\\""q\\""""}"' in _csv_line(1, body, "ab")
+
+
+def test_the_verifier_still_checks_an_export_written_before_entries():
+    """Format /1 (before entries): every event held its own seq and none was on the line."""
+    from tests.audit import legacy
+
+    legacy.append_chained(12)
+    checkpoint = audit_checkpoint_create()
+    data = b"".join(export_stream(fmt="jsonl", checkpoint=checkpoint, filters={}))
+    lines = [json.loads(line) for line in data.splitlines()]
+    lines[0]["format"] = "consentsvc-audit-export/1"
+    for line in lines[1:-1]:
+        del line["seq"]
+    old = b"".join(canonical.dumps(line) + b"\n" for line in lines)
+    assert _verify(old)["events"] == 12
+    lines[3]["event"]["seq"] = 5  # a chained event that says another place than its own
+    with pytest.raises(verifier.Invalid):
+        _verify(b"".join(canonical.dumps(line) + b"\n" for line in lines))

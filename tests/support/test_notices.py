@@ -106,7 +106,9 @@ def test_it_shows_the_holder_a_notice_and_emails_it(sam, alice, django_capture_o
         _revoke(sam, alice)
     expected = "Support agent sam turned off Camera Roll Sharing Suggestions on "
     html = client_for(alice).get("/settings/camera-roll/").content.decode()
-    assert expected in html and f"case #{case.pk}: Holder phoned: wants it off" in html
+    assert expected in html and f"case #{case.pk} (ticket 4411)." in html
+    assert "Reason: Holder phoned: wants it off" in html
+    assert "To turn Camera Roll Sharing Suggestions on again, go to Settings, Camera roll" in html
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["alice@example.org"]
@@ -148,7 +150,8 @@ def test_it_tells_the_holder_about_an_erase(sam, alice, django_capture_on_commit
     client = client_for(sam)
     client.post(f"/support/subjects/{alice.pk}/erase/", {"reason": "asked to erase", "confirm": "alice"})
     html = client_for(alice).get("/settings/camera-roll/").content.decode()
-    assert "Support agent sam erased your cloud photos and everything made from them (0 photos)" in html
+    assert "Support agent sam erased your photos in the cloud and everything made from them on " in html
+    assert "Nothing was held in the cloud, so nothing was destroyed." in html
 
 
 def test_it_records_a_mail_failure_without_failing_the_action(sam, alice, settings, monkeypatch,

@@ -68,7 +68,11 @@ def test_it_asks_for_the_username_before_erasing(sam, alice):
     wrong = client.post(f"/support/subjects/{alice.pk}/erase/", {"reason": "asked", "confirm": "bob"})
     assert wrong.status_code == 200 and "nothing was erased" in wrong.content.decode()
     assert media_summary(user_id=alice.pk)["items"] == 2
-    done = client.post(f"/support/subjects/{alice.pk}/erase/", {"reason": "asked", "confirm": "alice"})
+    unticked = client.post(f"/support/subjects/{alice.pk}/erase/",
+                           {"reason": "asked", "confirm": "alice", "destroys": "photos:2"})
+    assert unticked.status_code == 200 and media_summary(user_id=alice.pk)["items"] == 2
+    done = client.post(f"/support/subjects/{alice.pk}/erase/",
+                       {"reason": "asked", "confirm": "alice", "destroys": "photos:2", "understood": "on"})
     assert done.status_code == 302
     assert media_summary(user_id=alice.pk)["items"] == 0
 

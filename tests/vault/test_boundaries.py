@@ -43,6 +43,8 @@ GATEWAY_NAMES = {
     "ByteRange", "RangeNotSatisfiable", "RangedOutput", "output_ranged", "output_shared_ranged", "ranged_response",
     # a video's content leaves only as time ranges
     "ReleasedRange", "video_candidates", "release_ranges",
+    # counts of what other apps hold, for erase and revoke confirmations (vault.held)
+    "held_counter_register", "held_counts",
 }
 
 
