@@ -11,7 +11,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("accounts", "consent", "consentsvc", "core", "suggestions", "support", "vault")
+# Every package at the top of the tree is scanned, found rather than listed, so a new app is
+# covered the day it appears; only the trail itself, the tests and the standalone tools are not.
+NOT_SCANNED = {"audit", "tests", "bench", "tools", "camera_roll_sync"}
 ALLOWED = {Path("core/uow.py")}
 APPEND_NAMES = {"audit_append", "audit_append_many"}
 # Rows whose lock is the account lock: the lock row itself, and the auth user row it replaced.
@@ -43,8 +45,12 @@ def violations(source: str, path: str) -> list[str]:
     return sorted(found, key=lambda v: int(v.split(":")[1]))
 
 
+def packages() -> list[str]:
+    return sorted(p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file() and p.name not in NOT_SCANNED)
+
+
 def _sources():
-    for package in PACKAGES:
+    for package in packages():
         for file in sorted((ROOT / package).rglob("*.py")):
             relative = file.relative_to(ROOT)
             if "migrations" in relative.parts or relative in ALLOWED:
@@ -55,6 +61,27 @@ def _sources():
 def test_it_finds_no_write_outside_the_unit_of_work():
     found = [v for relative, source in _sources() for v in violations(source, str(relative))]
     assert found == [], "append audit events and lock accounts only through core.uow:\n" + "\n".join(found)
+
+
+def test_import_linter_knows_every_package():
+    """A new package is under the import contracts too (only audit may import its writers)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert set(packages()) <= set(config["tool"]["importlinter"]["root_packages"])
+
+
+def test_it_fails_on_audit_append_in_a_new_package(tmp_path, monkeypatch):
+    """A package nobody listed anywhere: the scan finds it by itself."""
+    fresh = tmp_path / "newapp"
+    fresh.mkdir()
+    (fresh / "__init__.py").write_text("", encoding="utf-8")
+    (fresh / "services.py").write_text(
+        "from audit.services import audit_append\n\n\ndef thing_do():\n    audit_append(action='thing.done')\n",
+        encoding="utf-8")
+    monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
+    found = [v for relative, source in _sources() for v in violations(source, str(relative))]
+    assert found == ["newapp/services.py:1: imports audit_append", "newapp/services.py:5: calls audit_append"]
 
 
 def test_it_scans_the_code_that_writes():
@@ -94,6 +121,7 @@ def test_it_fails_when_the_violation_is_in_a_real_file(tmp_path, monkeypatch):
     """The whole check, not just the parser: a planted file inside a scanned package is reported."""
     fake = tmp_path / "vault"
     fake.mkdir()
+    (fake / "__init__.py").write_text("", encoding="utf-8")
     (fake / "planted.py").write_text(PLANTED, encoding="utf-8")
     monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
     found = [v for relative, source in _sources() for v in violations(source, str(relative))]
