@@ -264,16 +264,7 @@ class Syncer:
             # sending it made the service date (and title) photos with the day of the copy.
             return self.api.upload(filename=path.name, data=data, labels=row.labels, captured_at=None)
 
-        try:
-            answer = with_retries(send, backoff=self.options.backoff, stop=self._halt, sleep=self.sleep,
-                                  on_wait=self._waiting)
-        except ApiError as exc:
-            return self._refusal(row, exc)
-        self.state.record_upload(path=row.path, sha256=row.sha256, media_id=answer.media_id,
-                                 duplicate=answer.duplicate)
-        if self.on_uploaded is not None:
-            self.on_uploaded(row, answer)
-        return "already_on_server" if answer.duplicate else "uploaded"
+        return self._send_and_record(row, send)
 
     def _upload_video(self, row: FileRow, path: Path) -> str:
         """A video goes in pieces (tus), never whole in memory; consent is asked before each batch as for
@@ -293,6 +284,10 @@ class Syncer:
                 raise ApiError(0, "halted", "halted")
             return answer
 
+        return self._send_and_record(row, send)
+
+    def _send_and_record(self, row: FileRow, send) -> str:
+        """Sends (a photo or a video) with retries, then records the answer as it arrives."""
         try:
             answer = with_retries(send, backoff=self.options.backoff, stop=self._halt, sleep=self.sleep,
                                   on_wait=self._waiting)
