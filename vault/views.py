@@ -69,7 +69,7 @@ def media_list(request):
 @require_POST
 def media_upload(request):
     """The upload form without JavaScript: every chosen photo in one request, one message for the lot."""
-    files = request.FILES.getlist("files")  # parses the body in memory (vault.uploads)
+    files = request.FILES.getlist("files")  # parses the body (photos in memory, videos spooled: vault.uploads)
     words = upload_words()
     if getattr(request, TOO_LARGE_FLAG, False):
         services.upload_refused(user_id=request.user.pk, code="file_too_large", method="web")
@@ -83,10 +83,7 @@ def media_upload(request):
     added, duplicates, problems = 0, 0, []
     for upload in files:
         try:
-            result = services.media_upload(
-                user_id=request.user.pk, data=upload.read(), filename=upload.name or "",
-                declared_content_type=upload.content_type or "", method="web",
-            )
+            result = services.media_upload_received(user_id=request.user.pk, upload=upload, method="web")
         except ServiceError as exc:
             problems.append(f"{upload.name}: {words.get(exc.code, words['failed'])}")
             continue
