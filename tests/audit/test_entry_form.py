@@ -35,7 +35,7 @@ VARIED = [
     {"details": {"ids": [1, 2, 3], "codes": ["a", "b.c"], "none": None, "flag": True, "off": False}},
     {"details": {"nested": {"count": 1, "code": "x:y/z+w-1"}, "count": 0}},
     {"details": {"event_id": "abc", "v": 3}},  # keys that are also entry keys
-    {"action": "a.b.c_d", "object_type": "_x", "purpose": "", "outcome": "denied", "actor_kind": "system"},
+    {"action": "media.upload_refused", "object_type": "_x", "purpose": "", "outcome": "denied", "actor_kind": "system"},
 ]
 
 
