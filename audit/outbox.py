@@ -12,8 +12,8 @@ integrate_pending() then, under the head's lock (a row lock on PostgreSQL; SQLit
   2. sequence: the entries that pass take the next positions, in queue order, as one batch;
   3. integrate: audit.integrate.integrate (a pure function over leaf hashes and tiles) gives the
      new tiles, the roots at checkpoint sizes and the new head; this module writes the event
-     rows, the tiles, the signed checkpoints every N and the head, and deletes the batch from the
-     queue.
+     rows, the tiles, the holder logs' entries and tiles (audit.holder_logs), the signed
+     checkpoints every N and the head, and deletes the batch from the queue.
 
 Where it runs:
 - inline (AUDIT_SEQUENCER=inline, and always on SQLite, whose writer already holds the write lock):
@@ -42,7 +42,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from audit import canonical, tiles
+from audit import canonical, holder_logs, tiles
 from audit.integrate import integrate
 from audit.keys import mac_key
 from audit.merkle import CompactRange
@@ -326,6 +326,8 @@ def _write(cursor, size: int, last_hash: str, compact: bytes, sequenced: list[tu
         rows.append(row)
     _insert(cursor, rows)
     tiles.store_tiles(done.tiles)
+    # The same step appends each entry about a holder to that holder's log (docs/holder-log.md).
+    holder_logs.integrate(cursor, [(row[0], row[5], leaf) for row, leaf in zip(rows, leaves, strict=True)], mac_key())
     if done.roots_at:
         # This batch was just verified; what the tree holds since the last signed checkpoint is checked
         # again before signing, for rows another process integrated (see unsigned_forgeries).

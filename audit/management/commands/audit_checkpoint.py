@@ -12,7 +12,8 @@ class Command(BaseCommand):
         "Sign a checkpoint (C2SP tlog-checkpoint note) over every audit event so far, and print it. "
         "--if-new signs only when there are events past the latest checkpoint (quiet otherwise); "
         "--loop does that forever, every AUDIT_CHECKPOINT_SECONDS / 2, so the head is signed within "
-        "AUDIT_CHECKPOINT_SECONDS of any new event (bin/serve runs it in the background)."
+        "AUDIT_CHECKPOINT_SECONDS of any new event (bin/serve runs it in the background). Each also signs a "
+        "checkpoint of every holder log that grew and commits its head into the trail (docs/holder-log.md)."
     )
 
     def add_arguments(self, parser):
@@ -32,7 +33,7 @@ class Command(BaseCommand):
                 self.stdout.write(checkpoint.note, ending="")
             return
         try:
-            checkpoint = audit_checkpoint_create()
+            checkpoint = audit_checkpoint_create(holder_heads=True)
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(checkpoint.note, ending="")
