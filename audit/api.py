@@ -11,14 +11,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import export, holder_logs, merkle, notes, selectors, services, tiles
 from audit.canonical import ACTION_FILTER_PATTERN, CODE_PATTERN, OUTCOMES
 from audit.models import AuditEvent
-from audit.permissions import IsAuditor
+from audit.permissions import IsAuditor, IsHolder
 from core import signing
 from core.api.serializers import ModelSerializer
 from core.errors import ServiceError, register_code
@@ -417,7 +416,7 @@ class _HolderPlain(_Plain):
     """The caller's own holder log: every path serves the authenticated account's log, and no path
     names another's."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsHolder]
 
 
 def _holder_signed_size(subject_id: int) -> int:
@@ -485,7 +484,7 @@ class HolderCommitmentApi(APIView):
     """Your access history's newest head committed into the audit trail, with an RFC 9162 inclusion
     proof into a signed checkpoint of the trail that includes it."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsHolder]
 
     @extend_schema(responses={200: inline_serializer("HolderCommitment", {
         "holder_checkpoint": serializers.CharField(help_text="Your log's checkpoint note at the committed size."),

@@ -6,7 +6,10 @@ one append per transaction against a plain insert + commit; verification against
 values it checks (seq, canonical bytes, prev_hash, hash, MAC) from the same table through a raw
 cursor and hashing each event's canonical bytes once in a bare SHA-256 loop (and >= 100k events/s);
 the CSV export against the JSON Lines export;
-inclusion and consistency proofs at --proof-events (1M by default) against 50 ms; on PostgreSQL,
+inclusion and consistency proofs at --proof-events (1M by default) against 50 ms; integration with
+per-holder logs for 1,000 holders against the same integration without them (>= 0.7x); a holder-log
+proof (inclusion, consistency, commitment) at --holder-events entries of one holder (100k by default)
+against 50 ms; on PostgreSQL,
 --writers concurrent writers against one writer. Medians of --repeat runs.
 
     .venv/bin/python bench/audit_bench.py                    # SQLite (a throwaway file database)
@@ -14,7 +17,8 @@ inclusion and consistency proofs at --proof-events (1M by default) against 50 ms
                                                              # PostgreSQL (a throwaway database bench_audit)
 
 Options: --events N (default 100000), --repeat R (default 3; medians), --single N (default 3000),
---proof-events N (default 1000000; 0 skips the proofs), --writers N (default 32, PostgreSQL only; 0 skips),
+--proof-events N (default 1000000; 0 skips the proofs), --holder-events N (default 100000; 0 skips),
+--no-holders (skips integration with and without holder logs), --writers N (default 32, PostgreSQL only; 0 skips),
 --writer-processes (each writer its own process, as server processes are, with its own sequencer thread;
 by default the writers are threads of this process, sharing one sequencer thread),
 --only verify (appends the events, then measures only verification: for iterating on audit_verify),
@@ -45,7 +49,8 @@ TARGETS = {
     "proof_ms": 50,  # median, at --proof-events
 }
 # Each measure against its same-run baseline: at least this ratio.
-RATIOS = {"batched": 0.7, "single": 0.6, "verify": 0.5, "csv": 0.5, "writers": 3.0, "integrate": 0.5}
+RATIOS = {"batched": 0.7, "single": 0.6, "verify": 0.5, "csv": 0.5, "writers": 3.0, "integrate": 0.5,
+          "holders": 0.7}
 BATCH = 1000
 
 
@@ -398,6 +403,72 @@ def bench_integration(n: int) -> dict:
     return {**timer.rate(n), "floor": floor.rate(n)["rate"]}
 
 
+def bench_integration_holders(n: int) -> dict:
+    """Integration of n queued entries about 1,000 holders (bench._events: subject_id = i % 1000 + 1)
+    with the holder logs (every entry also appended to its holder's log, audit.holder_logs) against the
+    same integration with holder logs left out (audit.holder_logs.integrate replaced by a no-op), each
+    from a fresh database; the target is >= 0.7x."""
+    from audit import holder_logs
+
+    real = holder_logs.integrate
+    try:
+        holder_logs.integrate = lambda cursor, sequenced, key: 0
+        _fresh_database()
+        without = bench_integration(n)
+    finally:
+        holder_logs.integrate = real
+    _fresh_database()
+    with_logs = bench_integration(n)
+    from audit.models import HolderLog
+
+    holders = HolderLog.objects.count()
+    if holders != 1000:
+        raise SystemExit(f"expected 1,000 holder logs, found {holders}")
+    return {**with_logs, "without": without["rate"]}
+
+
+def bench_holder_proofs(n: int, samples: int = 31) -> dict:
+    """Builds a trail whose n events are all about one holder (untimed, as _fill), commits the holder
+    log's head, then times, through the service's code (stored tiles), an inclusion proof and a
+    consistency proof in that holder's log at size n, and the commitment (the head's inclusion
+    proof in the global tree, with the notes)."""
+    import random
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from audit import holder_logs, outbox
+    from audit.selectors import holder_commitment
+    from audit.services import _validated, audit_checkpoint_if_due
+
+    _fresh_database()
+    for i in range(0, n, 10_000):
+        prepared = [_validated(event) for event in _events(min(10_000, n - i), i)]
+        for event in prepared:
+            event.fields["subject_id"] = 1
+        with transaction.atomic():
+            outbox.integrate_inline(prepared, timezone.now())
+    audit_checkpoint_if_due()
+    size = holder_logs.latest_checkpoint(1).tree_size
+    if size != n:
+        raise SystemExit(f"the holder log has {size} entries, expected {n}")
+    picks = random.Random(7)
+    inclusion, consistency, commitment = [], [], []
+    for _ in range(samples):
+        with Timer() as timer:
+            holder_logs.HolderTileReader(1, size).inclusion_proof(picks.randrange(size))
+        inclusion.append(timer.wall * 1000)
+        with Timer() as timer:
+            holder_logs.HolderTileReader(1, size).consistency_proof(picks.randint(1, size))
+        consistency.append(timer.wall * 1000)
+        with Timer() as timer:
+            if holder_commitment(subject_id=1) is None:
+                raise SystemExit("the holder log's head is not committed")
+        commitment.append(timer.wall * 1000)
+    return {"inclusion_ms": statistics.median(inclusion), "consistency_ms": statistics.median(consistency),
+            "commitment_ms": statistics.median(commitment)}
+
+
 def _fill(n: int, batch: int = 10_000) -> None:
     """Appends n events quickly, for the proofs (untimed): the appends' own integration step
     (audit.outbox.integrate_inline: entries, hashes, MACs, verification, rows, tiles, checkpoints every N, the
@@ -583,6 +654,10 @@ def main():
     parser.add_argument("--single", type=int, default=3000, help="appends measured one per transaction")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--proof-events", type=int, default=1_000_000, help="trail size for the proofs (0: skip)")
+    parser.add_argument("--holder-events", type=int, default=100_000,
+                        help="entries of one holder's log for its proofs (0: skip)")
+    parser.add_argument("--holders", action=argparse.BooleanOptionalAction, default=True,
+                        help="integration with per-holder logs for 1,000 holders vs without (--no-holders: skip)")
     parser.add_argument("--writers", type=int, default=32, help="concurrent writers on PostgreSQL (0: skip)")
     parser.add_argument("--writer-seconds", type=float, default=5.0)
     parser.add_argument("--writer-processes", action="store_true",
@@ -610,9 +685,9 @@ def main():
     db_name = str(connection.settings_dict["NAME"])
     vendor = connection.vendor
     names = ("single", "plain_single", "batched", "plain_batched", "verify", "verify2", "sha", "jsonl", "csv",
-             "writers1", "writersN", "append_python", "verify_python", "integrate")
+             "writers1", "writersN", "append_python", "verify_python", "integrate", "holders")
     results: dict[str, list] = {name: [] for name in names}
-    proofs = None
+    proofs = holder_proofs = None
     try:
         for run in range(args.repeat):
             _fresh_database()
@@ -635,6 +710,8 @@ def main():
                 for fmt in ("jsonl", "csv"):
                     results[fmt].append(bench_export(fmt, var_dir, db_name))
                 results["integrate"].append(bench_integration(args.events))
+                if args.holders:
+                    results["holders"].append(bench_integration_holders(args.events))
                 if vendor == "postgresql" and args.writers:
                     _fresh_database()
                     if args.writer_processes:
@@ -648,6 +725,9 @@ def main():
         if args.proof_events and args.only != "verify":
             proofs = bench_proofs(args.proof_events)
             print("  proofs done", file=sys.stderr)
+        if args.holder_events and args.only != "verify":
+            holder_proofs = bench_holder_proofs(args.holder_events)
+            print("  holder-log proofs done", file=sys.stderr)
     finally:
         _drop_database()
 
@@ -700,6 +780,10 @@ def main():
         floor = med(r["floor"] for r in results["integrate"])
         row("integration of queued entries", f"{rate('integrate'):,.0f}/s", "read+leaf+MAC", f"{floor:,.0f}/s",
             rate("integrate") / floor, RATIOS["integrate"], share("integrate"))
+        if results["holders"]:
+            without = med(r["without"] for r in results["holders"])
+            row("integration with holder logs (1,000)", f"{rate('holders'):,.0f}/s", "without", f"{without:,.0f}/s",
+                rate("holders") / without, RATIOS["holders"], share("holders"))
         row("export csv", f"{rate('csv'):,.0f}/s", "export jsonl", f"{rate('jsonl'):,.0f}/s",
             rate("csv") / rate("jsonl"), RATIOS["csv"], share("csv"))
         for fmt in ("jsonl", "csv"):
@@ -726,6 +810,13 @@ def main():
                     missed.append(f"{kind} proof")
                 print(f"  {kind + ' proof at ' + format(args.proof_events, ',') + ' events':<44}{value:>9.1f} ms"
                       f"  {'':>30}  {'':>6}  < {TARGETS['proof_ms']} ms median")
+    if holder_proofs:
+        for kind in ("inclusion", "consistency", "commitment"):
+            value = holder_proofs[f"{kind}_ms"]
+            if value >= TARGETS["proof_ms"]:
+                missed.append(f"holder-log {kind}")
+            label = f"holder-log {kind} at {args.holder_events:,} entries"
+            print(f"  {label:<44}{value:>9.1f} ms  {'':>30}  {'':>6}  < {TARGETS['proof_ms']} ms median")
     print("  all targets met" if not missed else f"  TARGETS MISSED: {', '.join(missed)}")
 
 

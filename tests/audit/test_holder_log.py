@@ -194,21 +194,27 @@ def test_a_holder_cannot_read_another_holders_log(alice, bob, audrey, sam, clien
     alice_client = client_for(alice)
     alice_note = alice_client.note()
     log_id = HolderLog.objects.get(subject_id=alice.pk).log_id
-    for who in (bob, audrey, sam):
-        other = client_for(who)
-        # Their own log (empty): nothing of alice's, whatever they ask for.
-        assert other.get("checkpoint").json()["error"]["code"] == "holder_log_no_checkpoint"
-        assert other.get("commitment/").json()["error"]["code"] == "holder_log_not_committed"
-        for path in ("tile/0/000", "tile/0/000.p/1", "tile/1/000.p/1", "tile/entries/000", "tile/entries/000.p/1"):
-            response = other.get(path)
-            assert response.status_code == 404 and response.json()["error"]["code"] == "holder_tile_not_found"
-        # Naming alice's log, her user id or her username in the path or the query gets nothing of it.
-        for path in (f"{log_id}/checkpoint", f"{alice.pk}/checkpoint", f"holder/{log_id}/checkpoint",
-                     "alice/checkpoint", f"checkpoint/{log_id}", f"tile/0/000?subject={alice.pk}",
-                     f"checkpoint?subject_id={alice.pk}", f"checkpoint?log={log_id}"):
-            response = other.get(path)
-            assert response.status_code == 404, path
-            assert alice_note.encode() not in response.content
+    paths = ["checkpoint", "commitment/", "tile/0/000", "tile/0/000.p/1", "tile/1/000.p/1", "tile/entries/000",
+             "tile/entries/000.p/1"]
+    # Another holder: their own log (empty), nothing of alice's, whatever they ask for.
+    other = client_for(bob)
+    assert other.get("checkpoint").json()["error"]["code"] == "holder_log_no_checkpoint"
+    assert other.get("commitment/").json()["error"]["code"] == "holder_log_not_committed"
+    for path in paths[2:]:
+        response = other.get(path)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "holder_tile_not_found"
+    # Naming alice's log, her user id or her username in the path or the query gets nothing of it.
+    for path in (f"{log_id}/checkpoint", f"{alice.pk}/checkpoint", f"holder/{log_id}/checkpoint",
+                 "alice/checkpoint", f"checkpoint/{log_id}", f"tile/0/000?subject={alice.pk}",
+                 f"checkpoint?subject_id={alice.pk}", f"checkpoint?log={log_id}", f"commitment/?holder={alice.pk}"):
+        response = other.get(path)
+        assert response.status_code == 404, path
+        assert alice_note.encode() not in response.content
+    # Auditors and support agents have no holder log here: refused.
+    for who in (audrey, sam):
+        for path in paths:
+            response = client_for(who).get(path)
+            assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
     # Nor anonymously.
     response = api().get(PREFIX + "checkpoint")
     assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
