@@ -14,6 +14,7 @@ from audit.models import AuditEvent, HolderCheckpoint, HolderLog
 from audit.services import EventInput, audit_append_many, audit_checkpoint_if_due
 from core import signing, uow
 from tests.audit.test_holder_log import HolderClient
+from tests.conftest import make_user
 from tests.threads import POSTGRES_THREADS, drain_sequencer, sequencer
 
 _ = sequencer  # inline, and as production runs it
@@ -58,8 +59,9 @@ def _run_writers(holders: list[int]) -> None:
     assert not errors, errors
 
 
-def test_holder_logs_hold_exactly_their_events_under_concurrent_writers(sequencer, alice, bob, sam, api):
-    holders = [alice.pk, bob.pk, sam.pk]
+def test_holder_logs_hold_exactly_their_events_under_concurrent_writers(sequencer, alice, bob, api):
+    carol = make_user("carol")
+    holders = [alice.pk, bob.pk, carol.pk]
     _run_writers(holders)
     drain_sequencer()
     audit_checkpoint_if_due()
@@ -68,7 +70,7 @@ def test_holder_logs_hold_exactly_their_events_under_concurrent_writers(sequence
     audit_checkpoint_if_due()
     drain_sequencer()
     key, name = signing.public_key("AUDIT_SIGNING_KEY"), settings.AUDIT_CHECKPOINT_ORIGIN
-    for user in (alice, bob, sam):
+    for user in (alice, bob, carol):
         client = HolderClient(api(user), key, "")
         size, root = client.checkpoint()
         about = [bytes(body) for body in AuditEvent.unchecked.filter(subject_id=user.pk).order_by("seq")
