@@ -117,3 +117,38 @@ def test_no_consent_no_upload_and_limits(alice, api, settings):
     settings.VIDEO_MAX_BYTES = 50
     assert create(api(alice), 100).status_code == 413
     assert api(alice).post("/api/v1/media/uploads/", HTTP_UPLOAD_LENGTH="1").status_code == 412
+
+
+def test_a_clip_larger_than_the_box_may_hold_is_accepted_and_exported_byte_identical(consented, settings):
+    """The box parses from an encrypted spool, not from memory: a clip padded past its address-space
+    limit (a QuickTime ``free`` atom after the movie, as a camera leaves) goes through, and the
+    sealed source is the upload byte for byte. The web process never holds it whole either."""
+    import hashlib
+    import struct
+
+    settings.VIDEO_PROBE_MEMORY_BYTES = 192 * 1024 * 1024
+    head = clip_bytes(frames=30, metadata={"location": PARIS})
+    padding = settings.VIDEO_PROBE_MEMORY_BYTES + 32 * 1024 * 1024
+    atom = struct.pack(">I4s", 8 + padding, b"free")
+    length = len(head) + len(atom) + padding
+    piece = b"\0" * (4 * 1024 * 1024)
+
+    def body():
+        yield head + atom
+        for at in range(0, padding, len(piece)):
+            yield piece[: min(len(piece), padding - at)]
+
+    expected = hashlib.sha256(head + atom)
+    for chunk in list(body())[1:]:
+        expected.update(chunk)
+    upload = partials.partial_create(user_id=consented.pk, length=length, filename="IMG_0100.MOV")
+    upload, result = partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=0, body=body())
+    assert result is not None and not result.duplicate
+    assert result.item.source_size == length and result.item.size < len(head) + 4096
+    opened = exports.export_source_open(user_id=consented.pk, item_id=result.item.pk)
+    exported = hashlib.sha256()
+    size = 0
+    for chunk in opened.chunks:
+        exported.update(chunk)
+        size += len(chunk)
+    assert size == length and exported.hexdigest() == expected.hexdigest()
