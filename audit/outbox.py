@@ -45,7 +45,7 @@ from audit import canonical, tiles
 from audit.integrate import integrate
 from audit.keys import mac_key
 from audit.merkle import CompactRange
-from audit.models import AuditCheckpoint, AuditEvent, AuditHead, AuditSetAside, built_event
+from audit.models import AuditCheckpoint, AuditEvent, AuditHead, AuditSetAside, built_event, built_events
 from audit.notes import Checkpoint, sign_checkpoint
 from core import signing
 
@@ -308,7 +308,7 @@ def store_sequenced(cursor, sequenced: list[tuple[int, Entry]], leaves: list[byt
         return []
     adapt = connection.ops.adapt_datetimefield_value
     times: dict[str, tuple] = {}  # a batch's entries share a few times: parse each once
-    rows, events = [], []
+    rows, values = [], []
     hexes = [leaf.hex() for leaf in leaves]
     links = [last_hash, *hexes[:-1]]  # the database's INSERT guard links each row to the one before
     for (seq, entry), leaf_hex, link in zip(sequenced, hexes, links, strict=True):
@@ -320,13 +320,13 @@ def store_sequenced(cursor, sequenced: list[tuple[int, Entry]], leaves: list[byt
         row = [seq, moment[0], f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
                f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], entry.body, link,
                leaf_hex, f["event_id"], entry.mac]
-        events.append(built_event(row, connection.alias))
+        values.append(row)
         row = list(row)
         row[1] = moment[1]
         row[11] = entry.valid.details_json.decode()
         rows.append(row)
     _insert(cursor, rows)
-    return events
+    return built_events(values, connection.alias)
 
 
 def integrate_sequenced(cursor, size: int, compact: bytes, leaves: list[bytes], events: list[AuditEvent]) -> None:
