@@ -73,7 +73,7 @@ def _setup(var_dir: str, test_db: str | None):
 def _events(n: int, start: int = 0):
     from audit.services import EventInput
 
-    actions = ("media.read", "consent.given", "media.upload_refused", "suggestion.created")
+    actions = ("media.read", "consent.given", "media.upload_refused", "output.stored")
     return [
         EventInput(
             action=actions[i % 4], actor_kind=("service", "holder", "holder", "service")[i % 4],

@@ -183,7 +183,7 @@ def subject_erase(request, subject_id: int):
 @holder_required
 @require_GET
 def me_access(request):
-    form = AccessFilterForm(request.GET or None, categories=access_log.CATEGORIES, actors=access_log.ACTOR_FILTERS)
+    form = AccessFilterForm(request.GET or None, categories=access_log.categories(), actors=access_log.ACTOR_FILTERS)
     filters, before = {}, None
     if form.is_bound and form.is_valid():
         filters = {key: value or None for key, value in form.cleaned_data.items() if key != "before"}
