@@ -142,7 +142,7 @@ def _write_rows(cursor, entry_rows, tile_rows, head_rows) -> None:
 
 
 def backfill(cursor, key: bytes, chunk: int = 20_000) -> int:
-    """Builds the holder logs of every event already in the trail (migration 0013); idempotent:
+    """Builds the holder logs of every event already in the trail (migration 0014); idempotent:
     does nothing once any holder log exists. Returns how many entries it added."""
     cursor.execute("SELECT EXISTS (SELECT 1 FROM audit_holderlog)")
     if cursor.fetchone()[0]:

@@ -105,7 +105,7 @@ def test_events_before_the_log_existed_are_in_it(alice, client_for):
     from audit.triggers import suspended
 
     _events([alice.pk, None, alice.pk])
-    # As the trail was before holder logs: the same events, no holder log (what migration 0013 finds).
+    # As the trail was before holder logs: the same events, no holder log (what migration 0014 finds).
     with suspended(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM audit_holderlogentry")
         cursor.execute("DELETE FROM audit_holderlog")

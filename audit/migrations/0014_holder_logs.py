@@ -18,7 +18,7 @@ def holder_logs_for_existing_events(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0012_entries_and_set_aside'),
+        ('audit', '0013_set_aside_in_tree'),
     ]
 
     operations = [
