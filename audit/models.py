@@ -286,7 +286,12 @@ class AuditSetAside(AppendOnlyModel):
     """An entry integration refused (its MAC did not verify, its bytes are not an entry, or its event
     id is already in the trail): never integrated, kept here as it was found, with the reason. Each
     one is raised as an `audit.entry_set_aside` event, and audit_verify fails until an operator
-    acknowledges it (manage.py audit_acknowledge, an `audit.set_aside_acknowledged` event)."""
+    acknowledges it (manage.py audit_acknowledge, an `audit.set_aside_acknowledged` event).
+
+    Also an entry found already in the tree whose MAC does not verify (`seq` says where): a process
+    with the database and the service's code but another MAC key integrated it there itself, inline.
+    The tree cannot drop it, so the service never lists, counts or exports it, and signs no checkpoint
+    over it until an operator has acknowledged it."""
 
     class Reason(models.TextChoices):
         MAC_INVALID = "mac_invalid"
@@ -295,6 +300,9 @@ class AuditSetAside(AppendOnlyModel):
 
     id = models.BigAutoField(primary_key=True)
     queued_id = models.BigIntegerField(help_text="Its id in the queue (audit_auditoutbox).")
+    seq = models.BigIntegerField(null=True, blank=True,
+                                 help_text="Where it sits in the tree, when another process integrated it there; "
+                                           "empty when integration refused it.")
     event_id = models.TextField(blank=True)
     body = models.BinaryField()
     mac = models.TextField(blank=True)

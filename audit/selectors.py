@@ -85,6 +85,9 @@ def audit_events_filtered(*, max_seq: int | None = None, **filters) -> QuerySet[
     head = audit_head().size
     events = AuditEvent.objects.filter(audit_filter_q(**filters), seq__lte=head if max_seq is None else min(max_seq,
                                                                                                          head))
+    # Rows the service did not MAC are left out of the count too, not only of the rows read.
+    if untrusted := outbox.untrusted_seqs():
+        events = events.exclude(seq__in=untrusted)
     return events.order_by("seq")
 
 

@@ -125,7 +125,12 @@ def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
 
 def audit_checkpoint_create() -> AuditCheckpoint:
     """Signs a checkpoint over every event so far (or returns the one already at that size),
-    the outbox's included (those of the caller's transaction too)."""
+    the outbox's included (those of the caller's transaction too).
+
+    Rows after the latest checkpoint that the service did not MAC (integrated inline by a process
+    with another key) are set aside where they sit first, with an alarm each, and no checkpoint is
+    signed over them until an operator acknowledges them (manage.py audit_acknowledge); then
+    checkpoints resume."""
     with transaction.atomic(), connection.cursor() as cursor:
         outbox.integrate_pending(cursor=cursor)
         size, _, compact = outbox.lock_head(cursor)
@@ -135,18 +140,22 @@ def audit_checkpoint_create() -> AuditCheckpoint:
         if existing is not None:
             return existing
         signed = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
-        if forged := outbox.unsigned_forgeries(cursor, signed, size):
-            raise ServiceError("audit_chain_broken", f"The trail holds events the service did not write (seq "
-                               f"{', '.join(map(str, forged[:10]))}); no checkpoint is signed over them. Run "
-                               f"manage.py audit_verify.")
-        checkpoint = outbox.checkpoint_for(size, CompactRange.from_bytes(size, compact).root(), timezone.now())
-        AuditCheckpoint.objects.bulk_create([checkpoint])
-    return checkpoint
+        forged = outbox.blocking_forgeries(cursor, signed, size)
+        if not forged:
+            checkpoint = outbox.checkpoint_for(size, CompactRange.from_bytes(size, compact).root(), timezone.now())
+            AuditCheckpoint.objects.bulk_create([checkpoint])
+            return checkpoint
+    # Set aside in a transaction of its own (a savepoint inside the caller's), so that the refusal below
+    # leaves them named, with their alarms, for audit_verify and audit_acknowledge.
+    outbox.set_aside_foreign_rows()
+    raise ServiceError("audit_chain_broken", f"The trail holds events the service did not write (seq "
+                       f"{', '.join(map(str, forged[:10]))}); no checkpoint is signed over them until an operator "
+                       f"has seen them: run manage.py audit_verify, then manage.py audit_acknowledge.")
 
 
 def audit_checkpoint_if_due() -> AuditCheckpoint | None:
     """Signs a checkpoint when events were added since the latest one; None when there is nothing new.
-    Run every few seconds (audit_checkpoint --every), it bounds how long a new event goes unsigned,
+    Run every few seconds (the periodic audit.jobs.checkpoint), it bounds how long a new event goes unsigned,
     and so how far back anyone could roll the trail without a signed checkpoint showing it."""
     outbox.integrate_when_free()
     head = AuditHead.objects.filter(pk=1).values_list("size", flat=True).first() or 0
