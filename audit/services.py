@@ -155,7 +155,7 @@ def audit_checkpoint_create() -> AuditCheckpoint:
 
 def audit_checkpoint_if_due() -> AuditCheckpoint | None:
     """Signs a checkpoint when events were added since the latest one; None when there is nothing new.
-    Run every few seconds (audit_checkpoint --every), it bounds how long a new event goes unsigned,
+    Run every few seconds (the periodic audit.jobs.checkpoint), it bounds how long a new event goes unsigned,
     and so how far back anyone could roll the trail without a signed checkpoint showing it."""
     outbox.integrate_when_free()
     head = AuditHead.objects.filter(pk=1).values_list("size", flat=True).first() or 0

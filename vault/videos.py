@@ -104,7 +104,7 @@ def video_inspect(*, data: bytes, sha256: str, filename: str = "") -> ProcessedV
         raise ServiceError(INVALID_VIDEO, "The file is empty.")
     if len(data) > settings.VIDEO_MAX_BYTES:
         raise ServiceError("file_too_large", f"The video is larger than {settings.VIDEO_MAX_BYTES} bytes.")
-    answer = _run_box(data)
+    answer = _run_box([data])
     header, _, rest = answer.partition(b"\n")
     try:
         probe = json.loads(header)
@@ -288,13 +288,14 @@ def _start_box(extra: dict | None = None) -> subprocess.Popen:
     )
 
 
-def video_range(*, data: bytes, start_ms: int, duration_ms: int, as_clip: bool, fps: int,
+def video_range(*, data: bytes | None = None, chunks=None, start_ms: int, duration_ms: int, as_clip: bool, fps: int,
                 max_side: int) -> list[bytes]:
     """Frames (JPEGs) of a time range of the service's copy of a video, or a short muted MP4 of it
-    (a list of one), decoded in the box like the upload was."""
+    (a list of one), decoded in the box like the upload was. The copy is ``data`` or, never held
+    whole here, ``chunks`` (the box spools it as it spools an upload)."""
     limits = {"mode": "clip" if as_clip else "frames", "start_ms": int(start_ms), "duration_ms": int(duration_ms),
               "fps": int(fps), "max_side": int(max_side)}
-    answer = _run_box(data, extra=limits)
+    answer = _run_box([data] if chunks is None else chunks, extra=limits)
     header, _, rest = answer.partition(b"\n")
     try:
         reply = json.loads(header)
@@ -312,16 +313,31 @@ def video_range(*, data: bytes, start_ms: int, duration_ms: int, as_clip: bool, 
     return parts
 
 
-def _run_box(data: bytes, extra: dict | None = None) -> bytes:
+def _run_box(chunks, extra: dict | None = None) -> bytes:
+    """Feed ``chunks`` to the box (it spools them all before it answers), then read its answer:
+    small here (a probe with its remux and poster for video_inspect's callers, frames or a short
+    clip for video_range). Killed after VIDEO_PROBE_SECONDS in all."""
+    import threading
+
     process = _start_box(extra)
+    timer = threading.Timer(settings.VIDEO_PROBE_SECONDS, _kill, args=(process,))
+    timer.start()
     try:
-        out, _ = process.communicate(input=data, timeout=settings.VIDEO_PROBE_SECONDS)
-    except subprocess.TimeoutExpired:
-        _kill(process)
-        raise ServiceError(VIDEO_PROBE_FAILED, "Reading the video took too long; nothing was kept.") from None
-    except BrokenPipeError:
+        try:
+            for chunk in chunks:
+                process.stdin.write(chunk)
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # the child ended early (a limit): its answer, or its death, says why
+        out = process.stdout.read()
         process.wait()
-        out = b""
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            _kill(process)
+        for pipe in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
     if process.returncode != 0:
         reason = "crashed" if process.returncode < 0 else "failed"
         if process.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
