@@ -2,8 +2,9 @@
 the trail with progress, so no web request runs it.
 
 `verification_request` records a pending job and queues it after commit (one at a time: a
-request while one is waiting or running returns that one). A job lost with its process is
-started again by the next request.
+request while one is waiting or running returns that one). A job whose worker dies mid-run is
+run again within a minute (core.jobs' leases); one lost before it started (STALE_AFTER) is
+replaced by the next request.
 """
 
 import logging
@@ -54,12 +55,33 @@ def verification_request(*, requested_by: str | int | None) -> AuditVerification
         active.problem = "the job was lost (its process ended); a new one was started"
         active.save(update_fields=["status", "finished_at", "problem"])
     job = AuditVerification.objects.create(requested_by=str(requested_by or ""), requested_at=now)
-    jobs.enqueue(verification_task, verification_id=job.pk)
+    jobs.enqueue(verification_task, job.pk)
     return job
 
 
-@jobs.job
+def verification_recover(verification_id: str, attempts: int) -> bool:
+    """A verification whose worker died mid-run starts again from the first event (up to
+    MAX_ATTEMPTS); then the page shows it failed."""
+    job = AuditVerification.objects.select_for_update().filter(
+        pk=int(verification_id), status=AuditVerification.Status.RUNNING).first()
+    if job is None:
+        return False
+    if attempts >= jobs.MAX_ATTEMPTS:
+        job.status = AuditVerification.Status.FAILED
+        job.finished_at = timezone.now()
+        job.problem = "the verification was interrupted each time it ran (its worker stopped)"
+        job.save(update_fields=["status", "finished_at", "problem"])
+        return False
+    job.status = AuditVerification.Status.PENDING
+    job.checked = 0
+    job.save(update_fields=["status", "checked"])
+    jobs.enqueue(verification_task, job.pk)
+    return True
+
+
+@jobs.job(recover=verification_recover)
 def verification_task(verification_id: int) -> None:
+    """The job a worker runs: one verification, under a lease on it (core.jobs)."""
     verification_run(verification_id=verification_id)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
 import threading
 import time
@@ -56,7 +57,7 @@ _RECOVERY: dict[str, Callable[[str, int], bool]] = {}
 def job(function: Callable | None = None, *, recover: Callable[[str, int], bool] | None = None) -> Task | Callable:
     """Declare a background job (`@job` or `@job(recover=...)`).
 
-    With `recover`, the job's first argument is the id of the row it works on: the job runs
+    With `recover`, the job's first parameter is the id of the row it works on: the job runs
     under a lease on it, and if its worker dies, `recover(object_id, attempts)` (in a
     transaction) queues it again (returns True; its attempts keep counting) or gives up (False).
     """
@@ -65,15 +66,18 @@ def job(function: Callable | None = None, *, recover: Callable[[str, int], bool]
         if recover is None:
             return task(function)
 
+        first = next(iter(inspect.signature(function).parameters))
+
         @functools.wraps(function)
-        def leased(object_id, *args, **kwargs):
+        def leased(*args, **kwargs):
+            object_id = args[0] if args else kwargs[first]
             with contextlib.ExitStack() as held:
                 try:
                     held.enter_context(lease(kind=path, object_id=object_id))
                 except LeaseHeld:  # a live worker is running this very job: nothing to do twice
                     log.info("job %s(%s) is already running", path, object_id)
                     return None
-                return function(object_id, *args, **kwargs)
+                return function(*args, **kwargs)
 
         declared = task(leased)
         path = declared.module_path

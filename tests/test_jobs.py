@@ -167,6 +167,8 @@ def test_a_job_with_recovery_runs_under_a_lease_and_never_twice_at_once():
     job_samples.SEEN.clear()
     job_samples.leased.call("42")
     assert job_samples.SEEN == [("42", 1)]  # ran holding the lease on row 42
+    job_samples.leased.call(object_id="43")  # the row's id passed by name works the same
+    assert job_samples.SEEN == [("42", 1), ("43", 1)]
     assert not JobLease.objects.exists()  # released
     with jobs.lease(kind=job_samples.leased.module_path, object_id="42"):  # a live worker runs it
         job_samples.SEEN.clear()

@@ -105,6 +105,27 @@ def test_it_runs_one_verification_at_a_time_and_replaces_a_lost_one(audrey, sett
     assert first.status == "failed" and "lost" in first.problem
 
 
+def test_a_verification_whose_worker_died_is_run_again(trail, audrey, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audit.models import AuditVerification
+    from core import jobs
+    from core.models import JobLease
+
+    now = timezone.now()
+    lost = AuditVerification.objects.create(requested_at=now, started_at=now, status="running", total=15, checked=3)
+    JobLease.objects.create(kind="audit.jobs.verification_task", object_id=str(lost.pk),
+                            expires_at=now - timedelta(seconds=1))  # its worker stopped: the heartbeat too
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_recover(now=timezone.now()) == 1
+    lost.refresh_from_db()
+    assert lost.status == "done" and lost.ok and lost.checked == 15
+    html = _client(audrey).get(reverse("audit:trail")).content.decode()
+    assert 'data-result="ok"' in html
+
+
 def test_it_shows_a_failed_verification(trail, audrey, django_capture_on_commit_callbacks):
     from django.db import connection
 
