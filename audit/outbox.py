@@ -558,6 +558,16 @@ def _unsequenced(valid: canonical.ValidEvent, moment) -> AuditEvent:
                         f["event_id"], None])
 
 
+def pending_entry(event_id: str, body: bytes, mac: str) -> AuditEvent | None:
+    """The pending event a queue row holds, when its MAC verifies and it is an entry in canonical
+    form for that event id; else None."""
+    entry = Entry(0, event_id, body, mac)
+    if not canonical.mac_ok(body, canonical.leaf_hash(body), mac, mac_key()) or not canonical.is_entry(body) \
+            or _as_entry(entry) is not None:
+        return None
+    return _unsequenced(entry.valid, parse_datetime(entry.time_text))
+
+
 def pending_by_ids(event_ids: set[str]) -> dict[str, AuditEvent]:
     """Genuine entries still in the queue (MAC valid, an entry in canonical form), by id, without a seq.
     None when writers integrate inline (SQLite always, PostgreSQL with AUDIT_SEQUENCER=inline): then

@@ -6,14 +6,17 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Subquery
-from django.db.models.functions import TruncDate
+from django.db import connection
+from django.db.models import BooleanField, Count, F, Func, JSONField, Q, QuerySet, Subquery, TextField, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, TruncDate
 
 from audit import canonical, merkle, notes, outbox, tiles
 from audit.canonical import ACTOR_KINDS
 from audit.integrity import event_is_genuine
 from audit.keys import mac_key
-from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, HolderCheckpoint
+from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, AuditOutbox, HolderCheckpoint
 from audit.notes import NoteError, open_checkpoint
 from core import actions, prepared, signing
 from core.errors import ServiceError, register_code
@@ -152,6 +155,47 @@ def audit_newest(*, subject_id, purpose, actions: tuple[str, ...], object_type: 
     newest = AuditEvent.unchecked.filter(subject_id=subject_id, purpose=purpose, action__in=actions,
                                          object_type=object_type)
     return Subquery(newest.order_by("-seq").values(column)[:1])
+
+
+def audit_pending_newest(*, subject_id, purpose, actions: tuple[str, ...], object_type: str) -> Subquery | None:
+    """An expression for another app's query: the newest entry still waiting in the queue about
+    `subject_id` for `purpose` whose action is one of `actions` on an object of `object_type`, as
+    "<event id> <mac> <body in hex>" (open it with pending_entry), or NULL when none waits.
+
+    While the sequencer lags, such an entry is newer than every integrated one, so a caller that
+    decides from the newest event must look here too. SQL cannot check the MAC: pending_entry does,
+    and a caller refuses when the newest waiting entry is not genuine. None on SQLite, whose writers
+    integrate inline (nothing of theirs waits in the queue)."""
+    if connection.vendor != "postgresql":
+        return None
+    # A cheap byte search first (entries are canonical JSON), then the JSON of the few that match.
+    marker = canonical.dumps({"object_type": object_type})[1:-1].decode()
+    document = Cast(Func(F("body"), Value("UTF8"), function="convert_from", output_field=TextField()), JSONField())
+    rows = (AuditOutbox.objects
+            .annotate(hit=Func(F("body"), template=f"position(convert_to('{marker}', 'UTF8') in %(expressions)s) > 0",
+                               output_field=BooleanField()))
+            .filter(hit=True)
+            .annotate(document=document)
+            .annotate(d_subject=KT("document__subject_id"), d_purpose=KT("document__purpose"),
+                      d_action=KT("document__action"), d_object_type=KT("document__object_type"))
+            .filter(d_subject=Cast(subject_id, TextField()), d_purpose=purpose, d_action__in=actions,
+                    d_object_type=object_type)
+            .annotate(packed=RawSQL("event_id || ' ' || mac || ' ' || encode(body, 'hex')", []))
+            .order_by("-id"))
+    return Subquery(rows.values("packed")[:1], output_field=TextField())
+
+
+def pending_entry(packed: str | None) -> AuditEvent | None | bool:
+    """The genuine pending event `packed` (see audit_pending_newest) holds; None when nothing waits;
+    False when what waits is not an entry under the service's MAC key."""
+    if not packed:
+        return None
+    try:
+        event_id, mac, body_hex = packed.split(" ")
+        found = outbox.pending_entry(event_id, bytes.fromhex(body_hex), mac)
+    except ValueError:
+        return False
+    return found if found is not None else False
 
 
 def audit_witnesses() -> list[notes.Cosigner]:

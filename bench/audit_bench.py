@@ -118,15 +118,23 @@ def _fresh_database():
             Path(str(path) + suffix).unlink(missing_ok=True)
     else:
         import psycopg
+        from django.conf import settings
 
         name = connection.settings_dict["NAME"]
         connection.close()
         params = connection.get_connection_params()
         params["dbname"] = "postgres"
-        with psycopg.connect(**params, autocommit=True) as admin:
-            _wait_for_sessions(admin, name)
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
+        # The sequencer thread's idle look would reconnect while the database is gone (and log it).
+        idle_looks, settings.AUDIT_SEQUENCER_THREAD = settings.AUDIT_SEQUENCER_THREAD, False
+        try:
+            with psycopg.connect(**params, autocommit=True) as admin:
+                _wait_for_sessions(admin, name)
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                admin.execute(f'CREATE DATABASE "{name}"')
+            call_command("migrate", verbosity=0)
+        finally:
+            settings.AUDIT_SEQUENCER_THREAD = idle_looks
+        return
     call_command("migrate", verbosity=0)
 
 
