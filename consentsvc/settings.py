@@ -272,6 +272,8 @@ VIDEO_PROBE_SECONDS = envint("VIDEO_PROBE_SECONDS", 60, minimum=1)
 # A resumable upload not finished within this many hours is deleted (vault.partials).
 UPLOAD_PARTIAL_HOURS = envint("UPLOAD_PARTIAL_HOURS", 24, minimum=1)
 VIDEO_PROBE_MEMORY_BYTES = envint("VIDEO_PROBE_MEMORY_BYTES", 1024**3, minimum=64 * 1024**2)
+# Keep one box started ahead per web process, its imports done (vault.videos._start_box); off in tests.
+VIDEO_BOX_WARM = envbool("VIDEO_BOX_WARM", default=ENVIRONMENT != "test")
 # vault.uploads' handler is the only one: photos in memory, videos spooled encrypted to
 # FILE_UPLOAD_TEMP_DIR (None: the system's temporary directory). Django's own handlers and
 # FILE_UPLOAD_MAX_MEMORY_SIZE (the bound past which they write plaintext to disk) are not used.

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -164,7 +165,6 @@ class BoxSession:
 
     def __enter__(self) -> BoxSession:
         import hashlib
-        import threading
 
         self.process = _start_box()
         self._timer = threading.Timer(settings.VIDEO_PROBE_SECONDS, _kill, args=(self.process,))
@@ -278,14 +278,39 @@ def _death(returncode) -> str:
     return "Reading the video failed; nothing was kept."
 
 
-def _start_box(extra: dict | None = None) -> subprocess.Popen:
-    command = [sys.executable, "-I", BOX, json.dumps({**_limits(), **(extra or {})})]
+def _popen(argument: str) -> subprocess.Popen:
     # No environment at all: nothing the service knows (keys, addresses, secrets) reaches the parser.
     # The command is this interpreter and our own script; the untrusted bytes go to stdin only.
     return subprocess.Popen(  # noqa: S603
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env={}, close_fds=True, start_new_session=True,
+        [sys.executable, "-I", BOX, argument], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, env={}, close_fds=True, start_new_session=True,
     )
+
+
+# One box started ahead per web process (VIDEO_BOX_WARM): Python and PyAV's imports take a few
+# tenths of a second, off the upload's path this way. It reads nothing but its limits until it is
+# used, holds nothing of the service, and is used once; the next is started as it is taken.
+_spare: subprocess.Popen | None = None
+_spare_lock = threading.Lock()
+
+
+def _start_box(extra: dict | None = None) -> subprocess.Popen:
+    global _spare
+    limits = json.dumps({**_limits(), **(extra or {})})
+    with _spare_lock:
+        process, _spare = _spare, None
+        if getattr(settings, "VIDEO_BOX_WARM", False):
+            _spare = _popen("--warm")
+    if process is not None and process.args[2] == BOX and process.poll() is None:
+        try:
+            process.stdin.write(limits.encode() + b"\n")
+            process.stdin.flush()
+            return process
+        except BrokenPipeError:
+            pass
+    if process is not None:
+        _kill(process)
+    return _popen(limits)
 
 
 def video_range(*, data: bytes | None = None, chunks=None, start_ms: int, duration_ms: int, as_clip: bool, fps: int,
@@ -317,8 +342,6 @@ def _run_box(chunks, extra: dict | None = None) -> bytes:
     """Feed ``chunks`` to the box (it spools them all before it answers), then read its answer:
     small here (a probe with its remux and poster for video_inspect's callers, frames or a short
     clip for video_range). Killed after VIDEO_PROBE_SECONDS in all."""
-    import threading
-
     process = _start_box(extra)
     timer = threading.Timer(settings.VIDEO_PROBE_SECONDS, _kill, args=(process,))
     timer.start()

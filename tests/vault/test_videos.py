@@ -352,3 +352,24 @@ def test_the_spool_keeps_nothing_readable_on_disk(tmp_path):
     photo.new_file("file", "a.jpg", "image/jpeg", None)
     photo.receive_data_chunk(jpeg_bytes(), 0)
     assert photo.file_complete(len(jpeg_bytes())).read() == jpeg_bytes()
+
+
+def test_a_box_started_ahead_is_used_once_with_the_limits_of_its_video(consented, api, tmp_path, settings,
+                                                                       monkeypatch):
+    """VIDEO_BOX_WARM: the spare box does its imports before a video comes, then takes the limits of
+    the video it is given (a refusal by those limits still comes) and is not used again."""
+    started = []
+    popen = videos._popen
+    monkeypatch.setattr(videos, "_popen", lambda argument: started.append(argument[:6]) or popen(argument))
+    settings.VIDEO_BOX_WARM = True
+    monkeypatch.setattr(videos, "_spare", None)
+    first = upload(api(consented), clip_bytes(frames=3), name="a.mov", content_type="video/quicktime")
+    assert first.status_code == 201 and started == ["--warm", '{"memo']  # none ready: one now, one ahead
+    spare = videos._spare
+    settings.VIDEO_MAX_SECONDS = 2
+    refused = upload(api(consented), clip_bytes(frames=4, rate=1), name="b.mov", content_type="video/quicktime")
+    assert refused.json()["error"]["code"] == "video_too_long"  # the spare read this video's limits
+    assert started == ["--warm", '{"memo', "--warm"] and videos._spare is not spare  # used once, replaced
+    spare.wait(timeout=10)  # it ended: used once
+    settings.VIDEO_BOX_WARM = False
+    videos._kill(videos._spare)
