@@ -14,4 +14,6 @@ action("audit.exported", category="audit",
        holder=lambda line: "An auditor exported the access log entries about you", auditor=_exported)
 action("audit.entry_set_aside", category="audit")
 action("audit.set_aside_acknowledged", category="audit")
+# A holder log's head committed into the trail at a checkpoint (docs/holder-log.md). Its subject is
+# null: the holder is named in its details, and it is in no holder log.
 action("audit.holder_head", category="audit")

@@ -1,5 +1,6 @@
 """Reads of the audit trail."""
 
+import base64
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +16,7 @@ from audit import canonical, merkle, notes, outbox, tiles
 from audit.canonical import ACTOR_KINDS
 from audit.integrity import event_is_genuine
 from audit.keys import mac_key
-from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, AuditOutbox
+from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, AuditOutbox, HolderCheckpoint
 from audit.notes import NoteError, open_checkpoint
 from core import actions, prepared, signing
 from core.errors import ServiceError, register_code
@@ -374,3 +375,32 @@ def audit_chain_status(*, tail: int = 1000) -> dict:
         status["problem"] = "the last events do not reach the chain head; run a full verification"
     status["tail_checked"] = len(rows)
     return status
+
+
+def holder_commitment(*, subject_id: int) -> dict | None:
+    """The newest head of the holder's log committed into the trail (its `audit.holder_head` event)
+    that the newest signed global checkpoint includes, with an RFC 9162 inclusion proof of that
+    event in the checkpoint's tree (docs/holder-log.md). None when there is none yet."""
+    checkpoint = audit_checkpoint_latest()
+    if checkpoint is None:
+        return None
+    heads = HolderCheckpoint.objects.filter(subject_id=subject_id).order_by("-tree_size")
+    for head in heads[:20]:
+        found = (AuditEvent.unchecked.filter(event_id=head.head_event_id, seq__lte=checkpoint.tree_size)
+                 .values_list("seq", "canonical").first())
+        if found is None:
+            continue  # not yet integrated, or after the newest global checkpoint: an older head is
+        seq, body = found[0], bytes(found[1])
+        reader = tiles.TileReader(checkpoint.tree_size)
+        try:
+            proof = reader.inclusion_proof(seq - 1)
+        except merkle.ProofError as exc:
+            raise ServiceError("audit_chain_broken", str(exc)) from exc
+        return {
+            "holder_checkpoint": head.note,
+            "global_checkpoint": audit_cosigned_note(checkpoint),
+            "leaf_index": seq - 1,
+            "entry": base64.b64encode(body).decode(),
+            "inclusion_proof": [base64.b64encode(node).decode() for node in proof],
+        }
+    return None
