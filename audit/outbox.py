@@ -13,7 +13,9 @@ integrate_pending() then, under the head's lock (a row lock on PostgreSQL; SQLit
      the trail's rows that hold them are written (store_sequenced);
   3. integrate: audit.integrate.integrate (a pure function over leaf hashes and tiles) gives the
      new tiles, the roots at checkpoint sizes and the new head; integrate_sequenced writes the
-     tiles, the signed checkpoints every N and the head; then the batch leaves the queue (dequeue).
+     tiles, the signed checkpoints every N and the head, and integrate_holder_logs appends each
+     entry about a holder to that holder's log (audit.holder_logs); then the batch leaves the queue
+     (dequeue).
 
 Where it runs:
 - inline (AUDIT_SEQUENCER=inline, and always on SQLite, whose writer already holds the write lock):
@@ -41,7 +43,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from audit import canonical, tiles
+from audit import canonical, holder_logs, tiles
 from audit.integrate import integrate
 from audit.keys import mac_key
 from audit.merkle import CompactRange
@@ -259,6 +261,7 @@ def integrate_pending(*, cursor=None, own: list[Entry] = (), limit: int = BATCH,
     sequenced = sequence(size + 1, entries)  # 2. sequence: positions, and the rows that hold them
     events = store_sequenced(cursor, sequenced, leaves, last_hash)
     integrate_sequenced(cursor, size, compact, leaves, events)  # 3. integrate: tiles, checkpoints, head
+    integrate_holder_logs(cursor, events, leaves, key)  # ... and each holder's own log
     dequeue(cursor, [entry.queued_id for entry in queued])
     return events
 
@@ -358,6 +361,13 @@ def integrate_sequenced(cursor, size: int, compact: bytes, leaves: list[bytes], 
             AuditCheckpoint.objects.bulk_create([checkpoint_for(at, root, moments[at])
                                                  for at, root in done.roots_at.items()])
     cursor.execute(_UPDATE_HEAD_SQL, [end, leaves[-1].hex(), done.tree.to_bytes()])
+
+
+def integrate_holder_logs(cursor, events: list[AuditEvent], leaves: list[bytes], key: bytes) -> None:
+    """Step 3, for the holder logs: each integrated entry about a holder is also appended to that
+    holder's own log, in this same step (audit.holder_logs, docs/holder-log.md)."""
+    holder_logs.integrate(cursor, [(event.seq, event.subject_id, leaf) for event, leaf in zip(events, leaves,
+                                                                                            strict=True)], key)
 
 
 def _latest_checkpoint_size(cursor) -> int:
@@ -546,6 +556,16 @@ def _unsequenced(valid: canonical.ValidEvent, moment) -> AuditEvent:
     return built_event([None, moment, f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
                         f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], b"", "", "",
                         f["event_id"], None])
+
+
+def pending_entry(event_id: str, body: bytes, mac: str) -> AuditEvent | None:
+    """The pending event a queue row holds, when its MAC verifies and it is an entry in canonical
+    form for that event id; else None."""
+    entry = Entry(0, event_id, body, mac)
+    if not canonical.mac_ok(body, canonical.leaf_hash(body), mac, mac_key()) or not canonical.is_entry(body) \
+            or _as_entry(entry) is not None:
+        return None
+    return _unsequenced(entry.valid, parse_datetime(entry.time_text))
 
 
 def pending_by_ids(event_ids: set[str]) -> dict[str, AuditEvent]:
