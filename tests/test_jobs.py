@@ -241,3 +241,25 @@ def test_the_worker_refuses_the_immediate_backend():
         timeout=120, env={**__import__("os").environ, "DJANGO_ENV": "test", "TASKS_BACKEND": "immediate"},
     )
     assert result.returncode != 0 and "nothing to work on" in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_records_of_finished_jobs_are_forgotten_a_day_or_a_week_on(settings):
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = DATABASE_TASKS
+    now = datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC)
+    rows = {}
+    for name, status, age in [("done-old", "SUCCESSFUL", timedelta(days=1, minutes=1)),
+                              ("done-new", "SUCCESSFUL", timedelta(hours=23)),
+                              ("failed-old", "FAILED", timedelta(days=7, minutes=1)),
+                              ("failed-new", "FAILED", timedelta(days=6)),
+                              ("waiting", "READY", None)]:
+        rows[name] = jobs.recover.enqueue().id
+        if age is not None:
+            DBTaskResult.objects.filter(id=rows[name]).update(status=getattr(TaskResultStatus, status),
+                                                               finished_at=now - age)
+    assert jobs.forget_finished(now=now) == 2
+    left = {str(pk) for pk in DBTaskResult.objects.values_list("id", flat=True)}
+    assert left == {rows["done-new"], rows["failed-new"], rows["waiting"]}
