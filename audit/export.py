@@ -25,14 +25,15 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BinaryField, Case, F, Value, When
+from django.db.models import BinaryField, Case, F, Q, Value, When
 
-from audit import canonical
+from audit import canonical, outbox
 from audit.merkle import node_hash
 from audit.models import AuditCheckpoint, AuditEvent
-from audit.selectors import ACTION_CATEGORIES, audit_filter_q
+from audit.selectors import audit_filter_q
 from audit.sentences import account_names
 from audit.streaming import prefetched
+from core import actions
 
 FORMAT = "consentsvc-audit-export/2"  # /2: event lines carry their seq (entries hold no position)
 CSV_COLUMNS = ("seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id",
@@ -94,6 +95,8 @@ def jsonl_lines(*, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes
     }
     yield _dumps(header) + b"\n"
     base = AuditEvent.objects.filter(seq__lte=size).order_by("seq")
+    if untrusted := outbox.untrusted_seqs():  # a row the service did not MAC is a gap: its hash, never its event
+        q &= ~Q(seq__in=untrusted)
     if q:
         rows = base.annotate(
             body=Case(When(q, then=F("canonical")), default=Value(None), output_field=BinaryField())
@@ -190,6 +193,7 @@ def csv_lines(*, checkpoint: AuditCheckpoint, filters: dict, usernames: bool = F
     yield (",".join(CSV_COLUMNS + (USERNAME_COLUMNS if usernames else ())) + "\n").encode()
     query = (
         AuditEvent.objects.filter(audit_filter_q(**filters), seq__lte=checkpoint.tree_size)
+        .exclude(seq__in=outbox.untrusted_seqs())
         .order_by("seq")
         .values_list("seq", "canonical", "hash")
     )
@@ -250,11 +254,11 @@ def export_stream(*, fmt: str, checkpoint: AuditCheckpoint, filters: dict, usern
 
 
 def _header_filters(filters: dict) -> dict:
-    """The filters as the offline verifier checks them: a category is written as its action prefixes."""
+    """The filters as the offline verifier checks them: a category is written as the actions in it."""
     written = {key: _filter_text(value) for key, value in filters.items()
                if value not in (None, "") and key != "category"}
     if filters.get("category"):
-        written["action_prefixes"] = list(ACTION_CATEGORIES[filters["category"]][1])
+        written["actions"] = actions.names_in(filters["category"])
     return written
 
 

@@ -2,8 +2,8 @@
 """A monitor for consentsvc's holder logs: each holder's log must hold exactly the global entries about them.
 
 Needs only Python 3.11+ and the `cryptography` package: no Django, no database. It runs from a
-copy of the repository (or of tools/ with audit/canonical.py, merkle.py, notes.py and integrate.py
-beside it). The holder logs' contract is docs/holder-log.md; what this proves is in docs/auditors.md.
+copy of the repository (or of tools/ with audit/canonical.py, merkle.py, notes.py, integrate.py and
+holder_proof.py beside it). The holder logs' contract is docs/holder-log.md; what this proves is in docs/auditors.md.
 
     # an auditor (or anyone with an auditor token), every few minutes:
     python monitor.py run --log https://consent.example/api/v1/ --token "$AUDITOR_TOKEN" \\
@@ -30,7 +30,6 @@ file so every later run says it again); 2 could not run (usage, network, files).
 """
 
 import argparse
-import base64
 import json
 import os
 import sys
@@ -42,16 +41,14 @@ from dataclasses import dataclass, field
 # Entry bytes, hashes, Merkle trees and signed notes come from the service's own Django-free
 # modules: one copy of each, checked by the service's tests.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from audit import canonical, merkle, notes  # noqa: E402
+from audit import canonical, holder_proof, merkle  # noqa: E402
+from audit.holder_proof import HOLDER_HEAD, Head, is_int, open_note, read_entry, read_head  # noqa: E402
 from audit.integrate import WIDTH  # noqa: E402
 
 STATE_FORMAT = "consentsvc-monitor/1"
-BUNDLE_FORMAT = "consentsvc-holder-log/1"
-HOLDER_HEAD = "audit.holder_head"
 
 
-class Mismatch(Exception):
-    """The log did something the contract forbids."""
+Mismatch = holder_proof.Invalid  # the log did something the contract forbids
 
 
 class Failed(Exception):
@@ -136,84 +133,14 @@ class Tlog:
         return split_bundle(self._get(self.prefix + tile_path("entries", index, width)), width)
 
 
-# -- keys and notes ------------------------------------------------------------------------------
+# -- keys, and holder heads in the global trail --------------------------------------------------
 
 
 def parse_vkey(vkey: str):
-    """The log's note verifier key <name>+<hex key id>+<base64(0x01 || public key)> -> (name, key)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    name, _, rest = vkey.strip().partition("+")
-    key_hex, _, blob = rest.partition("+")
     try:
-        raw = base64.b64decode(blob, validate=True)
-        wanted = bytes.fromhex(key_hex)
-    except ValueError as exc:
-        raise Failed(f"not a verifier key: {vkey!r}") from exc
-    if not name or len(raw) != 33 or raw[:1] != notes.ED25519_ALG:
-        raise Failed(f"not an Ed25519 note verifier key: {vkey!r}")
-    key = Ed25519PublicKey.from_public_bytes(raw[1:])
-    if notes.key_id(name, key) != wanted:
-        raise Failed(f"the verifier key's id does not match its name and key: {vkey!r}")
-    return name, key
-
-
-def open_note(note: str, key_name: str, key, what: str) -> notes.Checkpoint:
-    try:
-        return notes.open_checkpoint(note, public_key=key, key_name=key_name)
-    except notes.NoteError as exc:
-        raise Mismatch(f"{what}: {exc}") from exc
-
-
-def holder_origin(global_origin: str, log_id: str) -> str:
-    return f"{global_origin}/holder/{log_id}"
-
-
-# -- holder heads in the global trail ------------------------------------------------------------
-
-
-@dataclass
-class Head:
-    holder: int
-    log_id: str
-    origin: str
-    size: int
-    root: bytes
-
-
-def _int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def read_entry(body: bytes, where: str) -> dict:
-    """An entry's fields; it must be canonical JSON (any other spelling would hash differently)."""
-    try:
-        event = json.loads(body)
-    except ValueError as exc:
-        raise Mismatch(f"{where} is not JSON") from exc
-    if not isinstance(event, dict) or canonical.dumps(event) != body:
-        raise Mismatch(f"{where} is not an entry in canonical form")
-    return event
-
-
-def read_head(event: dict, global_origin: str, where: str) -> Head:
-    """An audit.holder_head event's head, checked against docs/holder-log.md."""
-    details = event.get("details")
-    if not isinstance(details, dict) or set(details) != {"holder", "origin", "root", "size"}:
-        raise Mismatch(f"{where}: an audit.holder_head whose details are not holder, origin, root and size")
-    holder, origin, root, size = details["holder"], details["origin"], details["root"], details["size"]
-    log_id = event.get("object_id")
-    if not (_int(holder) and _int(size) and size >= 0 and isinstance(root, str) and len(root) == 64):
-        raise Mismatch(f"{where}: an audit.holder_head with a malformed holder, size or root")
-    try:
-        root_bytes = bytes.fromhex(root)
-    except ValueError as exc:
-        raise Mismatch(f"{where}: an audit.holder_head whose root is not hex") from exc
-    if event.get("subject_id") is not None or event.get("object_type") != "holder_log":
-        raise Mismatch(f"{where}: an audit.holder_head must have no subject and name a holder_log")
-    if not isinstance(log_id, str) or origin != holder_origin(global_origin, log_id):
-        raise Mismatch(f"{where}: the head's origin {origin!r} is not {global_origin}/holder/<its object_id>")
-    return Head(holder=holder, log_id=log_id, origin=origin, size=size, root=root_bytes)
+        return holder_proof.parse_vkey(vkey)
+    except holder_proof.Invalid as exc:
+        raise Failed(str(exc)) from exc
 
 
 @dataclass
@@ -410,79 +337,8 @@ def _replay(state: State, report: Report, body: bytes, leaf: bytes, *, seq: int)
             report.new_mismatches.append(problem)
         return
     subject = event.get("subject_id")
-    if _int(subject):
+    if is_int(subject):
         state.holders.setdefault(subject, HolderState()).pending.append((leaf, seq))
-
-
-# -- a holder's download, offline ------------------------------------------------------------------
-
-
-def _b64(value, what: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (TypeError, ValueError) as exc:
-        raise Mismatch(f"{what} is not base64") from exc
-
-
-def verify_holder_bundle(bundle: dict, log_vkey: str | None = None, say=print) -> dict:
-    """Checks a holder's downloaded log (format consentsvc-holder-log/1) without the service."""
-    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
-        raise Failed(f"not a holder log file ({BUNDLE_FORMAT})")
-    try:
-        return _verify_holder_bundle(bundle, log_vkey, say)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise Mismatch(f"the file lacks a field or has one of the wrong type ({exc!r})") from exc
-
-
-def _verify_holder_bundle(bundle: dict, log_vkey: str | None, say) -> dict:
-    if log_vkey is None:
-        log_vkey = bundle["verifier_key"]
-        say(f"the signing key is the one the file names ({log_vkey}); pass --log-key to check it against one "
-            "you got elsewhere")
-    elif log_vkey.strip() != bundle["verifier_key"].strip():
-        raise Mismatch("the file names another signing key than --log-key")
-    key_name, key = parse_vkey(log_vkey)
-    checkpoint = open_note(bundle["checkpoint"], key_name, key, "the holder checkpoint")
-    prefix = f"{key_name}/holder/"
-    if not checkpoint.origin.startswith(prefix):
-        raise Mismatch(f"the holder checkpoint's origin {checkpoint.origin!r} is not a holder log of {key_name}")
-    bodies = [_b64(entry, f"entry {i}") for i, entry in enumerate(bundle["entries"])]
-    if len(bodies) != checkpoint.tree_size:
-        raise Mismatch(f"the file holds {len(bodies)} entries but its checkpoint says {checkpoint.tree_size}")
-    leaves = [canonical.leaf_hash(body) for body in bodies]
-    if merkle.root_of(leaves) != checkpoint.root_hash:
-        raise Mismatch("the entries do not make the holder checkpoint's root")
-    subjects = {read_entry(body, f"entry {i}").get("subject_id") for i, body in enumerate(bodies)}
-    commitment = bundle["commitment"]
-    head_body = _b64(commitment["entry"], "the commitment's entry")
-    event = read_entry(head_body, "the commitment's entry")
-    if event.get("action") != HOLDER_HEAD:
-        raise Mismatch("the commitment's entry is not an audit.holder_head")
-    head = read_head(event, key_name, "the commitment's entry")
-    if head.origin != checkpoint.origin:
-        raise Mismatch(f"the commitment is for {head.origin}, not this log ({checkpoint.origin})")
-    if subjects - {head.holder}:
-        raise Mismatch(f"the log holds entries about someone else than holder {head.holder}: "
-                       f"{sorted(map(str, subjects - {head.holder}))}")
-    committed = open_note(commitment["holder_checkpoint"], key_name, key, "the committed holder checkpoint")
-    if (committed.origin, committed.tree_size, committed.root_hash) != (head.origin, head.size, head.root):
-        raise Mismatch("the committed holder checkpoint is not the head the commitment's entry names")
-    if head.size > len(leaves) or merkle.root_of(leaves[: head.size]) != head.root:
-        raise Mismatch(f"the committed head (size {head.size}) is not the first {head.size} entries of this log")
-    global_note = open_note(commitment["global_checkpoint"], key_name, key, "the global checkpoint")
-    if global_note.origin != key_name:
-        raise Mismatch(f"the global checkpoint's origin is {global_note.origin!r}, not {key_name!r}")
-    index = commitment["leaf_index"]
-    if not _int(index):
-        raise Mismatch("the commitment's leaf_index is not a number")
-    proof = [_b64(node, "an inclusion proof node") for node in commitment["inclusion_proof"]]
-    try:
-        merkle.verify_inclusion(index, global_note.tree_size, canonical.leaf_hash(head_body), proof,
-                                global_note.root_hash)
-    except merkle.ProofError as exc:
-        raise Mismatch(f"the head is not included in the signed global checkpoint: {exc}") from exc
-    return {"origin": checkpoint.origin, "size": checkpoint.tree_size, "committed": head.size,
-            "leaf_index": index, "global_size": global_note.tree_size}
 
 
 # -- command line ----------------------------------------------------------------------------------
@@ -528,10 +384,27 @@ def _main_holder(path: str, log_key: str | None) -> int:
     except (OSError, ValueError) as exc:
         raise Failed(f"{path}: {exc}") from exc
     found = verify_holder_bundle(bundle, log_key)
-    print(f"OK {found['origin']}: {found['size']} entries, all about one holder; its head at {found['committed']} "
-          f"entries is global entry {found['leaf_index'] + 1} of the signed global checkpoint of "
-          f"{found['global_size']} entries")
+    print(f"OK {found.origin}: {found.size} entries, all about holder {found.holder}, exactly the log whose head is "
+          f"global entry {found.leaf_index + 1} of the signed global checkpoint of {found.global_size} entries")
     return 0
+
+
+def verify_holder_bundle(bundle, log_vkey: str | None = None, say=print) -> holder_proof.BundleSummary:
+    """Checks a holder's downloaded log offline (audit.holder_proof.verify_bundle), under --log-key if given,
+    else under the key the file names (said, so the holder compares it with one got elsewhere)."""
+    if not isinstance(bundle, dict) or bundle.get("format") != holder_proof.BUNDLE_FORMAT:
+        raise Failed(f"not a holder log file ({holder_proof.BUNDLE_FORMAT})")
+    named = bundle.get("verifier_key")
+    if log_vkey is None:
+        if not isinstance(named, str):
+            raise Mismatch("the file names no signing key; pass --log-key")
+        log_vkey = named
+        say(f"the signing key is the one the file names ({named}); pass --log-key to check it against one you "
+            "got elsewhere")
+    elif named is not None and named.strip() != log_vkey.strip():
+        raise Mismatch("the file names another signing key than --log-key")
+    parse_vkey(log_vkey)
+    return holder_proof.verify_bundle(bundle, log_vkey)
 
 
 if __name__ == "__main__":

@@ -173,7 +173,8 @@ def media_summary(*, user_id: int) -> dict:
     items = MediaItem.objects.filter(owner_id=user_id).aggregate(
         count=Count("id"), size=Sum("stored_bytes"), last=Max("created_at"),
         trashed=Count("id", filter=Q(trashed_at__isnull=False)),
-        videos=Count("id", filter=Q(duration_ms__isnull=False, trashed_at__isnull=True)),
+        videos=Count("id", filter=Q(duration_ms__isnull=False)),
+        videos_trashed=Count("id", filter=Q(duration_ms__isnull=False, trashed_at__isnull=False)),
         videos_size=Sum("stored_bytes", filter=Q(duration_ms__isnull=False)),
     )
     outputs = DerivedOutput.objects.filter(owner_id=user_id).aggregate(count=Count("id"), size=Sum("stored_bytes"))
@@ -184,8 +185,10 @@ def media_summary(*, user_id: int) -> dict:
         "outputs_bytes": outputs["size"] or 0,
         "last_upload_at": items["last"],
         "trashed": items["trashed"],
-        # Of the items, how many are videos (out of the trash) and what all videos take.
+        # Of the items, how many are videos (in the trash or not, as "items" counts), how many of
+        # those are in the trash, and what all videos take.
         "videos": items["videos"],
+        "videos_trashed": items["videos_trashed"],
         "videos_bytes": items["videos_size"] or 0,
     }
 

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -104,7 +105,7 @@ def video_inspect(*, data: bytes, sha256: str, filename: str = "") -> ProcessedV
         raise ServiceError(INVALID_VIDEO, "The file is empty.")
     if len(data) > settings.VIDEO_MAX_BYTES:
         raise ServiceError("file_too_large", f"The video is larger than {settings.VIDEO_MAX_BYTES} bytes.")
-    answer = _run_box(data)
+    answer = _run_box([data])
     header, _, rest = answer.partition(b"\n")
     try:
         probe = json.loads(header)
@@ -164,7 +165,6 @@ class BoxSession:
 
     def __enter__(self) -> BoxSession:
         import hashlib
-        import threading
 
         self.process = _start_box()
         self._timer = threading.Timer(settings.VIDEO_PROBE_SECONDS, _kill, args=(self.process,))
@@ -278,23 +278,49 @@ def _death(returncode) -> str:
     return "Reading the video failed; nothing was kept."
 
 
-def _start_box(extra: dict | None = None) -> subprocess.Popen:
-    command = [sys.executable, "-I", BOX, json.dumps({**_limits(), **(extra or {})})]
+def _popen(argument: str) -> subprocess.Popen:
     # No environment at all: nothing the service knows (keys, addresses, secrets) reaches the parser.
     # The command is this interpreter and our own script; the untrusted bytes go to stdin only.
     return subprocess.Popen(  # noqa: S603
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env={}, close_fds=True, start_new_session=True,
+        [sys.executable, "-I", BOX, argument], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, env={}, close_fds=True, start_new_session=True,
     )
 
 
-def video_range(*, data: bytes, start_ms: int, duration_ms: int, as_clip: bool, fps: int,
+# One box started ahead per web process (VIDEO_BOX_WARM): Python and PyAV's imports take a few
+# tenths of a second, off the upload's path this way. It reads nothing but its limits until it is
+# used, holds nothing of the service, and is used once; the next is started as it is taken.
+_spare: subprocess.Popen | None = None
+_spare_lock = threading.Lock()
+
+
+def _start_box(extra: dict | None = None) -> subprocess.Popen:
+    global _spare
+    limits = json.dumps({**_limits(), **(extra or {})})
+    with _spare_lock:
+        process, _spare = _spare, None
+        if getattr(settings, "VIDEO_BOX_WARM", False):
+            _spare = _popen("--warm")
+    if process is not None and process.args[2] == BOX and process.poll() is None:
+        try:
+            process.stdin.write(limits.encode() + b"\n")
+            process.stdin.flush()
+            return process
+        except BrokenPipeError:
+            pass
+    if process is not None:
+        _kill(process)
+    return _popen(limits)
+
+
+def video_range(*, data: bytes | None = None, chunks=None, start_ms: int, duration_ms: int, as_clip: bool, fps: int,
                 max_side: int) -> list[bytes]:
     """Frames (JPEGs) of a time range of the service's copy of a video, or a short muted MP4 of it
-    (a list of one), decoded in the box like the upload was."""
+    (a list of one), decoded in the box like the upload was. The copy is ``data`` or, never held
+    whole here, ``chunks`` (the box spools it as it spools an upload)."""
     limits = {"mode": "clip" if as_clip else "frames", "start_ms": int(start_ms), "duration_ms": int(duration_ms),
               "fps": int(fps), "max_side": int(max_side)}
-    answer = _run_box(data, extra=limits)
+    answer = _run_box([data] if chunks is None else chunks, extra=limits)
     header, _, rest = answer.partition(b"\n")
     try:
         reply = json.loads(header)
@@ -312,16 +338,29 @@ def video_range(*, data: bytes, start_ms: int, duration_ms: int, as_clip: bool, 
     return parts
 
 
-def _run_box(data: bytes, extra: dict | None = None) -> bytes:
+def _run_box(chunks, extra: dict | None = None) -> bytes:
+    """Feed ``chunks`` to the box (it spools them all before it answers), then read its answer:
+    small here (a probe with its remux and poster for video_inspect's callers, frames or a short
+    clip for video_range). Killed after VIDEO_PROBE_SECONDS in all."""
     process = _start_box(extra)
+    timer = threading.Timer(settings.VIDEO_PROBE_SECONDS, _kill, args=(process,))
+    timer.start()
     try:
-        out, _ = process.communicate(input=data, timeout=settings.VIDEO_PROBE_SECONDS)
-    except subprocess.TimeoutExpired:
-        _kill(process)
-        raise ServiceError(VIDEO_PROBE_FAILED, "Reading the video took too long; nothing was kept.") from None
-    except BrokenPipeError:
+        try:
+            for chunk in chunks:
+                process.stdin.write(chunk)
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # the child ended early (a limit): its answer, or its death, says why
+        out = process.stdout.read()
         process.wait()
-        out = b""
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            _kill(process)
+        for pipe in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
     if process.returncode != 0:
         reason = "crashed" if process.returncode < 0 else "failed"
         if process.returncode in (-signal.SIGXCPU, -signal.SIGKILL):

@@ -1,13 +1,14 @@
 """tools/monitor.py against a global trail served as tlog-tiles, with holder heads planted as a
 misbehaving service would commit them: one event left out of a holder's log, one added to it."""
 
+import base64
 import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.audit.tlog_fake import FakeLog, event, holder_head
+from tests.audit.tlog_fake import FakeLog, commitment, event, holder_head
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "monitor.py"
 ORIGIN = "consentsvc.test/audit"
@@ -175,3 +176,50 @@ def test_it_refuses_a_checkpoint_signed_by_another_key(trail, tmp_path):
     with pytest.raises(monitor.Mismatch, match="signature"):
         monitor.monitor_once(log=monitor.Tlog(trail.log.get, prefix=""), log_vkey=other.vkey,
                              state_path=str(tmp_path / "s.json"), say=lambda _: None)
+
+
+# -- a holder's download, offline (--holder) ------------------------------------------------------
+
+
+def _download(tmp_path, *, entries=None, name="history.json"):
+    trail = FakeLog(ORIGIN)
+    log = FakeLog(f"{ORIGIN}/holder/{ALICE_LOG}", key=trail.key, key_name=ORIGIN)
+    for i in range(40):
+        body = event(len(trail.bodies) + 1, subject_id=ALICE if i % 2 else BOB)
+        trail.append(body)
+        if i % 2:
+            log.append(body)
+    log.sign()
+    found = commitment(trail, log, holder=ALICE, log_id=ALICE_LOG)
+    bundle = {"format": "consentsvc-holder-log/1", "verifier_key": trail.vkey, "commitment": found,
+              "entries": [base64.b64encode(b).decode() for b in (log.bodies if entries is None else entries(log))]}
+    path = tmp_path / name
+    path.write_text(json.dumps(bundle))
+    return path, trail
+
+
+def test_a_holders_download_checks_out_offline(tmp_path, capsys):
+    path, trail = _download(tmp_path)
+    assert monitor.main(["--holder", str(path), "--log-key", trail.vkey]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"OK {ORIGIN}/holder/{ALICE_LOG}: 20 entries, all about holder {ALICE}, exactly the log")
+
+
+def test_a_download_with_an_entry_left_out_added_or_of_someone_else_is_refused(tmp_path, capsys):
+    cases = {
+        "left out": lambda log: log.bodies[:5] + log.bodies[6:],
+        "added": lambda log: [*log.bodies, event(500, subject_id=ALICE)],
+        "someone else's": lambda log: [*log.bodies[:-1], event(501, subject_id=BOB)],
+    }
+    for name, entries in cases.items():
+        path, trail = _download(tmp_path, entries=entries, name=f"{name}.json")
+        assert monitor.main(["--holder", str(path), "--log-key", trail.vkey]) == 1, name
+        assert "MISMATCH" in capsys.readouterr().err
+
+
+def test_a_download_under_another_key_than_the_one_given_is_refused(tmp_path, capsys):
+    path, _ = _download(tmp_path)
+    assert monitor.main(["--holder", str(path), "--log-key", FakeLog(ORIGIN).vkey]) == 1
+    assert "another signing key" in capsys.readouterr().err
+    assert monitor.main(["--holder", str(path)]) == 0  # the file's own key: said, and checked
+    assert "the signing key is the one the file names" in capsys.readouterr().out

@@ -91,3 +91,23 @@ def holder_head(seq: int, *, global_origin: str, holder: int, log_id: str, bodie
                  actor_kind="system",
                  details={"holder": holder, "origin": f"{global_origin}/holder/{log_id}", "root": root.hex(),
                           "size": len(bodies)})
+
+
+def commitment(trail: FakeLog, holder_log: FakeLog, *, holder: int, log_id: str,
+               head_bodies: list[bytes] | None = None) -> dict:
+    """Appends the head of `holder_log` (as signed) to the trail, signs the trail, and answers what
+    GET /api/v1/me/tlog/commitment/ would (docs/holder-log.md)."""
+    import base64
+
+    from audit.merkle import inclusion_proof
+
+    bodies = holder_log.bodies[: holder_log.size] if head_bodies is None else head_bodies
+    trail.append(holder_head(len(trail.bodies) + 1, global_origin=trail.origin, holder=holder, log_id=log_id,
+                             bodies=bodies))
+    trail.sign()
+    index = len(trail.bodies) - 1
+    leaves = [canonical.leaf_hash(b) for b in trail.bodies]
+    proof = inclusion_proof(index, len(leaves), iter(leaves))
+    return {"holder_checkpoint": holder_log.note, "global_checkpoint": trail.note, "leaf_index": index,
+            "entry": base64.b64encode(trail.bodies[index]).decode(),
+            "inclusion_proof": [base64.b64encode(p).decode() for p in proof], "verifier_key": trail.vkey}

@@ -152,3 +152,16 @@ def test_a_clip_larger_than_the_box_may_hold_is_accepted_and_exported_byte_ident
         exported.update(chunk)
         size += len(chunk)
     assert size == length and exported.hexdigest() == expected.hexdigest()
+
+
+def test_a_body_past_upload_length_is_refused_after_what_fits(consented, api, clip, monkeypatch):
+    monkeypatch.setattr(partials, "SEGMENT_BYTES", 1000)  # the body is streamed into several segments
+    client = api(consented)
+    location = create(client, len(clip))["Location"]
+    refused = patch(client, location, 0, clip + b"more")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_request"
+    assert client.head(location, **TUS)["Upload-Offset"] == str(len(clip))
+    assert not MediaItem.objects.exists()
+    done = patch(client, location, len(clip), b"")  # what fits is whole: an empty PATCH finishes it
+    item = MediaItem.objects.get(pk=int(done["Media-Item-Id"]))
+    assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=item.pk).chunks) == clip
