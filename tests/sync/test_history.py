@@ -114,6 +114,16 @@ def test_it_refuses_a_rolled_back_history_and_keeps_refusing(service, state):
     assert tlog.open_checkpoint(state.meta("history_note"), state.meta("history_key")).size == 10
 
 
+def test_it_refuses_an_older_checkpoint_even_beside_the_newer_commitment(service, state):
+    service.grow(5)
+    old_note = service.log.note
+    service.grow(3)
+    _check(service, state)
+    service.log.note = old_note  # the newest checkpoint served is one from before what the phone verified
+    with pytest.raises(history.HistoryNotVerified, match="rolled back"):
+        _check(service, state)
+
+
 def test_it_refuses_a_fork_of_the_same_size(service, state):
     service.grow(10)
     _check(service, state)
