@@ -394,3 +394,29 @@ def test_a_video_of_the_largest_size_a_plain_zip_member_cannot_hold_is_exported(
     response = api(consented).get(f"/api/v1/me/export/{export.pk}/")
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     assert archive.read("media/videos/IMG_0042.MOV") == iphone_mov()
+
+
+def test_a_file_that_arrives_slowly_is_not_cut_short_but_a_stalled_box_is(consented, settings, tmp_path,
+                                                                          monkeypatch):
+    """The box's wall-clock limit counts from the last progress: a large file read from storage for
+    longer than VIDEO_PROBE_SECONDS in all is parsed (it was killed after VIDEO_PROBE_SECONDS from
+    the start), while a box that stops taking the file in is still killed."""
+    import time
+
+    settings.VIDEO_PROBE_SECONDS = 1
+    clip = clip_bytes(frames=6)
+    step = len(clip) // 5 + 1
+
+    def slowly():
+        for at in range(0, len(clip), step):
+            time.sleep(0.4)  # 2 s in all, each piece well within the limit
+            yield clip[at : at + step]
+
+    result = services.video_upload_stream(user_id=consented.pk, open_source=slowly, filename="slow.mov")
+    assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=result.item.pk).chunks) == clip
+
+    monkeypatch.setattr(videos, "BOX", _box(tmp_path, "import time\ntime.sleep(3600)\n"))
+    with pytest.raises(ServiceError) as stalled:
+        services.video_upload_stream(user_id=consented.pk, open_source=lambda: iter([clip_bytes(frames=2)]),
+                                     filename="hang.mov")
+    assert stalled.value.code == "video_probe_failed"
