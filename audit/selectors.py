@@ -42,6 +42,7 @@ ACTION_CATEGORIES = {
     "suggestions": ("Suggestions", ("suggestion.", "suggestions.", "output.", "people.", "share_link.")),
     "support": ("Support and data rights", ("support.", "export.")),
     "audit": ("Audit", ("audit.",)),
+    "account": ("Accounts, roles and devices", ("account.",)),
 }
 
 

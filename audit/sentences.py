@@ -133,6 +133,17 @@ def sentence(event, names: dict[str, str]) -> str:  # noqa: C901 (a table of phr
         text = f"{who} erased the photos in the cloud{about}" + (f": {items} photos" if items is not None else "")
     elif action == "media.listed":
         text = f"{who} listed{whose} media" + (f" for {purpose}" if purpose else "")
+    elif action in ("account.role_granted", "account.role_revoked"):
+        verb = "gave" if action == "account.role_granted" else "took away"
+        whom = f" {'to' if verb == 'gave' else 'from'} {subject}" if subject else ""
+        text = f"{who} {verb} the {event.object_id} role{whom}"
+    elif action in ("account.token_created", "account.token_revoked"):
+        verb = "signed in" if action == "account.token_created" else "signed out"
+        text = f"{who} {verb} API device {event.object_id}" + (f" of {subject}" if subject and not self_acting else "")
+    elif action == "support.note_added":
+        text = f"{who} added a note to the case about {subject}{case}"
+    elif action == "support.notice_dismissed":
+        text = f"{who} dismissed a notice of what support did{case}"
     elif action == "audit.exported":
         fmt = details.get("format")
         text = f"{who} exported the audit trail" + (f" as {fmt}" if isinstance(fmt, str) else "")

@@ -29,6 +29,7 @@ CATEGORIES = {
     "support": ("Support", ("support.",)),
     "exports": ("Your data exports", ("export.",)),
     "audit": ("Auditors", ("audit.",)),
+    "account": ("Your account and devices", ("account.",)),
 }
 ACTOR_FILTERS = {
     "you": "You",
@@ -657,6 +658,16 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
         return f"{who} downloaded your data export" + ("" if n == 1 else f" ({_plural(n, 'time')})")
     if action == "export.deleted":
         return "Your data export was deleted"
+
+    if action == "account.token_created":
+        return f"{who} signed in {device or 'a device'}"
+    if action == "account.token_revoked":
+        return f"{who} signed out {device or 'a device'}"
+    if action in ("account.role_granted", "account.role_revoked"):
+        roles = sorted({str(o) for o in entry.object_ids})
+        return f"{who} {'gave you' if action == 'account.role_granted' else 'took away'} the {', '.join(roles)} role"
+    if action == "support.notice_dismissed":
+        return f"{who} dismissed {_plural(n, 'notice')} of what support did"
 
     if action.startswith("audit."):
         return f"An auditor {'exported' if 'export' in action else 'looked at'} the access log entries about you"

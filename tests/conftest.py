@@ -151,3 +151,13 @@ def _restore_data_after_flush():
     post_migrate.connect(_restore_shipped_data, dispatch_uid="tests-restore-shipped-data")
     yield
     post_migrate.disconnect(dispatch_uid="tests-restore-shipped-data")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _write_guard():
+    """core.guard on for every test: a write to an account's rows outside its unit of work fails."""
+    from core import guard
+
+    guard.install()
+    yield
+    guard.uninstall()
