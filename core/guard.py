@@ -35,13 +35,6 @@ OUR_APPS = ("core", "accounts", "consent", "vault", "suggestions", "support")
 # Not yet written through the unit of work (issue 22 goes on): every other account-owned model is
 # guarded. Shrink this list; never grow it.
 NOT_YET = frozenset({
-    "support.SupportCase",  # opened and closed through events_write
-    "support.SupportCaseNote",
-    "support.SupportNotice",  # support/notices.py: a read function that writes
-    "support.SubjectUserObjectPermission",  # the case's object permissions (django-guardian)
-    "support.SubjectGroupObjectPermission",
-    "support.DataExport",  # the export job's claim
-    "suggestions.SuggestionJob",  # created outside the unit, its final update through events_write
     "suggestions.ShareLink",  # a link's view count
     "vault.PartialUpload",  # resumable uploads' progress (tus)
 })

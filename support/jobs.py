@@ -12,7 +12,7 @@ import importlib
 from django_tasks import task
 
 from consentsvc import jobs
-from core.uow import after_commit
+from core.uow import Actor, account_write, after_commit
 
 EXPORT_BUILD = "support.rights.export_build"
 EXPORT_LEASE = "support.export"
@@ -43,15 +43,28 @@ def run_after_commit(job, **kwargs) -> None:
 @jobs.recovery(EXPORT_LEASE)
 def export_build_recover(export_id: str, attempts: int) -> bool:
     """An export whose build died with its worker is built again (its half-made zip was never
-    stored); after MAX_ATTEMPTS the export is left to fail as interrupted."""
+    stored); after MAX_ATTEMPTS the export is left to fail as interrupted.
+
+    Called inside the lease's transaction, where the holder's unit of work cannot open: the
+    export is put back in the queue once that commits, under the holder's lock."""
     from support.models import DataExport
 
     if attempts >= jobs.MAX_ATTEMPTS:
         return False
-    updated = DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING).update(
-        status=DataExport.Status.PENDING
-    )
-    if not updated:
+    holder_id = (DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING)
+                 .values_list("holder_id", flat=True).first())
+    if holder_id is None:
         return False
-    after_commit(lambda: run.enqueue(EXPORT_BUILD, {"export_id": export_id}))
+    after_commit(lambda: _export_requeue(export_id=export_id, holder_id=holder_id))
     return True
+
+
+def _export_requeue(*, export_id: str, holder_id: int) -> None:
+    from support.models import DataExport
+
+    with account_write(user_id=holder_id, actor=Actor.system()):
+        updated = DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING).update(
+            status=DataExport.Status.PENDING
+        )
+        if updated:
+            after_commit(lambda: run.enqueue(EXPORT_BUILD, {"export_id": export_id}))

@@ -161,3 +161,12 @@ def _write_guard():
     guard.install()
     yield
     guard.uninstall()
+
+
+def unit_of(user, actor=None):
+    """A test's own setup writes an account's rows (a job backdated, a row aged) the way the product
+    does: inside that account's unit of work (core.guard fails any other way)."""
+    from core.uow import Actor, account_write
+
+    user_id = getattr(user, "pk", user)
+    return account_write(user_id=user_id, actor=actor or Actor.system("test setup"))
