@@ -61,8 +61,8 @@ class FilterSerializer(serializers.Serializer):
     actor = serializers.RegexField(CODE_PATTERN, required=False,
                                    help_text='"<kind>:<id>" (holder:12), a kind alone (support), or an id alone.')
     action = serializers.RegexField(ACTION_FILTER_PATTERN, required=False, help_text="e.g. media.read")
-    category = serializers.ChoiceField(choices=list(selectors.ACTION_CATEGORIES), required=False,
-                                       help_text="A group of actions: " + ", ".join(selectors.ACTION_CATEGORIES))
+    category = serializers.ChoiceField(choices=list(selectors.action_categories()), required=False,
+                                       help_text="A group of actions: " + ", ".join(selectors.action_categories()))
     outcome = serializers.ChoiceField(choices=OUTCOMES, required=False)
 
     def filters(self) -> dict:
@@ -92,8 +92,9 @@ FILTER_PARAMETERS = [
                      pattern=CODE_PATTERN),
     OpenApiParameter("action", OpenApiTypes.STR, description="e.g. consent.given, media.read",
                      pattern=ACTION_FILTER_PATTERN),
-    OpenApiParameter("category", OpenApiTypes.STR, enum=list(selectors.ACTION_CATEGORIES),
-                     description="A group of actions (consent, media access, suggestions, support, audit)."),
+    OpenApiParameter("category", OpenApiTypes.STR, enum=list(selectors.action_categories()),
+                     description="A group of actions, as the apps declare them: "
+                                 + ", ".join(label.lower() for label in selectors.action_categories().values()) + "."),
     OpenApiParameter("outcome", OpenApiTypes.STR, enum=list(OUTCOMES)),
 ]
 

@@ -143,7 +143,7 @@ _KNOWN_CODES_MAX = 50_000
 def _check_code(field: str, value: str) -> str:
     if isinstance(value, str) and (value in _KNOWN_CODES or value == ""):
         return value
-    if not isinstance(value, str) or not _CODE.match(value):
+    if not isinstance(value, str) or not _CODE.fullmatch(value):
         raise InvalidEvent(f"{field} must be an id or code (letters, digits, _.:/+-; no spaces), got {value!r}")
     if len(_KNOWN_CODES) < _KNOWN_CODES_MAX:
         _KNOWN_CODES.add(value)
@@ -174,7 +174,7 @@ def _check_details(details: dict, depth: int = 0, prefix: str = "") -> dict:
         if key in _KNOWN_KEYS:
             checked[key] = _check_detail_value(f"{prefix}{key}", value, depth)
             continue
-        if not isinstance(key, str) or not _DETAIL_KEY.match(key):
+        if not isinstance(key, str) or not _DETAIL_KEY.fullmatch(key):
             raise InvalidEvent(f"details key {prefix}{key!r} must be lower_snake_case")
         if key in DISALLOWED_DETAIL_KEYS or key.endswith(_DISALLOWED_KEY_SUFFIXES):
             raise InvalidEvent(f"details key {prefix}{key!r} names content; audit events carry ids, counts, codes")
@@ -200,7 +200,7 @@ def event_fields(
 ) -> "ValidEvent":
     """Validates one event's fields and returns them normalised (ids as strings), details encoded."""
     if action not in _KNOWN_ACTIONS:
-        if not isinstance(action, str) or len(action) > 64 or not _ACTION.match(action):
+        if not isinstance(action, str) or len(action) > 64 or not _ACTION.fullmatch(action):
             raise InvalidEvent(f"action must look like 'area.verb' in lower case, got {action!r}")
         if len(_KNOWN_ACTIONS) < _KNOWN_CODES_MAX:
             _KNOWN_ACTIONS.add(action)
@@ -293,6 +293,87 @@ def entry_edges(*, action, actor_id, actor_kind, event_id, object_id, object_typ
         f'"subject_id":{subject},"time":"{time}","v":{ENTRY_VERSION}}}'
     )
     return head.encode(), tail.encode()
+
+
+# What each field of an entry may hold, as encode_entry writes it: what event_fields accepts, in
+# the one JSON spelling the encoder gives it. Every string is a code (no character that JSON escapes),
+# so the bytes between the quotes are the value itself.
+_ENTRY_FIELD_PATTERNS = {
+    "action": r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+",
+    "actor_kind": "|".join(ACTOR_KINDS),
+    "outcome": "|".join(OUTCOMES),
+    "event_id": "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",  # str(uuid.UUID)
+    "subject_id": "null|0|-?[1-9][0-9]{0,18}",  # str(int): no "-0", no leading zero, no bool, no float
+    "time": r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z",  # format_time
+}
+_CODE_OR_EMPTY = CODE_PATTERN[1:-1].join(("(?:", ")?"))
+
+
+def _entry_regex() -> "re.Pattern[str]":
+    """encode_entry's layout, each field a group and the details a lazy `{...}`, taken from
+    entry_edges itself so the two cannot drift."""
+    names = ("action", "actor_id", "actor_kind", "event_id", "object_id", "object_type", "outcome", "purpose",
+             "request_id", "subject_id", "time")
+    head, tail = entry_edges(**{name: f"\x00{name}\x00" for name in names})
+    pieces = (head + b"\x00details\x00" + tail).decode().split("\x00")
+    patterns = {**_ENTRY_FIELD_PATTERNS, "details": r"\{.*?\}"}
+    pattern = "".join(
+        re.escape(piece) if index % 2 == 0 else f"(?P<{piece}>{patterns.get(piece, _CODE_OR_EMPTY)})"
+        for index, piece in enumerate(pieces)
+    )
+    return re.compile(pattern, re.DOTALL)
+
+
+_ENTRY_RE = _entry_regex()
+
+
+def _no_float(text: str):
+    raise ValueError(f"{text} is not an integer")  # the service writes no floats (see event_fields)
+
+
+_DETAILS_DECODER = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float)
+_CANONICAL_DETAILS: dict[str, dict] = {}  # details already found canonical (flat ones only) -> their value
+_CANONICAL_DETAILS_MAX = 10_000
+
+
+def parse_entry(body: bytes) -> tuple[ValidEvent, str] | None:
+    """The event and time of bytes that are an entry in canonical form, or None when they are not.
+
+    Sound without encoding again: the layout is encode_entry's, each field restricted to what
+    event_fields lets through (strings are codes, which JSON writes between quotes as they are), and
+    the details slice must be the canonical encoding of its own value (dumps(loads(d)) == d, and no
+    floats, which event_fields refuses); so
+    when it matches, encode_entry(fields) gives back exactly `body`. (tests/audit/test_outbox.py
+    checks this against encode_entry, and refuses near-misses.)"""
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        return None
+    match = _ENTRY_RE.fullmatch(text)
+    if match is None:
+        return None
+    fields = match.groupdict()
+    if len(fields["action"]) > 64:
+        return None
+    details_text = fields["details"]
+    details = _CANONICAL_DETAILS.get(details_text)
+    if details is not None:
+        details = dict(details)  # flat, immutable values: a copy the caller may change
+    else:
+        try:
+            details = _DETAILS_DECODER.decode(details_text)
+        except ValueError:
+            return None
+        if not isinstance(details, dict) or dumps(details).decode() != details_text:
+            return None
+        if len(_CANONICAL_DETAILS) < _CANONICAL_DETAILS_MAX and all(
+                value is None or isinstance(value, int | str) for value in details.values()):
+            _CANONICAL_DETAILS[details_text] = dict(details)
+    subject = fields["subject_id"]
+    fields["subject_id"] = None if subject == "null" else int(subject)
+    fields["details"] = details
+    time = fields.pop("time")
+    return ValidEvent(fields, details_text.encode()), time
 
 
 ENTRY_KEYS = frozenset({"action", "actor_id", "actor_kind", "details", "event_id", "object_id", "object_type",

@@ -30,9 +30,10 @@ from django.db.models import BinaryField, Case, F, Value, When
 from audit import canonical
 from audit.merkle import node_hash
 from audit.models import AuditCheckpoint, AuditEvent
-from audit.selectors import ACTION_CATEGORIES, audit_filter_q
+from audit.selectors import audit_filter_q
 from audit.sentences import account_names
 from audit.streaming import prefetched
+from core import actions
 
 FORMAT = "consentsvc-audit-export/2"  # /2: event lines carry their seq (entries hold no position)
 CSV_COLUMNS = ("seq", "time", "actor_kind", "actor_id", "action", "subject_id", "object_type", "object_id",
@@ -250,11 +251,11 @@ def export_stream(*, fmt: str, checkpoint: AuditCheckpoint, filters: dict, usern
 
 
 def _header_filters(filters: dict) -> dict:
-    """The filters as the offline verifier checks them: a category is written as its action prefixes."""
+    """The filters as the offline verifier checks them: a category is written as the actions in it."""
     written = {key: _filter_text(value) for key, value in filters.items()
                if value not in (None, "") and key != "category"}
     if filters.get("category"):
-        written["action_prefixes"] = list(ACTION_CATEGORIES[filters["category"]][1])
+        written["actions"] = actions.names_in(filters["category"])
     return written
 
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from django import forms
 
 from audit.canonical import ACTION_FILTER_PATTERN, ACTOR_KINDS, CODE_PATTERN, OUTCOMES
-from audit.selectors import ACTION_CATEGORIES
+from audit.selectors import action_categories
 from audit.sentences import account_resolve
 
 PERIODS = {"today": ("Today", 1), "7d": ("Last 7 days", 7), "30d": ("Last 30 days", 30)}
@@ -20,7 +20,7 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False, max_length=254, label="Done by",
                             help_text="Username, email or id; or a kind: " + ", ".join(ACTOR_KINDS) + ".")
     category = forms.ChoiceField(required=False, label="Category",
-                                 choices=[("", "All"), *[(k, v[0]) for k, v in ACTION_CATEGORIES.items()]])
+                                 choices=lambda: [("", "All"), *action_categories().items()])
     action = forms.RegexField(regex=ACTION_FILTER_PATTERN, required=False, label="Exact action",
                               help_text="e.g. media.read", error_messages={"invalid": "Not an action name."})
     outcome = forms.ChoiceField(choices=[("", "Any"), *[(o, o.capitalize()) for o in OUTCOMES]], required=False)

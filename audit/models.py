@@ -138,14 +138,24 @@ def built_event(values: list, db: str | None = None) -> AuditEvent:
     """An AuditEvent from its column values in field order, as if read from the database, without
     Model.__init__'s per-field work: appends build one per event (AuditEvent has no init signal
     receivers; if one is ever connected, the ordinary constructor runs)."""
+    return built_events([values], db)[0]
+
+
+def built_events(rows: list[list], db: str | None = None) -> list[AuditEvent]:
+    """built_event for many rows, looking for init signal receivers once."""
     if signals.pre_init.has_listeners(AuditEvent) or signals.post_init.has_listeners(AuditEvent):
-        event = AuditEvent(*values)
-    else:
-        event = object.__new__(AuditEvent)
-        event.__dict__.update(zip(_EVENT_ATTNAMES, values, strict=True))
-        event._state = ModelState()
-    event._state.adding, event._state.db = False, db
-    return event
+        events = [AuditEvent(*values) for values in rows]
+        for event in events:
+            event._state.adding, event._state.db = False, db
+        return events
+    new, names, events = object.__new__, _EVENT_ATTNAMES, []
+    for values in rows:
+        event = new(AuditEvent)
+        event.__dict__.update(zip(names, values, strict=True))
+        state = event._state = ModelState()
+        state.adding, state.db = False, db
+        events.append(event)
+    return events
 
 
 _EVENT_ATTNAMES = [f.attname for f in AuditEvent._meta.concrete_fields]

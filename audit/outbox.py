@@ -9,11 +9,11 @@ integrate_pending() then, under the head's lock (a row lock on PostgreSQL; SQLit
      the key; one that fails, or whose event id is already in the trail (a replay), is never
      integrated: it is set aside (AuditSetAside) with its reason and raised as an
      `audit.entry_set_aside` event, and audit_verify fails until an operator acknowledges it;
-  2. sequence: the entries that pass take the next positions, in queue order, as one batch;
+  2. sequence: the entries that pass take the next positions, in queue order, as one batch, and
+     the trail's rows that hold them are written (store_sequenced);
   3. integrate: audit.integrate.integrate (a pure function over leaf hashes and tiles) gives the
-     new tiles, the roots at checkpoint sizes and the new head; this module writes the event
-     rows, the tiles, the signed checkpoints every N and the head, and deletes the batch from the
-     queue.
+     new tiles, the roots at checkpoint sizes and the new head; integrate_sequenced writes the
+     tiles, the signed checkpoints every N and the head; then the batch leaves the queue (dequeue).
 
 Where it runs:
 - inline (AUDIT_SEQUENCER=inline, and always on SQLite, whose writer already holds the write lock):
@@ -29,7 +29,6 @@ pending row in the instant before it is integrated; the trail's protections star
 """
 
 import hashlib
-import json
 import logging
 import threading
 import time
@@ -46,7 +45,7 @@ from audit import canonical, tiles
 from audit.integrate import integrate
 from audit.keys import mac_key
 from audit.merkle import CompactRange
-from audit.models import AuditCheckpoint, AuditEvent, AuditHead, AuditSetAside, built_event
+from audit.models import AuditCheckpoint, AuditEvent, AuditHead, AuditSetAside, built_event, built_events
 from audit.notes import Checkpoint, sign_checkpoint
 from core import signing
 
@@ -152,28 +151,22 @@ def lock_head(cursor) -> tuple[int, str, bytes]:
     return row[0], row[1], bytes(row[2])
 
 
-_FIELD_NAMES = ("action", "actor_kind", "actor_id", "subject_id", "object_type", "object_id", "purpose", "outcome",
-                "request_id", "event_id")
-
-
 def _as_entry(entry: Entry) -> str | None:
     """Fills entry.valid from its bytes; the reason it is refused, or None when it is an entry in
-    canonical form. (The MAC is checked apart, for the whole batch at once.)"""
+    canonical form for its queue row's event id. (The MAC is checked apart, for the whole batch at
+    once.) canonical.parse_entry reads the fields and checks the form in one pass, without encoding
+    the entry again (its docstring says why that is sound)."""
     if entry.valid is not None:
         return None
-    try:
-        event = json.loads(entry.body)
-        if not (isinstance(event, dict) and set(event) == canonical.ENTRY_KEYS
-                and event["v"] == canonical.ENTRY_VERSION and event["event_id"] == entry.event_id):
-            return AuditSetAside.Reason.NOT_AN_ENTRY
-        fields = {name: event[name] for name in _FIELD_NAMES}
-        fields["details"] = event["details"]
-        valid = canonical.ValidEvent(fields, canonical.dumps(event["details"]))
-        if canonical.encode_entry(valid, time=event["time"]) != entry.body or parse_datetime(event["time"]) is None:
-            return AuditSetAside.Reason.NOT_AN_ENTRY
-    except (ValueError, KeyError, TypeError, AttributeError):
+    parsed = canonical.parse_entry(entry.body)
+    if parsed is None or parsed[0].fields["event_id"] != entry.event_id:
         return AuditSetAside.Reason.NOT_AN_ENTRY
-    entry.valid, entry.time_text = valid, event["time"]
+    try:
+        if parse_datetime(parsed[1]) is None:
+            return AuditSetAside.Reason.NOT_AN_ENTRY
+    except ValueError:  # a time of the right shape that is no time (month 13)
+        return AuditSetAside.Reason.NOT_AN_ENTRY
+    entry.valid, entry.time_text = parsed
     return None
 
 
@@ -251,26 +244,38 @@ def integrate_pending(*, cursor=None, own: list[Entry] = (), limit: int = BATCH,
         with transaction.atomic(), connection.cursor() as cursor:
             return integrate_pending(cursor=cursor, own=own, limit=limit, read_queue=read_queue)
     size, last_hash, compact = lock_head(cursor)
-    entries = []
-    if read_queue:
-        cursor.execute("SELECT id, event_id, body, mac FROM audit_auditoutbox ORDER BY id LIMIT %s", [limit])
-        entries = [Entry(row[0], row[1], bytes(row[2]), row[3]) for row in cursor.fetchall()]
-    queued_ids = [entry.queued_id for entry in entries]
-    entries += own
+    queued = read_queued(cursor, limit) if read_queue else []
+    entries = queued + list(own)
     if not entries:
         return []
     key = mac_key()
-    sha256 = hashlib.sha256
-    leaves = [sha256(b"\x00" + entry.body).digest() for entry in entries]
-    refused = verify(cursor, entries, leaves, key)
-    now = timezone.now()
+    leaves = leaf_hashes(entries)
+    refused = verify(cursor, entries, leaves, key)  # 1. verify
     if refused:
-        entries, leaves = _set_aside(entries, leaves, refused, now, key)
-    events = _write(cursor, size, last_hash, compact, sequence(size + 1, entries), leaves)
+        entries, leaves = _set_aside(entries, leaves, refused, timezone.now(), key)
+    sequenced = sequence(size + 1, entries)  # 2. sequence: positions, and the rows that hold them
+    events = store_sequenced(cursor, sequenced, leaves, last_hash)
+    integrate_sequenced(cursor, size, compact, leaves, events)  # 3. integrate: tiles, checkpoints, head
+    dequeue(cursor, [entry.queued_id for entry in queued])
+    return events
+
+
+def read_queued(cursor, limit: int) -> list[Entry]:
+    """Up to `limit` queued entries, oldest first."""
+    cursor.execute("SELECT id, event_id, body, mac FROM audit_auditoutbox ORDER BY id LIMIT %s", [limit])
+    return [Entry(row[0], row[1], bytes(row[2]), row[3]) for row in cursor.fetchall()]
+
+
+def leaf_hashes(entries: list[Entry]) -> list[bytes]:
+    sha256 = hashlib.sha256
+    return [sha256(b"\x00" + entry.body).digest() for entry in entries]
+
+
+def dequeue(cursor, queued_ids: list[int]) -> None:
+    """Deletes integrated (or set-aside) entries from the queue, in the integration's transaction."""
     for start in range(0, len(queued_ids), 500):
         part = queued_ids[start : start + 500]
         cursor.execute(f"DELETE FROM audit_auditoutbox WHERE id IN ({', '.join(['%s'] * len(part))})", part)  # noqa: S608
-    return events
 
 
 def _set_aside(entries: list[Entry], leaves: list[bytes], refused: dict[int, str], now,
@@ -295,19 +300,15 @@ def _set_aside(entries: list[Entry], leaves: list[bytes], refused: dict[int, str
     return [entry for entry, _ in kept], [leaf for _, leaf in kept]
 
 
-def _write(cursor, size: int, last_hash: str, compact: bytes, sequenced: list[tuple[int, Entry]],
-           leaves: list[bytes]) -> list[AuditEvent]:
-    """Step 3: integrates the sequenced entries and writes the rows, tiles, checkpoints and head."""
+def store_sequenced(cursor, sequenced: list[tuple[int, Entry]], leaves: list[bytes],
+                    last_hash: str) -> list[AuditEvent]:
+    """Step 2's storage: the trail's rows of the sequenced entries (each with its seq, its leaf hash
+    and the link the database's INSERT guard checks). Returns them as events."""
     if not sequenced:
         return []
-    every = settings.AUDIT_CHECKPOINT_EVERY
-    end = size + len(sequenced)
-    checkpoint_sizes = range((size // every + 1) * every, end + 1, every)
-    done = integrate(tree=CompactRange.from_bytes(size, compact), leaf_hashes=leaves,
-                     read_entries=tiles.read_entries, roots_at=checkpoint_sizes)
     adapt = connection.ops.adapt_datetimefield_value
     times: dict[str, tuple] = {}  # a batch's entries share a few times: parse each once
-    rows, events = [], []
+    rows, values = [], []
     hexes = [leaf.hex() for leaf in leaves]
     links = [last_hash, *hexes[:-1]]  # the database's INSERT guard links each row to the one before
     for (seq, entry), leaf_hex, link in zip(sequenced, hexes, links, strict=True):
@@ -319,12 +320,25 @@ def _write(cursor, size: int, last_hash: str, compact: bytes, sequenced: list[tu
         row = [seq, moment[0], f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
                f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], entry.body, link,
                leaf_hex, f["event_id"], entry.mac]
-        events.append(built_event(row, connection.alias))
+        values.append(row)
         row = list(row)
         row[1] = moment[1]
         row[11] = entry.valid.details_json.decode()
         rows.append(row)
     _insert(cursor, rows)
+    return built_events(values, connection.alias)
+
+
+def integrate_sequenced(cursor, size: int, compact: bytes, leaves: list[bytes], events: list[AuditEvent]) -> None:
+    """Step 3: the tree of `size` leaves (its compact range) extended by the sequenced leaves: writes
+    the tiles they fill, the signed checkpoints every N, and the head."""
+    if not leaves:
+        return
+    every = settings.AUDIT_CHECKPOINT_EVERY
+    end = size + len(leaves)
+    checkpoint_sizes = range((size // every + 1) * every, end + 1, every)
+    done = integrate(tree=CompactRange.from_bytes(size, compact), leaf_hashes=leaves,
+                     read_entries=tiles.read_entries, roots_at=checkpoint_sizes)
     tiles.store_tiles(done.tiles)
     if done.roots_at:
         # This batch was just verified; what the tree holds since the last signed checkpoint is checked
@@ -337,8 +351,7 @@ def _write(cursor, size: int, last_hash: str, compact: bytes, sequenced: list[tu
             moments = {seq: event.time for seq, event in zip(range(size + 1, end + 1), events, strict=True)}
             AuditCheckpoint.objects.bulk_create([checkpoint_for(at, root, moments[at])
                                                  for at, root in done.roots_at.items()])
-    cursor.execute(_UPDATE_HEAD_SQL, [end, hexes[-1], done.tree.to_bytes()])
-    return events
+    cursor.execute(_UPDATE_HEAD_SQL, [end, leaves[-1].hex(), done.tree.to_bytes()])
 
 
 def _latest_checkpoint_size(cursor) -> int:

@@ -14,7 +14,7 @@ from audit.integrity import event_is_genuine
 from audit.keys import mac_key
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead
 from audit.notes import NoteError, open_checkpoint
-from core import prepared, signing
+from core import actions, prepared, signing
 from core.errors import ServiceError, register_code
 
 register_code("audit_proof_out_of_range", 400, "The sizes or seq asked for are not inside the audit trail.")
@@ -35,15 +35,10 @@ def audit_events_for_subject(
     return events.order_by("-seq")
 
 
-# Action categories an auditor can filter by: label and action-name prefixes.
-ACTION_CATEGORIES = {
-    "consent": ("Consent", ("consent.",)),
-    "media": ("Media access", ("media.", "exclusion.")),
-    "suggestions": ("Suggestions", ("suggestion.", "suggestions.", "output.", "people.", "share_link.")),
-    "support": ("Support and data rights", ("support.", "export.")),
-    "audit": ("Audit", ("audit.",)),
-    "account": ("Accounts, roles and devices", ("account.",)),
-}
+def action_categories() -> dict[str, str]:
+    """The categories an auditor can filter by, with their labels: the one table of the action
+    registry (core.actions), which every app declares its actions into."""
+    return {c.key: c.auditor for c in actions.categories()}
 
 
 def audit_filter_q(
@@ -57,7 +52,7 @@ def audit_filter_q(
     outcome: str | None = None,
 ) -> Q:
     """The auditor filters as a Q. `actor` is "<kind>:<id>", a kind alone ("support"), or an id alone;
-    `category` is a key of ACTION_CATEGORIES."""
+    `category` is a key of action_categories(): the actions declared in it."""
     q = Q()
     if since is not None:
         q &= Q(time__gte=since)
@@ -76,10 +71,7 @@ def audit_filter_q(
     if action:
         q &= Q(action=action)
     if category:
-        prefixes = Q()
-        for prefix in ACTION_CATEGORIES[category][1]:
-            prefixes |= Q(action__startswith=prefix)
-        q &= prefixes
+        q &= Q(action__in=actions.names_in(category))
     if outcome:
         q &= Q(outcome=outcome)
     return q

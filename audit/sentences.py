@@ -5,8 +5,12 @@ about whom); the trail itself keeps ids. Nothing here shows content: the events
 carry none (invariant 7), and the sentences are made from ids, codes and counts.
 """
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+
+from core import actions
 
 HUMAN_KINDS = ("holder", "auditor", "support")
 
@@ -85,6 +89,25 @@ def _count(details: dict, key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+@dataclass(frozen=True)
+class Told:
+    """What an auditor's sentence (core.actions, `auditor=`) is made from: the event's words, and
+    the event's own fields (event.action, event.object_id, ...) through it."""
+
+    event: object
+    who: str  # "Holder alice", "Support agent sam", "The suggestions service", "The system"
+    subject: str  # the name of the account the event is about, or ""
+    about: str  # " of alice", or ""
+    whose: str  # " their" when holders act on themselves, " alice's", or ""
+    purpose: str  # the purpose in words, or ""
+    case: str  # " (case 7)" for what support did under a case, or ""
+    self_acting: bool
+    details: dict
+
+    def __getattr__(self, name):
+        return getattr(self.event, name)
+
+
 def sentence(event, names: dict[str, str]) -> str:  # noqa: C901 (a table of phrasings)
     """One readable sentence: who did what, about whom, for which purpose, and how it ended."""
     who = actor_words(event, names)
@@ -96,8 +119,12 @@ def sentence(event, names: dict[str, str]) -> str:  # noqa: C901 (a table of phr
     action = event.action
     self_acting = event.actor_kind == "holder" and str(event.actor_id) == str(event.subject_id)
     whose = " their" if self_acting else about and f" {subject}'s"
+    declared = actions.get(action)
 
-    if action == "consent.given":
+    if declared and declared.auditor:
+        text = declared.auditor(Told(event=event, who=who, subject=subject, about=about, whose=whose,
+                                     purpose=purpose, case=case, self_acting=self_acting, details=details))
+    elif action == "consent.given":
         text = f"{who} turned on {purpose}" + ("" if self_acting else f" for {subject}")
     elif action == "consent.withdrawn":
         text = f"{who} turned off {purpose}" + ("" if self_acting else f" for {subject}")
@@ -133,17 +160,6 @@ def sentence(event, names: dict[str, str]) -> str:  # noqa: C901 (a table of phr
         text = f"{who} erased the photos in the cloud{about}" + (f": {items} photos" if items is not None else "")
     elif action == "media.listed":
         text = f"{who} listed{whose} media" + (f" for {purpose}" if purpose else "")
-    elif action in ("account.role_granted", "account.role_revoked"):
-        verb = "gave" if action == "account.role_granted" else "took away"
-        whom = f" {'to' if verb == 'gave' else 'from'} {subject}" if subject else ""
-        text = f"{who} {verb} the {event.object_id} role{whom}"
-    elif action in ("account.token_created", "account.token_revoked"):
-        verb = "signed in" if action == "account.token_created" else "signed out"
-        text = f"{who} {verb} API device {event.object_id}" + (f" of {subject}" if subject and not self_acting else "")
-    elif action == "support.note_added":
-        text = f"{who} added a note to the case about {subject}{case}"
-    elif action == "support.notice_dismissed":
-        text = f"{who} dismissed a notice of what support did{case}"
     elif action == "audit.exported":
         fmt = details.get("format")
         text = f"{who} exported the audit trail" + (f" as {fmt}" if isinstance(fmt, str) else "")

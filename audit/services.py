@@ -16,6 +16,7 @@ from audit import canonical, notes, outbox
 from audit.context import current_request_id
 from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, AuditSetAside
+from core import actions
 from core.errors import ServiceError, register_code
 
 register_code(
@@ -85,6 +86,11 @@ if set(inspect.signature(canonical.event_fields).parameters) != set(_INPUT_FIELD
 
 
 def _validated(event: EventInput) -> canonical.ValidEvent:
+    if not actions.is_registered(event.action):
+        # Every action is declared once by the app that does it (core.actions): an action no app
+        # declared is a typo or a word no page can tell, so it is not recorded.
+        raise ServiceError("audit_event_invalid", f"action {event.action!r} is not registered: declare it in the "
+                                                  "actions.py of the app that records it (see core.actions)")
     request_id = event.request_id
     try:
         return canonical.event_fields(

@@ -100,8 +100,9 @@ class Api:
         self.token = token
         self.timeout = timeout
 
-    def _request(self, method: str, path: str, *, body: bytes | None = None, content_type: str | None = None):
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+    def _send(self, method: str, path: str, *, body: bytes | None = None, content_type: str | None = None,
+              accept: str = "application/json") -> tuple[int, bytes]:
+        headers = {"Accept": accept, "User-Agent": USER_AGENT}
         if self.token:
             headers["Authorization"] = f"Token {self.token}"
         if content_type:
@@ -110,11 +111,7 @@ class Api:
         try:
             # The scheme is checked in __init__ (http or https only).
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                status, raw = response.status, response.read()
-            try:
-                return status, json.loads(raw) if raw else {}
-            except ValueError:
-                raise _malformed(method, path, status, "not JSON") from None
+                return response.status, response.read()
         except urllib.error.HTTPError as exc:
             payload = _json(exc.read())
             error = payload.get("error") if isinstance(payload, dict) else None
@@ -126,6 +123,13 @@ class Api:
         except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out, DNS
             reason = getattr(exc, "reason", exc)
             raise ApiError(0, "unreachable", f"No answer from {self.base}: {reason}") from None
+
+    def _request(self, method: str, path: str, *, body: bytes | None = None, content_type: str | None = None):
+        status, raw = self._send(method, path, body=body, content_type=content_type)
+        try:
+            return status, json.loads(raw) if raw else {}
+        except ValueError:
+            raise _malformed(method, path, status, "not JSON") from None
 
     def token_create(self, *, username: str, password: str, device: str) -> str:
         body = json.dumps({"username": username, "password": password, "name": device}).encode()
@@ -175,6 +179,42 @@ class Api:
         sha256 = payload.get("sha256")
         return Uploaded(media_id=media_id, duplicate=payload.get("duplicate") is True or status == 200,
                         sha256=sha256 if isinstance(sha256, str) else "")
+
+
+    # The holder's own log (docs/holder-log.md): read as it is served, checked by camera_roll_sync.history.
+    def holder_checkpoint(self) -> str | None:
+        """The newest signed checkpoint of this holder's log; None while there is none."""
+        try:
+            _, raw = self._send("GET", HOLDER_TLOG + "checkpoint", accept="text/plain")
+        except ApiError as exc:
+            if exc.code == "holder_log_no_checkpoint":
+                return None
+            raise
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            raise _malformed("GET", HOLDER_TLOG + "checkpoint", 200, "not text") from None
+
+    def holder_tile(self, path: str) -> bytes:
+        return self._send("GET", HOLDER_TLOG + path, accept="application/octet-stream")[1]
+
+    def holder_commitment(self) -> dict | None:
+        """Where the newest head of this holder's log is in the global trail; None while it is in none yet."""
+        path = HOLDER_TLOG + "commitment/"
+        try:
+            status, payload = self._request("GET", path)
+        except ApiError as exc:
+            if exc.code == "holder_log_not_committed":
+                return None
+            raise
+        wanted = {"holder_checkpoint": str, "global_checkpoint": str, "leaf_index": int, "entry": str,
+                  "inclusion_proof": list, "verifier_key": str}
+        if not isinstance(payload, dict) or any(not isinstance(payload.get(k), t) for k, t in wanted.items()):
+            raise _malformed("GET", path, status, "not a commitment")
+        return payload
+
+
+HOLDER_TLOG = "me/tlog/"
 
 
 def _malformed(method: str, path: str, status: int, what: str) -> ApiError:

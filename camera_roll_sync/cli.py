@@ -3,7 +3,9 @@
 Exit codes: 0 done; 1 error; 2 usage; 3 Camera Roll Sharing Suggestions is off (nothing more
 uploaded); 4 the token was refused (log in again); 5 the server did not answer; 6 the server's
 answer made no sense (not the API's documented shape: nothing more was sent, and the photos not
-yet uploaded stay waiting here).
+yet uploaded stay waiting here); 7 your access history did not verify: the service's log of it was
+rolled back, forked, or is not the one committed to its audit trail (nothing more is uploaded until
+it shows one that extends the history this device verified).
 """
 
 import argparse
@@ -14,12 +16,13 @@ import sys
 import threading
 from pathlib import Path
 
-from camera_roll_sync import __version__, config, media
+from camera_roll_sync import __version__, config, history, media
 from camera_roll_sync.api import Api, ApiError, Backoff
 from camera_roll_sync.state import REFUSED, SKIPPED, UPLOADED, WAITING, State
 from camera_roll_sync.sync import AuthFailed, MalformedAnswer, Options, Syncer, pass_message, stopped_message
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONSENT_OFF, EXIT_AUTH, EXIT_UNREACHABLE, EXIT_MALFORMED = 0, 1, 2, 3, 4, 5, 6
+EXIT_HISTORY = 7
 
 
 def _err(message: str) -> None:
@@ -82,8 +85,9 @@ def _syncer(args, cfg: config.Config, state: State) -> Syncer:
     options = Options(days=args.days, excludes=excludes, batch_size=args.batch, jobs=args.jobs,
                       progress=False if args.no_progress else None,
                       backoff=Backoff(max_attempts=args.retries if args.once else None))
-    return Syncer(api=Api(cfg.server, cfg.token), state=state, root=Path(args.folder), options=options,
-                  say=lambda message: _err(message))
+    api = Api(cfg.server, cfg.token)
+    return Syncer(api=api, state=state, root=Path(args.folder), options=options,
+                  say=lambda message: _err(message), witness=lambda: history.witness(api, state))
 
 
 def cmd_run(args) -> int:
@@ -119,6 +123,9 @@ def cmd_run(args) -> int:
     except MalformedAnswer as exc:
         _err(str(exc))
         return EXIT_MALFORMED
+    except history.HistoryNotVerified as exc:
+        _err(str(exc))
+        return EXIT_HISTORY
     finally:
         state.close()
     if result.stopped == "consent_off":
@@ -144,10 +151,21 @@ def cmd_status(args) -> int:
     counts = state.counts()
     reasons = state.skip_reasons()
     last_pass = state.meta("last_pass")
-    state.close()
+    api = Api(cfg.server, cfg.token, timeout=15)
+    code = EXIT_OK
+    try:
+        access = history.witness(api, state)
+        if not access.verified and state.meta("history_note") and "not checked" in (access.problem or ""):
+            access = history.recorded(state)  # no answer now: say what was verified last
+    except history.HistoryNotVerified:
+        access, code = history.recorded(state), EXIT_HISTORY
+    except ApiError as exc:
+        access = history.HistoryStatus(verified=False, problem=f"not checked ({exc.message})")
+    finally:
+        state.close()
     print(f"Account: {cfg.username} on {cfg.server} (this device: {cfg.device})")
     try:
-        consent = Api(cfg.server, cfg.token, timeout=15).consent()
+        consent = api.consent()
         on = "on" if consent.granted else ("off (lapsed: a new notice waits for your agreement)"
                                            if consent.lapsed else "off")
         print(f"Camera Roll Sharing Suggestions: {on}")
@@ -159,7 +177,8 @@ def cmd_status(args) -> int:
     detail = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(reasons.items()))
     print(f"Skipped:  {skipped}" + (f" ({detail})" if detail else ""))
     print(f"Last pass: {last_pass or 'never'}")
-    return EXIT_OK
+    print(access.line())
+    return code
 
 
 def parser() -> argparse.ArgumentParser:
@@ -183,9 +202,10 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", parents=[common], help="upload recent photos from FOLDER while consent is on",
         description="Upload recent photos from FOLDER while Camera Roll Sharing Suggestions is on. Without --once "
-                    "it keeps watching the folder until Ctrl-C or SIGTERM (exit 0), a refused token (4) or an answer "
-                    "that makes no sense (6); the feature turned off does not end it: it waits and uploads again "
-                    "once it is on. With --once: one pass, then 0 done, 3 the feature is off, 5 no answer.")
+                    "it keeps watching the folder until Ctrl-C or SIGTERM (exit 0), a refused token (4), an answer "
+                    "that makes no sense (6) or an access history that does not verify (7); the feature turned off "
+                    "does not end it: it waits and uploads again once it is on. With --once: one pass, then 0 done, "
+                    "3 the feature is off, 5 no answer.")
     run.add_argument("folder", metavar="FOLDER", help="the camera roll (e.g. a DCIM folder)")
     run.add_argument("--once", action="store_true", help="one pass, then exit (for scripts)")
     run.add_argument("--days", type=_positive, default=30, help="only photos taken in the last DAYS days (30)")
@@ -199,7 +219,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
 
-    status = sub.add_parser("status", parents=[common], help="uploaded, waiting, skipped; is consent on?")
+    status = sub.add_parser("status", parents=[common], help="uploaded, waiting, skipped; is consent on? "
+                            "is your access history verified?")
     status.set_defaults(func=cmd_status)
     return top
 

@@ -96,6 +96,8 @@ class State:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM files")
             self._db.execute("DELETE FROM uploads")
+            # Another account's access history is another log, under its own first checkpoint.
+            self._db.execute("DELETE FROM meta WHERE key LIKE 'history\\_%' ESCAPE '\\'")
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('account', ?)", (account,))
             self._db.execute("COMMIT")
         return current is not None

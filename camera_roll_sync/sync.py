@@ -59,7 +59,7 @@ class Options:
 class Syncer:
     def __init__(self, *, api: Api, state: State, root: Path, options: Options | None = None,
                  say: Callable[[str], None] = print, on_uploaded: Callable[[FileRow, Uploaded], None] | None = None,
-                 sleep: Callable[[float], None] | None = None):
+                 sleep: Callable[[float], None] | None = None, witness: Callable[[], object] | None = None):
         self.api = api
         self.state = state
         self.root = root.resolve()
@@ -67,6 +67,7 @@ class Syncer:
         self.say = say
         self.on_uploaded = on_uploaded
         self.sleep = sleep
+        self.witness = witness  # checks the access history first; raises to stop all uploads
         self.stopping = threading.Event()  # set from outside (a signal): finish nothing new, return
         self._halt = threading.Event()  # set inside a pass: send nothing more in this pass
         self._halt_reason: str | None = None
@@ -136,6 +137,8 @@ class Syncer:
             return result
         self._halt.clear()
         self._halt_reason = None
+        if self.witness is not None:
+            self._witness()
         queue = deque(self.scan())
         if not queue and not self.state.upload_count():
             return result  # nothing to send, nothing sent: no need to ask
@@ -184,6 +187,15 @@ class Syncer:
         result.waiting = self.state.counts().get(WAITING, 0)
         self.state.set_meta("last_pass", datetime.now().astimezone().isoformat(timespec="seconds"))
         return result
+
+    def _witness(self) -> None:
+        """The holder's access history, checked before anything is sent (HistoryNotVerified stops the run)."""
+        try:
+            self.witness()
+        except ApiError as exc:
+            if exc.malformed:
+                raise MalformedAnswer(exc.message) from None
+            raise AuthFailed("The server refused this device's token; log in again.") from None
 
     def _no_bar(self) -> bool | None:
         if self.options.progress is None:

@@ -20,3 +20,13 @@ def held_counter_register(*, counter: Callable[..., dict]) -> None:
 
 def held_summary(*, user_id: int) -> dict:
     return _counter(user_id=user_id) if _counter is not None else dict(NOTHING_HELD)
+
+
+def media_words(held: dict) -> str:
+    """The items of a summary as the pages say them: "3 photos", "3 photos and 1 video", "1 video",
+    "0 photos". Every video (one in the trash too) counts as a video, the rest as photos."""
+    videos = held.get("videos", 0)
+    photos = held["items"] - videos
+    said = [f"{count} {one if count == 1 else many}"
+            for count, one, many in ((photos, "photo", "photos"), (videos, "video", "videos")) if count]
+    return " and ".join(said) or "0 photos"

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import tokens
 from accounts.decorators import holder_required
 from consent import purposes, receipts, selectors, services
-from consent.held import held_summary
+from consent.held import held_summary, media_words
 from consent.models import ConsentEntry
 from core.errors import ServiceError
 
@@ -41,6 +41,7 @@ def turn_off_facts(*, user_id: int, purpose: str) -> dict:
         "purpose": purpose,
         "label": purposes.PURPOSE_LABELS[purpose],
         "items": held["items"],
+        "media": media_words(held),  # "3 photos and 1 video"
         "outputs": held["outputs"],
         "also_off": also_off,
         "grace_days": grace,
@@ -52,9 +53,9 @@ def _after_off_message(facts: dict) -> str:
     label = facts["label"]
     if facts["purpose"] == purposes.FACE_ANALYSIS:
         return f"{label} is off. Access stopped at once and the groups of people were deleted."
-    items, outputs = facts["items"], facts["outputs"]
+    outputs = facts["outputs"]
     made = f"{outputs} suggestion{'s' if outputs != 1 else ''}"
-    photos = f"{items} photo{'s' if items != 1 else ''}"
+    photos = facts["media"]
     if facts["grace_days"]:
         return (f"{label} is off. Access stopped at once and {made} were deleted; your {photos} will be destroyed "
                 f"on {facts['shred_on']:%d %b %Y} unless you turn it on again before then.")

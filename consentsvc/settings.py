@@ -253,7 +253,8 @@ if envstr("VAULT_S3_BUCKET"):
 
 # Vault: master keys (id:base64key, comma or newline separated, first active; generated
 # under KEYS_DIR outside production), upload limit, and the grace before a withdrawal's
-# crypto-shred. Uploads stay in memory up to the limit: plaintext never touches disk.
+# crypto-shred. Plaintext never touches disk: a photo upload stays in memory up to the limit, a
+# video is spooled encrypted (vault.uploads; the box spools it the same way: vault.video_box).
 VAULT_MASTER_KEYS = envstr("VAULT_MASTER_KEYS")
 VAULT_MAX_UPLOAD_BYTES = envint("VAULT_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
 # The most pixels an uploaded image may declare; more is refused as a decompression bomb.
@@ -271,8 +272,12 @@ VIDEO_PROBE_SECONDS = envint("VIDEO_PROBE_SECONDS", 60, minimum=1)
 # A resumable upload not finished within this many hours is deleted (vault.partials).
 UPLOAD_PARTIAL_HOURS = envint("UPLOAD_PARTIAL_HOURS", 24, minimum=1)
 VIDEO_PROBE_MEMORY_BYTES = envint("VIDEO_PROBE_MEMORY_BYTES", 1024**3, minimum=64 * 1024**2)
+# vault.uploads' handler is the only one: photos in memory, videos spooled encrypted to
+# FILE_UPLOAD_TEMP_DIR (None: the system's temporary directory). Django's own handlers and
+# FILE_UPLOAD_MAX_MEMORY_SIZE (the bound past which they write plaintext to disk) are not used.
 FILE_UPLOAD_HANDLERS = ["vault.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = VAULT_MAX_UPLOAD_BYTES
+FILE_UPLOAD_TEMP_DIR = envstr("FILE_UPLOAD_TEMP_DIR") or None
 # Request limits: one photo per upload request (a few spare for forms), JSON bodies small and shallow.
 DATA_UPLOAD_MAX_NUMBER_FILES = envint("DATA_UPLOAD_MAX_NUMBER_FILES", 10, minimum=1)
 API_MAX_JSON_BYTES = envint("API_MAX_JSON_BYTES", 1024 * 1024, minimum=1024)

@@ -19,18 +19,15 @@ from django.utils.dateformat import format as date_format
 from accounts.models import ApiToken
 from audit.selectors import audit_events_for_subject
 from consent.purposes import PURPOSE_LABELS
+from core import actions
 from support.models import SupportCase
 
-# Filter categories a holder can pick, by action prefix.
-CATEGORIES = {
-    "consent": ("Consent choices", ("consent.",)),
-    "photos": ("Your photos", ("media.", "exclusion.")),
-    "suggestions": ("Suggestions", ("suggestion.", "output.")),
-    "support": ("Support", ("support.",)),
-    "exports": ("Your data exports", ("export.",)),
-    "audit": ("Auditors", ("audit.",)),
-    "account": ("Your account and devices", ("account.",)),
-}
+
+def categories() -> dict[str, tuple[str, list[str]]]:
+    """The categories a holder can pick, from the action registry (core.actions): their filter word,
+    label and actions. Actions of a category not offered to holders come under "other"."""
+    return {c.holder_word: (c.holder, actions.names_in(c.key)) for c in actions.categories() if c.holder}
+
 ACTOR_FILTERS = {
     "you": "You",
     "service": "The suggestions engine and other services",
@@ -39,9 +36,20 @@ ACTOR_FILTERS = {
     "system": "The system",
 }
 
-# Actions whose events are grouped per request or job; everything else is
-# grouped per day (for example, uploads).
-PER_REQUEST = {"media.read", "media.listed", "media.deleted", "output.stored", "output.deleted"}
+
+def _per_request(action: str) -> bool:
+    """Whether an action's events are grouped per request or job (as declared in core.actions);
+    everything else is grouped per day (for example, uploads)."""
+    declared = actions.get(action)
+    return bool(declared and declared.per_request)
+
+
+def _repeats(action: str) -> bool:
+    """Whether alike events of an action fold into one line a day even when others come between them
+    (declared in core.actions: face scans interleave with the reads they come from). Anything whose
+    order matters (consent on, off, on again; trash, restore) folds only when consecutive."""
+    declared = actions.get(action)
+    return bool(declared and declared.repeats)
 
 USE_LABELS = {
     "sharing_suggestions": "to make suggestions",
@@ -80,6 +88,11 @@ class Entry:
         return len(self.seqs)
 
     @property
+    def who(self) -> str:
+        """Who did it, as the holder reads it: "You", "Support agent sam", "The suggestions engine"."""
+        return self.actor_name
+
+    @property
     def category(self) -> str:
         return category_of(self.action)
 
@@ -89,10 +102,9 @@ class Entry:
 
 
 def category_of(action: str) -> str:
-    for key, (_, prefixes) in CATEGORIES.items():
-        if action.startswith(prefixes):
-            return key
-    return "other"
+    declared = actions.get(action)
+    kind = declared and next((c for c in actions.categories() if c.key == declared.category), None)
+    return kind.holder_word if kind and kind.holder else "other"
 
 
 def when(moment: datetime) -> str:
@@ -107,7 +119,7 @@ def _group_key(event) -> tuple:
     # A holder browsing their own photos reads one thumbnail per request: one line per day, not per picture.
     browsing = event.purpose == "owner_access" and not (event.request_id or "").startswith("export-")
     # Face scans are not linked to an output: one line a day, however many passes ran.
-    per_request = event.action in PER_REQUEST and not browsing and event.purpose != "face_grouping"
+    per_request = _per_request(event.action) and not browsing and event.purpose != "face_grouping"
     scope = event.request_id if per_request and event.request_id else timezone.localdate(
         _event_time(event)).isoformat()
     details = event.details or {}
@@ -121,17 +133,14 @@ def _filtered(*, subject_id: int, since: date | None, until: date | None, catego
     start = datetime.combine(since, datetime.min.time(), tzinfo=tz) if since else None
     end = datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=tz) if until else None
     events = audit_events_for_subject(subject_id=subject_id, since=start, until=end)
-    if category in CATEGORIES:
-        query = Q()
-        for prefix in CATEGORIES[category][1]:
-            query |= Q(action__startswith=prefix)
+    offered = categories()
+    if category in offered:
+        query = Q(action__in=offered[category][1])
         if category == "support":  # what support did, whatever it touched (e.g. a revocation in the ledger)
             query |= Q(actor_kind="support")
         events = events.filter(query)
     elif category == "other":
-        for _, prefixes in CATEGORIES.values():
-            for prefix in prefixes:
-                events = events.exclude(action__startswith=prefix)
+        events = events.exclude(action__in=[name for _, names in offered.values() for name in names])
     if actor in ACTOR_FILTERS:
         events = events.filter(actor_kind="holder" if actor == "you" else actor)
     return events
@@ -140,12 +149,6 @@ def _filtered(*, subject_id: int, since: date | None, until: date | None, catego
 # How many raw events one page of the history reads at most: two busy days of an active holder
 # (about 200 events a day), few enough that a page stays fast whatever the history's size.
 WINDOW_EVENTS = 500
-# Actions that repeat without their order mattering: folded into one line per key and day even when
-# other events come between them (face scans interleave with the reads they come from). Anything
-# whose order matters (consent on, off, on again; trash, restore) folds only when consecutive.
-REPEATS = {"media.read", "media.listed", "media.uploaded", "media.upload_duplicate", "media.upload_refused",
-           "faces.analysed", "output.read", "output.shared_read", "support.subject_viewed", "export.downloaded",
-           "suggestions.generated"}
 
 
 @dataclass
@@ -204,7 +207,7 @@ def _grouped(events) -> list[Entry]:
         current = None
         if entries and key == last_key:
             current = entries[-1]
-        elif event.action in REPEATS:
+        elif _repeats(event.action):
             current = repeats.get(key)
         if current is None:
             current = Entry(
@@ -213,7 +216,7 @@ def _grouped(events) -> list[Entry]:
                 first_at=_event_time(event), last_at=_event_time(event),
             )
             entries.append(current)
-            if event.action in REPEATS:
+            if _repeats(event.action):
                 repeats[key] = current
         last_key = key
         current.first_at = min(current.first_at, _event_time(event))
@@ -498,6 +501,9 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
     action = entry.action
     label = _label(entry.purpose)
     denied = entry.outcome == "denied"
+    declared = actions.get(action)
+    if declared and declared.holder:
+        return declared.holder(entry)
 
     if action == "consent.given":
         return f"{who} turned on {label}{_how(entry)}"
@@ -663,11 +669,6 @@ def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noq
         return f"{who} signed in {device or 'a device'}"
     if action == "account.token_revoked":
         return f"{who} signed out {device or 'a device'}"
-    if action in ("account.role_granted", "account.role_revoked"):
-        roles = sorted({str(o) for o in entry.object_ids})
-        return f"{who} {'gave you' if action == 'account.role_granted' else 'took away'} the {', '.join(roles)} role"
-    if action == "support.notice_dismissed":
-        return f"{who} dismissed {_plural(n, 'notice')} of what support did"
 
     if action.startswith("audit."):
         return f"An auditor {'exported' if 'export' in action else 'looked at'} the access log entries about you"

@@ -45,14 +45,14 @@ class AccessLogApi(APIView):
     class FilterSerializer(serializers.Serializer):
         since = serializers.DateField(required=False)
         until = serializers.DateField(required=False)
-        category = serializers.ChoiceField(choices=[*access_log.CATEGORIES, "other"], required=False)
+        category = serializers.ChoiceField(choices=[*access_log.categories(), "other"], required=False)
         actor = serializers.ChoiceField(choices=list(access_log.ACTOR_FILTERS), required=False)
         before = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
     @extend_schema(
         parameters=[
             OpenApiParameter("since", OpenApiTypes.DATE), OpenApiParameter("until", OpenApiTypes.DATE),
-            OpenApiParameter("category", str, enum=[*access_log.CATEGORIES, "other"]),
+            OpenApiParameter("category", str, enum=[*access_log.categories(), "other"]),
             OpenApiParameter("actor", str, enum=list(access_log.ACTOR_FILTERS)),
             OpenApiParameter("before", int, description="Start the page at the events older than this one "
                                                          "(from `next`)."),

@@ -72,6 +72,7 @@ def destruction_preview(*, subject_id: int, purpose: str | None = None) -> dict[
     an empty dict means nothing is destroyed (a purpose already off, or one that holds nothing)."""
     held = vault_selectors.media_summary(user_id=subject_id)
     faces = gateway.held_counts(user_id=subject_id)
+    # Items in the trash are destroyed too, each counted as what it is (a trashed video is a video).
     media = {"photos": held["items"] - held.get("videos", 0), "videos": held.get("videos", 0),
              "suggestions": held["outputs"]}
     people = {"people": faces.get("people", 0), "face_records": faces.get("face_records", 0)}

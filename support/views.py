@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import holder_required, support_required
+from consent.held import media_words
 from core.errors import ServiceError
 from support import access_log, cases, charts, notices, rights, selectors, services
 from support.forms import (
@@ -182,7 +183,7 @@ def subject_erase(request, subject_id: int):
 @holder_required
 @require_GET
 def me_access(request):
-    form = AccessFilterForm(request.GET or None, categories=access_log.CATEGORIES, actors=access_log.ACTOR_FILTERS)
+    form = AccessFilterForm(request.GET or None, categories=access_log.categories(), actors=access_log.ACTOR_FILTERS)
     filters, before = {}, None
     if form.is_bound and form.is_valid():
         filters = {key: value or None for key, value in form.cleaned_data.items() if key != "before"}
@@ -255,14 +256,14 @@ def me_export_download(request, export_id):
 @require_http_methods(["GET", "POST"])
 def me_erase(request):
     form = HolderEraseForm(request.POST or None)
+    held = rights.held_summary(user_id=request.user.pk)
     if request.method == "POST" and form.is_valid():
-        counts = rights.cloud_media_erase(holder=request.user)
-        items = counts.get("items", 0)
-        messages.success(request, f"Done: {items} cloud photo{'s' if items != 1 else ''} and everything made from "
+        rights.cloud_media_erase(holder=request.user)
+        messages.success(request, f"Done: {media_words(held)} in the cloud and everything made from "
                                   "them were destroyed. Camera Roll Sharing Suggestions is off: your phone stays "
                                   "signed in and uploads nothing until you turn it on again.")
         return redirect("support:me-data")
     return render(request, "support/me_erase_confirm.html", {
-        "form": form, "held": rights.held_summary(user_id=request.user.pk),
+        "form": form, "held": held, "held_media": media_words(held),
         "camera_roll_on": rights.camera_roll_on(user_id=request.user.pk),
     })

@@ -47,7 +47,9 @@ LINE_KEYS = {
     "gap": {"first", "last", "subtrees", "type"},
     "end": {"events", "type"},
 }
-FILTER_KEYS = {"since", "until", "subject_id", "actor", "action", "action_prefixes", "outcome"}
+# "actions" is how a category is written (the actions declared in it); "action_prefixes", how exports
+# made before the action registry wrote one.
+FILTER_KEYS = {"since", "until", "subject_id", "actor", "action", "actions", "action_prefixes", "outcome"}
 
 
 class Invalid(ValueError):
@@ -88,6 +90,8 @@ def _matches(event: dict, filters: dict) -> bool:
     if "action" in filters and event["action"] != filters["action"]:
         return False
     if "action_prefixes" in filters and not event["action"].startswith(tuple(filters["action_prefixes"])):
+        return False
+    if "actions" in filters and event["action"] not in filters["actions"]:
         return False
     if "outcome" in filters and event["outcome"] != filters["outcome"]:
         return False

@@ -126,7 +126,7 @@ class MediaCollectionApi(APIView):
         },
     )
     def post(self, request):
-        upload = request.FILES.get("file")  # parses the body (in memory, see vault.uploads)
+        upload = request.FILES.get("file")  # parses the body (a photo in memory, a video spooled: vault.uploads)
         if getattr(request._request, TOO_LARGE_FLAG, False):
             raise services.upload_refused(user_id=request.user.pk, code="file_too_large",
                                           method=collection_method(request))
@@ -136,9 +136,8 @@ class MediaCollectionApi(APIView):
         captured_at = _captured_at(request.data.get("captured_at"))
         method = collection_method(request)
         try:
-            result = services.media_upload(
-                user_id=request.user.pk, data=upload.read(), filename=upload.name or "",
-                declared_content_type=upload.content_type or "", labels=labels, captured_at=captured_at,
+            result = services.media_upload_received(
+                user_id=request.user.pk, upload=upload, labels=labels, captured_at=captured_at,
                 method=method, device_id=_calling_device_id(),
             )
         except OSError as exc:

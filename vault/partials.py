@@ -108,38 +108,56 @@ def partial_append(*, user_id: int, uid: uuid.UUID, offset: int, body: Iterator[
     if offset != upload.offset:
         raise ServiceError("upload_offset_mismatch", f"The upload stands at {upload.offset}, not {offset}.")
     data_key = keyring.data_key_by_id(user_id=user_id, key_id=upload.key.key_id)
-    buffer = bytearray()
+    body = iter(body)
+    carried = b""  # a chunk's bytes past a segment's end, for the next segment
+    too_long = False
 
-    def store(piece: bytes) -> None:
+    def piece_of_segment():
+        """The body's bytes for one segment, straight from the request into the cipher (no copy
+        held): up to SEGMENT_BYTES, or up to where the body ends or goes past Upload-Length."""
+        nonlocal carried, too_long
+        left = min(SEGMENT_BYTES, upload.length - upload.offset)
+        while left:
+            chunk, carried = (carried, b"") if carried else (next(body, b""), b"")
+            if not chunk:
+                return
+            if len(chunk) > left:
+                chunk, carried = chunk[:left], chunk[left:]
+            left -= len(chunk)
+            sent[0] += len(chunk)
+            yield chunk
+        if upload.offset + sent[0] >= upload.length:
+            # The upload is whole: anything more is past Upload-Length.
+            extra = carried or next(body, b"")
+            if extra:
+                too_long = True
+                carried = b""
+
+    while not too_long:
+        first = carried or next(body, b"")
+        if not first:
+            break
+        if upload.offset >= upload.length:
+            too_long = True
+            break
+        carried = first
+        sent = [0]
         index = upload.segments
         content.content_write(data_key=data_key, uid=segment_uid(upload.uid, index), variant="partial",
-                              chunks=[piece])
+                              chunks=piece_of_segment())
         # The offset moves only once the segment is on storage: a crash in between leaves an
-        # orphan segment the next PATCH overwrites, never an offset past what is kept.
+        # orphan segment the next PATCH overwrites, never an offset past what is kept. What
+        # arrived before a dropped connection is kept too: the client resumes after it.
         with account_write(user_id=user_id, actor=Actor.holder(user_id)):
             moved = PartialUpload.objects.filter(pk=upload.pk, segments=index).update(
-                segments=index + 1, offset=upload.offset + len(piece))
+                segments=index + 1, offset=upload.offset + sent[0])
         if not moved:
             content.delete_names(content.names_for(user_id=user_id, key_id=upload.key.key_id,
                                                    uid=segment_uid(upload.uid, index), variants=["partial"]))
             raise ServiceError("upload_offset_mismatch", "Another request is appending to this upload.")
-        upload.segments, upload.offset = index + 1, upload.offset + len(piece)
-
-    try:
-        for chunk in body:
-            if upload.offset + len(buffer) + len(chunk) > upload.length:
-                raise ServiceError("invalid_request", "The body goes past Upload-Length.")
-            buffer += chunk
-            while len(buffer) >= SEGMENT_BYTES:
-                piece = bytes(buffer[:SEGMENT_BYTES])
-                del buffer[:SEGMENT_BYTES]
-                store(piece)
-    finally:
-        # What arrived before a dropped connection or a refused chunk is kept too: the client
-        # resumes after it.
-        if buffer:
-            piece, buffer = bytes(buffer), bytearray()
-            store(piece)
+        upload.segments, upload.offset = index + 1, upload.offset + sent[0]
+    if too_long:
+        raise ServiceError("invalid_request", "The body goes past Upload-Length.")
     if upload.offset < upload.length:
         return upload, None
     return upload, _finish(upload=upload, data_key=data_key)

@@ -96,20 +96,40 @@ def _wall_clock(moment: datetime) -> datetime:
     return timezone.localtime(moment).replace(tzinfo=None) if timezone.is_aware(moment) else moment
 
 
-def media_timeline(*, items) -> list[TimelineDay]:
-    """The items grouped by the day they were taken, newest day first, newest first within a day; the
-    undated last, in the order given. Opens each item's sealed metadata (one key lookup per key)."""
-    days: dict[date | None, list[TimelineRow]] = {}
+Moment = tuple[MediaItem, ItemMeta]
+TimelinePage = list[tuple[date | None, list[Moment]]]  # days, newest first, each with its photos
+
+
+def media_timeline_pages(*, user_id: int, per_page: int) -> list[TimelinePage]:
+    """The holder's live photos as a timeline cut into pages of whole days. Days (newest first, photos
+    without a capture time last) are added to a page while it holds fewer than per_page photos, so a page
+    may run over to finish a day and a day never continues on the next page. Capture times are sealed,
+    so the database cannot order or cut by them: this opens every live item's metadata (one key lookup
+    per key; no photo content), and media_timeline names the places of the one page shown."""
+    items = list(media_list(user_id=user_id).select_related("key"))
+    days: dict[date | None, list[Moment]] = {}
     for item, meta in zip(items, media_metas(items=items), strict=True):
         day = capture_day(meta.captured_at) if meta.captured_at is not None else None
-        row = TimelineRow(item=item, meta=meta, place=place_label(lat=meta.lat, lon=meta.lon))
-        days.setdefault(day, []).append(row)
-    dated = sorted((d for d in days if d is not None), reverse=True)
-    timeline = [TimelineDay(day=d, rows=sorted(days[d], key=lambda r: _wall_clock(r.meta.captured_at), reverse=True))
-                for d in dated]
+        days.setdefault(day, []).append((item, meta))
+    ordered = [(d, sorted(days[d], key=lambda pair: _wall_clock(pair[1].captured_at), reverse=True))
+               for d in sorted((d for d in days if d is not None), reverse=True)]
     if None in days:
-        timeline.append(TimelineDay(day=None, rows=days[None]))
-    return timeline
+        ordered.append((None, days[None]))  # newest upload first
+    pages: list[TimelinePage] = []
+    held = per_page
+    for day, moments in ordered:
+        if held >= per_page:
+            pages.append([])
+            held = 0
+        pages[-1].append((day, moments))
+        held += len(moments)
+    return pages
+
+
+def media_timeline(*, page: TimelinePage) -> list[TimelineDay]:
+    """One page of media_timeline_pages as the photos page shows it, each photo's place named offline."""
+    return [TimelineDay(day=day, rows=[TimelineRow(item=item, meta=meta, place=place_label(lat=meta.lat, lon=meta.lon))
+                                       for item, meta in moments]) for day, moments in page]
 
 
 @dataclass(frozen=True)
@@ -153,7 +173,8 @@ def media_summary(*, user_id: int) -> dict:
     items = MediaItem.objects.filter(owner_id=user_id).aggregate(
         count=Count("id"), size=Sum("stored_bytes"), last=Max("created_at"),
         trashed=Count("id", filter=Q(trashed_at__isnull=False)),
-        videos=Count("id", filter=Q(duration_ms__isnull=False, trashed_at__isnull=True)),
+        videos=Count("id", filter=Q(duration_ms__isnull=False)),
+        videos_trashed=Count("id", filter=Q(duration_ms__isnull=False, trashed_at__isnull=False)),
         videos_size=Sum("stored_bytes", filter=Q(duration_ms__isnull=False)),
     )
     outputs = DerivedOutput.objects.filter(owner_id=user_id).aggregate(count=Count("id"), size=Sum("stored_bytes"))
@@ -164,8 +185,10 @@ def media_summary(*, user_id: int) -> dict:
         "outputs_bytes": outputs["size"] or 0,
         "last_upload_at": items["last"],
         "trashed": items["trashed"],
-        # Of the items, how many are videos (out of the trash) and what all videos take.
+        # Of the items, how many are videos (in the trash or not, as "items" counts), how many of
+        # those are in the trash, and what all videos take.
         "videos": items["videos"],
+        "videos_trashed": items["videos_trashed"],
         "videos_bytes": items["videos_size"] or 0,
     }
 

@@ -186,6 +186,29 @@ def media_upload(
     raise AssertionError("unreachable")
 
 
+def media_upload_received(*, user_id: int, upload, labels: list[str] | None = None,
+                          captured_at: datetime | None = None, method: str = "api",
+                          device_id: int | None = None) -> UploadResult:
+    """One file of a multipart request (vault.uploads): a photo in memory goes to media_upload; a
+    video spooled encrypted is streamed from its spool (vault.uploads.SpooledVideo), never held whole."""
+    filename, declared = upload.name or "", upload.content_type or ""
+    pieces = getattr(upload, "pieces", None)
+    if pieces is None:
+        return media_upload(user_id=user_id, data=upload.read(), filename=filename, declared_content_type=declared,
+                            labels=labels, captured_at=captured_at, method=method, device_id=device_id)
+    try:
+        labels = _clean_labels(labels)
+        if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
+            raise ServiceError("consent_required", "Camera Roll Sharing Suggestions is off for this account.")
+        if upload.size > settings.VAULT_MAX_UPLOAD_BYTES:
+            raise ServiceError("file_too_large", f"The file is larger than {settings.VAULT_MAX_UPLOAD_BYTES} bytes.")
+    except ServiceError as exc:
+        _refuse_upload(user_id=user_id, code=exc.code, method=method)
+        raise
+    return video_upload_stream(user_id=user_id, open_source=pieces, filename=filename, labels=labels,
+                               captured_at=captured_at, method=method, device_id=device_id)
+
+
 def _video_upload(*, user_id: int, data: bytes, filename: str, labels: list[str], captured_at: datetime | None,
                   method: str, device_id: int | None) -> UploadResult:
     """A video sent in one request: stored as one sent by resumable upload is (video_upload_stream)."""

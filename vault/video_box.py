@@ -15,6 +15,12 @@ stream), packets copied as they are, with no container or stream metadata (no ``
 ``loci``, make, model or Apple keys) and no data or timed-metadata tracks (an iPhone can
 record its position in one). The display rotation is codec side data and survives.
 
+Memory stays flat whatever the file's size (up to VIDEO_MAX_BYTES, 2 GB, under an address-space
+limit far below that): the file read from stdin is spooled to a ``CipherSpool`` (an unnamed
+temporary file encrypted under a key made in this process and never kept), FFmpeg reads it from
+there as it needs, and the remuxed copy is written to a second spool and streamed out of it.
+Plaintext never reaches disk and the spools vanish with the process, however it ends.
+
 Anything that goes wrong inside FFmpeg ends as ``invalid_video``; a crash, a hang or
 running out of memory or CPU ends this process, and the parent reports it (it never
 trusts a partial answer).
@@ -22,14 +28,102 @@ trusts a partial answer).
 
 import io
 import json
+import os
 import re
 import resource
 import sys
+import tempfile
 from datetime import UTC, datetime
 
 CODECS = {"h264": "H.264", "hevc": "HEVC"}
 _ISO6709 = re.compile(r"^\s*([+-]\d{1,2}(?:\.\d+)?)([+-]\d{1,3}(?:\.\d+)?)")
 POSTER_SIZE = 400
+PIECE = 1024 * 1024  # stdin and stdout are read and written in pieces of this size
+AV_BUFFER = 256 * 1024  # FFmpeg's reads from and writes to a spool
+
+
+class CipherSpool(io.RawIOBase):
+    """A seekable temporary file whose bytes are on disk only encrypted (AES-256-CTR under a key made
+    here, held in this object only): unnamed (O_TMPFILE where the system has it), so it is gone when
+    it is closed or its process ends, killed or not. For bytes too large to hold in memory that are
+    needed more than once or out of order (a video being parsed, remuxed, or uploaded in one request).
+    """
+
+    def __init__(self, directory: str | None = None):
+        from cryptography.hazmat.primitives.ciphers import algorithms
+
+        super().__init__()
+        self._file = tempfile.TemporaryFile(dir=directory, buffering=0)  # noqa: SIM115 (closed by close())
+        self._algorithm = algorithms.AES(os.urandom(32))
+        self._nonce = int.from_bytes(os.urandom(8), "big") << 64
+        self._pos = 0
+        self.size = 0
+        self._cipher = None  # the keystream at _cipher_at, reused while reads or writes follow on
+        self._cipher_at = -1
+
+    def _xor(self, data, offset: int) -> bytes:
+        if offset != self._cipher_at:
+            from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+            block, skip = divmod(offset, 16)
+            self._cipher = Cipher(self._algorithm, modes.CTR((self._nonce | block).to_bytes(16, "big"))).encryptor()
+            if skip:
+                self._cipher.update(bytes(skip))
+        out = self._cipher.update(data)
+        self._cipher_at = offset + len(data)
+        return out
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        want = min(len(buffer), max(0, self.size - self._pos))
+        if not want:
+            return 0
+        self._file.seek(self._pos)
+        data = self._file.read(want)
+        buffer[: len(data)] = self._xor(data, self._pos)
+        self._pos += len(data)
+        return len(data)
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        if self._pos > self.size:  # a seek past the end: the hole reads as zeros, as in a file
+            target, self._pos = self._pos, self.size
+            while self._pos < target:
+                self.write(bytes(min(target - self._pos, PIECE)))
+        self._file.seek(self._pos)
+        self._file.write(self._xor(data, self._pos))
+        self._pos += len(data)
+        self.size = max(self.size, self._pos)
+        return len(data)
+
+    def pieces(self, size: int = PIECE):
+        """The whole content from the start, in pieces (the position moves)."""
+        self.seek(0)
+        while piece := self.read(size):
+            yield piece
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+        super().close()
 
 
 class Refused(Exception):
@@ -38,11 +132,13 @@ class Refused(Exception):
         self.code, self.message = code, message
 
 
-def _limit(memory_bytes: int, cpu_seconds: int) -> None:
+def _limit(memory_bytes: int, cpu_seconds: int, file_bytes: int = 0) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # it writes no file; stdout is a pipe
+    # The only files it writes are its two spools (the upload, the remuxed copy), neither larger
+    # than the upload may be: a remux that grows past it is killed (SIGXFSZ).
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
 
 
 def place(metadata: dict) -> tuple[float, float] | None:
@@ -97,11 +193,13 @@ def _poster(container, stream) -> tuple[bytes, int]:
     return out.getvalue(), rotation % 360
 
 
-def inspect(data: bytes, *, max_seconds: float, max_pixels: int) -> tuple[dict, bytes, bytes]:
+def inspect(source, *, max_seconds: float, max_pixels: int, remuxed) -> tuple[dict, bytes]:
+    """Probe ``source`` (a seekable file), remux it into ``remuxed`` (a writable seekable file), make
+    the poster: the probe and the poster's bytes."""
     import av
 
     try:
-        container = av.open(io.BytesIO(data), format="mov", metadata_errors="ignore")
+        container = av.open(source, format="mov", metadata_errors="ignore", buffer_size=AV_BUFFER)
     except av.FFmpegError as exc:
         raise Refused("invalid_video", f"The file is not a readable MP4 or QuickTime video ({exc.strerror}).") \
             from None
@@ -126,7 +224,7 @@ def inspect(data: bytes, *, max_seconds: float, max_pixels: int) -> tuple[dict, 
         audio = container.streams.audio[0] if container.streams.audio else None
         if audio is not None and audio.codec_context.name not in ("aac", "alac", "mp3", "ac3", "eac3", "opus"):
             audio = None  # kept out rather than refused: the picture is what matters
-        remuxed, last = _remux(container, video, audio, max_seconds=max_seconds)
+        last = _remux(container, video, audio, max_seconds=max_seconds, into=remuxed)
         container.seek(0)
         poster, rotation = _poster(container, video)
     if rotation in (90, 270):
@@ -143,7 +241,7 @@ def inspect(data: bytes, *, max_seconds: float, max_pixels: int) -> tuple[dict, 
         "lon": found[1] if found else None,
         "format": "mov" if metadata.get("major_brand", "").strip() == "qt" else "mp4",
     }
-    return probe, remuxed, poster
+    return probe, poster
 
 
 def _seconds(container, video) -> float:
@@ -154,12 +252,11 @@ def _seconds(container, video) -> float:
     return 0.0
 
 
-def _remux(container, video, audio, *, max_seconds: float) -> tuple[bytes, float]:
+def _remux(container, video, audio, *, max_seconds: float, into) -> float:
     import av
 
     major = str(container.metadata.get("major_brand", "")).strip()
-    out_buffer = io.BytesIO()
-    output = av.open(out_buffer, "w", format="mov" if major == "qt" else "mp4")
+    output = av.open(into, "w", format="mov" if major == "qt" else "mp4", buffer_size=AV_BUFFER)
     streams = {video.index: output.add_stream_from_template(video)}
     if audio is not None:
         streams[audio.index] = output.add_stream_from_template(audio)
@@ -181,7 +278,7 @@ def _remux(container, video, audio, *, max_seconds: float) -> tuple[bytes, float
     if not packets:
         raise Refused("invalid_video", "The video holds no frames.")
     output.close()
-    return out_buffer.getvalue(), last
+    return last
 
 
 def _fit(image, max_side: int):
@@ -189,7 +286,7 @@ def _fit(image, max_side: int):
     return image
 
 
-def frames(data: bytes, *, start_ms: int, duration_ms: int, fps: int, max_side: int) -> list[bytes]:
+def frames(source, *, start_ms: int, duration_ms: int, fps: int, max_side: int) -> list[bytes]:
     """Frames of a time range, upright, at most ``fps`` a second and ``max_side`` px a side, as JPEGs."""
     import av
     from PIL import Image
@@ -199,7 +296,7 @@ def frames(data: bytes, *, start_ms: int, duration_ms: int, fps: int, max_side: 
     step = 1.0 / fps
     start, end = start_ms / 1000, (start_ms + duration_ms) / 1000
     following = start
-    with av.open(io.BytesIO(data), format="mov") as container:
+    with av.open(source, format="mov", buffer_size=AV_BUFFER) as container:
         video = container.streams.video[0]
         video.thread_type = "AUTO"
         container.seek(int(start / video.time_base), stream=video, backward=True, any_frame=False)
@@ -221,12 +318,12 @@ def frames(data: bytes, *, start_ms: int, duration_ms: int, fps: int, max_side: 
     return found
 
 
-def clip(data: bytes, *, start_ms: int, duration_ms: int, fps: int, max_side: int) -> bytes:
+def clip(source, *, start_ms: int, duration_ms: int, fps: int, max_side: int) -> bytes:
     """A short H.264 MP4 of a time range, upright and muted."""
     import av
     from PIL import Image
 
-    pictures = [Image.open(io.BytesIO(jpeg)) for jpeg in frames(data, start_ms=start_ms, duration_ms=duration_ms,
+    pictures = [Image.open(io.BytesIO(jpeg)) for jpeg in frames(source, start_ms=start_ms, duration_ms=duration_ms,
                                                                  fps=fps, max_side=max_side)]
     width, height = (side - side % 2 for side in pictures[0].size)
     out = io.BytesIO()
@@ -243,23 +340,32 @@ def clip(data: bytes, *, start_ms: int, duration_ms: int, fps: int, max_side: in
     return out.getvalue()
 
 
-def _range(data: bytes, limits: dict) -> list[bytes]:
+def _range(source, limits: dict) -> list[bytes]:
     """Mode "frames" or "clip" on the service's own remuxed copy (still decoded only here)."""
     kwargs = {name: int(limits[name]) for name in ("start_ms", "duration_ms", "fps", "max_side")}
     if limits["mode"] == "clip":
-        return [clip(data, **kwargs)]
-    return frames(data, **kwargs)
+        return [clip(source, **kwargs)]
+    return frames(source, **kwargs)
+
+
+def _spooled(stream, directory: str | None) -> CipherSpool:
+    spool = CipherSpool(directory)
+    while piece := stream.read(PIECE):
+        spool.write(piece)
+    spool.seek(0)
+    return spool
 
 
 def main() -> int:
     limits = json.loads(sys.argv[1])
-    _limit(int(limits["memory_bytes"]), int(limits["cpu_seconds"]))
-    data = sys.stdin.buffer.read()
+    _limit(int(limits["memory_bytes"]), int(limits["cpu_seconds"]), int(limits.get("file_bytes", 0)))
+    work_dir = limits.get("work_dir") or None
+    source = _spooled(sys.stdin.buffer, work_dir)
     out = sys.stdout.buffer
     if limits.get("mode") in ("frames", "clip"):
         try:
             try:
-                parts = _range(data, limits)
+                parts = _range(source, limits)
             except Refused:
                 raise
             except Exception as exc:
@@ -272,10 +378,11 @@ def main() -> int:
             out.write(part)
         out.flush()
         return 0
+    remuxed = CipherSpool(work_dir)
     try:
         try:
-            probe, remuxed, poster = inspect(data, max_seconds=float(limits["max_seconds"]),
-                                             max_pixels=int(limits["max_pixels"]))
+            probe, poster = inspect(source, max_seconds=float(limits["max_seconds"]),
+                                    max_pixels=int(limits["max_pixels"]), remuxed=remuxed)
         except MemoryError:
             raise Refused("video_probe_failed", "Reading the video needed more memory than allowed.") from None
         except Refused:
@@ -286,9 +393,11 @@ def main() -> int:
         out.write(json.dumps({"ok": False, "code": exc.code, "message": exc.message}).encode() + b"\n")
         out.flush()
         return 0
-    out.write(json.dumps({"ok": True, **probe, "remux_bytes": len(remuxed), "poster_bytes": len(poster)}).encode()
+    source.close()
+    out.write(json.dumps({"ok": True, **probe, "remux_bytes": remuxed.size, "poster_bytes": len(poster)}).encode()
               + b"\n")
-    out.write(remuxed)
+    for piece in remuxed.pieces():
+        out.write(piece)
     out.write(poster)
     out.flush()
     return 0

@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,6 +89,10 @@ def _limits() -> dict:
     return {
         "memory_bytes": settings.VIDEO_PROBE_MEMORY_BYTES,
         "cpu_seconds": settings.VIDEO_PROBE_SECONDS,
+        # The box spools the file and its remuxed copy (encrypted) to disk: no file larger than a
+        # video may be, with room for a remux's own index. Where: FILE_UPLOAD_TEMP_DIR or the system's.
+        "file_bytes": settings.VIDEO_MAX_BYTES + settings.VIDEO_MAX_BYTES // 8 + 64 * 1024 * 1024,
+        "work_dir": settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir(),
         "max_seconds": settings.VIDEO_MAX_SECONDS,
         "max_pixels": settings.VIDEO_MAX_PIXELS,
     }

@@ -48,17 +48,16 @@ def _not_found_as_404(exc: ServiceError):
 @holder_required
 @require_GET
 def media_list(request):
-    page = Paginator(selectors.media_list(user_id=request.user.pk).select_related("key"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    # A page of whole days, newest first: a day is never split across two pages.
+    pages = selectors.media_timeline_pages(user_id=request.user.pk, per_page=PAGE_SIZE)
+    page = Paginator(pages or [[]], 1).get_page(request.GET.get("page"))
     summary = selectors.media_summary(user_id=request.user.pk)
     return render(request, "vault/media.html", {
         "page": page,
-        # Pages hold the newest uploads; each page reads as days (capture time is sealed, so the
-        # database cannot order by it).
-        "timeline": selectors.media_timeline(items=list(page.object_list)),
+        "timeline": selectors.media_timeline(page=page.object_list[0]),
         "summary": summary,
-        "live_items": summary["items"] - summary["trashed"] - summary["videos"],
+        "live_items": summary["items"] - summary["trashed"] - (summary["videos"] - summary["videos_trashed"]),
+        "live_videos": summary["videos"] - summary["videos_trashed"],
         "trash_days": settings.TRASH_DAYS,
         "uploads_on": consent_active_entry(user_id=request.user.pk, purpose=purposes.CAMERA_ROLL) is not None,
         "erase_form": EraseForm(),
@@ -71,7 +70,7 @@ def media_list(request):
 @require_POST
 def media_upload(request):
     """The upload form without JavaScript: every chosen photo in one request, one message for the lot."""
-    files = request.FILES.getlist("files")  # parses the body in memory (vault.uploads)
+    files = request.FILES.getlist("files")  # parses the body (photos in memory, videos spooled: vault.uploads)
     words = upload_words()
     if getattr(request, TOO_LARGE_FLAG, False):
         services.upload_refused(user_id=request.user.pk, code="file_too_large", method="web")
@@ -85,10 +84,7 @@ def media_upload(request):
     added, duplicates, problems = 0, 0, []
     for upload in files:
         try:
-            result = services.media_upload(
-                user_id=request.user.pk, data=upload.read(), filename=upload.name or "",
-                declared_content_type=upload.content_type or "", method="web",
-            )
+            result = services.media_upload_received(user_id=request.user.pk, upload=upload, method="web")
         except ServiceError as exc:
             problems.append(f"{upload.name}: {words.get(exc.code, words['failed'])}")
             continue

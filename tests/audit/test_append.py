@@ -208,7 +208,7 @@ def test_it_writes_canonical_bytes_equal_to_sorted_compact_json():
     from audit.canonical import dumps
 
     cases = [
-        {"action": "a.b", "actor_kind": "system"},
+        {"action": "audit.exported", "actor_kind": "system"},
         {"action": "media.read", "actor_kind": "service", "actor_id": "job:12", "subject_id": 9, "object_type": "x",
          "object_id": 0, "purpose": "p", "outcome": "error", "request_id": "r-1",
          "details": {"z": [1, None, True, "a/b"], "a": {"n": -3}, "m": ""}},

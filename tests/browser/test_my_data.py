@@ -81,7 +81,7 @@ def test_it_shows_the_access_history_exports_everything_and_erases_on_confirmati
     snap(page, "me-erase-confirm")
     page.locator("#id_confirm").check()
     page.get_by_role("button", name="Erase now").click()
-    expect(page.locator(".messages")).to_contain_text("Done: 2 cloud photos and everything made from them")
+    expect(page.locator(".messages")).to_contain_text("Done: 2 photos in the cloud and everything made from them")
     expect(page.locator("[data-testid=held-items]")).to_have_text("0")
     expect(page.locator("#exports tbody tr")).to_have_count(0)
     assert not MediaItem.objects.filter(owner=alice).exists()

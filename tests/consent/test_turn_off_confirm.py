@@ -128,3 +128,21 @@ def test_it_shows_a_receipt_as_a_page_with_the_signed_copy_to_download(alice, bo
     assert logged_in(bob).get("/settings/camera-roll/receipts/not-a-uuid/").status_code == 404
     assert logged_in(audrey).get(url).status_code == 403
     assert Client().get(url)["Location"].startswith("/accounts/login/")
+
+
+def test_videos_are_counted_as_videos_the_trashed_one_too(holding):
+    """Two photos, a video and a video in the trash: the confirmation and the message after it say
+    2 photos and 2 videos (a trashed video was counted as a photo)."""
+    from tests.vault.clips import clip_bytes
+    from vault import trash
+
+    for frames in (2, 3):
+        vault_services.media_upload(user_id=holding.pk, data=clip_bytes(frames=frames), filename=f"{frames}.mov")
+    trash.media_trash(user_id=holding.pk, item_ids=[MediaItem.objects.filter(duration_ms__isnull=False).first().pk])
+    client = logged_in(holding)
+    page = words(client.get(CONFIRM))
+    assert "2 photos and 2 videos and 0 suggestions will be destroyed now." in page
+    assert "Turn off and destroy 2 photos and 2 videos" in page
+    done = client.post("/settings/camera-roll/", {"purpose": purposes.CAMERA_ROLL, "action": "off",
+                                                   "confirmed": "yes"}, follow=True)
+    assert "Access stopped at once: 2 photos and 2 videos and 0 suggestions were destroyed." in words(done)

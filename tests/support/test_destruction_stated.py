@@ -99,3 +99,20 @@ def test_the_holder_is_told_what_was_destroyed_by_whom_under_which_case_and_how_
         assert "Camera Roll Sharing Suggestions is now off, so your phone uploads nothing." in text
         assert "Reason: Holder asked by email" in text
         assert "To turn Camera Roll Sharing Suggestions on again, go to Settings, Camera roll" in text
+
+
+def test_a_trashed_video_is_counted_as_a_video(alice):
+    from tests.vault.clips import clip_bytes
+    from vault import services as vault_services
+    from vault import trash
+    from vault.models import MediaItem
+
+    grant(alice)
+    upload(alice, 2)
+    for frames in (2, 3):
+        vault_services.media_upload(user_id=alice.pk, data=clip_bytes(frames=frames), filename=f"{frames}.mov")
+    trash.media_trash(user_id=alice.pk, item_ids=[MediaItem.objects.filter(duration_ms__isnull=False).first().pk])
+    assert selectors.destruction_preview(subject_id=alice.pk) == {"photos": 2, "videos": 2}
+    assert selectors.destruction_preview(subject_id=alice.pk, purpose=CAMERA) == {"photos": 2, "videos": 2}
+    page = client_for(alice).get("/me/data/erase/").content.decode()
+    assert "You have 2 photos and 2 videos" in page

@@ -121,6 +121,54 @@ def test_no_consent_no_upload_and_limits(alice, api, settings):
     assert api(alice).post("/api/v1/media/uploads/", HTTP_UPLOAD_LENGTH="1").status_code == 412
 
 
+def test_a_clip_larger_than_the_box_may_hold_is_accepted_and_exported_byte_identical(consented, settings):
+    """The box parses from an encrypted spool, not from memory: a clip padded past its address-space
+    limit (a QuickTime ``free`` atom after the movie, as a camera leaves) goes through, and the
+    sealed source is the upload byte for byte. The web process never holds it whole either."""
+    import hashlib
+    import struct
+
+    settings.VIDEO_PROBE_MEMORY_BYTES = 192 * 1024 * 1024
+    head = clip_bytes(frames=30, metadata={"location": PARIS})
+    padding = settings.VIDEO_PROBE_MEMORY_BYTES + 32 * 1024 * 1024
+    atom = struct.pack(">I4s", 8 + padding, b"free")
+    length = len(head) + len(atom) + padding
+    piece = b"\0" * (4 * 1024 * 1024)
+
+    def body():
+        yield head + atom
+        for at in range(0, padding, len(piece)):
+            yield piece[: min(len(piece), padding - at)]
+
+    expected = hashlib.sha256(head + atom)
+    for chunk in list(body())[1:]:
+        expected.update(chunk)
+    upload = partials.partial_create(user_id=consented.pk, length=length, filename="IMG_0100.MOV")
+    upload, result = partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=0, body=body())
+    assert result is not None and not result.duplicate
+    assert result.item.source_size == length and result.item.size < len(head) + 4096
+    opened = exports.export_source_open(user_id=consented.pk, item_id=result.item.pk)
+    exported = hashlib.sha256()
+    size = 0
+    for chunk in opened.chunks:
+        exported.update(chunk)
+        size += len(chunk)
+    assert size == length and exported.hexdigest() == expected.hexdigest()
+
+
+def test_a_body_past_upload_length_is_refused_after_what_fits(consented, api, clip, monkeypatch):
+    monkeypatch.setattr(partials, "SEGMENT_BYTES", 1000)  # the body is streamed into several segments
+    client = api(consented)
+    location = create(client, len(clip))["Location"]
+    refused = patch(client, location, 0, clip + b"more")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_request"
+    assert client.head(location, **TUS)["Upload-Offset"] == str(len(clip))
+    assert not MediaItem.objects.exists()
+    done = patch(client, location, len(clip), b"")  # what fits is whole: an empty PATCH finishes it
+    item = MediaItem.objects.get(pk=int(done["Media-Item-Id"]))
+    assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=item.pk).chunks) == clip
+
+
 def test_a_terminated_upload_keeps_its_segments_until_the_removal_commits(consented, api, clip, tmp_path,
                                                                          django_capture_on_commit_callbacks):
     """Blobs go only after the unit that removed their row committed (core.uow.after_commit)."""

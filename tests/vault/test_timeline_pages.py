@@ -1,0 +1,84 @@
+"""The photos page is a timeline of days, and its pages never split a day: a day's photos are all on one
+page, whatever order they were uploaded in; pages go from the newest day to the oldest, the undated last."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.test import Client
+
+from tests.vault.conftest import jpeg_bytes
+from vault import services, views
+
+pytestmark = pytest.mark.django_db
+
+DAY = re.compile(r'data-day="([0-9-]+|unknown)"')
+ITEM = re.compile(r'src="/media/(\d+)/thumbnail/"')
+
+
+def upload(user, *, when: dt.datetime | None, n: int) -> int:
+    data = jpeg_bytes(color=(n * 7 % 256, n * 13 % 256, n * 29 % 256),
+                      exif={"captured_at": when} if when else None)
+    return services.media_upload(user_id=user.pk, data=data, labels=[], method="api").item.pk
+
+
+def pages_of(user) -> list[dict[str, list[int]]]:
+    """Every page of /media/, as {day: [item ids]} in the order shown."""
+    client = Client()
+    client.force_login(user)
+    found, number = [], 1
+    while True:
+        html = client.get(f"/media/?page={number}").content.decode()
+        page: dict[str, list[int]] = {}
+        for section in html.split('<section class="timeline-day"')[1:]:
+            day = DAY.search(section).group(1)
+            page[day] = [int(i) for i in ITEM.findall(section)]
+        found.append(page)
+        if f'href="?page={number + 1}"' not in html:
+            return found
+        number += 1
+
+
+def test_a_day_is_never_split_across_pages(consented, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_SIZE", 4)
+    saturday = dt.datetime(2025, 6, 14, 9, 0)
+    sunday = saturday + dt.timedelta(days=1)
+    monday = saturday + dt.timedelta(days=2)
+    # Uploaded out of order: Saturday's photos come in two batches, around Sunday's and Monday's.
+    plan = [saturday, saturday, sunday, sunday, sunday, saturday, monday, None, saturday, monday, None]
+    ids = {}
+    for n, when in enumerate(plan):
+        ids[upload(consented, when=when and when + dt.timedelta(minutes=n), n=n)] = when
+
+    pages = pages_of(consented)
+    days_seen = [day for page in pages for day in page]
+    assert days_seen == ["2025-06-16", "2025-06-15", "2025-06-14", "unknown"]  # each day once, newest first
+    for page in pages:
+        assert page
+    shown = {day: items for page in pages for day, items in page.items()}
+    for item_id, when in ids.items():
+        day = when.date().isoformat() if when else "unknown"
+        assert item_id in shown[day]
+    assert sorted(i for items in shown.values() for i in items) == sorted(ids)
+    assert len(shown["2025-06-14"]) == 4  # a whole day on one page, though it had been uploaded in three batches
+
+
+def test_a_day_larger_than_a_page_is_one_page_of_its_own(consented, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    saturday = dt.datetime(2025, 6, 14, 9, 0)
+    for n in range(3):
+        upload(consented, when=saturday + dt.timedelta(minutes=n), n=n)
+    upload(consented, when=saturday - dt.timedelta(days=1), n=9)
+    pages = pages_of(consented)
+    assert [list(page) for page in pages] == [["2025-06-14"], ["2025-06-13"]]
+    assert len(pages[0]["2025-06-14"]) == 3
+
+
+def test_a_page_out_of_range_shows_the_last_and_nonsense_the_first(consented, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    for n in range(2):
+        upload(consented, when=dt.datetime(2025, 6, 10 + n, 9, 0), n=n)
+    client = Client()
+    client.force_login(consented)
+    assert 'data-day="2025-06-10"' in client.get("/media/?page=99").content.decode()
+    assert 'data-day="2025-06-11"' in client.get("/media/?page=nonsense").content.decode()
