@@ -74,3 +74,22 @@ def test_it_fails_a_role_or_token_written_outside_the_unit(alice):
         alice.groups.add(Group.objects.get(name="auditor"))
     with pytest.raises(guard.WriteOutsideUnit):
         ApiToken.objects.filter(user=alice).delete()
+
+
+def test_it_records_roles_an_operator_changes_in_the_admin(alice):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    operator = get_user_model().objects.create_superuser("olga", "olga@example.org", "an-operator-password-42")
+    console = Client()
+    console.force_login(operator)
+    support = Group.objects.get_or_create(name="support")[0]
+    response = console.post(f"/admin/accounts/user/{alice.pk}/change/", {
+        "username": "alice", "email": "", "is_active": "on", "groups": [support.pk],
+        "date_joined_0": "2026-12-01", "date_joined_1": "12:00:00",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert set(alice.groups.values_list("name", flat=True)) == {"support"}
+    assert events(alice) == [("account.role_granted", "system", "admin", "support"),
+                             ("account.role_revoked", "system", "admin", "holder")]
