@@ -25,6 +25,7 @@ def _token_auditor(event) -> str:
 
 action("account.role_granted", category="account", holder=_role_holder, auditor=_role_auditor)
 action("account.role_revoked", category="account", holder=_role_holder, auditor=_role_auditor)
-# The holder's sentence names the device (support.access_log looks its name up).
-action("account.token_created", category="account", auditor=_token_auditor)
-action("account.token_revoked", category="account", auditor=_token_auditor)
+action("account.token_created", category="account", auditor=_token_auditor,
+       holder=lambda line: f"{line.who} signed in {line.device or 'a device'}")
+action("account.token_revoked", category="account", auditor=_token_auditor,
+       holder=lambda line: f"{line.who} signed out {line.device or 'a device'}")

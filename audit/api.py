@@ -14,10 +14,10 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit import export, merkle, notes, selectors, services, tiles
+from audit import export, holder_logs, merkle, notes, selectors, services, tiles
 from audit.canonical import ACTION_FILTER_PATTERN, CODE_PATTERN, OUTCOMES
 from audit.models import AuditEvent
-from audit.permissions import IsAuditor
+from audit.permissions import IsAuditor, IsHolder
 from core import signing
 from core.api.serializers import ModelSerializer
 from core.errors import ServiceError, register_code
@@ -403,3 +403,106 @@ class AuditCosignatureAddApi(APIView):
         params.is_valid(raise_exception=True)
         stored = services.audit_cosignature_add(note=params.validated_data["note"])
         return Response({"tree_size": stored[0].tree_size, "witnesses": [c.witness for c in stored]}, status=201)
+
+
+# -- a holder's own log (docs/holder-log.md) --------------------------------------------------------
+
+register_code("holder_log_no_checkpoint", 404, "Your access history has no signed checkpoint yet.")
+register_code("holder_tile_not_found", 404, "No such tile or entry bundle in your access history's signed tree.")
+register_code("holder_log_not_committed", 404,
+              "Your access history's head is not yet included in a signed checkpoint of the audit trail.")
+
+
+class _HolderPlain(_Plain):
+    """The caller's own holder log: every path serves the authenticated account's log, and no path
+    names another's."""
+
+    permission_classes = [IsHolder]
+
+
+def _holder_signed_size(subject_id: int) -> int:
+    checkpoint = holder_logs.latest_checkpoint(subject_id)
+    return checkpoint.tree_size if checkpoint else 0
+
+
+class HolderTlogCheckpointApi(_HolderPlain):
+    """The newest signed checkpoint of your access history (C2SP tlog-checkpoint)."""
+
+    @extend_schema(responses={(200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Signed note."),
+                              404: OpenApiResponse(description="holder_log_no_checkpoint")})
+    def get(self, request):
+        checkpoint = holder_logs.latest_checkpoint(request.user.pk)
+        if checkpoint is None:
+            raise ServiceError("holder_log_no_checkpoint", "Your access history has no signed checkpoint yet.")
+        response = HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = "private, no-cache"
+        return response
+
+
+class HolderTlogTileApi(_HolderPlain):
+    """A tile of your access history's tree (C2SP tlog-tiles), within its newest checkpoint."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
+                              404: OpenApiResponse(description="holder_tile_not_found")})
+    def get(self, request, level: str, index: str, width: str | None = None):
+        number, wanted = _holder_tile_request(index, width)
+        reader = holder_logs.HolderTileReader(request.user.pk, _holder_signed_size(request.user.pk))
+        try:
+            entries = reader.tile(int(level), number, wanted)
+        except merkle.ProofError as exc:
+            raise ServiceError("holder_tile_not_found", f"No tile {level}/{index} of width {wanted} "
+                                                        "in your signed tree.") from exc
+        return _immutable(b"".join(entries))
+
+
+class HolderTlogEntriesApi(_HolderPlain):
+    """An entry bundle of your access history (C2SP tlog-tiles): each event's canonical bytes after
+    its length as a big-endian uint16, within its newest checkpoint."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
+                              404: OpenApiResponse(description="holder_tile_not_found")})
+    def get(self, request, index: str, width: str | None = None):
+        number, wanted = _holder_tile_request(index, width)
+        first = number * tiles.WIDTH
+        if first + wanted > _holder_signed_size(request.user.pk):
+            raise ServiceError("holder_tile_not_found",
+                               f"No entry bundle {index} of width {wanted} in your signed tree.")
+        try:
+            bodies = holder_logs.entry_bundle(request.user.pk, first, wanted)
+        except merkle.ProofError as exc:
+            raise ServiceError("audit_chain_broken", str(exc)) from exc
+        return _immutable(b"".join(len(body).to_bytes(2, "big") + body for body in bodies))
+
+
+def _holder_tile_request(index: str, width: str | None) -> tuple[int, int]:
+    try:
+        return _tile_request(index, width)
+    except ServiceError as exc:
+        raise ServiceError("holder_tile_not_found", exc.message) from exc
+
+
+class HolderCommitmentApi(APIView):
+    """Your access history's newest head committed into the audit trail, with an RFC 9162 inclusion
+    proof into a signed checkpoint of the trail that includes it."""
+
+    permission_classes = [IsHolder]
+
+    @extend_schema(responses={200: inline_serializer("HolderCommitment", {
+        "holder_checkpoint": serializers.CharField(help_text="Your log's checkpoint note at the committed size."),
+        "global_checkpoint": serializers.CharField(help_text="The trail's signed checkpoint note (with cosignatures)."),
+        "leaf_index": serializers.IntegerField(help_text="The audit.holder_head entry's 0-based index in the trail."),
+        "entry": serializers.CharField(help_text="Base64 of the audit.holder_head entry's canonical bytes."),
+        "inclusion_proof": serializers.ListField(child=serializers.CharField(),
+                                                 help_text="Base64 hashes, leaf to root (RFC 9162)."),
+        "verifier_key": serializers.CharField(help_text="The note verifier key of the key that signs both notes."),
+    }), 404: OpenApiResponse(description="holder_log_not_committed")})
+    def get(self, request):
+        found = selectors.holder_commitment(subject_id=request.user.pk)
+        if found is None:
+            raise ServiceError("holder_log_not_committed", "Your access history's head is not yet included in a "
+                                                           "signed checkpoint of the audit trail.")
+        name = settings.AUDIT_CHECKPOINT_ORIGIN
+        found["verifier_key"] = notes.verifier_key(name, signing.public_key("AUDIT_SIGNING_KEY"))
+        response = Response(found)
+        response["Cache-Control"] = "private, no-cache"
+        return response

@@ -18,4 +18,11 @@ urlpatterns = [
             api.AuditTlogEntriesApi.as_view(), name="api-audit-tlog-entries"),
     re_path(r"^audit/tlog/tile/(?P<level>[0-9]|[1-5][0-9]|6[0-3])/(?P<index>(?:x\d{3}/)*\d{3})"
             r"(?:\.p/(?P<width>\d{1,3}))?$", api.AuditTlogTileApi.as_view(), name="api-audit-tlog-tile"),
+    # The caller's own holder log (docs/holder-log.md): the same tlog-tiles paths under me/tlog/.
+    path("me/tlog/checkpoint", api.HolderTlogCheckpointApi.as_view(), name="api-me-tlog-checkpoint"),
+    path("me/tlog/commitment/", api.HolderCommitmentApi.as_view(), name="api-me-tlog-commitment"),
+    re_path(r"^me/tlog/tile/entries/(?P<index>(?:x\d{3}/)*\d{3})(?:\.p/(?P<width>\d{1,3}))?$",
+            api.HolderTlogEntriesApi.as_view(), name="api-me-tlog-entries"),
+    re_path(r"^me/tlog/tile/(?P<level>[0-9]|[1-5][0-9]|6[0-3])/(?P<index>(?:x\d{3}/)*\d{3})"
+            r"(?:\.p/(?P<width>\d{1,3}))?$", api.HolderTlogTileApi.as_view(), name="api-me-tlog-tile"),
 ]

@@ -25,9 +25,9 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BinaryField, Case, F, Value, When
+from django.db.models import BinaryField, Case, F, Q, Value, When
 
-from audit import canonical
+from audit import canonical, outbox
 from audit.merkle import node_hash
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.selectors import audit_filter_q
@@ -95,6 +95,8 @@ def jsonl_lines(*, checkpoint: AuditCheckpoint, filters: dict) -> Iterator[bytes
     }
     yield _dumps(header) + b"\n"
     base = AuditEvent.objects.filter(seq__lte=size).order_by("seq")
+    if untrusted := outbox.untrusted_seqs():  # a row the service did not MAC is a gap: its hash, never its event
+        q &= ~Q(seq__in=untrusted)
     if q:
         rows = base.annotate(
             body=Case(When(q, then=F("canonical")), default=Value(None), output_field=BinaryField())
@@ -191,6 +193,7 @@ def csv_lines(*, checkpoint: AuditCheckpoint, filters: dict, usernames: bool = F
     yield (",".join(CSV_COLUMNS + (USERNAME_COLUMNS if usernames else ())) + "\n").encode()
     query = (
         AuditEvent.objects.filter(audit_filter_q(**filters), seq__lte=checkpoint.tree_size)
+        .exclude(seq__in=outbox.untrusted_seqs())
         .order_by("seq")
         .values_list("seq", "canonical", "hash")
     )

@@ -286,7 +286,12 @@ class AuditSetAside(AppendOnlyModel):
     """An entry integration refused (its MAC did not verify, its bytes are not an entry, or its event
     id is already in the trail): never integrated, kept here as it was found, with the reason. Each
     one is raised as an `audit.entry_set_aside` event, and audit_verify fails until an operator
-    acknowledges it (manage.py audit_acknowledge, an `audit.set_aside_acknowledged` event)."""
+    acknowledges it (manage.py audit_acknowledge, an `audit.set_aside_acknowledged` event).
+
+    Also an entry found already in the tree whose MAC does not verify (`seq` says where): a process
+    with the database and the service's code but another MAC key integrated it there itself, inline.
+    The tree cannot drop it, so the service never lists, counts or exports it, and signs no checkpoint
+    over it until an operator has acknowledged it."""
 
     class Reason(models.TextChoices):
         MAC_INVALID = "mac_invalid"
@@ -295,6 +300,9 @@ class AuditSetAside(AppendOnlyModel):
 
     id = models.BigAutoField(primary_key=True)
     queued_id = models.BigIntegerField(help_text="Its id in the queue (audit_auditoutbox).")
+    seq = models.BigIntegerField(null=True, blank=True,
+                                 help_text="Where it sits in the tree, when another process integrated it there; "
+                                           "empty when integration refused it.")
     event_id = models.TextField(blank=True)
     body = models.BinaryField()
     mac = models.TextField(blank=True)
@@ -306,3 +314,62 @@ class AuditSetAside(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"set-aside entry {self.pk} ({self.reason})"
+
+
+# -- holder logs (audit.holder_logs, docs/holder-log.md) ------------------------------------------
+
+
+class HolderLog(models.Model):
+    """The head of one holder's log: the global entries whose subject_id is this holder, in global
+    order. Moved by integration, in the transaction that integrates the global entries."""
+
+    subject_id = models.BigIntegerField(primary_key=True)
+    log_id = models.CharField(max_length=32, unique=True, help_text="The opaque id its origin names.")
+    size = models.BigIntegerField(default=0)
+    compact_range = models.BinaryField(default=b"")
+    signed_size = models.BigIntegerField(default=0, help_text="The size of its newest holder checkpoint.")
+
+    def __str__(self) -> str:
+        return f"holder log {self.log_id} at {self.size}"
+
+
+class HolderLogEntry(AppendOnlyModel):
+    """Entry `index` of a holder's log is the global event `seq` (same bytes, same leaf hash)."""
+
+    pk = models.CompositePrimaryKey("subject_id", "index")
+    subject_id = models.BigIntegerField()
+    index = models.BigIntegerField()
+    seq = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"holder {self.subject_id} entry {self.index} = #{self.seq}"
+
+
+class HolderLogTile(AppendOnlyModel):
+    """A full C2SP tlog-tile of a holder's log, as AuditTile is of the global one."""
+
+    pk = models.CompositePrimaryKey("subject_id", "level", "index")
+    subject_id = models.BigIntegerField()
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hashes = models.BinaryField()
+    root = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"holder {self.subject_id} tile {self.level}/{self.index}"
+
+
+class HolderCheckpoint(AppendOnlyModel):
+    """A signed checkpoint of a holder's log, and the `audit.holder_head` event that commits it into
+    the global trail."""
+
+    pk = models.CompositePrimaryKey("subject_id", "tree_size")
+    subject_id = models.BigIntegerField()
+    tree_size = models.BigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    note = models.TextField()
+    head_event_id = models.CharField(max_length=36)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"holder {self.subject_id} checkpoint at {self.tree_size}"

@@ -13,7 +13,9 @@ integrate_pending() then, under the head's lock (a row lock on PostgreSQL; SQLit
      the trail's rows that hold them are written (store_sequenced);
   3. integrate: audit.integrate.integrate (a pure function over leaf hashes and tiles) gives the
      new tiles, the roots at checkpoint sizes and the new head; integrate_sequenced writes the
-     tiles, the signed checkpoints every N and the head; then the batch leaves the queue (dequeue).
+     tiles, the signed checkpoints every N and the head, and integrate_holder_logs appends each
+     entry about a holder to that holder's log (audit.holder_logs); then the batch leaves the queue
+     (dequeue).
 
 Where it runs:
 - inline (AUDIT_SEQUENCER=inline, and always on SQLite, whose writer already holds the write lock):
@@ -41,7 +43,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from audit import canonical, tiles
+from audit import canonical, holder_logs, tiles
 from audit.integrate import integrate
 from audit.keys import mac_key
 from audit.merkle import CompactRange
@@ -171,6 +173,9 @@ def _as_entry(entry: Entry) -> str | None:
 
 
 def _taken_event_ids(cursor, event_ids: list[str]) -> set[str]:
+    if connection.vendor == "postgresql":  # one statement for the batch, the ids as one array
+        cursor.execute("SELECT event_id FROM audit_auditevent WHERE event_id = ANY(%s)", [event_ids])
+        return {row[0] for row in cursor.fetchall()}
     taken: set[str] = set()
     for start in range(0, len(event_ids), 500):
         part = event_ids[start : start + 500]
@@ -256,6 +261,7 @@ def integrate_pending(*, cursor=None, own: list[Entry] = (), limit: int = BATCH,
     sequenced = sequence(size + 1, entries)  # 2. sequence: positions, and the rows that hold them
     events = store_sequenced(cursor, sequenced, leaves, last_hash)
     integrate_sequenced(cursor, size, compact, leaves, events)  # 3. integrate: tiles, checkpoints, head
+    integrate_holder_logs(cursor, events, leaves, key)  # ... and each holder's own log
     dequeue(cursor, [entry.queued_id for entry in queued])
     return events
 
@@ -273,6 +279,9 @@ def leaf_hashes(entries: list[Entry]) -> list[bytes]:
 
 def dequeue(cursor, queued_ids: list[int]) -> None:
     """Deletes integrated (or set-aside) entries from the queue, in the integration's transaction."""
+    if connection.vendor == "postgresql" and queued_ids:  # one statement, the ids as one array
+        cursor.execute("DELETE FROM audit_auditoutbox WHERE id = ANY(%s)", [queued_ids])
+        return
     for start in range(0, len(queued_ids), 500):
         part = queued_ids[start : start + 500]
         cursor.execute(f"DELETE FROM audit_auditoutbox WHERE id IN ({', '.join(['%s'] * len(part))})", part)  # noqa: S608
@@ -344,7 +353,7 @@ def integrate_sequenced(cursor, size: int, compact: bytes, leaves: list[bytes], 
         # This batch was just verified; what the tree holds since the last signed checkpoint is checked
         # again before signing, for rows another process integrated (see unsigned_forgeries).
         signed = _latest_checkpoint_size(cursor)
-        forged = unsigned_forgeries(cursor, signed, size) if signed < size else []
+        forged = blocking_forgeries(cursor, signed, size)
         if forged:
             logger.error("audit: not signing a checkpoint over seq %s: not MAC'd by this service", forged[:10])
         else:
@@ -352,6 +361,13 @@ def integrate_sequenced(cursor, size: int, compact: bytes, leaves: list[bytes], 
             AuditCheckpoint.objects.bulk_create([checkpoint_for(at, root, moments[at])
                                                  for at, root in done.roots_at.items()])
     cursor.execute(_UPDATE_HEAD_SQL, [end, leaves[-1].hex(), done.tree.to_bytes()])
+
+
+def integrate_holder_logs(cursor, events: list[AuditEvent], leaves: list[bytes], key: bytes) -> None:
+    """Step 3, for the holder logs: each integrated entry about a holder is also appended to that
+    holder's own log, in this same step (audit.holder_logs, docs/holder-log.md)."""
+    holder_logs.integrate(cursor, [(event.seq, event.subject_id, leaf) for event, leaf in zip(events, leaves,
+                                                                                            strict=True)], key)
 
 
 def _latest_checkpoint_size(cursor) -> int:
@@ -370,6 +386,102 @@ def unsigned_forgeries(cursor, after: int, upto: int) -> list[int]:
     leaves = [hashlib.sha256(b"\x00" + body).digest() for body in bodies]
     expected = canonical.stored_macs(bodies, leaves, mac_key())
     return [row[0] for row, mac in zip(rows, expected, strict=True) if not row[2] or not compare_digest(mac, row[2])]
+
+
+def _head_size(cursor) -> int:
+    cursor.execute("SELECT size FROM audit_audithead WHERE id = 1")
+    row = cursor.fetchone()
+    return row[0] if row else 0
+
+
+def set_aside_in_tree() -> dict[int, bool]:
+    """Entries found in the tree without a valid MAC and set aside where they sit: seq -> whether an
+    operator has acknowledged it (a genuine `audit.set_aside_acknowledged` event)."""
+    rows = dict(AuditSetAside.objects.filter(seq__isnull=False).values_list("pk", "seq"))
+    if not rows:
+        return {}
+    acknowledged = {int(object_id) for object_id in AuditEvent.objects.filter(
+        action=ACKNOWLEDGED_ACTION, object_type="audit_set_aside", object_id__in=[str(pk) for pk in rows],
+    ).values_list("object_id", flat=True)}
+    return {seq: pk in acknowledged for pk, seq in rows.items()}
+
+
+_VERIFIED_TAIL: dict[str, tuple[int, int, str, tuple[int, ...]]] = {}  # alias -> (signed, upto, its hash, forged)
+
+
+def untrusted_seqs() -> list[int]:
+    """Seqs in the tree the service does not vouch for, so that no listing, count or export holds
+    them: the entries set aside where they sit, and any row after the latest signed checkpoint whose
+    MAC does not verify (one integrated inline by a process with another key, not yet set aside).
+
+    The rows after the latest checkpoint are checked once each per process: what was checked is
+    remembered with the hash at its end, so a request reads only what was integrated since (a few
+    rows, or none) and two queries."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT h.size, h.last_hash, (SELECT MAX(tree_size) FROM audit_auditcheckpoint) "
+                       "FROM audit_audithead h WHERE h.id = 1")
+        row = cursor.fetchone()
+        head, last_hash, signed = (row[0], row[1], row[2] or 0) if row else (0, "", 0)
+        found = set(AuditSetAside.objects.filter(seq__isnull=False).values_list("seq", flat=True))
+        if head > signed:
+            found.update(_unsigned_forged_tail(cursor, signed, head, last_hash))
+    return sorted(found)
+
+
+def _unsigned_forged_tail(cursor, signed: int, head: int, last_hash: str) -> tuple[int, ...]:
+    alias = connection.alias
+    cached = _VERIFIED_TAIL.get(alias)
+    if cached is not None and cached[:3] == (signed, head, last_hash):
+        return cached[3]
+    start, forged = signed, ()
+    if cached is not None and cached[0] == signed and cached[1] < head:
+        cursor.execute("SELECT hash FROM audit_auditevent WHERE seq = %s", [cached[1]])
+        at = cursor.fetchone()
+        if at is not None and at[0] == cached[2]:  # the same trail, grown since: check only what is new
+            start, forged = cached[1], cached[3]
+    forged = forged + tuple(unsigned_forgeries(cursor, start, head))
+    _VERIFIED_TAIL[alias] = (signed, head, last_hash, forged)
+    return forged
+
+
+def set_aside_foreign_rows() -> list[AuditSetAside]:
+    """Sets aside, where they sit, the rows after the latest signed checkpoint whose MAC does not
+    verify, with an `audit.entry_set_aside` alarm each, in a transaction of its own (so that a
+    checkpoint refused because of them leaves them named). Returns the rows newly set aside."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        size, _, _ = lock_head(cursor)
+        signed = _latest_checkpoint_size(cursor)
+        forged = unsigned_forgeries(cursor, signed, size) if size > signed else []
+        known = set(AuditSetAside.objects.filter(seq__in=forged).values_list("seq", flat=True)) if forged else set()
+        new = [seq for seq in forged if seq not in known]
+        if not new:
+            return []
+        now = timezone.now()
+        rows = AuditSetAside.objects.bulk_create([
+            AuditSetAside(queued_id=0, seq=event.seq, event_id=event.event_id, body=bytes(event.canonical),
+                          mac=event.mac or "", reason=AuditSetAside.Reason.MAC_INVALID, set_aside_at=now)
+            for event in AuditEvent.unchecked.filter(seq__in=new).order_by("seq")
+        ])
+        logger.error("audit: %d entr%s in the tree set aside: their MAC does not verify (seq %s)", len(rows),
+                     "y" if len(rows) == 1 else "ies", ", ".join(str(row.seq) for row in rows[:10]))
+        alarms = [canonical.event_fields(action=SET_ASIDE_ACTION, actor_kind="system", actor_id="consentsvc",
+                                         subject_id=None, object_type="audit_set_aside", object_id=row.pk,
+                                         purpose="", outcome="error", details={"code": row.reason, "seq": row.seq},
+                                         request_id="", event_id=uuid.uuid4())
+                  for row in rows]
+        integrate_pending(cursor=cursor, own=entries_for(alarms, now), read_queue=False)
+    return rows
+
+
+def blocking_forgeries(cursor, signed: int, size: int) -> list[int]:
+    """The rows in (signed, size] that keep a checkpoint from being signed: those whose MAC does not
+    verify, unless set aside and acknowledged by an operator (then the checkpoint commits to their
+    leaf hash, which the alarm and its acknowledgement after it name, and never to them as events)."""
+    forged = unsigned_forgeries(cursor, signed, size) if size > signed else []
+    if not forged:
+        return []
+    acknowledged = {seq for seq, done in set_aside_in_tree().items() if done}
+    return [seq for seq in forged if seq not in acknowledged]
 
 
 def integrate_when_free() -> int:
@@ -467,6 +579,16 @@ def _unsequenced(valid: canonical.ValidEvent, moment) -> AuditEvent:
     return built_event([None, moment, f["actor_kind"], f["actor_id"], f["action"], f["subject_id"], f["object_type"],
                         f["object_id"], f["purpose"], f["outcome"], f["request_id"], f["details"], b"", "", "",
                         f["event_id"], None])
+
+
+def pending_entry(event_id: str, body: bytes, mac: str) -> AuditEvent | None:
+    """The pending event a queue row holds, when its MAC verifies and it is an entry in canonical
+    form for that event id; else None."""
+    entry = Entry(0, event_id, body, mac)
+    if not canonical.mac_ok(body, canonical.leaf_hash(body), mac, mac_key()) or not canonical.is_entry(body) \
+            or _as_entry(entry) is not None:
+        return None
+    return _unsequenced(entry.valid, parse_datetime(entry.time_text))
 
 
 def pending_by_ids(event_ids: set[str]) -> dict[str, AuditEvent]:

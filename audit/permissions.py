@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
 AUDITOR_GROUP = "auditor"
+HOLDER_GROUP = "holder"
 ACTIVE_ROLE_SESSION_KEY = "active_role"  # the navigation's role (accounts.roles), by name for the same reason
 
 
@@ -24,6 +25,19 @@ class IsAuditor(BasePermission):
 
     def has_permission(self, request, view):
         return is_auditor(request.user)
+
+
+class IsHolder(BasePermission):
+    """An account holder, for their own holder log (/api/v1/me/tlog/, docs/holder-log.md): the
+    holder role, as the rest of /api/v1/me/ (accounts.permissions.IsHolder, by group name here)."""
+
+    message = "Only account holders can do this."
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return False
+        return user.groups.filter(name=HOLDER_GROUP).exists()
 
 
 def auditor_required(view):

@@ -1,18 +1,22 @@
 """Reads of the audit trail."""
 
+import base64
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Subquery
-from django.db.models.functions import TruncDate
+from django.db import connection
+from django.db.models import BooleanField, Count, F, Func, JSONField, Q, QuerySet, Subquery, TextField, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, TruncDate
 
 from audit import canonical, merkle, notes, outbox, tiles
 from audit.canonical import ACTOR_KINDS
 from audit.integrity import event_is_genuine
 from audit.keys import mac_key
-from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead
+from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, AuditOutbox, HolderCheckpoint
 from audit.notes import NoteError, open_checkpoint
 from core import actions, prepared, signing
 from core.errors import ServiceError, register_code
@@ -85,6 +89,9 @@ def audit_events_filtered(*, max_seq: int | None = None, **filters) -> QuerySet[
     head = audit_head().size
     events = AuditEvent.objects.filter(audit_filter_q(**filters), seq__lte=head if max_seq is None else min(max_seq,
                                                                                                          head))
+    # Rows the service did not MAC are left out of the count too, not only of the rows read.
+    if untrusted := outbox.untrusted_seqs():
+        events = events.exclude(seq__in=untrusted)
     return events.order_by("seq")
 
 
@@ -148,6 +155,47 @@ def audit_newest(*, subject_id, purpose, actions: tuple[str, ...], object_type: 
     newest = AuditEvent.unchecked.filter(subject_id=subject_id, purpose=purpose, action__in=actions,
                                          object_type=object_type)
     return Subquery(newest.order_by("-seq").values(column)[:1])
+
+
+def audit_pending_newest(*, subject_id, purpose, actions: tuple[str, ...], object_type: str) -> Subquery | None:
+    """An expression for another app's query: the newest entry still waiting in the queue about
+    `subject_id` for `purpose` whose action is one of `actions` on an object of `object_type`, as
+    "<event id> <mac> <body in hex>" (open it with pending_entry), or NULL when none waits.
+
+    While the sequencer lags, such an entry is newer than every integrated one, so a caller that
+    decides from the newest event must look here too. SQL cannot check the MAC: pending_entry does,
+    and a caller refuses when the newest waiting entry is not genuine. None on SQLite, whose writers
+    integrate inline (nothing of theirs waits in the queue)."""
+    if connection.vendor != "postgresql":
+        return None
+    # A cheap byte search first (entries are canonical JSON), then the JSON of the few that match.
+    marker = canonical.dumps({"object_type": object_type})[1:-1].decode()
+    document = Cast(Func(F("body"), Value("UTF8"), function="convert_from", output_field=TextField()), JSONField())
+    rows = (AuditOutbox.objects
+            .annotate(hit=Func(F("body"), template=f"position(convert_to('{marker}', 'UTF8') in %(expressions)s) > 0",
+                               output_field=BooleanField()))
+            .filter(hit=True)
+            .annotate(document=document)
+            .annotate(d_subject=KT("document__subject_id"), d_purpose=KT("document__purpose"),
+                      d_action=KT("document__action"), d_object_type=KT("document__object_type"))
+            .filter(d_subject=Cast(subject_id, TextField()), d_purpose=purpose, d_action__in=actions,
+                    d_object_type=object_type)
+            .annotate(packed=RawSQL("event_id || ' ' || mac || ' ' || encode(body, 'hex')", []))
+            .order_by("-id"))
+    return Subquery(rows.values("packed")[:1], output_field=TextField())
+
+
+def pending_entry(packed: str | None) -> AuditEvent | None | bool:
+    """The genuine pending event `packed` (see audit_pending_newest) holds; None when nothing waits;
+    False when what waits is not an entry under the service's MAC key."""
+    if not packed:
+        return None
+    try:
+        event_id, mac, body_hex = packed.split(" ")
+        found = outbox.pending_entry(event_id, bytes.fromhex(body_hex), mac)
+    except ValueError:
+        return False
+    return found if found is not None else False
 
 
 def audit_witnesses() -> list[notes.Cosigner]:
@@ -327,3 +375,32 @@ def audit_chain_status(*, tail: int = 1000) -> dict:
         status["problem"] = "the last events do not reach the chain head; run a full verification"
     status["tail_checked"] = len(rows)
     return status
+
+
+def holder_commitment(*, subject_id: int) -> dict | None:
+    """The newest head of the holder's log committed into the trail (its `audit.holder_head` event)
+    that the newest signed global checkpoint includes, with an RFC 9162 inclusion proof of that
+    event in the checkpoint's tree (docs/holder-log.md). None when there is none yet."""
+    checkpoint = audit_checkpoint_latest()
+    if checkpoint is None:
+        return None
+    heads = HolderCheckpoint.objects.filter(subject_id=subject_id).order_by("-tree_size")
+    for head in heads[:20]:
+        found = (AuditEvent.unchecked.filter(event_id=head.head_event_id, seq__lte=checkpoint.tree_size)
+                 .values_list("seq", "canonical").first())
+        if found is None:
+            continue  # not yet integrated, or after the newest global checkpoint: an older head is
+        seq, body = found[0], bytes(found[1])
+        reader = tiles.TileReader(checkpoint.tree_size)
+        try:
+            proof = reader.inclusion_proof(seq - 1)
+        except merkle.ProofError as exc:
+            raise ServiceError("audit_chain_broken", str(exc)) from exc
+        return {
+            "holder_checkpoint": head.note,
+            "global_checkpoint": audit_cosigned_note(checkpoint),
+            "leaf_index": seq - 1,
+            "entry": base64.b64encode(body).decode(),
+            "inclusion_proof": [base64.b64encode(node).decode() for node in proof],
+        }
+    return None

@@ -12,11 +12,19 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit import canonical, notes, outbox
+from audit import canonical, holder_logs, notes, outbox
 from audit.context import current_request_id
 from audit.merkle import CompactRange
-from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditHead, AuditSetAside
-from core import actions
+from audit.models import (
+    AuditCheckpoint,
+    AuditCosignature,
+    AuditEvent,
+    AuditHead,
+    AuditOutbox,
+    AuditSetAside,
+    HolderCheckpoint,
+)
+from core import actions, uow
 from core.errors import ServiceError, register_code
 
 register_code(
@@ -123,11 +131,23 @@ def audit_append_many(*, events: list[EventInput]) -> list[AuditEvent]:
         return outbox.integrate_inline(prepared, now)
 
 
-def audit_checkpoint_create() -> AuditCheckpoint:
+def audit_checkpoint_create(*, holder_heads: bool = False) -> AuditCheckpoint:
     """Signs a checkpoint over every event so far (or returns the one already at that size),
-    the outbox's included (those of the caller's transaction too)."""
+    the outbox's included (those of the caller's transaction too).
+
+    Rows after the latest checkpoint that the service did not MAC (integrated inline by a process
+    with another key) are set aside where they sit first, with an alarm each, and no checkpoint is
+    signed over them until an operator acknowledges them (manage.py audit_acknowledge); then
+    checkpoints resume.
+
+    With `holder_heads` (the periodic checkpoint, manage.py audit_checkpoint), first signs a
+    checkpoint of every holder log that grew and commits its head into the trail (an
+    `audit.holder_head` event each), so the global checkpoint includes them; not while the trail
+    holds rows the service did not write that no operator has acknowledged."""
     with transaction.atomic(), connection.cursor() as cursor:
         outbox.integrate_pending(cursor=cursor)
+        if holder_heads and not _forged_since_signed(cursor):
+            _commit_holder_heads(cursor)
         size, _, compact = outbox.lock_head(cursor)
         if size == 0:
             raise ServiceError("audit_log_empty", "There are no audit events to checkpoint yet.")
@@ -135,25 +155,63 @@ def audit_checkpoint_create() -> AuditCheckpoint:
         if existing is not None:
             return existing
         signed = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
-        if forged := outbox.unsigned_forgeries(cursor, signed, size):
-            raise ServiceError("audit_chain_broken", f"The trail holds events the service did not write (seq "
-                               f"{', '.join(map(str, forged[:10]))}); no checkpoint is signed over them. Run "
-                               f"manage.py audit_verify.")
-        checkpoint = outbox.checkpoint_for(size, CompactRange.from_bytes(size, compact).root(), timezone.now())
-        AuditCheckpoint.objects.bulk_create([checkpoint])
-    return checkpoint
+        forged = outbox.blocking_forgeries(cursor, signed, size)
+        if not forged:
+            checkpoint = outbox.checkpoint_for(size, CompactRange.from_bytes(size, compact).root(), timezone.now())
+            AuditCheckpoint.objects.bulk_create([checkpoint])
+            return checkpoint
+    # Set aside in a transaction of its own (a savepoint inside the caller's), so that the refusal below
+    # leaves them named, with their alarms, for audit_verify and audit_acknowledge.
+    outbox.set_aside_foreign_rows()
+    raise ServiceError("audit_chain_broken", f"The trail holds events the service did not write (seq "
+                       f"{', '.join(map(str, forged[:10]))}); no checkpoint is signed over them until an operator "
+                       f"has seen them: run manage.py audit_verify, then manage.py audit_acknowledge.")
+
+
+def _forged_since_signed(cursor) -> list[int]:
+    size, _, _ = outbox.lock_head(cursor)
+    signed = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
+    return outbox.blocking_forgeries(cursor, signed, size)
+
+
+def _commit_holder_heads(cursor) -> int:
+    """Signs a checkpoint of every holder log past its newest one, and appends an `audit.holder_head`
+    event for each (docs/holder-log.md), integrated before this returns. Returns how many."""
+    grown = holder_logs.grown(cursor)
+    if not grown:
+        return 0
+    now = timezone.now()
+    rows, heads = [], []
+    for subject_id, log_id, size, compact in grown:
+        root = CompactRange.from_bytes(size, compact).root()
+        event_id = str(uuid.uuid4())
+        rows.append(HolderCheckpoint(subject_id=subject_id, tree_size=size, root_hash=root.hex(),
+                                     note=holder_logs.sign(log_id, size, root), head_event_id=event_id,
+                                     created_at=now))
+        heads.append((event_id, log_id, {"holder": subject_id, "origin": holder_logs.origin_for(log_id),
+                                          "root": root.hex(), "size": size}))
+    holder_logs.store_checkpoints(cursor, rows)
+    with uow.events_write(actor=uow.Actor.system()) as unit:
+        unit.record_many([unit.event(action=holder_logs.HEAD_ACTION, object_type=holder_logs.HEAD_OBJECT_TYPE,
+                                     object_id=log_id, details=details, event_id=event_id, request_id="")
+                          for event_id, log_id, details in heads])
+    if outbox.enabled():  # queued: integrate them here, under the head's lock, before signing over them
+        ids = [event_id for event_id, _, _ in heads]
+        while outbox.integrate_pending(cursor=cursor) and AuditOutbox.objects.filter(event_id__in=ids[-500:]).exists():
+            pass
+    return len(rows)
 
 
 def audit_checkpoint_if_due() -> AuditCheckpoint | None:
     """Signs a checkpoint when events were added since the latest one; None when there is nothing new.
-    Run every few seconds (audit_checkpoint --every), it bounds how long a new event goes unsigned,
+    Run every few seconds (the periodic audit.jobs.checkpoint), it bounds how long a new event goes unsigned,
     and so how far back anyone could roll the trail without a signed checkpoint showing it."""
     outbox.integrate_when_free()
     head = AuditHead.objects.filter(pk=1).values_list("size", flat=True).first() or 0
     latest = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
-    if head <= latest:
+    if head <= latest and not holder_logs.any_grown():
         return None
-    return audit_checkpoint_create()
+    return audit_checkpoint_create(holder_heads=True)
 
 
 register_code("audit_cosignature_invalid", 400,

@@ -122,15 +122,23 @@ class TileReader:
             return cached[:width]
         self.reads += 1
         if have >= WIDTH:
-            stored = AuditTile.objects.filter(level=level, index=index).values_list("hashes", flat=True).first()
+            stored = self._stored_tile(level, index)
             if stored is not None:
                 data = bytes(stored)
                 entries = [data[i : i + 32] for i in range(0, len(data), 32)]
                 self._tiles[(level, index)] = entries
                 return entries[:width]
-        entries = read_entries(level, index * WIDTH, index * WIDTH + min(have, WIDTH))
+        entries = self._read_entries(level, index * WIDTH, index * WIDTH + min(have, WIDTH))
         self._tiles[(level, index)] = entries
         return entries[:width]
+
+    # Where the tree's hashes are stored: the global trail's here; a holder's log overrides these
+    # (audit.holder_logs.HolderTileReader).
+    def _stored_tile(self, level: int, index: int) -> bytes | None:
+        return AuditTile.objects.filter(level=level, index=index).values_list("hashes", flat=True).first()
+
+    def _read_entries(self, level: int, start: int, end: int) -> list[bytes]:
+        return read_entries(level, start, end)
 
     def perfect(self, height: int, index: int) -> bytes:
         """The root of the perfect subtree of 2**height leaves starting at leaf index * 2**height."""

@@ -29,7 +29,7 @@ from django.db import connections, transaction
 from core import db
 
 AUDIT_TABLES = ("audit_auditevent", "audit_auditcheckpoint", "audit_audittile", "audit_auditcosignature",
-                "audit_auditsetaside")
+                "audit_auditsetaside", "audit_holderlogentry", "audit_holderlogtile", "audit_holdercheckpoint")
 
 # The events' row guard on SQLite until migration 0010 (which replaces it with the link key below);
 # its reverse puts it back.

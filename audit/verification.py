@@ -25,7 +25,7 @@ from audit.keys import mac_key
 from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditSetAside
 from audit.notes import Checkpoint, NoteError, checkpoint_body, open_checkpoint, open_cosignatures
-from audit.outbox import ACKNOWLEDGED_ACTION, SET_ASIDE_ACTION
+from audit.outbox import ACKNOWLEDGED_ACTION, SET_ASIDE_ACTION, set_aside_in_tree
 from audit.selectors import audit_head, audit_witnesses
 from core import signing
 
@@ -64,6 +64,8 @@ class VerifyReport:
     problems: list[dict] = field(default_factory=list)
     # Entries integration set aside that no operator has acknowledged yet (audit_acknowledge).
     unacknowledged: list[int] = field(default_factory=list)
+    # Seqs of rows set aside where they sit in the tree and acknowledged: noted, not failed.
+    acknowledged_seqs: set[int] = field(default_factory=set)
 
     def fail(self, seq: int | None, problem: str, kind: str = "trail") -> "VerifyReport":
         if self.ok:
@@ -474,7 +476,7 @@ def audit_verify(*, progress: Callable[[int], None] | None = None,
 
 
 def _verify_chain(progress, witnessed_notes: list[str]) -> VerifyReport:
-    report = VerifyReport()
+    report = VerifyReport(acknowledged_seqs={seq for seq, done in set_aside_in_tree().items() if done})
     head = audit_head()
     origin = settings.AUDIT_CHECKPOINT_ORIGIN
     public_key = signing.public_key("AUDIT_SIGNING_KEY")
@@ -670,7 +672,10 @@ def _walk(report: VerifyReport, chunks, head, opened: list, progress, stored_til
                 if prev_hash != prev:
                     report.fail(seq, f"seq {seq}: prev_hash does not match the hash of the event before it "
                                      f"(one of them was altered)")
-                if not stored_mac or not compare_digest(mac, stored_mac):
+                if (not stored_mac or not compare_digest(mac, stored_mac)) and seq in report.acknowledged_seqs:
+                    report.notes.append(f"seq {seq}: not written by the service; set aside where it sits, and "
+                                        f"acknowledged")
+                elif not stored_mac or not compare_digest(mac, stored_mac):
                     report.forged_seqs.append(seq)
                     report.fail(seq, f"seq {seq}: its MAC does not verify: the row was not written by the "
                                      f"service (forged)", kind="forged")

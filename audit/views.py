@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from audit import selectors, sentences, verification_jobs
+from audit import jobs, selectors, sentences
 from audit.canonical import ACTOR_KINDS
 from audit.charts import daily_chart
 from audit.forms import AuditFilterForm
@@ -26,7 +26,7 @@ def audit_trail(request):
     """Filters, a chart of events per day by outcome, the matching events in words, export links,
     the chain status and the latest full verification. POST queues a verification job."""
     if request.method == "POST":
-        job = verification_jobs.verification_request(requested_by=request.user.pk)
+        job = jobs.verification_request(requested_by=request.user.pk)
         messages.info(request, f"Verification {job.pk} is running in the background; this page shows its progress.")
         return redirect(request.get_full_path())
 
@@ -61,7 +61,7 @@ def audit_trail(request):
     query = request.GET.copy()
     query.pop("page", None)
     export_query = urlencode(form.export_query()) if valid else ""
-    latest = verification_jobs.verification_latest()
+    latest = jobs.verification_latest()
     return render(request, "audit/trail.html", {
         "form": form,
         "chart": chart,
@@ -79,7 +79,7 @@ def audit_trail(request):
         "status": selectors.audit_chain_status(),
         "verification": latest,
         "last_verified": latest if latest and latest.status == "done" else
-        verification_jobs.verification_last_finished(),
+        jobs.verification_last_finished(),
     })
 
 

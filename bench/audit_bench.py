@@ -16,6 +16,10 @@ measured in the same run on the same machine, with the target ratio:
 - the CSV export (>= 0.5x) against the JSON Lines export;
 - inclusion and consistency proofs at --proof-events (1M by default) < 50 ms, on a tree whose tiles are
   synthesised (see _synthesise; --proof-real appends real events instead, minutes at 1M);
+- integration with per-holder logs for 1,000 holders (>= 0.7x) against the same integration with the
+  holder logs left out (issue 23; docs/holder-log.md);
+- a holder-log proof (inclusion, consistency, and the commitment into the global tree) at
+  --holder-events entries of one holder (100k by default) < 50 ms;
 - on PostgreSQL, --writers concurrent writers appending one event per transaction (>= 0.7x, integration
   lag p99 < 1 s) against as many writers doing a plain insert + commit of the same row.
 
@@ -32,9 +36,10 @@ Options: --events N (default 100000), --repeat R (default 3; medians), --single 
 PostgreSQL only; 0 skips), --writer-seconds S (default 5), --writer-processes (each writer its own
 process, as server processes are, with its own sequencer thread; by default the writers are threads of
 this process, sharing one sequencer thread), --small (--events 20000 --single 1000 --writers 8
---writer-seconds 3), --only verify (appends the events, then measures only verification: for iterating
-on audit_verify), --db-name NAME (the throwaway PostgreSQL database; default bench_audit, so two people
-benchmarking at once each pick their own).
+--writer-seconds 3; --holder-events 20000), --holder-events N (default 100000; 0 skips),
+--no-holders (skips integration with and without holder logs), --only verify (appends the events, then
+measures only verification: for iterating on audit_verify), --db-name NAME (the throwaway PostgreSQL
+database; default bench_audit, so two people benchmarking at once each pick their own).
 Each repetition starts from an empty, freshly migrated database.
 """
 
@@ -61,7 +66,8 @@ TARGETS = {
 }
 # Each measure against its same-run baseline: at least this ratio.
 # Issue 21's table: each measure against its like-with-like baseline.
-RATIOS = {"batched": 0.5, "single": 0.7, "verify": 0.5, "csv": 0.5, "writers": 0.7, "integrate": 0.5}
+RATIOS = {"batched": 0.5, "single": 0.7, "verify": 0.5, "csv": 0.5, "writers": 0.7, "integrate": 0.5,
+          "holders": 0.7}
 BATCH = 1000
 
 
@@ -112,15 +118,23 @@ def _fresh_database():
             Path(str(path) + suffix).unlink(missing_ok=True)
     else:
         import psycopg
+        from django.conf import settings
 
         name = connection.settings_dict["NAME"]
         connection.close()
         params = connection.get_connection_params()
         params["dbname"] = "postgres"
-        with psycopg.connect(**params, autocommit=True) as admin:
-            _wait_for_sessions(admin, name)
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
+        # The sequencer thread's idle look would reconnect while the database is gone (and log it).
+        idle_looks, settings.AUDIT_SEQUENCER_THREAD = settings.AUDIT_SEQUENCER_THREAD, False
+        try:
+            with psycopg.connect(**params, autocommit=True) as admin:
+                _wait_for_sessions(admin, name)
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                admin.execute(f'CREATE DATABASE "{name}"')
+            call_command("migrate", verbosity=0)
+        finally:
+            settings.AUDIT_SEQUENCER_THREAD = idle_looks
+        return
     call_command("migrate", verbosity=0)
 
 
@@ -389,7 +403,19 @@ def bench_integration(n: int) -> dict:
       plain insert of the same rows into a copy of the table (executemany / COPY) and the same deletes
       from the queue, a batch per transaction.
 
-    The entries are written to the queue by SQL (untimed), so no sequencer thread starts on them."""
+    The entries are written to the queue by SQL (untimed), so no commit wakes a sequencer thread."""
+    from django.conf import settings
+
+    # The sequencer thread's idle look (PostgreSQL) must not take queued entries while the floors are
+    # timed, nor the second copy queued for the whole drain's floor (replays, which it would set aside).
+    idle_looks, settings.AUDIT_SEQUENCER_THREAD = settings.AUDIT_SEQUENCER_THREAD, False
+    try:
+        return _integration(n)
+    finally:
+        settings.AUDIT_SEQUENCER_THREAD = idle_looks
+
+
+def _integration(n: int) -> dict:
     import hashlib
 
     from django.db import connection, transaction
@@ -468,6 +494,88 @@ def bench_integration(n: int) -> dict:
             done += len(batch)
     return {**timer.rate(n), "step": n / step, "floor": floor.rate(n)["rate"],
             "whole_floor": whole_floor.rate(n)["rate"]}
+
+
+def bench_integration_holders(n: int) -> dict:
+    """Integration of n queued entries about 1,000 holders (_events: subject_id = i % 1000 + 1) with the
+    holder logs (every entry also appended to its holder's log: audit.outbox.integrate_holder_logs)
+    against the same integration with that step left out (replaced by a no-op), each from a fresh
+    database, both timed as bench_integration times them."""
+    from audit import outbox
+    from audit.models import HolderLog
+
+    real = outbox.integrate_holder_logs
+    try:
+        outbox.integrate_holder_logs = lambda cursor, events, leaves, key: None
+        _fresh_database()
+        without = bench_integration(n)
+    finally:
+        outbox.integrate_holder_logs = real
+    _fresh_database()
+    with_logs = bench_integration(n)
+    holders = HolderLog.objects.count()
+    if holders != min(n, 1000):
+        raise SystemExit(f"expected {min(n, 1000):,} holder logs, found {holders:,}")
+    return {**with_logs, "without_step": without["step"], "without": without["rate"]}
+
+
+def bench_holder_proofs(n: int, samples: int = 31) -> dict:
+    """Builds a trail whose n events are all about one holder (untimed: appended as _fill appends),
+    commits that holder log's head (the periodic checkpoint), then times, through the service's own code
+    reading stored tiles, an inclusion proof and a consistency proof in the holder's log at size n, and
+    the commitment (the head's inclusion proof in the global tree, with the notes: /api/v1/me/tlog/
+    commitment/'s selector). Each proof is checked against the root."""
+    import random
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from audit import canonical, holder_logs, merkle, outbox
+    from audit.selectors import holder_commitment
+    from audit.services import _validated, audit_checkpoint_if_due
+
+    _fresh_database()
+    for i in range(0, n, 10_000):
+        prepared = [_validated(event) for event in _events(min(10_000, n - i), i)]
+        for event in prepared:
+            event.fields["subject_id"] = 1
+        with transaction.atomic():
+            outbox.integrate_inline(prepared, timezone.now())
+    audit_checkpoint_if_due()
+    checkpoint = holder_logs.latest_checkpoint(1)
+    if checkpoint is None or checkpoint.tree_size != n:
+        raise SystemExit(f"the holder log was not signed at {n:,} entries")
+    size, root = n, bytes.fromhex(checkpoint.root_hash)
+    picks = random.Random(7)
+    inclusion, consistency, commitment = [], [], []
+    for _ in range(samples):
+        index, first = picks.randrange(size), picks.randint(1, size)
+        with Timer() as timer:
+            reader = holder_logs.HolderTileReader(1, size)
+            proof = reader.inclusion_proof(index)
+            leaf = reader.perfect(0, index)
+        inclusion.append(timer.wall * 1000)
+        merkle.verify_inclusion(index, size, leaf, proof, root)
+        with Timer() as timer:
+            reader = holder_logs.HolderTileReader(1, size)
+            proof = reader.consistency_proof(first)
+            first_root = reader.range_root(0, first)
+        consistency.append(timer.wall * 1000)
+        merkle.verify_consistency(first, size, first_root, root, proof)
+        with Timer() as timer:
+            found = holder_commitment(subject_id=1)
+        commitment.append(timer.wall * 1000)
+        if found is None:
+            raise SystemExit("the holder log's head is not committed")
+    import base64
+
+    entry = base64.b64decode(found["entry"])
+    global_size = int(found["global_checkpoint"].split("\n")[1])
+    global_root = base64.b64decode(found["global_checkpoint"].split("\n")[2])
+    merkle.verify_inclusion(found["leaf_index"], global_size, canonical.leaf_hash(entry),
+                            [base64.b64decode(node) for node in found["inclusion_proof"]], global_root)
+    return {"inclusion_ms": statistics.median(inclusion), "consistency_ms": statistics.median(consistency),
+            "commitment_ms": statistics.median(commitment)}
 
 
 def _head_size() -> int:
@@ -731,6 +839,10 @@ def main():
     parser.add_argument("--single", type=int, default=3000, help="appends measured one per transaction")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--proof-events", type=int, default=1_000_000, help="trail size for the proofs (0: skip)")
+    parser.add_argument("--holder-events", type=int, default=100_000,
+                        help="entries of one holder's log for its proofs (0: skip)")
+    parser.add_argument("--holders", action=argparse.BooleanOptionalAction, default=True,
+                        help="integration with per-holder logs for 1,000 holders vs without (--no-holders: skip)")
     parser.add_argument("--writers", type=int, default=32, help="concurrent writers on PostgreSQL (0: skip)")
     parser.add_argument("--writer-seconds", type=float, default=5.0)
     parser.add_argument("--writer-processes", action="store_true",
@@ -750,6 +862,7 @@ def main():
     args = parser.parse_args()
     if args.small:
         args.events, args.single, args.writers, args.writer_seconds = 20_000, 1000, min(args.writers, 8), 3.0
+        args.holder_events = min(args.holder_events, 20_000)
 
     if args.export_child:
         _setup(args.var_dir, args.db_name)
@@ -767,9 +880,10 @@ def main():
     db_name = str(connection.settings_dict["NAME"])
     vendor = connection.vendor
     names = ("single", "plain_single", "batched", "plain_batched", "verify", "verify2", "sha", "jsonl", "csv",
-             "writers1", "writersN", "plain_writersN", "append_python", "verify_python", "integrate")
+             "writers1", "writersN", "plain_writersN", "append_python", "verify_python", "integrate",
+             "holders")
     results: dict[str, list] = {name: [] for name in names}
-    proofs = None
+    proofs = holder_proofs = None
     try:
         for run in range(args.repeat):
             _fresh_database()
@@ -792,6 +906,8 @@ def main():
                 for fmt in ("jsonl", "csv"):
                     results[fmt].append(bench_export(fmt, var_dir, db_name))
                 results["integrate"].append(bench_integration(args.events))
+                if args.holders:
+                    results["holders"].append(bench_integration_holders(args.events))
                 if vendor == "postgresql" and args.writers:
                     _fresh_database()
                     if args.writer_processes:
@@ -811,6 +927,9 @@ def main():
         if args.proof_events and args.only != "verify":
             proofs = bench_proofs(args.proof_events, synthetic=not args.proof_real)
             print("  proofs done", file=sys.stderr)
+        if args.holder_events and args.only != "verify":
+            holder_proofs = bench_holder_proofs(args.holder_events)
+            print("  holder-log proofs done", file=sys.stderr)
     finally:
         _drop_database()
 
@@ -868,6 +987,14 @@ def main():
         row("  the whole drain (and the rows, the deletes)", f"{rate('integrate'):,.0f}/s",
             "the same + plain insert", f"{whole_floor:,.0f}/s", rate("integrate") / whole_floor, None,
             share("integrate"))
+        if results["holders"]:
+            step_with = med(r["step"] for r in results["holders"])
+            step_without = med(r["without_step"] for r in results["holders"])
+            row("integration step with holder logs (1,000)", f"{step_with:,.0f}/s", "without holder logs",
+                f"{step_without:,.0f}/s", step_with / step_without, RATIOS["holders"], share("holders"))
+            without = med(r["without"] for r in results["holders"])
+            row("  the whole drain, with holder logs", f"{rate('holders'):,.0f}/s", "without holder logs",
+                f"{without:,.0f}/s", rate("holders") / without, None)
         row("export csv", f"{rate('csv'):,.0f}/s", "export jsonl", f"{rate('jsonl'):,.0f}/s",
             rate("csv") / rate("jsonl"), RATIOS["csv"], share("csv"))
         for fmt in ("jsonl", "csv"):
@@ -901,6 +1028,13 @@ def main():
                       "integration function and stored as integration stores them, the head set to match, no "
                       "event rows; the proofs read the same tiles through the API's selectors, and each is "
                       "checked against the root. --proof-real fills it with real events instead)")
+    if holder_proofs:
+        for kind in ("inclusion", "consistency", "commitment"):
+            value = holder_proofs[f"{kind}_ms"]
+            if value >= TARGETS["proof_ms"]:
+                missed.append(f"holder-log {kind}")
+            label = f"holder-log {kind} at {args.holder_events:,} entries"
+            print(f"  {label:<44}{value:>9.1f} ms  {'':>30}  {'':>6}  < {TARGETS['proof_ms']} ms median")
     print("  all targets met" if not missed else f"  TARGETS MISSED: {', '.join(missed)}")
 
 

@@ -58,13 +58,21 @@ def _matches(event, *, entry_pk: int, subject_id: int, purpose: str, kind: str) 
     )
 
 
-def _newest(event, trail_seq) -> bool:
+def _newest(event, trail_seq, trail_pending: str | None = None) -> bool:
     """The event is the trail's newest consent event for its holder and purpose: it sits at the
     seq the trail's newest one has (read with the state, see audit_newest), or it is still
     pending (its seq comes later, so it is newer than every integrated one: a holder's consent
     events are written one at a time, under the account's lock). Or it was pending when the trail
     was read and the sequencer integrated it before it was fetched: then its seq is past the newest
-    the trail had (none, or an older one). An older event (a state pointed back) never is.)"""
+    the trail had (none, or an older one). An older event (a state pointed back) never is.)
+
+    `trail_pending`: the newest consent entry for the holder and purpose still waiting in the queue,
+    read with the state (audit_pending_newest). While the sequencer lags it is newer than every
+    integrated one, so it decides: the event must be that entry, and an entry there that is not
+    genuine grants nothing (a withdrawal waiting in the queue is never missed)."""
+    if trail_pending:
+        waiting = audit_selectors.pending_entry(trail_pending)
+        return bool(waiting) and str(waiting.event_id) == str(event.event_id)
     return trail_seq is not _UNKNOWN and (event.seq is None or trail_seq is None or event.seq >= trail_seq)
 
 
@@ -76,11 +84,12 @@ def integrated(state: ConsentState) -> bool:
 
 
 def entries_bound(entries: Iterable[ConsentEntry], *, trail_seqs: dict[int, int | None] | None = None,
-                  pending: bool = True) -> set[int]:
+                  trail_pending: dict[int, str | None] | None = None, pending: bool = True) -> set[int]:
     """Ids of the entries whose genuine audit event names them and commits to their digest (one query).
 
     With `trail_seqs` (entry id -> the seq of the trail's newest consent event for the entry's
-    holder and purpose), an entry named there counts only when its event is that newest one.
+    holder and purpose), an entry named there counts only when its event is that newest one (and,
+    with `trail_pending`, the newest still waiting in the queue, see _newest).
     `pending=False`: the events are known to be integrated (see integrated())."""
     entries = [e for e in entries if e.event_id]
     events = audit_selectors.audit_events_by_ids(event_ids=[e.event_id for e in entries], pending=pending)
@@ -91,7 +100,8 @@ def entries_bound(entries: Iterable[ConsentEntry], *, trail_seqs: dict[int, int 
                          kind=entry.event)
                 and (event.details or {}).get("entry_sha256") == entry_digest(entry)):
             continue
-        if trail_seqs is not None and entry.pk in trail_seqs and not _newest(event, trail_seqs[entry.pk]):
+        if trail_seqs is not None and entry.pk in trail_seqs and not _newest(
+                event, trail_seqs[entry.pk], (trail_pending or {}).get(entry.pk)):
             continue
         bound.add(entry.pk)
     return bound
@@ -114,7 +124,7 @@ def states_bound(states: Iterable[ConsentState]) -> set[int]:
         event = events.get(str(s.event_id))
         if (_matches(event, entry_pk=s.entry_id, subject_id=s.subject_id, purpose=s.purpose, kind=s.event)
                 and (event.details or {}).get("notice_version") == s.notice_version
-                and _newest(event, getattr(s, "trail_seq", _UNKNOWN))):
+                and _newest(event, getattr(s, "trail_seq", _UNKNOWN), getattr(s, "trail_pending", None))):
             bound.add(s.entry_id)
     return bound
 

@@ -48,6 +48,11 @@ def _notices_query(*, purpose_names, user_id=None):
         states[f"trail_{column}"] = audit_selectors.audit_newest(
             subject_id=user_id, purpose=OuterRef("purpose"), actions=binding.CONSENT_ACTIONS,
             object_type=binding.OBJECT_TYPE, column=column)
+    # And the newest one still waiting in the queue (PostgreSQL), newer than all of those while it waits.
+    waiting = audit_selectors.audit_pending_newest(subject_id=user_id, purpose=OuterRef("purpose"),
+                                                   actions=binding.CONSENT_ACTIONS, object_type=binding.OBJECT_TYPE)
+    if waiting is not None:
+        states["trail_pending"] = waiting
     return notices.annotate(**states).values(*_NOTICE_FIELDS, *states)
 
 
@@ -74,6 +79,7 @@ def _notices_and_states(*, purpose_names, user_id: int | None):
                                  **{name: row[f"state_{name}"] for name in _STATE_FIELDS})
             state._state.adding, state._state.db = False, "default"
             state.trail_seq, state.trail_event_id = row["trail_seq"], row["trail_event_id"]
+            state.trail_pending = row.get("trail_pending")
             states[notice.purpose] = state
     for purpose, group in by_purpose.items():
         standing = []
@@ -131,6 +137,7 @@ def consent_active_entry(*, user_id: int, purpose: str) -> ConsentEntry | None:
             or entry.event != ConsentEntry.Event.GIVEN or entry.notice_id not in view.books[purpose].standing
             or entry.event_id != state.event_id
             or entry.pk not in binding.entries_bound([entry], trail_seqs={entry.pk: state.trail_seq},
+                                                     trail_pending={entry.pk: state.trail_pending},
                                                      pending=not binding.integrated(state))):
         alarms.consent_state_unverified(user_id=user_id, purpose=purpose, state=state)
         return None

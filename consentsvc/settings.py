@@ -264,7 +264,8 @@ WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
 LAPSE_GRACE_DAYS = envint("LAPSE_GRACE_DAYS", 30, minimum=0)
 TRASH_DAYS = envint("TRASH_DAYS", 30, minimum=1)  # a deleted photo can be restored this long
 # Videos (vault.videos): the largest file and the longest clip taken, the most pixels a frame may
-# have, and the box the parser runs in (a child process: wall-clock seconds, address space).
+# have, and the box the parser runs in (a child process: CPU seconds, and the wall-clock seconds it
+# may go without progress, plus a second per 25 MB of the file while it parses; address space).
 VIDEO_MAX_BYTES = envint("VIDEO_MAX_BYTES", 2 * 1024**3, minimum=1)
 VIDEO_MAX_SECONDS = envint("VIDEO_MAX_SECONDS", 600, minimum=1)
 VIDEO_MAX_PIXELS = envint("VIDEO_MAX_PIXELS", 8192 * 4320, minimum=1)
@@ -272,6 +273,8 @@ VIDEO_PROBE_SECONDS = envint("VIDEO_PROBE_SECONDS", 60, minimum=1)
 # A resumable upload not finished within this many hours is deleted (vault.partials).
 UPLOAD_PARTIAL_HOURS = envint("UPLOAD_PARTIAL_HOURS", 24, minimum=1)
 VIDEO_PROBE_MEMORY_BYTES = envint("VIDEO_PROBE_MEMORY_BYTES", 1024**3, minimum=64 * 1024**2)
+# Keep one box started ahead per web process, its imports done (vault.videos._start_box); off in tests.
+VIDEO_BOX_WARM = envbool("VIDEO_BOX_WARM", default=ENVIRONMENT != "test")
 # vault.uploads' handler is the only one: photos in memory, videos spooled encrypted to
 # FILE_UPLOAD_TEMP_DIR (None: the system's temporary directory). Django's own handlers and
 # FILE_UPLOAD_MAX_MEMORY_SIZE (the bound past which they write plaintext to disk) are not used.
@@ -283,7 +286,7 @@ DATA_UPLOAD_MAX_NUMBER_FILES = envint("DATA_UPLOAD_MAX_NUMBER_FILES", 10, minimu
 API_MAX_JSON_BYTES = envint("API_MAX_JSON_BYTES", 1024 * 1024, minimum=1024)
 API_MAX_JSON_DEPTH = envint("API_MAX_JSON_DEPTH", 32, minimum=2)
 
-# Background jobs through Django's tasks API (consentsvc/jobs.py): on the database by default
+# Background jobs through Django's tasks API (core/jobs.py): on the database by default
 # (no broker; `manage.py jobs_worker` runs them), on Redis through RQ with TASKS_BACKEND=redis
 # (REDIS_URL), or at once after commit with TASKS_BACKEND=immediate (the tests' default).
 TASKS_BACKEND = envstr("TASKS_BACKEND") or ("immediate" if ENVIRONMENT == "test" else "database")
@@ -299,8 +302,6 @@ elif TASKS_BACKEND == "immediate":
     TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 else:
     raise ImproperlyConfigured(f"TASKS_BACKEND={TASKS_BACKEND!r}: use database, redis or immediate")
-# The modules whose jobs recover after a crash (consentsvc.jobs imports them in workers).
-JOB_MODULES = ["suggestions.jobs", "support.jobs"]
 HOUSEKEEPING_SECONDS = envint("HOUSEKEEPING_SECONDS", 600, minimum=10)
 # Uploads in a burst start one generation pass, this long after the last of them.
 SUGGESTIONS_DEBOUNCE_SECONDS = envint("SUGGESTIONS_DEBOUNCE_SECONDS", 60, minimum=0)
@@ -359,8 +360,18 @@ AUDIT_CHECKPOINT_EVERY = envint("AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
 # The secret every audit event carries a MAC under (at least 32 characters; *_FILE works; generated
 # under var/keys outside production). Never stored in the database.
 AUDIT_MAC_KEY = envstr("AUDIT_MAC_KEY")
-# A signed checkpoint at most this long after any new event (housekeeping runs audit_checkpoint).
+# A signed checkpoint at most this long after any new event (the periodic audit.jobs.checkpoint).
 AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", 10, minimum=1)
+
+# The periodic jobs, each queued once per interval (seconds) by whichever job worker gets there
+# first (core.jobs.periodic_due): crashed jobs taken back within a minute, the purges of
+# housekeeping, and a signed audit checkpoint within AUDIT_CHECKPOINT_SECONDS of any new event.
+JOBS_SCHEDULE = {
+    "core.jobs.recover": 15,
+    "consentsvc.housekeeping.housekeeping": HOUSEKEEPING_SECONDS,
+    "audit.jobs.checkpoint": AUDIT_CHECKPOINT_SECONDS / 2,
+}
+
 # Witnesses whose cosignatures the audit trail accepts (C2SP tlog-cosignature), as note verifier
 # keys <name>+<key id>+<base64(0x04 || Ed25519 public key)>, comma or newline separated.
 AUDIT_WITNESSES = envlist("AUDIT_WITNESSES")

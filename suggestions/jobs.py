@@ -1,6 +1,6 @@
 """Suggestion jobs: asking for a pass, the debounce after uploads, handing a job to the job
-backend (consentsvc.jobs), claiming it and running it to its end under a lease, and taking back
-a pass whose worker died. The pass itself is suggestions.services."""
+backend (core.jobs), claiming it and running it to its end under a lease, and taking back a
+pass whose worker died. The pass itself is suggestions.services."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_tasks import task
 
 from consent import purposes
 from consent.selectors import consent_active_entry
-from consentsvc import jobs
-from core import prepared
+from core import jobs, prepared
 from core.errors import ServiceError
 from core.uow import Actor, account_write, after_commit
 from suggestions import services
@@ -25,7 +23,6 @@ from vault import gateway
 
 log = logging.getLogger(__name__)
 
-LEASE_KIND = "suggestions"
 # Between claiming a job and taking its lease: a running job without a lease younger than this
 # is still starting, not dead.
 CLAIM_GRACE = dt.timedelta(seconds=jobs.LEASE_SECONDS)
@@ -88,7 +85,8 @@ def suggestions_generate_now(
         if job is None:
             return None
         SuggestionJob.objects.filter(pk=job.pk).update(run_after=timezone.now())
-    ran = suggestion_job_run(job_id=job.pk, on_progress=on_progress)
+    run_job.call(job.pk, on_progress=on_progress)  # under the job's lease, as a worker runs it
+    ran = SuggestionJob.objects.filter(pk=job.pk).first()
     return ran if ran is not None and ran.status != SuggestionJob.Status.QUEUED else None
 
 
@@ -119,14 +117,8 @@ def suggestions_schedule_after_upload(*, user_id: int) -> SuggestionJob | None:
     return job
 
 
-@task()
-def run_job(job_id: int) -> None:
-    """The task a worker runs (consentsvc.jobs): one suggestion job."""
-    suggestion_job_run(job_id=job_id)
-
-
 def dispatch(job_id: int, *, delay: float, inline_allowed: bool) -> None:
-    """Hand a job to the job backend (consentsvc.jobs), to run after `delay` seconds. With the
+    """Hand a job to the job backend (core.jobs), to run after `delay` seconds. With the
     immediate backend (tests), a debounced upload pass is not run: it waits for a request or
     the command."""
     if not jobs.backend_defers() and not inline_allowed:
@@ -153,7 +145,7 @@ def _claim(job_id: int) -> tuple[SuggestionJob | None, float]:
         running = list(
             SuggestionJob.objects.filter(owner_id=job.owner_id, status=SuggestionJob.Status.RUNNING).exclude(pk=job.pk)
         )
-        live = jobs.lease_live(kind=LEASE_KIND, object_ids=[r.pk for r in running])
+        live = jobs.lease_live(run_job, object_ids=[r.pk for r in running])
         # A pass whose worker died (no live lease, past the moment it would have taken one) blocks
         # nothing: this pass does its work.
         crashed = [r.pk for r in running if str(r.pk) not in live and r.started_at < now - CLAIM_GRACE]
@@ -178,17 +170,19 @@ def suggestion_job_run(
             dispatch(job_id, delay=wait, inline_allowed=False)
         return SuggestionJob.objects.filter(pk=job_id).first()
 
+    def save(done: int, total: int) -> None:
+        job.progress = min(99, round(100 * done / max(1, total)))
+        SuggestionJob.objects.filter(pk=job.pk).update(progress=job.progress)
+
+    saved = jobs.Progress(save)
+
     def progress(done: int, total: int) -> None:
-        value = min(99, round(100 * done / max(1, total)))
-        if value != job.progress:
-            job.progress = value
-            SuggestionJob.objects.filter(pk=job.pk).update(progress=value)
+        saved(done, total)
         if on_progress:
             on_progress(done, total)
 
     try:
-        with jobs.lease(kind=LEASE_KIND, object_id=job.pk):
-            result = services.suggestions_generate(user_id=job.owner_id, job=job, on_progress=progress)
+        result = services.suggestions_generate(user_id=job.owner_id, job=job, on_progress=progress)
     except ServiceError as exc:
         result = services.PassResult(SuggestionJob.Status.FAILED, error_code=exc.code)
     except Exception:
@@ -218,7 +212,6 @@ def suggestion_job_run(
     return job
 
 
-@jobs.recovery(LEASE_KIND)
 def suggestion_job_recover(job_id: str, attempts: int) -> bool:
     """A pass whose worker died: queued again (up to MAX_ATTEMPTS), unless another pass of the
     holder's is already waiting, which will do the same work.
@@ -251,6 +244,12 @@ def _recovered(*, job_id: int, owner_id: int, retry: bool) -> None:
         job.progress = 0
         job.save(update_fields=["status", "run_after", "progress"])
         after_commit(lambda: dispatch(job.pk, delay=0.0, inline_allowed=True))
+
+
+@jobs.job(recover=suggestion_job_recover)
+def run_job(job_id: int, on_progress: Callable[[int, int], None] | None = None) -> None:
+    """The job a worker runs (core.jobs): one suggestion pass, under a lease on its row."""
+    suggestion_job_run(job_id=job_id, on_progress=on_progress)
 
 
 def suggestion_jobs_cancel(*, user_id: int) -> int:

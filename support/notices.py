@@ -16,9 +16,10 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from consent.purposes import CAMERA_ROLL, PURPOSE_LABELS
+from core import jobs
 from core.errors import ServiceError
 from core.uow import Actor, account_write
-from support import cases, jobs, selectors
+from support import cases, selectors
 from support.models import SupportAction, SupportCase, SupportCaseNote, SupportNotice
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,11 @@ def notice_create(*, action: SupportAction) -> SupportNotice:
     """Leave the holder a notice of `action`, and email it once the action commits."""
     notice = SupportNotice.objects.create(holder_id=action.case.subject_id, action=action,
                                           created_at=action.created_at)
-    jobs.run_after_commit(notice_email_send, notice_id=notice.pk)
+    jobs.enqueue(notice_email_send, notice_id=notice.pk)
     return notice
 
 
+@jobs.job
 def notice_email_send(*, notice_id: int) -> None:
     """Email one notice to its holder. A background job: runs once, records a failure instead of raising.
     What became of the email is written in the holder's unit of work."""

@@ -19,9 +19,10 @@ from audit.context import reset_request_id, set_request_id
 from consent import purposes
 from consent import selectors as consent_selectors
 from consent import services as consent_services
+from core import jobs
 from core.errors import ServiceError, register_code
-from core.uow import Actor, UnitOfWork, account_write, events_write
-from support import export_zip, jobs, selectors
+from core.uow import Actor, UnitOfWork, account_write, after_commit, events_write
+from support import export_zip, selectors
 from support.models import DataExport
 from vault import exports as vault_exports
 from vault import selectors as vault_selectors
@@ -67,7 +68,7 @@ def export_request(*, holder) -> DataExport:
         export = DataExport.objects.create(holder=holder, created_at=now,
                                            expires_at=now + timedelta(days=_export_days()))
         uow.record(uow.event(action="export.requested", object_type="data_export", object_id=export.pk))
-        jobs.run_after_commit(export_build, export_id=str(export.pk))
+        jobs.enqueue(export_build_job, str(export.pk))
         return export
 
 
@@ -122,6 +123,38 @@ def export_build(*, export_id: str | uuid.UUID) -> None:
             logger.debug("no export blob to delete for %s", export.pk)
     finally:
         reset_request_id(token)
+
+
+def _export_build_recover(export_id: str, attempts: int) -> bool:
+    """An export whose build died with its worker is built again (its half-made zip was never
+    stored); after MAX_ATTEMPTS the export is left to fail as interrupted.
+
+    Called inside the lease's transaction, where the holder's unit of work cannot open: the
+    export is put back in the queue once that commits, under the holder's lock."""
+    if attempts >= jobs.MAX_ATTEMPTS:
+        return False
+    holder_id = (DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING)
+                 .values_list("holder_id", flat=True).first())
+    if holder_id is None:
+        return False
+    after_commit(lambda: _export_requeue(export_id=export_id, holder_id=holder_id))
+    return True
+
+
+def _export_requeue(*, export_id: str, holder_id: int) -> None:
+    with account_write(user_id=holder_id, actor=SYSTEM):
+        updated = DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING).update(
+            status=DataExport.Status.PENDING
+        )
+        if updated:
+            jobs.enqueue(export_build_job, export_id)
+
+
+@jobs.job(recover=_export_build_recover)
+def export_build_job(export_id: str) -> None:
+    """The background job: one export built, under a lease on it (a build whose worker dies is
+    built again, core.jobs)."""
+    export_build(export_id=export_id)
 
 
 SYSTEM = Actor.system()
@@ -204,7 +237,7 @@ def exports_recover(*, now=None) -> int:
     for export_id in DataExport.objects.filter(status=DataExport.Status.PENDING,
                                                created_at__lte=now - STALE_PENDING).values_list("pk", flat=True):
         with transaction.atomic():
-            jobs.run_after_commit(export_build, export_id=str(export_id))
+            jobs.enqueue(export_build_job, str(export_id))
         requeued += 1
     stuck = DataExport.objects.filter(status=DataExport.Status.RUNNING, created_at__lte=now - STALE_RUNNING)
     for export in stuck:

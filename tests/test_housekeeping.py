@@ -35,9 +35,9 @@ def test_it_shreds_a_withdrawal_once_its_grace_period_is_over(alice, settings):
     assert "1 account(s) shredded" in out.getvalue()
 
 
-def test_it_is_a_periodic_job_of_the_workers():
-    from consentsvc import jobs
+def test_it_is_a_periodic_job_of_the_workers(settings):
+    from consentsvc import housekeeping
 
-    schedule = {name: (every, job) for name, every, job in jobs.periodic_schedule()}
-    assert schedule["housekeeping"][1] is jobs.housekeeping
-    assert schedule["recover"][0] <= 30  # crashed jobs are taken back within a minute
+    assert settings.JOBS_SCHEDULE["consentsvc.housekeeping.housekeeping"] == settings.HOUSEKEEPING_SECONDS
+    assert housekeeping.housekeeping.module_path == "consentsvc.housekeeping.housekeeping"
+    assert settings.JOBS_SCHEDULE["core.jobs.recover"] <= 30  # crashed jobs are taken back within a minute

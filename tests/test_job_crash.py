@@ -66,8 +66,8 @@ def test_a_pass_whose_worker_is_killed_is_finished_by_another_within_a_minute(tm
     first = _worker(env, tmp_path / "first.log")
     try:
         deadline = time.monotonic() + 180
-        while _row(database, "SELECT 1 FROM consentsvc_job_lease WHERE kind = 'suggestions' AND object_id = ?",
-                   str(job_id)) is None:
+        while _row(database, "SELECT 1 FROM consentsvc_job_lease WHERE kind = ? AND object_id = ?",
+                   "suggestions.jobs.run_job", str(job_id)) is None:
             assert first.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()[-2000:]
             time.sleep(0.05)
     finally:

@@ -129,12 +129,18 @@ PERMISSION_TABLE = {
     "api-support-subject-erase": "support",
     # the holder's rights (always the holder's own data; someone else's export is a 404)
     "support:me-access": "holder",
+    "support:me-access-download": "holder",  # tests/support/test_access_history_proof.py
     "support:me-data": "holder",
     "support:me-notice-dismiss": "holder",  # tests/support/test_notices.py
     "support:me-export-create": "holder",
     "support:me-export-download": "holder",
     "support:me-erase": "holder",
     "api-me-access-log": "holder",
+    # the caller's own holder log (no URL names a log: another holder reads their own)
+    "api-me-tlog-checkpoint": "holder",
+    "api-me-tlog-tile": "holder",
+    "api-me-tlog-entries": "holder",
+    "api-me-tlog-commitment": "holder",
     "api-me-export-create": "holder",
     "api-me-export-detail": "holder",
     "api-me-cloud-media-erase": "holder",
@@ -228,6 +234,7 @@ def world(alice, bob, audrey, sam, settings, tmp_path, django_capture_on_commit_
     from tests.audit.test_witness import NAME, ApiLog, witness
 
     settings.AUDIT_WITNESSES = [witness.init(str(tmp_path / "witness.pem"), NAME)]
+    audit_services.audit_checkpoint_if_due()  # with the holder logs' heads (alice's and bob's)
     audit_services.audit_checkpoint_create()
     log_vkey = notes.verifier_key(settings.AUDIT_CHECKPOINT_ORIGIN, signing.public_key("AUDIT_SIGNING_KEY"))
     witness.witness_once(log=ApiLog(api_for(audrey)), log_vkey=log_vkey,
@@ -289,6 +296,9 @@ def _url(name: str, pattern: URLPattern, world) -> tuple[str, set[str]]:
     kwargs = {key: arguments[key] for key in wanted}
     if name in ("api-audit-tlog-tile", "api-audit-tlog-entries") and "level" not in wanted:
         kwargs.pop("level", None)
+    if name in ("api-me-tlog-tile", "api-me-tlog-entries"):  # the caller's own log: its first entry
+        kwargs = {key: "1" if key == "width" else value for key, value in kwargs.items() if key != "level"} | (
+            {"level": "0"} if name == "api-me-tlog-tile" else {})
     return reverse(name, kwargs=kwargs), wanted & OWNED_ARGUMENTS
 
 

@@ -198,15 +198,23 @@ def release_ranges(*, user_id: int, purpose: str, ranges: list[tuple[int, int, i
         items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=wanted, duration_ms__isnull=False)
                      .select_related("key").order_by("id"))
         read = []
-        for whole in _decrypt(user_id=user_id, usable=_usable(user_id=user_id, items=items), variant="original"):
-            start, length = wanted[whole.meta.id]
-            start = min(start, max(0, (whole.meta.duration_ms or 0) - 1))
+        data_keys: dict = {}
+        for item, meta in _usable(user_id=user_id, items=items):
+            start, length = wanted[meta.id]
+            start = min(start, max(0, (meta.duration_ms or 0) - 1))
+            if item.key_id not in data_keys:
+                data_keys[item.key_id] = keyring.data_key_by_id(user_id=user_id, key_id=item.key.key_id)
             try:
-                parts = videos.video_range(data=whole.data, start_ms=start, duration_ms=length, as_clip=as_clip,
+                # The clip streams from storage into the box: never held whole here, however long.
+                chunks = content.content_stream(data_key=content.item_key(account=data_keys[item.key_id], item=item),
+                                                uid=item.uid, variant="original")
+                parts = videos.video_range(chunks=chunks, start_ms=start, duration_ms=length, as_clip=as_clip,
                                            fps=fps, max_side=max_side)
+            except blobs.BlobIntegrityError as exc:
+                raise _Unreadable("media", item.pk, exc.reason) from None
             except ServiceError:
-                raise _Unreadable("media", whole.meta.id, "video_unreadable") from None
-            read.append(ReleasedRange(meta=whole.meta, start_ms=start, duration_ms=length,
+                raise _Unreadable("media", meta.id, "video_unreadable") from None
+            read.append(ReleasedRange(meta=meta, start_ms=start, duration_ms=length,
                                       frames=() if as_clip else tuple(parts), clip=parts[0] if as_clip else None))
     with _guarded(user_id=user_id, purpose=purpose, action="media.read", count=len(wanted)) as uow:
         items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=[r.meta.id for r in read])

@@ -5,7 +5,8 @@ storage): bytes in, a ``ProcessedVideo`` or a ``ServiceError`` out. The parsing 
 (FFmpeg's demuxers through PyAV, on untrusted bytes) happens in a child process,
 vault/video_box.py, started with no environment (no master key, database address or storage
 secret reaches it), under an address-space and a CPU-time limit it sets before reading a byte,
-and killed after VIDEO_PROBE_SECONDS. A crash, a hang or a bomb there is a 4xx with a stable
+and killed when it stalls (VIDEO_PROBE_SECONDS without progress, or that plus a second per 25 MB
+while it parses: _Watchdog). A crash, a hang or a bomb there is a 4xx with a stable
 code here; nothing of a partial answer is used.
 
 What the service keeps of a video (vault.services.video_store): the remuxed copy the box
@@ -23,6 +24,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -104,7 +107,7 @@ def video_inspect(*, data: bytes, sha256: str, filename: str = "") -> ProcessedV
         raise ServiceError(INVALID_VIDEO, "The file is empty.")
     if len(data) > settings.VIDEO_MAX_BYTES:
         raise ServiceError("file_too_large", f"The video is larger than {settings.VIDEO_MAX_BYTES} bytes.")
-    answer = _run_box(data)
+    answer = _run_box([data])
     header, _, rest = answer.partition(b"\n")
     try:
         probe = json.loads(header)
@@ -164,11 +167,9 @@ class BoxSession:
 
     def __enter__(self) -> BoxSession:
         import hashlib
-        import threading
 
         self.process = _start_box()
-        self._timer = threading.Timer(settings.VIDEO_PROBE_SECONDS, _kill, args=(self.process,))
-        self._timer.start()
+        self._timer = _Watchdog(self.process)
         digest = hashlib.sha256()
         try:
             for chunk in self._chunks:
@@ -180,6 +181,8 @@ class BoxSession:
                     self.process.stdin.write(chunk)
                 except BrokenPipeError:
                     break  # the child ended early (a limit): its answer, or its death, says why
+                self._timer.progress()  # it is taking the file in: a stall, not a long file, is what kills
+            self._timer.parsing(self.size)
             self.sha256 = digest.hexdigest()
             if not self.size:
                 raise ServiceError(INVALID_VIDEO, "The file is empty.")
@@ -215,6 +218,7 @@ class BoxSession:
             piece = self.process.stdout.read(min(left, 1024 * 1024))
             if not piece:
                 self._failed()
+            self._timer.progress()
             left -= len(piece)
             yield piece
 
@@ -270,6 +274,41 @@ class BoxSession:
         return False
 
 
+# The wall-clock time the box gets once it has the whole file: VIDEO_PROBE_SECONDS, and a second more
+# for each this many bytes (it reads the file through and writes the remuxed copy: about 2 s for
+# 100 MB on a loaded 2-core machine, so 2 GB is given 60 + 86 s).
+PARSE_BYTES_PER_SECOND = 25 * 1000 * 1000
+
+
+class _Watchdog(threading.Thread):
+    """Kills the box when it stalls: VIDEO_PROBE_SECONDS without progress while the file goes in or
+    the answer comes out, and VIDEO_PROBE_SECONDS plus a time in proportion to the file's size while
+    it parses (a hang or a slow bomb ends there; a large file is not cut short for being large).
+    The CPU-time rlimit is the box's own bound besides."""
+
+    def __init__(self, process: subprocess.Popen):
+        super().__init__(daemon=True)
+        self._process = process
+        self._deadline = time.monotonic() + settings.VIDEO_PROBE_SECONDS
+        self._stopped = threading.Event()
+        self.start()
+
+    def progress(self) -> None:
+        self._deadline = max(self._deadline, time.monotonic() + settings.VIDEO_PROBE_SECONDS)
+
+    def parsing(self, size: int) -> None:
+        self._deadline = time.monotonic() + settings.VIDEO_PROBE_SECONDS + size / PARSE_BYTES_PER_SECOND
+
+    def cancel(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        while not self._stopped.wait(max(0.05, min(1.0, self._deadline - time.monotonic()))):
+            if time.monotonic() >= self._deadline:
+                _kill(self._process)
+                return
+
+
 def _death(returncode) -> str:
     if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
         return "Reading the video ran out of time; nothing was kept."
@@ -278,23 +317,49 @@ def _death(returncode) -> str:
     return "Reading the video failed; nothing was kept."
 
 
-def _start_box(extra: dict | None = None) -> subprocess.Popen:
-    command = [sys.executable, "-I", BOX, json.dumps({**_limits(), **(extra or {})})]
+def _popen(argument: str) -> subprocess.Popen:
     # No environment at all: nothing the service knows (keys, addresses, secrets) reaches the parser.
     # The command is this interpreter and our own script; the untrusted bytes go to stdin only.
     return subprocess.Popen(  # noqa: S603
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env={}, close_fds=True, start_new_session=True,
+        [sys.executable, "-I", BOX, argument], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, env={}, close_fds=True, start_new_session=True,
     )
 
 
-def video_range(*, data: bytes, start_ms: int, duration_ms: int, as_clip: bool, fps: int,
+# One box started ahead per web process (VIDEO_BOX_WARM): Python and PyAV's imports take a few
+# tenths of a second, off the upload's path this way. It reads nothing but its limits until it is
+# used, holds nothing of the service, and is used once; the next is started as it is taken.
+_spare: subprocess.Popen | None = None
+_spare_lock = threading.Lock()
+
+
+def _start_box(extra: dict | None = None) -> subprocess.Popen:
+    global _spare
+    limits = json.dumps({**_limits(), **(extra or {})})
+    with _spare_lock:
+        process, _spare = _spare, None
+        if getattr(settings, "VIDEO_BOX_WARM", False):
+            _spare = _popen("--warm")
+    if process is not None and process.args[2] == BOX and process.poll() is None:
+        try:
+            process.stdin.write(limits.encode() + b"\n")
+            process.stdin.flush()
+            return process
+        except BrokenPipeError:
+            pass
+    if process is not None:
+        _kill(process)
+    return _popen(limits)
+
+
+def video_range(*, data: bytes | None = None, chunks=None, start_ms: int, duration_ms: int, as_clip: bool, fps: int,
                 max_side: int) -> list[bytes]:
     """Frames (JPEGs) of a time range of the service's copy of a video, or a short muted MP4 of it
-    (a list of one), decoded in the box like the upload was."""
+    (a list of one), decoded in the box like the upload was. The copy is ``data`` or, never held
+    whole here, ``chunks`` (the box spools it as it spools an upload)."""
     limits = {"mode": "clip" if as_clip else "frames", "start_ms": int(start_ms), "duration_ms": int(duration_ms),
               "fps": int(fps), "max_side": int(max_side)}
-    answer = _run_box(data, extra=limits)
+    answer = _run_box([data] if chunks is None else chunks, extra=limits)
     header, _, rest = answer.partition(b"\n")
     try:
         reply = json.loads(header)
@@ -312,16 +377,32 @@ def video_range(*, data: bytes, start_ms: int, duration_ms: int, as_clip: bool, 
     return parts
 
 
-def _run_box(data: bytes, extra: dict | None = None) -> bytes:
+def _run_box(chunks, extra: dict | None = None) -> bytes:
+    """Feed ``chunks`` to the box (it spools them all before it answers), then read its answer:
+    small here (a probe with its remux and poster for video_inspect's callers, frames or a short
+    clip for video_range). Killed when it stalls (_Watchdog)."""
     process = _start_box(extra)
+    timer = _Watchdog(process)
     try:
-        out, _ = process.communicate(input=data, timeout=settings.VIDEO_PROBE_SECONDS)
-    except subprocess.TimeoutExpired:
-        _kill(process)
-        raise ServiceError(VIDEO_PROBE_FAILED, "Reading the video took too long; nothing was kept.") from None
-    except BrokenPipeError:
+        size = 0
+        try:
+            for chunk in chunks:
+                process.stdin.write(chunk)
+                size += len(chunk)
+                timer.progress()
+            timer.parsing(size)
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # the child ended early (a limit): its answer, or its death, says why
+        out = process.stdout.read()
         process.wait()
-        out = b""
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            _kill(process)
+        for pipe in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
     if process.returncode != 0:
         reason = "crashed" if process.returncode < 0 else "failed"
         if process.returncode in (-signal.SIGXCPU, -signal.SIGKILL):

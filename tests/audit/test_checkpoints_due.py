@@ -1,14 +1,15 @@
-"""A signed checkpoint within AUDIT_CHECKPOINT_SECONDS of any new event: the periodic job signs the head
-whenever it moved, and does nothing when it did not."""
+"""A signed checkpoint within AUDIT_CHECKPOINT_SECONDS of any new event: the workers' periodic job
+(audit.jobs.checkpoint in JOBS_SCHEDULE) signs the head whenever it moved, and does nothing when it did not."""
 
 import io
-import threading
-import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
 from audit.models import AuditCheckpoint
+from audit.selectors import audit_head
 from audit.services import audit_append, audit_checkpoint_if_due
 
 pytestmark = pytest.mark.django_db
@@ -35,38 +36,28 @@ def test_it_signs_the_head_once_after_new_events(settings):
     assert list(AuditCheckpoint.objects.values_list("tree_size", flat=True)) == [3, 4]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_loop_signs_a_new_event_within_the_promised_seconds(settings, monkeypatch):
-    settings.AUDIT_CHECKPOINT_SECONDS = 1
-    from audit.management.commands import audit_checkpoint as command
+def test_the_workers_schedule_signs_a_new_event_within_the_promised_seconds(settings):
+    """A worker looks at the schedule every jobs.look_seconds() (settings.JOBS_SCHEDULE queues the
+    checkpoint job once per interval); whenever in an interval an event is added, a look signs
+    it within AUDIT_CHECKPOINT_SECONDS. Worker time is passed in, not waited for."""
+    from core import jobs
 
-    stop = threading.Event()
-    real_sleep = time.sleep
-
-    def sleep(seconds):
-        if stop.is_set():
-            raise SystemExit
-        real_sleep(seconds)
-
-    monkeypatch.setattr(command.time, "sleep", sleep)
-    from django.db import connection
-
-    def run():
-        try:
-            call_command("audit_checkpoint", "--loop")
-        except SystemExit:
-            pass
-        finally:
-            connection.close()
-
-    loop = threading.Thread(target=run)
-    loop.start()
-    try:
+    every = settings.JOBS_SCHEDULE["audit.jobs.checkpoint"]
+    settings.JOBS_SCHEDULE = {"audit.jobs.checkpoint": every}  # the other periodic jobs are not under test
+    look = timedelta(seconds=jobs.look_seconds())
+    cache.clear()
+    start = datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC)  # an interval starts here
+    for offset in (0.0, 0.01, every / 2, every - 0.01):  # the event lands early, mid or late in an interval
+        start += timedelta(hours=1)
+        added_at, worker = start + timedelta(seconds=offset), start
+        while worker <= added_at:  # the worker's looks before the event
+            jobs.periodic_due(now=worker)
+            worker += look
         audit_append(action="media.read", actor_kind="service")
-        appended = time.monotonic()
-        while not AuditCheckpoint.objects.filter(tree_size=1).exists():
-            assert time.monotonic() - appended < 5, "no checkpoint within the promised time (plus slack)"
-            real_sleep(0.05)
-    finally:
-        stop.set()
-        loop.join(5)
+        size = audit_head().size
+        while True:
+            jobs.periodic_due(now=worker)  # the immediate backend runs a queued job at once
+            if AuditCheckpoint.objects.filter(tree_size=size).exists():
+                break
+            worker += look
+            assert worker - added_at <= timedelta(seconds=settings.AUDIT_CHECKPOINT_SECONDS), (offset, every)

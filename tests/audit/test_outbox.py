@@ -188,3 +188,39 @@ def _other_sessions() -> int:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                        "AND pid <> pg_backend_pid()")
         return cursor.fetchone()[0]
+
+
+def test_the_sequencer_thread_sets_aside_an_entry_queued_under_a_foreign_key(settings, audrey, api):
+    """As production runs it (the queue and this process's sequencer thread): the service's own writer,
+    run with another MAC key, queues an entry; the thread never integrates it, so the events API does
+    not list or count it and no checkpoint, export or witness holds it."""
+    import json
+    import time
+
+    from django.test import override_settings
+    from django.urls import reverse
+
+    from audit import canonical
+    from audit.services import audit_checkpoint_create
+
+    settings.AUDIT_SEQUENCER_THREAD = True
+    with transaction.atomic():
+        genuine = audit_append(action="media.read", actor_kind="service")
+        with override_settings(AUDIT_MAC_KEY="f" * 40):  # only the write: the thread runs with the service's key
+            forged = audit_append(action="consent.given", actor_kind="holder", actor_id=1, subject_id=1)
+    assert forged.seq is None
+    deadline = time.monotonic() + 5
+    while not AuditSetAside.objects.exists() or AuditOutbox.objects.exists():
+        assert time.monotonic() < deadline, "the sequencer thread did not deal with the queue within 5 s"
+        time.sleep(0.02)
+    [set_aside] = AuditSetAside.objects.all()
+    assert (set_aside.event_id, set_aside.reason, set_aside.seq) == (forged.event_id, "mac_invalid", None)
+    assert not AuditEvent.unchecked.filter(event_id=forged.event_id).exists()
+    body = bytes(set_aside.body)
+    assert canonical.leaf_hash(body).hex() not in set(AuditEvent.unchecked.values_list("hash", flat=True))
+    listed = api(audrey).get(reverse("api-audit-events-list")).json()
+    assert listed["count"] == 2 and forged.event_id not in json.dumps(listed)  # the genuine event and the alarm
+    assert {row["event_id"] for row in listed["results"]} >= {str(genuine.event_id)}
+    checkpoint = audit_checkpoint_create()
+    assert checkpoint.tree_size == 2
+    assert selectors.audit_event_by_id(event_id=forged.event_id) is None

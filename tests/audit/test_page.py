@@ -7,6 +7,8 @@ from django.urls import reverse
 from audit.services import audit_checkpoint_create
 from core import actions
 
+HELD = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # queued jobs wait
+
 pytestmark = pytest.mark.django_db
 
 
@@ -49,16 +51,11 @@ def test_it_shows_form_errors_without_failing(trail, audrey):
 
 def test_it_does_not_verify_inside_the_request_and_shows_the_jobs_result(
         trail, audrey, settings, monkeypatch, django_capture_on_commit_callbacks):
-    from audit import verification_jobs
+    from django_tasks import task_backends
 
-    settings.AUDIT_JOBS_INLINE = False
-    queued = []
+    from audit import jobs as verification_jobs
 
-    class Backend:  # the job backend, holding the job instead of running it
-        def enqueue(self, **kwargs):
-            queued.append(kwargs)
-
-    monkeypatch.setattr(verification_jobs, "verification_task", Backend())
+    settings.TASKS = HELD  # the job backend holds the job instead of running it
     ran = []
     real_verify = verification_jobs.audit_verify
     monkeypatch.setattr(verification_jobs, "audit_verify", lambda **kw: ran.append(1) or real_verify(**kw))
@@ -67,11 +64,12 @@ def test_it_does_not_verify_inside_the_request_and_shows_the_jobs_result(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("audit:trail") + "?outcome=denied")
     assert response.status_code == 302 and response["Location"] == "/audit/?outcome=denied"
-    assert ran == [] and len(queued) == 1
+    queued = task_backends["default"].results
+    assert ran == [] and [r.task.module_path for r in queued] == ["audit.jobs.verification_task"]
     waiting = client.get(reverse("audit:trail")).content.decode()
     assert "is waiting to start" in waiting and 'http-equiv="refresh"' in waiting
 
-    verification_jobs.verification_run(**queued[0])  # what the worker does
+    queued[0].task.call(*queued[0].args, **queued[0].kwargs)  # what the worker does
     assert ran == [1]
     html = client.get(reverse("audit:trail")).content.decode()
     assert 'data-result="ok"' in html and "15 events and 1 signed checkpoints check out" in html
@@ -94,16 +92,10 @@ def test_it_runs_one_verification_at_a_time_and_replaces_a_lost_one(audrey, sett
 
     from django.utils import timezone
 
-    from audit import verification_jobs
+    from audit import jobs as verification_jobs
     from audit.models import AuditVerification
 
-    settings.AUDIT_JOBS_INLINE = False
-
-    class Backend:
-        def enqueue(self, **kwargs):
-            pass
-
-    monkeypatch.setattr(verification_jobs, "verification_task", Backend())
+    settings.TASKS = HELD
     first = verification_jobs.verification_request(requested_by=audrey.pk)
     assert verification_jobs.verification_request(requested_by=audrey.pk).pk == first.pk
     AuditVerification.objects.filter(pk=first.pk).update(requested_at=timezone.now() - timedelta(hours=2))
@@ -111,6 +103,27 @@ def test_it_runs_one_verification_at_a_time_and_replaces_a_lost_one(audrey, sett
     assert second.pk != first.pk
     first.refresh_from_db()
     assert first.status == "failed" and "lost" in first.problem
+
+
+def test_a_verification_whose_worker_died_is_run_again(trail, audrey, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audit.models import AuditVerification
+    from core import jobs
+    from core.models import JobLease
+
+    now = timezone.now()
+    lost = AuditVerification.objects.create(requested_at=now, started_at=now, status="running", total=15, checked=3)
+    JobLease.objects.create(kind="audit.jobs.verification_task", object_id=str(lost.pk),
+                            expires_at=now - timedelta(seconds=1))  # its worker stopped: the heartbeat too
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_recover(now=timezone.now()) == 1
+    lost.refresh_from_db()
+    assert lost.status == "done" and lost.ok and lost.checked == 15
+    html = _client(audrey).get(reverse("audit:trail")).content.decode()
+    assert 'data-result="ok"' in html
 
 
 def test_it_shows_a_failed_verification(trail, audrey, django_capture_on_commit_callbacks):
@@ -128,7 +141,7 @@ def test_it_shows_a_failed_verification(trail, audrey, django_capture_on_commit_
 
 
 def test_it_shows_a_job_that_could_not_run(audrey, monkeypatch, django_capture_on_commit_callbacks):
-    from audit import verification_jobs
+    from audit import jobs as verification_jobs
 
     def broken(**kwargs):
         raise RuntimeError("disk gone")

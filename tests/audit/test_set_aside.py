@@ -219,3 +219,80 @@ def test_a_process_with_another_key_that_integrates_inline_gets_nothing_signed(m
     assert selectors.audit_event_by_id(event_id=forged.event_id) is None
     report = audit_verify()
     assert not report.ok and report.forged_seqs == [4]
+
+
+def _listed(api, audrey) -> dict:
+    return api(audrey).get(reverse("api-audit-events-list"), {"page_size": 100}).json()
+
+
+def test_an_entry_a_foreign_key_integrated_inline_is_never_counted_and_checkpoints_resume_once_acknowledged(
+        many_events, audrey, api, tmp_path, settings):
+    """The service's own code with another MAC key, integrating inline (SQLite always, PostgreSQL with
+    AUDIT_SEQUENCER=inline): the row is in the tree. The events API neither lists nor counts it; the
+    next checkpoint sets it aside where it sits, with an alarm, and is refused, so no witness sees a
+    checkpoint over it; once an operator acknowledges it, checkpoints resume, a witness that cosigned
+    before cosigns the extension, and the export carries the row as a gap (its hash), never as an event."""
+    key_path = tmp_path / "witness.pem"
+    name = "auditor.example/witness"
+    settings.AUDIT_WITNESSES = [witness.init(str(key_path), name)]
+    log_vkey = notes.verifier_key(settings.AUDIT_CHECKPOINT_ORIGIN, signing.public_key("AUDIT_SIGNING_KEY"))
+    state = tmp_path / "state.json"
+
+    class ApiLog(witness.Log):
+        def __init__(self, client):
+            super().__init__("/api/v1/", None)
+            self.client = client
+
+        def request(self, method, path, body=None):
+            response = self.client.generic(method, self.base + path, body or b"", content_type="application/json")
+            return response.status_code, response.content
+
+    def cosign():
+        return witness.witness_once(log=ApiLog(api(audrey)), log_vkey=log_vkey, key=witness.load_key(str(key_path)),
+                                    name=name, state_path=str(state), say=lambda _: None)
+
+    many_events(3)
+    audit_checkpoint_create()
+    assert cosign()["tree_size"] == 3
+    many_events(1)
+    assert _listed(api, audrey)["count"] == 4  # the rows after the checkpoint, checked (and remembered)
+    with override_settings(AUDIT_MAC_KEY=FOREIGN_KEY, AUDIT_SEQUENCER="inline"):
+        forged = audit_append(action="consent.given", actor_kind="holder", actor_id=1, subject_id=1)
+    assert forged.seq == 5
+    many_events(1)  # a genuine event after it, at seq 6
+    listed = _listed(api, audrey)
+    assert listed["count"] == 5 and len(listed["results"]) == 5 and forged.event_id not in json.dumps(listed)
+    assert not any(row["seq"] == 5 for row in listed["results"])
+
+    from core.errors import ServiceError
+
+    with pytest.raises(ServiceError, match="audit_acknowledge"):
+        audit_checkpoint_create()
+    [set_aside] = AuditSetAside.objects.all()
+    assert (set_aside.seq, set_aside.event_id, set_aside.reason) == (5, forged.event_id, "mac_invalid")
+    alarm = AuditEvent.objects.get(action="audit.entry_set_aside")
+    assert (alarm.seq, alarm.details) == (7, {"code": "mac_invalid", "seq": 5})
+    with pytest.raises(ServiceError, match="seq 5"):  # refused again, and set aside once only
+        audit_checkpoint_create()
+    assert AuditSetAside.objects.count() == 1 and AuditCheckpoint.objects.order_by("-tree_size")[0].tree_size == 3
+    assert cosign()["tree_size"] == 3  # nothing new to cosign: no checkpoint over the foreign row
+    report = audit_verify()
+    assert not report.ok and report.forged_seqs == [5] and report.unacknowledged == [set_aside.pk]
+    assert _listed(api, audrey)["count"] == 6  # the alarm; never the foreign row
+
+    call_command("audit_acknowledge", str(set_aside.pk), stdout=io.StringIO())
+    checkpoint = audit_checkpoint_create()
+    assert checkpoint.tree_size == 8  # 4, the foreign row, 1, the alarm, the acknowledgement
+    assert cosign()["tree_size"] == 8  # the witness that cosigned at 3 cosigns the extension
+    report = audit_verify(witnessed_notes=[json.loads(state.read_text())["note"]])
+    assert report.ok, report.problems
+    listed = _listed(api, audrey)
+    assert listed["count"] == 7 and forged.event_id not in json.dumps(listed)
+    data = _export_jsonl()
+    assert forged.event_id.encode() not in data
+    summary = verifier.verify(io.BytesIO(data), verifier.load_public_key(
+        signing.public_key_pem("AUDIT_SIGNING_KEY").encode()))
+    assert (summary["tree_size"], summary["events"]) == (9, 8)  # the export's own event; seq 5 a gap
+    csv_data = b"".join(export_stream(fmt="csv", checkpoint=AuditCheckpoint.objects.order_by("-tree_size")[0],
+                                      filters={}))
+    assert forged.event_id.encode() not in csv_data

@@ -231,3 +231,41 @@ def test_a_consent_still_pending_in_the_outbox_counts_as_the_newest(alice, api, 
     assert states[CAMERA] is True
     assert upload(api(alice), jpeg_bytes()).status_code == 201
     assert not AuditEvent.objects.filter(action=alarms.ACTION).exists()
+
+
+def _refused(user, api) -> None:
+    client = api(user)
+    response = upload(client, jpeg_bytes())
+    assert response.status_code == 403 and response.json()["error"]["code"] == "consent_required"
+    states = {p["purpose"]: p["granted"] for p in client.get("/api/v1/consent/").json()["purposes"]}
+    assert states[CAMERA] is False
+    assert selectors.consent_active_entry(user_id=user.pk, purpose=CAMERA) is None
+    with pytest.raises(gateway.GatewayDenied) as denied:
+        gateway.candidates(user_id=user.pk, purpose=gateway.PURPOSE_SUGGESTIONS)
+    assert denied.value.code == "consent_required"
+
+
+@pytest.mark.parametrize("pointed_back", [False, True])
+def test_a_withdrawal_still_in_the_queue_counts_while_the_sequencer_lags(alice, api, settings, master_key,  # noqa: F811
+                                                                           pointed_back):
+    """The sequencer held back (the test's transaction never commits, and no thread runs): the
+    withdrawal's event waits in the queue, the grant before it is the trail's newest integrated
+    consent event. Upload, the gateway and GET consent/ refuse all the same, and so they do when an
+    insider points the state row back at the grant during the lag: the newest MAC-verified consent
+    event, pending or integrated, decides."""
+    from audit.models import AuditOutbox
+
+    grant(alice)  # integrated inline
+    settings.AUDIT_SEQUENCER = "outbox"
+    settings.AUDIT_SEQUENCER_THREAD = False
+    withdraw(alice)
+    given, withdrawn = ConsentEntry.objects.filter(subject=alice, purpose=CAMERA).order_by("id")
+    assert AuditEvent.objects.filter(event_id=str(given.event_id)).exists()
+    if connection.vendor == "postgresql":  # SQLite writers always integrate inline
+        assert not AuditEvent.unchecked.filter(event_id=str(withdrawn.event_id)).exists()
+        assert AuditOutbox.objects.filter(event_id=str(withdrawn.event_id)).exists()
+    if pointed_back:
+        drop_guards(guards.STATE)
+        point_state_at(given)
+        assert ConsentState.objects.get(subject=alice, purpose=CAMERA).entry_id == given.pk
+    _refused(alice, api)

@@ -105,7 +105,8 @@ def test_a_holders_whole_story_across_web_processes_and_workers(cluster, tmp_pat
         names = archive.namelist()
         assert archive.testzip() is None
     assert sum(name.endswith(".jpg") for name in names) >= 4, names
-    cluster.wait_until("a worker to log the export", lambda: ran_on(cluster, "support.jobs.run"), timeout=30)
+    cluster.wait_until("a worker to log the export", lambda: ran_on(cluster, "support.rights.export_build_job"),
+                       timeout=30)
     assert any(key.startswith(f"blobs/exports/{holder.user.pk}/") for key in holder.objects())
 
     # Withdrawal through the second web process: the bucket, the database and the trail.

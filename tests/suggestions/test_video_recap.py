@@ -79,3 +79,28 @@ def test_the_gateway_releases_a_time_range_as_a_short_clip(alice):
         with pytest.raises(gateway.GatewayDenied):
             gateway.release_ranges(user_id=alice.pk, purpose=purpose, ranges=[(video_id, 0, 1000)])
     assert AuditEvent.objects.filter(action="media.read", object_id=str(video_id), details__variant="clip").exists()
+
+
+def test_a_range_is_read_without_holding_the_video(alice):
+    """The service's copy streams from storage into the box: reading two seconds of a clip does not
+    take a copy of the whole clip in this process (it did: the copy was decrypted into memory)."""
+    import tracemalloc
+
+    from vault.models import MediaItem
+
+    grant(alice)
+    video_id = upload(alice, clip_bytes(frames=120, rate=15, size=(640, 480), noise=7,
+                                        metadata={"creation_time": "2025-06-14T11:05:00Z"}))
+    size = MediaItem.objects.get(pk=video_id).size
+    assert size > 16 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        (released,) = gateway.release_ranges(user_id=alice.pk, purpose=gateway.PURPOSE_SUGGESTIONS,
+                                             ranges=[(video_id, 1000, 1000)], fps=5, max_side=64)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert len(released.frames) >= 4
+    assert peak < 8 * 1024 * 1024, (peak, size)  # a few pieces of a MiB in flight, whatever the size

@@ -1,42 +1,57 @@
-"""Support's background jobs go through the job backend once the transaction commits; only
-support's own functions can be named as jobs."""
+"""Support's background jobs are core.jobs jobs, queued once the transaction that asked for them
+commits: an export's build (under a lease on the export: a build whose worker died is built
+again) and a notice's email."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from support import jobs
+from core import jobs
+from core.models import JobLease
+from support import rights
+from support.models import DataExport
 
 pytestmark = pytest.mark.django_db
 
-CALLS = []
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
-def job(*, export_id):
-    CALLS.append(export_id)
-
-
-def test_it_runs_jobs_after_commit(django_capture_on_commit_callbacks, monkeypatch):
-    real = jobs._resolve
-    monkeypatch.setattr(jobs, "_resolve", lambda path: job if path == "tests.support.test_jobs.job" else real(path))
-    CALLS.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        jobs.run_after_commit(job, export_id="a")
-        assert CALLS == []
-    assert CALLS == ["a"]
-
-
-def test_it_queues_jobs_in_the_database_for_the_worker(settings, django_capture_on_commit_callbacks):
+def test_an_export_is_queued_for_the_worker_after_commit(alice, settings, django_capture_on_commit_callbacks):
     from django_tasks_db.models import DBTaskResult
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    CALLS.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        jobs.run_after_commit(job, export_id="b")
-    assert CALLS == []  # not run here: a worker will
+    settings.TASKS = DATABASE_TASKS
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        export = rights.export_request(holder=alice)
+    assert not DBTaskResult.objects.exists()  # nothing before commit
+    for callback in callbacks:
+        callback()
     queued = DBTaskResult.objects.get()
-    assert queued.task_path == "support.jobs.run"
-    assert queued.args_kwargs["args"] == ["tests.support.test_jobs.job", {"export_id": "b"}]
+    assert queued.task_path == "support.rights.export_build_job"
+    assert queued.args_kwargs["args"] == [str(export.pk)]
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.PENDING  # not built here: a worker will
 
 
-def test_it_only_runs_support_jobs_by_name():
-    with pytest.raises(ValueError):
-        jobs.run.call("os.system", {"command": "true"})
+def test_an_export_whose_worker_died_is_built_again(alice, django_capture_on_commit_callbacks):
+    export = rights.export_request(holder=alice)  # not run: no commit callbacks here
+    DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
+    JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
+                            expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_recover(now=timezone.now()) == 1
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.READY
+    assert not JobLease.objects.exists()
+
+
+def test_an_export_build_that_keeps_dying_is_given_up(alice):
+    export = rights.export_request(holder=alice)
+    DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
+    JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
+                            expires_at=timezone.now() - timedelta(seconds=1), attempts=jobs.MAX_ATTEMPTS)
+    assert jobs.jobs_recover(now=timezone.now()) == 1
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.RUNNING  # left for support_expire_cases to fail as interrupted
+    assert not JobLease.objects.exists()
+

@@ -1,6 +1,3 @@
-import time
-
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.services import audit_checkpoint_create, audit_checkpoint_if_due
@@ -10,29 +7,23 @@ from core.errors import ServiceError
 class Command(BaseCommand):
     help = (
         "Sign a checkpoint (C2SP tlog-checkpoint note) over every audit event so far, and print it. "
-        "--if-new signs only when there are events past the latest checkpoint (quiet otherwise); "
-        "--loop does that forever, every AUDIT_CHECKPOINT_SECONDS / 2, so the head is signed within "
-        "AUDIT_CHECKPOINT_SECONDS of any new event (bin/serve runs it in the background)."
+        "--if-new signs only when there are events past the latest checkpoint (quiet otherwise). "
+        "The job workers do that as a periodic job (audit.jobs.checkpoint in JOBS_SCHEDULE), so the head is "
+        "signed within AUDIT_CHECKPOINT_SECONDS of any new event. Each also signs a checkpoint "
+        "of every holder log that grew and commits its head into the trail (docs/holder-log.md)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--if-new", action="store_true", help="sign only if events were added since the last one")
-        parser.add_argument("--loop", action="store_true",
-                            help="repeat --if-new forever, every AUDIT_CHECKPOINT_SECONDS / 2")
 
-    def handle(self, *args, if_new, loop, **options):
-        if loop:
-            pause = settings.AUDIT_CHECKPOINT_SECONDS / 2
-            while True:
-                audit_checkpoint_if_due()
-                time.sleep(pause)
+    def handle(self, *args, if_new, **options):
         if if_new:
             checkpoint = audit_checkpoint_if_due()
             if checkpoint is not None:
                 self.stdout.write(checkpoint.note, ending="")
             return
         try:
-            checkpoint = audit_checkpoint_create()
+            checkpoint = audit_checkpoint_create(holder_heads=True)
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(checkpoint.note, ending="")

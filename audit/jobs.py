@@ -1,24 +1,23 @@
-"""Full verification of the trail as a background job, with progress, so no web request runs it.
+"""Audit's background jobs (core.jobs): the periodic checkpoint, and the full verification of
+the trail with progress, so no web request runs it.
 
 `verification_request` records a pending job and queues it after commit (one at a time: a
-request while one is waiting or running returns that one). With AUDIT_JOBS_INLINE (on in
-tests) the job runs right after commit in the same thread; otherwise it goes to the job
-backend (consentsvc.jobs). A job lost with its process is started again by the next request.
+request while one is waiting or running returns that one). A job whose worker dies mid-run is
+run again within a minute (core.jobs' leases); one lost before it started (STALE_AFTER) is
+replaced by the next request.
 """
 
 import logging
-import time
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import task
 
 from audit.models import AuditVerification
 from audit.selectors import audit_head
+from audit.services import audit_checkpoint_if_due
 from audit.verification import audit_verify
-from consentsvc import jobs
+from core import jobs
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +25,11 @@ PROGRESS_EVERY_SECONDS = 1.0
 STALE_AFTER = timedelta(hours=1)  # a job not finished by then was lost with its process
 
 
-def _inline() -> bool:
-    return getattr(settings, "AUDIT_JOBS_INLINE", getattr(settings, "ENVIRONMENT", "") == "test")
+@jobs.job
+def checkpoint() -> None:
+    """Sign the audit head if it moved. Periodic (settings.JOBS_SCHEDULE), every
+    AUDIT_CHECKPOINT_SECONDS / 2, so the head is signed within AUDIT_CHECKPOINT_SECONDS of any new event."""
+    audit_checkpoint_if_due()
 
 
 def verification_latest() -> AuditVerification | None:
@@ -53,16 +55,33 @@ def verification_request(*, requested_by: str | int | None) -> AuditVerification
         active.problem = "the job was lost (its process ended); a new one was started"
         active.save(update_fields=["status", "finished_at", "problem"])
     job = AuditVerification.objects.create(requested_by=str(requested_by or ""), requested_at=now)
-    job_id = job.pk
-    if _inline():
-        transaction.on_commit(lambda: verification_run(verification_id=job_id))
-    else:
-        jobs.enqueue_after_commit(verification_task, verification_id=job_id)
+    jobs.enqueue(verification_task, job.pk)
     return job
 
 
-@task()
+def verification_recover(verification_id: str, attempts: int) -> bool:
+    """A verification whose worker died mid-run starts again from the first event (up to
+    MAX_ATTEMPTS); then the page shows it failed."""
+    job = AuditVerification.objects.select_for_update().filter(
+        pk=int(verification_id), status=AuditVerification.Status.RUNNING).first()
+    if job is None:
+        return False
+    if attempts >= jobs.MAX_ATTEMPTS:
+        job.status = AuditVerification.Status.FAILED
+        job.finished_at = timezone.now()
+        job.problem = "the verification was interrupted each time it ran (its worker stopped)"
+        job.save(update_fields=["status", "finished_at", "problem"])
+        return False
+    job.status = AuditVerification.Status.PENDING
+    job.checked = 0
+    job.save(update_fields=["status", "checked"])
+    jobs.enqueue(verification_task, job.pk)
+    return True
+
+
+@jobs.job(recover=verification_recover)
 def verification_task(verification_id: int) -> None:
+    """The job a worker runs: one verification, under a lease on it (core.jobs)."""
     verification_run(verification_id=verification_id)
 
 
@@ -79,14 +98,13 @@ def verification_run(*, verification_id: int) -> None:
         job.save(update_fields=["status", "started_at", "total"])
 
     checked = 0
-    last_saved = time.monotonic()
+    saved = jobs.Progress(lambda done, total: AuditVerification.objects.filter(pk=job.pk).update(checked=done),
+                          every=PROGRESS_EVERY_SECONDS)
 
     def progress(count: int) -> None:
-        nonlocal checked, last_saved
+        nonlocal checked
         checked += count
-        if time.monotonic() - last_saved >= PROGRESS_EVERY_SECONDS:
-            AuditVerification.objects.filter(pk=job.pk).update(checked=checked)
-            last_saved = time.monotonic()
+        saved(checked, job.total)
 
     try:
         report = audit_verify(progress=progress)

@@ -1,0 +1,228 @@
+"""Holder logs: for each account, a Merkle tree of the global entries about it (docs/holder-log.md).
+
+An entry of the global trail whose subject_id is S is also the next entry of S's log, with the
+same bytes and so the same leaf hash. integrate() appends them, for every holder a batch touches,
+in the step that integrates the batch into the global tree (audit.outbox._write: the same code on
+SQLite and PostgreSQL, inline or by the sequencer, under the head's lock). Per pass it costs one
+read of the touched holders' heads, one write each of their entries, filled tiles and heads, and
+a read of stored hashes only for a tile that fills: no tree is rebuilt.
+
+Storage (audit.models): HolderLog (the head: size, compact range, the opaque log id, the size of
+its newest checkpoint), HolderLogEntry (holder index -> global seq: the bytes and leaf hashes are
+the global event's, stored once), HolderLogTile (full tiles, as AuditTile), HolderCheckpoint
+(signed notes, each with the `audit.holder_head` event that commits it into the global trail;
+audit.services.audit_checkpoint_create appends those).
+"""
+
+import hmac
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import connection
+
+from audit.integrate import filled_tiles
+from audit.merkle import CompactRange, ProofError
+from audit.models import HolderCheckpoint, HolderLog, HolderLogTile
+from audit.notes import Checkpoint, sign_checkpoint
+from audit.tiles import TileReader
+from core import signing
+
+LOG_ID_LABEL = b"consentsvc-holder-log-id/v1\n"
+HEAD_ACTION = "audit.holder_head"
+HEAD_OBJECT_TYPE = "holder_log"
+_CHUNK = 500
+
+
+def log_id_for(subject_id: int, key: bytes) -> str:
+    """The log's opaque id: the first 16 bytes of HMAC-SHA256(key, label || decimal user id), in hex.
+    Computed when the log is created and stored with it (never recomputed)."""
+    return hmac.new(key, LOG_ID_LABEL + str(int(subject_id)).encode(), "sha256").hexdigest()[:32]
+
+
+def origin_for(log_id: str) -> str:
+    return f"{settings.AUDIT_CHECKPOINT_ORIGIN}/holder/{log_id}"
+
+
+# -- integration --------------------------------------------------------------------------------------
+
+
+def _in_list(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def _heads(cursor, subjects: list[int]) -> dict[int, tuple[int, bytes]]:
+    heads: dict[int, tuple[int, bytes]] = {}
+    for start in range(0, len(subjects), _CHUNK):
+        part = subjects[start : start + _CHUNK]
+        cursor.execute(f"SELECT subject_id, size, compact_range FROM audit_holderlog "  # noqa: S608
+                       f"WHERE subject_id IN ({_in_list(len(part))})", part)
+        heads.update((row[0], (row[1], bytes(row[2]))) for row in cursor.fetchall())
+    return heads
+
+
+def entries_reader(cursor, subject_id: int):
+    """read_entries for audit.integrate over one holder's stored log (for a tile that fills)."""
+
+    def read(level: int, start: int, end: int) -> list[bytes]:
+        if end <= start:
+            return []
+        if level == 0:
+            cursor.execute('SELECT h.seq, e.hash FROM audit_holderlogentry h JOIN audit_auditevent e ON e.seq = h.seq '
+                           'WHERE h.subject_id = %s AND h."index" >= %s AND h."index" < %s ORDER BY h."index"',
+                           [subject_id, start, end])
+            rows = cursor.fetchall()
+            if len(rows) != end - start:
+                raise ProofError(f"holder {subject_id}: entries {start}..{end - 1} are not all stored")
+            return [bytes.fromhex(row[1]) for row in rows]
+        cursor.execute('SELECT "index", root FROM audit_holderlogtile WHERE subject_id = %s AND level = %s '
+                       'AND "index" >= %s AND "index" < %s ORDER BY "index"', [subject_id, level - 1, start, end])
+        rows = cursor.fetchall()
+        if [row[0] for row in rows] != list(range(start, end)):
+            raise ProofError(f"holder {subject_id}: tiles {start}..{end - 1} of level {level - 1} are not all stored")
+        return [bytes(row[1]) for row in rows]
+
+    return read
+
+
+# "index" is quoted: a keyword on both databases.
+_ENTRY_SQL = 'INSERT INTO audit_holderlogentry (subject_id, "index", seq) VALUES (%s, %s, %s)'
+_TILE_SQL = 'INSERT INTO audit_holderlogtile (subject_id, level, "index", hashes, root) VALUES (%s, %s, %s, %s, %s)'
+_HEAD_SQL = ("INSERT INTO audit_holderlog (subject_id, log_id, size, compact_range, signed_size) "
+             "VALUES (%s, %s, %s, %s, 0) ON CONFLICT (subject_id) DO UPDATE SET size = excluded.size, "
+             "compact_range = excluded.compact_range")
+
+
+def integrate(cursor, sequenced: list[tuple[int, int | None, bytes]], key: bytes) -> int:
+    """Appends (seq, subject_id, leaf hash) of newly integrated global entries, in seq order, to
+    their holders' logs. In integration's transaction, under the global head's lock (which is what
+    serialises the holder logs' heads too). Returns how many holder logs grew."""
+    by_subject: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+    for seq, subject, leaf in sequenced:
+        if subject is not None:
+            by_subject[subject].append((seq, leaf))
+    if not by_subject:
+        return 0
+    heads = _heads(cursor, list(by_subject))
+    entry_rows, tile_rows, head_rows = [], [], []
+    for subject, items in by_subject.items():
+        size, compact = heads.get(subject, (0, b""))
+        leaves = [leaf for _, leaf in items]
+        tree = CompactRange.from_bytes(size, compact)
+        tree.extend(leaves)
+        entry_rows += [(subject, size + offset, seq) for offset, (seq, _) in enumerate(items)]
+        if (size % 256) + len(leaves) >= 256:
+            for tile in filled_tiles(size, leaves, entries_reader(cursor, subject)):
+                tile_rows.append((subject, tile.level, tile.index, tile.hashes, tile.root))
+        log_id = log_id_for(subject, key) if subject not in heads else ""
+        head_rows.append((subject, log_id, tree.size, tree.to_bytes()))
+    _write_rows(cursor, entry_rows, tile_rows, head_rows)
+    return len(head_rows)
+
+
+def _write_rows(cursor, entry_rows, tile_rows, head_rows) -> None:
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy('COPY audit_holderlogentry (subject_id, "index", seq) FROM STDIN') as copy:
+            for row in entry_rows:
+                copy.write_row(row)
+        if tile_rows:
+            with cursor.cursor.copy('COPY audit_holderlogtile (subject_id, level, "index", hashes, root) '
+                                    'FROM STDIN') as copy:
+                for row in tile_rows:
+                    copy.write_row(row)
+        for start in range(0, len(head_rows), _CHUNK):
+            part = head_rows[start : start + _CHUNK]
+            values = ", ".join(["(%s, %s, %s, %s, 0)"] * len(part))
+            cursor.execute(_HEAD_SQL.replace("VALUES (%s, %s, %s, %s, 0)", f"VALUES {values}"),
+                           [value for row in part for value in row])
+        return
+    cursor.executemany(_ENTRY_SQL, entry_rows)
+    if tile_rows:
+        cursor.executemany(_TILE_SQL, tile_rows)
+    cursor.executemany(_HEAD_SQL, head_rows)
+
+
+def backfill(cursor, key: bytes, chunk: int = 20_000) -> int:
+    """Builds the holder logs of every event already in the trail (migration 0014); idempotent:
+    does nothing once any holder log exists. Returns how many entries it added."""
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM audit_holderlog)")
+    if cursor.fetchone()[0]:
+        return 0
+    done, after = 0, 0
+    while True:
+        cursor.execute("SELECT seq, subject_id, hash FROM audit_auditevent WHERE seq > %s ORDER BY seq LIMIT %s",
+                       [after, chunk])
+        rows = cursor.fetchall()
+        if not rows:
+            return done
+        integrate(cursor, [(row[0], row[1], bytes.fromhex(row[2])) for row in rows], key)
+        done += sum(1 for row in rows if row[1] is not None)
+        after = rows[-1][0]
+
+
+# -- checkpoints ----------------------------------------------------------------------------------------
+
+
+def grown(cursor) -> list[tuple[int, str, int, bytes]]:
+    """(subject_id, log_id, size, compact range) of every holder log past its newest checkpoint."""
+    cursor.execute("SELECT subject_id, log_id, size, compact_range FROM audit_holderlog WHERE size > signed_size "
+                   "ORDER BY subject_id")
+    return [(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]
+
+
+def any_grown() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM audit_holderlog WHERE size > signed_size)")
+        return bool(cursor.fetchone()[0])
+
+
+def sign(log_id: str, size: int, root: bytes) -> str:
+    """A holder checkpoint note: origin <AUDIT_CHECKPOINT_ORIGIN>/holder/<log id>, signed by the audit key
+    under the global key name."""
+    return sign_checkpoint(Checkpoint(origin=origin_for(log_id), tree_size=size, root_hash=root),
+                           key=signing.private_key("AUDIT_SIGNING_KEY"), key_name=settings.AUDIT_CHECKPOINT_ORIGIN)
+
+
+def store_checkpoints(cursor, rows: list[HolderCheckpoint]) -> None:
+    """Stores the holder checkpoints and moves their logs' signed size (the caller appends their heads)."""
+    HolderCheckpoint.objects.bulk_create(rows)
+    cursor.executemany("UPDATE audit_holderlog SET signed_size = %s WHERE subject_id = %s AND signed_size < %s",
+                       [(row.tree_size, row.subject_id, row.tree_size) for row in rows])
+
+
+# -- reads ---------------------------------------------------------------------------------------------
+
+
+class HolderTileReader(TileReader):
+    """The tiles of one holder's log of `size` entries."""
+
+    def __init__(self, subject_id: int, size: int):
+        super().__init__(size)
+        self.subject_id = subject_id
+
+    def _stored_tile(self, level: int, index: int) -> bytes | None:
+        return (HolderLogTile.objects.filter(subject_id=self.subject_id, level=level, index=index)
+                .values_list("hashes", flat=True).first())
+
+    def _read_entries(self, level: int, start: int, end: int) -> list[bytes]:
+        with connection.cursor() as cursor:
+            return entries_reader(cursor, self.subject_id)(level, start, end)
+
+
+def latest_checkpoint(subject_id: int) -> HolderCheckpoint | None:
+    return HolderCheckpoint.objects.filter(subject_id=subject_id).order_by("-tree_size").first()
+
+
+def entry_bundle(subject_id: int, first: int, count: int) -> list[bytes]:
+    """The canonical bytes of the holder's entries [first, first + count)."""
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT h."index", e.canonical FROM audit_holderlogentry h JOIN audit_auditevent e '
+                       'ON e.seq = h.seq WHERE h.subject_id = %s AND h."index" >= %s AND h."index" < %s '
+                       'ORDER BY h."index"', [subject_id, first, first + count])
+        rows = cursor.fetchall()
+    if [row[0] for row in rows] != list(range(first, first + count)):
+        raise ProofError(f"holder entries {first}..{first + count - 1} are not all stored")
+    return [bytes(row[1]) for row in rows]
+
+
+def log_of(subject_id: int) -> HolderLog | None:
+    return HolderLog.objects.filter(subject_id=subject_id).first()
