@@ -94,6 +94,9 @@ def test_it_verifies_the_history_and_then_each_growth_from_the_tiles(service, st
     status = _check(service, state)
     assert status.line() == ("Your access history: 5 entries, verified (since 2026-12-06T21:00:00+00:00; last "
                              "checked 2026-12-06T21:00:00+00:00)")
+    service.commitment = None  # the same log, committed last time: not asked for again
+    assert _check(service, state, when="2026-12-06T21:30:00+00:00").checked == "2026-12-06T21:30:00+00:00"
+    service.commit()
     service.grow(300)
     status = _check(service, state, when="2026-12-06T22:00:00+00:00")
     assert (status.verified, status.entries, status.since) == (True, 305, "2026-12-06T21:00:00+00:00")
@@ -190,7 +193,7 @@ def test_unanswered_or_uncommitted_leaves_it_unverified_and_uploads_go_on(servic
     service.grow(2)
 
     class Away(Service):
-        def holder_commitment(self):
+        def holder_checkpoint(self):
             raise ApiError(0, "unreachable", "No answer")
 
     assert _check(Away(), state).problem == "not checked this time (No answer)"
