@@ -159,6 +159,8 @@ class BoxSession:
         self._timer = None
         self._abandoned = False
         self.found: dict = {}
+        self._digest = None
+        self._open = False
 
     def abandon(self) -> None:
         """Stop reading (the clip turned out to be held already): the child is killed, no error."""
@@ -166,24 +168,51 @@ class BoxSession:
         self._end()
 
     def __enter__(self) -> BoxSession:
+        if self.process is not None:
+            return self  # started by the caller, who gives it the file (start, give, fed)
+        self.start()
+        try:
+            for chunk in self._chunks:
+                if not self.give(chunk):
+                    break  # the child ended early (a limit): its answer, or its death, says why
+        except BaseException:
+            self._end()
+            raise
+        return self.fed()
+
+    def start(self) -> BoxSession:
+        """Start the box, to be given the file with give() and then fed() (what __enter__ does with
+        the chunks it was made with, for a caller that reads the file for something else too)."""
         import hashlib
 
         self.process = _start_box()
         self._timer = _Watchdog(self.process)
-        digest = hashlib.sha256()
+        self._digest = hashlib.sha256()
+        self._open = True
+        return self
+
+    def give(self, chunk: bytes) -> bool:
+        """The next piece of the file; False once the box takes no more (it ended early)."""
+        self._digest.update(chunk)
+        self.size += len(chunk)
+        if self.size > settings.VIDEO_MAX_BYTES:
+            self._end()
+            raise ServiceError("file_too_large", f"The video is larger than {settings.VIDEO_MAX_BYTES} bytes.")
+        if not self._open:
+            return False
         try:
-            for chunk in self._chunks:
-                digest.update(chunk)
-                self.size += len(chunk)
-                if self.size > settings.VIDEO_MAX_BYTES:
-                    raise ServiceError("file_too_large", f"The video is larger than {settings.VIDEO_MAX_BYTES} bytes.")
-                try:
-                    self.process.stdin.write(chunk)
-                except BrokenPipeError:
-                    break  # the child ended early (a limit): its answer, or its death, says why
-                self._timer.progress()  # it is taking the file in: a stall, not a long file, is what kills
+            self.process.stdin.write(chunk)
+        except BrokenPipeError:
+            self._open = False
+            return False
+        self._timer.progress()  # it is taking the file in: a stall, not a long file, is what kills
+        return True
+
+    def fed(self) -> BoxSession:
+        """The whole file was given: read the box's verdict (a ServiceError if it refused)."""
+        try:
             self._timer.parsing(self.size)
-            self.sha256 = digest.hexdigest()
+            self.sha256 = self._digest.hexdigest()
             if not self.size:
                 raise ServiceError(INVALID_VIDEO, "The file is empty.")
             with contextlib.suppress(BrokenPipeError):

@@ -420,3 +420,32 @@ def test_a_file_that_arrives_slowly_is_not_cut_short_but_a_stalled_box_is(consen
         services.video_upload_stream(user_id=consented.pk, open_source=lambda: iter([clip_bytes(frames=2)]),
                                      filename="hang.mov")
     assert stalled.value.code == "video_probe_failed"
+
+
+def test_with_the_account_key_made_the_file_is_read_once_and_a_refusal_or_duplicate_leaves_nothing(
+        consented, tmp_path):
+    """Once the account has its key, the source is sealed while the box reads the file (one read of
+    it); a clip the box refuses, or one already held, leaves no blob behind all the same."""
+    data = clip_bytes(frames=3)
+    services.media_upload(user_id=consented.pk, data=data, filename="a.mov")
+    kept = sorted(stored_blobs(tmp_path))
+    reads = []
+
+    def counted(chunks):
+        def open_source():
+            reads.append(1)
+            return iter(chunks)
+        return open_source
+
+    again = services.video_upload_stream(user_id=consented.pk, open_source=counted([data]), filename="b.mov")
+    assert again.duplicate and sorted(stored_blobs(tmp_path)) == kept
+    for hostile in (data[: len(data) // 2], data[:64] + b"\0" * 4000):
+        with pytest.raises(ServiceError) as refused:
+            services.video_upload_stream(user_id=consented.pk, open_source=counted([hostile]), filename="c.mov")
+        assert refused.value.code in ("invalid_video", "video_probe_failed")
+        assert sorted(stored_blobs(tmp_path)) == kept
+    reads.clear()
+    other = clip_bytes(frames=4)
+    stored = services.video_upload_stream(user_id=consented.pk, open_source=counted([other]), filename="d.mov")
+    assert len(reads) == 1  # read once: into the box and the sealed source together
+    assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=stored.item.pk).chunks) == other
