@@ -2,7 +2,11 @@
 each way someone with the database changed one: an entry left out, one added from another holder,
 a moved head, a changed tile, a forged checkpoint note."""
 
+import io
+
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 from audit import triggers
@@ -35,14 +39,24 @@ def _forge(sql: str, params=()) -> None:
 
 
 def _holder_problems() -> list[str]:
-    report = audit_verify()
+    report = audit_verify(holder_logs=True)
     return report.cross_checks.get("holder logs", [])
 
 
 def test_untouched_holder_logs_verify(logs):
-    report = audit_verify()
+    report = audit_verify(holder_logs=True)
     assert report.ok, report.problems
     assert "holder logs" not in report.cross_checks
+
+
+def test_the_command_checks_holder_logs_when_asked(logs):
+    alice, _ = logs
+    _forge('DELETE FROM audit_holderlogentry WHERE subject_id = %s AND "index" = 0', [alice.pk])
+    call_command("audit_verify", "--no-progress", stdout=io.StringIO())  # not asked: the trail itself is intact
+    with pytest.raises(CommandError, match="holder logs"):
+        call_command("audit_verify", "--no-progress", "--holder-logs", stdout=io.StringIO())
+
+
 
 
 def test_an_entry_left_out_is_named(logs):
@@ -51,7 +65,7 @@ def test_an_entry_left_out_is_named(logs):
     _forge('DELETE FROM audit_holderlogentry WHERE subject_id = %s AND "index" = 5', [alice.pk])
     problems = _holder_problems()
     assert f"holder {alice.pk}: global seq {seq} is missing from their log (entry 5)" in problems
-    assert not audit_verify().ok
+    assert not audit_verify(holder_logs=True).ok
 
 
 def test_another_holders_entry_added_is_named(logs):

@@ -181,10 +181,8 @@ def test_it_checks_an_untouched_trail_without_looking_rows_up_one_by_one(trail, 
     """The fast paths (columns encoded back into canonical bytes) must agree with append's encoding;
     if they drifted, every event would fall back to a lookup of its own. (Three of these are the
     consent cross-checks: the ledger's entries, its state rows, its guards; one more its events; two
-    the set-aside entries, their alarms and acknowledgements; seven the holder logs' cross-check, a
-    number that does not grow with the trail: the head, the entries' places, the logs' heads and
-    committed heads, checkpoints and tiles, the leaves by holder in chunks.)"""
-    with django_assert_max_num_queries(24):
+    the set-aside entries, their alarms and acknowledgements.)"""
+    with django_assert_max_num_queries(17):
         assert audit_verify().ok
 
 
