@@ -75,6 +75,9 @@ def test_it_checks_every_head_and_reads_only_what_is_new(trail, tmp_path):
     assert (report.first, report.size, report.heads, report.mismatches) == (307, 349, 2, [])
     # Only the bundle the last run read part of, and its level-0 tile: nothing before it.
     assert sorted(trail.log.fetched) == ["checkpoint", "tile/0/001.p/93", "tile/entries/001.p/93"]
+    trail.log.fetched.clear()
+    assert trail.run(state).size == 349
+    assert trail.log.fetched == ["checkpoint"]  # nothing new: nothing read
     saved = json.loads(state.read_text())
     assert saved["holders"][str(ALICE)]["size"] == len(trail.about[ALICE])
     assert (state.stat().st_mode & 0o777) == 0o600
