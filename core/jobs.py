@@ -38,8 +38,9 @@ from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django_tasks import task, task_backends
+from django_tasks import TaskResultStatus, task, task_backends
 from django_tasks.base import Task
+from django_tasks_db.models import DBTaskResult
 
 from core.models import JobLease
 from core.uow import after_commit
@@ -238,6 +239,16 @@ def jobs_recover(*, now: datetime | None = None) -> int:
     # Attempt counts of retried jobs that never ran again (their pass was dropped meanwhile).
     JobLease.objects.filter(held=False, expires_at__lte=now - timedelta(days=1)).delete()
     return recovered
+
+
+def forget_finished(*, now: datetime) -> int:
+    """The database backend keeps a row per job: drop those that succeeded over a day ago and
+    those that failed over a week ago (kept to be looked into)."""
+    done, _ = DBTaskResult.objects.filter(
+        status=TaskResultStatus.SUCCESSFUL, finished_at__lt=now - timedelta(days=1)).delete()
+    failed, _ = DBTaskResult.objects.filter(
+        status=TaskResultStatus.FAILED, finished_at__lt=now - timedelta(days=7)).delete()
+    return done + failed
 
 
 # --------------------------------------------------------------------------- periodic jobs

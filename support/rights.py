@@ -21,7 +21,7 @@ from consent import selectors as consent_selectors
 from consent import services as consent_services
 from core import jobs
 from core.errors import ServiceError, register_code
-from core.uow import Actor, UnitOfWork, account_write, events_write
+from core.uow import Actor, UnitOfWork, account_write, after_commit, events_write
 from support import export_zip, selectors
 from support.models import DataExport
 from vault import exports as vault_exports
@@ -127,16 +127,27 @@ def export_build(*, export_id: str | uuid.UUID) -> None:
 
 def _export_build_recover(export_id: str, attempts: int) -> bool:
     """An export whose build died with its worker is built again (its half-made zip was never
-    stored); after MAX_ATTEMPTS the export is left to fail as interrupted."""
+    stored); after MAX_ATTEMPTS the export is left to fail as interrupted.
+
+    Called inside the lease's transaction, where the holder's unit of work cannot open: the
+    export is put back in the queue once that commits, under the holder's lock."""
     if attempts >= jobs.MAX_ATTEMPTS:
         return False
-    updated = DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING).update(
-        status=DataExport.Status.PENDING
-    )
-    if not updated:
+    holder_id = (DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING)
+                 .values_list("holder_id", flat=True).first())
+    if holder_id is None:
         return False
-    jobs.enqueue(export_build_job, export_id)
+    after_commit(lambda: _export_requeue(export_id=export_id, holder_id=holder_id))
     return True
+
+
+def _export_requeue(*, export_id: str, holder_id: int) -> None:
+    with account_write(user_id=holder_id, actor=SYSTEM):
+        updated = DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING).update(
+            status=DataExport.Status.PENDING
+        )
+        if updated:
+            jobs.enqueue(export_build_job, export_id)
 
 
 @jobs.job(recover=_export_build_recover)

@@ -301,7 +301,8 @@ def monitor_once(*, log: Tlog, log_vkey: str, state_path: str, say=print) -> Rep
                        "it was rolled back")
     report = Report(first=state.size, size=checkpoint.tree_size)
     tree = merkle.CompactRange(state.size, state.nodes)
-    for start in range(state.size - state.size % WIDTH, checkpoint.tree_size, WIDTH):
+    first = state.size - state.size % WIDTH if checkpoint.tree_size > state.size else state.size
+    for start in range(first, checkpoint.tree_size, WIDTH):
         width = min(WIDTH, checkpoint.tree_size - start)
         index = start // WIDTH
         bodies = log.entries(index, width)
