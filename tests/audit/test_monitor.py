@@ -149,6 +149,16 @@ def test_a_holder_log_that_changes_its_id_is_found(trail, tmp_path):
     assert report.new_mismatches and "earlier heads named" in report.new_mismatches[0]
 
 
+def test_one_log_is_one_holders(trail, tmp_path):
+    trail.events(10)
+    trail.head(ALICE)
+    trail.log.append(holder_head(len(trail.log.bodies) + 1, global_origin=ORIGIN, holder=BOB, log_id=ALICE_LOG,
+                                 bodies=trail.about[BOB]))
+    report = trail.run(tmp_path / "state.json")
+    assert report.new_mismatches == [f"the head at global seq 12 names log {ALICE_LOG} for holder {BOB}, but it is "
+                                     f"holder {ALICE}'s log"]
+
+
 def test_it_refuses_a_global_trail_rolled_back_or_rewritten(trail, tmp_path):
     state = tmp_path / "state.json"
     trail.events(20)
