@@ -75,6 +75,9 @@ def test_it_checks_every_head_and_reads_only_what_is_new(trail, tmp_path):
     assert (report.first, report.size, report.heads, report.mismatches) == (307, 349, 2, [])
     # Only the bundle the last run read part of, and its level-0 tile: nothing before it.
     assert sorted(trail.log.fetched) == ["checkpoint", "tile/0/001.p/93", "tile/entries/001.p/93"]
+    trail.log.fetched.clear()
+    assert trail.run(state).size == 349
+    assert trail.log.fetched == ["checkpoint"]  # nothing new: nothing read
     saved = json.loads(state.read_text())
     assert saved["holders"][str(ALICE)]["size"] == len(trail.about[ALICE])
     assert (state.stat().st_mode & 0o777) == 0o600
@@ -144,6 +147,16 @@ def test_a_holder_log_that_changes_its_id_is_found(trail, tmp_path):
                                  bodies=trail.about[ALICE]))
     report = trail.run(tmp_path / "state.json")
     assert report.new_mismatches and "earlier heads named" in report.new_mismatches[0]
+
+
+def test_one_log_is_one_holders(trail, tmp_path):
+    trail.events(10)
+    trail.head(ALICE)
+    trail.log.append(holder_head(len(trail.log.bodies) + 1, global_origin=ORIGIN, holder=BOB, log_id=ALICE_LOG,
+                                 bodies=trail.about[BOB]))
+    report = trail.run(tmp_path / "state.json")
+    assert report.new_mismatches == [f"the head at global seq 12 names log {ALICE_LOG} for holder {BOB}, but it is "
+                                     f"holder {ALICE}'s log"]
 
 
 def test_it_refuses_a_global_trail_rolled_back_or_rewritten(trail, tmp_path):
