@@ -22,7 +22,7 @@ def test_an_export_is_queued_for_the_worker_after_commit(alice, settings, django
 
     settings.TASKS = DATABASE_TASKS
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        export = rights.export_request(holder=alice)
+        export = rights.export_request(user=alice)
     assert not DBTaskResult.objects.exists()  # nothing before commit
     for callback in callbacks:
         callback()
@@ -34,7 +34,7 @@ def test_an_export_is_queued_for_the_worker_after_commit(alice, settings, django
 
 
 def test_an_export_whose_worker_died_is_built_again(alice, django_capture_on_commit_callbacks):
-    export = rights.export_request(holder=alice)  # not run: no commit callbacks here
+    export = rights.export_request(user=alice)  # not run: no commit callbacks here
     DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
     JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
                             expires_at=timezone.now() - timedelta(seconds=1))
@@ -46,7 +46,7 @@ def test_an_export_whose_worker_died_is_built_again(alice, django_capture_on_com
 
 
 def test_an_export_build_that_keeps_dying_is_given_up(alice):
-    export = rights.export_request(holder=alice)
+    export = rights.export_request(user=alice)
     DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
     JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
                             expires_at=timezone.now() - timedelta(seconds=1), attempts=jobs.MAX_ATTEMPTS)

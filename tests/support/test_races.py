@@ -22,7 +22,7 @@ def test_it_opens_one_case_when_two_requests_race(sam, alice):
 
     def opener():
         barrier.wait()
-        return services.case_open(agent=sam, subject_id=alice.pk, reason="race", ticket="1")
+        return services.case_open(agent=sam, user_id=alice.pk, reason="race", ticket="1")
 
     threads = [run(opener, results, key) for key in ("a", "b")]
     for thread in threads:
@@ -40,7 +40,7 @@ def test_it_refuses_a_revoke_that_waited_behind_the_cases_close(sam, alice):
     results = {}
     with transaction.atomic():
         SupportCase.objects.select_for_update().get(pk=case.pk)  # a close in progress holds the case row
-        thread = run(lambda: services.support_revoke(agent=sam, subject_id=alice.pk, purpose=purposes.CAMERA_ROLL,
+        thread = run(lambda: services.support_revoke(agent=sam, user_id=alice.pk, purpose=purposes.CAMERA_ROLL,
                                                      reason="late"), results, "revoke")
         wait_for_lock_waiter()
         SupportCase.objects.filter(pk=case.pk).update(closed_at=timezone.now(), closed_how="closed")
