@@ -204,6 +204,7 @@ def suggestion_job_run(
     return job
 
 
+@transaction.atomic
 def suggestion_job_recover(job_id: str, attempts: int) -> bool:
     """A pass whose worker died: queued again (up to MAX_ATTEMPTS), unless another pass of the
     holder's is already waiting, which will do the same work."""

@@ -263,3 +263,18 @@ def test_the_records_of_finished_jobs_are_forgotten_a_day_or_a_week_on(settings)
     assert jobs.forget_finished(now=now) == 2
     left = {str(pk) for pk in DBTaskResult.objects.values_list("id", flat=True)}
     assert left == {rows["done-new"], rows["failed-new"], rows["waiting"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recovery_runs_outside_any_transaction_and_one_that_fails_is_tried_again():
+    from tests import job_samples
+
+    expired = timezone.now() - timedelta(seconds=1)
+    for object_id in ("fine", "broken"):
+        JobLease.objects.create(kind=job_samples.outside.module_path, object_id=object_id, expires_at=expired)
+    job_samples.IN_TRANSACTION.clear()
+    assert jobs.jobs_recover(now=timezone.now()) == 1
+    # It can open the holder's unit of work (which refuses to start inside another transaction).
+    assert job_samples.IN_TRANSACTION == [False, False]
+    # The failed one is still there for the next pass; the other was given up and released.
+    assert list(JobLease.objects.values_list("object_id", "held")) == [("broken", True)]
