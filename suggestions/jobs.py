@@ -209,8 +209,12 @@ def suggestion_job_recover(job_id: str, attempts: int) -> bool:
     """A pass whose worker died: queued again (up to MAX_ATTEMPTS), unless another pass of the
     holder's is already waiting, which will do the same work."""
     job = SuggestionJob.objects.select_for_update().filter(pk=int(job_id), status=SuggestionJob.Status.RUNNING).first()
-    if job is None:
-        return False
+    if job is None:  # it died before it claimed its pass: a pass still queued is sent again
+        retry = attempts < jobs.MAX_ATTEMPTS and SuggestionJob.objects.filter(
+            pk=int(job_id), status=SuggestionJob.Status.QUEUED).exists()
+        if retry:
+            after_commit(lambda: dispatch(int(job_id), delay=0.0, inline_allowed=True))
+        return retry
     now = timezone.now()
     if attempts >= jobs.MAX_ATTEMPTS or _one_queued(job.owner_id) is not None:
         job.status = SuggestionJob.Status.FAILED

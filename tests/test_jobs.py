@@ -73,6 +73,20 @@ def test_a_crashed_pass_is_retried_by_the_periodic_recovery(alice, django_captur
 
 
 @pytest.mark.django_db
+def test_a_pass_whose_worker_died_before_claiming_it_is_sent_again(alice, django_capture_on_commit_callbacks):
+    grant(alice)
+    a_day_out(alice, COLOURS[:4])
+    SuggestionJob.objects.all().delete()
+    job = SuggestionJob.objects.create(owner=alice, trigger="request", run_after=timezone.now())  # still queued
+    JobLease.objects.create(kind=suggestion_jobs.run_job.module_path, object_id=str(job.pk),
+                            expires_at=timezone.now() - timedelta(seconds=1))  # its worker died holding the lease
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_recover(now=timezone.now()) == 1
+    job.refresh_from_db()
+    assert job.status == SuggestionJob.Status.DONE and job.created_count >= 1
+
+
+@pytest.mark.django_db
 def test_a_crashed_pass_does_not_block_the_holders_next_pass(alice, django_capture_on_commit_callbacks):
     grant(alice)
     a_day_out(alice, COLOURS[:4])
