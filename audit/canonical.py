@@ -61,6 +61,9 @@ DISALLOWED_DETAIL_KEYS = frozenset(
 _DISALLOWED_KEY_SUFFIXES = ("_email", "_text", "_caption", "_label", "_labels", "_lat", "_lon", "_name", "_bytes")
 
 MAX_DETAILS_BYTES = 8192
+# The subject_id column's range (a 64-bit integer): an entry outside it could not be stored, and one
+# queued would stop every integration after it.
+SUBJECT_MIN, SUBJECT_MAX = -(2**63), 2**63 - 1
 MAX_DETAIL_LIST = 1000
 
 
@@ -208,7 +211,8 @@ def event_fields(
         raise InvalidEvent(f"actor_kind must be one of {', '.join(ACTOR_KINDS)}, got {actor_kind!r}")
     if outcome not in OUTCOMES:
         raise InvalidEvent(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
-    if subject_id is not None and (isinstance(subject_id, bool) or not isinstance(subject_id, int)):
+    if subject_id is not None and (isinstance(subject_id, bool) or not isinstance(subject_id, int)
+                                   or not SUBJECT_MIN <= subject_id <= SUBJECT_MAX):
         raise InvalidEvent(f"subject_id must be a user id or None, got {subject_id!r}")
     actor = "" if actor_id is None else actor_id
     if isinstance(actor, bool):
@@ -370,7 +374,10 @@ def parse_entry(body: bytes) -> tuple[ValidEvent, str] | None:
                 value is None or isinstance(value, int | str) for value in details.values()):
             _CANONICAL_DETAILS[details_text] = dict(details)
     subject = fields["subject_id"]
-    fields["subject_id"] = None if subject == "null" else int(subject)
+    subject = None if subject == "null" else int(subject)
+    if subject is not None and not SUBJECT_MIN <= subject <= SUBJECT_MAX:
+        return None
+    fields["subject_id"] = subject
     fields["details"] = details
     time = fields.pop("time")
     return ValidEvent(fields, details_text.encode()), time

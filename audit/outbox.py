@@ -406,19 +406,42 @@ def set_aside_in_tree() -> dict[int, bool]:
     return {seq: pk in acknowledged for pk, seq in rows.items()}
 
 
+_VERIFIED_TAIL: dict[str, tuple[int, int, str, tuple[int, ...]]] = {}  # alias -> (signed, upto, its hash, forged)
+
+
 def untrusted_seqs() -> list[int]:
     """Seqs in the tree the service does not vouch for, so that no listing, count or export holds
     them: the entries set aside where they sit, and any row after the latest signed checkpoint whose
     MAC does not verify (one integrated inline by a process with another key, not yet set aside).
-    Reads the rows since the latest checkpoint: a few thousand at most while checkpoints are
-    signed every few seconds; while one is refused (see audit_checkpoint_create) they pile up."""
+
+    The rows after the latest checkpoint are checked once each per process: what was checked is
+    remembered with the hash at its end, so a request reads only what was integrated since (a few
+    rows, or none) and two queries."""
     with connection.cursor() as cursor:
-        signed = _latest_checkpoint_size(cursor)
-        head = _head_size(cursor)
+        cursor.execute("SELECT h.size, h.last_hash, (SELECT MAX(tree_size) FROM audit_auditcheckpoint) "
+                       "FROM audit_audithead h WHERE h.id = 1")
+        row = cursor.fetchone()
+        head, last_hash, signed = (row[0], row[1], row[2] or 0) if row else (0, "", 0)
         found = set(AuditSetAside.objects.filter(seq__isnull=False).values_list("seq", flat=True))
         if head > signed:
-            found.update(unsigned_forgeries(cursor, signed, head))
+            found.update(_unsigned_forged_tail(cursor, signed, head, last_hash))
     return sorted(found)
+
+
+def _unsigned_forged_tail(cursor, signed: int, head: int, last_hash: str) -> tuple[int, ...]:
+    alias = connection.alias
+    cached = _VERIFIED_TAIL.get(alias)
+    if cached is not None and cached[:3] == (signed, head, last_hash):
+        return cached[3]
+    start, forged = signed, ()
+    if cached is not None and cached[0] == signed and cached[1] < head:
+        cursor.execute("SELECT hash FROM audit_auditevent WHERE seq = %s", [cached[1]])
+        at = cursor.fetchone()
+        if at is not None and at[0] == cached[2]:  # the same trail, grown since: check only what is new
+            start, forged = cached[1], cached[3]
+    forged = forged + tuple(unsigned_forgeries(cursor, start, head))
+    _VERIFIED_TAIL[alias] = (signed, head, last_hash, forged)
+    return forged
 
 
 def set_aside_foreign_rows() -> list[AuditSetAside]:

@@ -16,9 +16,6 @@ from camera_roll_sync import tlog
 from camera_roll_sync.api import Api, ApiError
 from camera_roll_sync.state import State
 
-KEYS = ("history_key", "history_note", "history_global_size", "history_since", "history_checked",
-        "history_problem")
-
 
 class HistoryNotVerified(Exception):
     """The access history shrank, forked or did not check out: nothing more is uploaded."""
@@ -56,21 +53,36 @@ def recorded(state: State) -> HistoryStatus:
                          checked=state.meta("history_checked"))
 
 
+def _size(note: str, key: str | None) -> str | None:
+    try:
+        return str(tlog.open_checkpoint(note, key).size) if key else None
+    except tlog.Invalid:
+        return None  # not under the key kept: the full check below says why
+
+
 def witness(api: Api, state: State, *, now: Callable[[], str] = _now) -> HistoryStatus:
     """Fetches and checks the newest holder checkpoint and commitment. Raises HistoryNotVerified when the
     history does not check out, ApiError(malformed) when an answer is not the documented shape; anything
     else (no answer, nothing committed yet) leaves it unverified for now and uploads go on."""
+    pinned = state.meta("history_key")
+    known_note = state.meta("history_note")
     try:
-        commitment = api.holder_commitment()
-        note = api.holder_checkpoint() if commitment is not None else None
+        note = api.holder_checkpoint()
+        if note is not None and note == known_note and state.meta("history_committed") == _size(note, pinned) \
+                and not state.meta("history_problem"):
+            # The same log as verified last time, wholly committed then: nothing new to check (and no
+            # inclusion proof for the server to compute at every pass).
+            checked = now()
+            state.set_meta("history_checked", checked)
+            return HistoryStatus(verified=True, entries=int(_size(note, pinned)), since=state.meta("history_since"),
+                                 checked=checked)
+        commitment = api.holder_commitment() if note is not None else None
     except ApiError as exc:
         if exc.malformed or exc.status == 401:
             raise
         return HistoryStatus(verified=False, problem=f"not checked this time ({exc.message})")
     if commitment is None or note is None:
         return HistoryStatus(verified=False, problem="not verified yet (nothing of it is in the audit trail yet)")
-    pinned = state.meta("history_key")
-    known_note = state.meta("history_note")
     try:
         known = tlog.open_checkpoint(known_note, pinned) if known_note and pinned else None
         verified = tlog.check_holder_log(latest_note=note, commitment=commitment, fetch_tile=api.holder_tile,
@@ -91,6 +103,7 @@ def witness(api: Api, state: State, *, now: Callable[[], str] = _now) -> History
     state.set_meta("history_key", verified.key)
     state.set_meta("history_note", verified.note)
     state.set_meta("history_global_size", str(verified.global_size))
+    state.set_meta("history_committed", str(verified.committed))
     state.set_meta("history_checked", checked)
     if state.meta("history_since") is None:
         state.set_meta("history_since", checked)

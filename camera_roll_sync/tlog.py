@@ -277,6 +277,9 @@ def check_holder_log(*, latest_note: str, commitment: dict, fetch_tile: Callable
     if known is not None and known.origin != latest.origin:
         raise Rollback(f"the service now shows another log ({latest.origin}) than the one this phone verified "
                        f"({known.origin})")
+    if known is not None and latest.size < known.size:
+        raise Rollback(f"the log has {latest.size} entries now, but this phone verified {known.size}: "
+                       "it was rolled back")
     newest = max(latest, committed, key=lambda c: c.size)
     tiles = Tiles(newest.size, fetch_tile)
     for older in (known, latest, committed):

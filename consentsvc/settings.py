@@ -264,7 +264,8 @@ WITHDRAWAL_GRACE_DAYS = envint("WITHDRAWAL_GRACE_DAYS", 0, minimum=0)
 LAPSE_GRACE_DAYS = envint("LAPSE_GRACE_DAYS", 30, minimum=0)
 TRASH_DAYS = envint("TRASH_DAYS", 30, minimum=1)  # a deleted photo can be restored this long
 # Videos (vault.videos): the largest file and the longest clip taken, the most pixels a frame may
-# have, and the box the parser runs in (a child process: wall-clock seconds, address space).
+# have, and the box the parser runs in (a child process: CPU seconds, and the wall-clock seconds it
+# may go without progress, plus a second per 25 MB of the file while it parses; address space).
 VIDEO_MAX_BYTES = envint("VIDEO_MAX_BYTES", 2 * 1024**3, minimum=1)
 VIDEO_MAX_SECONDS = envint("VIDEO_MAX_SECONDS", 600, minimum=1)
 VIDEO_MAX_PIXELS = envint("VIDEO_MAX_PIXELS", 8192 * 4320, minimum=1)

@@ -19,7 +19,10 @@ with no sentence for a reader is shown plainly ("The system: media.reindexed").
 
 Categories are declared the same way (`category(...)`): one table, which both readers filter by,
 each with its own label (a category with no holder label is not offered to holders; its actions
-fall under "other" on their page). Core imports no app: the apps register into it.
+fall under "other" on their page). So are the words the sentences share across apps: a purpose's
+words for the auditor and its use for the holder (`purpose(...)`, "advertising" / "for advertising"),
+and terms such as the kinds of suggestion (`term("output_kind", "collage", "a collage")`).
+Core imports no app: the apps register into it.
 """
 
 from collections.abc import Callable, Iterator
@@ -54,12 +57,53 @@ class Action:
     repeats: bool = False
 
 
+@dataclass(frozen=True)
+class Purpose:
+    key: str
+    words: str  # what the auditor reads: "Camera Roll Sharing Suggestions", "making suggestions"
+    use: str | None = None  # what the holder reads after "read your photos": "to make suggestions"
+
+
 class ActionError(ValueError):
     pass
 
 
 _ACTIONS: dict[str, Action] = {}
 _CATEGORIES: dict[str, Category] = {}
+_PURPOSES: dict[str, Purpose] = {}
+_TERMS: dict[tuple[str, str], str] = {}
+
+
+def purpose(key: str, *, words: str, use: str | None = None) -> Purpose:
+    """Declares the words for a purpose events name."""
+    declared = Purpose(key=key, words=words, use=use)
+    if _PURPOSES.get(key, declared) != declared:
+        raise ActionError(f"purpose {key!r} declared twice, differently")
+    _PURPOSES[key] = declared
+    return declared
+
+
+def purpose_words(key: str) -> str:
+    """The auditor's words for a purpose ("" for none; an undeclared one as it is, without underscores)."""
+    declared = _PURPOSES.get(key)
+    return declared.words if declared else key.replace("_", " ")
+
+
+def purpose_use(key: str) -> str | None:
+    """The holder's words for what a read was for ("to make suggestions"), or None when undeclared."""
+    declared = _PURPOSES.get(key)
+    return declared.use if declared else None
+
+
+def term(kind: str, key: str, words: str) -> None:
+    """Declares the words for a value events carry in their details (e.g. an output's kind)."""
+    if _TERMS.get((kind, key), words) != words:
+        raise ActionError(f"term {kind}:{key} declared twice, differently")
+    _TERMS[(kind, key)] = words
+
+
+def term_words(kind: str, key, default: str) -> str:
+    return _TERMS.get((kind, key), default)
 
 
 def category(key: str, *, auditor: str, holder: str | None = None, holder_key: str | None = None,
@@ -119,14 +163,13 @@ def names_in(category_key: str) -> list[str]:
 @contextmanager
 def temporary() -> Iterator[None]:
     """For tests: whatever is declared inside the block is forgotten when it ends."""
-    before_actions, before_categories = dict(_ACTIONS), dict(_CATEGORIES)
+    saved = [(table, dict(table)) for table in (_ACTIONS, _CATEGORIES, _PURPOSES, _TERMS)]
     try:
         yield
     finally:
-        _ACTIONS.clear()
-        _ACTIONS.update(before_actions)
-        _CATEGORIES.clear()
-        _CATEGORIES.update(before_categories)
+        for table, before in saved:
+            table.clear()
+            table.update(before)
 
 
 def autodiscover() -> None:

@@ -51,14 +51,6 @@ def _repeats(action: str) -> bool:
     declared = actions.get(action)
     return bool(declared and declared.repeats)
 
-USE_LABELS = {
-    "sharing_suggestions": "to make suggestions",
-    "face_grouping": "to group them by the people in them",
-    "owner_access": "",
-    "advertising": "for advertising",
-    "model_training": "for model training",
-}
-KIND_WORDS = {"collage": "a collage", "recap": "a recap animation", "stylized": "a stylised image"}
 
 
 @dataclass
@@ -82,15 +74,75 @@ class Entry:
     used: list[tuple[str, int]] = field(default_factory=list)  # (kind, photos used) of each output made
     browsed: dict[str, set] | None = None  # the holder's own looking, folded per day: photos and suggestions
     passes: int = 1  # suggestion passes folded into this line (reads that made nothing)
+    ticket: str | None = None  # the support case's ticket, for what support did under one
+    device: str | None = None  # "the phone app on <device>", for what a phone did with its own token
 
     @property
     def count(self) -> int:
         return len(self.seqs)
 
+    # What the holder's sentences (core.actions, `holder=`) are made from.
     @property
     def who(self) -> str:
         """Who did it, as the holder reads it: "You", "Support agent sam", "The suggestions engine"."""
         return self.actor_name
+
+    @property
+    def label(self) -> str:
+        """The purpose's name as the holder's settings show it."""
+        return _label(self.purpose)
+
+    @property
+    def denied(self) -> bool:
+        return self.outcome == "denied"
+
+    @property
+    def method(self) -> str:
+        return _method(self)
+
+    @property
+    def how(self) -> str:
+        """" on the web" / " from the phone app" / ""."""
+        return _how(self)
+
+    @property
+    def cause(self) -> str:
+        return next((d.get("cause") for d in self.details if d.get("cause")), "")
+
+    @property
+    def kind(self) -> str | None:
+        """The kind of suggestion the line's events name (collage, recap, ...)."""
+        return _kind(self)
+
+    def use(self, default: str | None = None) -> str:
+        """What a read was for, in the holder's words ("to make suggestions"); else `default`, or
+        "for <purpose>"."""
+        declared = actions.purpose_use(self.purpose)
+        if declared is not None:
+            return declared
+        return default if default is not None else "for " + self.label
+
+    def kind_words(self, kind=None) -> str:
+        return actions.term_words("output_kind", kind if kind is not None else self.kind, "a suggestion")
+
+    def photos(self, count: int | None = None) -> str:
+        return _photos(self.count if count is None else count)
+
+    def of_your_photos(self, count: int | None = None) -> str:
+        return _of_your_photos(self.count if count is None else count)
+
+    @staticmethod
+    def plural(count: int, one: str, many: str | None = None) -> str:
+        return _plural(count, one, many)
+
+    def sum(self, key: str) -> int:
+        return _sum(self, key)
+
+    def with_ticket(self, text: str) -> str:
+        return _with_ticket(text, self.ticket)
+
+    def used_words(self) -> str:
+        return _used_words(self.used)
 
     @property
     def category(self) -> str:
@@ -478,8 +530,8 @@ def _used_words(used: list[tuple[str, int]]) -> str:
     """'used 3 in a collage' or 'made 2 suggestions from them: a collage of 3 and a recap animation of 5'."""
     if len(used) == 1:
         kind, count = used[0]
-        return f"used {count} in {KIND_WORDS.get(kind, 'a suggestion')}"
-    each = [f"{KIND_WORDS.get(kind, 'a suggestion')} of {count}" for kind, count in used]
+        return f"used {count} in {actions.term_words('output_kind', kind, 'a suggestion')}"
+    each = [f"{actions.term_words('output_kind', kind, 'a suggestion')} of {count}" for kind, count in used]
     return f"made {len(used)} suggestions from them: {', '.join(each[:-1])} and {each[-1]}"
 
 
@@ -495,179 +547,15 @@ def _with_ticket(text: str, ticket: str | None) -> str:
     return f"{text}, ticket {ticket}" if ticket else text
 
 
-def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:  # noqa: C901 (a table of phrasings)
-    who = entry.actor_name
-    n = entry.count
-    action = entry.action
-    label = _label(entry.purpose)
-    denied = entry.outcome == "denied"
-    declared = actions.get(action)
-    if declared and declared.holder:
-        return declared.holder(entry)
-
-    if action == "consent.given":
-        return f"{who} turned on {label}{_how(entry)}"
-    if action == "consent.withdrawn":
-        return f"{who} turned off {label}{_how(entry)}"
-    if action == "consent.lapsed":
-        return f"{label} was paused because its notice changed; turn it on again to agree to the new text"
-    if action == "consent.revoked_by_support":
-        return _with_ticket(f"{who} revoked {label}", ticket)
-
-    if action == "support.case_opened":
-        return _with_ticket(f"{who} opened a support case about your account", ticket)
-    if action == "support.case_closed":
-        return _with_ticket(f"{who} closed the support case", ticket)
-    if action == "support.case_expired":
-        return _with_ticket("A support case about your account ran out of time and closed", ticket)
-    if action == "support.subject_viewed":
-        times = "" if n == 1 else f" ({_plural(n, 'time')})"
-        return _with_ticket(
-            f"{who} looked at your consent settings and how much is stored, never the photos themselves{times}",
-            ticket)
-    if action == "support.revoke":
-        if any(d.get("changed") for d in entry.details):
-            return ""  # the consent.revoked_by_support line already says it
-        return _with_ticket(f"{who} asked to revoke {label}, which was already off", ticket)
-    if action == "support.erase":
-        items = _sum(entry, "items")
-        return _with_ticket(f"{who} erased your cloud photos and everything made from them ({_photos(items)})", ticket)
-
-    if action == "media.uploaded":
-        if _method(entry) == "web":
-            return f"You added {_photos(n)} on the web"
-        return f"You uploaded {_photos(n)} from {device}" if device else f"Your phone uploaded {_photos(n)}"
-    if action == "media.upload_refused":
-        return f"{'An upload was' if n == 1 else f'{n} uploads were'} refused and nothing was kept"
-    if action == "media.read" and denied:
-        return f"A request to read your photos {USE_LABELS.get(entry.purpose, 'for ' + label)} was refused"
+def _sentence(entry: Entry, *, ticket, device: str | None = None) -> str:
+    """The line's words: the holder's sentence its app declared for the action (core.actions), or
+    the action said plainly when none was declared (or it is no longer)."""
+    entry.ticket, entry.device = ticket, device
     if entry.browsed is not None:
         return _browsed_sentence(entry.browsed)
-    if action == "media.read":
-        if entry.purpose == "owner_access":
-            if entry.request_id.startswith("export-"):
-                # One photo can be read twice for it (a HEIC: the JPEG and the file as uploaded).
-                return f"Your data export included {_photos(len(set(entry.object_ids) - {''}) or n)}"
-            return f"You opened {_photos(n)}"
-        if entry.purpose == "sharing_suggestions":
-            if entry.used:
-                return f"The suggestions engine looked at {_of_your_photos(n)} and {_used_words(entry.used)}"
-            if entry.made:
-                return (f"The suggestions engine read {_of_your_photos(n)} "
-                        f"to make {KIND_WORDS.get(entry.made, 'a suggestion')}")
-            photos = len(set(entry.object_ids) - {""}) or n
-            passes = "" if entry.passes == 1 else f" ({entry.passes} passes)"
-            return f"The suggestions engine read {_of_your_photos(photos)} to make suggestions{passes}"
-        if entry.purpose == "face_grouping":
-            return f"The suggestions engine read {_of_your_photos(n)} to group them by the people in them"
-        return f"{who} read {_of_your_photos(n)} {USE_LABELS.get(entry.purpose, 'for ' + label)}".rstrip()
-    if action == "media.listed":
-        if denied:
-            return f"A request to list your photos {USE_LABELS.get(entry.purpose, 'for ' + label)} was refused"
-        return f"{who} looked at the list of your photos to pick some {USE_LABELS.get(entry.purpose, '')}".rstrip()
-    if action == "media.deleted":
-        cause = next((d.get("cause") for d in entry.details if d.get("cause")), "")
-        if cause == "trash_emptied":
-            return f"{who} emptied the trash: {_photos(n)} destroyed for good"
-        if cause == "trash_expired":
-            their = "its" if n == 1 else "their"
-            return f"{_photos(n).capitalize()} destroyed for good after {their} time in the trash"
-        return f"{who} deleted {_photos(n)} from the cloud"
-    if action == "media.trashed":
-        return f"{who} moved {_photos(n)} to the trash"
-    if action == "media.restored":
-        return f"{who} restored {_photos(n)} from the trash"
-    if action == "media.excluded":
-        return f"{who} kept {_photos(n)} out of suggestions"
-    if action == "media.included":
-        return f"{who} let {_photos(n)} back into suggestions"
-    if action == "media.upload_duplicate":
-        sender = device[0].upper() + device[1:] if device else "Your phone"
-        return f"{sender} sent {_photos(n)} already held; nothing new was kept"
-    if action == "media.erased":
-        if any(d.get("case_id") for d in entry.details):
-            return ""  # done by support: the support.erase line says it, with the ticket
-        items = _sum(entry, "items")
-        if any(d.get("consent_entry") for d in entry.details):
-            if not items:
-                return ""  # nothing was left to destroy (an erase that turned the feature off, just before)
-            return (f"Your cloud photos ({_photos(items)}) were destroyed because {label} was turned off")
-        return f"{who} erased all your cloud photos and everything made from them ({_photos(items)})"
-    if action == "media.rekeyed":
-        items = _sum(entry, "items")
-        return (f"{_photos(items).capitalize()} got a key of {'its' if items == 1 else 'their'} own, so deleting "
-                f"{'it' if items == 1 else 'one'} destroys it for good; no one looked at them")
-    if action == "media.shred_scheduled":
-        return f"Your cloud photos are due to be destroyed because {label} was turned off"
-    if action.startswith("exclusion."):
-        verb = "added" if action.endswith(("created", "added")) else "removed" if action.endswith(
-            ("deleted", "removed")) else "changed"
-        return f"{who} {verb} {_plural(n, 'exclusion')}"
-
-    if action == "output.stored":
-        kind = _kind(entry)
-        if n == 1:
-            return f"The suggestions engine made {KIND_WORDS.get(kind, 'a suggestion')} for you"
-        return f"The suggestions engine made {n} suggestions for you"
-    if action == "output.read":
-        return f"{who} opened {_plural(n, 'suggestion')}"
-    if action == "output.shared_read":
-        if denied:
-            return "Someone tried a share link after it had stopped working; nothing was shown"
-        return "Someone opened a suggestion through your share link" + ("" if n == 1 else f" ({_plural(n, 'time')})")
-    if action == "share_link.created":
-        return f"{who} made a share link to a suggestion"
-    if action == "share_link.revoked":
-        return f"{who} revoked a share link"
-    if action == "faces.analysed":
-        items = _sum(entry, "items")
-        return f"The suggestions engine looked for faces in {_photos(items)} to group them by people"
-    if action == "person.updated":
-        return f"{who} named or hid a person on the People page"
-    if action == "person.merged":
-        return f"{who} merged two people on the People page"
-    if action in ("suggestion.accepted", "suggestion.dismissed"):
-        verb = "shared" if action == "suggestion.accepted" else "dismissed"
-        if n > 1:
-            return f"{who} {verb} {n} suggestions"
-        return f"{who} {verb} {KIND_WORDS.get(_kind(entry), 'a suggestion')}"
-    if action == "output.deleted":
-        cause = next((d.get("cause") for d in entry.details if d.get("cause")), "")
-        what = "A suggestion was" if n == 1 else f"{n} suggestions were"
-        if cause == "owner":
-            return ""  # the holder's own dismissal: the suggestion.dismissed line says it
-        if cause == "consent_withdrawn":
-            return f"{what} deleted because {label or 'a setting'} was turned off"
-        if cause == "source_excluded":
-            return f"{what} deleted because you kept a photo {'it' if n == 1 else 'they'} used out of suggestions"
-        if cause in ("source_deleted", "source_trashed"):
-            return f"{what} deleted because you deleted a photo {'it' if n == 1 else 'they'} used"
-        return f"{what} deleted"
-    if action == "suggestions.generated":
-        details = entry.details[0] if entry.details else {}
-        if entry.outcome == "error":
-            return "A suggestions run failed; nothing from it was kept"
-        if details.get("discarded"):
-            return (f"The suggestions engine threw away {_plural(details['discarded'], 'unfinished suggestion')} "
-                    "because your choices changed while it worked")
-        if details.get("created"):
-            return ""  # each suggestion it made has its own line
-        return "The suggestions engine looked through your photos and found nothing new to suggest"
-
-    if action == "export.requested":
-        return "You asked for a copy of everything we hold about you"
-    if action == "export.ready":
-        return "Your data export was ready to download"
-    if action == "export.failed":
-        return "Your data export could not be made"
-    if action == "export.downloaded":
-        return f"{who} downloaded your data export" + ("" if n == 1 else f" ({_plural(n, 'time')})")
-    if action == "export.deleted":
-        return "Your data export was deleted"
-
-    if action.startswith("audit."):
-        return f"An auditor {'exported' if 'export' in action else 'looked at'} the access log entries about you"
-
+    declared = actions.get(entry.action)
+    if declared and declared.holder:
+        return declared.holder(entry)
     outcome = "" if entry.outcome == "allowed" else f" ({entry.outcome})"
-    times = "" if n == 1 else f" ×{n}"
-    return f"{who}: {action}{times}{outcome}"
+    times = "" if entry.count == 1 else f" ×{entry.count}"
+    return f"{entry.who}: {entry.action}{times}{outcome}"

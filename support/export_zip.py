@@ -147,7 +147,7 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
                 meta = source.meta
                 name = f"media/videos/{names.take_source(meta, source.content_type)}"
                 with archive.open(zipfile.ZipInfo(name, date_time=_zip_time(meta.captured_at)), "w",
-                                  force_zip64=source.size > 2**31) as member:
+                                  force_zip64=source.size > zipfile.ZIP64_LIMIT) as member:
                     for chunk in source.chunks:
                         member.write(chunk)
                         yield sink.drain()
@@ -164,7 +164,7 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
             name = f"media/photos/{names.take(meta)}"
             # Photos are compressed already; storing them as they are keeps the export fast.
             with archive.open(zipfile.ZipInfo(name, date_time=_zip_time(meta.captured_at)), "w",
-                              force_zip64=opened.size > 2**31) as member:
+                              force_zip64=opened.size > zipfile.ZIP64_LIMIT) as member:
                 for chunk in opened.chunks:
                     member.write(chunk)
                     yield sink.drain()
@@ -174,7 +174,7 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
                 # The HEIC as uploaded, byte for byte, beside the JPEG made from it.
                 source_name = f"media/photos/{names.take_source(meta, source.content_type)}"
                 with archive.open(zipfile.ZipInfo(source_name, date_time=_zip_time(meta.captured_at)), "w",
-                                  force_zip64=source.size > 2**31) as member:
+                                  force_zip64=source.size > zipfile.ZIP64_LIMIT) as member:
                     for chunk in source.chunks:
                         member.write(chunk)
                         yield sink.drain()

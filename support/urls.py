@@ -12,6 +12,7 @@ urlpatterns = [
     path("support/subjects/<int:subject_id>/revoke/", views.subject_revoke, name="subject-revoke"),
     path("support/subjects/<int:subject_id>/erase/", views.subject_erase, name="subject-erase"),
     path("me/access/", views.me_access, name="me-access"),
+    path("me/access/history.json", views.me_access_download, name="me-access-download"),
     path("me/data/", views.me_data, name="me-data"),
     path("me/notices/<int:notice_id>/dismiss/", views.me_notice_dismiss, name="me-notice-dismiss"),
     path("me/data/export/", views.me_export_create, name="me-export-create"),

@@ -6,12 +6,13 @@ page works without JavaScript (plain forms with CSRF).
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import holder_required, support_required
+from audit.holder_history import holder_history_download, holder_history_proof
 from consent.held import media_words
 from core.errors import ServiceError
 from support import access_log, cases, charts, notices, rights, selectors, services
@@ -202,7 +203,23 @@ def me_access(request):
         "days": counts.days,
         "total": counts.total,
         "query": query.urlencode(),
+        "proof": holder_history_proof(subject_id=request.user.pk),
+        "checkpoint_seconds": settings.AUDIT_CHECKPOINT_SECONDS,
     })
+
+
+@holder_required
+@require_GET
+def me_access_download(request):
+    """The holder's access history as committed into the audit trail, with its proofs: a file they can check
+    without the service (`tools/monitor.py --holder FILE`)."""
+    bundle = holder_history_download(subject_id=request.user.pk)
+    if bundle is None:
+        raise Http404("Your access history is not committed into the audit trail yet.")
+    response = JsonResponse(bundle, json_dumps_params={"indent": 1})
+    response["Content-Disposition"] = 'attachment; filename="access-history.json"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @holder_required

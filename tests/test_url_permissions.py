@@ -129,6 +129,7 @@ PERMISSION_TABLE = {
     "api-support-subject-erase": "support",
     # the holder's rights (always the holder's own data; someone else's export is a 404)
     "support:me-access": "holder",
+    "support:me-access-download": "holder",  # tests/support/test_access_history_proof.py
     "support:me-data": "holder",
     "support:me-notice-dismiss": "holder",  # tests/support/test_notices.py
     "support:me-export-create": "holder",

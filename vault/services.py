@@ -222,8 +222,11 @@ def _video_upload(*, user_id: int, data: bytes, filename: str, labels: list[str]
 def video_upload_stream(*, user_id: int, open_source, filename: str = "", labels: list[str] | None = None,
                         captured_at: datetime | None = None, method: str = "api",
                         device_id: int | None = None) -> UploadResult:
-    """A video, read in pieces from ``open_source()`` (called twice: the box reads it once, the sealed
-    copy of it is written from the second), and never held whole by this process.
+    """A video, read in pieces from ``open_source()``, and never held whole by this process. When the
+    account has its key already (always, for a resumable upload), the file is read once: each piece
+    goes into the box and into the item's sealed source together (the box parses in its own process
+    meanwhile); otherwise the box reads it first and ``open_source()`` is called again for the source,
+    so a first upload that is refused makes no key.
 
     It is parsed in the box (vault.videos.BoxSession), whose remuxed copy (no place, no device
     metadata) is encrypted as it comes out of the pipe as the item's original; the poster is its
@@ -233,34 +236,54 @@ def video_upload_stream(*, user_id: int, open_source, filename: str = "", labels
     """
     labels = labels or []
     written: list[str] = []
+    uid = uuid.uuid4()
+    early = keyring.data_key_get(user_id=user_id, scope=keys.SCOPE_MEDIA)
+    source_stored = source_size = 0
     try:
-        with videos.BoxSession(open_source()) as box:
+        box = videos.BoxSession(open_source() if early is None else None)
+        if early is not None:
+            key_row, data_key = early
+            item_key, wrapped_item_key = keys.item_key_new(data_key, item_uid=uid)
+            box.start()
+        with box:
+            if early is not None:
+                def giving():
+                    for chunk in open_source():
+                        box.give(chunk)
+                        yield chunk
+
+                written += content.names_for(user_id=user_id, key_id=item_key.folder_key_id, uid=uid,
+                                             variants=["source"])
+                _, source_stored = content.content_write(data_key=item_key, uid=uid, variant="source",
+                                                         chunks=giving())
+                source_size = box.size
+                box.fed()
             sha256 = box.sha256
-            key_row, data_key = _media_key(user_id=user_id)
+            if early is None:
+                key_row, data_key = _media_key(user_id=user_id)
+                item_key, wrapped_item_key = keys.item_key_new(data_key, item_uid=uid)
             tag = data_key.tag(bytes.fromhex(sha256), purpose=DEDUP)
             existing = MediaItem.objects.filter(owner_id=user_id, dedup_tag=tag).select_related("key").first()
             if existing is not None:
                 box.abandon()
+                content.delete_names(written)
                 return _duplicate(user_id=user_id, item=existing, method=method, device_id=device_id)
             found = box.found
-            uid = uuid.uuid4()
-            item_key, wrapped_item_key = keys.item_key_new(data_key, item_uid=uid)
             written += content.names_for(user_id=user_id, key_id=item_key.folder_key_id, uid=uid,
-                                         variants=["original", "thumbnail", "source"])
+                                         variants=["original", "thumbnail"] + (["source"] if early is None else []))
             _, stored_bytes = content.content_write(data_key=item_key, uid=uid, variant="original", chunks=box.remux())
             poster = box.poster()
         _, size = content.content_write(data_key=item_key, uid=uid, variant="thumbnail", chunks=[poster])
-        stored_bytes += size
-        source_size = 0
+        stored_bytes += size + source_stored
+        if early is None:
+            def source():
+                nonlocal source_size
+                for chunk in open_source():
+                    source_size += len(chunk)
+                    yield chunk
 
-        def source():
-            nonlocal source_size
-            for chunk in open_source():
-                source_size += len(chunk)
-                yield chunk
-
-        _, size = content.content_write(data_key=item_key, uid=uid, variant="source", chunks=source())
-        stored_bytes += size
+            _, size = content.content_write(data_key=item_key, uid=uid, variant="source", chunks=source())
+            stored_bytes += size
         if source_size != box.size:
             raise ServiceError(videos.VIDEO_PROBE_FAILED, "The upload changed while it was stored; nothing was kept.")
         has_location = found["lat"] is not None and found["lon"] is not None

@@ -5,7 +5,8 @@ storage): bytes in, a ``ProcessedVideo`` or a ``ServiceError`` out. The parsing 
 (FFmpeg's demuxers through PyAV, on untrusted bytes) happens in a child process,
 vault/video_box.py, started with no environment (no master key, database address or storage
 secret reaches it), under an address-space and a CPU-time limit it sets before reading a byte,
-and killed after VIDEO_PROBE_SECONDS. A crash, a hang or a bomb there is a 4xx with a stable
+and killed when it stalls (VIDEO_PROBE_SECONDS without progress, or that plus a second per 25 MB
+while it parses: _Watchdog). A crash, a hang or a bomb there is a 4xx with a stable
 code here; nothing of a partial answer is used.
 
 What the service keeps of a video (vault.services.video_store): the remuxed copy the box
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -157,6 +159,8 @@ class BoxSession:
         self._timer = None
         self._abandoned = False
         self.found: dict = {}
+        self._digest = None
+        self._open = False
 
     def abandon(self) -> None:
         """Stop reading (the clip turned out to be held already): the child is killed, no error."""
@@ -164,23 +168,51 @@ class BoxSession:
         self._end()
 
     def __enter__(self) -> BoxSession:
+        if self.process is not None:
+            return self  # started by the caller, who gives it the file (start, give, fed)
+        self.start()
+        try:
+            for chunk in self._chunks:
+                if not self.give(chunk):
+                    break  # the child ended early (a limit): its answer, or its death, says why
+        except BaseException:
+            self._end()
+            raise
+        return self.fed()
+
+    def start(self) -> BoxSession:
+        """Start the box, to be given the file with give() and then fed() (what __enter__ does with
+        the chunks it was made with, for a caller that reads the file for something else too)."""
         import hashlib
 
         self.process = _start_box()
-        self._timer = threading.Timer(settings.VIDEO_PROBE_SECONDS, _kill, args=(self.process,))
-        self._timer.start()
-        digest = hashlib.sha256()
+        self._timer = _Watchdog(self.process)
+        self._digest = hashlib.sha256()
+        self._open = True
+        return self
+
+    def give(self, chunk: bytes) -> bool:
+        """The next piece of the file; False once the box takes no more (it ended early)."""
+        self._digest.update(chunk)
+        self.size += len(chunk)
+        if self.size > settings.VIDEO_MAX_BYTES:
+            self._end()
+            raise ServiceError("file_too_large", f"The video is larger than {settings.VIDEO_MAX_BYTES} bytes.")
+        if not self._open:
+            return False
         try:
-            for chunk in self._chunks:
-                digest.update(chunk)
-                self.size += len(chunk)
-                if self.size > settings.VIDEO_MAX_BYTES:
-                    raise ServiceError("file_too_large", f"The video is larger than {settings.VIDEO_MAX_BYTES} bytes.")
-                try:
-                    self.process.stdin.write(chunk)
-                except BrokenPipeError:
-                    break  # the child ended early (a limit): its answer, or its death, says why
-            self.sha256 = digest.hexdigest()
+            self.process.stdin.write(chunk)
+        except BrokenPipeError:
+            self._open = False
+            return False
+        self._timer.progress()  # it is taking the file in: a stall, not a long file, is what kills
+        return True
+
+    def fed(self) -> BoxSession:
+        """The whole file was given: read the box's verdict (a ServiceError if it refused)."""
+        try:
+            self._timer.parsing(self.size)
+            self.sha256 = self._digest.hexdigest()
             if not self.size:
                 raise ServiceError(INVALID_VIDEO, "The file is empty.")
             with contextlib.suppress(BrokenPipeError):
@@ -215,6 +247,7 @@ class BoxSession:
             piece = self.process.stdout.read(min(left, 1024 * 1024))
             if not piece:
                 self._failed()
+            self._timer.progress()
             left -= len(piece)
             yield piece
 
@@ -268,6 +301,41 @@ class BoxSession:
         if returncode != 0:
             raise ServiceError(VIDEO_PROBE_FAILED, _death(returncode))
         return False
+
+
+# The wall-clock time the box gets once it has the whole file: VIDEO_PROBE_SECONDS, and a second more
+# for each this many bytes (it reads the file through and writes the remuxed copy: about 2 s for
+# 100 MB on a loaded 2-core machine, so 2 GB is given 60 + 86 s).
+PARSE_BYTES_PER_SECOND = 25 * 1000 * 1000
+
+
+class _Watchdog(threading.Thread):
+    """Kills the box when it stalls: VIDEO_PROBE_SECONDS without progress while the file goes in or
+    the answer comes out, and VIDEO_PROBE_SECONDS plus a time in proportion to the file's size while
+    it parses (a hang or a slow bomb ends there; a large file is not cut short for being large).
+    The CPU-time rlimit is the box's own bound besides."""
+
+    def __init__(self, process: subprocess.Popen):
+        super().__init__(daemon=True)
+        self._process = process
+        self._deadline = time.monotonic() + settings.VIDEO_PROBE_SECONDS
+        self._stopped = threading.Event()
+        self.start()
+
+    def progress(self) -> None:
+        self._deadline = max(self._deadline, time.monotonic() + settings.VIDEO_PROBE_SECONDS)
+
+    def parsing(self, size: int) -> None:
+        self._deadline = time.monotonic() + settings.VIDEO_PROBE_SECONDS + size / PARSE_BYTES_PER_SECOND
+
+    def cancel(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        while not self._stopped.wait(max(0.05, min(1.0, self._deadline - time.monotonic()))):
+            if time.monotonic() >= self._deadline:
+                _kill(self._process)
+                return
 
 
 def _death(returncode) -> str:
@@ -341,14 +409,17 @@ def video_range(*, data: bytes | None = None, chunks=None, start_ms: int, durati
 def _run_box(chunks, extra: dict | None = None) -> bytes:
     """Feed ``chunks`` to the box (it spools them all before it answers), then read its answer:
     small here (a probe with its remux and poster for video_inspect's callers, frames or a short
-    clip for video_range). Killed after VIDEO_PROBE_SECONDS in all."""
+    clip for video_range). Killed when it stalls (_Watchdog)."""
     process = _start_box(extra)
-    timer = threading.Timer(settings.VIDEO_PROBE_SECONDS, _kill, args=(process,))
-    timer.start()
+    timer = _Watchdog(process)
     try:
+        size = 0
         try:
             for chunk in chunks:
                 process.stdin.write(chunk)
+                size += len(chunk)
+                timer.progress()
+            timer.parsing(size)
             process.stdin.close()
         except BrokenPipeError:
             pass  # the child ended early (a limit): its answer, or its death, says why

@@ -95,6 +95,18 @@ def test_bytes_that_are_not_the_canonical_encoding_are_refused(name, body):
     assert canonical.parse_entry(body) is None, name
 
 
+def test_a_subject_id_the_column_cannot_hold_is_refused():
+    # Stored, it would fail the trail's INSERT and stop every integration after it.
+    for subject in (2**63, -(2**63) - 1, 10**18 * 9999):
+        with pytest.raises(ServiceError) as raised:
+            _valid(subject_id=subject)
+        assert raised.value.code == "audit_event_invalid"
+    largest = canonical.encode_entry(_valid(subject_id=2**63 - 1), time=TIME)
+    assert canonical.parse_entry(largest)[0].fields["subject_id"] == 2**63 - 1
+    too_large = largest.replace(b'"subject_id":%d' % (2**63 - 1), b'"subject_id":%d' % 2**63)
+    assert canonical.parse_entry(too_large) is None
+
+
 def test_codes_with_a_trailing_newline_are_not_codes():
     # `$` matches before a final newline: the codes and actions are matched whole.
     for fields in ({"actor_id": "7\n"}, {"action": "consent.given\n"}, {"details": {"count\n": 1}},

@@ -254,43 +254,45 @@ def test_an_entry_a_foreign_key_integrated_inline_is_never_counted_and_checkpoin
     many_events(3)
     audit_checkpoint_create()
     assert cosign()["tree_size"] == 3
+    many_events(1)
+    assert _listed(api, audrey)["count"] == 4  # the rows after the checkpoint, checked (and remembered)
     with override_settings(AUDIT_MAC_KEY=FOREIGN_KEY, AUDIT_SEQUENCER="inline"):
         forged = audit_append(action="consent.given", actor_kind="holder", actor_id=1, subject_id=1)
-    assert forged.seq == 4
-    many_events(1)  # a genuine event after it, at seq 5
+    assert forged.seq == 5
+    many_events(1)  # a genuine event after it, at seq 6
     listed = _listed(api, audrey)
-    assert listed["count"] == 4 and len(listed["results"]) == 4 and forged.event_id not in json.dumps(listed)
-    assert not any(row["seq"] == 4 for row in listed["results"])
+    assert listed["count"] == 5 and len(listed["results"]) == 5 and forged.event_id not in json.dumps(listed)
+    assert not any(row["seq"] == 5 for row in listed["results"])
 
     from core.errors import ServiceError
 
     with pytest.raises(ServiceError, match="audit_acknowledge"):
         audit_checkpoint_create()
     [set_aside] = AuditSetAside.objects.all()
-    assert (set_aside.seq, set_aside.event_id, set_aside.reason) == (4, forged.event_id, "mac_invalid")
+    assert (set_aside.seq, set_aside.event_id, set_aside.reason) == (5, forged.event_id, "mac_invalid")
     alarm = AuditEvent.objects.get(action="audit.entry_set_aside")
-    assert (alarm.seq, alarm.details) == (6, {"code": "mac_invalid", "seq": 4})
-    with pytest.raises(ServiceError, match="seq 4"):  # refused again, and set aside once only
+    assert (alarm.seq, alarm.details) == (7, {"code": "mac_invalid", "seq": 5})
+    with pytest.raises(ServiceError, match="seq 5"):  # refused again, and set aside once only
         audit_checkpoint_create()
     assert AuditSetAside.objects.count() == 1 and AuditCheckpoint.objects.order_by("-tree_size")[0].tree_size == 3
     assert cosign()["tree_size"] == 3  # nothing new to cosign: no checkpoint over the foreign row
     report = audit_verify()
-    assert not report.ok and report.forged_seqs == [4] and report.unacknowledged == [set_aside.pk]
-    assert _listed(api, audrey)["count"] == 5  # the alarm; never the foreign row
+    assert not report.ok and report.forged_seqs == [5] and report.unacknowledged == [set_aside.pk]
+    assert _listed(api, audrey)["count"] == 6  # the alarm; never the foreign row
 
     call_command("audit_acknowledge", str(set_aside.pk), stdout=io.StringIO())
     checkpoint = audit_checkpoint_create()
-    assert checkpoint.tree_size == 7  # 3, the foreign row, 1, the alarm, the acknowledgement
-    assert cosign()["tree_size"] == 7  # the witness that cosigned at 3 cosigns the extension
+    assert checkpoint.tree_size == 8  # 4, the foreign row, 1, the alarm, the acknowledgement
+    assert cosign()["tree_size"] == 8  # the witness that cosigned at 3 cosigns the extension
     report = audit_verify(witnessed_notes=[json.loads(state.read_text())["note"]])
     assert report.ok, report.problems
     listed = _listed(api, audrey)
-    assert listed["count"] == 6 and forged.event_id not in json.dumps(listed)
+    assert listed["count"] == 7 and forged.event_id not in json.dumps(listed)
     data = _export_jsonl()
     assert forged.event_id.encode() not in data
     summary = verifier.verify(io.BytesIO(data), verifier.load_public_key(
         signing.public_key_pem("AUDIT_SIGNING_KEY").encode()))
-    assert (summary["tree_size"], summary["events"]) == (8, 7)  # the export's own event; seq 4 a gap
+    assert (summary["tree_size"], summary["events"]) == (9, 8)  # the export's own event; seq 5 a gap
     csv_data = b"".join(export_stream(fmt="csv", checkpoint=AuditCheckpoint.objects.order_by("-tree_size")[0],
                                       filters={}))
     assert forged.event_id.encode() not in csv_data

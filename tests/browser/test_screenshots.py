@@ -1,5 +1,6 @@
-"""The screenshots in docs/screenshots/, taken in Chromium at 390 and 1280 px: the suggestions page with a recap
-playing, a person's page, a share recipient's page and support's revoke confirmation.
+"""The screenshots in docs/screenshots/, taken in Chromium at 390 and 1280 px with the README tour's demo camera
+roll (tests/fixtures/demo/): the suggestions page with a recap playing, a person's page, a share recipient's
+page and support's revoke confirmation.
 
 Runs only when DOCS_SCREENSHOTS names the folder to write to (it takes a minute of face analysis and video
 encoding, and the pages themselves are tested elsewhere):
@@ -7,13 +8,10 @@ encoding, and the pages themselves are tested elsewhere):
     DOCS_SCREENSHOTS=docs/screenshots python -m pytest -m browser tests/browser/test_screenshots.py
 """
 
-import datetime as dt
-import io
 import os
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageOps
 from playwright.sync_api import expect
 
 from accounts.roles import SUPPORT
@@ -23,8 +21,7 @@ from suggestions.jobs import suggestions_generate_now
 from suggestions.models import Suggestion
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, make_user
-from tests.suggestions.conftest import SATURDAY, a_day_with_friends, grant, photo, upload
-from tests.suggestions.factories import LISBON
+from tests.suggestions.conftest import grant, upload
 
 pytestmark = [
     pytest.mark.browser,
@@ -33,19 +30,7 @@ pytestmark = [
 ]
 
 SIZES = {390: {"width": 390, "height": 844}, 1280: {"width": 1280, "height": 900}}
-PHOTOS = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
-OUTING = ["gps/DSCN0010.jpg", "gps/DSCN0012.jpg", "gps/DSCN0021.jpg", "gps/DSCN0042.jpg", "phones/Canon_40D.jpg",
-          "orientation/landscape_1.jpg"]
-
-
-def restamped(path: Path, when: dt.datetime) -> bytes:
-    """The fixture photo, upright, re-dated and placed in Lisbon: a day out to make a recap of."""
-    image = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
-    with Image.open(io.BytesIO(photo((0, 0, 0), when=when, where=LISBON))) as tagged:
-        exif = tagged.getexif()
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90, exif=exif.tobytes())
-    return out.getvalue()
+DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"  # the README tour's camera roll
 
 
 def save(page, name: str, width: int, *, full_page: bool = True) -> None:
@@ -56,15 +41,15 @@ def save(page, name: str, width: int, *, full_page: bool = True) -> None:
 
 @pytest.fixture
 def holder(vault_keys):
+    """alice after the README's tour: the demo camera roll uploaded with face grouping on, the two people
+    named Ana and Ben, and the suggestions of both passes made."""
     alice = make_user("alice")
     grant(alice, purposes.CAMERA_ROLL, purposes.FACE_ANALYSIS)
-    for n, name in enumerate(OUTING):
-        upload(alice, restamped(PHOTOS / name, SATURDAY + dt.timedelta(minutes=25 * n)))
-    ids = a_day_with_friends(alice, day=SATURDAY + dt.timedelta(days=8))
+    ids = {path.name: upload(alice, path.read_bytes()) for path in sorted(DEMO.rglob("*.jpg"))}
     suggestions_generate_now(user_id=alice.pk)
     found = people.people_list(user_id=alice.pk)
-    ana = next(p for p in found if ids["obama"] in p.item_ids)
-    ben = next(p for p in found if ids["biden"] in p.item_ids)
+    ana = next(p for p in found if ids["IMG_0202.jpg"] in p.item_ids)
+    ben = next(p for p in found if ids["IMG_0203.jpg"] in p.item_ids)
     people.people_name(user_id=alice.pk, names={ana.id: "Ana", ben.id: "Ben"})
     suggestions_generate_now(user_id=alice.pk)
     return alice, ana
@@ -73,7 +58,7 @@ def holder(vault_keys):
 @pytest.mark.parametrize("width", SIZES)
 def test_screenshots(new_page, holder, width):
     alice, ana = holder
-    recap = Suggestion.objects.filter(owner=alice, kind="recap").first()
+    recap = Suggestion.objects.filter(owner=alice, kind="recap").order_by("-id").first()  # Ana and Ben in Lisbon
     assert recap is not None and recap.video_output_id is not None
 
     page = new_page()

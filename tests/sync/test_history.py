@@ -94,6 +94,9 @@ def test_it_verifies_the_history_and_then_each_growth_from_the_tiles(service, st
     status = _check(service, state)
     assert status.line() == ("Your access history: 5 entries, verified (since 2026-12-06T21:00:00+00:00; last "
                              "checked 2026-12-06T21:00:00+00:00)")
+    service.commitment = None  # the same log, committed last time: not asked for again
+    assert _check(service, state, when="2026-12-06T21:30:00+00:00").checked == "2026-12-06T21:30:00+00:00"
+    service.commit()
     service.grow(300)
     status = _check(service, state, when="2026-12-06T22:00:00+00:00")
     assert (status.verified, status.entries, status.since) == (True, 305, "2026-12-06T21:00:00+00:00")
@@ -112,6 +115,16 @@ def test_it_refuses_a_rolled_back_history_and_keeps_refusing(service, state):
     with pytest.raises(history.HistoryNotVerified, match="forked"):
         _check(service, state)
     assert tlog.open_checkpoint(state.meta("history_note"), state.meta("history_key")).size == 10
+
+
+def test_it_refuses_an_older_checkpoint_even_beside_the_newer_commitment(service, state):
+    service.grow(5)
+    old_note = service.log.note
+    service.grow(3)
+    _check(service, state)
+    service.log.note = old_note  # the newest checkpoint served is one from before what the phone verified
+    with pytest.raises(history.HistoryNotVerified, match="rolled back"):
+        _check(service, state)
 
 
 def test_it_refuses_a_fork_of_the_same_size(service, state):
@@ -180,7 +193,7 @@ def test_unanswered_or_uncommitted_leaves_it_unverified_and_uploads_go_on(servic
     service.grow(2)
 
     class Away(Service):
-        def holder_commitment(self):
+        def holder_checkpoint(self):
             raise ApiError(0, "unreachable", "No answer")
 
     assert _check(Away(), state).problem == "not checked this time (No answer)"

@@ -373,3 +373,79 @@ def test_a_box_started_ahead_is_used_once_with_the_limits_of_its_video(consented
     spare.wait(timeout=10)  # it ended: used once
     settings.VIDEO_BOX_WARM = False
     videos._kill(videos._spare)
+
+
+def test_a_video_of_the_largest_size_a_plain_zip_member_cannot_hold_is_exported(consented, mov_item, api,
+                                                                                django_capture_on_commit_callbacks,
+                                                                                monkeypatch):
+    """A source of exactly 2 GiB (VIDEO_MAX_BYTES' default allows it) is one byte past what a zip
+    member without ZIP64 holds; the export must switch to ZIP64 from the size it is about to write
+    (it switched only above 2 GiB). ZIP64_LIMIT is lowered to the clip's size minus one to try it."""
+    import io
+    import zipfile
+
+    from support import rights
+
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", len(iphone_mov()) - 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        export = rights.export_request(holder=consented)
+    export.refresh_from_db()
+    assert export.status == "ready", export.status
+    response = api(consented).get(f"/api/v1/me/export/{export.pk}/")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert archive.read("media/videos/IMG_0042.MOV") == iphone_mov()
+
+
+def test_a_file_that_arrives_slowly_is_not_cut_short_but_a_stalled_box_is(consented, settings, tmp_path,
+                                                                          monkeypatch):
+    """The box's wall-clock limit counts from the last progress: a large file read from storage for
+    longer than VIDEO_PROBE_SECONDS in all is parsed (it was killed after VIDEO_PROBE_SECONDS from
+    the start), while a box that stops taking the file in is still killed."""
+    import time
+
+    settings.VIDEO_PROBE_SECONDS = 1
+    clip = clip_bytes(frames=6)
+    step = len(clip) // 5 + 1
+
+    def slowly():
+        for at in range(0, len(clip), step):
+            time.sleep(0.4)  # 2 s in all, each piece well within the limit
+            yield clip[at : at + step]
+
+    result = services.video_upload_stream(user_id=consented.pk, open_source=slowly, filename="slow.mov")
+    assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=result.item.pk).chunks) == clip
+
+    monkeypatch.setattr(videos, "BOX", _box(tmp_path, "import time\ntime.sleep(3600)\n"))
+    with pytest.raises(ServiceError) as stalled:
+        services.video_upload_stream(user_id=consented.pk, open_source=lambda: iter([clip_bytes(frames=2)]),
+                                     filename="hang.mov")
+    assert stalled.value.code == "video_probe_failed"
+
+
+def test_with_the_account_key_made_the_file_is_read_once_and_a_refusal_or_duplicate_leaves_nothing(
+        consented, tmp_path):
+    """Once the account has its key, the source is sealed while the box reads the file (one read of
+    it); a clip the box refuses, or one already held, leaves no blob behind all the same."""
+    data = clip_bytes(frames=3)
+    services.media_upload(user_id=consented.pk, data=data, filename="a.mov")
+    kept = sorted(stored_blobs(tmp_path))
+    reads = []
+
+    def counted(chunks):
+        def open_source():
+            reads.append(1)
+            return iter(chunks)
+        return open_source
+
+    again = services.video_upload_stream(user_id=consented.pk, open_source=counted([data]), filename="b.mov")
+    assert again.duplicate and sorted(stored_blobs(tmp_path)) == kept
+    for hostile in (data[: len(data) // 2], data[:64] + b"\0" * 4000):
+        with pytest.raises(ServiceError) as refused:
+            services.video_upload_stream(user_id=consented.pk, open_source=counted([hostile]), filename="c.mov")
+        assert refused.value.code in ("invalid_video", "video_probe_failed")
+        assert sorted(stored_blobs(tmp_path)) == kept
+    reads.clear()
+    other = clip_bytes(frames=4)
+    stored = services.video_upload_stream(user_id=consented.pk, open_source=counted([other]), filename="d.mov")
+    assert len(reads) == 1  # read once: into the box and the sealed source together
+    assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=stored.item.pk).chunks) == other
