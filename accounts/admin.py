@@ -2,11 +2,17 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from accounts.models import User
+from accounts.services import ROLE_GRANTED, ROLE_REVOKED
+from core import uow
+from core.uow import Actor, account_write
 
 
 @admin.register(User)
 class AccountAdmin(UserAdmin):
-    """Operators give the auditor and support roles here through the user's groups."""
+    """Operators give the auditor and support roles here through the user's groups.
+
+    A change to an account is saved in its unit of work (the admin's own transaction would be a
+    foreign one), and each role given or taken away is audited, as `manage.py grant_role` does."""
 
     list_display = ["username", "email", "is_active", "is_staff", "role_names", "date_joined"]
     list_filter = ["groups", "is_active", "is_staff"]
@@ -17,3 +23,23 @@ class AccountAdmin(UserAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is None or request.method != "POST" or not str(object_id).isdigit():
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with account_write(user_id=int(object_id), actor=Actor.system("admin")):
+            return self._changeform_view(request, object_id, form_url, extra_context)
+
+    def save_related(self, request, form, formsets, change):
+        user = form.instance
+        before = set(user.groups.values_list("name", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        unit = uow.current()
+        if unit is None:  # a new account: its form sets no groups
+            return
+        after = set(user.groups.values_list("name", flat=True))
+        unit.record_many(
+            [unit.event(action=ROLE_GRANTED, object_type="role", object_id=name) for name in sorted(after - before)]
+            + [unit.event(action=ROLE_REVOKED, object_type="role", object_id=name) for name in sorted(before - after)]
+        )
+        user.__dict__.pop("_role_cache", None)

@@ -22,6 +22,10 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField()
     expires_at = models.DateTimeField()
 
+    # A token in use pushes these back on its own (accounts.tokens.token_authenticate): bookkeeping,
+    # not a change to the account, so core.guard lets an update of only these pass outside a unit.
+    UNIT_EXEMPT_FIELDS = ("last_used_at", "expires_at")
+
     class Meta:
         db_table = "accounts_api_token"
         indexes = [models.Index(fields=["user", "-last_used_at"], name="api_token_user_used")]

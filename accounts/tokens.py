@@ -28,11 +28,16 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from accounts.models import ApiToken, User
 from accounts.roles import ROLES
 from core import prepared
+from core.uow import Actor, account_write
 
 KEYWORD = "Token"
 NAME_MAX = 100
 # How often a token in use records it (and pushes its idle expiry back): not on every request.
 TOUCH_EVERY = timedelta(minutes=10)
+
+# The audit actions of this module (audit/sentences.py and support/access_log.py phrase them).
+TOKEN_CREATED = "account.token_created"  # noqa: S105 (an action name)
+TOKEN_REVOKED = "account.token_revoked"  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -65,15 +70,18 @@ def token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
     """A new token for one device; the secret is returned once and never stored."""
     secret = secrets.token_urlsafe(32)
     now = timezone.now()
-    token = ApiToken.objects.create(
-        user=user,
-        digest=_digest(secret),
-        name=(name or "").strip()[:NAME_MAX] or "unnamed device",
-        password_stamp=_password_stamp(user),
-        created_at=now,
-        last_used_at=now,
-        expires_at=now + _idle_days(),
-    )
+    with account_write(user_id=user.pk, actor=Actor.holder(user.pk)) as uow:
+        token = ApiToken.objects.create(
+            user=user,
+            digest=_digest(secret),
+            name=(name or "").strip()[:NAME_MAX] or "unnamed device",
+            password_stamp=_password_stamp(user),
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + _idle_days(),
+        )
+        uow.record(uow.event(action=TOKEN_CREATED, object_type="api_token", object_id=token.pk,
+                             details={"device": token.pk}))
     return token, secret
 
 
@@ -101,7 +109,8 @@ def token_authenticate(*, secret: str) -> ApiToken | None:
     token.user = prepared.instance(User, rows[0], "user__")
     now = timezone.now()
     if token.expires_at <= now or not constant_time_compare(token.password_stamp, _password_stamp(token.user)):
-        token.delete()
+        with account_write(user_id=token.user_id, actor=Actor.system()):  # dead: no sign-out to record
+            ApiToken.objects.filter(pk=token.pk).delete()
         return None
     if not token.user.is_active:
         return None
@@ -115,14 +124,27 @@ def token_authenticate(*, secret: str) -> ApiToken | None:
 
 def token_revoke(*, user_id: int, token_id: int) -> bool:
     """Sign one device out. False when the user has no such token (another user's is not touched)."""
-    deleted, _ = ApiToken.objects.filter(user_id=user_id, pk=token_id).delete()
-    return bool(deleted)
+    return bool(_revoke(user_id=user_id, token_ids=[token_id]))
 
 
 def tokens_revoke_all(*, user_id: int) -> int:
     """Sign every device of the user out (password change, erase)."""
-    deleted, _ = ApiToken.objects.filter(user_id=user_id).delete()
-    return deleted
+    return _revoke(user_id=user_id, token_ids=None)
+
+
+def _revoke(*, user_id: int, token_ids: list[int] | None) -> int:
+    """The tokens' rows go in the account's unit of work, one audit event for each."""
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
+        tokens = ApiToken.objects.filter(user_id=user_id)
+        if token_ids is not None:
+            tokens = tokens.filter(pk__in=token_ids)
+        ids = list(tokens.values_list("pk", flat=True))
+        if not ids:
+            return 0
+        ApiToken.objects.filter(pk__in=ids).delete()
+        uow.record_many([uow.event(action=TOKEN_REVOKED, object_type="api_token", object_id=pk, details={"device": pk})
+                         for pk in ids])
+    return len(ids)
 
 
 def tokens_of(*, user: User) -> list[ApiToken]:
@@ -137,7 +159,12 @@ def tokens_of(*, user: User) -> list[ApiToken]:
 
 
 def tokens_purge_expired(*, now=None) -> int:
-    deleted, _ = ApiToken.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    """Expired tokens' rows go, each account's in its unit of work (an expiry is no sign-out to record)."""
+    expired = ApiToken.objects.filter(expires_at__lte=now or timezone.now())
+    deleted = 0
+    for user_id in expired.values_list("user_id", flat=True).distinct().order_by("user_id"):
+        with account_write(user_id=user_id, actor=Actor.system()):
+            deleted += expired.filter(user_id=user_id).delete()[0]
     return deleted
 
 

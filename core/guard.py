@@ -32,22 +32,6 @@ from core import uow
 # Our apps: their models are the ones the guard looks at (third-party apps keep their own rules).
 OUR_APPS = ("core", "accounts", "consent", "vault", "suggestions", "support")
 
-# Not yet written through the unit of work (issue 22 goes on): every other account-owned model is
-# guarded. Shrink this list; never grow it.
-NOT_YET = frozenset({
-    "accounts.User_groups",  # roles granted and revoked (accounts/services.py)
-    "accounts.ApiToken",  # tokens created and revoked (accounts/tokens.py)
-    "support.SupportCase",  # opened and closed through events_write
-    "support.SupportCaseNote",
-    "support.SupportNotice",  # support/notices.py: a read function that writes
-    "support.SubjectUserObjectPermission",  # the case's object permissions (django-guardian)
-    "support.SubjectGroupObjectPermission",
-    "support.DataExport",  # the export job's claim
-    "suggestions.SuggestionJob",  # created outside the unit, its final update through events_write
-    "suggestions.ShareLink",  # a link's view count
-    "vault.PartialUpload",  # resumable uploads' progress (tus)
-})
-
 # Modules that may call transaction.on_commit: the unit's own hook (core.uow.after_commit) and the
 # audit trail's sequencer, which schedules itself. Anything else uses core.uow.after_commit.
 ON_COMMIT_CALLERS = ("core.", "audit.", "django.")
@@ -84,7 +68,7 @@ def _check(model: type[models.Model], what: str, fields: set[str] | None = None)
     if not _active or _paused.get():
         return
     model = model._meta.concrete_model
-    if model not in account_owned() or model._meta.label in NOT_YET:
+    if model not in account_owned():
         return
     if fields is not None and fields <= set(getattr(model, "UNIT_EXEMPT_FIELDS", ())):
         return

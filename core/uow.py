@@ -239,6 +239,8 @@ def in_unit() -> bool:
 
 
 _events_depth: contextvars.ContextVar[int] = contextvars.ContextVar("events_write", default=0)
+# The outermost events_write open in this context: a durable event inside it is its alarm.
+_events_unit: contextvars.ContextVar[UnitOfWork | None] = contextvars.ContextVar("events_unit", default=None)
 
 
 def _foreign_transaction() -> bool:
@@ -314,14 +316,28 @@ def events_write(*, actor: Actor, user_id: int | None = None, durable: bool = Fa
         view._published = outer._published
         yield view
         return
+    enclosing = _events_unit.get()
+    if durable and enclosing is not None:
+        # Inside another events_write: its transaction may still roll back, so the denial is its
+        # alarm, appended either way (with its batch, or on its own once it rolled back).
+        view = UnitOfWork(user_id=user_id, actor=actor)
+        view.events = view.alarms = enclosing.alarms
+        yield view
+        return
+    if durable and _foreign_transaction():
+        raise RuntimeError("a durable event is appended in a transaction of its own: it cannot be recorded inside "
+                           "an atomic block that is no unit of work (it would roll back with it)")
     uow = UnitOfWork(user_id=user_id, actor=actor)
     try:
         with transaction.atomic():
             depth = _events_depth.set(_events_depth.get() + 1)
+            unit = _events_unit.set(uow) if enclosing is None else None
             try:
                 yield uow
                 uow._finish()
             finally:
+                if unit is not None:
+                    _events_unit.reset(unit)
                 _events_depth.reset(depth)
     except BaseException:
         _alarms_after_rollback(uow)

@@ -16,7 +16,7 @@ from consent import purposes
 from consent.selectors import consent_active_entry
 from core import jobs, prepared
 from core.errors import ServiceError
-from core.uow import Actor, after_commit, events_write
+from core.uow import Actor, account_write, after_commit
 from suggestions import services
 from suggestions.models import SuggestionJob
 from vault import gateway
@@ -43,11 +43,14 @@ def _one_queued(user_id: int) -> SuggestionJob | None:
 
 def suggestion_job_request(*, user_id: int, trigger: str = SuggestionJob.Trigger.REQUEST) -> SuggestionJob:
     """Ask for a pass now. A pass already queued for the holder is brought forward and returned
-    rather than doubled; while one runs, the new one waits its turn."""
-    if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
-        raise ServiceError("consent_required", "Turn on Camera Roll Sharing Suggestions first.")
+    rather than doubled; while one runs, the new one waits its turn.
+
+    In the holder's unit of work, consent checked under its lock: a withdrawal (the same lock)
+    comes either before, and the request is refused, or after, and it drops the queued job."""
     now = timezone.now()
-    with transaction.atomic():
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)):
+        if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
+            raise ServiceError("consent_required", "Turn on Camera Roll Sharing Suggestions first.")
         job = _one_queued(user_id)
         if job is None:
             try:
@@ -69,7 +72,7 @@ def suggestions_generate_now(
 ) -> SuggestionJob | None:
     """A pass run here and now (the management command), recorded as a job like any other.
     None when another pass of the holder's is running."""
-    with transaction.atomic():
+    with account_write(user_id=user_id, actor=Actor.system("suggestions_generate")):
         job = _one_queued(user_id)
         if job is None:
             try:
@@ -90,12 +93,13 @@ def suggestions_generate_now(
 def suggestions_schedule_after_upload(*, user_id: int) -> SuggestionJob | None:
     """Debounce: the first upload of a burst queues a pass SUGGESTIONS_DEBOUNCE_SECONDS ahead,
     each further upload pushes it back again (at most 10 debounce periods after the first), so a
-    phone sending 200 photos starts one pass, shortly after its last one."""
-    if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
-        return None
+    phone sending 200 photos starts one pass, shortly after its last one. Consent is checked under
+    the holder's lock, as for a request."""
     now = timezone.now()
     delay = dt.timedelta(seconds=settings.SUGGESTIONS_DEBOUNCE_SECONDS)
-    with transaction.atomic():
+    with account_write(user_id=user_id, actor=Actor.service("suggestions")):
+        if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
+            return None
         job = _one_queued(user_id)
         if job is None:
             try:
@@ -126,9 +130,13 @@ def dispatch(job_id: int, *, delay: float, inline_allowed: bool) -> None:
 
 
 def _claim(job_id: int) -> tuple[SuggestionJob | None, float]:
-    """Take a queued job that is due; (None, seconds to wait) when it is not ours to run yet."""
+    """Take a queued job that is due, under its holder's lock; (None, seconds to wait) when it is
+    not ours to run yet."""
     now = timezone.now()
-    with transaction.atomic():
+    owner_id = SuggestionJob.objects.filter(pk=job_id).values_list("owner_id", flat=True).first()
+    if owner_id is None:
+        return None, 0.0
+    with account_write(user_id=owner_id, actor=Actor.service("suggestions")):
         job = SuggestionJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status != SuggestionJob.Status.QUEUED:
             return None, 0.0
@@ -186,7 +194,7 @@ def suggestion_job_run(
     job.discarded_count = result.discarded
     job.error_code = result.error_code
     job.finished_at = timezone.now()
-    with events_write(actor=Actor.service("suggestions"), user_id=job.owner_id) as uow:
+    with account_write(user_id=job.owner_id, actor=Actor.service("suggestions")) as uow:
         job.save(update_fields=["status", "progress", "created_count", "discarded_count", "error_code", "finished_at"])
         uow.record(uow.event(
             action="suggestions.generated",
@@ -204,30 +212,45 @@ def suggestion_job_run(
     return job
 
 
-@transaction.atomic
 def suggestion_job_recover(job_id: str, attempts: int) -> bool:
     """A pass whose worker died: queued again (up to MAX_ATTEMPTS), unless another pass of the
-    holder's is already waiting, which will do the same work."""
-    job = SuggestionJob.objects.select_for_update().filter(pk=int(job_id), status=SuggestionJob.Status.RUNNING).first()
-    if job is None:  # it died before it claimed its pass: a pass still queued is sent again
-        retry = attempts < jobs.MAX_ATTEMPTS and SuggestionJob.objects.filter(
-            pk=int(job_id), status=SuggestionJob.Status.QUEUED).exists()
-        if retry:
-            after_commit(lambda: dispatch(int(job_id), delay=0.0, inline_allowed=True))
-        return retry
-    now = timezone.now()
-    if attempts >= jobs.MAX_ATTEMPTS or _one_queued(job.owner_id) is not None:
-        job.status = SuggestionJob.Status.FAILED
-        job.error_code = "interrupted"
-        job.finished_at = now
-        job.save(update_fields=["status", "error_code", "finished_at"])
+    holder's is already waiting, which will do the same work. A pass its worker had not claimed
+    yet (it died between taking the lease and the claim) is sent again as it is.
+
+    Called outside any transaction (core.jobs), so the job's row changes in the holder's unit
+    of work, under the holder's lock."""
+    job = SuggestionJob.objects.filter(pk=int(job_id)).first()
+    if job is None:
         return False
-    job.status = SuggestionJob.Status.QUEUED
-    job.run_after = now
-    job.progress = 0
-    job.save(update_fields=["status", "run_after", "progress"])
-    after_commit(lambda: dispatch(job.pk, delay=0.0, inline_allowed=True))
-    return True
+    if job.status == SuggestionJob.Status.QUEUED:
+        retry = attempts < jobs.MAX_ATTEMPTS
+        if retry:
+            dispatch(job.pk, delay=0.0, inline_allowed=True)
+        return retry
+    if job.status != SuggestionJob.Status.RUNNING:
+        return False
+    retry = attempts < jobs.MAX_ATTEMPTS and _one_queued(job.owner_id) is None
+    _recovered(job_id=job.pk, owner_id=job.owner_id, retry=retry)
+    return retry
+
+
+def _recovered(*, job_id: int, owner_id: int, retry: bool) -> None:
+    now = timezone.now()
+    with account_write(user_id=owner_id, actor=Actor.service("suggestions")):
+        job = SuggestionJob.objects.select_for_update().filter(pk=job_id, status=SuggestionJob.Status.RUNNING).first()
+        if job is None:
+            return
+        if not retry or _one_queued(owner_id) is not None:
+            job.status = SuggestionJob.Status.FAILED
+            job.error_code = "interrupted"
+            job.finished_at = now
+            job.save(update_fields=["status", "error_code", "finished_at"])
+            return
+        job.status = SuggestionJob.Status.QUEUED
+        job.run_after = now
+        job.progress = 0
+        job.save(update_fields=["status", "run_after", "progress"])
+        after_commit(lambda: dispatch(job.pk, delay=0.0, inline_allowed=True))
 
 
 @jobs.job(recover=suggestion_job_recover)

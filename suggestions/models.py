@@ -85,6 +85,10 @@ class SuggestionJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    # A running pass writes its progress as it goes, outside its holder's lock (bookkeeping that
+    # core.guard lets pass); its claim and its end are written in the holder's unit of work.
+    UNIT_EXEMPT_FIELDS = ("progress",)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["owner", "status"], name="suggestionjob_owner_status")]

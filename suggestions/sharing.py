@@ -162,6 +162,13 @@ def shared_page(*, token: str) -> SharedPage:
     )
 
 
+def _count_open(link: ShareLink) -> None:
+    """One more open on the link, in its holder's unit of work (the open itself is audited by the
+    gateway: output.shared_read)."""
+    with account_write(user_id=link.owner_id, actor=Actor.service("share_link")):
+        ShareLink.objects.filter(pk=link.pk).update(opens=F("opens") + 1, last_opened_at=timezone.now())
+
+
 def share_open(*, token: str, video: bool = False) -> selectors.SuggestionContent:
     """The output behind a live link, for anyone holding it: audited through the gateway (which
     re-checks consent now), counted on the link."""
@@ -174,7 +181,7 @@ def share_open(*, token: str, video: bool = False) -> selectors.SuggestionConten
         data, content_type = gateway.output_shared_open(user_id=link.owner_id, output_id=output_id, link_id=link.pk)
     except gateway.GatewayDenied:
         raise ServiceError("not_found", "This link does not exist or no longer works.") from None
-    ShareLink.objects.filter(pk=link.pk).update(opens=F("opens") + 1, last_opened_at=timezone.now())
+    _count_open(link)
     extension = selectors.EXTENSIONS.get(content_type, "bin")
     return selectors.SuggestionContent(data, content_type, f"shared-{link.pk}.{extension}")
 
@@ -196,7 +203,7 @@ def share_open_video(*, token: str) -> gateway.RangedOutput:
         except gateway.GatewayDenied:
             raise ServiceError("not_found", "This link does not exist or no longer works.") from None
         if wanted.start == 0:
-            ShareLink.objects.filter(pk=link.pk).update(opens=F("opens") + 1, last_opened_at=timezone.now())
+            _count_open(link)
         return chunks
 
     return gateway.RangedOutput(output_id=video.output_id, size=video.size, content_type=video.content_type,

@@ -53,3 +53,9 @@ action("export.failed", category="exports", holder=lambda line: "Your data expor
 action("export.downloaded", category="exports", repeats=True,
        holder=lambda line: f"{line.who} downloaded your data export{_times(line)}")
 action("export.deleted", category="exports", holder=lambda line: "Your data export was deleted")
+action("support.note_added", category="support",
+       holder=lambda line: f"{line.who} added a note to the case about you",
+       auditor=lambda event: f"{event.who} added a note to the case about {event.subject}{event.case}")
+action("support.notice_dismissed", category="support",
+       holder=lambda line: f"{line.who} put away the notice of what support did",
+       auditor=lambda event: f"{event.who} dismissed a notice of what support did{event.case}")

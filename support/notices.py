@@ -4,26 +4,30 @@ Every action an agent takes on an account (a revocation, an erase) leaves a noti
 for the holder, in the same transaction as the action: shown on their settings page
 until they dismiss it, and emailed through Django's email framework after commit.
 The notice repeats the reason the agent typed; like the case notes, it stays in
-support's own tables and never goes into the audit trail (invariant 7).
+support's own tables and never goes into the audit trail (invariant 7): the trail records
+that a note was added and that a notice was dismissed, by ids only.
 """
 
 import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from consent.purposes import CAMERA_ROLL, PURPOSE_LABELS
 from core import jobs
 from core.errors import ServiceError
+from core.uow import Actor, account_write
 from support import cases, selectors
 from support.models import SupportAction, SupportCase, SupportCaseNote, SupportNotice
 
 log = logging.getLogger(__name__)
 
 NOTICES_SHOWN = 10
+# The audit actions of this module (audit/sentences.py and support/access_log.py phrase them).
+NOTICE_DISMISSED = "support.notice_dismissed"
+NOTE_ADDED = "support.note_added"
 TURN_ON_PATH = "/settings/camera-roll/"
 
 
@@ -73,8 +77,12 @@ def notice_create(*, action: SupportAction) -> SupportNotice:
 
 @jobs.job
 def notice_email_send(*, notice_id: int) -> None:
-    """Email one notice to its holder. A background job: runs once, records a failure instead of raising."""
-    with transaction.atomic():
+    """Email one notice to its holder. A background job: runs once, records a failure instead of raising.
+    What became of the email is written in the holder's unit of work."""
+    holder_id = SupportNotice.objects.filter(pk=notice_id).values_list("holder_id", flat=True).first()
+    if holder_id is None:
+        return
+    with account_write(user_id=holder_id, actor=Actor.system()):
         notice = (SupportNotice.objects.select_for_update().select_related("holder", "action__case__agent")
                   .filter(pk=notice_id, emailed_at__isnull=True, email_error="").first())
         if notice is None:
@@ -104,22 +112,37 @@ def notice_email_send(*, notice_id: int) -> None:
 
 
 def notices_for_holder(*, holder_id: int) -> list[tuple[SupportNotice, str]]:
-    """The holder's notices not yet dismissed, newest first, each with its sentence."""
+    """The holder's notices not yet dismissed, newest first, each with its sentence (reads only:
+    notices_seen marks them shown)."""
     notices = list(
         SupportNotice.objects.filter(holder_id=holder_id, dismissed_at__isnull=True)
         .select_related("action__case__agent").order_by("-created_at", "-id")[:NOTICES_SHOWN]
     )
-    unseen = [n.pk for n in notices if n.seen_at is None]
-    if unseen:
-        SupportNotice.objects.filter(pk__in=unseen).update(seen_at=timezone.now())
     return [(notice, notice_text(notice.action)) for notice in notices]
 
 
-def notice_dismiss(*, holder, notice_id: int) -> None:
-    updated = SupportNotice.objects.filter(pk=notice_id, holder=holder, dismissed_at__isnull=True).update(
-        dismissed_at=timezone.now())
-    if not updated:
-        raise ServiceError("not_found", "No such notice.")
+def notices_seen(*, holder_id: int, notices: list[SupportNotice], now=None) -> None:
+    """The holder was shown these notices: the first time is kept, in their unit of work."""
+    unseen = [n.pk for n in notices if n.seen_at is None and n.holder_id == holder_id]
+    if not unseen:
+        return
+    with account_write(user_id=holder_id, actor=Actor.holder(holder_id)):
+        SupportNotice.objects.filter(pk__in=unseen, holder_id=holder_id, seen_at__isnull=True).update(
+            seen_at=now or timezone.now())
+
+
+def notice_dismiss(*, holder, notice_id: int, now=None) -> None:
+    """The holder puts a notice away: in their unit of work, with its audit event. Another holder's
+    notice, or one dismissed already, is not found."""
+    with account_write(user_id=holder.pk, actor=Actor.holder(holder.pk)) as uow:
+        notice = (SupportNotice.objects.select_related("action__case")
+                  .filter(pk=notice_id, holder=holder, dismissed_at__isnull=True).first())
+        if notice is None:
+            raise ServiceError("not_found", "No such notice.")
+        notice.dismissed_at = now or timezone.now()
+        notice.save(update_fields=["dismissed_at"])
+        uow.record(uow.event(action=NOTICE_DISMISSED, object_type="support_notice", object_id=notice.pk,
+                             details=cases.case_details(notice.action.case)))
 
 
 def case_for_note(*, agent, case_id: int) -> SupportCase:
@@ -134,10 +157,16 @@ def case_for_note(*, agent, case_id: int) -> SupportCase:
 
 
 def case_note_add(*, case: SupportCase, author, text: str) -> SupportCaseNote:
+    """A note on the case, in the subject's unit of work; the trail records that one was added
+    (the case id), never its text."""
     text = (text or "").strip()
     if not text:
         raise ServiceError("invalid_request", "A note needs some text.")
-    return SupportCaseNote.objects.create(case=case, author=author, text=text[:4000], created_at=timezone.now())
+    with account_write(user_id=case.subject_id, actor=Actor.support(author.pk)) as uow:
+        note = SupportCaseNote.objects.create(case=case, author=author, text=text[:4000], created_at=timezone.now())
+        uow.record(uow.event(action=NOTE_ADDED, object_type="support_case", object_id=case.pk,
+                             details=cases.case_details(case)))
+    return note
 
 
 def case_notes(*, case: SupportCase) -> list[SupportCaseNote]:

@@ -127,16 +127,33 @@ def export_build(*, export_id: str | uuid.UUID) -> None:
 
 def _export_build_recover(export_id: str, attempts: int) -> bool:
     """An export whose build died with its worker is built again (its half-made zip was never
-    stored); after MAX_ATTEMPTS the export is left to fail as interrupted."""
+    stored); after MAX_ATTEMPTS the export is left to fail as interrupted. One its worker had
+    not started yet is sent again as it is.
+
+    Called outside any transaction (core.jobs): the export goes back in the queue in the
+    holder's unit of work, under the holder's lock."""
     if attempts >= jobs.MAX_ATTEMPTS:
         return False
-    updated = DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING).update(
-        status=DataExport.Status.PENDING
-    )
-    if not updated:
+    state = DataExport.objects.filter(pk=export_id).values_list("status", "holder_id").first()
+    if state is None:
         return False
-    jobs.enqueue(export_build_job, export_id)
+    status, holder_id = state
+    if status == DataExport.Status.PENDING:
+        jobs.enqueue(export_build_job, export_id)
+        return True
+    if status != DataExport.Status.RUNNING:
+        return False
+    _export_requeue(export_id=export_id, holder_id=holder_id)
     return True
+
+
+def _export_requeue(*, export_id: str, holder_id: int) -> None:
+    with account_write(user_id=holder_id, actor=SYSTEM):
+        updated = DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING).update(
+            status=DataExport.Status.PENDING
+        )
+        if updated:
+            jobs.enqueue(export_build_job, export_id)
 
 
 @jobs.job(recover=_export_build_recover)

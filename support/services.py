@@ -61,8 +61,8 @@ def case_open(*, agent: User, subject_id: int, reason: str, ticket: str) -> Supp
     ticket = _required_text(ticket, "ticket", 64)
     subject = _subject_for_case(agent=agent, subject_id=subject_id)
     now = timezone.now()
-    # A case is the agent's, not a change to the account: no account lock, its events batched last.
-    with events_write(actor=Actor.support(agent.pk), user_id=subject.pk) as uow:
+    # The case and the rights it gives are the subject's account data: in the subject's unit of work.
+    with account_write(user_id=subject.pk, actor=Actor.support(agent.pk)) as uow:
         stale = SupportCase.objects.filter(agent=agent, subject=subject, closed_at__isnull=True, expires_at__lte=now)
         for case in stale.select_for_update():
             _case_end(uow, case, how=SupportCase.Closed.EXPIRED, now=now, actor=Actor.system())
@@ -99,11 +99,12 @@ def case_close(*, agent: User, case_id: int) -> SupportCase:
     if not is_support(agent):
         raise ServiceError("permission_denied", "Only support agents can close cases.")
     now = timezone.now()
-    with events_write(actor=Actor.support(agent.pk)) as uow:
-        try:
-            case = SupportCase.objects.select_for_update().get(pk=int(case_id), agent=agent)
-        except (SupportCase.DoesNotExist, TypeError, ValueError):
-            raise ServiceError("not_found", "No such open case.") from None
+    try:
+        subject_id = SupportCase.objects.filter(pk=int(case_id), agent=agent).values_list("subject_id", flat=True)[0]
+    except (IndexError, TypeError, ValueError):
+        raise ServiceError("not_found", "No such open case.") from None
+    with account_write(user_id=subject_id, actor=Actor.support(agent.pk)) as uow:
+        case = SupportCase.objects.select_for_update().get(pk=int(case_id), agent=agent)
         if not cases.case_is_live(case, now=now):
             raise ServiceError("not_found", "No such open case.")
         _case_end(uow, case, how=SupportCase.Closed.BY_AGENT, now=now, actor=uow.actor)
@@ -114,9 +115,9 @@ def cases_expire(*, now=None) -> int:
     """End every case past its time: mark it expired, drop its rights, audit it. Idempotent."""
     now = now or timezone.now()
     ended = 0
-    due = SupportCase.objects.filter(closed_at__isnull=True, expires_at__lte=now).values_list("pk", flat=True)
-    for case_id in list(due):
-        with events_write(actor=Actor.system()) as uow:
+    due = SupportCase.objects.filter(closed_at__isnull=True, expires_at__lte=now).values_list("pk", "subject_id")
+    for case_id, subject_id in list(due):
+        with account_write(user_id=subject_id, actor=Actor.system()) as uow:
             case = SupportCase.objects.select_for_update().filter(pk=case_id, closed_at__isnull=True).first()
             if case is not None:
                 _case_end(uow, case, how=SupportCase.Closed.EXPIRED, now=now, actor=uow.actor)

@@ -19,6 +19,7 @@ from core import jobs
 from core.models import JobLease
 from suggestions import jobs as suggestion_jobs
 from suggestions.models import SuggestionJob
+from tests.conftest import unit_of
 from tests.suggestions.conftest import COLOURS, a_day_out, grant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,10 +37,11 @@ def _vault(settings):
 
 def crashed_pass(user) -> SuggestionJob:
     """A pass that a worker claimed and then died running: RUNNING, its lease run out."""
-    job = SuggestionJob.objects.create(
-        owner=user, trigger="request", run_after=timezone.now(), status=SuggestionJob.Status.RUNNING,
-        started_at=timezone.now() - timedelta(minutes=2),
-    )
+    with unit_of(user):
+        job = SuggestionJob.objects.create(
+            owner=user, trigger="request", run_after=timezone.now(), status=SuggestionJob.Status.RUNNING,
+            started_at=timezone.now() - timedelta(minutes=2),
+        )
     JobLease.objects.create(kind=suggestion_jobs.run_job.module_path, object_id=str(job.pk),
                             expires_at=timezone.now() - timedelta(seconds=1))
     return job
@@ -61,7 +63,8 @@ def test_a_lease_is_renewed_by_its_heartbeat_and_released(monkeypatch):
 def test_a_crashed_pass_is_retried_by_the_periodic_recovery(alice, django_capture_on_commit_callbacks):
     grant(alice)
     a_day_out(alice, COLOURS[:4])
-    SuggestionJob.objects.all().delete()
+    with unit_of(alice):
+        SuggestionJob.objects.all().delete()
     job = crashed_pass(alice)
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs.jobs_recover() == 1  # the worker's recover job, every RECOVER_SECONDS
@@ -76,8 +79,9 @@ def test_a_crashed_pass_is_retried_by_the_periodic_recovery(alice, django_captur
 def test_a_pass_whose_worker_died_before_claiming_it_is_sent_again(alice, django_capture_on_commit_callbacks):
     grant(alice)
     a_day_out(alice, COLOURS[:4])
-    SuggestionJob.objects.all().delete()
-    job = SuggestionJob.objects.create(owner=alice, trigger="request", run_after=timezone.now())  # still queued
+    with unit_of(alice):
+        SuggestionJob.objects.all().delete()
+        job = SuggestionJob.objects.create(owner=alice, trigger="request", run_after=timezone.now())  # still queued
     JobLease.objects.create(kind=suggestion_jobs.run_job.module_path, object_id=str(job.pk),
                             expires_at=timezone.now() - timedelta(seconds=1))  # its worker died holding the lease
     with django_capture_on_commit_callbacks(execute=True):
@@ -90,7 +94,8 @@ def test_a_pass_whose_worker_died_before_claiming_it_is_sent_again(alice, django
 def test_a_crashed_pass_does_not_block_the_holders_next_pass(alice, django_capture_on_commit_callbacks):
     grant(alice)
     a_day_out(alice, COLOURS[:4])
-    SuggestionJob.objects.all().delete()
+    with unit_of(alice):
+        SuggestionJob.objects.all().delete()
     crashed = crashed_pass(alice)
     with django_capture_on_commit_callbacks(execute=True):
         nxt = suggestion_jobs.suggestion_job_request(user_id=alice.pk)
@@ -104,21 +109,25 @@ def test_a_crashed_pass_does_not_block_the_holders_next_pass(alice, django_captu
 def test_a_live_pass_still_makes_the_next_one_wait(alice, settings):
     settings.TASKS = DATABASE_TASKS
     grant(alice)
-    SuggestionJob.objects.all().delete()
-    running = SuggestionJob.objects.create(owner=alice, trigger="request", run_after=timezone.now(),
-                                           status=SuggestionJob.Status.RUNNING, started_at=timezone.now())
+    with unit_of(alice):
+        SuggestionJob.objects.all().delete()
+    with unit_of(alice):
+        running = SuggestionJob.objects.create(owner=alice, trigger="request", run_after=timezone.now(),
+                                               status=SuggestionJob.Status.RUNNING, started_at=timezone.now())
     JobLease.objects.create(kind=suggestion_jobs.run_job.module_path, object_id=str(running.pk),
                             expires_at=timezone.now() + timedelta(seconds=30))
-    queued = SuggestionJob.objects.create(owner=alice, trigger="request", run_after=timezone.now())
+    with unit_of(alice):
+        queued = SuggestionJob.objects.create(owner=alice, trigger="request", run_after=timezone.now())
     assert suggestion_jobs.suggestion_job_run(job_id=queued.pk).status == SuggestionJob.Status.QUEUED
 
 
 @pytest.mark.django_db
-def test_a_pass_that_keeps_crashing_is_given_up(alice):
+def test_a_pass_that_keeps_crashing_is_given_up(alice, django_capture_on_commit_callbacks):
     grant(alice)
     job = crashed_pass(alice)
     JobLease.objects.filter(object_id=str(job.pk)).update(attempts=jobs.MAX_ATTEMPTS)
-    jobs.jobs_recover()
+    with django_capture_on_commit_callbacks(execute=True):  # the job's row, once the lease's change commits
+        jobs.jobs_recover()
     job.refresh_from_db()
     assert job.status == SuggestionJob.Status.FAILED and job.error_code == "interrupted"
     assert not JobLease.objects.exists()
@@ -208,7 +217,8 @@ def test_the_database_worker_takes_back_a_crashed_pass_and_runs_it(alice, settin
     cache.clear()
     grant(alice)
     a_day_out(alice, COLOURS[:4])
-    SuggestionJob.objects.all().delete()
+    with unit_of(alice):
+        SuggestionJob.objects.all().delete()
     job = crashed_pass(alice)
     # One worker pass: the periodic recover job is queued, run, and queues the pass again; the
     # worker then runs the pass too before it stops.
@@ -239,7 +249,8 @@ def test_the_redis_worker_runs_a_pass(alice, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend"}}
     grant(alice)
     a_day_out(alice, COLOURS[:4])
-    SuggestionJob.objects.all().delete()
+    with unit_of(alice):
+        SuggestionJob.objects.all().delete()
     job = suggestion_jobs.suggestion_job_request(user_id=alice.pk)  # sent to Redis on commit
     job.refresh_from_db()
     assert job.status == "queued"

@@ -8,9 +8,11 @@ feature is off and no photo, output or media key of the holder is left.
 """
 
 import threading
+import time
 from datetime import date
 
 import pytest
+from django.db import connection
 
 from accounts.roles import SUPPORT
 from audit.verification import audit_verify
@@ -24,7 +26,14 @@ from support import services as support_services
 from support.models import DataExport
 from tests.conftest import make_user
 from tests.support.conftest import open_case
-from tests.threads import POSTGRES_THREADS, drain_sequencer, run, sequencer, wait_for_lock_waiter
+from tests.threads import (
+    POSTGRES_THREADS,
+    drain_sequencer,
+    run,
+    sequencer,
+    someone_waits_for_a_lock,
+    wait_for_lock_waiter,
+)
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from vault import gateway
 from vault import services as vault_services
@@ -197,3 +206,45 @@ def test_an_upload_that_loses_to_a_withdrawal_leaves_no_key_behind(alice, settin
     assert not AccountKey.objects.filter(user=alice).exists()
     blobs = tmp_path / "blobs"
     assert not blobs.exists() or not [p for p in blobs.rglob("*") if p.is_file()]
+
+
+def test_a_suggestions_request_racing_a_withdrawal_leaves_no_queued_job(alice, settings, monkeypatch):
+    """The request has found consent on when the withdrawal starts: the withdrawal waits for the
+    request's lock and then drops its job, or (had the check been made before any lock) ends
+    first and the job is queued after it. Either way round, no queued pass may be left."""
+    from suggestions import jobs as suggestion_jobs
+    from suggestions.models import SuggestionJob
+
+    settings.WITHDRAWAL_GRACE_DAYS = 0
+    grant(alice)
+    inside, go_on, results = threading.Event(), threading.Event(), {}
+    real_check = suggestion_jobs.consent_active_entry
+
+    def checked_then_held(**kwargs):
+        entry = real_check(**kwargs)
+        if threading.current_thread().name == "write":
+            inside.set()
+            go_on.wait(20)
+        return entry
+
+    monkeypatch.setattr(suggestion_jobs, "consent_active_entry", checked_then_held)
+    monkeypatch.setattr(suggestion_jobs, "dispatch", lambda *args, **kwargs: None)  # the pass itself is not raced
+    try:
+        requester = _named("write", lambda: suggestion_jobs.suggestion_job_request(user_id=alice.pk), results)
+        assert inside.wait(20), results.get("write")
+        withdrawer = _named("withdraw", lambda: withdraw(alice), results)
+        # The withdrawal either waits for the request's lock or (no lock taken) is done meanwhile.
+        with connection.cursor() as cursor:
+            for _ in range(500):
+                if someone_waits_for_a_lock(cursor) or not withdrawer.is_alive():
+                    break
+                time.sleep(0.02)
+    finally:
+        go_on.set()
+    requester.join(30)
+    withdrawer.join(30)
+    assert not requester.is_alive() and not withdrawer.is_alive(), "a side never finished"
+    assert not isinstance(results["withdraw"], BaseException), results["withdraw"]
+    assert _outcome_is_clean(results["write"]), results["write"]
+    assert not SuggestionJob.objects.filter(owner=alice, status=SuggestionJob.Status.QUEUED).exists()
+    _withdrawal_won(alice)

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core import prepared
+from core.uow import Actor, account_write
 from vault import keys
 from vault.models import AccountKey
 
@@ -64,28 +65,32 @@ def data_key_get_or_create(*, user_id: int, scope: str = keys.SCOPE_MEDIA) -> tu
 def account_keys_rewrap(*, batch_size: int = 500, progress: Callable[[int], None] | None = None) -> int:
     """Re-wrap every account key not under the active master key. No blob is touched.
 
-    Each batch commits on its own, so an interrupted run is resumed by running it again.
+    Each account's keys are re-wrapped in its unit of work (its lock taken first, as a shred takes
+    it) and commit on their own, so an interrupted run is resumed by running it again.
     """
     active = keys.master_keys().active_id
+    actor = Actor.system("vault_rotate_master_key")
     done = 0
     while True:
-        with transaction.atomic():
-            rows = list(
-                AccountKey.objects.select_for_update().exclude(master_key_id=active).order_by("pk")[:batch_size]
-            )
-            if not rows:
-                return done
-            now = timezone.now()
-            for row in rows:
-                raw = _data_key(row).key
-                row.master_key_id, row.wrapped = keys.wrap_data_key(
-                    user_id=row.user_id, key_id=row.key_id, scope=row.scope, key=raw
-                )
-                row.rewrapped_at = now
-            AccountKey.objects.bulk_update(rows, ["master_key_id", "wrapped", "rewrapped_at"])
-        done += len(rows)
-        if progress is not None:
-            progress(len(rows))
+        user_ids = list(AccountKey.objects.exclude(master_key_id=active).order_by("user_id")
+                        .values_list("user_id", flat=True).distinct()[:batch_size])
+        if not user_ids:
+            return done
+        for user_id in user_ids:
+            with account_write(user_id=user_id, actor=actor):
+                rows = list(AccountKey.objects.select_for_update().filter(user_id=user_id)
+                            .exclude(master_key_id=active).order_by("pk"))
+                now = timezone.now()
+                for row in rows:
+                    raw = _data_key(row).key
+                    row.master_key_id, row.wrapped = keys.wrap_data_key(
+                        user_id=row.user_id, key_id=row.key_id, scope=row.scope, key=raw
+                    )
+                    row.rewrapped_at = now
+                AccountKey.objects.bulk_update(rows, ["master_key_id", "wrapped", "rewrapped_at"])
+            done += len(rows)
+            if progress is not None:
+                progress(len(rows))
 
 
 def account_keys_pending_rewrap() -> int:

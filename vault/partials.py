@@ -148,8 +148,9 @@ def partial_append(*, user_id: int, uid: uuid.UUID, offset: int, body: Iterator[
         # The offset moves only once the segment is on storage: a crash in between leaves an
         # orphan segment the next PATCH overwrites, never an offset past what is kept. What
         # arrived before a dropped connection is kept too: the client resumes after it.
-        moved = PartialUpload.objects.filter(pk=upload.pk, segments=index).update(
-            segments=index + 1, offset=upload.offset + sent[0])
+        with account_write(user_id=user_id, actor=Actor.holder(user_id)):
+            moved = PartialUpload.objects.filter(pk=upload.pk, segments=index).update(
+                segments=index + 1, offset=upload.offset + sent[0])
         if not moved:
             content.delete_names(content.names_for(user_id=user_id, key_id=upload.key.key_id,
                                                    uid=segment_uid(upload.uid, index), variants=["partial"]))
@@ -187,10 +188,12 @@ def _finish(*, upload: PartialUpload, data_key) -> services.UploadResult:
         _delete(upload)
 
 
-def _delete(upload: PartialUpload) -> None:
+def _delete(upload: PartialUpload, *, actor: Actor | None = None) -> None:
+    """The upload's row goes in its holder's unit of work; its segments once that commits."""
     names = segment_names(upload)
-    PartialUpload.objects.filter(pk=upload.pk).delete()
-    content.delete_names(names)
+    with account_write(user_id=upload.owner_id, actor=actor or Actor.holder(upload.owner_id)) as uow:
+        PartialUpload.objects.filter(pk=upload.pk).delete()
+        uow.after_commit(lambda: content.delete_names(names))
 
 
 def partial_delete(*, user_id: int, uid: uuid.UUID) -> None:
@@ -206,7 +209,7 @@ def partials_expire(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     expired = list(PartialUpload.objects.select_related("key").filter(expires_at__lte=now))
     for upload in expired:
-        _delete(upload)
+        _delete(upload, actor=Actor.system())
     return len(expired)
 
 

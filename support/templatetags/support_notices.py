@@ -13,5 +13,7 @@ def support_notices(context):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"notices": []}
-    return {"notices": notices.notices_for_holder(holder_id=user.pk), "request": request,
+    shown = notices.notices_for_holder(holder_id=user.pk)
+    notices.notices_seen(holder_id=user.pk, notices=[notice for notice, _ in shown])
+    return {"notices": shown, "request": request,
             "csrf_token": context.get("csrf_token")}

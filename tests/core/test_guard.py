@@ -1,8 +1,7 @@
 """The write path is enforced by tools: each violation issue 22 planted is caught here.
 
-These tests turn core.guard on (it is not yet on for the whole suite: the writes on its NOT_YET
-list, and tests that tamper with rows on purpose, come first), plant one violation each and see
-it fail. The two source rules (audit's writers) are in tests/test_write_path.py and
+core.guard is on for the whole suite (tests/conftest.py); these tests plant one violation each and
+see it fail. The two source rules (audit's writers) are in tests/test_write_path.py and
 import-linter's contracts.
 """
 
@@ -18,11 +17,9 @@ from vault.models import Exclusion
 
 
 @pytest.fixture(autouse=True)
-def _guard_on(alice):
-    """On once alice exists: sign-up does not write her role through a unit yet (core.guard.NOT_YET)."""
-    guard.install()
-    yield
-    guard.uninstall()
+def _guard_on():
+    """tests/conftest.py turns the guard on for the whole suite; these tests plant violations in it."""
+    assert guard._active
 
 
 @pytest.fixture
@@ -69,3 +66,19 @@ def test_it_lets_the_unit_write(alice, excluded):
     with account_write(user_id=alice.pk, actor=Actor.holder(alice.pk)):
         Exclusion.objects.filter(owner_id=alice.pk).delete()
     assert not Exclusion.objects.filter(owner_id=alice.pk).exists()
+
+
+@pytest.mark.parametrize("label", [
+    "accounts.User_groups", "accounts.ApiToken", "support.SupportCase", "support.SupportCaseNote",
+    "support.SupportNotice", "support.SubjectUserObjectPermission", "support.SubjectGroupObjectPermission",
+    "support.DataExport", "suggestions.SuggestionJob", "suggestions.ShareLink", "vault.PartialUpload",
+])
+def test_it_exempts_none_of_the_models_once_written_outside_a_unit(db, label):
+    """Roles, tokens, support's rows, exports, jobs, share links and resumable uploads are guarded
+    like every other account-owned model: nothing is left on a list of exceptions."""
+    from django.apps import apps
+
+    model = apps.get_model(label)
+    assert model in guard.account_owned()
+    with pytest.raises(guard.WriteOutsideUnit), transaction.atomic():
+        model.objects.filter(pk__in=[]).delete()

@@ -112,3 +112,30 @@ def test_after_commit_subscribers_hear_only_what_committed(django_user_model):
     finally:
         uow.unsubscribe(name="test-after")
     assert heard == [(kept, None)], "after commit, the unit is closed: a handler's writes open their own"
+
+
+def test_a_denial_inside_an_events_write_that_rolls_back_stays_recorded(alice):
+    """A refusal recorded while a holder's read (events_write, no account lock) is open: the read's
+    own events roll back with it, the denial is kept."""
+    with pytest.raises(Boom), events_write(actor=Actor.holder(alice.pk), user_id=alice.pk) as read:
+        read.record(read.event(action="media.listed", object_type="media"))
+        with events_write(actor=Actor.service("gateway"), user_id=alice.pk, durable=True) as denial:
+            denial.record(denial.event(action="media.read", object_type="media", outcome="denied"))
+        raise Boom
+    recorded = [(e.action, e.outcome) for e in AuditEvent.objects.filter(subject_id=alice.pk)]
+    assert recorded == [("media.read", "denied")]
+
+
+def test_the_gateways_denial_inside_an_events_write_that_rolls_back_stays_recorded(alice):
+    with pytest.raises(gateway.GatewayDenied), events_write(actor=Actor.holder(alice.pk), user_id=alice.pk):
+        gateway.release(user_id=alice.pk, purpose=purposes.ADVERTISING, item_ids=[1])
+    recorded = {(e.action, e.outcome) for e in AuditEvent.objects.filter(subject_id=alice.pk)}
+    assert recorded == {("media.read", "denied")}
+
+
+def test_a_denial_refuses_to_hide_inside_a_foreign_transaction(alice):
+    """Outside any unit, an atomic() around the denial would take it along when it rolls back."""
+    with (pytest.raises(RuntimeError, match="transaction of its own"), transaction.atomic(),
+          events_write(actor=Actor.service("gateway"), user_id=alice.pk, durable=True)):
+        pass
+    assert not AuditEvent.objects.filter(subject_id=alice.pk).exists()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from suggestions import jobs, services
 from suggestions.models import Suggestion, SuggestionJob
+from tests.conftest import unit_of
 from tests.suggestions.conftest import COLOURS, a_day_out, grant, photo, upload, withdraw
 from vault.models import DerivedOutput
 
@@ -119,7 +120,8 @@ def test_it_caps_the_debounce_so_a_steady_stream_still_gets_a_pass(alice, settin
     settings.SUGGESTIONS_DEBOUNCE_SECONDS = 60
     grant(alice)
     job = jobs.suggestions_schedule_after_upload(user_id=alice.pk)
-    SuggestionJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(minutes=30))
+    with unit_of(alice):
+        SuggestionJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(minutes=30))
     pushed = jobs.suggestions_schedule_after_upload(user_id=alice.pk)
     assert pushed.pk == job.pk
     assert pushed.run_after <= timezone.now()  # ten debounce periods after the first upload: due now
@@ -151,12 +153,14 @@ def test_it_runs_a_job_only_once(alice, django_capture_on_commit_callbacks):
 @pytest.mark.django_db
 def test_it_waits_while_another_pass_of_the_holder_runs(alice):
     grant(alice)
-    running = SuggestionJob.objects.create(owner=alice, status="running", started_at=timezone.now(),
-                                           run_after=timezone.now())
+    with unit_of(alice):
+        running = SuggestionJob.objects.create(owner=alice, status="running", started_at=timezone.now(),
+                                               run_after=timezone.now())
     queued = jobs.suggestion_job_request(user_id=alice.pk)
     assert jobs.suggestion_job_run(job_id=queued.pk).status == "queued"
     # A pass running for a minute without a live lease died with its worker: it no longer blocks.
-    SuggestionJob.objects.filter(pk=running.pk).update(started_at=timezone.now() - dt.timedelta(minutes=1))
+    with unit_of(alice):
+        SuggestionJob.objects.filter(pk=running.pk).update(started_at=timezone.now() - dt.timedelta(minutes=1))
     assert jobs.suggestion_job_run(job_id=queued.pk).status == "done"
     running.refresh_from_db()
     assert running.status == "failed" and running.error_code == "interrupted"

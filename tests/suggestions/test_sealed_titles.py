@@ -13,6 +13,7 @@ from audit.models import AuditEvent
 from core.uow import Actor
 from suggestions import services
 from suggestions.models import Suggestion
+from tests.conftest import unit_of
 from tests.suggestions.conftest import COLOURS, SATURDAY, a_day_out, grant, titled
 from tests.suggestions.factories import PORTO
 from vault import gateway
@@ -98,7 +99,8 @@ def test_it_falls_back_to_the_kind_when_a_title_is_missing(alice, api):
     grant(alice)
     a_day_out(alice, COLOURS[:3])
     services.suggestions_generate(user_id=alice.pk)
-    DerivedOutput.objects.filter(owner=alice).update(sealed_meta=None)
+    with unit_of(alice):
+        DerivedOutput.objects.filter(owner=alice).update(sealed_meta=None)
     assert {r["title"] for r in api(alice).get("/api/v1/suggestions/").json()["results"]} == {""}
     client = Client()
     client.force_login(alice)

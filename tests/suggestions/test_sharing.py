@@ -15,6 +15,7 @@ from consent import purposes
 from suggestions import services
 from suggestions.models import ShareLink, Suggestion
 from support import access_log
+from tests.conftest import unit_of
 from tests.suggestions.conftest import COLOURS, a_day_out, grant, withdraw
 from tests.suggestions.pixels import output_bytes
 
@@ -71,7 +72,8 @@ def test_a_revoked_link_is_dead_at_once(made, alice, api):
 def test_an_expired_link_is_dead(made, alice, api, settings):
     settings.SHARE_LINK_DAYS = 1
     path, body = share(api, alice, made[0])
-    ShareLink.objects.filter(pk=body["id"]).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    with unit_of(alice):
+        ShareLink.objects.filter(pk=body["id"]).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     assert Client().get(f"{path}content/").status_code == 404
 
 

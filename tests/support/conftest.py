@@ -11,7 +11,7 @@ from consent import selectors as consent_selectors
 from consent import services as consent_services
 from support import services
 from support.models import SupportCase
-from tests.conftest import make_user
+from tests.conftest import make_user, unit_of
 
 
 @pytest.fixture
@@ -32,9 +32,10 @@ def open_case(agent, subject, *, ticket="4411", reason="Holder phoned: wants the
 
 def expire(case: SupportCase) -> SupportCase:
     """Move a case's end into the past, as if its hours had run out (nothing else is touched)."""
-    SupportCase.objects.filter(pk=case.pk).update(
-        opened_at=case.opened_at - timedelta(hours=9), expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    with unit_of(case.subject_id):
+        SupportCase.objects.filter(pk=case.pk).update(
+            opened_at=case.opened_at - timedelta(hours=9), expires_at=timezone.now() - timedelta(seconds=1)
+        )
     case.refresh_from_db()
     return case
 

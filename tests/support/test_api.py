@@ -216,8 +216,9 @@ ENDPOINTS = [
 def test_it_answers_404_to_an_agent_without_a_live_case(api, sam, alice, case_in_state, method, url, body, state):
     grant(alice)
     case_in_state(state, sam, alice)
+    client = api(sam)  # signing in is audited: before counting
     before = AuditEvent.objects.count()
-    response = getattr(api(sam), method)(url(alice), body, format="json")
+    response = getattr(client, method)(url(alice), body, format="json")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert consent_active_entry(user_id=alice.pk, purpose=CAMERA) is not None

@@ -11,6 +11,7 @@ from audit.models import AuditEvent
 from core.errors import ServiceError
 from support import cases, services
 from support.models import SubjectUserObjectPermission, SupportCase
+from tests.conftest import unit_of
 from tests.support.conftest import expire, open_case
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +129,8 @@ def test_it_refuses_an_expired_case_at_once_without_waiting_for_the_cleanup(sam,
 
 def test_it_refuses_a_live_case_whose_permission_rows_are_gone(sam, alice):
     open_case(sam, alice)
-    SubjectUserObjectPermission.objects.filter(permission__codename=cases.ERASE).delete()
+    with unit_of(alice):
+        SubjectUserObjectPermission.objects.filter(permission__codename=cases.ERASE).delete()
     with pytest.raises(ServiceError):
         cases.case_require(agent=sam, subject_id=alice.pk, permission=cases.ERASE)
     assert cases.case_require(agent=sam, subject_id=alice.pk, permission=cases.VIEW)

@@ -21,6 +21,7 @@ from consent import purposes
 from consent.receipts import canonical
 from support import rights
 from support.models import DataExport
+from tests.conftest import unit_of
 from tests.support.conftest import grant, open_case, photo, upload
 from tests.support.test_access_log import make_a_collage
 from vault import services as vault_services
@@ -190,7 +191,8 @@ def test_it_expires_exports_after_seven_days(api, alice, build, django_capture_o
     upload(alice, 1)
     export = build(alice)
     assert export.expires_at - export.created_at == timedelta(days=7)
-    DataExport.objects.filter(pk=export.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with unit_of(alice):
+        DataExport.objects.filter(pk=export.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     response = api(alice).get(f"/api/v1/me/export/{export.pk}/")
     assert response.status_code == 410 and response.json()["error"]["code"] == "export_expired"
     with django_capture_on_commit_callbacks(execute=True):
@@ -259,7 +261,8 @@ def test_it_answers_404_for_someone_elses_export_on_the_page(alice, bob, build):
 
 def test_it_requeues_an_export_whose_job_was_lost(alice, django_capture_on_commit_callbacks):
     export = rights.export_request(holder=alice)  # committed in a process that then died: never built
-    DataExport.objects.filter(pk=export.pk).update(created_at=timezone.now() - timedelta(minutes=11))
+    with unit_of(alice):
+        DataExport.objects.filter(pk=export.pk).update(created_at=timezone.now() - timedelta(minutes=11))
     with django_capture_on_commit_callbacks(execute=True):
         call_command("support_expire_cases", verbosity=0)
     export.refresh_from_db()
@@ -268,8 +271,9 @@ def test_it_requeues_an_export_whose_job_was_lost(alice, django_capture_on_commi
 
 def test_it_gives_up_on_a_build_that_never_finished(alice, django_capture_on_commit_callbacks):
     export = rights.export_request(holder=alice)
-    DataExport.objects.filter(pk=export.pk).update(status="running",
-                                                   created_at=timezone.now() - timedelta(hours=2))
+    with unit_of(alice):
+        DataExport.objects.filter(pk=export.pk).update(status="running",
+                                                       created_at=timezone.now() - timedelta(hours=2))
     with django_capture_on_commit_callbacks(execute=True):
         call_command("support_expire_cases", verbosity=0)
     export.refresh_from_db()

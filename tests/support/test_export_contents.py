@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from consent import purposes
+from tests.conftest import unit_of
 from tests.support.conftest import grant
 from tests.support.test_export import build, download  # noqa: F401 (fixture)
 from tests.vault.conftest import jpeg_bytes, withdraw
@@ -28,7 +29,8 @@ def test_it_keeps_upload_names_and_writes_a_sidecar_per_photo(api, alice, build)
     beach = _upload(alice, "Beach day.JPG", (200, 0, 0), lat=43.7, lon=7.26)
     _upload(alice, "C:\\Users\\me\\Beach day.jpeg", (0, 200, 0))  # same stem: made unique
     nameless = _upload(alice, "", (0, 0, 200))
-    MediaItem.objects.filter(pk=beach.pk).update(excluded=True)
+    with unit_of(alice):
+        MediaItem.objects.filter(pk=beach.pk).update(excluded=True)
     trash.media_trash(user_id=alice.pk, item_ids=[nameless.pk])
     assert b"Beach" not in bytes(MediaItem.objects.get(pk=beach.pk).sealed_meta)  # sealed, not in clear
 

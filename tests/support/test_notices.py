@@ -140,9 +140,29 @@ def test_it_lets_the_holder_dismiss_a_notice_and_no_one_else(sam, alice, bob, au
     assert client_for(audrey).post(f"/me/notices/{notice.pk}/dismiss/").status_code == 403
     assert client_for().post(f"/me/notices/{notice.pk}/dismiss/").status_code == 302
     assert client_for(alice).get(f"/me/notices/{notice.pk}/dismiss/").status_code == 405
+    assert not AuditEvent.objects.filter(action="support.notice_dismissed").exists()
     done = client_for(alice).post(f"/me/notices/{notice.pk}/dismiss/")
     assert done.status_code == 302
     assert "Support agent sam" not in client_for(alice).get("/settings/camera-roll/").content.decode()
+    # The dismissal is on the trail, by the holder, naming the case (ids only).
+    dismissed = AuditEvent.objects.get(action="support.notice_dismissed")
+    assert (dismissed.actor_kind, dismissed.actor_id, dismissed.subject_id, dismissed.object_id) == (
+        "holder", str(alice.pk), alice.pk, str(notice.pk))
+    assert dismissed.details["case_id"] == notice.action.case_id
+    assert client_for(alice).post(f"/me/notices/{notice.pk}/dismiss/").status_code == 404  # once
+    assert AuditEvent.objects.filter(action="support.notice_dismissed").count() == 1
+
+
+def test_it_reads_notices_without_writing_and_marks_them_seen_when_shown(sam, alice):
+    from support import notices
+
+    grant(alice)
+    open_case(sam, alice)
+    _revoke(sam, alice)
+    [(notice, _text)] = notices.notices_for_holder(holder_id=alice.pk)
+    assert SupportNotice.objects.get().seen_at is None  # a read writes nothing
+    client_for(alice).get("/settings/camera-roll/")  # shown on the page: seen
+    assert SupportNotice.objects.get().seen_at is not None
 
 
 def test_it_tells_the_holder_about_an_erase(sam, alice, django_capture_on_commit_callbacks):
@@ -182,6 +202,11 @@ def test_it_keeps_case_notes_on_the_case(sam, alice):
     assert client.post(f"/support/cases/{case.pk}/notes/", {"text": "Called back at 14:00"}).status_code == 302
     html = client.get(f"/support/subjects/{alice.pk}/").content.decode()
     assert "Called back at 14:00" in html
+    # The trail records that a note went on the case, by whom and about whom, never its text.
+    added = AuditEvent.objects.get(action="support.note_added")
+    assert (added.actor_kind, added.actor_id, added.subject_id, added.object_id) == (
+        "support", str(sam.pk), alice.pk, str(case.pk))
+    assert "Called back" not in str(added.details)
 
 
 def test_it_refuses_notes_on_someone_elses_or_a_closed_case(sam, sue, alice, audrey):
@@ -194,3 +219,4 @@ def test_it_refuses_notes_on_someone_elses_or_a_closed_case(sam, sue, alice, aud
     client_for(sam).post(f"/support/cases/{case.pk}/close/")
     assert client_for(sam).post(f"/support/cases/{case.pk}/notes/", {"text": "x"}).status_code == 404
     assert not SupportCaseNote.objects.exists()
+    assert not AuditEvent.objects.filter(action="support.note_added").exists()

@@ -20,6 +20,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from core.errors import ServiceError
 from support import access_log
+from tests.conftest import unit_of
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from vault import blobs, content, gateway, item_keys, keyring, keys, services, storage, trash
 from vault.models import AccountKey, MediaItem
@@ -167,8 +168,9 @@ def test_restoring_a_purged_item_over_the_api_is_a_clean_404(consented, photos, 
 def test_a_changed_or_swapped_wrapped_item_key_is_unreadable_and_audited(consented, photos):
     first, second = (MediaItem.objects.get(pk=p.pk) for p in photos[:2])
     # Another item's wrapped key on this row: bound to the other item, it does not open here.
-    MediaItem.objects.filter(pk=first.pk).update(wrapped_item_key=second.wrapped_item_key,
-                                                 item_key_id=second.item_key_id)
+    with unit_of(consented):
+        MediaItem.objects.filter(pk=first.pk).update(wrapped_item_key=second.wrapped_item_key,
+                                                     item_key_id=second.item_key_id)
     with pytest.raises(ServiceError) as caught:
         gateway.release(user_id=consented.pk, purpose=PURPOSE, item_ids=[first.pk])
     assert caught.value.code == "media_unreadable"
@@ -176,7 +178,8 @@ def test_a_changed_or_swapped_wrapped_item_key_is_unreadable_and_audited(consent
     assert event.details == {"code": "item_key_invalid"} and event.object_id == str(first.pk)
     flipped = bytearray(bytes(second.wrapped_item_key))
     flipped[-1] ^= 1
-    MediaItem.objects.filter(pk=second.pk).update(wrapped_item_key=bytes(flipped))
+    with unit_of(consented):
+        MediaItem.objects.filter(pk=second.pk).update(wrapped_item_key=bytes(flipped))
     with pytest.raises(ServiceError) as caught:
         gateway.owner_open(user_id=consented.pk, item_id=second.pk)
     assert caught.value.code == "media_unreadable"
@@ -193,7 +196,8 @@ def _make_legacy(item) -> MediaItem:
         name = storage.blob_name(user_id=item.owner_id, key_id=item.key.key_id, object_uid=item.uid, variant=variant)
         storage.blob_delete(name=name)
         content.content_write(data_key=account, uid=item.uid, variant=variant, chunks=[plain])
-    MediaItem.objects.filter(pk=item.pk).update(item_key_id=None, wrapped_item_key=None)
+    with unit_of(item.owner_id):
+        MediaItem.objects.filter(pk=item.pk).update(item_key_id=None, wrapped_item_key=None)
     return MediaItem.objects.select_related("key").get(pk=item.pk)
 
 
@@ -359,5 +363,6 @@ def test_an_output_made_before_outputs_had_keys_still_opens(consented, photos):
     name = content.names_for(user_id=consented.pk, key_id=output.key.key_id, uid=output.uid, variants=["output"])[0]
     storage.blob_delete(name=name)
     content.content_write(data_key=account, uid=output.uid, variant="output", chunks=[b"made long ago"])
-    DerivedOutput.objects.filter(pk=output.pk).update(item_key_id=None, wrapped_item_key=None)
+    with unit_of(consented):
+        DerivedOutput.objects.filter(pk=output.pk).update(item_key_id=None, wrapped_item_key=None)
     assert gateway.output_open(user_id=consented.pk, output_id=output.pk) == b"made long ago"

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
+from tests.conftest import unit_of
 from tests.vault.conftest import new_master_key
 from vault import blobs, checks, keyring, keys
 from vault.models import AccountKey
@@ -67,16 +68,20 @@ def test_it_binds_a_wrapped_key_to_its_account_scope_and_id(master_key):
 
 
 def test_it_stores_account_keys_only_wrapped(alice, master_key):
-    row, data_key = keyring.data_key_get_or_create(user_id=alice.pk)
+    with unit_of(alice):
+        row, data_key = keyring.data_key_get_or_create(user_id=alice.pk)
     stored = AccountKey.objects.get(pk=row.pk)
     assert data_key.key not in bytes(stored.wrapped)
     assert len(data_key.key) == 32
-    assert keyring.data_key_get_or_create(user_id=alice.pk)[1] == data_key  # one per account and scope
-    assert keyring.data_key_get_or_create(user_id=alice.pk, scope=keys.SCOPE_SETTINGS)[1].key != data_key.key
+    with unit_of(alice):
+        assert keyring.data_key_get_or_create(user_id=alice.pk)[1] == data_key  # one per account and scope
+    with unit_of(alice):
+        assert keyring.data_key_get_or_create(user_id=alice.pk, scope=keys.SCOPE_SETTINGS)[1].key != data_key.key
 
 
 def test_it_seals_values_bound_to_their_purpose_and_binding(alice, master_key):
-    _, data_key = keyring.data_key_get_or_create(user_id=alice.pk)
+    with unit_of(alice):
+        _, data_key = keyring.data_key_get_or_create(user_id=alice.pk)
     sealed = data_key.seal(b"52.5,13.4", purpose=b"meta", binding=b"item-1")
     assert data_key.open(sealed, purpose=b"meta", binding=b"item-1") == b"52.5,13.4"
     with pytest.raises(keys.KeyUnwrapError):
@@ -86,8 +91,10 @@ def test_it_seals_values_bound_to_their_purpose_and_binding(alice, master_key):
 def test_it_rotates_the_master_key_without_touching_any_blob(alice, bob, settings, master_key, tmp_path):
     from vault import content
 
-    _, alice_key = keyring.data_key_get_or_create(user_id=alice.pk)
-    keyring.data_key_get_or_create(user_id=bob.pk)
+    with unit_of(alice):
+        _, alice_key = keyring.data_key_get_or_create(user_id=alice.pk)
+    with unit_of(bob):
+        keyring.data_key_get_or_create(user_id=bob.pk)
     uid = uuid.uuid4()
     name, _ = content.content_write(data_key=alice_key, uid=uid, variant="original", chunks=[b"photo" * 1000])
     from vault.storage import blob_storage
@@ -108,7 +115,8 @@ def test_it_rotates_the_master_key_without_touching_any_blob(alice, bob, setting
 
 
 def test_it_says_which_master_key_is_missing(alice, settings, master_key):
-    keyring.data_key_get_or_create(user_id=alice.pk)
+    with unit_of(alice):
+        keyring.data_key_get_or_create(user_id=alice.pk)
     settings.VAULT_MASTER_KEYS = new_master_key("k9")
     with pytest.raises(keys.KeyUnwrapError, match="k1"):
         keyring.data_key_get(user_id=alice.pk)

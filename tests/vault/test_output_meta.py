@@ -4,6 +4,7 @@ import pytest
 
 from audit.models import AuditEvent
 from core.uow import Actor
+from tests.conftest import unit_of
 from tests.vault.conftest import jpeg_bytes, withdraw
 from vault import gateway, services, shredding
 from vault.models import DerivedOutput
@@ -55,7 +56,8 @@ def test_it_gives_another_holder_nothing(consented, item, bob):
 def test_it_leaves_out_and_audits_meta_that_was_moved_or_changed(consented, item):
     first, second = store(consented, item), store(consented, item, meta={"title": "other"})
     moved = DerivedOutput.objects.get(pk=first).sealed_meta
-    DerivedOutput.objects.filter(pk=second).update(sealed_meta=moved)  # bound to its own output's uid
+    with unit_of(consented):
+        DerivedOutput.objects.filter(pk=second).update(sealed_meta=moved)  # bound to its own output's uid
     assert gateway.outputs_meta(user_id=consented.pk, output_ids=[first, second]) == {first: META}
     error = AuditEvent.objects.get(action="output.read", outcome="error")
     assert (error.object_id, error.details) == (str(second), {"code": "sealed_meta_invalid"})

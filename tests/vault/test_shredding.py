@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from core.uow import Actor
+from tests.conftest import unit_of
 from tests.vault.conftest import grant, jpeg_bytes, withdraw
 from vault import exports, gateway, keyring, keys, selectors, services, shredding, storage
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem, ShredSchedule
@@ -142,7 +143,8 @@ def test_it_keeps_the_copies_when_consent_comes_back_within_the_grace_period(two
 def test_the_purge_command_says_what_it_did(two_accounts, consented, settings):
     settings.WITHDRAWAL_GRACE_DAYS = 1
     withdraw(consented)
-    ShredSchedule.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+    with unit_of(consented):
+        ShredSchedule.objects.update(due_at=timezone.now() - timedelta(seconds=1))
     out = io.StringIO()
     call_command("vault_purge", stdout=out)
     assert "1 account(s) shredded" in out.getvalue()
@@ -161,7 +163,8 @@ def test_it_sweeps_orphan_blobs_left_by_a_crash(two_accounts, consented, bob, tm
     for path in files(tmp_path, consented):
         os.utime(path, (time.time() - 7200, time.time() - 7200))
     # ...and a crashed upload that wrote its blob but never committed its row:
-    _, bob_key = keyring.data_key_get_or_create(user_id=bob.pk)
+    with unit_of(bob):
+        _, bob_key = keyring.data_key_get_or_create(user_id=bob.pk)
     import uuid
 
     from vault import content
@@ -200,17 +203,20 @@ def test_the_sweep_asks_about_each_key_again_right_before_deleting(consented, tm
 
     from vault import content
 
-    _, data_key = keyring.data_key_get_or_create(user_id=consented.pk)
+    with unit_of(consented):
+        _, data_key = keyring.data_key_get_or_create(user_id=consented.pk)
     name, _ = content.content_write(data_key=data_key, uid=uuid.uuid4(), variant="original", chunks=[b"x"])
     old = time.time() - 7200
     os.utime(storage.blob_storage().path(name), (old, old))
     row = AccountKey.objects.get(key_id=data_key.key_id)
     saved = {f.attname: getattr(row, f.attname) for f in AccountKey._meta.concrete_fields}
-    row.delete()  # as seen by the sweep's first look: no such key yet
+    with unit_of(consented):
+        row.delete()  # as seen by the sweep's first look: no such key yet
     real_young = shredding._young
 
     def young_then_key_appears(st, names, now):
-        AccountKey.objects.create(**saved)  # ...committed meanwhile
+        with unit_of(consented):
+            AccountKey.objects.create(**saved)  # ...committed meanwhile
         return real_young(st, names, now)
 
     monkeypatch.setattr(shredding, "_young", young_then_key_appears)

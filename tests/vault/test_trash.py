@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from core.errors import ServiceError
+from tests.conftest import unit_of
 from tests.vault.conftest import jpeg_bytes
 from tests.vault.test_api_media import upload
 from vault import content, gateway, services, trash
@@ -71,7 +72,8 @@ def test_restore_brings_it_back_and_empty_destroys_row_and_blobs(consented, phot
 
 def test_it_moves_nothing_when_one_id_is_not_the_holders(consented, photos, bob):
     bobs = services.media_upload(user_id=consented.pk, data=jpeg_bytes(color=(9, 9, 9))).item
-    MediaItem.objects.filter(pk=bobs.pk).update(owner=bob)
+    with unit_of(consented):
+        MediaItem.objects.filter(pk=bobs.pk).update(owner=bob)
     with pytest.raises(ServiceError) as caught:
         trash.media_trash(user_id=consented.pk, item_ids=[photos[0].pk, bobs.pk])
     assert caught.value.code == "not_found"

@@ -87,11 +87,13 @@ def test_withdrawal_shreds_partial_uploads(consented, api, clip, tmp_path, djang
     assert client.head(location, **TUS).status_code == 404
 
 
-def test_a_hostile_clip_by_tus_is_refused_with_nothing_kept(consented, api, tmp_path):
+def test_a_hostile_clip_by_tus_is_refused_with_nothing_kept(consented, api, tmp_path,
+                                                           django_capture_on_commit_callbacks):
     client = api(consented)
     data = b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 8
     location = create(client, len(data), name="bad.mp4")["Location"]
-    response = patch(client, location, 0, data)
+    with django_capture_on_commit_callbacks(execute=True):  # the segments go once the row's removal commits
+        response = patch(client, location, 0, data)
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_video"
     assert not PartialUpload.objects.exists() and not MediaItem.objects.exists() and not stored_files(tmp_path)
 
@@ -165,3 +167,19 @@ def test_a_body_past_upload_length_is_refused_after_what_fits(consented, api, cl
     done = patch(client, location, len(clip), b"")  # what fits is whole: an empty PATCH finishes it
     item = MediaItem.objects.get(pk=int(done["Media-Item-Id"]))
     assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=item.pk).chunks) == clip
+
+
+def test_a_terminated_upload_keeps_its_segments_until_the_removal_commits(consented, api, clip, tmp_path,
+                                                                         django_capture_on_commit_callbacks):
+    """Blobs go only after the unit that removed their row committed (core.uow.after_commit)."""
+    client = api(consented)
+    location = create(client, len(clip))["Location"]
+    patch(client, location, 0, clip[:100])
+    upload = PartialUpload.objects.get()
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        partials.partial_delete(user_id=consented.pk, uid=upload.uid)
+    assert not PartialUpload.objects.exists()
+    assert stored_files(tmp_path), "deleted before the row's removal committed"
+    for callback in pending:
+        callback()
+    assert not stored_files(tmp_path)
