@@ -15,12 +15,13 @@ audit.services.audit_checkpoint_create appends those).
 """
 
 import hmac
+import json
 from collections import defaultdict
 
 from django.conf import settings
 from django.db import connection
 
-from audit.integrate import filled_tiles
+from audit import integrate as tlog
 from audit.merkle import CompactRange, ProofError
 from audit.models import HolderCheckpoint, HolderLog, HolderLogTile
 from audit.notes import Checkpoint, sign_checkpoint
@@ -110,8 +111,8 @@ def integrate(cursor, sequenced: list[tuple[int, int | None, bytes]], key: bytes
         tree = CompactRange.from_bytes(size, compact)
         tree.extend(leaves)
         entry_rows += [(subject, size + offset, seq) for offset, (seq, _) in enumerate(items)]
-        if (size % 256) + len(leaves) >= 256:
-            for tile in filled_tiles(size, leaves, entries_reader(cursor, subject)):
+        if (size % tlog.WIDTH) + len(leaves) >= tlog.WIDTH:
+            for tile in tlog.filled_tiles(size, leaves, entries_reader(cursor, subject)):
                 tile_rows.append((subject, tile.level, tile.index, tile.hashes, tile.root))
         log_id = log_id_for(subject, key) if subject not in heads else ""
         head_rows.append((subject, log_id, tree.size, tree.to_bytes()))
@@ -226,3 +227,124 @@ def entry_bundle(subject_id: int, first: int, count: int) -> list[bytes]:
 
 def log_of(subject_id: int) -> HolderLog | None:
     return HolderLog.objects.filter(subject_id=subject_id).first()
+
+
+# -- verification (a cross-check of audit_verify) ------------------------------------------------------
+
+
+_MAX_PROBLEMS = 100
+
+_MISPLACED_SQL = """
+WITH expected AS (
+    SELECT subject_id, seq, ROW_NUMBER() OVER (PARTITION BY subject_id ORDER BY seq) - 1 AS pos
+    FROM audit_auditevent WHERE subject_id IS NOT NULL AND seq <= %s
+)
+SELECT x.subject_id, x.pos, x.seq, h.seq FROM expected x
+LEFT JOIN audit_holderlogentry h ON h.subject_id = x.subject_id AND h."index" = x.pos
+WHERE h.seq IS NULL OR h.seq <> x.seq
+UNION ALL
+SELECT h.subject_id, h."index", NULL, h.seq FROM audit_holderlogentry h
+LEFT JOIN expected x ON x.subject_id = h.subject_id AND x.pos = h."index"
+WHERE x.seq IS NULL
+ORDER BY 1, 2
+LIMIT %s
+"""
+
+
+def problems(head_size: int | None = None):
+    """Every way the holder logs disagree with the trail, one message each (audit_verify runs it):
+    an entry missing from its holder's log, one that is not the global entry at its place, one the
+    trail does not have; a head, a stored tile or a signed holder checkpoint whose root is not the
+    root of the holder's global entries; a checkpoint note that does not verify; a committed head
+    event that names another size or root than the checkpoint it commits."""
+    from audit.notes import NoteError, open_checkpoint
+
+    with connection.cursor() as cursor:
+        if head_size is None:
+            cursor.execute("SELECT size FROM audit_audithead WHERE id = 1")
+            row = cursor.fetchone()
+            head_size = row[0] if row else 0
+        cursor.execute(_MISPLACED_SQL, [head_size, _MAX_PROBLEMS])
+        for subject, position, seq, stored in cursor.fetchall():
+            if stored is None:
+                yield f"holder {subject}: global seq {seq} is missing from their log (entry {position})"
+            elif seq is None:
+                yield f"holder {subject}: entry {position} (seq {stored}) is not a global entry about them there"
+            else:
+                yield f"holder {subject}: entry {position} is seq {stored}, the trail has seq {seq} there"
+        heads = {row[0]: (row[1], row[2], bytes(row[3])) for row in _all(cursor, "SELECT subject_id, log_id, size, "
+                                                                          "compact_range FROM audit_holderlog")}
+        committed = {}
+        for event_id, body in _all(cursor, "SELECT event_id, canonical FROM audit_auditevent WHERE action = %s "
+                                            "AND seq <= %s", [HEAD_ACTION, head_size]):
+            committed[event_id] = json.loads(bytes(body))["details"]
+    checkpoints: dict[int, list[HolderCheckpoint]] = defaultdict(list)
+    for checkpoint in HolderCheckpoint.objects.order_by("subject_id", "tree_size"):
+        checkpoints[checkpoint.subject_id].append(checkpoint)
+    stored_tiles: dict[int, dict] = defaultdict(dict)
+    for subject, level, index, hashes in HolderLogTile.objects.values_list("subject_id", "level", "index", "hashes"):
+        stored_tiles[subject][(level, index)] = bytes(hashes)
+    key = signing.public_key("AUDIT_SIGNING_KEY")
+    name = settings.AUDIT_CHECKPOINT_ORIGIN
+    for subject, leaves in _leaves_by_subject(head_size):
+        log_id, size, compact = heads.pop(subject, ("", 0, b""))
+        tree = CompactRange()
+        for checkpoint in checkpoints.pop(subject, []):
+            if checkpoint.tree_size > len(leaves):
+                yield f"holder {subject}: checkpoint at {checkpoint.tree_size} is past their {len(leaves)} entries"
+                continue
+            tree.extend(leaves[tree.size : checkpoint.tree_size])
+            root = tree.root()
+            if checkpoint.root_hash != root.hex():
+                yield f"holder {subject}: checkpoint at {checkpoint.tree_size} has a root their entries do not make"
+            try:
+                opened = open_checkpoint(checkpoint.note, public_key=key, key_name=name)
+                if (opened.origin, opened.tree_size, opened.root_hash) != (origin_for(log_id), checkpoint.tree_size,
+                                                                           root):
+                    yield f"holder {subject}: the checkpoint note at {checkpoint.tree_size} signs another log or tree"
+            except NoteError as exc:
+                yield f"holder {subject}: the checkpoint note at {checkpoint.tree_size} does not verify ({exc})"
+            details = committed.get(checkpoint.head_event_id)
+            if details is not None and details != {"holder": subject, "origin": origin_for(log_id),
+                                                   "root": checkpoint.root_hash, "size": checkpoint.tree_size}:
+                yield f"holder {subject}: the head committed for checkpoint {checkpoint.tree_size} names another log"
+        tree.extend(leaves[tree.size :])
+        if size != len(leaves) or compact != tree.to_bytes():
+            yield f"holder {subject}: their log's head ({size} entries) is not the {len(leaves)} entries about them"
+        expected = {(t.level, t.index): t.hashes for t in tlog.filled_tiles(0, leaves, lambda *_: [])}
+        stored = stored_tiles.pop(subject, {})
+        for place in sorted(set(expected) | set(stored)):
+            if expected.get(place) != stored.get(place):
+                yield f"holder {subject}: tile {place[0]}/{place[1]} is not their entries' tile"
+    for subject in sorted(set(heads) | set(checkpoints) | set(stored_tiles)):
+        yield f"holder {subject}: a log, checkpoint or tile with no global entry about them"
+
+
+def _all(cursor, sql: str, params=()):
+    cursor.execute(sql, params)
+    while rows := cursor.fetchmany(2000):
+        yield from rows
+
+
+def _leaves_by_subject(head_size: int, chunk: int = 50_000):
+    """(subject, its leaf hashes in order), one subject at a time, read from the trail in chunks."""
+    after: tuple[int, int] | None = None
+    current, leaves = None, []
+    with connection.cursor() as cursor:
+        while True:
+            keyset = "" if after is None else " AND (subject_id > %s OR (subject_id = %s AND seq > %s))"
+            params = [head_size] + ([] if after is None else [after[0], after[0], after[1]]) + [chunk]
+            cursor.execute("SELECT subject_id, seq, hash FROM audit_auditevent WHERE subject_id IS NOT NULL "  # noqa: S608
+                           f"AND seq <= %s{keyset} ORDER BY subject_id, seq LIMIT %s", params)
+            rows = cursor.fetchall()
+            for subject, _, leaf in rows:
+                if subject != current:
+                    if current is not None:
+                        yield current, leaves
+                    current, leaves = subject, []
+                leaves.append(bytes.fromhex(leaf))
+            if len(rows) < chunk:
+                break
+            after = (rows[-1][0], rows[-1][1])
+    if current is not None:
+        yield current, leaves

@@ -21,6 +21,7 @@ from django.db import DatabaseError, connection, transaction
 
 from audit import canonical, tiles
 from audit.canonical import GENESIS_HASH
+from audit.holder_logs import problems as holder_log_problems
 from audit.keys import mac_key
 from audit.merkle import CompactRange
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditSetAside
@@ -390,8 +391,8 @@ def _rows_beyond_head(size: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _run_cross_checks(report: VerifyReport) -> VerifyReport:
-    for name, check in _CROSS_CHECKS.items():
+def _run_cross_checks(report: VerifyReport, extra: dict[str, CrossCheck] | None = None) -> VerifyReport:
+    for name, check in {**_CROSS_CHECKS, **(extra or {})}.items():
         try:
             problems = [str(problem) for problem in check()]
         except Exception as exc:  # noqa: BLE001 (a broken check is a failed verification, not a crash)
@@ -460,10 +461,12 @@ def _witnessed(report: VerifyReport, head_size: int, public_key, origin: str,
 
 
 def audit_verify(*, progress: Callable[[int], None] | None = None,
-                 witnessed_notes: Iterable[str] = ()) -> VerifyReport:
+                 witnessed_notes: Iterable[str] = (), holder_logs: bool = False) -> VerifyReport:
     """Checks the whole trail against its signed and witnessed checkpoints (the stored cosignatures,
     and `witnessed_notes` kept outside the database, e.g. a witness's last checkpoint), the entries
-    integration set aside, then the cross-checks registered by other apps. Names every problem."""
+    integration set aside, then the cross-checks registered by other apps. Names every problem.
+    With `holder_logs`, also checks every holder log against the trail (audit.holder_logs.problems,
+    the check "holder logs"): a second read of the trail, by holder, so not by default."""
     report = _verify_chain(progress, list(witnessed_notes))
     head_size = audit_head().size
     beyond = _rows_beyond_head(head_size)
@@ -472,7 +475,7 @@ def audit_verify(*, progress: Callable[[int], None] | None = None,
         report.fail(seq, f"seq {seq} lies beyond the chain head: the service did not integrate it (forged)",
                     kind="forged")
     _set_aside_problems(report, head_size)
-    return _run_cross_checks(report)
+    return _run_cross_checks(report, {"holder logs": lambda: holder_log_problems(head_size)} if holder_logs else {})
 
 
 def _verify_chain(progress, witnessed_notes: list[str]) -> VerifyReport:

@@ -2,6 +2,7 @@
 """Vault benchmark: streaming blob encryption against raw AES-GCM, and a 12-megapixel upload.
 
     .venv/bin/python bench/vault_bench.py              # SQLite in a throwaway VAR_DIR
+    .venv/bin/python bench/vault_bench.py --only timeline [--timeline-photos 10000]   # the photos page alone
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/vault_bench.py
                                                        # PostgreSQL (a throwaway database bench_vault)
 
@@ -12,7 +13,13 @@ Prints, measured in the same run (medians of --repeat runs):
 - the streaming pipeline's peak traced memory (constant, whatever the size),
 - the median end-to-end upload of a 12-megapixel JPEG through the API (POST /api/v1/media/:
   multipart parse, consent check, validate, metadata, EXIF strip, thumbnail, encrypt, atomic
-  store, audit; target < 250 ms), beside Pillow's plain full decode of that JPEG.
+  store, audit; target < 250 ms), beside Pillow's plain full decode of that JPEG,
+- the photos page (GET /media/, its first and its middle page) for a holder with --timeline-photos
+  photos (10,000 by default; 0 skips it), beside the scan alone (selectors.media_timeline_pages: the
+  sealed capture times of the whole library opened and cut into pages). One photo is uploaded for
+  real; the rest are rows made from it with their own sealed metadata (a capture time each, about
+  30 a day), written in the holder's unit of work; no blobs are stored for them (the page only
+  links to thumbnails). No target.
 """
 
 import argparse
@@ -220,11 +227,72 @@ def bench_upload(repeat: int) -> None:
     print(f"  (min {min(upload_times) * 1000:.1f} ms, max {max(upload_times) * 1000:.1f} ms)")
 
 
+def bench_timeline(photos: int, repeat: int) -> None:
+    from datetime import timedelta
+
+    from django.test import Client
+
+    from accounts.services import user_create
+    from consent import purposes, selectors
+    from consent import services as consent_services
+    from core.uow import Actor, account_write
+    from vault import keyring, services, views
+    from vault import selectors as vault_selectors
+    from vault.meta import meta_seal
+    from vault.models import MediaItem
+
+    user = user_create(username=f"bench-{uuid.uuid4().hex[:8]}", password=uuid.uuid4().hex)
+    notice = selectors.notice_current(purpose=purposes.CAMERA_ROLL)
+    consent_services.consent_give(user=user, purpose=purposes.CAMERA_ROLL, notice_version=notice.version,
+                                  method="api", actor=user)
+    buffer = io.BytesIO()
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(buffer, "JPEG")
+    first = services.media_upload(user_id=user.pk, data=buffer.getvalue(), labels=[], method="api").item
+    key_row, data_key = keyring.data_key_get(user_id=user.pk)
+    start = datetime(2024, 1, 1, 8, 0)
+    with account_write(user_id=user.pk, actor=Actor.holder(user.pk)):
+        rows = []
+        for n in range(photos - 1):
+            uid = uuid.uuid4()
+            when = start + timedelta(minutes=48 * n)  # about 30 photos a day
+            rows.append(MediaItem(
+                owner_id=user.pk, uid=uid, key=key_row, consent_entry_id=first.consent_entry_id,
+                dedup_tag=uuid.uuid4().hex, content_type=first.content_type, width=first.width,
+                height=first.height, size=first.size, thumbnail_size=first.thumbnail_size,
+                stored_bytes=first.stored_bytes,
+                sealed_meta=meta_seal(data_key=data_key, uid=uid, sha256=uuid.uuid4().hex * 2, captured_at=when,
+                                      lat=38.72, lon=-9.14, labels=[], filename=f"IMG_{n:05d}.JPG"),
+            ))
+        MediaItem.objects.bulk_create(rows, batch_size=500)
+    client = Client()
+    client.force_login(user)
+    pages = vault_selectors.media_timeline_pages(user_id=user.pk, per_page=views.PAGE_SIZE)
+    middle = len(pages) // 2 + 1
+
+    def get(page: int) -> None:
+        response = client.get(f"/media/?page={page}")
+        assert response.status_code == 200, response.status_code
+
+    get(1)  # warms the session and the caches
+    scan = _median_time(lambda: vault_selectors.media_timeline_pages(user_id=user.pk, per_page=views.PAGE_SIZE),
+                        repeat)
+    page_one = _median_time(lambda: get(1), repeat)
+    page_mid = _median_time(lambda: get(middle), repeat)
+    print(f"\nPhotos page for a holder with {photos:,} photos ({len(pages)} pages of whole days), median of {repeat}")
+    print(f"  scan (every capture time opened, cut into pages): {scan * 1000:8.1f} ms")
+    print("  GET /media/ (first page):".ljust(52) + f"{page_one * 1000:8.1f} ms")
+    print(f"  GET /media/?page={middle} (middle page):".ljust(52) + f"{page_mid * 1000:8.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--uploads", type=int, default=11)
+    parser.add_argument("--timeline-photos", type=int, default=10_000)
+    parser.add_argument("--only", choices=("crypto", "upload", "timeline"), help="run one step")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vault-bench-") as var_dir:
         _setup(var_dir)
@@ -233,8 +301,12 @@ def main() -> None:
         print(f"vault benchmark on {connection.vendor}; cryptography "
               f"{__import__('cryptography').__version__}, Pillow {__import__('PIL').__version__}, "
               f"{os.cpu_count()} CPUs")
-        bench_crypto(args.size_mb, args.repeat)
-        bench_upload(args.uploads)
+        if args.only in (None, "crypto"):
+            bench_crypto(args.size_mb, args.repeat)
+        if args.only in (None, "upload"):
+            bench_upload(args.uploads)
+        if args.only in (None, "timeline") and args.timeline_photos:
+            bench_timeline(args.timeline_photos, args.repeat)
 
 
 if __name__ == "__main__":

@@ -281,6 +281,13 @@ class Report:
     holders: set[int] = field(default_factory=set)
     new_mismatches: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)  # every one found so far, this run's included
+    _owners: dict[str, int] | None = None
+
+    def log_owners(self, state: "State") -> dict[str, int]:
+        """Log id -> its holder, from the heads checked so far (one log is one holder's, for good)."""
+        if self._owners is None:
+            self._owners = {h.log_id: holder for holder, h in state.holders.items() if h.log_id is not None}
+        return self._owners
 
 
 def monitor_once(*, log: Tlog, log_vkey: str, state_path: str, say=print) -> Report:
@@ -301,7 +308,8 @@ def monitor_once(*, log: Tlog, log_vkey: str, state_path: str, say=print) -> Rep
                        "it was rolled back")
     report = Report(first=state.size, size=checkpoint.tree_size)
     tree = merkle.CompactRange(state.size, state.nodes)
-    for start in range(state.size - state.size % WIDTH, checkpoint.tree_size, WIDTH):
+    first = state.size - state.size % WIDTH if checkpoint.tree_size > state.size else state.size
+    for start in range(first, checkpoint.tree_size, WIDTH):
         width = min(WIDTH, checkpoint.tree_size - start)
         index = start // WIDTH
         bodies = log.entries(index, width)
@@ -331,7 +339,11 @@ def _replay(state: State, report: Report, body: bytes, leaf: bytes, *, seq: int)
         report.holders.add(head.holder)
         if holder.broken:
             return  # said once; every later head of this log differs too
+        owner = report.log_owners(state).setdefault(head.log_id, head.holder)
         problem = check_head(holder, head, seq)
+        if owner != head.holder:
+            problem = (f"the head at global seq {seq} names log {head.log_id} for holder {head.holder}, but it is "
+                       f"holder {owner}'s log")
         if problem is not None:
             holder.broken = True
             report.new_mismatches.append(problem)

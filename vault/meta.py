@@ -98,6 +98,12 @@ def meta_open(*, data_key: DataKey, item) -> ItemMeta:
     )
 
 
+def meta_captured_at(*, data_key: DataKey, uid, sealed: bytes) -> datetime | None:
+    """Only the capture time of an item's sealed metadata (the timeline's scan of a whole library)."""
+    captured = json.loads(data_key.open(bytes(sealed), purpose=_META, binding=uid.bytes)).get("captured_at")
+    return datetime.fromisoformat(captured) if captured else None
+
+
 def output_meta_seal(*, data_key: DataKey, uid, meta: dict) -> bytes:
     """A derived output's small metadata (a suggestion's title, ...), sealed like an item's."""
     if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):

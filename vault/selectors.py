@@ -15,7 +15,7 @@ from django.utils import timezone
 from core import places
 from core.errors import ServiceError
 from vault import keyring, keys
-from vault.meta import ExclusionRules, ItemMeta, Place, capture_day, meta_open, place_open
+from vault.meta import ExclusionRules, ItemMeta, Place, capture_day, meta_captured_at, meta_open, place_open
 from vault.models import DerivedOutput, Exclusion, MediaItem
 
 
@@ -96,7 +96,7 @@ def _wall_clock(moment: datetime) -> datetime:
     return timezone.localtime(moment).replace(tzinfo=None) if timezone.is_aware(moment) else moment
 
 
-Moment = tuple[MediaItem, ItemMeta]
+Moment = tuple[int, datetime | None]  # an item's id and its capture time
 TimelinePage = list[tuple[date | None, list[Moment]]]  # days, newest first, each with its photos
 
 
@@ -104,14 +104,16 @@ def media_timeline_pages(*, user_id: int, per_page: int) -> list[TimelinePage]:
     """The holder's live photos as a timeline cut into pages of whole days. Days (newest first, photos
     without a capture time last) are added to a page while it holds fewer than per_page photos, so a page
     may run over to finish a day and a day never continues on the next page. Capture times are sealed,
-    so the database cannot order or cut by them: this opens every live item's metadata (one key lookup
-    per key; no photo content), and media_timeline names the places of the one page shown."""
-    items = list(media_list(user_id=user_id).select_related("key"))
+    so the database cannot order or cut by them: this reads four columns of every live item (no model
+    instances) and opens only their capture times (one key lookup per key; no photo content);
+    media_timeline then loads and opens the rows of the one page shown."""
+    scanned = media_list(user_id=user_id).values_list("id", "uid", "sealed_meta", "key__key_id")
+    cache = _KeyCache()
     days: dict[date | None, list[Moment]] = {}
-    for item, meta in zip(items, media_metas(items=items), strict=True):
-        day = capture_day(meta.captured_at) if meta.captured_at is not None else None
-        days.setdefault(day, []).append((item, meta))
-    ordered = [(d, sorted(days[d], key=lambda pair: _wall_clock(pair[1].captured_at), reverse=True))
+    for item_id, uid, sealed, key_id in scanned.iterator(chunk_size=2000):
+        captured = meta_captured_at(data_key=cache.get(user_id=user_id, key_id=key_id), uid=uid, sealed=sealed)
+        days.setdefault(capture_day(captured) if captured is not None else None, []).append((item_id, captured))
+    ordered = [(d, sorted(days[d], key=lambda moment: _wall_clock(moment[1]), reverse=True))
                for d in sorted((d for d in days if d is not None), reverse=True)]
     if None in days:
         ordered.append((None, days[None]))  # newest upload first
@@ -126,10 +128,20 @@ def media_timeline_pages(*, user_id: int, per_page: int) -> list[TimelinePage]:
     return pages
 
 
-def media_timeline(*, page: TimelinePage) -> list[TimelineDay]:
-    """One page of media_timeline_pages as the photos page shows it, each photo's place named offline."""
-    return [TimelineDay(day=day, rows=[TimelineRow(item=item, meta=meta, place=place_label(lat=meta.lat, lon=meta.lon))
-                                       for item, meta in moments]) for day, moments in page]
+def media_timeline(*, user_id: int, page: TimelinePage) -> list[TimelineDay]:
+    """One page of media_timeline_pages as the photos page shows it: only that page's rows are loaded (one
+    query) and opened, each photo's place named offline. A photo trashed or deleted since the scan is left out."""
+    ids = [item_id for _, moments in page for item_id, _ in moments]
+    items = media_list(user_id=user_id).select_related("key").in_bulk(ids) if ids else {}
+    found = [items[i] for i in ids if i in items]
+    metas = {meta.id: meta for meta in media_metas(items=found)}
+    days = []
+    for day, moments in page:
+        rows = [TimelineRow(item=items[i], meta=metas[i], place=place_label(lat=metas[i].lat, lon=metas[i].lon))
+                for i, _ in moments if i in items]
+        if rows:
+            days.append(TimelineDay(day=day, rows=rows))
+    return days
 
 
 @dataclass(frozen=True)

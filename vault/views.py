@@ -54,7 +54,7 @@ def media_list(request):
     summary = selectors.media_summary(user_id=request.user.pk)
     return render(request, "vault/media.html", {
         "page": page,
-        "timeline": selectors.media_timeline(page=page.object_list[0]),
+        "timeline": selectors.media_timeline(user_id=request.user.pk, page=page.object_list[0]),
         "summary": summary,
         "live_items": summary["items"] - summary["trashed"] - (summary["videos"] - summary["videos_trashed"]),
         "live_videos": summary["videos"] - summary["videos_trashed"],

@@ -4,7 +4,7 @@ hash inside, MAC'd under the chained label), appended as the service appended th
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit import canonical, outbox, tiles
+from audit import canonical, holder_logs, outbox, tiles
 from audit.keys import mac_key
 from audit.merkle import CompactRange
 from audit.services import EventInput, _validated
@@ -32,5 +32,8 @@ def append_chained(count: int, *, now=None) -> None:
             prev = leaf.hex()
         cursor.executemany(outbox._INSERT_SQL, rows)
         tiles.store_filled_tiles(size, leaves)
+        # Their holders' logs, as migration 0014 builds them for events written before holder logs.
+        holder_logs.integrate(cursor, [(row[0], row[5], leaf) for row, leaf in zip(rows, leaves, strict=True)],
+                              mac_key())
         tree.extend(leaves)
         cursor.execute(outbox._UPDATE_HEAD_SQL, [tree.size, prev, tree.to_bytes()])

@@ -75,6 +75,9 @@ def test_it_checks_every_head_and_reads_only_what_is_new(trail, tmp_path):
     assert (report.first, report.size, report.heads, report.mismatches) == (307, 349, 2, [])
     # Only the bundle the last run read part of, and its level-0 tile: nothing before it.
     assert sorted(trail.log.fetched) == ["checkpoint", "tile/0/001.p/93", "tile/entries/001.p/93"]
+    trail.log.fetched.clear()
+    assert trail.run(state).size == 349
+    assert trail.log.fetched == ["checkpoint"]  # nothing new: nothing read
     saved = json.loads(state.read_text())
     assert saved["holders"][str(ALICE)]["size"] == len(trail.about[ALICE])
     assert (state.stat().st_mode & 0o777) == 0o600
@@ -144,6 +147,16 @@ def test_a_holder_log_that_changes_its_id_is_found(trail, tmp_path):
                                  bodies=trail.about[ALICE]))
     report = trail.run(tmp_path / "state.json")
     assert report.new_mismatches and "earlier heads named" in report.new_mismatches[0]
+
+
+def test_one_log_is_one_holders(trail, tmp_path):
+    trail.events(10)
+    trail.head(ALICE)
+    trail.log.append(holder_head(len(trail.log.bodies) + 1, global_origin=ORIGIN, holder=BOB, log_id=ALICE_LOG,
+                                 bodies=trail.about[BOB]))
+    report = trail.run(tmp_path / "state.json")
+    assert report.new_mismatches == [f"the head at global seq 12 names log {ALICE_LOG} for holder {BOB}, but it is "
+                                     f"holder {ALICE}'s log"]
 
 
 def test_it_refuses_a_global_trail_rolled_back_or_rewritten(trail, tmp_path):
@@ -223,3 +236,43 @@ def test_a_download_under_another_key_than_the_one_given_is_refused(tmp_path, ca
     assert "another signing key" in capsys.readouterr().err
     assert monitor.main(["--holder", str(path)]) == 0  # the file's own key: said, and checked
     assert "the signing key is the one the file names" in capsys.readouterr().out
+
+
+def test_the_command_line_reads_the_trail_over_http_and_exits_1_on_a_mismatch(trail, tmp_path, capsys):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the standard library's name)
+            assert self.headers["Authorization"] == "Token auditor-token"
+            path = self.path.removeprefix("/api/v1/audit/tlog/")
+            try:
+                body = trail.log.get(path)
+            except Exception:  # noqa: BLE001 (a path the fake does not serve)
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    args = ["run", "--log", f"http://127.0.0.1:{server.server_port}/api/v1/", "--token", "auditor-token",
+            "--log-key", trail.log.vkey, "--state", str(tmp_path / "state.json")]
+    try:
+        trail.events(20)
+        trail.head(ALICE)
+        trail.log.sign()
+        assert monitor.main(args) == 0
+        assert "entries 1..21 read; 1 holder heads of 1 holders checked" in capsys.readouterr().out
+        trail.events(3)
+        trail.head(BOB, trail.about[BOB][1:])
+        trail.log.sign()
+        assert monitor.main(args) == 1
+        assert f"MISMATCH: the head of holder {BOB}'s log" in capsys.readouterr().err
+    finally:
+        server.shutdown()

@@ -13,7 +13,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.urls import reverse
 
-from audit import notes, triggers
+from audit import holder_logs, notes, triggers
+from audit.keys import mac_key
 from audit.merkle import CompactRange
 from audit.models import AuditCosignature, AuditEvent
 from audit.services import audit_checkpoint_create
@@ -76,6 +77,10 @@ def _roll_back_to(size: int):
         cursor.execute("DELETE FROM audit_audittile")
         cursor.execute("UPDATE audit_audithead SET size = %s, last_hash = %s, compact_range = %s",
                        [size, hashes[-1], tree.to_bytes()])
+        # ... and the holder logs, rebuilt from what is left (audit_verify checks them against the trail).
+        for table in ("audit_holderlogentry", "audit_holderlogtile", "audit_holdercheckpoint", "audit_holderlog"):
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        holder_logs.backfill(cursor, mac_key())
     from audit.tiles import rebuild_tiles
 
     rebuild_tiles()

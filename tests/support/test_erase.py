@@ -28,8 +28,11 @@ pytestmark = pytest.mark.django_db
 # row its writes lock), the consent ledger (with the row per purpose that points at its
 # newest entry) and the audit trail, all without content. Its API tokens go: an erase
 # signs every device out.
+# The holder's own log (audit.holderlog, audit.holderlogentry) is part of the trail: its entries are the
+# trail's events about them (ids and codes only), by seq.
 ALWAYS_ALLOWED = {"accounts.user", "accounts.user_groups", "core.accountlock",
-                  "consent.consententry", "consent.consentstate", "audit.auditevent"}
+                  "consent.consententry", "consent.consentstate", "audit.auditevent",
+                  "audit.holderlog", "audit.holderlogentry", "audit.holderlogtile", "audit.holdercheckpoint"}
 # A support erase happens inside a case, and the case (who acted, when, why, on
 # which ticket) is the accountability record of it: it holds no media, place or label. So are the
 # notice that tells the holder about it and the agent's notes on the case.

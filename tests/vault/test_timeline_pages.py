@@ -5,10 +5,13 @@ import datetime as dt
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from tests.vault.conftest import jpeg_bytes
-from vault import services, views
+from vault import selectors, services, trash, views
+from vault.models import MediaItem
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +85,47 @@ def test_a_page_out_of_range_shows_the_last_and_nonsense_the_first(consented, mo
     client.force_login(consented)
     assert 'data-day="2025-06-10"' in client.get("/media/?page=99").content.decode()
     assert 'data-day="2025-06-11"' in client.get("/media/?page=nonsense").content.decode()
+
+
+def test_a_page_costs_the_same_queries_and_builds_only_its_own_rows_however_large_the_library(consented, monkeypatch):
+    """Capture times are sealed, so every view scans the library; the scan reads columns, not rows: the
+    queries stay the same from 20 photos to 200 and only the page's photos become rows and are opened whole."""
+    monkeypatch.setattr(views, "PAGE_SIZE", 4)
+    built, opened = [], []
+    from_db = MediaItem.from_db.__func__
+    monkeypatch.setattr(MediaItem, "from_db",
+                        classmethod(lambda cls, *a, **k: built.append(1) or from_db(cls, *a, **k)))
+    meta_open = selectors.meta_open
+    monkeypatch.setattr(selectors, "meta_open", lambda **kw: opened.append(kw["item"].pk) or meta_open(**kw))
+    client = Client()
+    client.force_login(consented)
+    first = dt.datetime(2025, 6, 1, 9, 0)
+
+    def view(page: int) -> tuple[int, str]:
+        built.clear()
+        opened.clear()
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(f"/media/?page={page}").content.decode()
+        return len(queries), html
+
+    for n in range(20):
+        upload(consented, when=first + dt.timedelta(days=n // 2, minutes=n), n=n)  # two photos a day
+    view(1)  # the session's first request writes it; from the second on, views cost the same
+    small, html = view(2)
+    assert ITEM.findall(html) and len(built) == len(opened) == 4
+    for n in range(20, 200):
+        upload(consented, when=first + dt.timedelta(days=n // 2, minutes=n), n=n)
+    large, html = view(2)
+    assert large == small
+    assert len(built) == len(opened) == 4  # the page's photos only, not the 200
+    assert sorted(int(i) for i in ITEM.findall(html)) == sorted(opened)
+
+
+def test_a_photo_trashed_between_the_scan_and_the_page_is_left_out(consented):
+    days = [dt.datetime(2025, 6, 10 + n, 9, 0) for n in range(3)]
+    ids = [upload(consented, when=when, n=n) for n, when in enumerate(days)]
+    pages = selectors.media_timeline_pages(user_id=consented.pk, per_page=10)
+    trash.media_trash(user_id=consented.pk, item_ids=[ids[1]])
+    shown = selectors.media_timeline(user_id=consented.pk, page=pages[0])
+    assert [(d.day, [r.item.pk for r in d.rows]) for d in shown] == [(days[2].date(), [ids[2]]),
+                                                                      (days[0].date(), [ids[0]])]

@@ -21,8 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--witnessed-checkpoint", action="append", default=[], metavar="FILE",
                             help="a checkpoint note kept outside the database (a witness's last one, see "
                                  "tools/witness.py): the trail must extend it. Repeatable.")
+        parser.add_argument("--holder-logs", action="store_true",
+                            help="also check every holder log against the trail (docs/holder-log.md): a second "
+                                 "read of the trail, by holder")
 
-    def handle(self, *args, no_progress=False, witnessed_checkpoint=(), json=False, **options):
+    def handle(self, *args, no_progress=False, witnessed_checkpoint=(), json=False, holder_logs=False, **options):
         notes = []
         for path in witnessed_checkpoint:
             try:
@@ -33,7 +36,7 @@ class Command(BaseCommand):
             notes.append(_note_from(text))
         total = audit_head().size
         with tqdm(total=total, unit="ev", disable=no_progress or json or total < 10_000, file=sys.stderr) as bar:
-            report = audit_verify(progress=bar.update, witnessed_notes=notes)
+            report = audit_verify(progress=bar.update, witnessed_notes=notes, holder_logs=holder_logs)
         if json:
             import json as json_module
 
