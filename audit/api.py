@@ -21,6 +21,7 @@ from audit.permissions import IsAuditor, IsHolder
 from core import signing
 from core.api.serializers import ModelSerializer
 from core.errors import ServiceError, register_code
+from core.uow import Actor
 
 register_code("audit_no_checkpoint", 404, "No checkpoint has been signed yet.")
 
@@ -165,8 +166,8 @@ class AuditExportApi(APIView):
         params = _filters(request, self.InputSerializer)
         fmt = params.validated_data["format"]
         filters = params.filters()
-        checkpoint = services.audit_export_begin(fmt=fmt, filters=filters, actor_kind="auditor",
-                                                 actor_id=request.user.pk)
+        checkpoint = services.audit_export_begin(fmt=fmt, filters=filters,
+                                                 actor=Actor.auditor(request.user.pk))
         content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/jsonl; charset=utf-8"
         response = StreamingHttpResponse(
             export.export_stream(fmt=fmt, checkpoint=checkpoint, filters=filters,

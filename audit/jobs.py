@@ -18,6 +18,7 @@ from audit.selectors import audit_head
 from audit.services import audit_checkpoint_if_due
 from audit.verification import audit_verify
 from core import jobs
+from core.uow import Actor
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def verification_last_finished() -> AuditVerification | None:
 
 
 @transaction.atomic
-def verification_request(*, requested_by: str | int | None) -> AuditVerification:
+def verification_request(*, actor: Actor) -> AuditVerification:
     """Queue a full verification, or return the one already waiting or running."""
     now = timezone.now()
     active = AuditVerification.objects.select_for_update().filter(
@@ -54,7 +55,7 @@ def verification_request(*, requested_by: str | int | None) -> AuditVerification
         active.finished_at = now
         active.problem = "the job was lost (its process ended); a new one was started"
         active.save(update_fields=["status", "finished_at", "problem"])
-    job = AuditVerification.objects.create(requested_by=str(requested_by or ""), requested_at=now)
+    job = AuditVerification.objects.create(requested_by=actor.id, requested_at=now)
     jobs.enqueue(verification_task, job.pk)
     return job
 

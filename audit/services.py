@@ -26,6 +26,7 @@ from audit.models import (
 )
 from core import actions, uow
 from core.errors import ServiceError, register_code
+from core.uow import Actor
 
 register_code(
     "audit_event_invalid",
@@ -256,8 +257,7 @@ def _size_of(body: str) -> int:
 EXPORT_FORMATS = ("csv", "jsonl")
 
 
-def audit_export_begin(*, fmt: str, filters: dict, actor_kind: str, actor_id: str | int | None,
-                       request_id: str | None = None) -> AuditCheckpoint:
+def audit_export_begin(*, fmt: str, filters: dict, actor: Actor, request_id: str | None = None) -> AuditCheckpoint:
     """Records the export as an audit event, then signs the checkpoint the export will cover.
 
     The export itself streams afterwards (audit.export.export_stream) and covers
@@ -271,12 +271,12 @@ def audit_export_begin(*, fmt: str, filters: dict, actor_kind: str, actor_id: st
         if value not in (None, "")
     }
     with transaction.atomic():
-        audit_append(action="audit.exported", actor_kind=actor_kind, actor_id=actor_id, object_type="audit_export",
+        audit_append(action="audit.exported", actor_kind=actor.kind, actor_id=actor.id, object_type="audit_export",
                      details={"format": fmt, "filters": described}, request_id=request_id)
         return audit_checkpoint_create()
 
 
-def audit_set_aside_acknowledge(*, ids: list[int] | None, operator: str) -> list[AuditSetAside]:
+def audit_set_aside_acknowledge(*, ids: list[int] | None, actor: Actor) -> list[AuditSetAside]:
     """Records that an operator saw the set-aside entries (all not yet acknowledged when `ids` is
     None): one `audit.set_aside_acknowledged` event each, in the trail, so the acknowledgement is
     as genuine as the alarm. The entries stay set aside."""
@@ -290,7 +290,7 @@ def audit_set_aside_acknowledge(*, ids: list[int] | None, operator: str) -> list
     if todo:
         with transaction.atomic():
             audit_append_many(events=[
-                EventInput(action=outbox.ACKNOWLEDGED_ACTION, actor_kind="system", actor_id=operator,
+                EventInput(action=outbox.ACKNOWLEDGED_ACTION, actor_kind=actor.kind, actor_id=actor.id,
                            object_type="audit_set_aside", object_id=row.pk, details={"code": row.reason})
                 for row in todo])
         outbox.integrate_when_free()  # with the queue, the acknowledgement counts once integrated

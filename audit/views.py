@@ -14,6 +14,7 @@ from audit.charts import daily_chart
 from audit.forms import AuditFilterForm
 from audit.permissions import auditor_required
 from core import signing
+from core.uow import Actor
 
 CHART_DEFAULT_DAYS = 30
 CHART_MAX_DAYS = 120
@@ -26,7 +27,7 @@ def audit_trail(request):
     """Filters, a chart of events per day by outcome, the matching events in words, export links,
     the chain status and the latest full verification. POST queues a verification job."""
     if request.method == "POST":
-        job = jobs.verification_request(requested_by=request.user.pk)
+        job = jobs.verification_request(actor=Actor.auditor(request.user.pk))
         messages.info(request, f"Verification {job.pk} is running in the background; this page shows its progress.")
         return redirect(request.get_full_path())
 

@@ -811,12 +811,13 @@ def bench_export_child(fmt: str) -> None:
     """Runs in a fresh process: export everything to /dev/null, print rows/s and peak RSS as JSON."""
     from audit.export import export_stream
     from audit.services import audit_export_begin
+    from core.uow import Actor
 
     filters = {"since": None, "until": None, "subject_id": None, "actor": None, "action": None, "outcome": None}
     rss_before = _peak_rss_mb()
     size = 0
     with Timer() as timer, open(os.devnull, "wb") as sink:
-        checkpoint = audit_export_begin(fmt=fmt, filters=filters, actor_kind="system", actor_id="bench")
+        checkpoint = audit_export_begin(fmt=fmt, filters=filters, actor=Actor.system("bench"))
         for chunk in export_stream(fmt=fmt, checkpoint=checkpoint, filters=filters):
             sink.write(chunk)
             size += len(chunk)

@@ -162,7 +162,7 @@ def make_people(count: int) -> People:
     for n in range(count):
         user = account_services.user_create(username=f"bench{n}", password=PASSWORD)
         consent_services.consent_give(user=user, purpose=purposes.CAMERA_ROLL, notice_version=notice.version,
-                                      method="api", actor=user)
+                                      method="api")
         people.holders.append((user, token_create(user=user, name=f"bench client {n}")[1]))
     auditor = account_services.user_create(username="bench-auditor", password=PASSWORD, role=AUDITOR)
     people.auditor_token = token_create(user=auditor, name="bench auditor")[1]

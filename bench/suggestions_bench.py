@@ -157,7 +157,7 @@ def _holder(name: str):
 
     user = accounts.user_create(username=name, password=os.urandom(16).hex(), role="holder")
     version = selectors.notice_current(purpose=purposes.CAMERA_ROLL).version
-    consent.consent_give(user=user, purpose=purposes.CAMERA_ROLL, notice_version=version, method="api", actor=user)
+    consent.consent_give(user=user, purpose=purposes.CAMERA_ROLL, notice_version=version, method="api")
     return user
 
 
@@ -342,7 +342,7 @@ def bench_faces(scenes: Scenes, count: int, repeat: int) -> dict:
     off = _holder("bench-faces-off")
     on = _holder("bench-faces-on")
     version = selectors.notice_current(purpose=purposes.FACE_ANALYSIS).version
-    consent.consent_give(user=on, purpose=purposes.FACE_ANALYSIS, notice_version=version, method="api", actor=on)
+    consent.consent_give(user=on, purpose=purposes.FACE_ANALYSIS, notice_version=version, method="api")
     for holder in (off, on):
         for data in photos:
             _upload(holder, data)

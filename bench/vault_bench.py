@@ -192,7 +192,7 @@ def bench_upload(repeat: int) -> None:
     user = user_create(username=f"bench-{uuid.uuid4().hex[:8]}", password=uuid.uuid4().hex)
     notice = selectors.notice_current(purpose=purposes.CAMERA_ROLL)
     consent_services.consent_give(user=user, purpose=purposes.CAMERA_ROLL, notice_version=notice.version,
-                                  method="api", actor=user)
+                                  method="api")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=user)[1]}")
 
@@ -244,7 +244,7 @@ def bench_timeline(photos: int, repeat: int) -> None:
     user = user_create(username=f"bench-{uuid.uuid4().hex[:8]}", password=uuid.uuid4().hex)
     notice = selectors.notice_current(purpose=purposes.CAMERA_ROLL)
     consent_services.consent_give(user=user, purpose=purposes.CAMERA_ROLL, notice_version=notice.version,
-                                  method="api", actor=user)
+                                  method="api")
     buffer = io.BytesIO()
     from PIL import Image
 

@@ -95,7 +95,6 @@ class ConsentSetApi(APIView):
         entry, state = services.consent_set(
             user=request.user, purpose=purpose, granted=data.validated_data["granted"],
             notice_version=data.validated_data.get("notice_version", ""), method=collection_method(request),
-            actor=request.user,
         )
         return Response({
             "purpose": PurposeStateSerializer(state).data,

@@ -97,13 +97,13 @@ def _append(unit: uow.UnitOfWork, *, purpose: str, notice: Notice, event: str, m
     return entry
 
 
-def _as_actor(actor, user) -> Actor:
-    """The Actor; a holder acting on their own account may be given as their user object."""
-    if isinstance(actor, Actor):
-        return actor
-    if actor is None or getattr(actor, "pk", None) == user.pk:
+def _as_actor(actor: Actor | None, user) -> Actor:
+    """Who acts: the Actor given, or (None) the holder on their own account."""
+    if actor is None:
         return Actor.holder(user.pk)
-    raise TypeError("actor must be an Actor (or the holder's own user)")
+    if not isinstance(actor, Actor):
+        raise TypeError("actor must be an Actor (core.uow.Actor), not a user")
+    return actor
 
 
 def _book(view: selectors.ConsentView, purpose: str) -> selectors.NoticeBook:
@@ -113,7 +113,7 @@ def _book(view: selectors.ConsentView, purpose: str) -> selectors.NoticeBook:
     return book
 
 
-def consent_give(*, user, purpose: str, notice_version: str, method: str, actor=None) -> ConsentEntry:
+def consent_give(*, user, purpose: str, notice_version: str, method: str, actor: Actor | None = None) -> ConsentEntry:
     purpose_check(purpose)
     with uow.account_write(user_id=user.pk, actor=_as_actor(actor, user)) as unit:
         view = selectors.consent_view(user_id=user.pk)
@@ -143,7 +143,7 @@ def _give(unit: uow.UnitOfWork, view: selectors.ConsentView, *, purpose: str, no
 
 
 def consent_set(*, user, purpose: str, granted: bool, notice_version: str, method: str,
-                actor=None) -> tuple[ConsentEntry | None, selectors.PurposeState]:
+                actor: Actor | None = None) -> tuple[ConsentEntry | None, selectors.PurposeState]:
     """Turn a purpose on or off (the API's toggle): the entry made (None when nothing changed)
     and the purpose's state after it, read from the same rows."""
     purpose_check(purpose)
@@ -164,8 +164,8 @@ def _written(unit: uow.UnitOfWork) -> set[int]:
     return {int(e.object_id) for e in unit.events if e.object_type == binding.OBJECT_TYPE}
 
 
-def consent_withdraw(*, user, purpose: str, method: str, actor=None, event: str = ConsentEntry.Event.WITHDRAWN,
-                     case_id: int | None = None) -> ConsentEntry | None:
+def consent_withdraw(*, user, purpose: str, method: str, actor: Actor | None = None,
+                     event: str = ConsentEntry.Event.WITHDRAWN, case_id: int | None = None) -> ConsentEntry | None:
     """End a purpose. Returns the new entry, or None when it was not active (nothing to end).
 
     What the end sets off elsewhere (outputs deleted, media shredded or scheduled,

@@ -76,13 +76,13 @@ def camera_roll_settings(request):
             if turn_on:
                 services.consent_give(user=request.user, purpose=purpose,
                                       notice_version=request.POST.get("notice_version", ""),
-                                      method=ConsentEntry.Method.WEB, actor=request.user)
+                                      method=ConsentEntry.Method.WEB)
                 messages.success(request, f"{label} is on.")
             else:
                 facts = turn_off_facts(user_id=request.user.pk, purpose=purpose) if purpose in CONFIRM_BEFORE_OFF \
                     else {"purpose": purpose, "label": label}
                 entry = services.consent_withdraw(user=request.user, purpose=purpose,
-                                                  method=ConsentEntry.Method.WEB, actor=request.user)
+                                                  method=ConsentEntry.Method.WEB)
                 if entry is None:
                     messages.info(request, f"{label} was already off.")
                 elif purpose in CONFIRM_BEFORE_OFF:

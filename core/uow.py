@@ -43,17 +43,28 @@ from core.models import AccountLock
 
 @dataclass(frozen=True)
 class Actor:
-    """Who does something: a holder, a support agent, a service of ours or the system itself."""
+    """Who does something: a holder, an auditor, a support agent, a service of ours or the system.
 
-    kind: str  # holder | support | service | system (the audit trail's actor kinds)
+    The one way services are told who acts (``actor: Actor``, keyword-only); build it with the
+    constructor for its kind, never from a user object or a (kind, id) pair.
+    """
+
+    kind: str  # holder | auditor | support | service | system (the audit trail's actor kinds)
     id: str
 
     @classmethod
     def holder(cls, user_id: int) -> Actor:
+        """The holder acting on their own account."""
         return cls("holder", str(user_id))
 
     @classmethod
+    def auditor(cls, user_id: int) -> Actor:
+        """An auditor reading or exporting the trail."""
+        return cls("auditor", str(user_id))
+
+    @classmethod
     def support(cls, agent_id: int) -> Actor:
+        """A support agent, acting within an open case."""
         return cls("support", str(agent_id))
 
     @classmethod

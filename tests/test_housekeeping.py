@@ -20,10 +20,9 @@ pytestmark = pytest.mark.django_db
 def test_it_shreds_a_withdrawal_once_its_grace_period_is_over(alice, settings):
     settings.VAULT_MASTER_KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
     settings.WITHDRAWAL_GRACE_DAYS = 2
-    consent_services.consent_give(user=alice, purpose=purposes.CAMERA_ROLL, notice_version="1", method="api",
-                                  actor=alice)
+    consent_services.consent_give(user=alice, purpose=purposes.CAMERA_ROLL, notice_version="1", method="api")
     vault_services.media_upload(user_id=alice.pk, data=jpeg_bytes())
-    consent_services.consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="api", actor=alice)
+    consent_services.consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="api")
     call_command("housekeeping", stdout=io.StringIO())
     assert MediaItem.objects.filter(owner=alice).count() == 1, "kept during the grace period"
 

@@ -22,8 +22,7 @@ from vault.services import media_upload
 
 holder = user_create(username="crash", password="crash-test-password-1")
 notice = selectors.notice_current(purpose=purposes.CAMERA_ROLL)
-services.consent_give(user=holder, purpose=purposes.CAMERA_ROLL, notice_version=notice.version, method="api",
-                      actor=holder)
+services.consent_give(user=holder, purpose=purposes.CAMERA_ROLL, notice_version=notice.version, method="api")
 for n in range(8):
     image = Image.new("RGB", (1200, 900), ((n * 40) % 255, (n * 90) % 255, (n * 150) % 255))
     ImageDraw.Draw(image).ellipse([100 + n * 50, 100, 600 + n * 50, 700], fill=(255 - n * 20, 30 * n, 90))

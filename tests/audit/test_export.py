@@ -15,6 +15,7 @@ from audit.export import export_stream
 from audit.models import AuditEvent
 from audit.services import audit_checkpoint_create, audit_export_begin
 from core import signing
+from core.uow import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ _spec.loader.exec_module(verifier)
 def _export(fmt="jsonl", **filters) -> bytes:
     full = {"since": None, "until": None, "subject_id": None, "actor": None, "action": None, "outcome": None}
     full.update(filters)
-    checkpoint = audit_export_begin(fmt=fmt, filters=full, actor_kind="auditor", actor_id=5)
+    checkpoint = audit_export_begin(fmt=fmt, filters=full, actor=Actor.auditor(5))
     return b"".join(export_stream(fmt=fmt, checkpoint=checkpoint, filters=full))
 
 

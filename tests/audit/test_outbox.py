@@ -12,6 +12,7 @@ from audit import outbox, selectors
 from audit.models import AuditCheckpoint, AuditEvent, AuditOutbox, AuditSetAside
 from audit.services import EventInput, audit_append, audit_append_many, audit_export_begin
 from audit.verification import audit_verify
+from core.uow import Actor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -155,7 +156,7 @@ def test_a_row_written_into_the_outbox_without_the_key_is_set_aside_and_raised()
 
 def test_an_export_checkpoint_covers_its_own_event():
     audit_append(action="media.read", actor_kind="service")
-    checkpoint = audit_export_begin(fmt="jsonl", filters={}, actor_kind="auditor", actor_id=1)
+    checkpoint = audit_export_begin(fmt="jsonl", filters={}, actor=Actor.auditor(1))
     assert checkpoint.tree_size == 2
     assert AuditEvent.objects.get(seq=2).action == "audit.exported"
     assert AuditCheckpoint.objects.filter(tree_size=2).exists()

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from audit.services import audit_checkpoint_create
 from core import actions
+from core.uow import Actor
 
 HELD = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # queued jobs wait
 
@@ -96,10 +97,10 @@ def test_it_runs_one_verification_at_a_time_and_replaces_a_lost_one(audrey, sett
     from audit.models import AuditVerification
 
     settings.TASKS = HELD
-    first = verification_jobs.verification_request(requested_by=audrey.pk)
-    assert verification_jobs.verification_request(requested_by=audrey.pk).pk == first.pk
+    first = verification_jobs.verification_request(actor=Actor.auditor(audrey.pk))
+    assert verification_jobs.verification_request(actor=Actor.auditor(audrey.pk)).pk == first.pk
     AuditVerification.objects.filter(pk=first.pk).update(requested_at=timezone.now() - timedelta(hours=2))
-    second = verification_jobs.verification_request(requested_by=audrey.pk)
+    second = verification_jobs.verification_request(actor=Actor.auditor(audrey.pk))
     assert second.pk != first.pk
     first.refresh_from_db()
     assert first.status == "failed" and "lost" in first.problem

@@ -23,6 +23,7 @@ from audit.models import AuditCheckpoint, AuditEvent, AuditOutbox, AuditSetAside
 from audit.services import EventInput, _validated, audit_append, audit_checkpoint_create, audit_export_begin
 from audit.verification import audit_verify
 from core import signing
+from core.uow import Actor
 from tests.audit import legacy
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,7 @@ def _write_under_foreign_key(**fields) -> str:
 
 def _export_jsonl() -> bytes:
     filters = {"since": None, "until": None, "subject_id": None, "actor": None, "action": None, "outcome": None}
-    checkpoint = audit_export_begin(fmt="jsonl", filters=filters, actor_kind="auditor", actor_id=5)
+    checkpoint = audit_export_begin(fmt="jsonl", filters=filters, actor=Actor.auditor(5))
     return b"".join(export_stream(fmt="jsonl", checkpoint=checkpoint, filters=filters))
 
 

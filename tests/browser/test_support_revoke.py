@@ -27,7 +27,7 @@ def test_it_carries_a_support_revocation_from_the_console_to_the_holder_and_the_
     make_user("audrey", AUDITOR)
     notice = consent_selectors.notice_current(purpose=purposes.CAMERA_ROLL)
     consent_services.consent_give(user=alice, purpose=purposes.CAMERA_ROLL, notice_version=notice.version,
-                                  method="web", actor=alice)
+                                  method="web")
 
     # sam finds alice, opens a case, revokes with a reason: the console needs no JavaScript.
     sam = new_page(javascript=False)

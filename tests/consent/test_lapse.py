@@ -88,7 +88,7 @@ def test_it_resumes_with_the_same_photos_when_the_holder_agrees_again(holders):
     hana = holders[0]
     ids = sorted(MediaItem.objects.filter(owner=hana).values_list("pk", flat=True))
     publish_v2()
-    consent_services.consent_give(user=hana, purpose=CAMERA, notice_version="2", method="web", actor=hana)
+    consent_services.consent_give(user=hana, purpose=CAMERA, notice_version="2", method="web")
     released = gateway.release(user_id=hana.pk, purpose=gateway.PURPOSE_SUGGESTIONS, item_ids=ids)
     assert sorted(r.meta.id for r in released) == ids
 
@@ -98,7 +98,7 @@ def test_it_shreds_only_those_who_did_not_agree_again_after_the_grace(holders, s
     settings.WITHDRAWAL_GRACE_DAYS = 0
     hana, ivan, jo = holders
     publish_v2()
-    consent_services.consent_give(user=hana, purpose=CAMERA, notice_version="2", method="web", actor=hana)
+    consent_services.consent_give(user=hana, purpose=CAMERA, notice_version="2", method="web")
     assert ShredSchedule.objects.filter(cause="lapse").count() == 3
 
     early = shredding.vault_purge_due(now=timezone.now() + timedelta(days=1))

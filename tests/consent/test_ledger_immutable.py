@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def entry(alice):
     return services.consent_give(user=alice, purpose=purposes.CAMERA_ROLL, notice_version="1",
-                                 method="web", actor=alice)
+                                 method="web")
 
 
 def test_it_refuses_orm_updates(entry):

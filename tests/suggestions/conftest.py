@@ -36,11 +36,11 @@ def master_key(settings):
 def grant(user, *names):
     for purpose in names or (purposes.CAMERA_ROLL,):
         version = consent_selectors.notice_current(purpose=purpose).version
-        consent_services.consent_give(user=user, purpose=purpose, notice_version=version, method="api", actor=user)
+        consent_services.consent_give(user=user, purpose=purpose, notice_version=version, method="api")
 
 
 def withdraw(user, purpose=purposes.CAMERA_ROLL):
-    return consent_services.consent_withdraw(user=user, purpose=purpose, method="api", actor=user)
+    return consent_services.consent_withdraw(user=user, purpose=purpose, method="api")
 
 
 def _dms(value: float):

@@ -22,8 +22,7 @@ def sue(db):
 
 def grant(user, purpose=purposes.CAMERA_ROLL):
     version = consent_selectors.notice_current(purpose=purpose).version
-    return consent_services.consent_give(user=user, purpose=purpose, notice_version=version, method="web",
-                                         actor=user)
+    return consent_services.consent_give(user=user, purpose=purpose, notice_version=version, method="web")
 
 
 def open_case(agent, subject, *, ticket="4411", reason="Holder phoned: wants the camera roll feature off"):

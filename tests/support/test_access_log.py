@@ -70,7 +70,7 @@ def test_it_says_whether_a_change_came_from_the_web_or_the_phone_app(alice):
     grant(alice)
     vault_services.media_upload(user_id=alice.pk, data=jpeg_bytes(color=(1, 1, 1)), method="web")
     vault_services.media_upload(user_id=alice.pk, data=jpeg_bytes(color=(250, 1, 1)), method="api")
-    consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="api", actor=alice)
+    consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="api")
     lines = summaries(alice)
     assert "You turned off Camera Roll Sharing Suggestions from the phone app" in lines
     assert "You added a photo on the web" in lines
@@ -152,7 +152,7 @@ def test_it_words_the_holders_own_reads_and_withdrawals(alice):
     b"".join(gateway.owner_open(user_id=alice.pk, item_id=item_id).chunks)
     from consent.services import consent_withdraw
 
-    consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="web", actor=alice)
+    consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="web")
     lines = summaries(alice)
     assert "You looked at one of your photos" in lines
     assert "You turned off Camera Roll Sharing Suggestions on the web" in lines

@@ -55,7 +55,7 @@ def test_erasing_when_the_feature_is_already_off_changes_no_consent(alice):
     upload(alice, 1)
     from consent.services import consent_withdraw
 
-    consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="web", actor=alice)
+    consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="web")
     entries = ConsentEntry.objects.filter(subject_id=alice.pk).count()
     assert rights.cloud_media_erase(holder=alice)["turned_off"] == 0
     assert ConsentEntry.objects.filter(subject_id=alice.pk).count() == entries

@@ -211,7 +211,7 @@ def test_it_drops_an_export_whose_key_was_shredded_by_a_withdrawal(api, alice, b
     upload(alice, 1)
     export = build(alice)
     with django_capture_on_commit_callbacks(execute=True):
-        consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="web", actor=alice)
+        consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="web")
     response = api(alice).get(f"/api/v1/me/export/{export.pk}/")
     assert response.status_code == 410
     assert not DataExport.objects.exists()

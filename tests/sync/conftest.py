@@ -51,8 +51,7 @@ def _server_settings(settings):
 
 def grant(user, purpose=purposes.CAMERA_ROLL):
     notice = selectors.notice_current(purpose=purpose)
-    consent_services.consent_give(user=user, purpose=purpose, notice_version=notice.version, method="api",
-                                  actor=user)
+    consent_services.consent_give(user=user, purpose=purpose, notice_version=notice.version, method="api")
 
 
 @pytest.fixture

@@ -26,12 +26,12 @@ def grant(user, *purpose_names):
     for purpose in purpose_names or (purposes.CAMERA_ROLL,):
         notice = selectors.notice_current(purpose=purpose)
         consent_services.consent_give(
-            user=user, purpose=purpose, notice_version=notice.version, method="api", actor=user
+            user=user, purpose=purpose, notice_version=notice.version, method="api"
         )
 
 
 def withdraw(user, purpose=purposes.CAMERA_ROLL):
-    return consent_services.consent_withdraw(user=user, purpose=purpose, method="api", actor=user)
+    return consent_services.consent_withdraw(user=user, purpose=purpose, method="api")
 
 
 @pytest.fixture

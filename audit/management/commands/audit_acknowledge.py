@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.services import audit_set_aside_acknowledge
 from core.errors import ServiceError
+from core.uow import Actor
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         if not ids and not all:
             raise CommandError("name the set-aside entries to acknowledge, or give --all")
         try:
-            done = audit_set_aside_acknowledge(ids=None if all else list(ids), operator=operator)
+            done = audit_set_aside_acknowledge(ids=None if all else list(ids), actor=Actor.system(operator))
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
         if not done:

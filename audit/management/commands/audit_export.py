@@ -10,6 +10,7 @@ from audit.canonical import OUTCOMES
 from audit.export import export_stream
 from audit.services import EXPORT_FORMATS, audit_export_begin
 from core.errors import ServiceError
+from core.uow import Actor
 
 
 def _moment(text: str, *, end: bool = False):
@@ -50,8 +51,8 @@ class Command(BaseCommand):
             "outcome": options["outcome"],
         }
         try:
-            checkpoint = audit_export_begin(fmt=options["format"], filters=filters, actor_kind="system",
-                                            actor_id="cli")
+            checkpoint = audit_export_begin(fmt=options["format"], filters=filters,
+                                            actor=Actor.system("cli"))
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
         to_stdout = options["output"] == "-"
