@@ -21,7 +21,7 @@ from consent import selectors as consent_selectors
 from consent import services as consent_services
 from core import jobs
 from core.errors import ServiceError, register_code
-from core.uow import Actor, UnitOfWork, account_write, after_commit, events_write
+from core.uow import Actor, UnitOfWork, account_write, events_write
 from support import export_zip, selectors
 from support.models import DataExport
 from vault import exports as vault_exports
@@ -127,17 +127,23 @@ def export_build(*, export_id: str | uuid.UUID) -> None:
 
 def _export_build_recover(export_id: str, attempts: int) -> bool:
     """An export whose build died with its worker is built again (its half-made zip was never
-    stored); after MAX_ATTEMPTS the export is left to fail as interrupted.
+    stored); after MAX_ATTEMPTS the export is left to fail as interrupted. One its worker had
+    not started yet is sent again as it is.
 
-    Called inside the lease's transaction, where the holder's unit of work cannot open: the
-    export is put back in the queue once that commits, under the holder's lock."""
+    Called outside any transaction (core.jobs): the export goes back in the queue in the
+    holder's unit of work, under the holder's lock."""
     if attempts >= jobs.MAX_ATTEMPTS:
         return False
-    holder_id = (DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING)
-                 .values_list("holder_id", flat=True).first())
-    if holder_id is None:
+    state = DataExport.objects.filter(pk=export_id).values_list("status", "holder_id").first()
+    if state is None:
         return False
-    after_commit(lambda: _export_requeue(export_id=export_id, holder_id=holder_id))
+    status, holder_id = state
+    if status == DataExport.Status.PENDING:
+        jobs.enqueue(export_build_job, export_id)
+        return True
+    if status != DataExport.Status.RUNNING:
+        return False
+    _export_requeue(export_id=export_id, holder_id=holder_id)
     return True
 
 
