@@ -3,6 +3,7 @@ media key. It never shows the database a capture time, follows trash, restore an
 is destroyed with the account key, and an index that is not this account's own is never believed."""
 
 import datetime as dt
+import uuid
 
 import pytest
 
@@ -10,7 +11,8 @@ from core.uow import Actor, account_write
 from tests.vault.conftest import grant, withdraw
 from tests.vault.test_timeline_pages import upload
 from vault import keyring, selectors, timeline, trash
-from vault.models import AccountKey, TimelineIndex
+from vault.meta import meta_seal
+from vault.models import AccountKey, MediaItem, TimelineIndex
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +81,18 @@ def test_another_accounts_or_a_tampered_index_is_not_believed(consented, bob):
         TimelineIndex.objects.filter(owner_id=bob.pk).update(sealed=bytes(flipped))
     assert shown(bob) == {(SATURDAY - dt.timedelta(days=3)).date(): [bobs]}  # rebuilt from the photos
     assert bytes(TimelineIndex.objects.get(owner_id=bob.pk).sealed) != bytes(flipped)
+
+
+def test_an_entry_is_not_believed_for_a_row_that_is_no_longer_the_one_indexed(consented):
+    """The index names each photo by id and uid: a row with a new uid (an item key given since, or an id
+    used again) has its capture time opened again rather than taken from the index."""
+    item_id = upload(consented, when=SATURDAY, n=1)
+    assert shown(consented) == {SATURDAY.date(): [item_id]}
+    _, data_key = keyring.data_key_get(user_id=consented.pk)
+    new_uid = uuid.uuid4()
+    earlier = SATURDAY - dt.timedelta(days=10)
+    sealed = meta_seal(data_key=data_key, uid=new_uid, sha256="0" * 64, captured_at=earlier, lat=None, lon=None,
+                       labels=[])
+    with account_write(user_id=consented.pk, actor=Actor.holder(consented.pk)):
+        MediaItem.objects.filter(pk=item_id).update(uid=new_uid, sealed_meta=sealed)
+    assert shown(consented) == {earlier.date(): [item_id]}
