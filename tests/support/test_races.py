@@ -2,7 +2,6 @@
 
 import threading
 
-from django.db import transaction
 from django.utils import timezone
 
 from consent import purposes
@@ -10,6 +9,7 @@ from consent.selectors import consent_active_entry
 from core.errors import ServiceError
 from support import services
 from support.models import SupportCase
+from tests.conftest import unit_of
 from tests.support.conftest import grant, open_case
 from tests.threads import POSTGRES_THREADS, run, wait_for_lock_waiter
 
@@ -38,8 +38,8 @@ def test_it_refuses_a_revoke_that_waited_behind_the_cases_close(sam, alice):
     grant(alice)
     case = open_case(sam, alice)
     results = {}
-    with transaction.atomic():
-        SupportCase.objects.select_for_update().get(pk=case.pk)  # a close in progress holds the case row
+    with unit_of(alice):  # a close in progress holds the holder's lock and the case row, as support's close does
+        SupportCase.objects.select_for_update().get(pk=case.pk)
         thread = run(lambda: services.support_revoke(agent=sam, user_id=alice.pk, purpose=purposes.CAMERA_ROLL,
                                                      reason="late"), results, "revoke")
         wait_for_lock_waiter()
