@@ -3,6 +3,8 @@ from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
+from audit.keys import MIN_KEY_CHARS, mac_key
+from audit.notes import NoteError, cosigner_from_vkey
 from core import signing
 
 
@@ -41,8 +43,6 @@ def check_origin(app_configs, **kwargs):
 @register(Tags.security)
 def check_mac_key(app_configs, **kwargs):
     """Events are MAC'd under a key the database never holds; without it nothing can be appended."""
-    from audit.keys import MIN_KEY_CHARS, mac_key
-
     if not getattr(settings, "AUDIT_MAC_KEY", None) and settings.PRODUCTION:
         return [Error("AUDIT_MAC_KEY is required in production: every audit event carries a MAC under it.",
                       hint=f"Give a random secret of at least {MIN_KEY_CHARS} characters in AUDIT_MAC_KEY or "
@@ -57,8 +57,6 @@ def check_mac_key(app_configs, **kwargs):
 
 @register()
 def check_witnesses(app_configs, **kwargs):
-    from audit.notes import NoteError, cosigner_from_vkey
-
     errors = []
     for vkey in settings.AUDIT_WITNESSES:
         try:

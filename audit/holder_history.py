@@ -8,6 +8,7 @@ reads), whatever the history's length. The download holds the whole committed lo
 can check it anywhere (docs/auditors.md, "Holder logs and the monitor").
 """
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,8 +54,6 @@ def holder_history_proof(*, subject_id: int) -> HistoryProof:
 def holder_history_download(*, subject_id: int) -> dict | None:
     """The holder's committed log with its proofs (format consentsvc-holder-log/1), checkable with
     `tools/monitor.py --holder FILE`; None while nothing of it is committed."""
-    import base64
-
     found = selectors.holder_commitment(subject_id=subject_id)
     if found is None:
         return None

@@ -24,7 +24,7 @@ from django.db import connection
 from audit import integrate as tlog
 from audit.merkle import CompactRange, ProofError
 from audit.models import HolderCheckpoint, HolderLog, HolderLogTile
-from audit.notes import Checkpoint, sign_checkpoint
+from audit.notes import Checkpoint, NoteError, open_checkpoint, sign_checkpoint
 from audit.tiles import TileReader
 from core import signing
 
@@ -257,8 +257,6 @@ def problems(head_size: int | None = None):
     trail does not have; a head, a stored tile or a signed holder checkpoint whose root is not the
     root of the holder's global entries; a checkpoint note that does not verify; a committed head
     event that names another size or root than the checkpoint it commits."""
-    from audit.notes import NoteError, open_checkpoint
-
     with connection.cursor() as cursor:
         if head_size is None:
             cursor.execute("SELECT size FROM audit_audithead WHERE id = 1")

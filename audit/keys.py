@@ -10,6 +10,7 @@ to start without one (audit.E004).
 """
 
 from functools import lru_cache
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -27,8 +28,6 @@ def _load(value: str | None, keys_dir: str, production: bool) -> bytes:
     elif production:
         raise ImproperlyConfigured("AUDIT_MAC_KEY is required in production")
     else:
-        from pathlib import Path
-
         key = dev_secret_file(Path(keys_dir) / "audit_mac_key", random_token).strip()
     if len(key) < MIN_KEY_CHARS:
         raise ImproperlyConfigured(f"AUDIT_MAC_KEY must be at least {MIN_KEY_CHARS} characters")

@@ -5,6 +5,8 @@ from django.db.models import signals
 from django.db.models.base import ModelState
 
 from audit.canonical import ACTOR_KINDS, GENESIS_HASH, OUTCOMES
+from audit.integrity import event_is_genuine
+from audit.keys import mac_key
 
 
 class AuditImmutableError(RuntimeError):
@@ -62,15 +64,10 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
 
 
 def _genuine(event) -> bool:
-    from audit.integrity import event_is_genuine
-
     return event_is_genuine(event)
 
 
 def _genuine_only(events: list) -> list:
-    from audit.integrity import event_is_genuine
-    from audit.keys import mac_key
-
     key = mac_key()
     return [event for event in events if event_is_genuine(event, key)]
 

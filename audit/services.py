@@ -24,6 +24,7 @@ from audit.models import (
     AuditSetAside,
     HolderCheckpoint,
 )
+from audit.selectors import audit_witnesses
 from core import actions, uow
 from core.errors import ServiceError, register_code
 from core.uow import Actor
@@ -226,8 +227,6 @@ def audit_cosignature_add(*, note: str) -> list[AuditCosignature]:
     The note's body must be a checkpoint this service signed; every signature line by a configured
     witness must verify; lines by others are passed over. A witness cosigns a tree size once: a
     second cosignature by it on the same size is not stored again."""
-    from audit.selectors import audit_witnesses
-
     try:
         body, _ = notes.split_note(note)
         cosignatures = notes.open_cosignatures(note, audit_witnesses())

@@ -6,6 +6,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from core.api import parsers
 from core.errors import ServiceError, is_storage_full
 from core.uow import Actor, events_write
 
@@ -37,8 +38,6 @@ def _flatten(detail) -> dict:
 
 def _limit_error(exc) -> ServiceError | None:
     """Django's request limits (body size, files, fields) as our error codes."""
-    from core.api import parsers
-
     if isinstance(exc, TooManyFilesSent):
         return ServiceError(parsers.TOO_MANY_FILES, "Too many files in one request; send them one by one.")
     if isinstance(exc, TooManyFieldsSent):
