@@ -60,6 +60,7 @@ def verification_request(*, actor: Actor) -> AuditVerification:
     return job
 
 
+@transaction.atomic
 def verification_recover(verification_id: str, attempts: int) -> bool:
     """A verification whose worker died mid-run starts again from the first event (up to
     MAX_ATTEMPTS); then the page shows it failed."""

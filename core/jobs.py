@@ -51,7 +51,7 @@ LEASE_SECONDS = 30
 MAX_ATTEMPTS = 3
 WORKER_LOOK_SECONDS = 1.0  # how often an idle worker looks at its queue and at the schedule
 
-# job path -> recover(object_id, attempts) -> retried?: called (in a transaction) for a lease that ran out.
+# job path -> recover(object_id, attempts) -> retried?: called (outside any transaction) for a lease that ran out.
 _RECOVERY: dict[str, Callable[[str, int], bool]] = {}
 
 
@@ -59,8 +59,9 @@ def job(function: Callable | None = None, *, recover: Callable[[str, int], bool]
     """Declare a background job (`@job` or `@job(recover=...)`).
 
     With `recover`, the job's first parameter is the id of the row it works on: the job runs
-    under a lease on it, and if its worker dies, `recover(object_id, attempts)` (in a
-    transaction) queues it again (returns True; its attempts keep counting) or gives up (False).
+    under a lease on it, and if its worker dies, `recover(object_id, attempts)` queues it again
+    (returns True; its attempts keep counting) or gives up (False). It is called outside any
+    transaction, so it opens its own: the holder's unit of work when it writes account data.
     """
 
     def declare(function: Callable) -> Task:
@@ -215,7 +216,12 @@ def _recovery(path: str) -> Callable[[str, int], bool] | None:
 
 
 def jobs_recover(*, now: datetime | None = None) -> int:
-    """Hand every lease that ran out to its job's recovery; return how many."""
+    """Hand every lease that ran out to its job's recovery; return how many.
+
+    Each expired lease is taken for recovery under its row lock (so two workers never recover
+    the same job), then its job's `recover` runs outside any transaction: it opens its own (the
+    holder's unit of work, when it writes account data). A recovery that raises leaves the lease
+    to the next pass."""
     now = now or timezone.now()
     recovered = 0
     expired = JobLease.objects.filter(held=True, expires_at__lte=now)
@@ -223,19 +229,23 @@ def jobs_recover(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             row = JobLease.objects.select_for_update().filter(pk=lease_id, held=True, expires_at__lte=now).first()
             if row is None:
-                continue
-            recover = _recovery(row.kind)
+                continue  # renewed, released, or being recovered by another worker
+            row.held = False  # from here on it only counts the job's attempts
+            row.save(update_fields=["held"])
+        recover = _recovery(row.kind)
+        if recover is None:
+            log.warning("no recovery for job %s", row.kind)
             retried = False
-            if recover is None:
-                log.warning("no recovery for job %s", row.kind)
-            else:
+        else:
+            try:
                 retried = recover(row.object_id, row.attempts)
-            if retried:
-                row.held = False
-                row.save(update_fields=["held"])
-            else:
-                row.delete()
-            recovered += 1
+            except Exception:
+                log.exception("the recovery of job %s(%s) failed; the next pass tries again", row.kind, row.object_id)
+                JobLease.objects.filter(pk=row.pk, held=False).update(held=True)
+                continue
+        if not retried:
+            JobLease.objects.filter(pk=row.pk, held=False).delete()
+        recovered += 1
     # Attempt counts of retried jobs that never ran again (their pass was dropped meanwhile).
     JobLease.objects.filter(held=False, expires_at__lte=now - timedelta(days=1)).delete()
     return recovered

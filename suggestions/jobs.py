@@ -214,16 +214,23 @@ def suggestion_job_run(
 
 def suggestion_job_recover(job_id: str, attempts: int) -> bool:
     """A pass whose worker died: queued again (up to MAX_ATTEMPTS), unless another pass of the
-    holder's is already waiting, which will do the same work.
+    holder's is already waiting, which will do the same work. A pass its worker had not claimed
+    yet (it died between taking the lease and the claim) is sent again as it is.
 
-    Called inside the lease's transaction, where the holder's unit of work cannot open: the job's
-    row changes once that commits, under the holder's lock (until then it is a running job with
-    no live lease, which the next claim also takes for dead)."""
-    job = SuggestionJob.objects.filter(pk=int(job_id), status=SuggestionJob.Status.RUNNING).first()
+    Called outside any transaction (core.jobs), so the job's row changes in the holder's unit
+    of work, under the holder's lock."""
+    job = SuggestionJob.objects.filter(pk=int(job_id)).first()
     if job is None:
         return False
+    if job.status == SuggestionJob.Status.QUEUED:
+        retry = attempts < jobs.MAX_ATTEMPTS
+        if retry:
+            dispatch(job.pk, delay=0.0, inline_allowed=True)
+        return retry
+    if job.status != SuggestionJob.Status.RUNNING:
+        return False
     retry = attempts < jobs.MAX_ATTEMPTS and _one_queued(job.owner_id) is None
-    after_commit(lambda: _recovered(job_id=job.pk, owner_id=job.owner_id, retry=retry))
+    _recovered(job_id=job.pk, owner_id=job.owner_id, retry=retry)
     return retry
 
 

@@ -213,14 +213,14 @@ class History:
     oldest_at: datetime | None
 
 
-def access_log_page(*, subject_id: int, since: date | None = None, until: date | None = None,
+def access_log_page(*, user_id: int, since: date | None = None, until: date | None = None,
                     category: str | None = None, actor: str | None = None, before: int | None = None,
                     window: int = WINDOW_EVENTS) -> History:
     """The newest `window` events (older than the event `before`, when given) as readable lines,
     newest first: one query for the events (whole rows, so checking each one's MAC reads nothing
     more), and at most three for the names the lines give. A page ends on a day's boundary when it can,
     so a day's repeats fold into one line."""
-    events = _filtered(subject_id=subject_id, since=since, until=until, category=category, actor=actor)
+    events = _filtered(subject_id=user_id, since=since, until=until, category=category, actor=actor)
     if before is not None:
         events = events.filter(seq__lt=before)
     # Whole rows: a deferred column would be loaded one query per field per event by the MAC check.
@@ -237,16 +237,16 @@ def access_log_page(*, subject_id: int, since: date | None = None, until: date |
         older = rows[-1].seq
     entries = _grouped(rows)
     entries = _fold_browsing(entries)
-    _describe(entries, subject_id=subject_id)
+    _describe(entries, subject_id=user_id)
     return History(entries=[entry for entry in entries if entry.summary], older=older,
                    newest_at=rows[0].time if rows else None, oldest_at=rows[-1].time if rows else None)
 
 
-def access_log_entries(*, subject_id: int, since: date | None = None, until: date | None = None,
+def access_log_entries(*, user_id: int, since: date | None = None, until: date | None = None,
                        category: str | None = None, actor: str | None = None,
                        before: int | None = None) -> list[Entry]:
     """The newest page of the holder's history as readable lines, newest first."""
-    return access_log_page(subject_id=subject_id, since=since, until=until, category=category, actor=actor,
+    return access_log_page(user_id=user_id, since=since, until=until, category=category, actor=actor,
                            before=before).entries
 
 
@@ -336,11 +336,11 @@ def _window(since: date | None, until: date | None, today: date | None, days: in
     return first, last
 
 
-def events_per_day(*, subject_id: int, since: date | None = None, until: date | None = None,
+def events_per_day(*, user_id: int, since: date | None = None, until: date | None = None,
                    category: str | None = None, actor: str | None = None, days: int = 30,
                    today: date | None = None) -> list[tuple[date, int]]:
     """Raw event counts per local day, for the chart: the filter window, or the last `days` days."""
-    return activity(subject_id=subject_id, since=since, until=until, category=category, actor=actor, days=days,
+    return activity(user_id=user_id, since=since, until=until, category=category, actor=actor, days=days,
                     today=today).days
 
 
@@ -357,12 +357,12 @@ class Activity:
         return sum(count for _, count in self.days)
 
 
-def activity(*, subject_id: int, since: date | None = None, until: date | None = None, category: str | None = None,
+def activity(*, user_id: int, since: date | None = None, until: date | None = None, category: str | None = None,
              actor: str | None = None, days: int = 30, today: date | None = None) -> Activity:
     """Counts for the chart from one aggregate query. A window whose events all fall on one day is
     charted by the hour of that day: thirty day columns with one bar would show nothing of it."""
     first, last = _window(since, until, today, days)
-    hourly = _hourly_counts(subject_id=subject_id, first=first, last=last, category=category, actor=actor)
+    hourly = _hourly_counts(subject_id=user_id, first=first, last=last, category=category, actor=actor)
     per_day: Counter = Counter()
     for hour, count in hourly.items():
         per_day[hour.date()] += count

@@ -53,7 +53,7 @@ class CaseListCreateApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = services.case_open(agent=request.user, subject_id=data.validated_data["subject"],
+        case = services.case_open(agent=request.user, user_id=data.validated_data["subject"],
                                   reason=data.validated_data["reason"], ticket=data.validated_data["ticket"])
         return Response(CaseOutputSerializer(case).data, status=status.HTTP_201_CREATED)
 
@@ -101,7 +101,7 @@ class SubjectSummaryApi(APIView):
 
     @extend_schema(responses={200: SummaryOutputSerializer, 404: NOT_FOUND})
     def get(self, request, subject_id: int):
-        summary = services.support_subject_summary(agent=request.user, subject_id=subject_id)
+        summary = services.support_subject_summary(agent=request.user, user_id=subject_id)
         return Response(SummaryOutputSerializer(summary).data)
 
 
@@ -129,7 +129,7 @@ class SubjectRevokeApi(APIView):
     def post(self, request, subject_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        action = services.support_revoke(agent=request.user, subject_id=subject_id, **data.validated_data)
+        action = services.support_revoke(agent=request.user, user_id=subject_id, **data.validated_data)
         return Response({"case": action.case_id, "purpose": action.purpose, "revoked": action.changed,
                          "entry": action.counts.get("entry")})
 
@@ -155,7 +155,7 @@ class SubjectEraseApi(APIView):
     def post(self, request, subject_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        action = services.support_erase(agent=request.user, subject_id=subject_id, **data.validated_data)
+        action = services.support_erase(agent=request.user, user_id=subject_id, **data.validated_data)
         counts = dict(action.counts)
         destroyed = counts.pop("destroyed", {})
         return Response({"case": action.case_id, "erased": counts, "destroyed": destroyed})

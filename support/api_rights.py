@@ -62,7 +62,7 @@ class AccessLogApi(APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        history = access_log.access_log_page(subject_id=request.user.pk, **filters.validated_data)
+        history = access_log.access_log_page(user_id=request.user.pk, **filters.validated_data)
         next_url = None
         if history.older is not None:
             query = request.query_params.copy()
@@ -87,13 +87,13 @@ class ExportCreateApi(APIView):
     @extend_schema(operation_id="v1_me_export_list", responses=ExportOutputSerializer(many=True))
     def get(self, request):
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.exports_for_holder(holder_id=request.user.pk), request, view=self)
+        page = paginator.paginate_queryset(selectors.exports_for_holder(user_id=request.user.pk), request, view=self)
         return paginator.get_paginated_response(ExportOutputSerializer(page, many=True).data)
 
     @extend_schema(request=None, responses={202: ExportOutputSerializer,
                                             429: OpenApiResponse(description="export_busy")})
     def post(self, request):
-        export = rights.export_request(holder=request.user)
+        export = rights.export_request(user=request.user)
         export.refresh_from_db()
         return Response(ExportOutputSerializer(export).data, status=status.HTTP_202_ACCEPTED)
 
@@ -114,11 +114,11 @@ class ExportDetailApi(APIView):
     )
     def get(self, request, export_id):
         try:
-            download = rights.export_download(holder=request.user, export_id=export_id)
+            download = rights.export_download(user=request.user, export_id=export_id)
         except ServiceError as exc:
             if exc.code != "export_not_ready":
                 raise
-            export = selectors.export_get(holder_id=request.user.pk, export_id=export_id)
+            export = selectors.export_get(user_id=request.user.pk, export_id=export_id)
             return Response(ExportOutputSerializer(export).data, status=status.HTTP_202_ACCEPTED)
         response = StreamingHttpResponse(download.chunks, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
@@ -134,5 +134,5 @@ class CloudMediaEraseApi(APIView):
     @extend_schema(request=None, responses={200: inline_serializer(
         "CloudMediaEraseOutput", {"erased": serializers.DictField(child=serializers.IntegerField())})})
     def delete(self, request):
-        counts = rights.cloud_media_erase(holder=request.user, method="api")
+        counts = rights.cloud_media_erase(user=request.user, method="api")
         return Response({"erased": counts})

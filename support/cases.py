@@ -74,7 +74,7 @@ def case_is_live(case: SupportCase, *, now: datetime | None = None) -> bool:
     return case.closed_at is None and case.expires_at > (now or timezone.now())
 
 
-def case_require(*, agent, subject_id, permission: str, lock: bool = False) -> SupportCase:
+def case_require(*, agent, user_id, permission: str, lock: bool = False) -> SupportCase:
     """The agent's live case on this account, if it grants `permission`; otherwise 404.
 
     Without a case the account is, for the agent, as if it did not exist. With
@@ -85,13 +85,13 @@ def case_require(*, agent, subject_id, permission: str, lock: bool = False) -> S
     if not is_support(agent):
         raise ServiceError("permission_denied", "Only support agents can do this.")
     try:
-        subject_id = int(subject_id)
+        user_id = int(user_id)
     except (TypeError, ValueError):
         raise ServiceError("not_found", "No open case for that account.") from None
-    if not 0 < subject_id <= MAX_ID:
+    if not 0 < user_id <= MAX_ID:
         # No account has such an id; and SQLite cannot even bind it in a foreign-key lookup.
         raise ServiceError("not_found", "No open case for that account.")
-    cases = SupportCase.objects.filter(agent=agent, subject_id=subject_id, closed_at__isnull=True,
+    cases = SupportCase.objects.filter(agent=agent, subject_id=user_id, closed_at__isnull=True,
                                        expires_at__gt=timezone.now())
     if lock:
         cases = cases.select_for_update(of=("self",))

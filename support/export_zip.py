@@ -117,12 +117,12 @@ class ExportStats:
                 yield chunk
 
 
-def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -> Iterator[bytes]:
+def export_chunks(*, user_id: int, expires_at: datetime, stats: ExportStats) -> Iterator[bytes]:
     """Yield the zip's bytes. Reading the originals goes through the gateway (purpose owner_access)."""
     from vault import gateway  # noqa: PLC0415 (the vault's read path; see the module docstring)
 
     sink = _Sink()
-    user = get_user_model().objects.get(pk=holder_id)
+    user = get_user_model().objects.get(pk=user_id)
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
 
         def put(name: str, data: bytes, *, compress: bool = True):
@@ -135,15 +135,15 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
         yield sink.drain()
 
         metadata = []
-        held = {row["pk"]: row for row in vault_selectors.media_held(user_id=holder_id).order_by("id").values(
+        held = {row["pk"]: row for row in vault_selectors.media_held(user_id=user_id).order_by("id").values(
             "pk", "excluded", "trashed_at", "created_at", "duration_ms")}
-        rules = vault_selectors.exclusion_rules(user_id=holder_id)
+        rules = vault_selectors.exclusion_rules(user_id=user_id)
         names = _Names()
         for item_id in held:
             if held[item_id]["duration_ms"] is not None:
                 # A video goes out as it was uploaded (place and all: it is the holder's own), by its
                 # name; the copy the service made without its place would only be a second copy.
-                source = vault_exports.export_source_open(user_id=holder_id, item_id=item_id)
+                source = vault_exports.export_source_open(user_id=user_id, item_id=item_id)
                 meta = source.meta
                 name = f"media/videos/{names.take_source(meta, source.content_type)}"
                 with archive.open(zipfile.ZipInfo(name, date_time=_zip_time(meta.captured_at)), "w",
@@ -159,7 +159,7 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
                 yield sink.drain()
                 continue
             # The holder's own read (purpose owner_access): audited by the gateway, then streamed.
-            opened = gateway.owner_open(user_id=holder_id, item_id=item_id, include_trashed=True)
+            opened = gateway.owner_open(user_id=user_id, item_id=item_id, include_trashed=True)
             meta = opened.meta
             name = f"media/photos/{names.take(meta)}"
             # Photos are compressed already; storing them as they are keeps the export fast.
@@ -169,7 +169,7 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
                     member.write(chunk)
                     yield sink.drain()
             uploaded = None
-            source = vault_exports.export_source_open(user_id=holder_id, item_id=item_id)
+            source = vault_exports.export_source_open(user_id=user_id, item_id=item_id)
             if source is not None:
                 # The HEIC as uploaded, byte for byte, beside the JPEG made from it.
                 source_name = f"media/photos/{names.take_source(meta, source.content_type)}"
@@ -189,27 +189,27 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
         yield sink.drain()
 
         outputs = []
-        for output in _outputs(holder_id):
-            data = gateway.output_open(user_id=holder_id, output_id=output["id"])
+        for output in _outputs(user_id):
+            data = gateway.output_open(user_id=user_id, output_id=output["id"])
             name = f"suggestions/{output['id']}.{_extension(output['content_type'])}"
             put(name, data, compress=False)
             outputs.append({**output, "file": name})
             stats.outputs += 1
             yield sink.drain()
         put("suggestions/outputs.json", _json(outputs))
-        put("exclusions.json", _json(vault_selectors.exclusion_list(user_id=holder_id)))
+        put("exclusions.json", _json(vault_selectors.exclusion_list(user_id=user_id)))
         yield sink.drain()
 
         ledger = []
-        for entry in consent_selectors.consent_history(user_id=holder_id).order_by("id"):
+        for entry in consent_selectors.consent_history(user_id=user_id).order_by("id"):
             ledger.append(receipts.receipt_payload(entry) | {"case_id": entry.case_id})
             put(f"consent/receipts/{entry.record_id}.json", _json(receipts.receipt_sign(entry)))
         put("consent/ledger.json", _json(ledger))
         put("consent/receipt-public-key.pem", receipts.public_key_pem().encode())
-        put("support-cases.json", _json(_support_cases(holder_id)))
+        put("support-cases.json", _json(_support_cases(user_id)))
         yield sink.drain()
 
-        events = audit_events_for_subject(subject_id=holder_id).order_by("seq")
+        events = audit_events_for_subject(subject_id=user_id).order_by("seq")
         put("access-log.json", _json([
             {"seq": e.seq, "time": e.time, "action": e.action, "actor_kind": e.actor_kind, "actor_id": e.actor_id,
              "object_type": e.object_type, "object_id": e.object_id, "purpose": e.purpose, "outcome": e.outcome,
@@ -217,7 +217,7 @@ def export_chunks(*, holder_id: int, expires_at: datetime, stats: ExportStats) -
             for e in events.iterator(chunk_size=2000)
         ]))
         lines = [f"{entry.last_at.isoformat(timespec='seconds')}  {entry.summary}"
-                 for entry in access_log.access_log_entries(subject_id=holder_id)]
+                 for entry in access_log.access_log_entries(user_id=user_id)]
         put("access-log.txt", ("\n".join(lines) + "\n").encode())
     yield sink.drain()
 

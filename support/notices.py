@@ -111,32 +111,32 @@ def notice_email_send(*, notice_id: int) -> None:
         notice.save(update_fields=["emailed_at"])
 
 
-def notices_for_holder(*, holder_id: int) -> list[tuple[SupportNotice, str]]:
+def notices_for_holder(*, user_id: int) -> list[tuple[SupportNotice, str]]:
     """The holder's notices not yet dismissed, newest first, each with its sentence (reads only:
     notices_seen marks them shown)."""
     notices = list(
-        SupportNotice.objects.filter(holder_id=holder_id, dismissed_at__isnull=True)
+        SupportNotice.objects.filter(holder_id=user_id, dismissed_at__isnull=True)
         .select_related("action__case__agent").order_by("-created_at", "-id")[:NOTICES_SHOWN]
     )
     return [(notice, notice_text(notice.action)) for notice in notices]
 
 
-def notices_seen(*, holder_id: int, notices: list[SupportNotice], now=None) -> None:
+def notices_seen(*, user_id: int, notices: list[SupportNotice], now=None) -> None:
     """The holder was shown these notices: the first time is kept, in their unit of work."""
-    unseen = [n.pk for n in notices if n.seen_at is None and n.holder_id == holder_id]
+    unseen = [n.pk for n in notices if n.seen_at is None and n.holder_id == user_id]
     if not unseen:
         return
-    with account_write(user_id=holder_id, actor=Actor.holder(holder_id)):
-        SupportNotice.objects.filter(pk__in=unseen, holder_id=holder_id, seen_at__isnull=True).update(
+    with account_write(user_id=user_id, actor=Actor.holder(user_id)):
+        SupportNotice.objects.filter(pk__in=unseen, holder_id=user_id, seen_at__isnull=True).update(
             seen_at=now or timezone.now())
 
 
-def notice_dismiss(*, holder, notice_id: int, now=None) -> None:
+def notice_dismiss(*, user, notice_id: int, now=None) -> None:
     """The holder puts a notice away: in their unit of work, with its audit event. Another holder's
     notice, or one dismissed already, is not found."""
-    with account_write(user_id=holder.pk, actor=Actor.holder(holder.pk)) as uow:
+    with account_write(user_id=user.pk, actor=Actor.holder(user.pk)) as uow:
         notice = (SupportNotice.objects.select_related("action__case")
-                  .filter(pk=notice_id, holder=holder, dismissed_at__isnull=True).first())
+                  .filter(pk=notice_id, holder=user, dismissed_at__isnull=True).first())
         if notice is None:
             raise ServiceError("not_found", "No such notice.")
         notice.dismissed_at = now or timezone.now()
@@ -150,7 +150,7 @@ def case_for_note(*, agent, case_id: int) -> SupportCase:
     case = SupportCase.objects.filter(pk=case_id, agent=agent).first()
     if case is None:
         raise ServiceError("not_found", "No open case.")
-    live = cases.case_require(agent=agent, subject_id=case.subject_id, permission=cases.VIEW)
+    live = cases.case_require(agent=agent, user_id=case.subject_id, permission=cases.VIEW)
     if live.pk != case.pk:
         raise ServiceError("not_found", "No open case.")
     return live

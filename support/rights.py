@@ -21,7 +21,7 @@ from consent import selectors as consent_selectors
 from consent import services as consent_services
 from core import jobs
 from core.errors import ServiceError, register_code
-from core.uow import Actor, UnitOfWork, account_write, after_commit, events_write
+from core.uow import Actor, UnitOfWork, account_write, events_write
 from support import export_zip, selectors
 from support.models import DataExport
 from vault import exports as vault_exports
@@ -52,20 +52,20 @@ def camera_roll_on(*, user_id: int) -> bool:
     return consent_selectors.consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is not None
 
 
-def export_request(*, holder) -> DataExport:
+def export_request(*, user) -> DataExport:
     """Queue a new export; the build starts once this transaction commits."""
-    with account_write(user_id=holder.pk, actor=Actor.holder(holder.pk)) as uow:
+    with account_write(user_id=user.pk, actor=Actor.holder(user.pk)) as uow:
         busy = DataExport.objects.filter(
-            holder=holder, status__in=[DataExport.Status.PENDING, DataExport.Status.RUNNING]
+            holder=user, status__in=[DataExport.Status.PENDING, DataExport.Status.RUNNING]
         ).exists()
         if busy:
             raise ServiceError("export_busy", "An export is already being made for you; wait for it to finish.")
         # Each export is a whole copy: keep the newest few, not one per click.
-        for older in DataExport.objects.select_for_update().filter(holder=holder).order_by("-created_at")[
+        for older in DataExport.objects.select_for_update().filter(holder=user).order_by("-created_at")[
                 KEEP_EXPORTS - 1:]:
             _export_delete(uow, older, why="replaced")
         now = timezone.now()
-        export = DataExport.objects.create(holder=holder, created_at=now,
+        export = DataExport.objects.create(holder=user, created_at=now,
                                            expires_at=now + timedelta(days=_export_days()))
         uow.record(uow.event(action="export.requested", object_type="data_export", object_id=export.pk))
         jobs.enqueue(export_build_job, str(export.pk))
@@ -91,7 +91,7 @@ def export_build(*, export_id: str | uuid.UUID) -> None:
     token = set_request_id(f"export-{export.pk.hex}")
     try:
         stats = export_zip.ExportStats()
-        chunks = export_zip.export_chunks(holder_id=export.holder_id, expires_at=export.expires_at, stats=stats)
+        chunks = export_zip.export_chunks(user_id=export.holder_id, expires_at=export.expires_at, stats=stats)
         key_id = vault_exports.export_store(user_id=export.holder_id, export_uid=export.pk,
                                             chunks=stats.counted(chunks))
         with account_write(user_id=export.holder_id, actor=SYSTEM) as uow:
@@ -127,17 +127,23 @@ def export_build(*, export_id: str | uuid.UUID) -> None:
 
 def _export_build_recover(export_id: str, attempts: int) -> bool:
     """An export whose build died with its worker is built again (its half-made zip was never
-    stored); after MAX_ATTEMPTS the export is left to fail as interrupted.
+    stored); after MAX_ATTEMPTS the export is left to fail as interrupted. One its worker had
+    not started yet is sent again as it is.
 
-    Called inside the lease's transaction, where the holder's unit of work cannot open: the
-    export is put back in the queue once that commits, under the holder's lock."""
+    Called outside any transaction (core.jobs): the export goes back in the queue in the
+    holder's unit of work, under the holder's lock."""
     if attempts >= jobs.MAX_ATTEMPTS:
         return False
-    holder_id = (DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING)
-                 .values_list("holder_id", flat=True).first())
-    if holder_id is None:
+    state = DataExport.objects.filter(pk=export_id).values_list("status", "holder_id").first()
+    if state is None:
         return False
-    after_commit(lambda: _export_requeue(export_id=export_id, holder_id=holder_id))
+    status, holder_id = state
+    if status == DataExport.Status.PENDING:
+        jobs.enqueue(export_build_job, export_id)
+        return True
+    if status != DataExport.Status.RUNNING:
+        return False
+    _export_requeue(export_id=export_id, holder_id=holder_id)
     return True
 
 
@@ -181,9 +187,9 @@ class Download:
     chunks: Iterator[bytes]
 
 
-def export_download(*, holder, export_id) -> Download:
+def export_download(*, user, export_id) -> Download:
     """The holder's own ready, unexpired export as a verified plaintext stream; audited."""
-    export = selectors.export_get(holder_id=holder.pk, export_id=export_id)
+    export = selectors.export_get(user_id=user.pk, export_id=export_id)
     if export.expires_at <= timezone.now():
         raise ServiceError("export_expired", "This export has expired; ask for a new one.")
     if export.status == DataExport.Status.FAILED:
@@ -191,15 +197,15 @@ def export_download(*, holder, export_id) -> Download:
     if export.status != DataExport.Status.READY:
         raise ServiceError("export_not_ready", "The export is still being made; try again in a moment.")
     try:
-        chunks = vault_exports.export_open(user_id=holder.pk, export_uid=export.pk)
+        chunks = vault_exports.export_open(user_id=user.pk, export_uid=export.pk)
     except FileNotFoundError:
         # Its key was shredded (consent withdrawn, media erased): the export went with it.
-        with account_write(user_id=holder.pk, actor=SYSTEM) as uow:
+        with account_write(user_id=user.pk, actor=SYSTEM) as uow:
             gone = DataExport.objects.select_for_update().filter(pk=export.pk).first()
             if gone is not None:
                 _export_delete(uow, gone, why="key_destroyed")
         raise ServiceError("export_expired", "This export is gone; ask for a new one.") from None
-    with events_write(actor=Actor.holder(holder.pk), user_id=holder.pk) as uow:
+    with events_write(actor=Actor.holder(user.pk), user_id=user.pk) as uow:
         uow.record(uow.event(action="export.downloaded", object_type="data_export", object_id=export.pk))
     stamp = export.created_at.strftime("%Y%m%d-%H%M")
     return Download(filename=f"consentsvc-export-{stamp}.zip", size=export.size, chunks=chunks)
@@ -264,15 +270,15 @@ def exports_purge_expired(*, now=None) -> int:
     return purged
 
 
-def cloud_media_erase(*, holder, method: str = "web") -> dict:
+def cloud_media_erase(*, user, method: str = "web") -> dict:
     """Erase now: crypto-shred every cloud copy, derived output and waiting export of the holder, and
     turn Camera Roll Sharing Suggestions off (a withdrawal in the ledger, in the same unit), so nothing
     flows back until the holder turns it on again. Devices stay signed in: they see the feature off
     and stop (signing a device out is the devices page's job). `turned_off` is 1 when it was on."""
-    with account_write(user_id=holder.pk, actor=Actor.holder(holder.pk)) as uow:
-        counts = dict(shredding.media_erase_all(user_id=holder.pk, actor=uow.actor) or {})
+    with account_write(user_id=user.pk, actor=Actor.holder(user.pk)) as uow:
+        counts = dict(shredding.media_erase_all(user_id=user.pk, actor=uow.actor) or {})
         counts["exports"] = exports_delete_all(uow)
-        entry = consent_services.consent_withdraw(user=holder, purpose=purposes.CAMERA_ROLL, method=method,
+        entry = consent_services.consent_withdraw(user=user, purpose=purposes.CAMERA_ROLL, method=method,
                                                   actor=uow.actor)
         counts["turned_off"] = int(entry is not None)
         return counts

@@ -48,14 +48,14 @@ def cases_for_agent(*, agent, include_ended: bool = True, limit: int = 50) -> li
     return cases
 
 
-def exports_for_holder(*, holder_id: int) -> QuerySet[DataExport]:
-    return DataExport.objects.filter(holder_id=holder_id, expires_at__gt=timezone.now()).order_by("-created_at")
+def exports_for_holder(*, user_id: int) -> QuerySet[DataExport]:
+    return DataExport.objects.filter(holder_id=user_id, expires_at__gt=timezone.now()).order_by("-created_at")
 
 
-def export_get(*, holder_id: int, export_id) -> DataExport:
+def export_get(*, user_id: int, export_id) -> DataExport:
     """One of the holder's own exports; anyone else's is indistinguishable from a missing one."""
     try:
-        return DataExport.objects.get(pk=export_id, holder_id=holder_id)
+        return DataExport.objects.get(pk=export_id, holder_id=user_id)
     except (DataExport.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise ServiceError("not_found", "No such export.") from exc
 
@@ -66,20 +66,20 @@ DESTROYED_WORDS = (("photos", "photo", "photos"), ("videos", "video", "videos"),
                    ("face_records", "face record", "face records"), ("exports", "data export", "data exports"))
 
 
-def destruction_preview(*, subject_id: int, purpose: str | None = None) -> dict[str, int]:
+def destruction_preview(*, user_id: int, purpose: str | None = None) -> dict[str, int]:
     """What erasing (purpose None) or revoking `purpose` destroys now, counted: photos, videos,
     suggestions, people and face records, waiting exports (erase only). Zero counts are left out;
     an empty dict means nothing is destroyed (a purpose already off, or one that holds nothing)."""
-    held = vault_selectors.media_summary(user_id=subject_id)
-    faces = gateway.held_counts(user_id=subject_id)
+    held = vault_selectors.media_summary(user_id=user_id)
+    faces = gateway.held_counts(user_id=user_id)
     # Items in the trash are destroyed too, each counted as what it is (a trashed video is a video).
     media = {"photos": held["items"] - held.get("videos", 0), "videos": held.get("videos", 0),
              "suggestions": held["outputs"]}
     people = {"people": faces.get("people", 0), "face_records": faces.get("face_records", 0)}
     if purpose is None:
-        exports = DataExport.objects.filter(holder_id=subject_id, expires_at__gt=timezone.now()).count()
+        exports = DataExport.objects.filter(holder_id=user_id, expires_at__gt=timezone.now()).count()
         counts = {**media, **people, "exports": exports}
-    elif consent_selectors.consent_active_entry(user_id=subject_id, purpose=purpose) is None:
+    elif consent_selectors.consent_active_entry(user_id=user_id, purpose=purpose) is None:
         counts = {}
     elif purpose == purposes.CAMERA_ROLL:
         # Face grouping needs it, so it goes too. With a grace period the photos go later, not now.

@@ -43,9 +43,9 @@ def _required_text(value: str, field: str, limit: int) -> str:
     return value
 
 
-def _subject_for_case(*, agent: User, subject_id) -> User:
+def _subject_for_case(*, agent: User, user_id) -> User:
     try:
-        subject = User.objects.get(pk=int(subject_id), is_active=True)
+        subject = User.objects.get(pk=int(user_id), is_active=True)
     except (User.DoesNotExist, TypeError, ValueError):
         raise ServiceError("not_found", "No such account.") from None
     # Cases are about account holders, never about staff or oneself.
@@ -54,12 +54,12 @@ def _subject_for_case(*, agent: User, subject_id) -> User:
     return subject
 
 
-def case_open(*, agent: User, subject_id: int, reason: str, ticket: str) -> SupportCase:
+def case_open(*, agent: User, user_id: int, reason: str, ticket: str) -> SupportCase:
     if not is_support(agent):
         raise ServiceError("permission_denied", "Only support agents can open cases.")
     reason = _required_text(reason, "reason", 2000)
     ticket = _required_text(ticket, "ticket", 64)
-    subject = _subject_for_case(agent=agent, subject_id=subject_id)
+    subject = _subject_for_case(agent=agent, user_id=user_id)
     now = timezone.now()
     # The case and the rights it gives are the subject's account data: in the subject's unit of work.
     with account_write(user_id=subject.pk, actor=Actor.support(agent.pk)) as uow:
@@ -125,9 +125,9 @@ def cases_expire(*, now=None) -> int:
     return ended
 
 
-def support_subject_summary(*, agent: User, subject_id: int) -> dict:
+def support_subject_summary(*, agent: User, user_id: int) -> dict:
     """Consent state and counts of what is held; never media, places, labels or captions."""
-    case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.VIEW)
+    case = cases.case_require(agent=agent, user_id=user_id, permission=cases.VIEW)
     states = consent_selectors.consent_state(user_id=case.subject_id)
     media = vault_selectors.media_summary(user_id=case.subject_id)
     with events_write(actor=Actor.support(agent.pk), user_id=case.subject_id) as uow:
@@ -145,25 +145,25 @@ def support_subject_summary(*, agent: User, subject_id: int) -> dict:
     }
 
 
-def _case_action(*, agent: User, subject_id, permission: str):
+def _case_action(*, agent: User, user_id, permission: str):
     """The account's unit of work with the agent's live case locked in it (the account lock first).
 
     The case is looked up once before the lock (so nobody without a case can even take
     an account's lock) and again, locked, inside it: a close racing the action is ordered.
     """
-    case = cases.case_require(agent=agent, subject_id=subject_id, permission=permission)
+    case = cases.case_require(agent=agent, user_id=user_id, permission=permission)
     return case.subject_id, account_write(user_id=case.subject_id, actor=Actor.support(agent.pk))
 
 
-def support_revoke(*, agent: User, subject_id: int, purpose: str, reason: str) -> SupportAction:
+def support_revoke(*, agent: User, user_id: int, purpose: str, reason: str) -> SupportAction:
     """Withdraw a purpose on the holder's behalf: a `revoked_by_support` ledger entry, the agent as actor."""
-    subject_id, unit = _case_action(agent=agent, subject_id=subject_id, permission=cases.REVOKE)
+    user_id, unit = _case_action(agent=agent, user_id=user_id, permission=cases.REVOKE)
     reason = _required_text(reason, "reason", 2000)
     consent_services.purpose_check(purpose)
     with unit as uow:
-        case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.REVOKE, lock=True)
+        case = cases.case_require(agent=agent, user_id=user_id, permission=cases.REVOKE, lock=True)
         # Counted under the account's lock, before the withdrawal destroys it: the notice says what went.
-        destroyed = selectors.destruction_preview(subject_id=case.subject_id, purpose=purpose)
+        destroyed = selectors.destruction_preview(user_id=case.subject_id, purpose=purpose)
         entry = consent_services.consent_withdraw(
             user=case.subject, purpose=purpose, method=ConsentEntry.Method.SUPPORT, actor=uow.actor,
             event=ConsentEntry.Event.REVOKED_BY_SUPPORT, case_id=case.pk,
@@ -190,15 +190,15 @@ def _counts(raw: dict) -> dict:
     }
 
 
-def support_erase(*, agent: User, subject_id: int, reason: str) -> SupportAction:
+def support_erase(*, agent: User, user_id: int, reason: str) -> SupportAction:
     """Crypto-shred the holder's cloud media, derived outputs and waiting exports, and turn Camera Roll
     Sharing Suggestions off on their behalf (a `revoked_by_support` ledger entry under the case), so the
     phone sends nothing back until the holder turns it on again. Their devices stay signed in."""
-    subject_id, unit = _case_action(agent=agent, subject_id=subject_id, permission=cases.ERASE)
+    user_id, unit = _case_action(agent=agent, user_id=user_id, permission=cases.ERASE)
     reason = _required_text(reason, "reason", 2000)
     with unit as uow:
-        case = cases.case_require(agent=agent, subject_id=subject_id, permission=cases.ERASE, lock=True)
-        destroyed = selectors.destruction_preview(subject_id=case.subject_id)
+        case = cases.case_require(agent=agent, user_id=user_id, permission=cases.ERASE, lock=True)
+        destroyed = selectors.destruction_preview(user_id=case.subject_id)
         counts = _counts(shredding.media_erase_all(user_id=case.subject_id, actor=uow.actor, case_id=case.pk))
         counts["exports"] = rights.exports_delete_all(uow)
         entry = consent_services.consent_withdraw(

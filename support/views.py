@@ -67,7 +67,7 @@ def case_open(request):
         messages.error(request, "A case needs a ticket reference and a reason.")
         return redirect(reverse("support:console") + f"?q={request.POST.get('subject', '')}")
     try:
-        case = services.case_open(agent=request.user, subject_id=form.cleaned_data["subject"],
+        case = services.case_open(agent=request.user, user_id=form.cleaned_data["subject"],
                                   reason=form.cleaned_data["reason"], ticket=form.cleaned_data["ticket"])
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -87,7 +87,7 @@ def case_close(request, case_id: int):
 @support_required
 @require_GET
 def subject(request, subject_id: int):
-    summary = _or_404(services.support_subject_summary, agent=request.user, subject_id=subject_id)
+    summary = _or_404(services.support_subject_summary, agent=request.user, user_id=subject_id)
     return render(request, "support/subject.html", {
         "summary": summary,
         "case": summary["case"],
@@ -106,8 +106,8 @@ def subject_revoke(request, subject_id: int):
         return redirect("support:subject", subject_id=subject_id)
     # Say in words what is about to be turned off and destroyed, and for whom, before doing it: the
     # agent ticks the counts, and a change in them meanwhile (an upload) asks again.
-    case = _or_404(cases.case_require, agent=request.user, subject_id=subject_id, permission=cases.REVOKE)
-    destroyed = selectors.destruction_preview(subject_id=case.subject_id, purpose=form.cleaned_data["purpose"])
+    case = _or_404(cases.case_require, agent=request.user, user_id=subject_id, permission=cases.REVOKE)
+    destroyed = selectors.destruction_preview(user_id=case.subject_id, purpose=form.cleaned_data["purpose"])
     problem = ""
     if form.cleaned_data["confirm"] and destroyed:
         if form.cleaned_data["destroys"] != selectors.destruction_key(destroyed):
@@ -121,7 +121,7 @@ def subject_revoke(request, subject_id: int):
             "destroys_key": selectors.destruction_key(destroyed),
         })
     try:
-        action = services.support_revoke(agent=request.user, subject_id=subject_id,
+        action = services.support_revoke(agent=request.user, user_id=subject_id,
                                          purpose=form.cleaned_data["purpose"], reason=form.cleaned_data["reason"])
     except ServiceError as exc:
         if exc.status == 404:
@@ -155,9 +155,9 @@ def case_note_add(request, case_id: int):
 @support_required
 @require_http_methods(["GET", "POST"])
 def subject_erase(request, subject_id: int):
-    case = _or_404(cases.case_require, agent=request.user, subject_id=subject_id, permission=cases.ERASE)
+    case = _or_404(cases.case_require, agent=request.user, user_id=subject_id, permission=cases.ERASE)
     form = EraseForm(request.POST or None, username=case.subject.username)
-    destroyed = selectors.destruction_preview(subject_id=case.subject_id)
+    destroyed = selectors.destruction_preview(user_id=case.subject_id)
     key = selectors.destruction_key(destroyed)
     if request.method == "POST" and form.is_valid():
         if destroyed and form.cleaned_data["destroys"] != key:
@@ -165,7 +165,7 @@ def subject_erase(request, subject_id: int):
         elif destroyed and not form.cleaned_data["understood"]:
             form.add_error("understood", "Tick the box to confirm what this destroys.")
         else:
-            action = _or_404(services.support_erase, agent=request.user, subject_id=subject_id,
+            action = _or_404(services.support_erase, agent=request.user, user_id=subject_id,
                              reason=form.cleaned_data["reason"])
             words = selectors.destruction_words(action.counts.get("destroyed") or {}) or "nothing was held"
             messages.success(request, f"Erased for {case.subject.username}: {words}. Camera Roll Sharing "
@@ -189,8 +189,8 @@ def me_access(request):
     if form.is_bound and form.is_valid():
         filters = {key: value or None for key, value in form.cleaned_data.items() if key != "before"}
         before = form.cleaned_data.get("before")
-    history = access_log.access_log_page(subject_id=request.user.pk, before=before, **filters)
-    counts = access_log.activity(subject_id=request.user.pk, **filters)
+    history = access_log.access_log_page(user_id=request.user.pk, before=before, **filters)
+    counts = access_log.activity(user_id=request.user.pk, **filters)
     query = request.GET.copy()
     query.pop("before", None)
     query.pop("page", None)
@@ -225,7 +225,7 @@ def me_access_download(request):
 @holder_required
 @require_POST
 def me_notice_dismiss(request, notice_id: int):
-    _or_404(notices.notice_dismiss, holder=request.user, notice_id=notice_id)
+    _or_404(notices.notice_dismiss, user=request.user, notice_id=notice_id)
     return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/settings/")
                     else "consent:settings")
 
@@ -233,7 +233,7 @@ def me_notice_dismiss(request, notice_id: int):
 @holder_required
 @require_GET
 def me_data(request):
-    exports = list(selectors.exports_for_holder(holder_id=request.user.pk))
+    exports = list(selectors.exports_for_holder(user_id=request.user.pk))
     for export in exports:
         # A ready export whose key or file is gone (photos destroyed since) offers no download.
         export.gone = export.status == "ready" and not vault_exports.export_available(
@@ -248,7 +248,7 @@ def me_data(request):
 @holder_required
 @require_POST
 def me_export_create(request):
-    rights.export_request(holder=request.user)
+    rights.export_request(user=request.user)
     messages.success(request, "We are putting your export together. It appears below when it is ready.")
     return redirect("support:me-data")
 
@@ -257,7 +257,7 @@ def me_export_create(request):
 @require_GET
 def me_export_download(request, export_id):
     try:
-        download = rights.export_download(holder=request.user, export_id=export_id)
+        download = rights.export_download(user=request.user, export_id=export_id)
     except ServiceError as exc:
         if exc.status in (404, 410):
             raise Http404(exc.message) from exc
@@ -275,7 +275,7 @@ def me_erase(request):
     form = HolderEraseForm(request.POST or None)
     held = rights.held_summary(user_id=request.user.pk)
     if request.method == "POST" and form.is_valid():
-        rights.cloud_media_erase(holder=request.user)
+        rights.cloud_media_erase(user=request.user)
         messages.success(request, f"Done: {media_words(held)} in the cloud and everything made from "
                                   "them were destroyed. Camera Roll Sharing Suggestions is off: your phone stays "
                                   "signed in and uploads nothing until you turn it on again.")

@@ -78,7 +78,7 @@ def tokens(db):
     holder = make_user("holly")
     grant(holder)
     agent = make_user("sid", SUPPORT)
-    support_services.case_open(agent=agent, subject_id=holder.pk, reason="Fuzzing", ticket="1")
+    support_services.case_open(agent=agent, user_id=holder.pk, reason="Fuzzing", ticket="1")
     return {
         "holder": token_create(user=holder)[1],
         "auditor": token_create(user=make_user("ada", AUDITOR))[1],

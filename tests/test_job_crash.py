@@ -65,8 +65,10 @@ def test_a_pass_whose_worker_is_killed_is_finished_by_another_within_a_minute(tm
     first = _worker(env, tmp_path / "first.log")
     try:
         deadline = time.monotonic() + 180
-        while _row(database, "SELECT 1 FROM consentsvc_job_lease WHERE kind = ? AND object_id = ?",
-                   "suggestions.jobs.run_job", str(job_id)) is None:
+        # Caught mid-run: the pass claimed (running), its lease held.
+        while _row(database, "SELECT 1 FROM consentsvc_job_lease l JOIN suggestions_suggestionjob j "
+                             "ON l.object_id = CAST(j.id AS TEXT) WHERE l.kind = ? AND j.id = ? AND j.status = ?",
+                   "suggestions.jobs.run_job", job_id, "running") is None:
             assert first.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()[-2000:]
             time.sleep(0.05)
     finally:

@@ -76,6 +76,21 @@ def test_a_crashed_pass_is_retried_by_the_periodic_recovery(alice, django_captur
 
 
 @pytest.mark.django_db
+def test_a_pass_whose_worker_died_before_claiming_it_is_sent_again(alice, django_capture_on_commit_callbacks):
+    grant(alice)
+    a_day_out(alice, COLOURS[:4])
+    with unit_of(alice):
+        SuggestionJob.objects.all().delete()
+        job = SuggestionJob.objects.create(owner=alice, trigger="request", run_after=timezone.now())  # still queued
+    JobLease.objects.create(kind=suggestion_jobs.run_job.module_path, object_id=str(job.pk),
+                            expires_at=timezone.now() - timedelta(seconds=1))  # its worker died holding the lease
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_recover(now=timezone.now()) == 1
+    job.refresh_from_db()
+    assert job.status == SuggestionJob.Status.DONE and job.created_count >= 1
+
+
+@pytest.mark.django_db
 def test_a_crashed_pass_does_not_block_the_holders_next_pass(alice, django_capture_on_commit_callbacks):
     grant(alice)
     a_day_out(alice, COLOURS[:4])
@@ -273,3 +288,18 @@ def test_the_records_of_finished_jobs_are_forgotten_a_day_or_a_week_on(settings)
     assert jobs.forget_finished(now=now) == 2
     left = {str(pk) for pk in DBTaskResult.objects.values_list("id", flat=True)}
     assert left == {rows["done-new"], rows["failed-new"], rows["waiting"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recovery_runs_outside_any_transaction_and_one_that_fails_is_tried_again():
+    from tests import job_samples
+
+    expired = timezone.now() - timedelta(seconds=1)
+    for object_id in ("fine", "broken"):
+        JobLease.objects.create(kind=job_samples.outside.module_path, object_id=object_id, expires_at=expired)
+    job_samples.IN_TRANSACTION.clear()
+    assert jobs.jobs_recover(now=timezone.now()) == 1
+    # It can open the holder's unit of work (which refuses to start inside another transaction).
+    assert job_samples.IN_TRANSACTION == [False, False]
+    # The failed one is still there for the next pass; the other was given up and released.
+    assert list(JobLease.objects.values_list("object_id", "held")) == [("broken", True)]

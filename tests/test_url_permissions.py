@@ -216,14 +216,14 @@ def world(alice, bob, audrey, sam, settings, tmp_path, django_capture_on_commit_
     a_day_with_friends(alice)
     with django_capture_on_commit_callbacks(execute=True):
         suggestion_services.suggestions_generate(user_id=alice.pk)
-        export = rights.export_request(holder=alice)
+        export = rights.export_request(user=alice)
     recap = Suggestion.objects.filter(owner=alice, kind="recap", video_output__isnull=False).first()
     assert recap is not None, "no recap with a video: the video and poster URLs need one"
     tus = api_for(alice).post("/api/v1/media/uploads/", HTTP_UPLOAD_LENGTH="10", HTTP_TUS_RESUMABLE="1.0.0")
     assert tus.status_code == 201, tus.content
     generated = api_for(alice).post("/api/v1/suggestions/generate/")
     assert generated.status_code in (200, 202), generated.content
-    case = support_services.case_open(agent=sam, subject_id=alice.pk, reason="Holder phoned about prompts",
+    case = support_services.case_open(agent=sam, user_id=alice.pk, reason="Holder phoned about prompts",
                                       ticket="4411")
     with django_capture_on_commit_callbacks(execute=True):
         browser(sam).post(f"/support/subjects/{alice.pk}/revoke/",

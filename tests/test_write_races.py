@@ -63,7 +63,7 @@ def library(alice, settings):
 
 
 def _export(alice):
-    export = rights.export_request(holder=alice)
+    export = rights.export_request(user=alice)
     return rights.export_build(export_id=export.pk)
 
 
@@ -77,12 +77,12 @@ WRITES = {
                                                               excluded=True), "media.excluded"),
     "exclusion_create": (lambda lib: vault_services.exclusion_create_date_range(
         user_id=lib["user"].pk, start=date(2020, 1, 1), end=date(2030, 1, 1)), "exclusion.created"),
-    "erase": (lambda lib: rights.cloud_media_erase(holder=lib["user"]), "media.erased"),
+    "erase": (lambda lib: rights.cloud_media_erase(user=lib["user"]), "media.erased"),
     "output_store": (lambda lib: gateway.output_store(
         user_id=lib["user"].pk, purpose=gateway.PURPOSE_SUGGESTIONS, kind="stylized", source_ids=lib["ids"][2:],
         data=b"stylized", content_type="image/jpeg"), "output.stored"),
     "support_revoke": (lambda lib: support_services.support_revoke(
-        agent=lib["agent"], subject_id=lib["user"].pk, purpose=purposes.CAMERA_ROLL, reason="asked by phone"),
+        agent=lib["agent"], user_id=lib["user"].pk, purpose=purposes.CAMERA_ROLL, reason="asked by phone"),
         "support.revoke"),
     "export_build": (lambda lib: _export(lib["user"]), "export.ready"),
 }

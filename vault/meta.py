@@ -104,6 +104,22 @@ def meta_captured_at(*, data_key: DataKey, uid, sealed: bytes) -> datetime | Non
     return datetime.fromisoformat(captured) if captured else None
 
 
+_TIMELINE = b"media-timeline"
+TimelineEntries = dict[int, tuple[str, datetime | None]]  # item id -> (uid hex, capture time)
+
+
+def timeline_seal(*, data_key: DataKey, entries: TimelineEntries) -> bytes:
+    """The holder's timeline index as one sealed blob (bound to the account and key by the key's AAD)."""
+    rows = [[item_id, uid, captured.isoformat() if captured else None] for item_id, (uid, captured) in entries.items()]
+    return data_key.seal(json.dumps(rows, separators=(",", ":")).encode(), purpose=_TIMELINE)
+
+
+def timeline_open(*, data_key: DataKey, sealed: bytes) -> TimelineEntries:
+    rows = json.loads(data_key.open(bytes(sealed), purpose=_TIMELINE))
+    return {int(item_id): (uid, datetime.fromisoformat(captured) if captured else None)
+            for item_id, uid, captured in rows}
+
+
 def output_meta_seal(*, data_key: DataKey, uid, meta: dict) -> bytes:
     """A derived output's small metadata (a suggestion's title, ...), sealed like an item's."""
     if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):

@@ -87,6 +87,22 @@ class MediaItem(models.Model):
         return f"media {self.pk} of account {self.owner_id}"
 
 
+class TimelineIndex(models.Model):
+    """The holder's timeline index: each live item's id, uid and capture time, sealed as one blob under
+    the account's media key (the database sees its size, never a capture time). A cache, not a record:
+    the photos page checks it against the live items' ids and uids on every view, opens the metadata of
+    only the items it lacks, and drops those no longer live (vault.selectors.media_timeline_pages).
+    Deleting the key row shreds it with everything else under that key."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.ForeignKey(AccountKey, on_delete=models.CASCADE, related_name="+")
+    sealed = models.BinaryField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"timeline index of account {self.owner_id}"
+
+
 class DerivedOutput(models.Model):
     """Something made from media (a collage, a recap, a stylised image), encrypted like media."""
 

@@ -14,8 +14,15 @@ from django.utils import timezone
 
 from core import places
 from core.errors import ServiceError
-from vault import keyring, keys
-from vault.meta import ExclusionRules, ItemMeta, Place, capture_day, meta_captured_at, meta_open, place_open
+from vault import keyring, keys, timeline
+from vault.meta import (
+    ExclusionRules,
+    ItemMeta,
+    Place,
+    capture_day,
+    meta_open,
+    place_open,
+)
 from vault.models import DerivedOutput, Exclusion, MediaItem
 
 
@@ -104,14 +111,10 @@ def media_timeline_pages(*, user_id: int, per_page: int) -> list[TimelinePage]:
     """The holder's live photos as a timeline cut into pages of whole days. Days (newest first, photos
     without a capture time last) are added to a page while it holds fewer than per_page photos, so a page
     may run over to finish a day and a day never continues on the next page. Capture times are sealed,
-    so the database cannot order or cut by them: this reads four columns of every live item (no model
-    instances) and opens only their capture times (one key lookup per key; no photo content);
-    media_timeline then loads and opens the rows of the one page shown."""
-    scanned = media_list(user_id=user_id).values_list("id", "uid", "sealed_meta", "key__key_id")
-    cache = _KeyCache()
+    so the database cannot order or cut by them: they come from the sealed timeline index (one blob
+    opened; vault.timeline), and media_timeline loads and opens the rows of the one page shown."""
     days: dict[date | None, list[Moment]] = {}
-    for item_id, uid, sealed, key_id in scanned.iterator(chunk_size=2000):
-        captured = meta_captured_at(data_key=cache.get(user_id=user_id, key_id=key_id), uid=uid, sealed=sealed)
+    for item_id, captured in sorted(timeline.capture_times(user_id=user_id).items(), reverse=True):
         days.setdefault(capture_day(captured) if captured is not None else None, []).append((item_id, captured))
     ordered = [(d, sorted(days[d], key=lambda moment: _wall_clock(moment[1]), reverse=True))
                for d in sorted((d for d in days if d is not None), reverse=True)]

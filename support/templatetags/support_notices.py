@@ -13,7 +13,7 @@ def support_notices(context):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"notices": []}
-    shown = notices.notices_for_holder(holder_id=user.pk)
-    notices.notices_seen(holder_id=user.pk, notices=[notice for notice, _ in shown])
+    shown = notices.notices_for_holder(user_id=user.pk)
+    notices.notices_seen(user_id=user.pk, notices=[notice for notice, _ in shown])
     return {"notices": shown, "request": request,
             "csrf_token": context.get("csrf_token")}

@@ -100,10 +100,10 @@ def test_it_tells_the_holder_and_the_auditor_of_a_device_signed_in_and_out(alice
     from support import access_log
 
     token, _ = tokens.token_create(user=alice, name="Pixel")
-    lines = [e.summary for e in access_log.access_log_entries(subject_id=alice.pk)]
+    lines = [e.summary for e in access_log.access_log_entries(user_id=alice.pk)]
     assert lines == ["You signed in the phone app on Pixel"]
     tokens.token_revoke(user_id=alice.pk, token_id=token.pk)
-    lines = [e.summary for e in access_log.access_log_entries(subject_id=alice.pk)]
+    lines = [e.summary for e in access_log.access_log_entries(user_id=alice.pk)]
     assert lines[0] == "You signed out the phone app on a device since signed out"
     said = [sentence(e, {str(alice.pk): "alice"}) for e in AuditEvent.objects.filter(subject_id=alice.pk)]
     assert said == [f"Holder alice signed in API device {token.pk}", f"Holder alice signed out API device {token.pk}"]

@@ -87,7 +87,7 @@ def test_it_refuses_every_token_after_a_password_change_by_any_other_path(alice)
 def test_it_keeps_devices_signed_in_after_an_erase(alice):
     # An erase turns the feature off (the phone sees it and stops); signing out is the devices page's job.
     secret = sign_in(alice)
-    rights.cloud_media_erase(holder=alice)
+    rights.cloud_media_erase(user=alice)
     assert with_token(secret).get("/api/v1/consent/").status_code == 200
 
 

@@ -36,12 +36,12 @@ def everyone(vault_keys):
     token = sharing.share_link_create(user_id=alice.pk, suggestion_id=suggestion.pk).token
     vault_services.exclusion_create_place(user_id=alice.pk, name="A place with a rather long name indeed",
                                           lat=38.7223, lon=-9.1393, radius_m=250)
-    rights.export_request(holder=alice)
+    rights.export_request(user=alice)
     spare = vault_services.media_upload(user_id=alice.pk, data=photo((9, 9, 9)), method="api").item.pk
     trash.media_trash(user_id=alice.pk, item_ids=[spare])
     make_user("audrey", AUDITOR)
     sam = make_user("sam", SUPPORT)
-    support_services.case_open(agent=sam, subject_id=alice.pk, reason="Phoned in", ticket="4411")
+    support_services.case_open(agent=sam, user_id=alice.pk, reason="Phoned in", ticket="4411")
     receipt = ConsentEntry.objects.filter(subject=alice).values_list("record_id", flat=True).first()
     return {"alice": alice, "token": token, "receipt": receipt}
 

@@ -36,7 +36,7 @@ def test_it_names_people_for_the_auditor_on_the_page_in_the_csv_and_serves_a_pem
     sam = make_user("sam", SUPPORT)
     make_user("audrey", AUDITOR)
     grant(alice)
-    support_services.case_open(agent=sam, subject_id=alice.pk, reason="Phoned in", ticket="4411")
+    support_services.case_open(agent=sam, user_id=alice.pk, reason="Phoned in", ticket="4411")
 
     page = new_page()
     page.set_viewport_size(SIZES[size])

@@ -42,7 +42,7 @@ def busy_holder(vault_keys):
     suggestions_generate_now(user_id=alice.pk)
     vault_services.exclusion_create_place(user_id=alice.pk, name="A place with a rather long name indeed",
                                           lat=38.7223, lon=-9.1393, radius_m=250)
-    rights.export_request(holder=alice)
+    rights.export_request(user=alice)
     from vault import trash
     from vault.models import MediaItem
 

@@ -34,7 +34,7 @@ def people():
     audrey, sam = make_user("audrey", AUDITOR), make_user("sam", SUPPORT)
     grant(alice)
     grant(bob)
-    case = support_services.case_open(agent=sam, subject_id=alice.pk, reason="Phoned in", ticket="4411")
+    case = support_services.case_open(agent=sam, user_id=alice.pk, reason="Phoned in", ticket="4411")
     support_services.case_close(agent=sam, case_id=case.pk)
     return {"alice": alice, "alicia": alicia, "bob": bob, "audrey": audrey, "sam": sam}
 

@@ -120,7 +120,7 @@ def test_both_history_pages_tell_an_action_in_the_words_its_app_declared(django_
         for pk in (4, 5):
             audit_append(action="media.polished", actor_kind="holder", actor_id=alice.pk, subject_id=alice.pk,
                          object_type="media", object_id=pk)
-        lines = [entry.summary for entry in access_log_page(subject_id=alice.pk).entries]
+        lines = [entry.summary for entry in access_log_page(user_id=alice.pk).entries]
         assert lines == ["You polished 2 photos"]
         event = AuditEvent.objects.filter(action="media.polished").order_by("seq").first()
         assert sentence(event, {str(alice.pk): "alice"}) == "Holder alice polished item 4 of alice"

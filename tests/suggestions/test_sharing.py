@@ -54,7 +54,7 @@ def test_a_share_link_opens_without_an_account_and_every_open_is_audited(made, a
     assert {e.subject_id for e in events} == {alice.pk} and {e.outcome for e in events} == {"allowed"}
     listed = api(alice).get(f"/api/v1/suggestions/{suggestion.pk}/share-links/").json()["results"]
     assert [(link["state"], link["opens"]) for link in listed] == [("active", 3)]
-    lines = [entry.summary for entry in access_log.access_log_entries(subject_id=alice.pk)]
+    lines = [entry.summary for entry in access_log.access_log_entries(user_id=alice.pk)]
     assert any("opened a suggestion through your share link" in line for line in lines), lines
     assert any("made a share link" in line for line in lines)
 

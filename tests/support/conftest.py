@@ -26,7 +26,7 @@ def grant(user, purpose=purposes.CAMERA_ROLL):
 
 
 def open_case(agent, subject, *, ticket="4411", reason="Holder phoned: wants the camera roll feature off"):
-    return services.case_open(agent=agent, subject_id=subject.pk, reason=reason, ticket=ticket)
+    return services.case_open(agent=agent, user_id=subject.pk, reason=reason, ticket=ticket)
 
 
 def expire(case: SupportCase) -> SupportCase:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def summaries(user, **filters) -> list[str]:
-    return [entry.summary for entry in access_log.access_log_entries(subject_id=user.pk, **filters)]
+    return [entry.summary for entry in access_log.access_log_entries(user_id=user.pk, **filters)]
 
 
 def make_a_collage(user, item_ids, *, request_id="job-collage-1"):
@@ -103,7 +103,7 @@ def test_it_links_reads_to_what_they_made_even_without_a_job_id(alice):
 
 def test_it_puts_the_time_in_each_line(alice):
     grant(alice)
-    entry = access_log.access_log_entries(subject_id=alice.pk)[0]
+    entry = access_log.access_log_entries(user_id=alice.pk)[0]
     local = timezone.localtime(entry.last_at)
     assert entry.text == f"You turned on Camera Roll Sharing Suggestions on the web, {local.day} {local:%b %H:%M}"
 
@@ -112,7 +112,7 @@ def test_it_names_the_support_agent_and_the_ticket(sam, alice):
     grant(alice)
     upload(alice, 2)
     open_case(sam, alice)
-    services.support_revoke(agent=sam, subject_id=alice.pk, purpose=purposes.CAMERA_ROLL, reason="asked by phone")
+    services.support_revoke(agent=sam, user_id=alice.pk, purpose=purposes.CAMERA_ROLL, reason="asked by phone")
     lines = summaries(alice)
     assert lines[:2] == [
         "Your cloud photos (2 photos) were destroyed because Camera Roll Sharing Suggestions was turned off",
@@ -128,7 +128,7 @@ def test_it_says_when_support_erased_and_closed(sam, alice):
     grant(alice)
     upload(alice, 2)
     case = open_case(sam, alice)
-    services.support_erase(agent=sam, subject_id=alice.pk, reason="asked")
+    services.support_erase(agent=sam, user_id=alice.pk, reason="asked")
     services.case_close(agent=sam, case_id=case.pk)
     lines = summaries(alice)
     assert lines[0] == "Support agent sam closed the support case, ticket 4411"
@@ -141,7 +141,7 @@ def test_it_reports_refused_reads(alice):
     grant(alice)
     with pytest.raises(gateway.GatewayDenied):
         gateway.release(user_id=alice.pk, purpose=purposes.ADVERTISING, item_ids=[1])
-    entry = access_log.access_log_entries(subject_id=alice.pk)[0]
+    entry = access_log.access_log_entries(user_id=alice.pk)[0]
     assert entry.outcome == "denied"
     assert entry.summary == "A request to read your photos for advertising was refused"
 
@@ -176,7 +176,7 @@ def test_it_groups_only_events_done_in_one_go(alice):
             reset_request_id(token)
     make_a_collage(alice, ids[2:], request_id="job-c")
     make_a_collage(alice, ids[2:], request_id="job-d")
-    reads = [e for e in access_log.access_log_entries(subject_id=alice.pk) if e.action == "media.read"]
+    reads = [e for e in access_log.access_log_entries(user_id=alice.pk) if e.action == "media.read"]
     # Each job that made something is its own line; the passes that made nothing fold into one line a day.
     assert [e.summary for e in reads] == [
         "The suggestions engine looked at 2 of your photos and used 2 in a collage",
@@ -227,7 +227,7 @@ def test_it_words_unknown_actions_plainly_rather_than_hiding_them(alice):
 def test_it_counts_events_per_day_for_the_chart(alice):
     grant(alice)
     upload(alice, 3)
-    days = access_log.events_per_day(subject_id=alice.pk)
+    days = access_log.events_per_day(user_id=alice.pk)
     assert len(days) == 30 and days[-1] == (timezone.localdate(), 4)
     assert sum(count for _, count in days) == 4
 

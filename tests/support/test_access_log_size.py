@@ -83,7 +83,7 @@ def test_a_page_naming_support_and_devices_stays_in_a_few_queries(busy_holder, s
 
     alice, today = busy_holder
     open_case(sam, alice, ticket="5522")
-    services.support_revoke(agent=sam, subject_id=alice.pk, purpose="face_analysis", reason="asked")
+    services.support_revoke(agent=sam, user_id=alice.pk, purpose="face_analysis", reason="asked")
     client = signed_in(alice)
     with django_assert_max_num_queries(MAX_QUERIES):
         response = client.get("/me/access/")
@@ -107,7 +107,7 @@ def test_the_api_reads_a_page_of_it_in_a_few_queries_and_pages_back_in_time(busy
 
 def test_a_day_of_interleaved_repeats_is_a_few_lines_not_hundreds(busy_holder):
     alice, today = busy_holder
-    history = access_log.access_log_page(subject_id=alice.pk)
+    history = access_log.access_log_page(user_id=alice.pk)
     lines = [entry.summary for entry in history.entries
              if timezone.localdate(entry.last_at) == today]
     # The face scans between the reads fold into one line a day; reads of one pass are one line.
@@ -120,6 +120,6 @@ def test_a_day_of_interleaved_repeats_is_a_few_lines_not_hundreds(busy_holder):
 def test_the_chart_counts_come_from_one_query(busy_holder, django_assert_num_queries):
     alice, today = busy_holder
     with django_assert_num_queries(1):
-        counts = access_log.activity(subject_id=alice.pk, today=today)
+        counts = access_log.activity(user_id=alice.pk, today=today)
     assert len(counts.days) == 30 and counts.days[-1] == (today, PER_DAY)
     assert counts.total == 30 * PER_DAY and counts.busy_day is None

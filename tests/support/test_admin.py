@@ -44,9 +44,9 @@ def everything(sam, alice, django_capture_on_commit_callbacks):
                                           radius_m=150)
     vault_services.exclusion_create_date_range(user_id=alice.pk, start=date(2026, 2, 1), end=date(2026, 2, 2))
     with django_capture_on_commit_callbacks(execute=True):
-        rights.export_request(holder=alice)
+        rights.export_request(user=alice)
     open_case(sam, alice)
-    services.support_subject_summary(agent=sam, subject_id=alice.pk)
+    services.support_subject_summary(agent=sam, user_id=alice.pk)
     return alice
 
 

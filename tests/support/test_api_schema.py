@@ -36,7 +36,7 @@ def test_it_refuses_a_page_start_that_is_not_an_event(api, alice, before):
 
 def test_it_documents_the_list_of_exports(api, alice, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        rights.export_request(holder=alice)
+        rights.export_request(user=alice)
     response = api(alice).get("/api/v1/me/export/")
     assert response.status_code == 200 and len(response.json()["results"]) == 1
     assert_conforms(response, "GET", "/api/v1/me/export/")

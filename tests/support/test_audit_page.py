@@ -15,7 +15,7 @@ def test_it_shows_support_actions_to_auditors_on_the_audit_page(sam, audrey, ali
     upload(alice, 2)
     case = open_case(sam, alice)
     with django_capture_on_commit_callbacks(execute=True):
-        services.support_erase(agent=sam, subject_id=alice.pk, reason="typed by the agent")
+        services.support_erase(agent=sam, user_id=alice.pk, reason="typed by the agent")
     services.case_close(agent=sam, case_id=case.pk)
     client = Client()
     client.force_login(audrey)

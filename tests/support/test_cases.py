@@ -84,7 +84,7 @@ def test_it_opens_cases_only_on_active_holder_accounts(sam, sue, audrey, alice, 
     subject_id = {"self": sam.pk, "auditor": audrey.pk, "other_agent": sue.pk, "missing": 999_999,
                   "inactive": alice.pk}[who]
     with pytest.raises(ServiceError) as refused:
-        services.case_open(agent=sam, subject_id=subject_id, reason=REASON, ticket="1")
+        services.case_open(agent=sam, user_id=subject_id, reason=REASON, ticket="1")
     assert refused.value.code == "not_found"
     assert not SupportCase.objects.exists()
 
@@ -92,7 +92,7 @@ def test_it_opens_cases_only_on_active_holder_accounts(sam, sue, audrey, alice, 
 def test_it_needs_a_reason_and_a_ticket(sam, alice):
     for reason, ticket in (("", "1"), ("   ", "1"), (REASON, "")):
         with pytest.raises(ServiceError) as refused:
-            services.case_open(agent=sam, subject_id=alice.pk, reason=reason, ticket=ticket)
+            services.case_open(agent=sam, user_id=alice.pk, reason=reason, ticket=ticket)
         assert refused.value.code == "invalid_request"
 
 
@@ -121,7 +121,7 @@ def test_it_refuses_an_expired_case_at_once_without_waiting_for_the_cleanup(sam,
     # ... but every check also demands a live case.
     for permission in cases.PERMISSIONS:
         with pytest.raises(ServiceError) as refused:
-            cases.case_require(agent=sam, subject_id=alice.pk, permission=permission)
+            cases.case_require(agent=sam, user_id=alice.pk, permission=permission)
         assert refused.value.code == "not_found"
     with pytest.raises(ServiceError):
         services.case_close(agent=sam, case_id=case.pk)
@@ -132,8 +132,8 @@ def test_it_refuses_a_live_case_whose_permission_rows_are_gone(sam, alice):
     with unit_of(alice):
         SubjectUserObjectPermission.objects.filter(permission__codename=cases.ERASE).delete()
     with pytest.raises(ServiceError):
-        cases.case_require(agent=sam, subject_id=alice.pk, permission=cases.ERASE)
-    assert cases.case_require(agent=sam, subject_id=alice.pk, permission=cases.VIEW)
+        cases.case_require(agent=sam, user_id=alice.pk, permission=cases.ERASE)
+    assert cases.case_require(agent=sam, user_id=alice.pk, permission=cases.VIEW)
 
 
 def test_it_refuses_an_agent_who_lost_the_support_role(sam, alice):
@@ -142,7 +142,7 @@ def test_it_refuses_an_agent_who_lost_the_support_role(sam, alice):
     open_case(sam, alice)
     role_revoke(user=sam, role="support")
     with pytest.raises(ServiceError) as refused:
-        cases.case_require(agent=sam, subject_id=alice.pk, permission=cases.VIEW)
+        cases.case_require(agent=sam, user_id=alice.pk, permission=cases.VIEW)
     assert refused.value.code == "permission_denied"
 
 

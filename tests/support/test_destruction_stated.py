@@ -20,10 +20,10 @@ CAMERA = purposes.CAMERA_ROLL
 def test_it_counts_what_each_action_destroys(alice):
     grant(alice)
     upload(alice, 3)
-    assert selectors.destruction_preview(subject_id=alice.pk) == {"photos": 3}
-    assert selectors.destruction_preview(subject_id=alice.pk, purpose=CAMERA) == {"photos": 3}
-    assert selectors.destruction_preview(subject_id=alice.pk, purpose=purposes.SUGGESTION_PROMPTS) == {}
-    assert selectors.destruction_preview(subject_id=alice.pk, purpose=purposes.FACE_ANALYSIS) == {}  # off
+    assert selectors.destruction_preview(user_id=alice.pk) == {"photos": 3}
+    assert selectors.destruction_preview(user_id=alice.pk, purpose=CAMERA) == {"photos": 3}
+    assert selectors.destruction_preview(user_id=alice.pk, purpose=purposes.SUGGESTION_PROMPTS) == {}
+    assert selectors.destruction_preview(user_id=alice.pk, purpose=purposes.FACE_ANALYSIS) == {}  # off
 
 
 def test_it_words_the_counts():
@@ -112,7 +112,7 @@ def test_a_trashed_video_is_counted_as_a_video(alice):
     for frames in (2, 3):
         vault_services.media_upload(user_id=alice.pk, data=clip_bytes(frames=frames), filename=f"{frames}.mov")
     trash.media_trash(user_id=alice.pk, item_ids=[MediaItem.objects.filter(duration_ms__isnull=False).first().pk])
-    assert selectors.destruction_preview(subject_id=alice.pk) == {"photos": 2, "videos": 2}
-    assert selectors.destruction_preview(subject_id=alice.pk, purpose=CAMERA) == {"photos": 2, "videos": 2}
+    assert selectors.destruction_preview(user_id=alice.pk) == {"photos": 2, "videos": 2}
+    assert selectors.destruction_preview(user_id=alice.pk, purpose=CAMERA) == {"photos": 2, "videos": 2}
     page = client_for(alice).get("/me/data/erase/").content.decode()
     assert "You have 2 photos and 2 videos" in page

@@ -82,7 +82,7 @@ def give_alice_everything(alice, bob, django_capture_on_commit_callbacks):
     vault_services.exclusion_create_place(user_id=alice.pk, name="Home", lat=51.5007, lon=-0.1246, radius_m=200)
     upload(bob, 2, start=100)
     with django_capture_on_commit_callbacks(execute=True):
-        export = rights.export_request(holder=alice)
+        export = rights.export_request(user=alice)
     export.refresh_from_db()
     assert export.status == "ready", export.error_code
     before = rows_linked_to(alice)
@@ -111,7 +111,7 @@ def test_it_leaves_nothing_but_ledger_audit_and_account_after_a_support_erase(
     give_alice_everything(alice, bob, django_capture_on_commit_callbacks)
     case = open_case(sam, alice)
     with django_capture_on_commit_callbacks(execute=True):
-        action = services.support_erase(agent=sam, subject_id=alice.pk, reason="Holder asked by email")
+        action = services.support_erase(agent=sam, user_id=alice.pk, reason="Holder asked by email")
     assert action.counts["items"] == 5 and action.counts["outputs"] == 1 and action.counts["exports"] == 1
     services.case_close(agent=sam, case_id=case.pk)
     assert_nothing_left(alice, bob, allowed=ALWAYS_ALLOWED | SUPPORT_RECORDS)
@@ -135,7 +135,7 @@ def test_it_audits_the_erase_without_content(sam, alice, bob, django_capture_on_
     give_alice_everything(alice, bob, django_capture_on_commit_callbacks)
     open_case(sam, alice)
     with django_capture_on_commit_callbacks(execute=True):
-        services.support_erase(agent=sam, subject_id=alice.pk, reason="Holder asked by email")
+        services.support_erase(agent=sam, user_id=alice.pk, reason="Holder asked by email")
     event = AuditEvent.objects.get(action="support.erase")
     assert event.details["items"] == 5 and event.details["case_id"]
     trail = b"".join(bytes(e.canonical) for e in AuditEvent.objects.all()).decode()

@@ -26,7 +26,7 @@ def test_the_holders_erase_turns_the_feature_off_and_keeps_devices_signed_in(api
     upload(alice, 2)
     _, secret = token_create(user=alice, name="alice-phone")
 
-    counts = rights.cloud_media_erase(holder=alice)
+    counts = rights.cloud_media_erase(user=alice)
 
     assert counts["items"] == 2 and counts["turned_off"] == 1
     assert not camera_roll_on(alice)
@@ -57,7 +57,7 @@ def test_erasing_when_the_feature_is_already_off_changes_no_consent(alice):
 
     consent_withdraw(user=alice, purpose=purposes.CAMERA_ROLL, method="web")
     entries = ConsentEntry.objects.filter(subject_id=alice.pk).count()
-    assert rights.cloud_media_erase(holder=alice)["turned_off"] == 0
+    assert rights.cloud_media_erase(user=alice)["turned_off"] == 0
     assert ConsentEntry.objects.filter(subject_id=alice.pk).count() == entries
 
 
@@ -67,7 +67,7 @@ def test_supports_erase_turns_the_feature_off_under_the_case(sam, alice):
     token_create(user=alice, name="alice-phone")
     case = open_case(sam, alice)
 
-    action = services.support_erase(agent=sam, subject_id=alice.pk, reason="asked by phone")
+    action = services.support_erase(agent=sam, user_id=alice.pk, reason="asked by phone")
 
     assert action.counts["items"] == 3 and action.counts["turned_off"] == 1
     assert not camera_roll_on(alice)

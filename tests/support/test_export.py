@@ -41,7 +41,7 @@ def build(django_capture_on_commit_callbacks):
     def make(holder, client=None):
         with django_capture_on_commit_callbacks(execute=True):
             if client is None:
-                export = rights.export_request(holder=holder)
+                export = rights.export_request(user=holder)
             else:
                 response = client.post("/api/v1/me/export/")
                 assert response.status_code == 202, response.content
@@ -142,19 +142,19 @@ def test_it_audits_asking_finishing_and_every_download(api, alice, build):
     reads = AuditEvent.objects.filter(action="media.read", purpose="owner_access", subject_id=alice.pk)
     assert reads.count() == 2 and all(e.request_id == f"export-{export.pk.hex}" for e in reads)
     lines = [entry.summary for entry in __import__("support.access_log").access_log.access_log_entries(
-        subject_id=alice.pk)]
+        user_id=alice.pk)]
     assert "You downloaded your data export (2 times)" in lines
     assert "Your data export included 2 photos" in lines
 
 
 def test_it_answers_202_while_the_export_is_being_made(api, alice):
-    export = rights.export_request(holder=alice)  # no commit in this test: the build has not run
+    export = rights.export_request(user=alice)  # no commit in this test: the build has not run
     response = api(alice).get(f"/api/v1/me/export/{export.pk}/")
     assert response.status_code == 202 and response.json()["status"] == "pending"
 
 
 def test_it_refuses_a_second_export_while_one_is_being_made(api, alice):
-    rights.export_request(holder=alice)
+    rights.export_request(user=alice)
     response = api(alice).post("/api/v1/me/export/")
     assert response.status_code == 429 and response.json()["error"]["code"] == "export_busy"
 
@@ -226,7 +226,7 @@ def test_it_marks_a_failed_build_and_audits_it(monkeypatch, alice, django_captur
 
     monkeypatch.setattr(export_zip, "export_chunks", broken)
     with django_capture_on_commit_callbacks(execute=True):
-        export = rights.export_request(holder=alice)
+        export = rights.export_request(user=alice)
     export.refresh_from_db()
     assert export.status == "failed" and export.error_code == "RuntimeError"
     event = AuditEvent.objects.get(action="export.failed")
@@ -260,7 +260,7 @@ def test_it_answers_404_for_someone_elses_export_on_the_page(alice, bob, build):
 
 
 def test_it_requeues_an_export_whose_job_was_lost(alice, django_capture_on_commit_callbacks):
-    export = rights.export_request(holder=alice)  # committed in a process that then died: never built
+    export = rights.export_request(user=alice)  # committed in a process that then died: never built
     with unit_of(alice):
         DataExport.objects.filter(pk=export.pk).update(created_at=timezone.now() - timedelta(minutes=11))
     with django_capture_on_commit_callbacks(execute=True):
@@ -270,7 +270,7 @@ def test_it_requeues_an_export_whose_job_was_lost(alice, django_capture_on_commi
 
 
 def test_it_gives_up_on_a_build_that_never_finished(alice, django_capture_on_commit_callbacks):
-    export = rights.export_request(holder=alice)
+    export = rights.export_request(user=alice)
     with unit_of(alice):
         DataExport.objects.filter(pk=export.pk).update(status="running",
                                                        created_at=timezone.now() - timedelta(hours=2))

@@ -46,7 +46,7 @@ def test_the_export_holds_the_heic_byte_for_byte_beside_the_jpeg(api, alice, bui
     reads = AuditEvent.objects.filter(action="media.read", object_id=str(item_id), purpose="owner_access")
     assert sorted(e.details["variant"] for e in reads) == ["original", "source"]
     # In words: one photo, not two reads.
-    lines = [e.summary for e in access_log.access_log_entries(subject_id=alice.pk)]
+    lines = [e.summary for e in access_log.access_log_entries(user_id=alice.pk)]
     assert "Your data export included a photo" in lines
 
 

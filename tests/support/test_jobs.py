@@ -11,6 +11,7 @@ from core import jobs
 from core.models import JobLease
 from support import rights
 from support.models import DataExport
+from tests.conftest import unit_of
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def test_an_export_is_queued_for_the_worker_after_commit(alice, settings, django
 
     settings.TASKS = DATABASE_TASKS
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        export = rights.export_request(holder=alice)
+        export = rights.export_request(user=alice)
     assert not DBTaskResult.objects.exists()  # nothing before commit
     for callback in callbacks:
         callback()
@@ -34,8 +35,9 @@ def test_an_export_is_queued_for_the_worker_after_commit(alice, settings, django
 
 
 def test_an_export_whose_worker_died_is_built_again(alice, django_capture_on_commit_callbacks):
-    export = rights.export_request(holder=alice)  # not run: no commit callbacks here
-    DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
+    export = rights.export_request(user=alice)  # not run: no commit callbacks here
+    with unit_of(alice), unit_of(alice):
+        DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
     JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
                             expires_at=timezone.now() - timedelta(seconds=1))
     with django_capture_on_commit_callbacks(execute=True):
@@ -46,8 +48,9 @@ def test_an_export_whose_worker_died_is_built_again(alice, django_capture_on_com
 
 
 def test_an_export_build_that_keeps_dying_is_given_up(alice):
-    export = rights.export_request(holder=alice)
-    DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
+    export = rights.export_request(user=alice)
+    with unit_of(alice), unit_of(alice):
+        DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
     JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
                             expires_at=timezone.now() - timedelta(seconds=1), attempts=jobs.MAX_ATTEMPTS)
     assert jobs.jobs_recover(now=timezone.now()) == 1
@@ -55,3 +58,13 @@ def test_an_export_build_that_keeps_dying_is_given_up(alice):
     assert export.status == DataExport.Status.RUNNING  # left for support_expire_cases to fail as interrupted
     assert not JobLease.objects.exists()
 
+
+
+def test_an_export_whose_worker_died_before_starting_it_is_sent_again(alice, django_capture_on_commit_callbacks):
+    export = rights.export_request(user=alice)  # not run: no commit callbacks here; still pending
+    JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
+                            expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_recover(now=timezone.now()) == 1
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.READY

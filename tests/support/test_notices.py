@@ -159,7 +159,7 @@ def test_it_reads_notices_without_writing_and_marks_them_seen_when_shown(sam, al
     grant(alice)
     open_case(sam, alice)
     _revoke(sam, alice)
-    [(notice, _text)] = notices.notices_for_holder(holder_id=alice.pk)
+    [(notice, _text)] = notices.notices_for_holder(user_id=alice.pk)
     assert SupportNotice.objects.get().seen_at is None  # a read writes nothing
     client_for(alice).get("/settings/camera-roll/")  # shown on the page: seen
     assert SupportNotice.objects.get().seen_at is not None

@@ -2,7 +2,6 @@
 
 import threading
 
-from django.db import transaction
 from django.utils import timezone
 
 from consent import purposes
@@ -10,6 +9,7 @@ from consent.selectors import consent_active_entry
 from core.errors import ServiceError
 from support import services
 from support.models import SupportCase
+from tests.conftest import unit_of
 from tests.support.conftest import grant, open_case
 from tests.threads import POSTGRES_THREADS, run, wait_for_lock_waiter
 
@@ -22,7 +22,7 @@ def test_it_opens_one_case_when_two_requests_race(sam, alice):
 
     def opener():
         barrier.wait()
-        return services.case_open(agent=sam, subject_id=alice.pk, reason="race", ticket="1")
+        return services.case_open(agent=sam, user_id=alice.pk, reason="race", ticket="1")
 
     threads = [run(opener, results, key) for key in ("a", "b")]
     for thread in threads:
@@ -38,9 +38,9 @@ def test_it_refuses_a_revoke_that_waited_behind_the_cases_close(sam, alice):
     grant(alice)
     case = open_case(sam, alice)
     results = {}
-    with transaction.atomic():
-        SupportCase.objects.select_for_update().get(pk=case.pk)  # a close in progress holds the case row
-        thread = run(lambda: services.support_revoke(agent=sam, subject_id=alice.pk, purpose=purposes.CAMERA_ROLL,
+    with unit_of(alice):  # a close in progress holds the holder's lock and the case row, as support's close does
+        SupportCase.objects.select_for_update().get(pk=case.pk)
+        thread = run(lambda: services.support_revoke(agent=sam, user_id=alice.pk, purpose=purposes.CAMERA_ROLL,
                                                      reason="late"), results, "revoke")
         wait_for_lock_waiter()
         SupportCase.objects.filter(pk=case.pk).update(closed_at=timezone.now(), closed_how="closed")

@@ -21,7 +21,7 @@ def test_after_an_erase_the_phone_stays_signed_in_sees_the_feature_off_and_stops
     assert run_once(device, roll) == cli.EXIT_OK
     assert MediaItem.objects.filter(owner=consenting_alice).count() == 2
 
-    counts = rights.cloud_media_erase(holder=consenting_alice)
+    counts = rights.cloud_media_erase(user=consenting_alice)
     assert counts["items"] == 2 and counts["turned_off"] == 1
 
     state = device_api(device).consent()  # the token still works: no 401, no "log in again"

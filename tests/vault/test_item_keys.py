@@ -297,7 +297,7 @@ def test_the_command_gives_older_items_keys_of_their_own_and_then_a_purge_shreds
     # Audited once per account batch, in words in the holder's history.
     events = AuditEvent.objects.filter(action="media.rekeyed")
     assert sorted((e.subject_id, e.details["items"]) for e in events) == sorted([(consented.pk, 2), (bob.pk, 1)])
-    lines = [e.summary for e in access_log.access_log_entries(subject_id=bob.pk)]
+    lines = [e.summary for e in access_log.access_log_entries(user_id=bob.pk)]
     assert "A photo got a key of its own, so deleting it destroys it for good; no one looked at them" in lines
     # Run again: nothing left to do.
     out = StringIO()

@@ -10,7 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.vault.conftest import jpeg_bytes
-from vault import selectors, services, trash, views
+from vault import selectors, services, timeline, trash, views
 from vault.models import MediaItem
 
 pytestmark = pytest.mark.django_db
@@ -87,16 +87,20 @@ def test_a_page_out_of_range_shows_the_last_and_nonsense_the_first(consented, mo
     assert 'data-day="2025-06-11"' in client.get("/media/?page=nonsense").content.decode()
 
 
-def test_a_page_costs_the_same_queries_and_builds_only_its_own_rows_however_large_the_library(consented, monkeypatch):
-    """Capture times are sealed, so every view scans the library; the scan reads columns, not rows: the
-    queries stay the same from 20 photos to 200 and only the page's photos become rows and are opened whole."""
+def test_a_page_costs_the_same_queries_and_opens_only_its_own_photos_however_large_the_library(consented,
+                                                                                              monkeypatch):
+    """Capture times come from the sealed timeline index: once it is up to date, a view costs the same
+    queries from 20 photos to 200, opens no photo's capture time, and builds and opens in full only the
+    page's photos."""
     monkeypatch.setattr(views, "PAGE_SIZE", 4)
-    built, opened = [], []
+    built, opened, scanned = [], [], []
     from_db = MediaItem.from_db.__func__
     monkeypatch.setattr(MediaItem, "from_db",
                         classmethod(lambda cls, *a, **k: built.append(1) or from_db(cls, *a, **k)))
     meta_open = selectors.meta_open
     monkeypatch.setattr(selectors, "meta_open", lambda **kw: opened.append(kw["item"].pk) or meta_open(**kw))
+    captured_at = timeline.meta_captured_at
+    monkeypatch.setattr(timeline, "meta_captured_at", lambda **kw: scanned.append(1) or captured_at(**kw))
     client = Client()
     client.force_login(consented)
     first = dt.datetime(2025, 6, 1, 9, 0)
@@ -104,20 +108,24 @@ def test_a_page_costs_the_same_queries_and_builds_only_its_own_rows_however_larg
     def view(page: int) -> tuple[int, str]:
         built.clear()
         opened.clear()
+        scanned.clear()
         with CaptureQueriesContext(connection) as queries:
             html = client.get(f"/media/?page={page}").content.decode()
         return len(queries), html
 
     for n in range(20):
         upload(consented, when=first + dt.timedelta(days=n // 2, minutes=n), n=n)  # two photos a day
-    view(1)  # the session's first request writes it; from the second on, views cost the same
+    view(1)  # writes the session, and the index with the 20 photos' capture times
+    assert len(scanned) == 20
     small, html = view(2)
-    assert ITEM.findall(html) and len(built) == len(opened) == 4
+    assert ITEM.findall(html) and len(built) == len(opened) == 4 and not scanned
     for n in range(20, 200):
         upload(consented, when=first + dt.timedelta(days=n // 2, minutes=n), n=n)
+    view(1)
+    assert len(scanned) == 180  # only the photos the index lacked
     large, html = view(2)
     assert large == small
-    assert len(built) == len(opened) == 4  # the page's photos only, not the 200
+    assert len(built) == len(opened) == 4 and not scanned  # the page's photos only, not the 200
     assert sorted(int(i) for i in ITEM.findall(html)) == sorted(opened)
 
 

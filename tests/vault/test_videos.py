@@ -258,7 +258,7 @@ def test_the_export_holds_the_video_as_uploaded_by_its_name_with_a_sidecar(conse
     from support import rights
 
     with django_capture_on_commit_callbacks(execute=True):
-        export = rights.export_request(holder=consented)
+        export = rights.export_request(user=consented)
     export.refresh_from_db()
     response = api(consented).get(f"/api/v1/me/export/{export.pk}/")
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
@@ -388,7 +388,7 @@ def test_a_video_of_the_largest_size_a_plain_zip_member_cannot_hold_is_exported(
 
     monkeypatch.setattr(zipfile, "ZIP64_LIMIT", len(iphone_mov()) - 1)
     with django_capture_on_commit_callbacks(execute=True):
-        export = rights.export_request(holder=consented)
+        export = rights.export_request(user=consented)
     export.refresh_from_db()
     assert export.status == "ready", export.status
     response = api(consented).get(f"/api/v1/me/export/{export.pk}/")
