@@ -23,7 +23,7 @@ from typing import Protocol
 
 from PIL import Image
 
-from suggestions.places import haversine_km
+from core.places import haversine_km
 
 # A gap longer than a night's sleep starts a new event; a run longer than a fortnight is
 # somebody's daily life, not an event, and is cut at its longest gaps.

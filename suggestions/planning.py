@@ -12,8 +12,8 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from core.places import PlaceName
 from suggestions import grouping, render, titles
-from suggestions.places import PlaceName
 
 COLLAGE = "collage"
 RECAP = "recap"

@@ -21,9 +21,10 @@ from django.utils import timezone
 from audit.context import reset_request_id, set_request_id
 from consent import purposes
 from consent.selectors import consent_active_entry
+from core import places
 from core.errors import ServiceError
 from core.uow import Actor, account_write
-from suggestions import grouping, people, places, planning, render, titles
+from suggestions import grouping, people, planning, render, titles
 from suggestions.models import ShareLink, Suggestion, SuggestionJob
 from vault import gateway
 

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsSupport
 from core.api.serializers import ModelSerializer
 from support import selectors, services
+from support.cases import case_is_live
 from support.models import SupportCase
 
 NOT_FOUND = OpenApiResponse(description="not_found: no open case of yours for that account (or no such case)")
@@ -23,8 +24,6 @@ class CaseOutputSerializer(ModelSerializer):
         fields = ["id", "subject", "ticket", "reason", "opened_at", "expires_at", "closed_at", "closed_how", "is_open"]
 
     def get_is_open(self, case) -> bool:
-        from support.cases import case_is_live
-
         return case_is_live(case)
 
 

@@ -25,10 +25,13 @@ from consent.services import consent_guard
 from core.errors import ServiceError, register_code
 from core.uow import Actor, UnitOfWork, account_write, events_write
 from vault import content, keyring, keys, storage, videos
+from vault.images import image_prepare
 from vault.messages import MediaUploaded
 from vault.meta import DEDUP, ItemMeta, Place, meta_open, meta_seal, place_seal
 from vault.models import AccountKey, Exclusion, MediaItem
 from vault.outputs import outputs_delete_for_items
+from vault.selectors import exclusion_get, exclusion_rules, media_get, media_meta, media_metas
+from vault.trash import media_restore
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +122,6 @@ def media_upload(
             raise ServiceError("file_too_large", f"The file is larger than {max_bytes} bytes.")
         video = videos.is_video(data=data, filename=filename, declared_content_type=declared_content_type)
         if not video:
-            from vault.images import image_prepare
-
             prepared = image_prepare(data=data, filename=filename, declared_content_type=declared_content_type)
     except ServiceError as exc:
         _refuse_upload(user_id=user_id, code=exc.code, method=method)
@@ -419,14 +420,10 @@ def _duplicate(*, user_id: int, item: MediaItem, method: str, device_id: int | N
         # Trash: choosing a deleted photo again on the web means the holder wants it back. A phone's
         # background sync sending it again (after a reinstall or a re-consent) must not undo a deletion:
         # the photo stays in the trash and the answer says so.
-        from vault.trash import media_restore
-
         item = media_restore(user_id=user_id, item_id=item.pk)
     with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
         uow.record(uow.event(action="media.upload_duplicate", object_type="media", object_id=item.pk,
                              purpose=purposes.CAMERA_ROLL, details=_origin(method, device_id)))
-    from vault.selectors import media_meta
-
     return UploadResult(item=item, meta=media_meta(item=item), duplicate=True)
 
 
@@ -537,8 +534,6 @@ def _store(*, user_id, key_row, data_key, tag, processed, captured_at, labels, m
 
 def media_delete(*, user_id: int, item_id: int) -> None:
     """Delete one item, its blobs and every output derived from it."""
-    from vault.selectors import media_get
-
     with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
         item = media_get(user_id=user_id, item_id=item_id)
         item = MediaItem.objects.select_related("key").select_for_update().get(pk=item.pk)
@@ -553,8 +548,6 @@ def media_delete(*, user_id: int, item_id: int) -> None:
 
 def media_set_excluded(*, user_id: int, item_id: int, excluded: bool) -> MediaItem:
     """Keep an item out of suggestions (or let it back in); excluding deletes what was made from it."""
-    from vault.selectors import media_get
-
     with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
         item = media_get(user_id=user_id, item_id=item_id)
         if item.excluded == excluded:
@@ -599,8 +592,6 @@ def exclusion_create_place(*, user_id: int, name: str, lat: float, lon: float, r
 
 def _after_exclusion_added(uow: UnitOfWork, *, exclusion: Exclusion) -> None:
     """Outputs made from media the new rule now excludes are deleted, as for an excluded item."""
-    from vault.selectors import exclusion_rules, media_metas
-
     rules = exclusion_rules(user_id=uow.user_id)
     items = MediaItem.objects.filter(owner_id=uow.user_id, outputs__isnull=False).select_related("key").distinct()
     hit = [meta.id for meta in media_metas(items=items) if rules.reason(meta)]
@@ -610,8 +601,6 @@ def _after_exclusion_added(uow: UnitOfWork, *, exclusion: Exclusion) -> None:
 
 
 def exclusion_delete(*, user_id: int, exclusion_id: int) -> None:
-    from vault.selectors import exclusion_get
-
     with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
         exclusion = exclusion_get(user_id=user_id, exclusion_id=exclusion_id)
         kind, pk = exclusion.kind, exclusion.pk

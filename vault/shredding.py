@@ -19,8 +19,10 @@ from consent.selectors import consent_active_entry
 from consent.services import consents_lapse
 from core.uow import Actor, ConsentEnded, UnitOfWork, account_write
 from vault import content, keys, storage
+from vault.gateway import PURPOSE_FACES
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem, ShredSchedule
 from vault.outputs import outputs_delete
+from vault.partials import live_segment_names, partials_expire
 
 ORPHAN_AGE = timedelta(hours=1)
 
@@ -110,8 +112,6 @@ def vault_on_consent_ended(uow: UnitOfWork, ended: ConsentEnded) -> None:
                              details={**details, "cause": "lapse", "due_at": due.strftime("%Y-%m-%dT%H:%M:%SZ")}))
         return
     if purpose == purposes.FACE_ANALYSIS:
-        from vault.gateway import PURPOSE_FACES
-
         outputs_delete(uow, DerivedOutput.objects.filter(owner_id=uow.user_id, purpose=PURPOSE_FACES),
                        cause="consent_withdrawn")
         return
@@ -158,8 +158,6 @@ def vault_purge_due(*, now: datetime | None = None) -> dict:
                                  purpose=purposes.CAMERA_ROLL,
                                  details={**counts, "cause": f"{current.cause}_grace_over"}))
             shredded += 1
-    from vault.partials import partials_expire
-
     return {"shredded": shredded, "cancelled": cancelled, "expired_uploads": partials_expire(now=now),
             "orphans": orphans_sweep(now=now)}
 
@@ -234,6 +232,4 @@ def _live_names(key_hex: str) -> set[str]:
         names.update(f"{uid.hex}.{variant}" for variant in content.ITEM_VARIANTS)
     for uid in DerivedOutput.objects.filter(key__key_id=uuid.UUID(key_hex)).values_list("uid", flat=True):
         names.add(f"{uid.hex}.output")
-    from vault.partials import live_segment_names
-
     return names | live_segment_names(uuid.UUID(key_hex))

@@ -26,6 +26,7 @@ from vault import content
 from vault.messages import MediaTrashed
 from vault.models import MediaItem
 from vault.outputs import outputs_delete_for_items
+from vault.selectors import media_get
 
 MAX_BATCH = 500  # photos in one bulk request
 MAX_ID = 2**63 - 1
@@ -74,8 +75,6 @@ def media_trash(*, user_id: int, item_ids) -> int:
 
 def media_restore(*, user_id: int, item_id) -> MediaItem:
     """Take an item out of the trash: it is one of the holder's photos again (outputs made before stay gone)."""
-    from vault.selectors import media_get
-
     with account_write(user_id=user_id, actor=Actor.holder(user_id)) as uow:
         item = media_get(user_id=user_id, item_id=item_id, include_trashed=True)
         item = MediaItem.objects.select_for_update().get(pk=item.pk)

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
+from vault import videos
 from vault.video_box import CipherSpool
 
 TOO_LARGE_FLAG = "vault_upload_too_large"
@@ -55,8 +56,6 @@ class MemoryOnlyUploadHandler(FileUploadHandler):
         self.file = None  # in memory or spooled: the first chunk decides
 
     def _open(self, head: bytes):
-        from vault import videos
-
         name, declared = self.file_name or "", self.content_type or ""
         if videos.is_video(data=head[:64], filename=name, declared_content_type=declared):
             self.file = CipherSpool(settings.FILE_UPLOAD_TEMP_DIR)

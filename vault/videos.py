@@ -18,6 +18,7 @@ export only, as a HEIC is.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -32,6 +33,7 @@ from datetime import datetime
 from django.conf import settings
 
 from core.errors import ServiceError, register_code
+from vault.images import looks_like_image
 
 INVALID_VIDEO = register_code(
     "invalid_video", 400,
@@ -80,8 +82,6 @@ def is_video(*, data: bytes, filename: str = "", declared_content_type: str = ""
         return head[8:12] in VIDEO_BRANDS
     if len(head) >= 8 and head[4:8] in _QT_ATOMS:
         return True
-    from vault.images import looks_like_image
-
     if data and looks_like_image(data):
         return False
     name = (filename or "").lower()
@@ -183,8 +183,6 @@ class BoxSession:
     def start(self) -> BoxSession:
         """Start the box, to be given the file with give() and then fed() (what __enter__ does with
         the chunks it was made with, for a caller that reads the file for something else too)."""
-        import hashlib
-
         self.process = _start_box()
         self._timer = _Watchdog(self.process)
         self._digest = hashlib.sha256()

@@ -1,3 +1,5 @@
+import re
+
 from django import template
 
 from consent import purposes
@@ -46,8 +48,6 @@ _DURATION_UNITS = {"Y": "year", "M": "month", "W": "week", "D": "day"}
 @register.filter
 def duration_words(value: str) -> str:
     """An ISO 8601 duration of whole years, months, weeks or days in words ("P6Y" -> "6 years")."""
-    import re
-
     match = re.fullmatch(r"P(\d+)([YMWD])", value or "")
     if not match:
         return value

@@ -4,8 +4,8 @@ import io
 import pytest
 from PIL import Image, ImageEnhance
 
+from core.places import haversine_km
 from suggestions import grouping
-from suggestions.places import haversine_km
 from tests.suggestions.factories import LISBON, LONDON, PORTO, Item, at, pattern_jpeg
 
 

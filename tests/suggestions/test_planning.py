@@ -1,9 +1,9 @@
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from core.places import PlaceName
 from suggestions import planning
 from suggestions.grouping import PersonGroup
-from suggestions.places import PlaceName
 from tests.suggestions.factories import LISBON, LONDON, Item, at
 
 NOW = at(2026, 3, 20, 12)

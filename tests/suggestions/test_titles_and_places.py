@@ -2,8 +2,9 @@ import datetime as dt
 
 import pytest
 
-from suggestions import places, titles
-from suggestions.places import Place, PlaceIndex
+from core import places
+from core.places import Place, PlaceIndex
+from suggestions import titles
 from tests.suggestions.factories import AREZZO, LISBON
 
 SAT = dt.date(2025, 3, 15)
