@@ -2,10 +2,11 @@
 
 An entry of the global trail whose subject_id is S is also the next entry of S's log, with the
 same bytes and so the same leaf hash. integrate() appends them, for every holder a batch touches,
-in the step that integrates the batch into the global tree (audit.outbox._write: the same code on
-SQLite and PostgreSQL, inline or by the sequencer, under the head's lock). Per pass it costs one
-read of the touched holders' heads, one write each of their entries, filled tiles and heads, and
-a read of stored hashes only for a tile that fills: no tree is rebuilt.
+in the step that integrates the batch into the global tree (audit.outbox.integrate_pending: the same
+code on SQLite and PostgreSQL, inline or by the sequencer, under the head's lock). The touched
+holders' heads are read with the global head's lock and written with the global head, and each
+head's upsert writes its log's entries (audit.triggers): a pass spends no statement on the holder
+logs except for a tile that fills (docs/holder-log.md, "Storage and cost"). No tree is rebuilt.
 
 Storage (audit.models): HolderLog (the head: size, compact range, the opaque log id, the size of
 its newest checkpoint), HolderLogEntry (holder index -> global seq: the bytes and leaf hashes are
@@ -88,43 +89,72 @@ def entries_reader(cursor, subject_id: int):
 # "index" is quoted: a keyword on both databases.
 _ENTRY_SQL = 'INSERT INTO audit_holderlogentry (subject_id, "index", seq) VALUES (%s, %s, %s)'
 _TILE_SQL = 'INSERT INTO audit_holderlogtile (subject_id, level, "index", hashes, root) VALUES (%s, %s, %s, %s, %s)'
-_HEAD_SQL = ("INSERT INTO audit_holderlog (subject_id, log_id, size, compact_range, signed_size) "
-             "VALUES (%s, %s, %s, %s, 0) ON CONFLICT (subject_id) DO UPDATE SET size = excluded.size, "
-             "compact_range = excluded.compact_range")
+# `appended` names the global seqs this upsert appends: the database writes them as the log's last
+# entries in this same statement (audit.triggers, migration 0015).
+_HEAD_SQL = ("INSERT INTO audit_holderlog (subject_id, log_id, size, compact_range, signed_size, appended) "
+             "VALUES (%s, %s, %s, %s, 0, %s) ON CONFLICT (subject_id) DO UPDATE SET size = excluded.size, "
+             "compact_range = excluded.compact_range, appended = excluded.appended")
+_HEAD_VALUES = "(%s, %s, %s, %s, 0, %s)"
+# Before migration 0015 (the backfill of migration 0014): no `appended`, the entries written apart.
+_HEAD_SQL_0014 = ("INSERT INTO audit_holderlog (subject_id, log_id, size, compact_range, signed_size) "
+                  "VALUES (%s, %s, %s, %s, 0) ON CONFLICT (subject_id) DO UPDATE SET size = excluded.size, "
+                  "compact_range = excluded.compact_range")
 
 
-def integrate(cursor, sequenced: list[tuple[int, int | None, bytes]], key: bytes) -> int:
+def subjects_of(subject_ids) -> list[int]:
+    """The holders a batch touches, once each, in first-seen order."""
+    return list(dict.fromkeys(subject for subject in subject_ids if subject is not None))
+
+
+def integrate(cursor, sequenced: list[tuple[int, int | None, bytes]], key: bytes,
+              heads: dict[int, tuple[int, bytes]] | None = None, read_for=(), *, write: bool = True,
+              entries_apart: bool = False) -> list[tuple]:
     """Appends (seq, subject_id, leaf hash) of newly integrated global entries, in seq order, to
     their holders' logs. In integration's transaction, under the global head's lock (which is what
-    serialises the holder logs' heads too). Returns how many holder logs grew."""
+    serialises the holder logs' heads too). Returns the new heads' rows (subject_id, log_id, size,
+    compact range, appended): one per holder log that grew.
+
+    heads: the heads (size, compact range) of the holders in `read_for`, as the caller read them
+    under the lock (audit.outbox.lock_head_reading); the others are read here. Tiles that fill are
+    written here. The heads are written here unless `write` is false: then the caller writes them
+    with the global head, in one statement (audit.outbox.write_heads); either way each head's
+    upsert writes the log's new entries (`appended`, audit.triggers).
+    entries_apart: write the entries in a statement of their own (the schema of migration 0014)."""
     by_subject: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
     for seq, subject, leaf in sequenced:
         if subject is not None:
             by_subject[subject].append((seq, leaf))
     if not by_subject:
-        return 0
-    heads = _heads(cursor, list(by_subject))
+        return []
+    heads = dict(heads or {})
+    unread = [subject for subject in by_subject if subject not in set(read_for)]
+    if unread:
+        heads.update(_heads(cursor, unread))
     entry_rows, tile_rows, head_rows = [], [], []
     for subject, items in by_subject.items():
         size, compact = heads.get(subject, (0, b""))
         leaves = [leaf for _, leaf in items]
         tree = CompactRange.from_bytes(size, compact)
         tree.extend(leaves)
-        entry_rows += [(subject, size + offset, seq) for offset, (seq, _) in enumerate(items)]
+        if entries_apart:
+            entry_rows += [(subject, size + offset, seq) for offset, (seq, _) in enumerate(items)]
         if (size % tlog.WIDTH) + len(leaves) >= tlog.WIDTH:
             for tile in tlog.filled_tiles(size, leaves, entries_reader(cursor, subject)):
                 tile_rows.append((subject, tile.level, tile.index, tile.hashes, tile.root))
         log_id = log_id_for(subject, key) if subject not in heads else ""
-        head_rows.append((subject, log_id, tree.size, tree.to_bytes()))
-    _write_rows(cursor, entry_rows, tile_rows, head_rows)
-    return len(head_rows)
+        row = (subject, log_id, tree.size, tree.to_bytes())
+        head_rows.append(row if entries_apart else (*row, json.dumps([seq for seq, _ in items])))
+    _write_rows(cursor, entry_rows, tile_rows, head_rows if write else [], entries_apart)
+    return head_rows
 
 
-def _write_rows(cursor, entry_rows, tile_rows, head_rows) -> None:
+def _write_rows(cursor, entry_rows, tile_rows, head_rows, entries_apart: bool) -> None:
+    head_sql, values = (_HEAD_SQL_0014, "(%s, %s, %s, %s, 0)") if entries_apart else (_HEAD_SQL, _HEAD_VALUES)
     if connection.vendor == "postgresql":
-        with cursor.cursor.copy('COPY audit_holderlogentry (subject_id, "index", seq) FROM STDIN') as copy:
-            for row in entry_rows:
-                copy.write_row(row)
+        if entry_rows:
+            with cursor.cursor.copy('COPY audit_holderlogentry (subject_id, "index", seq) FROM STDIN') as copy:
+                for row in entry_rows:
+                    copy.write_row(row)
         if tile_rows:
             with cursor.cursor.copy('COPY audit_holderlogtile (subject_id, level, "index", hashes, root) '
                                     'FROM STDIN') as copy:
@@ -132,14 +162,15 @@ def _write_rows(cursor, entry_rows, tile_rows, head_rows) -> None:
                     copy.write_row(row)
         for start in range(0, len(head_rows), _CHUNK):
             part = head_rows[start : start + _CHUNK]
-            values = ", ".join(["(%s, %s, %s, %s, 0)"] * len(part))
-            cursor.execute(_HEAD_SQL.replace("VALUES (%s, %s, %s, %s, 0)", f"VALUES {values}"),
+            cursor.execute(head_sql.replace(f"VALUES {values}", f"VALUES {', '.join([values] * len(part))}"),
                            [value for row in part for value in row])
         return
-    cursor.executemany(_ENTRY_SQL, entry_rows)
+    if entry_rows:
+        cursor.executemany(_ENTRY_SQL, entry_rows)
     if tile_rows:
         cursor.executemany(_TILE_SQL, tile_rows)
-    cursor.executemany(_HEAD_SQL, head_rows)
+    if head_rows:
+        cursor.executemany(head_sql, head_rows)
 
 
 def backfill(cursor, key: bytes, chunk: int = 20_000) -> int:
@@ -155,7 +186,7 @@ def backfill(cursor, key: bytes, chunk: int = 20_000) -> int:
         rows = cursor.fetchall()
         if not rows:
             return done
-        integrate(cursor, [(row[0], row[1], bytes.fromhex(row[2])) for row in rows], key)
+        integrate(cursor, [(row[0], row[1], bytes.fromhex(row[2])) for row in rows], key, entries_apart=True)
         done += sum(1 for row in rows if row[1] is not None)
         after = rows[-1][0]
 

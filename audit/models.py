@@ -325,6 +325,8 @@ class HolderLog(models.Model):
     size = models.BigIntegerField(default=0)
     compact_range = models.BinaryField(default=b"")
     signed_size = models.BigIntegerField(default=0, help_text="The size of its newest holder checkpoint.")
+    appended = models.TextField(default="", db_default="", help_text="The global seqs integration last appended, "
+                                "as a JSON list: the database writes them as the log's last entries (audit.triggers).")
 
     def __str__(self) -> str:
         return f"holder log {self.log_id} at {self.size}"

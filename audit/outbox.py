@@ -11,11 +11,12 @@ integrate_pending() then, under the head's lock (a row lock on PostgreSQL; SQLit
      `audit.entry_set_aside` event, and audit_verify fails until an operator acknowledges it;
   2. sequence: the entries that pass take the next positions, in queue order, as one batch, and
      the trail's rows that hold them are written (store_sequenced);
-  3. integrate: audit.integrate.integrate (a pure function over leaf hashes and tiles) gives the
-     new tiles, the roots at checkpoint sizes and the new head; integrate_sequenced writes the
-     tiles, the signed checkpoints every N and the head, and integrate_holder_logs appends each
-     entry about a holder to that holder's log (audit.holder_logs); then the batch leaves the queue
-     (dequeue).
+  3. integrate: integrate_holder_logs appends each entry about a holder to that holder's log
+     (audit.holder_logs; their heads were read with the global head's lock); audit.integrate.integrate
+     (a pure function over leaf hashes and tiles) gives the new tiles, the roots at checkpoint sizes
+     and the new head; integrate_sequenced writes the tiles, the signed checkpoints every N and the
+     head, with the holder logs' heads and entries in the same statement (write_heads); then the
+     batch leaves the queue (dequeue).
 
 Where it runs:
 - inline (AUDIT_SEQUENCER=inline, and always on SQLite, whose writer already holds the write lock):
@@ -31,6 +32,7 @@ pending row in the instant before it is integrated; the trail's protections star
 """
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -153,6 +155,43 @@ def lock_head(cursor) -> tuple[int, str, bytes]:
     return row[0], row[1], bytes(row[2])
 
 
+_LOCK_READING_SQL = {
+    "sqlite": "SELECT NULL, size, last_hash, compact_range FROM audit_audithead WHERE id = 1 UNION ALL "
+              "SELECT subject_id, size, NULL, compact_range FROM audit_holderlog "
+              "WHERE subject_id IN (SELECT value FROM json_each(%s))",
+    # `seen`, the head as this statement's snapshot has it, tells whether the row lock waited for
+    # an integration that committed after the snapshot: then the holder heads read with it may be
+    # older than the head, and they are read again (audit.holder_logs.integrate reads what is unread).
+    "postgresql": "SELECT h.size, h.last_hash, h.compact_range, (SELECT size FROM audit_audithead WHERE id = 1), "
+                  "(SELECT json_agg(json_build_array(l.subject_id, l.size, encode(l.compact_range, 'hex'))) "
+                  "FROM audit_holderlog l WHERE l.subject_id = ANY(%s)) FROM audit_audithead h WHERE h.id = 1 "
+                  "FOR UPDATE OF h",
+}
+
+
+def lock_head_reading(cursor, subjects: list[int]):
+    """lock_head, and in the same statement the heads (size, compact range) of the holder logs of
+    `subjects` (those that exist). Returns (size, last hash, compact range, holder heads, the
+    subjects whose heads were read): none when they could not be read soundly with the lock (see
+    _LOCK_READING_SQL), and audit.holder_logs.integrate reads them then."""
+    if not subjects:
+        return (*lock_head(cursor), {}, [])
+    if connection.vendor == "postgresql":
+        cursor.execute(_LOCK_READING_SQL["postgresql"], [subjects])
+        row = cursor.fetchone()
+        if row is None or row[3] != row[0]:
+            return (*lock_head(cursor), {}, []) if row is None else (row[0], row[1], bytes(row[2]), {}, [])
+        heads = {subject: (size, bytes.fromhex(compact)) for subject, size, compact in (row[4] or [])}
+        return row[0], row[1], bytes(row[2]), heads, subjects
+    cursor.execute(_LOCK_READING_SQL["sqlite"], [json.dumps(subjects)])
+    rows = cursor.fetchall()
+    head = next((row for row in rows if row[0] is None), None)
+    if head is None:
+        return (*lock_head(cursor), {}, [])
+    heads = {row[0]: (row[1], bytes(row[3])) for row in rows if row[0] is not None}
+    return head[1], head[2], bytes(head[3]), heads, subjects
+
+
 def _as_entry(entry: Entry) -> str | None:
     """Fills entry.valid from its bytes; the reason it is refused, or None when it is an entry in
     canonical form for its queue row's event id. (The MAC is checked apart, for the whole batch at
@@ -248,7 +287,9 @@ def integrate_pending(*, cursor=None, own: list[Entry] = (), limit: int = BATCH,
     if cursor is None:
         with transaction.atomic(), connection.cursor() as cursor:
             return integrate_pending(cursor=cursor, own=own, limit=limit, read_queue=read_queue)
-    size, last_hash, compact = lock_head(cursor)
+    # The holder logs the writer's own entries touch: their heads are read with the global head's.
+    subjects = holder_logs.subjects_of(entry.valid.fields["subject_id"] for entry in own if entry.valid)
+    size, last_hash, compact, holder_heads, subjects = lock_head_reading(cursor, subjects)
     queued = read_queued(cursor, limit) if read_queue else []
     entries = queued + list(own)
     if not entries:
@@ -260,8 +301,9 @@ def integrate_pending(*, cursor=None, own: list[Entry] = (), limit: int = BATCH,
         entries, leaves = _set_aside(entries, leaves, refused, timezone.now(), key)
     sequenced = sequence(size + 1, entries)  # 2. sequence: positions, and the rows that hold them
     events = store_sequenced(cursor, sequenced, leaves, last_hash)
-    integrate_sequenced(cursor, size, compact, leaves, events)  # 3. integrate: tiles, checkpoints, head
-    integrate_holder_logs(cursor, events, leaves, key)  # ... and each holder's own log
+    # 3. integrate: each holder's own log, then tiles, checkpoints and the head (with the holder logs' heads)
+    holder_rows = integrate_holder_logs(cursor, events, leaves, key, holder_heads, subjects)
+    integrate_sequenced(cursor, size, compact, leaves, events, holder_rows)
     dequeue(cursor, [entry.queued_id for entry in queued])
     return events
 
@@ -338,9 +380,11 @@ def store_sequenced(cursor, sequenced: list[tuple[int, Entry]], leaves: list[byt
     return built_events(values, connection.alias)
 
 
-def integrate_sequenced(cursor, size: int, compact: bytes, leaves: list[bytes], events: list[AuditEvent]) -> None:
+def integrate_sequenced(cursor, size: int, compact: bytes, leaves: list[bytes], events: list[AuditEvent],
+                        holder_rows: list[tuple] | None = None) -> None:
     """Step 3: the tree of `size` leaves (its compact range) extended by the sequenced leaves: writes
-    the tiles they fill, the signed checkpoints every N, and the head."""
+    the tiles they fill, the signed checkpoints every N, and the head, with the new heads of the
+    holder logs that grew (holder_rows, from integrate_holder_logs) in the same statement."""
     if not leaves:
         return
     every = settings.AUDIT_CHECKPOINT_EVERY
@@ -360,14 +404,42 @@ def integrate_sequenced(cursor, size: int, compact: bytes, leaves: list[bytes], 
             moments = {seq: event.time for seq, event in zip(range(size + 1, end + 1), events, strict=True)}
             AuditCheckpoint.objects.bulk_create([checkpoint_for(at, root, moments[at])
                                                  for at, root in done.roots_at.items()])
-    cursor.execute(_UPDATE_HEAD_SQL, [end, leaves[-1].hex(), done.tree.to_bytes()])
+    write_heads(cursor, (end, leaves[-1].hex(), done.tree.to_bytes()), holder_rows or [])
 
 
-def integrate_holder_logs(cursor, events: list[AuditEvent], leaves: list[bytes], key: bytes) -> None:
+def integrate_holder_logs(cursor, events: list[AuditEvent], leaves: list[bytes], key: bytes,
+                          heads: dict[int, tuple[int, bytes]] | None = None, read_for=()) -> list[tuple]:
     """Step 3, for the holder logs: each integrated entry about a holder is also appended to that
-    holder's own log, in this same step (audit.holder_logs, docs/holder-log.md)."""
-    holder_logs.integrate(cursor, [(event.seq, event.subject_id, leaf) for event, leaf in zip(events, leaves,
-                                                                                            strict=True)], key)
+    holder's own log, in this same step (audit.holder_logs, docs/holder-log.md). `heads`: those of
+    the holders in `read_for`, read with the global head. Returns the holder logs' new heads, which
+    integrate_sequenced writes with the global head (their entries with them)."""
+    return holder_logs.integrate(cursor, [(event.seq, event.subject_id, leaf)
+                                          for event, leaf in zip(events, leaves, strict=True)],
+                                 key, heads, read_for, write=False)
+
+
+_HEADS_WRITE_SQL = ("INSERT INTO audit_headwrite (subject_id, log_id, size, compact_range, appended, last_hash) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)")
+
+
+def write_heads(cursor, head: tuple[int, str, bytes], holder_rows: list[tuple]) -> None:
+    """The global head (size, last leaf hash, compact range) and the holder logs' new heads in one
+    statement: rows of the view audit_headwrite, which its trigger writes (audit.triggers)."""
+    if not holder_rows:
+        cursor.execute(_UPDATE_HEAD_SQL, list(head))
+        return
+    size, last_hash, compact = head
+    rows = [(None, None, size, compact, None, last_hash)]
+    rows += [(subject, log_id, tree_size, tree, appended, None) for subject, log_id, tree_size, tree, appended
+             in holder_rows]
+    if connection.vendor != "postgresql":
+        cursor.executemany(_HEADS_WRITE_SQL, rows)
+        return
+    one = "(%s, %s, %s, %s, %s, %s)"
+    for start in range(0, len(rows), 500):
+        part = rows[start : start + 500]
+        cursor.execute(_HEADS_WRITE_SQL.replace(f"VALUES {one}", f"VALUES {', '.join([one] * len(part))}"),
+                       [value for row in part for value in row])
 
 
 def _latest_checkpoint_size(cursor) -> int:

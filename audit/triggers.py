@@ -214,6 +214,9 @@ def missing_guards(using: str = "default") -> list[str]:
             present = {row[0] for row in cursor.fetchall()}
             problems = []
     expected.append("audit_auditcheckpoint_within_trail")
+    # Without it a holder log's head would grow with no entries (audit_verify --holder-logs names that too).
+    expected += (["audit_holderlog_appends_insert", "audit_holderlog_appends_update"] if vendor == "sqlite"
+                 else ["audit_holderlog_appends"])
     return problems + [f"the database guard {name} is missing or disabled" for name in expected if name not in present]
 
 
@@ -248,3 +251,108 @@ def suspended(using: str = "default"):
         if vendor == "sqlite":  # a connection setting, which a rollback does not reset
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA ignore_check_constraints = OFF")
+
+
+# Holder logs (docs/holder-log.md): integration's upsert of a holder log's head names, in
+# `appended`, the global seqs it appends; the database writes them as that log's last entries
+# (indexes size - n .. size - 1), in the upsert's own statement. So a pass costs one statement for
+# the heads and their entries (audit.holder_logs.integrate).
+_SQLITE_HOLDER_APPENDS = [
+    f"CREATE TRIGGER IF NOT EXISTS audit_holderlog_appends_{when.split()[0].lower()} AFTER {when} ON audit_holderlog "  # noqa: S608 (constants)
+    "WHEN NEW.appended <> '' BEGIN "
+    'INSERT INTO audit_holderlogentry (subject_id, "index", seq) '
+    "SELECT NEW.subject_id, NEW.size - json_array_length(NEW.appended) + key, value FROM json_each(NEW.appended); "
+    "END"
+    for when in ("INSERT", "UPDATE OF appended")
+]
+_PG_HOLDER_APPENDS = [
+    """
+CREATE OR REPLACE FUNCTION audit_holderlog_appends() RETURNS trigger LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    INSERT INTO audit_holderlogentry (subject_id, "index", seq)
+    SELECT NEW.subject_id, NEW.size - jsonb_array_length(NEW.appended::jsonb) + a.ord - 1, a.seq::bigint
+    FROM jsonb_array_elements_text(NEW.appended::jsonb) WITH ORDINALITY AS a(seq, ord);
+    RETURN NULL;
+END
+$$;
+""",
+    "DROP TRIGGER IF EXISTS audit_holderlog_appends ON audit_holderlog",
+    "CREATE TRIGGER audit_holderlog_appends AFTER INSERT OR UPDATE OF appended ON audit_holderlog "
+    "FOR EACH ROW WHEN (NEW.appended <> '') EXECUTE FUNCTION audit_holderlog_appends()",
+    "ALTER TABLE audit_holderlog ENABLE ALWAYS TRIGGER audit_holderlog_appends",
+]
+
+
+def install_holder_appends(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    for statement in {"sqlite": _SQLITE_HOLDER_APPENDS, "postgresql": _PG_HOLDER_APPENDS}[vendor]:
+        schema_editor.execute(statement, params=None)
+
+
+def remove_holder_appends(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        statements = ["DROP TRIGGER IF EXISTS audit_holderlog_appends_insert",
+                      "DROP TRIGGER IF EXISTS audit_holderlog_appends_update"]
+    else:
+        statements = ["DROP TRIGGER IF EXISTS audit_holderlog_appends ON audit_holderlog",
+                      "DROP FUNCTION IF EXISTS audit_holderlog_appends()"]
+    for statement in statements:
+        schema_editor.execute(statement, params=None)
+
+
+# The integration step's one write of the heads (audit.outbox.write_heads): a row with no subject_id
+# is the global head (audit_audithead), every other row a holder log's head, upserted (its
+# `appended` then writes its entries, above). A view that holds nothing, written through a trigger,
+# so that the global head and the holder logs' heads move in one statement on both databases.
+_HEADS_VIEW = "audit_headwrite"
+_SQLITE_HEADS_WRITE = [
+    f"CREATE VIEW IF NOT EXISTS {_HEADS_VIEW} (subject_id, log_id, size, compact_range, appended, last_hash) AS "
+    "SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0",
+    f"CREATE TRIGGER IF NOT EXISTS {_HEADS_VIEW}_insert INSTEAD OF INSERT ON {_HEADS_VIEW} BEGIN "  # noqa: S608 (constants)
+    "UPDATE audit_audithead SET size = NEW.size, last_hash = NEW.last_hash, compact_range = NEW.compact_range "
+    "WHERE id = 1 AND NEW.subject_id IS NULL; "
+    "INSERT INTO audit_holderlog (subject_id, log_id, size, compact_range, signed_size, appended) "
+    "SELECT NEW.subject_id, NEW.log_id, NEW.size, NEW.compact_range, 0, NEW.appended "
+    "WHERE NEW.subject_id IS NOT NULL "
+    "ON CONFLICT (subject_id) DO UPDATE SET size = excluded.size, compact_range = excluded.compact_range, "
+    "appended = excluded.appended; "
+    "END",
+]
+_PG_HEADS_WRITE = [
+    f"CREATE OR REPLACE VIEW {_HEADS_VIEW} AS SELECT NULL::bigint AS subject_id, NULL::varchar(32) AS log_id, "
+    "NULL::bigint AS size, NULL::bytea AS compact_range, NULL::text AS appended, NULL::varchar(64) AS last_hash "
+    "WHERE false",
+    """
+CREATE OR REPLACE FUNCTION audit_headwrite() RETURNS trigger LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF NEW.subject_id IS NULL THEN
+        UPDATE audit_audithead SET size = NEW.size, last_hash = NEW.last_hash, compact_range = NEW.compact_range
+        WHERE id = 1;
+    ELSE
+        INSERT INTO audit_holderlog (subject_id, log_id, size, compact_range, signed_size, appended)
+        VALUES (NEW.subject_id, NEW.log_id, NEW.size, NEW.compact_range, 0, NEW.appended)
+        ON CONFLICT (subject_id) DO UPDATE SET size = excluded.size, compact_range = excluded.compact_range,
+            appended = excluded.appended;
+    END IF;
+    RETURN NEW;
+END
+$$;
+""",
+    f"DROP TRIGGER IF EXISTS {_HEADS_VIEW}_insert ON {_HEADS_VIEW}",
+    f"CREATE TRIGGER {_HEADS_VIEW}_insert INSTEAD OF INSERT ON {_HEADS_VIEW} FOR EACH ROW "
+    "EXECUTE FUNCTION audit_headwrite()",
+]
+
+
+def install_heads_write(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    for statement in {"sqlite": _SQLITE_HEADS_WRITE, "postgresql": _PG_HEADS_WRITE}[vendor]:
+        schema_editor.execute(statement, params=None)
+
+
+def remove_heads_write(apps, schema_editor):
+    statements = [f"DROP VIEW IF EXISTS {_HEADS_VIEW}"]  # its trigger goes with it
+    if schema_editor.connection.vendor == "postgresql":
+        statements.append("DROP FUNCTION IF EXISTS audit_headwrite()")
+    for statement in statements:
+        schema_editor.execute(statement, params=None)

@@ -506,7 +506,7 @@ def bench_integration_holders(n: int) -> dict:
 
     real = outbox.integrate_holder_logs
     try:
-        outbox.integrate_holder_logs = lambda cursor, events, leaves, key: None
+        outbox.integrate_holder_logs = lambda cursor, events, leaves, key, *args: None
         _fresh_database()
         without = bench_integration(n)
     finally:

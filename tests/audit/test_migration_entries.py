@@ -22,8 +22,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("audit", "0011_event_subject_object_index")]
 # The latest: the code under test reads the tables as they are now (0013 gave set-aside rows a seq,
-# 0014 added the holder logs that integration writes).
-AFTER = [("audit", "0014_holder_logs")]
+# 0014 added the holder logs that integration writes, 0015 the one write of the heads and entries).
+AFTER = [("audit", "0015_holder_log_appends")]
 
 
 def _migrate(target) -> None:

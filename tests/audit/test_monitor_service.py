@@ -47,7 +47,9 @@ def run(api, audrey, tmp_path):
 def _plant(monkeypatch, change):
     """Integration appends to the holder logs what `change` makes of the sequenced (seq, subject, leaf) rows."""
     real = holder_logs.integrate
-    monkeypatch.setattr(holder_logs, "integrate", lambda cursor, sequenced, key: real(cursor, change(sequenced), key))
+    monkeypatch.setattr(holder_logs, "integrate",
+                        lambda cursor, sequenced, key, *args, **kwargs: real(cursor, change(sequenced), key, *args,
+                                                                             **kwargs))
 
 
 def test_the_monitor_finds_nothing_wrong_with_the_services_holder_logs(run, alice, bob):
