@@ -37,9 +37,9 @@ class DateOrDateTimeField(serializers.Field):
 
     def to_internal_value(self, data):
         text = str(data).strip()
-        try:
-            moment = parse_datetime(text)
-            day = None if moment else parse_date(text)
+        try:  # the date first: parse_datetime reads a bare date as its midnight
+            day = parse_date(text)
+            moment = None if day else parse_datetime(text)
         except ValueError:
             self.fail("invalid")
         if moment:
@@ -65,6 +65,12 @@ class FilterSerializer(serializers.Serializer):
     category = serializers.ChoiceField(choices=list(selectors.action_categories()), required=False,
                                        help_text="A group of actions: " + ", ".join(selectors.action_categories()))
     outcome = serializers.ChoiceField(choices=OUTCOMES, required=False)
+
+    def validate(self, data):
+        # `until` is already the exclusive end (a bare date: the next midnight), so equal means reversed
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise ServiceError("period_reversed", "'since' must come before 'until'.")
+        return data
 
     def filters(self) -> dict:
         data = self.validated_data

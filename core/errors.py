@@ -23,6 +23,7 @@ def register_code(code: str, status: int, description: str) -> str:
 # Codes the HTTP layer itself produces.
 register_code("invalid_request", 400, "The request body or query failed validation; `fields` says where.")
 register_code("malformed_request", 400, "The request body could not be parsed.")
+register_code("period_reversed", 400, "The period's start (`since`) comes after its end (`until`).")
 register_code("not_authenticated", 401, "Sign in or send a valid token.")
 register_code("authentication_failed", 401, "The credentials were not accepted.")
 register_code("permission_denied", 403, "Your role may not do this.")

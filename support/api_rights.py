@@ -49,6 +49,11 @@ class AccessLogApi(APIView):
         actor = serializers.ChoiceField(choices=list(access_log.ACTOR_FILTERS), required=False)
         before = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
+        def validate(self, data):
+            if data.get("since") and data.get("until") and data["since"] > data["until"]:
+                raise ServiceError("period_reversed", "'since' must not be after 'until'.")
+            return data
+
     @extend_schema(
         parameters=[
             OpenApiParameter("since", OpenApiTypes.DATE), OpenApiParameter("until", OpenApiTypes.DATE),
