@@ -1,8 +1,11 @@
 """A period whose start comes after its end is refused alike by the pages and their APIs: a
 clear error with a stable code (period_reversed), never an empty list that looks like no activity."""
 
+from datetime import UTC
+
 import pytest
 
+from audit.models import AuditEvent
 from tests.api_schema import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -35,3 +38,10 @@ def test_the_pages_refuse_it_too(client, audrey, alice):
     client.force_login(audrey)
     page = client.get("/audit/", {"since": "2026-11-02", "until": "2026-11-01"})
     assert "must not be after" in page.content.decode()
+
+
+def test_a_bare_until_date_includes_that_whole_day(audrey, api, many_events):
+    many_events(3)
+    day = AuditEvent.objects.order_by("seq").first().time.astimezone(UTC).date().isoformat()
+    response = api(audrey).get("/api/v1/audit/events/", {"since": day, "until": day})
+    assert response.status_code == 200 and len(response.json()["results"]) >= 3
