@@ -36,7 +36,7 @@ def test_an_export_is_queued_for_the_worker_after_commit(alice, settings, django
 
 def test_an_export_whose_worker_died_is_built_again(alice, django_capture_on_commit_callbacks):
     export = rights.export_request(user=alice)  # not run: no commit callbacks here
-    with unit_of(alice), unit_of(alice):
+    with unit_of(alice):
         DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
     JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
                             expires_at=timezone.now() - timedelta(seconds=1))
@@ -49,7 +49,7 @@ def test_an_export_whose_worker_died_is_built_again(alice, django_capture_on_com
 
 def test_an_export_build_that_keeps_dying_is_given_up(alice):
     export = rights.export_request(user=alice)
-    with unit_of(alice), unit_of(alice):
+    with unit_of(alice):
         DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
     JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
                             expires_at=timezone.now() - timedelta(seconds=1), attempts=jobs.MAX_ATTEMPTS)
