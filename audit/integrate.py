@@ -81,3 +81,15 @@ def filled_tiles(old_size: int, new_leaves: list[bytes], read_entries: ReadEntri
             roots.append(root)
         new, low, high, level = roots, low // WIDTH, high // WIDTH, level + 1
     return out
+
+
+def encode_index(index: int) -> str:
+    """A tile index as tlog-tiles path elements: 1234067 -> x001/x234/067."""
+    groups = []
+    while True:
+        groups.append(f"{index % 1000:03d}")
+        index //= 1000
+        if not index:
+            break
+    groups.reverse()
+    return "/".join([f"x{group}" for group in groups[:-1]] + groups[-1:])

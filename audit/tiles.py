@@ -14,23 +14,11 @@ import re
 
 from django.db import connection
 
-from audit.integrate import HEIGHT, WIDTH, filled_tiles, perfect_root
+from audit.integrate import HEIGHT, WIDTH, encode_index, filled_tiles, perfect_root
 from audit.merkle import EMPTY_ROOT, ProofError, consistency_ranges, decompose, inclusion_ranges, node_hash
 from audit.models import AuditTile
 
 MAX_LEVEL = 63
-
-
-def encode_index(index: int) -> str:
-    """A tile index as tlog-tiles path elements: 1234067 -> x001/x234/067."""
-    groups = []
-    while True:
-        groups.append(f"{index % 1000:03d}")
-        index //= 1000
-        if not index:
-            break
-    groups.reverse()
-    return "/".join([f"x{group}" for group in groups[:-1]] + groups[-1:])
 
 
 _INDEX = re.compile(r"^(?:x\d{3}/)*\d{3}$")

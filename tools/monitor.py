@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from audit import canonical, holder_proof, merkle  # noqa: E402
 from audit.holder_proof import HOLDER_HEAD, Head, is_int, open_note, read_entry, read_head  # noqa: E402
-from audit.integrate import WIDTH  # noqa: E402
+from audit.integrate import WIDTH, encode_index  # noqa: E402
 
 STATE_FORMAT = "consentsvc-monitor/1"
 
@@ -56,18 +56,6 @@ class Failed(Exception):
 
 
 # -- tlog-tiles ------------------------------------------------------------------------------------
-
-
-def encode_index(index: int) -> str:
-    """A tile index as tlog-tiles path elements: 1234067 -> x001/x234/067."""
-    groups = []
-    while True:
-        groups.append(f"{index % 1000:03d}")
-        index //= 1000
-        if not index:
-            break
-    groups.reverse()
-    return "/".join([f"x{group}" for group in groups[:-1]] + groups[-1:])
 
 
 def tile_path(level, index: int, width: int) -> str:

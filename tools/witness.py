@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 # Signed notes, cosignatures and RFC 9162 proofs come from the service's own Django-free modules
 # (audit.notes, audit.merkle): one copy of each, checked by the service's tests.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from audit import merkle, notes  # noqa: E402
+from audit import holder_proof, merkle, notes  # noqa: E402
 
 
 class Refused(Exception):
@@ -58,19 +58,10 @@ class Failed(Exception):
 
 def parse_log_vkey(vkey: str) -> tuple[str, Ed25519PublicKey]:
     """The log's note verifier key <name>+<hex key id>+<base64(0x01 || public key)>."""
-    name, _, rest = vkey.strip().partition("+")
-    key_hex, _, blob = rest.partition("+")
     try:
-        raw = base64.b64decode(blob, validate=True)
-        wanted = bytes.fromhex(key_hex)
-    except ValueError as exc:
-        raise Failed(f"not a verifier key: {vkey!r}") from exc
-    if not name or len(raw) != 33 or raw[:1] != notes.ED25519_ALG:
-        raise Failed(f"not an Ed25519 note verifier key: {vkey!r}")
-    public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
-    if notes.key_id(name, public_key) != wanted:
-        raise Failed(f"the verifier key's id does not match its name and key: {vkey!r}")
-    return name, public_key
+        return holder_proof.parse_vkey(vkey)
+    except holder_proof.Invalid as exc:
+        raise Failed(str(exc)) from exc
 
 
 def open_checkpoint(note: str, log_name: str, log_key: Ed25519PublicKey) -> tuple[str, int, bytes, str]:
