@@ -500,13 +500,15 @@ def untrusted_seqs() -> list[int]:
 
     The rows after the latest checkpoint are checked once each per process: what was checked is
     remembered with the hash at its end, so a request reads only what was integrated since (a few
-    rows, or none) and two queries."""
+    rows, or none): one query while nothing new is there, two or three when there is (one more while
+    an older version's set-aside sits in the tree)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT h.size, h.last_hash, (SELECT MAX(tree_size) FROM audit_auditcheckpoint) "
+        cursor.execute("SELECT h.size, h.last_hash, (SELECT MAX(tree_size) FROM audit_auditcheckpoint), "
+                       "EXISTS (SELECT 1 FROM audit_auditsetaside WHERE seq IS NOT NULL) "
                        "FROM audit_audithead h WHERE h.id = 1")
         row = cursor.fetchone()
-        head, last_hash, signed = (row[0], row[1], row[2] or 0) if row else (0, "", 0)
-        found = set(in_tree_set_asides().values())
+        head, last_hash, signed, in_place = (row[0], row[1], row[2] or 0, row[3]) if row else (0, "", 0, False)
+        found = set(in_tree_set_asides().values()) if in_place else set()
         if head > signed:
             found.update(_unsigned_forged_tail(cursor, signed, head, last_hash))
     return sorted(found)

@@ -111,7 +111,7 @@ def _rewind_to(cursor, base: int, holders: list[int]) -> None:
                        [level, base >> (tiles.HEIGHT * (level + 1))])
     cursor.execute("DELETE FROM audit_auditevent WHERE seq > %s", [base])
     # The door closes before anything is written again.
-    cursor.execute("DELETE FROM audit_tailrewind")
+    cursor.execute("DELETE FROM audit_audittailrewind")
 
     tree = _compact_range(tiles.TileReader(base))
     checkpoint = AuditCheckpoint.objects.filter(tree_size=base).values_list("root_hash", flat=True).first()

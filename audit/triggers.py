@@ -365,7 +365,7 @@ def remove_heads_write(apps, schema_editor):
 # The one way rows of the trail are ever deleted: before it signs, the checkpointer rewinds the unsigned
 # tail (positions past the latest signed checkpoint) to drop entries it did not write. The DELETE guard of
 # the four tables that hold positions lets a row go only while a rewind is open (a row in
-# audit_tailrewind, written and removed inside the checkpointer's transaction) AND only when the row
+# audit_audittailrewind, written and removed inside the checkpointer's transaction) AND only when the row
 # lies wholly past the latest signed checkpoint. Under a signed checkpoint nothing is ever deleted,
 # rewind or not; UPDATE stays refused everywhere. A marker left behind is named by missing_guards.
 
@@ -386,7 +386,7 @@ def _sqlite_rewind_guard(table: str) -> list[str]:
     return [
         f"DROP TRIGGER IF EXISTS {table}_no_delete",
         f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "  # noqa: S608 (constants)
-        f"WHEN NOT (EXISTS (SELECT 1 FROM audit_tailrewind) AND {_PAST_SIGNED[table]}) "
+        f"WHEN NOT (EXISTS (SELECT 1 FROM audit_audittailrewind) AND {_PAST_SIGNED[table]}) "
         f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
     ]
 
@@ -395,7 +395,7 @@ _PG_REWIND_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION audit_refuse_change_under_signed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- Each table's condition in a branch of its own: OLD has only that table's columns.
-    IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM audit_tailrewind) THEN
+    IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM audit_audittailrewind) THEN
         IF TG_TABLE_NAME IN ('audit_auditevent', 'audit_holderlogentry') THEN
             IF {_PAST_SIGNED["audit_auditevent"]} THEN
                 RETURN OLD;
@@ -450,6 +450,6 @@ def remove_rewind_guards(apps, schema_editor):
 def open_rewinds(using: str = "default") -> list[str]:
     """A tail rewind marker outside a checkpointer's transaction: someone opened the door and left it open."""
     with connections[using].cursor() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM audit_tailrewind")
+        cursor.execute("SELECT COUNT(*) FROM audit_audittailrewind")
         left = cursor.fetchone()[0]
-    return [f"audit_tailrewind holds {left} row(s): a tail rewind was opened outside a checkpoint"] if left else []
+    return [f"audit_audittailrewind holds {left} row(s): a tail rewind was opened outside a checkpoint"] if left else []
