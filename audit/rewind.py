@@ -33,8 +33,6 @@ import hashlib
 import uuid
 from hmac import compare_digest
 
-from django.db import connection
-
 from audit import canonical, outbox, tiles
 from audit.holder_logs import HolderTileReader, subjects_of
 from audit.keys import mac_key

@@ -232,3 +232,23 @@ def test_the_guards_refuse_every_change_under_the_signed_checkpoint_even_during_
         transaction.set_rollback(True)
     assert AuditEvent.unchecked.filter(seq=head).exists()
     assert audit_verify().ok
+
+
+def test_a_holder_log_a_foreign_process_opened_is_opened_again_under_the_service_key(alice, bob):
+    """The foreign process's first entry about bob created bob's log (its id MAC'd under its own key):
+    the rewind removes that log, and bob's genuine entries open it again under the service's key."""
+    from audit import holder_logs
+
+    _about(alice.pk, 3)
+    audit_checkpoint_create(holder_heads=True)
+    forged = _foreign_inline(bob.pk)
+    assert holder_logs.log_of(bob.pk).log_id != holder_logs.log_id_for(bob.pk, mac_key())
+    _about(bob.pk, 2)
+    audit_checkpoint_create(holder_heads=True)
+    log = holder_logs.log_of(bob.pk)
+    assert (log.log_id, log.size, log.signed_size) == (holder_logs.log_id_for(bob.pk, mac_key()), 2, 2)
+    _assert_every_signature_holds_only_own_entries(
+        bytes(AuditSetAside.objects.get(event_id=forged.event_id).body))
+    call_command("audit_acknowledge", "--all", stdout=io.StringIO())
+    report = audit_verify(holder_logs=True)  # the holder logs checked against the trail, too
+    assert report.ok, report.problems
