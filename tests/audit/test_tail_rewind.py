@@ -17,7 +17,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from audit import canonical, merkle, notes
+from audit import canonical, merkle, notes, outbox
 from audit.keys import mac_key
 from audit.models import AuditCheckpoint, AuditEvent, AuditSetAside, AuditTile, HolderCheckpoint, HolderLogTile
 from audit.services import EventInput, audit_append, audit_append_many, audit_checkpoint_create, audit_checkpoint_if_due
@@ -43,10 +43,25 @@ witness = _tool("witness")
 
 
 def _about(holder: int, n: int, start: int = 0) -> list[AuditEvent]:
-    return audit_append_many(events=[
+    """n genuine events about the holder, integrated (by the sequencer's own call when it runs)."""
+    events = audit_append_many(events=[
         EventInput(action="media.read", actor_kind="service", actor_id="suggestions", subject_id=holder,
                    object_type="media_item", object_id=start + i, purpose="sharing_suggestions", details={"count": i})
         for i in range(n)])
+    if outbox.enabled():  # what the sequencer thread does after the commit (PostgreSQL, AUDIT_SEQUENCER=outbox)
+        outbox.integrate_when_free()
+        found = {e.event_id: e for e in AuditEvent.objects.filter(event_id__in=[e.event_id for e in events])}
+        events = [found[e.event_id] for e in events]
+    return events
+
+
+@pytest.fixture(params=["inline", "outbox"])
+def sequencer(request, settings):
+    """Both ways the service integrates: inline (SQLite always) and by the sequencer (PostgreSQL's default)."""
+    if request.param == "outbox" and connection.vendor != "postgresql":
+        pytest.skip("the sequencer runs on PostgreSQL only")
+    settings.AUDIT_SEQUENCER = request.param
+    return request.param
 
 
 def _foreign_inline(holder: int) -> AuditEvent:
@@ -120,7 +135,7 @@ class ApiLog(witness.Log):
 
 
 def test_a_foreign_entry_integrated_inline_is_never_under_a_signed_checkpoint_acknowledged_or_not(
-        alice, audrey, api, tmp_path, settings):
+        alice, audrey, api, tmp_path, settings, sequencer):
     key_path = tmp_path / "witness.pem"
     name = "auditor.example/witness"
     settings.AUDIT_WITNESSES = [witness.init(str(key_path), name)]
@@ -201,7 +216,7 @@ def _refused(sql: str, params=()) -> bool:
     return False
 
 
-def test_the_guards_refuse_every_change_under_the_signed_checkpoint_even_during_a_rewind(alice):
+def test_the_guards_refuse_every_change_under_the_signed_checkpoint_even_during_a_rewind(alice, sequencer):
     _about(alice.pk, 300)
     audit_checkpoint_create(holder_heads=True)
     signed = AuditCheckpoint.objects.order_by("-tree_size")[0].tree_size
@@ -234,7 +249,7 @@ def test_the_guards_refuse_every_change_under_the_signed_checkpoint_even_during_
     assert audit_verify().ok
 
 
-def test_a_holder_log_a_foreign_process_opened_is_opened_again_under_the_service_key(alice, bob):
+def test_a_holder_log_a_foreign_process_opened_is_opened_again_under_the_service_key(alice, bob, sequencer):
     """The foreign process's first entry about bob created bob's log (its id MAC'd under its own key):
     the rewind removes that log, and bob's genuine entries open it again under the service's key."""
     from audit import holder_logs
@@ -252,3 +267,33 @@ def test_a_holder_log_a_foreign_process_opened_is_opened_again_under_the_service
     call_command("audit_acknowledge", "--all", stdout=io.StringIO())
     report = audit_verify(holder_logs=True)  # the holder logs checked against the trail, too
     assert report.ok, report.problems
+
+
+def test_consent_reads_the_genuine_newest_event_across_a_rewind(alice, sequencer):
+    """A foreign `consent.withdrawn` about alice, integrated inline, is the trail's newest consent event
+    until the checkpoint: consent fails closed meanwhile. The rewind drops it and moves her genuine
+    events to new seqs; the ledger and the state row name events by id, so her grant authorises again."""
+    from consent import purposes
+    from consent import selectors as consent_selectors
+    from consent.services import consent_give
+
+    purpose = purposes.CAMERA_ROLL
+    notice = consent_selectors.notice_current(purpose=purpose)
+    given = consent_give(user=alice, purpose=purpose, notice_version=notice.version, method="api")
+    if outbox.enabled():
+        outbox.integrate_when_free()
+    audit_checkpoint_create()
+    _about(alice.pk, 2)
+    with override_settings(AUDIT_MAC_KEY=FOREIGN_KEY, AUDIT_SEQUENCER="inline"):
+        audit_append(action="consent.withdrawn", actor_kind="holder", actor_id=alice.pk, subject_id=alice.pk,
+                     object_type="consent_entry", object_id=given.pk + 1, purpose=purpose)
+    _about(alice.pk, 1)
+    assert consent_selectors.consent_active_entry(user_id=alice.pk, purpose=purpose) is None  # fails closed
+
+    audit_checkpoint_create()
+    assert consent_selectors.consent_active_entry(user_id=alice.pk, purpose=purpose) == given
+    call_command("audit_acknowledge", "--all", stdout=io.StringIO())
+    audit_checkpoint_create()
+    assert consent_selectors.consent_active_entry(user_id=alice.pk, purpose=purpose) == given
+    report = audit_verify()
+    assert report.ok, report.problems  # the ledger's binding to the trail included
