@@ -297,3 +297,24 @@ def test_consent_reads_the_genuine_newest_event_across_a_rewind(alice, sequencer
     assert consent_selectors.consent_active_entry(user_id=alice.pk, purpose=purpose) == given
     report = audit_verify()
     assert report.ok, report.problems  # the ledger's binding to the trail included
+
+
+def test_a_foreign_row_before_a_chained_event_is_never_signed_even_acknowledged(alice):
+    """The one foreign row the rewind cannot take out (a chained event after it carries its seq): it
+    is set aside where it sits, and no checkpoint is signed over it, acknowledged or not."""
+    from core.errors import ServiceError
+
+    _about(alice.pk, 2)
+    audit_checkpoint_create()
+    forged = _foreign_inline(alice.pk)
+    legacy.append_chained(1)
+    with pytest.raises(ServiceError, match=f"seq {forged.seq}"):
+        audit_checkpoint_create()
+    [set_aside] = AuditSetAside.objects.all()
+    assert set_aside.seq == forged.seq
+    assert not audit_verify().ok
+    call_command("audit_acknowledge", "--all", stdout=io.StringIO())
+    with pytest.raises(ServiceError, match=f"seq {forged.seq}"):
+        audit_checkpoint_create()
+    assert AuditCheckpoint.objects.order_by("-tree_size")[0].tree_size < forged.seq
+    assert AuditSetAside.objects.count() == 1  # set aside once
