@@ -31,7 +31,7 @@ from django.utils import timezone
 from consent import purposes
 from consent.selectors import consent_active_entry
 from core.errors import ServiceError, register_code
-from core.uow import Actor, account_write
+from core.uow import Actor, UnitOfWork, account_write
 from vault import content, keyring, services, videos
 from vault.models import PartialUpload
 
@@ -194,6 +194,19 @@ def _delete(upload: PartialUpload, *, actor: Actor | None = None) -> None:
     with account_write(user_id=upload.owner_id, actor=actor or Actor.holder(upload.owner_id)) as uow:
         PartialUpload.objects.filter(pk=upload.pk).delete()
         uow.after_commit(lambda: content.delete_names(names))
+
+
+def partials_delete_all(uow: UnitOfWork) -> int:
+    """Every unfinished upload of the unit's account, deleted in that unit (a withdrawal: without
+    consent none can be finished, so none waits for the photos' grace period); the segments once it
+    commits. Returns how many went."""
+    uploads = list(PartialUpload.objects.select_related("key").filter(owner_id=uow.user_id))
+    if not uploads:
+        return 0
+    names = [name for upload in uploads for name in segment_names(upload)]
+    PartialUpload.objects.filter(pk__in=[upload.pk for upload in uploads]).delete()
+    uow.after_commit(lambda: content.delete_names(names))
+    return len(uploads)
 
 
 def partial_delete(*, user_id: int, uid: uuid.UUID) -> None:

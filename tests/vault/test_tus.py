@@ -87,6 +87,45 @@ def test_withdrawal_shreds_partial_uploads(consented, api, clip, tmp_path, djang
     assert client.head(location, **TUS).status_code == 404
 
 
+def test_withdrawal_deletes_partial_uploads_at_once_whatever_the_grace_period(
+        consented, api, clip, tmp_path, settings, django_capture_on_commit_callbacks):
+    """With WITHDRAWAL_GRACE_DAYS the photos wait for the shred, but an unfinished upload cannot be
+    finished without consent: it goes with the withdrawal (it stayed until UPLOAD_PARTIAL_HOURS)."""
+    settings.WITHDRAWAL_GRACE_DAYS = 30
+    client = api(consented)
+    photo = client.post("/api/v1/media/", {"file": _jpeg()}, format="multipart")
+    assert photo.status_code == 201
+    kept = set(stored_files(tmp_path))
+    location = create(client, len(clip))["Location"]
+    assert patch(client, location, 0, clip[:2000]).status_code == 204
+    assert set(stored_files(tmp_path)) > kept
+    with django_capture_on_commit_callbacks(execute=True):
+        withdraw(consented)
+    assert not PartialUpload.objects.exists() and set(stored_files(tmp_path)) == kept
+    assert MediaItem.objects.filter(owner=consented).count() == 1  # the photo waits for its grace period
+    assert client.head(location, **TUS).status_code == 404
+
+
+def test_erase_deletes_partial_uploads(consented, api, clip, tmp_path, django_capture_on_commit_callbacks):
+    from support import rights
+
+    client = api(consented)
+    location = create(client, len(clip))["Location"]
+    assert patch(client, location, 0, clip[:2000]).status_code == 204
+    with django_capture_on_commit_callbacks(execute=True):
+        rights.cloud_media_erase(user=consented)
+    assert not PartialUpload.objects.exists() and not stored_files(tmp_path)
+    assert client.head(location, **TUS).status_code == 404
+
+
+def _jpeg():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.vault.conftest import jpeg_bytes
+
+    return SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
+
+
 def test_a_hostile_clip_by_tus_is_refused_with_nothing_kept(consented, api, tmp_path,
                                                            django_capture_on_commit_callbacks):
     client = api(consented)
