@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from tests.vault.clips import PARIS, clip_bytes
 from tests.vault.conftest import withdraw
 from vault import exports, partials, shredding
@@ -135,6 +136,8 @@ def test_a_hostile_clip_by_tus_is_refused_with_nothing_kept(consented, api, tmp_
         response = patch(client, location, 0, data)
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_video"
     assert not PartialUpload.objects.exists() and not MediaItem.objects.exists() and not stored_files(tmp_path)
+    refused = AuditEvent.objects.get(action="media.upload_refused", subject_id=consented.pk)
+    assert refused.details["code"] == "invalid_video" and refused.outcome == "denied"
 
 
 def test_only_the_holder_reaches_an_upload(consented, bob, api, clip):
