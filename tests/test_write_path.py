@@ -7,6 +7,7 @@ every event last, in one batch. Anything else brings back the deadlocks the unit
 work exists to prevent (an audit head lock taken before an account lock). Nor may it call
 transaction.on_commit: work after commit (deleting blobs) is the unit's after_commit. core.guard
 refuses that at run time too, but only on the paths the tests take; this scan reads every file.
+Nor may it make or change the trail's rows itself (AuditEvent.objects.create and the like).
 """
 
 import ast
@@ -20,6 +21,10 @@ ALLOWED = {Path("core/uow.py")}
 APPEND_NAMES = {"audit_append", "audit_append_many"}
 # Rows whose lock is the account lock: the lock row itself, and the auth user row it replaced.
 ACCOUNT_ROWS = {"AccountLock", "User", "get_user_model"}
+# The trail's own rows: only audit writes them (a row made here would be unsequenced and unhashed).
+AUDIT_ROWS = {"AuditEvent", "AuditHead", "AuditOutbox", "AuditCheckpoint", "AuditTile", "AuditCosignature",
+              "AuditSetAside", "HolderLog", "HolderLogEntry", "HolderLogTile", "HolderCheckpoint"}
+ROW_WRITES = {"create", "bulk_create", "get_or_create", "update_or_create", "update", "delete", "bulk_update"}
 
 
 def _names_in(node: ast.AST) -> set[str]:
@@ -45,6 +50,10 @@ def violations(source: str, path: str) -> list[str]:
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
             if name in APPEND_NAMES:
                 found.append(f"{path}:{node.lineno}: calls {name}")
+            elif isinstance(func, ast.Name) and name in AUDIT_ROWS:
+                found.append(f"{path}:{node.lineno}: makes an {name} row")
+            elif name in ROW_WRITES and isinstance(func, ast.Attribute) and _names_in(func.value) & AUDIT_ROWS:
+                found.append(f"{path}:{node.lineno}: writes the trail's rows")
             elif name == "on_commit":
                 found.append(f"{path}:{node.lineno}: calls on_commit (use the unit's after_commit)")
             elif (name == "select_for_update" and isinstance(func, ast.Attribute)
@@ -114,6 +123,9 @@ def media_delete(*, user_id, item_id):
     MediaItem.objects.select_for_update().get(pk=item_id)  # an item's own row lock is fine
     transaction.on_commit(lambda: storage.blob_delete(name="x"))
     on_commit(print)
+    AuditEvent.objects.create(action="media.deleted", actor_kind="holder")
+    AuditEvent(action="media.deleted").save()
+    list(AuditEvent.objects.filter(subject_id=user_id))  # reading the trail is fine
 '''
 
 
@@ -128,6 +140,8 @@ def test_it_fails_on_a_planted_violation():
         "vault/planted.py:12: calls audit_append_many",
         "vault/planted.py:14: calls on_commit (use the unit's after_commit)",
         "vault/planted.py:15: calls on_commit (use the unit's after_commit)",
+        "vault/planted.py:16: writes the trail's rows",
+        "vault/planted.py:17: makes an AuditEvent row",
     ]
 
 
@@ -139,4 +153,4 @@ def test_it_fails_when_the_violation_is_in_a_real_file(tmp_path, monkeypatch):
     (fake / "planted.py").write_text(PLANTED, encoding="utf-8")
     monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
     found = [v for relative, source in _sources() for v in violations(source, str(relative))]
-    assert len(found) == 8 and all(v.startswith("vault/planted.py:") for v in found)
+    assert len(found) == 10 and all(v.startswith("vault/planted.py:") for v in found)
