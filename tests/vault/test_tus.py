@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from tests.conftest import unit_of
 from tests.vault.clips import PARIS, clip_bytes
 from tests.vault.conftest import withdraw
 from vault import exports, partials, shredding
@@ -225,3 +226,39 @@ def test_a_terminated_upload_keeps_its_segments_until_the_removal_commits(consen
     for callback in pending:
         callback()
     assert not stored_files(tmp_path)
+
+
+def test_a_patch_racing_another_at_the_same_offset_leaves_the_winners_bytes(consented, clip):
+    """Two PATCHes from one offset (a client retrying while its first request still runs): one wins,
+    the other is refused (upload_offset_mismatch), and the winner's bytes stay whole, so the upload
+    still ends byte-identical."""
+    from core.errors import ServiceError
+
+    upload = partials.partial_create(user_id=consented.pk, length=len(clip), filename="IMG_0300.MOV")
+
+    def slow_body():
+        yield clip[:500]
+        # Meanwhile the retry of the same piece arrives and is stored whole.
+        partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=0, body=iter([clip[:1000]]))
+        yield clip[500:1000]
+
+    with pytest.raises(ServiceError) as lost:
+        partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=0, body=slow_body())
+    assert lost.value.code == "upload_offset_mismatch"
+    assert PartialUpload.objects.get().offset == 1000
+    _, result = partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=1000, body=iter([clip[1000:]]))
+    assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=result.item.pk).chunks) == clip
+
+
+def test_an_upload_begun_before_segments_had_nonces_still_finishes(consented, clip):
+    """A segment stored before migration 0011 is named by its index alone: it is still found."""
+    from vault import content, keyring
+
+    upload = partials.partial_create(user_id=consented.pk, length=len(clip), filename="IMG_0301.MOV")
+    data_key = keyring.data_key_by_id(user_id=consented.pk, key_id=upload.key.key_id)
+    content.content_write(data_key=data_key, uid=partials.segment_uid(upload.uid, 0), variant="partial",
+                          chunks=[clip[:1000]])
+    with unit_of(consented):
+        PartialUpload.objects.filter(pk=upload.pk).update(segments=1, offset=1000)
+    _, result = partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=1000, body=iter([clip[1000:]]))
+    assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=result.item.pk).chunks) == clip
