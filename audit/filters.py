@@ -79,7 +79,7 @@ class AccountField(forms.CharField):
         if not text:
             return None
         found = account_resolve(text)
-        if found is None:
+        if found is None or found[0] < 1:
             raise _no_account(text)
         return found
 
