@@ -1,5 +1,7 @@
 """Fixtures every test folder shares: the four people of the product and API clients for them."""
 
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -10,6 +12,38 @@ from accounts.roles import AUDITOR, HOLDER, SUPPORT
 pytest_plugins = ["tests.s3"]
 
 PASSWORD = "a-long-test-password-42"
+
+
+def _move_the_clock():
+    """TEST_CLOCK_AT=2027-12-31T23:59:50Z runs the tests with the clock moved to that instant, and
+    ticking from there: timezone.now(), datetime.now(), date.today() and time.time() in the product
+    and in the tests (not in subprocesses, nor the database's own clock). A test that passes today and
+    fails on another day, at midnight, at the end of a month or a year reads the wall clock somewhere
+    where it should take `now`. Started here, as this file is imported, so that the conftest files
+    below it see the moved clock too. freezegun comes with django-tasks-rq (through rq-scheduler);
+    it is loaded only here."""
+    at = os.environ.get("TEST_CLOCK_AT")
+    if not at:
+        return None
+    import freezegun
+
+    clock = freezegun.freeze_time(at, tick=True)
+    clock.start()
+    return clock
+
+
+_moved_clock = _move_the_clock()
+
+
+def pytest_unconfigure(config):
+    if _moved_clock is not None:
+        _moved_clock.stop()
+
+
+def pytest_report_header(config):
+    if os.environ.get("TEST_CLOCK_AT"):
+        return f"clock moved to {os.environ['TEST_CLOCK_AT']} (TEST_CLOCK_AT)"
+    return None
 
 
 def make_user(username: str, role: str = HOLDER):
