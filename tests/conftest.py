@@ -28,8 +28,7 @@ def _move_the_clock():
     import freezegun
 
     clock = freezegun.freeze_time(at, tick=True)
-    clock.start()
-    return clock
+    return clock, clock.start()
 
 
 _moved_clock = _move_the_clock()
@@ -37,7 +36,23 @@ _moved_clock = _move_the_clock()
 
 def pytest_unconfigure(config):
     if _moved_clock is not None:
-        _moved_clock.stop()
+        _moved_clock[0].stop()
+
+
+@pytest.fixture(autouse=True)
+def _each_test_just_before_midnight():
+    """TEST_CLOCK_MIDNIGHT=0.3 (with TEST_CLOCK_AT): each test starts 0.3 s before the next midnight (UTC,
+    the settings' TIME_ZONE), one day after the other, so that a test whose setup and assertions read
+    the clock on either side of midnight (or of a month's or a year's end) fails. The clock only goes
+    forward."""
+    before = os.environ.get("TEST_CLOCK_MIDNIGHT")
+    if _moved_clock is not None and before:
+        import datetime as dt
+
+        moved = _moved_clock[1]
+        midnight = dt.datetime.combine(moved().date() + dt.timedelta(days=1), dt.time())
+        moved.move_to(midnight - dt.timedelta(seconds=float(before)))
+    yield
 
 
 def pytest_report_header(config):
