@@ -61,6 +61,22 @@ def pytest_report_header(config):
     return None
 
 
+@pytest.fixture
+def midday(monkeypatch):
+    """The product's clock (django.utils.timezone.now) at noon UTC of a fixed day, and ticking from there:
+    for a test whose events must fall on one day (a per-day grouping or chart, "today"), which the wall
+    clock cannot promise near midnight. Returns that noon."""
+    import datetime as dt
+    import time
+
+    from django.utils import timezone
+
+    noon = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
+    started = time.monotonic()
+    monkeypatch.setattr(timezone, "now", lambda: noon + dt.timedelta(seconds=time.monotonic() - started))
+    return noon
+
+
 def make_user(username: str, role: str = HOLDER):
     return services.user_create(username=username, password=PASSWORD, role=role)
 
