@@ -27,6 +27,9 @@ def _move_the_clock():
         return None
     import freezegun
 
+    # The same moved clock in every thread: freezegun's default ignore list ("threading", ...) gives the
+    # real clock to code near the bottom of a thread's stack (a watchdog's time.monotonic()).
+    freezegun.configure(default_ignore_list=["_pytest.timing"])
     clock = freezegun.freeze_time(at, tick=True)
     return clock, clock.start()
 
