@@ -58,6 +58,15 @@ def _each_test_just_before_midnight():
     yield
 
 
+def pytest_collection_modifyitems(config, items):
+    if _moved_clock is None:
+        return
+    skip = pytest.mark.skip(reason="a child process would read the real clock (TEST_CLOCK_AT moves this one's)")
+    for item in items:
+        if "child_clock" in item.keywords:
+            item.add_marker(skip)
+
+
 def pytest_report_header(config):
     if os.environ.get("TEST_CLOCK_AT"):
         return f"clock moved to {os.environ['TEST_CLOCK_AT']} (TEST_CLOCK_AT)"
