@@ -65,7 +65,7 @@ class ConsentState:
 
 
 def _retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait, from a Retry-After in seconds or as an HTTP date (counted from `now`, a timestamp)."""
+    """Retry-After in seconds from `now` (the epoch time; the clock when None): a number or an HTTP date."""
     if not value:
         return None
     try:
