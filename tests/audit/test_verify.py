@@ -189,6 +189,37 @@ def test_it_checks_an_untouched_trail_without_looking_rows_up_one_by_one(trail, 
         assert audit_verify().ok
 
 
+@pytest.fixture
+def both_formats(settings, many_events):
+    """Seqs 1 to 7 in the chained format (v 2, written before entries), 8 to 16 entries (v 3)."""
+    from tests.audit import legacy
+
+    settings.AUDIT_CHECKPOINT_EVERY = 5
+    legacy.append_chained(7)
+    many_events(9)
+    audit_checkpoint_create()
+
+
+def test_it_checks_the_columns_of_both_formats_on_the_fast_path(both_formats, monkeypatch):
+    """The database's column check picks each row's layout by its format; an untouched trail of both
+    never falls back to the field-by-field path."""
+    from audit import verification
+
+    def slower_path(max_seq):
+        raise AssertionError("the column check fell back to the field-by-field path")
+
+    monkeypatch.setattr(verification, "_generic_rows", slower_path)
+    report = audit_verify()
+    assert report.ok, report.problem
+    assert report.events == 16
+
+
+@pytest.mark.parametrize("seq", [1, 6, 7, 8, 16])
+def test_it_names_an_edited_column_in_either_format(both_formats, seq):
+    _sql("UPDATE audit_auditevent SET actor_id = 'x9' WHERE seq = %s", [seq])
+    _fails_at(seq, "column actor_id")
+
+
 @pytest.mark.parametrize("micro", [0, 6, 123456])
 def test_it_reads_column_times_in_the_canonical_form(micro):
     from datetime import UTC, datetime, timedelta, timezone
