@@ -181,10 +181,20 @@ def _group_key(event) -> tuple:
 
 def _filtered(*, subject_id: int, since: date | None, until: date | None, category: str | None,
               actor: str | None):
+    return events_filtered(audit_events_for_subject(subject_id=subject_id), since=since, until=until,
+                           category=category, actor=actor)
+
+
+def events_filtered(events, *, since: date | None = None, until: date | None = None, category: str | None = None,
+                    actor: str | None = None):
+    """The holder's filters over their events (support.filters.AccessLogFilterSet reads them from a query):
+    whole days in the service's time zone, `until` included; a category of categories() or "other"; an
+    actor of ACTOR_FILTERS."""
     tz = timezone.get_current_timezone()
-    start = datetime.combine(since, datetime.min.time(), tzinfo=tz) if since else None
-    end = datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=tz) if until else None
-    events = audit_events_for_subject(subject_id=subject_id, since=start, until=end)
+    if since:
+        events = events.filter(time__gte=datetime.combine(since, datetime.min.time(), tzinfo=tz))
+    if until:
+        events = events.filter(time__lt=datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=tz))
     offered = categories()
     if category in offered:
         query = Q(action__in=offered[category][1])
