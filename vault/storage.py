@@ -194,25 +194,45 @@ def _write_object(storage, name: str, chunks: Iterable[bytes]) -> int:
     return source.size
 
 
-def blob_read(*, name: str) -> Iterator[bytes]:
-    """The stored bytes in pieces; the file is closed when the iterator ends or is closed."""
+def blob_read(*, name: str, offset: int = 0) -> Iterator[bytes]:
+    """The stored bytes from ``offset`` on, in pieces; the file is closed when the iterator ends or
+    is closed. On S3 a read from an offset is a ranged GET: the bytes before it are never sent."""
     storage = blob_storage()
     if (s3 := _s3(storage)) is not None:
-        yield from _read_object(s3, name)
+        yield from _read_object(s3, name, offset)
         return
     with storage.open(name, "rb") as handle:
+        if offset:
+            handle.seek(offset)
         while chunk := handle.read(READ_BYTES):
             yield chunk
 
 
-def _read_object(storage, name: str) -> Iterator[bytes]:
+def blob_size(*, name: str) -> int:
+    """The stored blob's size in bytes; FileNotFoundError when there is none."""
+    storage = blob_storage()
+    if (s3 := _s3(storage)) is not None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return s3.connection.meta.client.head_object(Bucket=s3.bucket_name,
+                                                         Key=_s3_key(s3, name))["ContentLength"]
+        except ClientError as error:
+            if _s3_missing(error):
+                raise FileNotFoundError(name) from None
+            raise
+    return storage.size(name)
+
+
+def _read_object(storage, name: str, offset: int = 0) -> Iterator[bytes]:
     # S3Storage.open() downloads the whole object into memory before the first read;
     # the response body streams instead.
     from botocore.exceptions import ClientError
 
     client = storage.connection.meta.client
+    ranged = {"Range": f"bytes={offset}-"} if offset else {}
     try:
-        body = client.get_object(Bucket=storage.bucket_name, Key=_s3_key(storage, name))["Body"]
+        body = client.get_object(Bucket=storage.bucket_name, Key=_s3_key(storage, name), **ranged)["Body"]
     except ClientError as error:
         if _s3_missing(error):
             raise FileNotFoundError(name) from None
