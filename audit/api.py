@@ -298,7 +298,7 @@ class AuditTlogEntriesApi(_Plain):
     big-endian uint16, `tile/entries/<N>[.p/<W>]`, within the latest checkpoint."""
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
-                              404: OpenApiResponse(description="audit_tile_not_found")})
+                              404: OpenApiResponse(description="audit_tile_not_found, audit_entry_set_aside")})
     def get(self, request, index: str, width: str | None = None):
         number, wanted = _tile_request(index, width)
         first = number * tiles.WIDTH
@@ -408,13 +408,14 @@ class HolderTlogEntriesApi(_HolderPlain):
     its length as a big-endian uint16, within its newest checkpoint."""
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
-                              404: OpenApiResponse(description="holder_tile_not_found")})
+                              404: OpenApiResponse(description="holder_tile_not_found, audit_entry_set_aside")})
     def get(self, request, index: str, width: str | None = None):
         number, wanted = _holder_tile_request(index, width)
         first = number * tiles.WIDTH
         if first + wanted > _holder_signed_size(request.user.pk):
             raise ServiceError("holder_tile_not_found",
                                f"No entry bundle {index} of width {wanted} in your signed tree.")
+        selectors.refuse_untrusted(holder_logs.entry_seqs(request.user.pk, first, wanted))
         try:
             bodies = holder_logs.entry_bundle(request.user.pk, first, wanted)
         except merkle.ProofError as exc:
