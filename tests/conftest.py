@@ -201,6 +201,7 @@ def _flush_append_only_tables():
     """
     from django.db.backends.base.operations import BaseDatabaseOperations
 
+    from audit import triggers
     from consent import guards
     from core import db as append_only_db
 
@@ -214,6 +215,7 @@ def _flush_append_only_tables():
         if vendor in ("sqlite", "postgresql"):  # the consent state row's guard refuses DELETE too
             before += guards.remove_state_guard_sql(vendor)
             after += guards.state_guard_sql(vendor)
+            after += triggers.rewind_guard_sql(vendor)  # the trail's DELETE guards that let a tail rewind through
         return original(self, [*before, *sql_list, *after])
 
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush

@@ -242,19 +242,19 @@ def test_it_combines_category_exact_action_and_outcome(people_events, audrey):
 def test_it_turns_a_date_preset_into_dates_for_the_page_and_the_export(people_events, audrey, monkeypatch):
     from datetime import UTC, timedelta
 
-    from audit import forms
+    from audit import filters
     from audit.models import AuditEvent
 
-    # "Today" is the form's, set from the events' own day: not a fixed date the wall clock reaches one day,
+    # "Today" is the filters', set from the events' own day: not a fixed date the wall clock reaches one day,
     # nor the wall clock, which may pass midnight between the events and the page.
     events_day = max(AuditEvent.objects.values_list("time", flat=True)).astimezone(UTC).date()
     later = events_day + timedelta(days=100)
-    monkeypatch.setattr(forms, "today_utc", lambda: later)
+    monkeypatch.setattr(filters, "today_utc", lambda: later)
     response = _client(audrey).get(reverse("audit:trail"), {"period": "7d"})
     assert f"since={later - timedelta(days=6)}" in response.content.decode()
     assert response.context["rows"] == []  # every event is from 100 days before
     assert len(_client(audrey).get(reverse("audit:trail"), {"period": "today"}).context["rows"]) == 0
-    monkeypatch.setattr(forms, "today_utc", lambda: events_day)
+    monkeypatch.setattr(filters, "today_utc", lambda: events_day)
     assert len(_client(audrey).get(reverse("audit:trail"), {"period": "today"}).context["rows"]) == 7
 
 
