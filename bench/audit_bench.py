@@ -750,7 +750,8 @@ def bench_writers(writers: int, seconds: float, plain: bool = False, first_seq: 
     # Where the time goes: the share of the run the sequencer spent integrating (near 1: it is the
     # bottleneck, and the lag grows), and the entries per batch.
     return {"rate": sum(counts) / elapsed, "lag_p99": p99, "sequencer": settings_sequencer(),
-            "sequencer_busy": busy[0] / elapsed, "per_batch": len(lags) / busy[1] if busy[1] else 0.0}
+            "sequencer_busy": busy[0] / elapsed, "per_batch": len(lags) / busy[1] if busy[1] else 0.0,
+            "integrated": len(lags), "batches": busy[1]}
 
 
 def bench_writer_child(threads: int, seconds: float, plain: bool = False, slot: int = 0) -> None:
@@ -802,7 +803,7 @@ def bench_writer_processes(processes: int, seconds: float, var_dir: str, db_name
     return {"rate": rate, "lag_p99": max(r["lag_p99"] for r in results), "sequencer": results[0]["sequencer"],
             # The sequencers take turns (an advisory lock): their busy shares add up.
             "sequencer_busy": sum(r.get("sequencer_busy", 0.0) for r in results),
-            "per_batch": statistics.median(r.get("per_batch", 0.0) for r in results)}
+            "per_batch": sum(r["integrated"] for r in results) / max(1, sum(r["batches"] for r in results))}
 
 
 def _bench_writers_run(args, results: dict, var_dir: str, db_name: str) -> None:
