@@ -5,6 +5,7 @@ import io
 import json
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,11 @@ def test_the_verifier_still_checks_an_export_written_before_entries():
     lines[3]["event"]["seq"] = 5  # a chained event that says another place than its own
     with pytest.raises(verifier.Invalid):
         _verify(b"".join(canonical.dumps(line) + b"\n" for line in lines))
+
+
+def test_the_command_lines_bare_until_date_includes_that_whole_day(many_events, capsys):
+    """--until 2026-11-01 is inclusive, as its help and the API say; it once read as that day's midnight."""
+    many_events(3)
+    day = AuditEvent.objects.order_by("seq").first().time.astimezone(UTC).date().isoformat()
+    call_command("audit_export", "--format", "csv", "--since", day, "--until", day, "--no-progress")
+    assert len(capsys.readouterr().out.strip().split("\n")) >= 1 + 3
