@@ -246,28 +246,29 @@ class _Segments:
 
 def decrypt_range(
     *, data_key: DataKey, object_uid: uuid.UUID, variant: str, blob_size: int, start: int, end: int,
-    read_from: Callable[[int], Iterable[bytes]],
+    read_from: Callable[[int, int], Iterable[bytes]],
 ) -> Iterator[bytes]:
     """Verified plaintext of bytes ``start`` to ``end`` (both included) of the blob, decrypting
     only the segments that hold them (and the last one, which proves the blob's length).
 
-    ``read_from(offset)`` streams the stored blob from that offset to its end (the caller stops
-    it early). The header, the key commitment, the last segment and the first segment of the
+    ``read_from(offset, length)`` streams that many stored bytes from that offset (the caller may
+    stop it early). The header, the key commitment, the last segment and the first segment of the
     range are checked before this returns, so a bad, swapped or cut blob fails here, before a
     response has begun; a later segment that fails raises BlobIntegrityError where it is.
     """
     size = plaintext_size(blob_size)
     if not 0 <= start <= end < size:
         raise BlobIntegrityError("truncated", f"Bytes {start}-{end} are not within the blob's {size} bytes.")
-    head = _read_exactly(read_from(0), HEADER_BYTES + _STREAM_PREFIX_BYTES)
+    head = _read_exactly(read_from(0, HEADER_BYTES + _STREAM_PREFIX_BYTES), HEADER_BYTES + _STREAM_PREFIX_BYTES)
     header = parse_header(head)
     blob_key = _blob_key(header, data_key=data_key, object_uid=object_uid, variant=variant)
     segments = _Segments(blob_key, _CONTEXT + head[:HEADER_BYTES], head[HEADER_BYTES:])
     last = size // SEGMENT_BYTES
     last_offset = _segment_offset(last)
-    segments.open(last, _read_exactly(read_from(last_offset), blob_size - last_offset))
+    segments.open(last, _read_exactly(read_from(last_offset, blob_size - last_offset), blob_size - last_offset))
     first = start // SEGMENT_BYTES
-    source = iter(read_from(_segment_offset(first)))
+    until = min(_segment_offset(end // SEGMENT_BYTES + 1), blob_size)
+    source = iter(read_from(_segment_offset(first), until - _segment_offset(first)))
 
     def sealed_segments() -> Iterator[bytes]:
         pending, taken = bytearray(), 0

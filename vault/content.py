@@ -90,7 +90,8 @@ def content_range(*, data_key: DataKey, uid: uuid.UUID, variant: str, start: int
     try:
         size = storage.blob_size(name=name)
         return blobs.decrypt_range(data_key=data_key, object_uid=uid, variant=variant, blob_size=size, start=start,
-                                   end=end, read_from=lambda offset: storage.blob_read(name=name, offset=offset))
+                                   end=end, read_from=lambda offset, length: storage.blob_read(
+                                       name=name, offset=offset, length=length))
     except FileNotFoundError:
         raise blobs.BlobIntegrityError("missing", "The blob is missing from storage.") from None
 

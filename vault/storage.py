@@ -225,17 +225,20 @@ def _write_object(storage, name: str, chunks: Iterable[bytes]) -> int:
     return source.size
 
 
-def blob_read(*, name: str, offset: int = 0) -> Iterator[bytes]:
-    """The stored bytes from ``offset`` on, in pieces; the file is closed when the iterator ends or
-    is closed. On S3 a read from an offset is a ranged GET: the bytes before it are never sent."""
+def blob_read(*, name: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+    """The stored bytes from ``offset`` on (``length`` of them at most, or to the end), in pieces;
+    the file is closed when the iterator ends or is closed. On S3 a read of part of a blob is a
+    ranged GET: the bytes outside it are never sent."""
     storage = blob_storage()
     if (s3 := _s3(storage)) is not None:
-        yield from _read_object(s3, name, offset)
+        yield from _read_object(s3, name, offset, length)
         return
+    left = -1 if length is None else length
     with storage.open(name, "rb") as handle:
         if offset:
             handle.seek(offset)
-        while chunk := handle.read(READ_BYTES):
+        while left and (chunk := handle.read(READ_BYTES if left < 0 else min(left, READ_BYTES))):
+            left -= len(chunk) if left > 0 else 0
             yield chunk
 
 
@@ -255,13 +258,16 @@ def blob_size(*, name: str) -> int:
     return storage.size(name)
 
 
-def _read_object(storage, name: str, offset: int = 0) -> Iterator[bytes]:
+def _read_object(storage, name: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
     # S3Storage.open() downloads the whole object into memory before the first read;
     # the response body streams instead.
     from botocore.exceptions import ClientError
 
+    if length == 0:
+        return
     client = storage.connection.meta.client
-    ranged = {"Range": f"bytes={offset}-"} if offset else {}
+    last = "" if length is None else str(offset + length - 1)
+    ranged = {"Range": f"bytes={offset}-{last}"} if offset or length is not None else {}
     try:
         body = client.get_object(Bucket=storage.bucket_name, Key=_s3_key(storage, name), **ranged)["Body"]
     except ClientError as error:

@@ -89,9 +89,9 @@ def sealed(size: int, *, seed: int = 0) -> tuple[DataKey, uuid.UUID, bytes, byte
 
 
 def read_range(key, uid, blob: bytes, start: int, end: int, *, variant="original", piece: int = 5000) -> bytes:
-    def read_from(offset):
-        for at in range(offset, len(blob), piece):
-            yield blob[at : at + piece]
+    def read_from(offset, length):
+        for at in range(offset, min(offset + length, len(blob)), piece):
+            yield blob[at : min(at + piece, offset + length)]
 
     return b"".join(blobs.decrypt_range(data_key=key, object_uid=uid, variant=variant, blob_size=len(blob),
                                         start=start, end=end, read_from=read_from))
@@ -148,15 +148,18 @@ def test_a_range_from_storage_reads_only_from_its_segment_on(consented, monkeypa
     offsets = []
     read = storage.blob_read
 
-    def recording(*, name, offset=0):
-        offsets.append(offset)
-        return read(name=name, offset=offset)
+    def recording(*, name, offset=0, length=None):
+        offsets.append((offset, length))
+        return read(name=name, offset=offset, length=length)
 
     monkeypatch.setattr(storage, "blob_read", recording)
     start = 39 * SEGMENT + 5
     assert b"".join(content.content_range(data_key=key, uid=uid, variant="original", start=start,
                                           end=len(plain) - 1)) == plain[start:]
-    # The header, the last segment, then from the range's segment on: never from the start again.
-    assert offsets[0] == 0 and all(offset >= 39 * (SEGMENT + 16) for offset in offsets[1:]), offsets
+    # The header alone, the last segment, then the range's segments: nothing else is read.
+    header = blobs.HEADER_BYTES + 56
+    assert offsets[0] == (0, header), offsets
+    assert all(offset >= header + 39 * (SEGMENT + 16) for offset, _ in offsets[1:]), offsets
+    assert sum(length for _, length in offsets) < header + 2 * (SEGMENT + 16), offsets
     with pytest.raises(blobs.BlobIntegrityError):
         content.content_range(data_key=key, uid=uuid.uuid4(), variant="original", start=start, end=start + 1)
