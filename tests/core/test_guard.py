@@ -155,14 +155,15 @@ def test_it_finds_the_account_of_a_row_through_the_row_it_belongs_to(alice, bob,
     from support import services as support_services
     from support.models import SupportCaseNote
 
-    case = support_services.case_open(agent=sam, user_id=bob.pk, reason="Holder phoned", ticket="T-1")
+    case = support_services.case_open(actor=Actor.support(sam.pk), user_id=bob.pk, reason="Holder phoned", ticket="T-1")
     assert guard.account_path(SupportCaseNote) == "case__subject"
+    now = timezone.now()
     with pytest.raises(guard.WriteInOtherUnit), in_alices_unit(alice):
-        SupportCaseNote.objects.create(case_id=case.pk, author=sam, text="on the wrong account", created_at=timezone.now())
+        SupportCaseNote.objects.create(case_id=case.pk, author=sam, text="wrong account", created_at=now)
     with pytest.raises(guard.WriteInOtherUnit), account_write(user_id=sam.pk, actor=Actor.support(sam.pk)):
-        SupportCaseNote.objects.create(case_id=case.pk, author=sam, text="in the agent's unit", created_at=timezone.now())
+        SupportCaseNote.objects.create(case_id=case.pk, author=sam, text="agent's unit", created_at=now)
     with account_write(user_id=bob.pk, actor=Actor.support(sam.pk)):
-        SupportCaseNote.objects.create(case_id=case.pk, author=sam, text="in the subject's unit", created_at=timezone.now())
+        SupportCaseNote.objects.create(case_id=case.pk, author=sam, text="subject's unit", created_at=now)
 
 
 def test_every_account_owned_model_has_one_account():
