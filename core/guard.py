@@ -130,7 +130,8 @@ def _account_of_row(instance: models.Model) -> int | None:
 
 
 def _accounts_of_queryset(queryset: models.QuerySet) -> set[int]:
-    rows = queryset if queryset.query.is_sliced else queryset.order_by()
+    rows = queryset._chain() if queryset.query.is_sliced else queryset.order_by()
+    rows.query.select_for_update = False  # PostgreSQL refuses FOR UPDATE with DISTINCT; the write locks
     with _unlogged():
         return set(rows.values_list(account_path(queryset.model), flat=True).distinct())
 

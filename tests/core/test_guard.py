@@ -120,8 +120,11 @@ def test_it_fails_a_queryset_update_that_reaches_another_accounts_rows(alice, bo
         Exclusion.objects.update(start=date(2019, 1, 1))
     with pytest.raises(guard.WriteInOtherUnit), in_alices_unit(alice):
         Exclusion.objects.filter(pk=bobs.pk).update(start=date(2019, 1, 1))
+    with pytest.raises(guard.WriteInOtherUnit), in_alices_unit(alice):  # locked first: the same
+        Exclusion.objects.select_for_update().filter(pk=bobs.pk).update(start=date(2019, 1, 1))
     with in_alices_unit(alice):  # her own rows: fine
         Exclusion.objects.filter(owner_id=alice.pk).update(start=date(2019, 1, 1))
+        Exclusion.objects.select_for_update().filter(owner_id=alice.pk).update(start=date(2019, 1, 2))
     bobs.refresh_from_db()
     assert bobs.start == date(2021, 1, 1)
 
