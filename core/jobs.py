@@ -238,15 +238,6 @@ def lease(*, kind: str, object_id) -> Iterator[Lease]:
             released.update(held=False, attempts=0)  # queued again meanwhile: it ended without a crash
 
 
-def lease_live(job: Task, *, object_ids) -> set[str]:
-    """Of these rows, the ones a live worker of `job` holds now."""
-    return set(
-        JobLease.objects.filter(
-            kind=job.module_path, object_id__in=[str(i) for i in object_ids], held=True, expires_at__gt=timezone.now()
-        ).values_list("object_id", flat=True)
-    )
-
-
 def _recovery(path: str) -> Callable[[str, int], bool] | None:
     if path not in _RECOVERY:
         with contextlib.suppress(ImportError):
