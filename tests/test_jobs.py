@@ -49,11 +49,15 @@ def crashed_pass(user) -> SuggestionJob:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_lease_is_renewed_by_its_heartbeat_and_released(monkeypatch):
-    monkeypatch.setattr(jobs, "LEASE_SECONDS", 0.3)
+    # Waits for the heartbeat (every LEASE_SECONDS / 3) rather than sleeping a fixed time: on a busy
+    # machine a 0.3 s lease could lapse, or not be renewed yet, before the assertions ran.
+    monkeypatch.setattr(jobs, "LEASE_SECONDS", 3)
     with jobs.lease(kind="test", object_id=7) as held:
         first = JobLease.objects.get(pk=held.id).expires_at
-        time.sleep(0.5)
-        assert JobLease.objects.get(pk=held.id).expires_at > first  # renewed while the job runs
+        deadline = time.monotonic() + 60
+        while (renewed := JobLease.objects.get(pk=held.id).expires_at) <= first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert renewed > first  # renewed while the job runs
         with pytest.raises(jobs.LeaseHeld), jobs.lease(kind="test", object_id=7):
             pass
     assert not JobLease.objects.exists()
