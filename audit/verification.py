@@ -5,6 +5,10 @@ memory on logs of any size. Each chunk is first checked as a whole, with list op
 that run in C; only a chunk with a problem is walked event by event, to name each bad seq
 and why. Both formats are verified: entries (v 3, no position inside) and the chained events
 written before them (v 2), each under the MAC label of its format (audit.canonical).
+
+Each row's columns are checked against its canonical bytes by the database where it can: on SQLite
+in the same statement, on PostgreSQL by a second connection in the same snapshot while Python hashes
+(bench/README.md, "Audit trail: where the time goes").
 """
 
 import hashlib
@@ -253,7 +257,9 @@ def _sqlite_rows(max_seq: int):
             yield _Chunk(seqs, bodies, prev_hashes, hashes, macs, {})
 
 
-# PostgreSQL: the rows stream in binary, and each chunk is checked as a whole.
+# PostgreSQL inside a caller's transaction (whose rows a second connection could not see; on its
+# own transaction audit_verify checks the columns apart, see _pg_rows_checked_apart): the rows
+# stream in binary, and each chunk is checked as a whole.
 #
 # Python compares the canonical bytes around the details with the columns (the generic path's
 # check, in two halves), and PostgreSQL compares the details: it parses just that slice of the
@@ -433,9 +439,11 @@ def _pg_check_columns(params: dict, snapshot: str, max_seq: int, result: dict) -
 
     try:
         with psycopg.connect(**params, autocommit=False) as conn:
+            result["connection"] = conn  # for the walk to cancel the query if it stops early
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             result["rows"], result["agree"] = conn.execute(_PG_CHECK_SQL, [max_seq]).fetchone()
+            del result["connection"]
             conn.rollback()
     except Exception as exc:  # noqa: BLE001 (reported to the walk, which takes the generic path)
         result["error"] = exc
@@ -458,7 +466,7 @@ def _pg_rows_checked_apart(max_seq: int):
     checker = threading.Thread(target=_pg_check_columns, name="audit-verify-columns", daemon=True,
                                args=(connection.get_connection_params(), snapshot, max_seq, result))
     checker.start()
-    rows_read = 0
+    rows_read, walked = 0, False
     size = _CHUNK if psycopg.pq.version() >= 170000 else 1
     try:
         with (connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor,
@@ -467,7 +475,10 @@ def _pg_rows_checked_apart(max_seq: int):
                 seqs, bodies, prev_hashes, hashes, macs = map(list, zip(*rows, strict=True))
                 rows_read += len(seqs)
                 yield _Chunk(seqs, bodies, prev_hashes, hashes, macs, {})
+        walked = True
     finally:
+        if not walked and (checking := result.get("connection")) is not None:
+            checking.cancel()  # the walk stopped early: the check's answer is not wanted
         checker.join()  # before the transaction (and the snapshot it exported) ends
     if "error" in result or result.get("rows") != rows_read or not result.get("agree"):
         raise _ColumnsDisagree

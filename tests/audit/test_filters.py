@@ -127,3 +127,15 @@ def test_the_export_refuses_a_reversed_period_too(trail, audrey, api):
                                                           "until": "2026-11-01"})
     assert_error(response, 400, "period_reversed")
     assert not AuditEvent.objects.filter(action="audit.exported").exists()
+
+
+@pytest.mark.parametrize("query", [{"since": "2026-11-02", "until": "2026-11-01"}, {"category": "nope"}])
+def test_a_refused_query_reads_nothing_of_the_trail(query, trail, audrey, api):
+    """The query is checked before the chain head and the untrusted rows are read for the list."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(audrey)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/audit/events/", query).status_code == 400
+    assert not [q["sql"] for q in queries.captured_queries if "audit_" in q["sql"]]

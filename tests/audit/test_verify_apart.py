@@ -82,3 +82,26 @@ def test_it_names_a_canonical_byte_changed_under_the_check_apart(both_formats, c
     _sql("UPDATE audit_auditevent SET canonical = overlay(canonical PLACING '9' FROM 30 FOR 1) WHERE seq = 10")
     report = audit_verify()
     assert not report.ok and report.first_bad_seq == 10, report.problem
+
+
+def test_a_walk_stopped_early_leaves_no_check_running(both_formats, checks, monkeypatch):
+    """The walk fails after its first chunk: the check apart is cancelled or done, its thread joined
+    before the transaction that exported the snapshot ends, and the connection is usable."""
+    import threading
+
+    from audit.models import AuditEvent
+
+    monkeypatch.setattr(verification, "_CHUNK", 4)
+    fold = verification._TreeWalk.fold
+
+    def failing(self, upto):
+        if self.size > 4:
+            raise RuntimeError("stopped")
+        return fold(self, upto)
+
+    monkeypatch.setattr(verification._TreeWalk, "fold", failing)
+    with pytest.raises(RuntimeError, match="stopped"):
+        audit_verify()
+    assert len(checks) == 1
+    assert not [thread for thread in threading.enumerate() if thread.name == "audit-verify-columns"]
+    assert AuditEvent.objects.count() == 16
