@@ -17,10 +17,15 @@ What the tasks API lacks, kept here once:
   meanwhile.
 - Jobs lost from the queue, which no lease can see (a process that died between its commit and
   the send, a broker that lost a message, a queue record deleted). `enqueue` writes the job's
-  lease row in the caller's transaction, marked with the moment the job is due (`queued_at`);
-  the worker that starts it clears the mark. The same periodic sweep hands a job still not
-  started `lost_after` its due time (`@job(recover=..., lost_after=...)`, LOST_AFTER by default)
-  to the same `recover`, counting an attempt each time, so a job lost again and again is given up.
+  lease row in the caller's transaction, marked with the moment the job is due (`queued_at`),
+  and once it sent the job, the id of its task result in the backend (`result_id`); the worker
+  that starts it clears the mark. The same periodic sweep looks at each job still not started
+  `lost_after` its due time (`@job(recover=..., lost_after=...)`, LOST_AFTER by default) and asks
+  the backend about its task: one still waiting in the queue (or running) is left alone, however
+  long the queue, and counts no attempt; one the backend no longer knows, or that ended without
+  its job starting, was lost. So was one never sent, or sent to a backend that keeps no results
+  (then the deadline alone decides). A lost job goes to the same `recover`, counting an attempt
+  each time, so a job lost again and again is given up.
 - Progress: `Progress` saves a running job's progress at most once a second.
 - Periodic jobs: settings.JOBS_SCHEDULE maps a job's path to its interval in seconds. Every
   worker looks at the schedule between jobs (`periodic_due`); a key in the shared cache per
@@ -45,7 +50,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks import TaskResultStatus, task, task_backends
-from django_tasks.base import Task
+from django_tasks.base import Task, TaskResult
+from django_tasks.exceptions import TaskResultDoesNotExist, TaskResultMismatch
 from django_tasks_db.models import DBTaskResult
 
 from core.models import JobLease
@@ -55,7 +61,8 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30
 MAX_ATTEMPTS = 3
-LOST_AFTER = timedelta(minutes=10)  # a job queued but not started this long after it was due was lost
+# A job queued but not started this long after it was due was lost, unless its backend says it is still waiting.
+LOST_AFTER = timedelta(minutes=10)
 WORKER_LOOK_SECONDS = 1.0  # how often an idle worker looks at its queue and at the schedule
 
 # job path -> recover(object_id, attempts) -> retried?: called (outside any transaction) for a lease that ran out.
@@ -69,8 +76,9 @@ def job(function: Callable | None = None, *, recover: Callable[[str, int], bool]
     """Declare a background job (`@job` or `@job(recover=...)`).
 
     With `recover`, the job's first parameter is the id of the row it works on: the job runs
-    under a lease on it, and if its worker dies, or it was queued (with `enqueue`) and no worker
-    started it within `lost_after` of its due time, `recover(object_id, attempts)` queues it
+    under a lease on it, and if its worker dies, or it was queued (with `enqueue`), no worker
+    started it within `lost_after` of its due time and the backend no longer has it waiting,
+    `recover(object_id, attempts)` queues it
     again (returns True; its attempts keep counting) or gives up (False: it marks its row failed).
     It is called outside any transaction, so it opens its own: the holder's unit of work when it
     writes account data.
@@ -113,33 +121,45 @@ def enqueue(job: Task, *args, delay: float = 0.0, **kwargs) -> None:
 
     A job with recovery is marked queued on its row's lease, in the current transaction, so a
     send that never happens (the process died after the commit) or a message the queue lost is
-    still found by the sweep (`jobs_recover`)."""
-    if job.module_path in _RECOVERY:
-        first = next(iter(inspect.signature(job.func).parameters))
-        object_id = args[0] if args else kwargs[first]
-        _mark_queued(kind=job.module_path, object_id=object_id, due=timezone.now() + timedelta(seconds=delay))
-    after_commit(lambda: _send(job, args, kwargs, delay))
+    still found by the sweep (`jobs_recover`); once sent, the row keeps the id of the job's task
+    result, so the sweep can ask the backend whether it is still waiting."""
+    if job.module_path not in _RECOVERY:
+        after_commit(lambda: _send(job, args, kwargs, delay))
+        return
+    first = next(iter(inspect.signature(job.func).parameters))
+    object_id = args[0] if args else kwargs[first]
+    due = timezone.now() + timedelta(seconds=delay)
+    _mark_queued(kind=job.module_path, object_id=object_id, due=due)
+    after_commit(lambda: _remember_sent(kind=job.module_path, object_id=object_id, due=due,
+                                        sent=_send(job, args, kwargs, delay)))
 
 
-def _send(job: Task, args: tuple, kwargs: dict, delay: float) -> None:
+def _send(job: Task, args: tuple, kwargs: dict, delay: float) -> TaskResult:
     """Hand the job to the configured backend (after the commit that asked for it)."""
     if delay > 0 and backend_defers():
-        job.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(*args, **kwargs)
-    else:
-        job.enqueue(*args, **kwargs)
+        return job.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(*args, **kwargs)
+    return job.enqueue(*args, **kwargs)
+
+
+def _remember_sent(*, kind: str, object_id, due: datetime, sent: TaskResult | None) -> None:
+    """The job's lease row, still queued for `due`, keeps the id of the task result it was sent as
+    (a row already started, or queued again meanwhile, is left as it is)."""
+    if sent is not None:
+        JobLease.objects.filter(kind=kind, object_id=str(object_id), queued_at=due).update(
+            result_id=str(sent.id))
 
 
 def _mark_queued(*, kind: str, object_id, due: datetime) -> None:
     """The job's lease row says it is queued, due at `due` (the row is made if the job has none)."""
     rows = JobLease.objects.filter(kind=kind, object_id=str(object_id))
-    if rows.update(queued_at=due):
+    if rows.update(queued_at=due, result_id=""):
         return
     try:
         with transaction.atomic():
             JobLease.objects.create(kind=kind, object_id=str(object_id), expires_at=due, attempts=0, held=False,
                                     queued_at=due)
     except IntegrityError:  # made meanwhile by another enqueue or a worker taking the lease
-        rows.update(queued_at=due)
+        rows.update(queued_at=due, result_id="")
 
 
 # --------------------------------------------------------------------------- progress
@@ -224,8 +244,8 @@ def lease(*, kind: str, object_id) -> Iterator[Lease]:
             row.attempts += 1
             row.expires_at = expires
             row.held = True
-            row.queued_at = None
-            row.save(update_fields=["attempts", "expires_at", "held", "queued_at"])
+            row.queued_at, row.result_id = None, ""
+            row.save(update_fields=["attempts", "expires_at", "held", "queued_at", "result_id"])
     heartbeat = _Heartbeat(row.pk)
     heartbeat.start()
     try:
@@ -279,27 +299,50 @@ def _hand_back(row: JobLease, *, undo: Callable[[], None]) -> bool:
     return True
 
 
+def _still_queued(kind: str, result_id: str) -> bool | None:
+    """Whether the backend still has the job's task waiting in its queue (or running): True; False
+    if it no longer knows the task, or the task ended (without its job starting, since the job's
+    mark is still there); None if the backend cannot tell (it keeps no results)."""
+    try:
+        result = import_string(kind).get_result(result_id)
+    except NotImplementedError:
+        return None
+    except (TaskResultDoesNotExist, TaskResultMismatch):
+        return False
+    return result.status in (TaskResultStatus.READY, TaskResultStatus.RUNNING)
+
+
 def _recover_lost_from_queue(*, now: datetime) -> int:
-    """Jobs queued but not started by a worker `lost_after` their due time: each goes to its
-    job's recovery, counting an attempt (queue it again, or give up and mark its row failed)."""
+    """Jobs queued but not started by a worker `lost_after` their due time, and no longer waiting
+    in the backend's queue: each goes to its job's recovery, counting an attempt (queue it again,
+    or give up and mark its row failed). A job the backend still has waiting is left alone."""
     recovered = 0
     queued = JobLease.objects.filter(held=False, queued_at__lte=now - min([LOST_AFTER, *_LOST_AFTER.values()]))
-    for lease_id, kind, queued_at in list(queued.values_list("pk", "kind", "queued_at")):
+    for lease_id, kind, queued_at, result_id in list(queued.values_list("pk", "kind", "queued_at", "result_id")):
         _recovery(kind)  # declaring the job registers its deadline
         if queued_at > now - _LOST_AFTER.get(kind, LOST_AFTER):
             continue
+        if result_id:
+            try:
+                if _still_queued(kind, result_id):
+                    continue  # a long queue, not a lost job
+            except Exception:  # the backend is unreachable: the next pass asks again
+                log.warning("could not ask the tasks backend about job %s; the next pass asks again", kind,
+                            exc_info=True)
+                continue
         with transaction.atomic():
-            row = JobLease.objects.select_for_update().filter(pk=lease_id, held=False, queued_at=queued_at).first()
+            row = JobLease.objects.select_for_update().filter(
+                pk=lease_id, held=False, queued_at=queued_at, result_id=result_id).first()
             if row is None:
                 continue  # started, or queued again, or being recovered by another worker
-            row.queued_at = None
+            row.queued_at, row.result_id = None, ""
             row.attempts += 1
-            row.save(update_fields=["queued_at", "attempts"])
+            row.save(update_fields=["queued_at", "result_id", "attempts"])
         log.warning("job %s(%s) was lost from the queue; handing it to its recovery", row.kind, row.object_id)
 
-        def undo(row=row, queued_at=queued_at) -> None:
+        def undo(row=row, queued_at=queued_at, result_id=result_id) -> None:
             JobLease.objects.filter(pk=row.pk, held=False, queued_at__isnull=True).update(
-                queued_at=queued_at, attempts=row.attempts - 1)
+                queued_at=queued_at, result_id=result_id, attempts=row.attempts - 1)
 
         recovered += _hand_back(row, undo=undo)
     return recovered
@@ -314,8 +357,8 @@ def _recover_expired_leases(*, now: datetime) -> int:
             if row is None:
                 continue  # renewed, released, or being recovered by another worker
             row.held = False  # from here on it only counts the job's attempts
-            row.queued_at = None
-            row.save(update_fields=["held", "queued_at"])
+            row.queued_at, row.result_id = None, ""
+            row.save(update_fields=["held", "queued_at", "result_id"])
         recovered += _hand_back(
             row, undo=lambda row=row: JobLease.objects.filter(pk=row.pk, held=False).update(held=True))
     return recovered

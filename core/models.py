@@ -34,6 +34,10 @@ class JobLease(models.Model):
     # Set when the job is queued (to the moment it is due), cleared when a worker starts it: a job
     # queued but never started by its deadline was lost from the queue.
     queued_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The queued job's task result id in the tasks backend (stored once it was sent): the sweep asks
+    # the backend whether that task is still waiting before it counts the job as lost. Empty before
+    # the send, and for a backend that keeps no results.
+    result_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         db_table = "consentsvc_job_lease"  # where it was created (consentsvc 0001); moved without a copy
