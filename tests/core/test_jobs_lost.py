@@ -6,13 +6,18 @@ commit, or the broker lost the message): `jobs_recover(now=...)`, the periodic s
 JOBS_SCHEDULE, finds each kind's job once it is LOST_AFTER past due, sends it again through its
 own recovery, and gives up (failing the job's row) after MAX_ATTEMPTS. No app keeps a detector
 of its own: support's 10-minute export resend, the verifier's STALE_AFTER and suggestions'
-claim-time check are gone.
+claim-time check are gone. A job merely waiting in a backed-up queue is not lost: the sweep asks
+the backend (here the database one) about the task the lease row names, and leaves a waiting one
+alone; only one the backend no longer knows, or that ended without the job starting, is lost.
 """
 
 import base64
 import os
+import uuid
 
 import pytest
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from audit import jobs as verification_jobs
 from audit.models import AuditVerification
@@ -36,17 +41,36 @@ def _vault(settings):
 
 @pytest.fixture
 def lossy_queue(monkeypatch):
-    """A queue that loses every job sent to it (it records what it lost); `.mend()` fixes it."""
+    """A queue that loses every job sent to it (`.sent` records them); `.mend()` fixes it."""
 
     class Queue:
-        lost: list[str] = []
+        sent: list[str] = []
 
         def mend(self):
             monkeypatch.setattr(jobs, "_send", real)
 
     real = jobs._send
     queue = Queue()
-    monkeypatch.setattr(jobs, "_send", lambda job, args, kwargs, delay: queue.lost.append(job.module_path))
+    monkeypatch.setattr(jobs, "_send", lambda job, args, kwargs, delay: queue.sent.append(job.module_path))
+    return queue
+
+
+@pytest.fixture
+def database_queue(monkeypatch, settings):
+    """The database backend's queue, which keeps what it is sent (`.sent` records it too) until a
+    worker runs it: nothing runs here, as if the queue were backed up."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+    class Queue:
+        sent: list[str] = []
+
+    def send(job, args, kwargs, delay):
+        queue.sent.append(job.module_path)
+        return real(job, args, kwargs, delay)
+
+    real = jobs._send
+    queue = Queue()
+    monkeypatch.setattr(jobs, "_send", send)
     return queue
 
 
@@ -58,14 +82,14 @@ def _due(job, object_id):
 def _export(alice, lossy_queue, capture):
     with capture(execute=True):
         export = rights.export_request(user=alice)
-    assert lossy_queue.lost == ["support.rights.export_build_job"]
+    assert lossy_queue.sent == ["support.rights.export_build_job"]
     return export, rights.export_build_job, export.pk
 
 
 def _verification(audrey, lossy_queue, capture):
     with capture(execute=True):
         verification = verification_jobs.verification_request(actor=Actor.auditor(audrey.pk))
-    assert lossy_queue.lost == ["audit.jobs.verification_task"]
+    assert lossy_queue.sent == ["audit.jobs.verification_task"]
     return verification, verification_jobs.verification_task, verification.pk
 
 
@@ -74,10 +98,10 @@ def _suggestion_pass(alice, lossy_queue, capture):
     a_day_out(alice, COLOURS[:4])
     with unit_of(alice):
         SuggestionJob.objects.all().delete()
-    lossy_queue.lost.clear()
+    lossy_queue.sent.clear()
     with capture(execute=True):
         job = suggestion_jobs.suggestion_job_request(user_id=alice.pk)
-    assert lossy_queue.lost == ["suggestions.jobs.run_job"]
+    assert lossy_queue.sent == ["suggestions.jobs.run_job"]
     return job, suggestion_jobs.run_job, job.pk
 
 
@@ -118,10 +142,10 @@ def test_it_fails_a_job_lost_from_the_queue_every_time_it_is_sent(
         with django_capture_on_commit_callbacks(execute=True):
             assert jobs.jobs_recover(now=due + jobs.LOST_AFTER) == 1
         if attempt < jobs.MAX_ATTEMPTS:
-            assert len(lossy_queue.lost) == attempt + 1  # sent again, and lost again
+            assert len(lossy_queue.sent) == attempt + 1  # sent again, and lost again
     row.refresh_from_db()
     assert row.status == "failed"  # given up: the page says so instead of "waiting" for ever
-    assert len(lossy_queue.lost) == jobs.MAX_ATTEMPTS
+    assert len(lossy_queue.sent) == jobs.MAX_ATTEMPTS
     assert not JobLease.objects.exists()
     assert jobs.jobs_recover(now=due + 10 * jobs.LOST_AFTER) == 0
 
@@ -139,3 +163,66 @@ def test_the_apps_keep_no_crash_detector_of_their_own():
     assert not hasattr(rights, "exports_recover") and not hasattr(rights, "STALE_PENDING")
     assert not hasattr(verification_jobs, "STALE_AFTER")
     assert not hasattr(suggestion_jobs, "CLAIM_GRACE")
+
+
+def _tasks(job):
+    """The job's tasks in the database backend's queue."""
+    return DBTaskResult.objects.filter(task_path=job.module_path)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_job_still_waiting_in_a_long_queue_is_neither_sent_again_nor_failed(
+        kind, alice, audrey, database_queue, django_capture_on_commit_callbacks):
+    """A backed-up queue is not a lost job: the backend still has its task waiting (READY)."""
+    row, job, object_id = _make(kind, alice, audrey, database_queue, django_capture_on_commit_callbacks)
+    due = _due(job, object_id)
+    task = _tasks(job).get()
+    assert task.status == TaskResultStatus.READY
+    for minutes in range(1, 6 * jobs.MAX_ATTEMPTS + 1):  # 3 hours' sweeps, 10 minutes apart
+        with django_capture_on_commit_callbacks(execute=True):
+            assert jobs.jobs_recover(now=due + minutes * jobs.LOST_AFTER) == 0
+    assert database_queue.sent == [job.module_path]  # no duplicate sent
+    assert list(_tasks(job).values_list("id", flat=True)) == [task.id]
+    lease = JobLease.objects.get(kind=job.module_path, object_id=str(object_id))
+    assert (lease.queued_at, lease.attempts, lease.result_id) == (due, 0, str(task.id))
+    row.refresh_from_db()
+    assert row.status == WAITING[kind]  # still waiting its turn, not failed
+
+
+@pytest.mark.parametrize("how", ["deleted", "ended"])
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_job_the_backend_no_longer_has_waiting_is_lost(
+        kind, how, alice, audrey, database_queue, django_capture_on_commit_callbacks):
+    """Its task row deleted from the queue, or ended without the job starting (its mark still
+    there): sent again once overdue, each time counting an attempt, then given up."""
+    row, job, object_id = _make(kind, alice, audrey, database_queue, django_capture_on_commit_callbacks)
+    for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
+        due = _due(job, object_id)
+        if how == "deleted":
+            _tasks(job).delete()
+        else:
+            _tasks(job).update(status=TaskResultStatus.FAILED)
+        assert jobs.jobs_recover(now=due + jobs.LOST_AFTER / 2) == 0  # not overdue yet
+        with django_capture_on_commit_callbacks(execute=True):
+            assert jobs.jobs_recover(now=due + jobs.LOST_AFTER) == 1
+        if attempt < jobs.MAX_ATTEMPTS:
+            assert len(database_queue.sent) == attempt + 1  # sent again
+            waiting = _tasks(job).get(status=TaskResultStatus.READY)
+            assert JobLease.objects.get(kind=job.module_path, object_id=str(object_id)).result_id == str(waiting.id)
+    row.refresh_from_db()
+    assert row.status == "failed"
+    assert len(database_queue.sent) == jobs.MAX_ATTEMPTS
+    assert not JobLease.objects.exists()
+
+
+def test_with_a_backend_that_keeps_no_results_the_deadline_alone_decides(
+        alice, audrey, lossy_queue, django_capture_on_commit_callbacks):
+    """The immediate backend cannot look a task up (NotImplementedError): a job overdue is lost."""
+    row, job, object_id = _make("export", alice, audrey, lossy_queue, django_capture_on_commit_callbacks)
+    due = _due(job, object_id)
+    JobLease.objects.filter(kind=job.module_path).update(result_id=str(uuid.uuid4()))
+    lossy_queue.mend()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_recover(now=due + jobs.LOST_AFTER) == 1
+    row.refresh_from_db()
+    assert row.status == DONE["export"]
