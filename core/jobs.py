@@ -305,7 +305,7 @@ def _still_queued(kind: str, result_id: str) -> bool | None:
     mark is still there); None if the backend cannot tell (it keeps no results)."""
     try:
         result = import_string(kind).get_result(result_id)
-    except NotImplementedError:
+    except (ImportError, NotImplementedError):  # a job no longer declared, or a backend without results
         return None
     except (TaskResultDoesNotExist, TaskResultMismatch):
         return False
