@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection
 
 from audit import integrate as tlog
-from audit.merkle import CompactRange, ProofError
+from audit.merkle import CompactRange, ProofError, append_one
 from audit.models import HolderCheckpoint, HolderLog, HolderLogTile
 from audit.notes import Checkpoint, NoteError, open_checkpoint, sign_checkpoint
 from audit.tiles import TileReader
@@ -120,30 +120,45 @@ def integrate(cursor, sequenced: list[tuple[int, int | None, bytes]], key: bytes
     with the global head, in one statement (audit.outbox.write_heads); either way each head's
     upsert writes the log's new entries (`appended`, audit.triggers).
     entries_apart: write the entries in a statement of their own (the schema of migration 0014)."""
-    by_subject: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+    by_subject: dict[int, list[tuple[int, bytes]]] = {}
     for seq, subject, leaf in sequenced:
         if subject is not None:
-            by_subject[subject].append((seq, leaf))
+            items = by_subject.get(subject)
+            if items is None:
+                by_subject[subject] = [(seq, leaf)]
+            else:
+                items.append((seq, leaf))
     if not by_subject:
         return []
     heads = dict(heads or {})
-    unread = [subject for subject in by_subject if subject not in set(read_for)]
+    read = set(read_for)
+    unread = [subject for subject in by_subject if subject not in read]
     if unread:
         heads.update(_heads(cursor, unread))
     entry_rows, tile_rows, head_rows = [], [], []
+    width = tlog.WIDTH
     for subject, items in by_subject.items():
-        size, compact = heads.get(subject, (0, b""))
-        leaves = [leaf for _, leaf in items]
-        tree = CompactRange.from_bytes(size, compact)
-        tree.extend(leaves)
+        head = heads.get(subject)
+        size, compact = head if head is not None else (0, b"")
+        if len(items) == 1 and size % width != width - 1:
+            # The common case (a batch names most holders once): one leaf that fills no tile.
+            seq, leaf = items[0]
+            new_size, new_compact = size + 1, append_one(size, compact, leaf)
+            appended = f"[{seq}]"
+        else:
+            leaves = [leaf for _, leaf in items]
+            tree = CompactRange.from_bytes(size, compact)
+            tree.extend(leaves)
+            new_size, new_compact = tree.size, tree.to_bytes()
+            appended = json.dumps([seq for seq, _ in items])
+            if (size % width) + len(leaves) >= width:
+                for tile in tlog.filled_tiles(size, leaves, entries_reader(cursor, subject)):
+                    tile_rows.append((subject, tile.level, tile.index, tile.hashes, tile.root))
         if entries_apart:
             entry_rows += [(subject, size + offset, seq) for offset, (seq, _) in enumerate(items)]
-        if (size % tlog.WIDTH) + len(leaves) >= tlog.WIDTH:
-            for tile in tlog.filled_tiles(size, leaves, entries_reader(cursor, subject)):
-                tile_rows.append((subject, tile.level, tile.index, tile.hashes, tile.root))
-        log_id = log_id_for(subject, key) if subject not in heads else ""
-        row = (subject, log_id, tree.size, tree.to_bytes())
-        head_rows.append(row if entries_apart else (*row, json.dumps([seq for seq, _ in items])))
+        log_id = log_id_for(subject, key) if head is None else ""
+        row = (subject, log_id, new_size, new_compact)
+        head_rows.append(row if entries_apart else (*row, appended))
     _write_rows(cursor, entry_rows, tile_rows, head_rows if write else [], entries_apart)
     return head_rows
 
