@@ -54,6 +54,10 @@ def _in_list(count: int) -> str:
 
 def _heads(cursor, subjects: list[int]) -> dict[int, tuple[int, bytes]]:
     heads: dict[int, tuple[int, bytes]] = {}
+    if connection.vendor == "postgresql":  # one statement, the subjects as one array
+        cursor.execute("SELECT subject_id, size, compact_range FROM audit_holderlog WHERE subject_id = ANY(%s)",
+                       [subjects])
+        return {row[0]: (row[1], bytes(row[2])) for row in cursor.fetchall()}
     for start in range(0, len(subjects), _CHUNK):
         part = subjects[start : start + _CHUNK]
         cursor.execute(f"SELECT subject_id, size, compact_range FROM audit_holderlog "  # noqa: S608

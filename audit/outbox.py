@@ -425,26 +425,45 @@ def integrate_holder_logs(cursor, events: list[AuditEvent], leaves: list[bytes],
 
 _HEADS_WRITE_SQL = ("INSERT INTO audit_headwrite (subject_id, log_id, size, compact_range, appended, last_hash) "
                     "VALUES (%s, %s, %s, %s, %s, %s)")
+# PostgreSQL: the same writes set-based, in one statement: the holder heads as arrays (unnest), the
+# global head, the upserts and the logs' new entries as data-modifying parts of one statement. The
+# upsert leaves `appended` empty, so its trigger (for the view's row-by-row path) writes nothing:
+# the entries are inserted here, at the same indexes (size - n .. size - 1). A plpgsql trigger call
+# per holder, as through the view, cost a third of a sequencer's pass over 1,000 holders.
+_PG_HEADS_WRITE_SQL = """
+WITH r AS (
+    SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[], %s::bytea[], %s::text[])
+        AS r(subject_id, log_id, size, compact_range, appended)
+), head AS (
+    UPDATE audit_audithead SET size = %s, last_hash = %s, compact_range = %s WHERE id = 1
+), logs AS (
+    INSERT INTO audit_holderlog (subject_id, log_id, size, compact_range, signed_size, appended)
+    SELECT subject_id, log_id, size, compact_range, 0, '' FROM r
+    ON CONFLICT (subject_id) DO UPDATE SET size = excluded.size, compact_range = excluded.compact_range,
+        appended = ''
+)
+INSERT INTO audit_holderlogentry (subject_id, "index", seq)
+SELECT r.subject_id, r.size - jsonb_array_length(r.appended::jsonb) + a.ord - 1, a.seq::bigint
+FROM r, jsonb_array_elements_text(r.appended::jsonb) WITH ORDINALITY AS a(seq, ord)
+"""
 
 
 def write_heads(cursor, head: tuple[int, str, bytes], holder_rows: list[tuple]) -> None:
-    """The global head (size, last leaf hash, compact range) and the holder logs' new heads in one
-    statement: rows of the view audit_headwrite, which its trigger writes (audit.triggers)."""
+    """The global head (size, last leaf hash, compact range) and the holder logs' new heads, with
+    their new entries, in one statement: on SQLite rows of the view audit_headwrite, which its
+    trigger writes (audit.triggers); on PostgreSQL one set-based statement (_PG_HEADS_WRITE_SQL)."""
     if not holder_rows:
         cursor.execute(_UPDATE_HEAD_SQL, list(head))
         return
     size, last_hash, compact = head
+    if connection.vendor == "postgresql":
+        columns = list(zip(*holder_rows, strict=True))
+        cursor.execute(_PG_HEADS_WRITE_SQL, [list(column) for column in columns] + [size, last_hash, compact])
+        return
     rows = [(None, None, size, compact, None, last_hash)]
     rows += [(subject, log_id, tree_size, tree, appended, None) for subject, log_id, tree_size, tree, appended
              in holder_rows]
-    if connection.vendor != "postgresql":
-        cursor.executemany(_HEADS_WRITE_SQL, rows)
-        return
-    one = "(%s, %s, %s, %s, %s, %s)"
-    for start in range(0, len(rows), 500):
-        part = rows[start : start + 500]
-        cursor.execute(_HEADS_WRITE_SQL.replace(f"VALUES {one}", f"VALUES {', '.join([one] * len(part))}"),
-                       [value for row in part for value in row])
+    cursor.executemany(_HEADS_WRITE_SQL, rows)
 
 
 def _latest_checkpoint_size(cursor) -> int:
