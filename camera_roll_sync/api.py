@@ -64,7 +64,8 @@ class ConsentState:
     lapsed: bool = False
 
 
-def _retry_after(value: str | None) -> float | None:
+def _retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Retry-After in seconds from `now` (the epoch time; the clock when None): a number or an HTTP date."""
     if not value:
         return None
     try:
@@ -72,7 +73,7 @@ def _retry_after(value: str | None) -> float | None:
     except ValueError:
         pass
     try:  # an HTTP date
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        return max(0.0, parsedate_to_datetime(value).timestamp() - (time.time() if now is None else now))
     except (TypeError, ValueError):
         return None
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from consent import purposes as consent_purposes
 from consent.selectors import consent_active_entry
@@ -139,6 +139,13 @@ def _usable(*, user_id: int, items) -> list[tuple[MediaItem, ItemMeta]]:
     ]
 
 
+def _placeless(meta: ItemMeta) -> ItemMeta:
+    """A video's metadata as a purpose gets it: without its place. Where a clip was filmed leaves the
+    vault in the owner's export only (its byte-for-byte source); inside, it still excludes the video
+    by place (_usable). Suggestions choose videos by their time."""
+    return replace(meta, lat=None, lon=None) if meta.is_video else meta
+
+
 def candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
     """Decrypted metadata of every item the purpose may use now (consented, not excluded)."""
     with _guarded(user_id=user_id, purpose=purpose, action="media.listed") as uow:
@@ -152,12 +159,12 @@ def candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
 
 
 def video_candidates(*, user_id: int, purpose: str) -> list[ItemMeta]:
-    """Decrypted metadata of every video the purpose may use now: a video's content leaves only as
-    time ranges (release_ranges)."""
+    """Decrypted metadata of every video the purpose may use now, without its place (_placeless): a
+    video's content leaves only as time ranges (release_ranges)."""
     with _guarded(user_id=user_id, purpose=purpose, action="media.listed") as uow:
         items = list(MediaItem.objects.filter(owner_id=user_id, duration_ms__isnull=False)
                      .select_related("key").order_by("id"))
-        usable = [meta for _, meta in _usable(user_id=user_id, items=items)]
+        usable = [_placeless(meta) for _, meta in _usable(user_id=user_id, items=items)]
         uow.record(uow.event(action="media.listed", actor=GATEWAY, object_type="media", purpose=purpose,
                              details={"count": len(usable), "held": len(items), "kind": "video"}))
     return usable
@@ -214,7 +221,7 @@ def release_ranges(*, user_id: int, purpose: str, ranges: list[tuple[int, int, i
                 raise _Unreadable("media", item.pk, exc.reason) from None
             except ServiceError:
                 raise _Unreadable("media", meta.id, "video_unreadable") from None
-            read.append(ReleasedRange(meta=meta, start_ms=start, duration_ms=length,
+            read.append(ReleasedRange(meta=_placeless(meta), start_ms=start, duration_ms=length,
                                       frames=() if as_clip else tuple(parts), clip=parts[0] if as_clip else None))
     with _guarded(user_id=user_id, purpose=purpose, action="media.read", count=len(wanted)) as uow:
         items = list(MediaItem.objects.filter(owner_id=user_id, pk__in=[r.meta.id for r in read])
@@ -278,7 +285,7 @@ def _decrypt(*, user_id: int, usable, variant: str) -> list[ReleasedItem]:
             data = content.content_read(data_key=item_key, uid=item.uid, variant=variant)
         except blobs.BlobIntegrityError as exc:
             raise _Unreadable("media", item.pk, exc.reason) from None
-        released.append(ReleasedItem(meta=meta, data=data))
+        released.append(ReleasedItem(meta=_placeless(meta), data=data))
     return released
 
 

@@ -169,6 +169,10 @@ class PartialUpload(models.Model):
     length = models.PositiveBigIntegerField()
     offset = models.PositiveBigIntegerField(default=0)
     segments = models.PositiveIntegerField(default=0)
+    # One random hex name a segment, in order, which its blob's uid is derived from: two requests
+    # writing the same segment (a retry racing the request it retries) write two blobs, and the
+    # one that loses deletes only its own ("" for a segment named by its index alone, as before).
+    segment_nonces = models.JSONField(default=list, blank=True)
     # Sealed JSON under the account key: the file's name on the phone.
     sealed_meta = models.BinaryField()
     method = models.CharField(max_length=16, default="api")

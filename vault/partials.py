@@ -7,10 +7,12 @@ clear at rest" and cannot live on S3, and its last release predates Django 4 (it
 
 Every PATCH body is stored as it arrives as one or more encrypted *segments* (vault blobs of
 variant ``partial``, under the account's media key, each with its own uid derived from the
-upload's), and the row's offset moves only once a segment is on storage. So a killed
-connection or process leaves ciphertext and an offset that tells the client where to resume,
-nothing readable; shredding the media key (withdrawal, erase) makes every segment unreadable
-and deletes its folder; housekeeping deletes what was not finished within UPLOAD_PARTIAL_HOURS.
+upload's and a random nonce the row keeps), and the row's offset moves only once a segment is
+on storage. So a killed connection or process leaves ciphertext and an offset that tells the
+client where to resume, nothing readable, and a request racing another for the same segment
+cannot overwrite or delete the winner's blob; shredding the media key (withdrawal, erase) makes
+every segment unreadable and deletes its folder; housekeeping deletes what was not finished
+within UPLOAD_PARTIAL_HOURS.
 
 When the last byte arrives, a video is streamed from the segments (decrypted in order) through
 the box into its blobs without being held whole (vault.services.video_upload_stream: consent
@@ -31,7 +33,7 @@ from django.utils import timezone
 from consent import purposes
 from consent.selectors import consent_active_entry
 from core.errors import ServiceError, register_code
-from core.uow import Actor, account_write
+from core.uow import Actor, UnitOfWork, account_write
 from vault import content, keyring, services, videos
 from vault.models import PartialUpload
 
@@ -42,15 +44,25 @@ SEGMENT_BYTES = 8 * 1024 * 1024
 _META = b"partial-upload-meta"
 
 
-def segment_uid(upload_uid: uuid.UUID, index: int) -> uuid.UUID:
-    return uuid.uuid5(upload_uid, f"segment-{index}")
+def segment_uid(upload_uid: uuid.UUID, index: int, nonce: str = "") -> uuid.UUID:
+    return uuid.uuid5(upload_uid, f"segment-{index}-{nonce}" if nonce else f"segment-{index}")
+
+
+def _nonces(nonces: list[str], segments: int) -> list[str]:
+    """Each segment's nonce ("" for one written before segments had them)."""
+    kept = list(nonces)[:segments]
+    return [""] * (segments - len(kept)) + kept
+
+
+def segment_uids(upload: PartialUpload) -> list[uuid.UUID]:
+    return [segment_uid(upload.uid, i, nonce)
+            for i, nonce in enumerate(_nonces(upload.segment_nonces, upload.segments))]
 
 
 def segment_names(upload: PartialUpload) -> list[str]:
     return [
-        content.names_for(user_id=upload.owner_id, key_id=upload.key.key_id, uid=segment_uid(upload.uid, i),
-                          variants=["partial"])[0]
-        for i in range(upload.segments)
+        content.names_for(user_id=upload.owner_id, key_id=upload.key.key_id, uid=uid, variants=["partial"])[0]
+        for uid in segment_uids(upload)
     ]
 
 
@@ -143,19 +155,23 @@ def partial_append(*, user_id: int, uid: uuid.UUID, offset: int, body: Iterator[
         carried = first
         sent = [0]
         index = upload.segments
-        content.content_write(data_key=data_key, uid=segment_uid(upload.uid, index), variant="partial",
-                              chunks=piece_of_segment())
+        # A name of its own: a request racing this one for the same segment writes another blob.
+        nonce = uuid.uuid4().hex
+        mine = segment_uid(upload.uid, index, nonce)
+        content.content_write(data_key=data_key, uid=mine, variant="partial", chunks=piece_of_segment())
         # The offset moves only once the segment is on storage: a crash in between leaves an
-        # orphan segment the next PATCH overwrites, never an offset past what is kept. What
+        # orphan segment (swept with the orphans), never an offset past what is kept. What
         # arrived before a dropped connection is kept too: the client resumes after it.
+        nonces = _nonces(upload.segment_nonces, index) + [nonce]
         with account_write(user_id=user_id, actor=Actor.holder(user_id)):
             moved = PartialUpload.objects.filter(pk=upload.pk, segments=index).update(
-                segments=index + 1, offset=upload.offset + sent[0])
+                segments=index + 1, offset=upload.offset + sent[0], segment_nonces=nonces)
         if not moved:
-            content.delete_names(content.names_for(user_id=user_id, key_id=upload.key.key_id,
-                                                   uid=segment_uid(upload.uid, index), variants=["partial"]))
+            # Another request stored this segment first: only this request's own blob goes.
+            content.delete_names(content.names_for(user_id=user_id, key_id=upload.key.key_id, uid=mine,
+                                                   variants=["partial"]))
             raise ServiceError("upload_offset_mismatch", "Another request is appending to this upload.")
-        upload.segments, upload.offset = index + 1, upload.offset + sent[0]
+        upload.segments, upload.offset, upload.segment_nonces = index + 1, upload.offset + sent[0], nonces
     if too_long:
         raise ServiceError("invalid_request", "The body goes past Upload-Length.")
     if upload.offset < upload.length:
@@ -164,8 +180,8 @@ def partial_append(*, user_id: int, uid: uuid.UUID, offset: int, body: Iterator[
 
 
 def _segments(upload: PartialUpload, data_key) -> Iterator[bytes]:
-    for index in range(upload.segments):
-        yield from content.content_stream(data_key=data_key, uid=segment_uid(upload.uid, index), variant="partial")
+    for uid in segment_uids(upload):
+        yield from content.content_stream(data_key=data_key, uid=uid, variant="partial")
 
 
 def _finish(*, upload: PartialUpload, data_key) -> services.UploadResult:
@@ -196,6 +212,19 @@ def _delete(upload: PartialUpload, *, actor: Actor | None = None) -> None:
         uow.after_commit(lambda: content.delete_names(names))
 
 
+def partials_delete_all(uow: UnitOfWork) -> int:
+    """Every unfinished upload of the unit's account, deleted in that unit (a withdrawal: without
+    consent none can be finished, so none waits for the photos' grace period); the segments once it
+    commits. Returns how many went."""
+    uploads = list(PartialUpload.objects.select_related("key").filter(owner_id=uow.user_id))
+    if not uploads:
+        return 0
+    names = [name for upload in uploads for name in segment_names(upload)]
+    PartialUpload.objects.filter(pk__in=[upload.pk for upload in uploads]).delete()
+    uow.after_commit(lambda: content.delete_names(names))
+    return len(uploads)
+
+
 def partial_delete(*, user_id: int, uid: uuid.UUID) -> None:
     """tus termination: the holder ends the upload; what was received is deleted."""
     upload = PartialUpload.objects.select_related("key").filter(owner_id=user_id, uid=uid).first()
@@ -216,7 +245,7 @@ def partials_expire(*, now: datetime | None = None) -> int:
 def live_segment_names(key_id: uuid.UUID) -> set[str]:
     """The file names of every segment a live upload under this key holds (for the orphan sweep)."""
     names = set()
-    for uid, count in PartialUpload.objects.filter(key__key_id=key_id).values_list("uid", "segments"):
-        names.update(f"{segment_uid(uid, i).hex}.partial" for i in range(count))
+    for upload in PartialUpload.objects.filter(key__key_id=key_id).only("uid", "segments", "segment_nonces"):
+        names.update(f"{uid.hex}.partial" for uid in segment_uids(upload))
     return names
 

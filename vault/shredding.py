@@ -22,7 +22,7 @@ from vault import content, keys, storage
 from vault.gateway import PURPOSE_FACES
 from vault.models import AccountKey, DerivedOutput, Exclusion, MediaItem, ShredSchedule
 from vault.outputs import outputs_delete
-from vault.partials import live_segment_names, partials_expire
+from vault.partials import live_segment_names, partials_delete_all, partials_expire
 
 ORPHAN_AGE = timedelta(hours=1)
 
@@ -87,7 +87,8 @@ def vault_on_consent_ended(uow: UnitOfWork, ended: ConsentEnded) -> None:
     """Deferred handler of every unit in which a consent ends (registered in VaultConfig.ready).
 
     Gateway access ends with the ledger entry itself (every read re-checks consent).
-    A withdrawal deletes the outputs at once and shreds the media now or schedules it;
+    A withdrawal deletes the outputs and unfinished uploads at once and shreds the media now or
+    schedules it;
     a lapse keeps the library (the holder may still see and export it) and schedules
     the shred for LAPSE_GRACE_DAYS later, cancelled if they agree again before.
     """
@@ -118,6 +119,7 @@ def vault_on_consent_ended(uow: UnitOfWork, ended: ConsentEnded) -> None:
     if purpose != purposes.CAMERA_ROLL:
         return
     outputs_delete(uow, DerivedOutput.objects.filter(owner_id=uow.user_id), cause="consent_withdrawn")
+    partials_delete_all(uow)
     if settings.WITHDRAWAL_GRACE_DAYS == 0:
         counts = _shred(uow)
         uow.record(uow.event(action="media.erased", object_type="account", object_id=uow.user_id, purpose=purpose,

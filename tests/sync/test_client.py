@@ -137,8 +137,10 @@ def test_it_sends_a_well_formed_multipart_body():
 def test_it_reads_retry_after_in_seconds_or_as_a_date():
     assert _retry_after("7") == 7.0
     assert _retry_after(None) is None and _retry_after("soon") is None
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 25 <= _retry_after(later) <= 31
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    later = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert _retry_after(later, now=now.timestamp()) == 30.0
+    assert _retry_after(later, now=(now + timedelta(minutes=1)).timestamp()) == 0.0  # passed: at once
 
 
 def test_it_retries_what_is_transient_and_nothing_else():

@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from tests.conftest import unit_of
 from tests.vault.clips import PARIS, clip_bytes
 from tests.vault.conftest import withdraw
 from vault import exports, partials, shredding
@@ -87,6 +89,45 @@ def test_withdrawal_shreds_partial_uploads(consented, api, clip, tmp_path, djang
     assert client.head(location, **TUS).status_code == 404
 
 
+def test_withdrawal_deletes_partial_uploads_at_once_whatever_the_grace_period(
+        consented, api, clip, tmp_path, settings, django_capture_on_commit_callbacks):
+    """With WITHDRAWAL_GRACE_DAYS the photos wait for the shred, but an unfinished upload cannot be
+    finished without consent: it goes with the withdrawal (it stayed until UPLOAD_PARTIAL_HOURS)."""
+    settings.WITHDRAWAL_GRACE_DAYS = 30
+    client = api(consented)
+    photo = client.post("/api/v1/media/", {"file": _jpeg()}, format="multipart")
+    assert photo.status_code == 201
+    kept = set(stored_files(tmp_path))
+    location = create(client, len(clip))["Location"]
+    assert patch(client, location, 0, clip[:2000]).status_code == 204
+    assert set(stored_files(tmp_path)) > kept
+    with django_capture_on_commit_callbacks(execute=True):
+        withdraw(consented)
+    assert not PartialUpload.objects.exists() and set(stored_files(tmp_path)) == kept
+    assert MediaItem.objects.filter(owner=consented).count() == 1  # the photo waits for its grace period
+    assert client.head(location, **TUS).status_code == 404
+
+
+def test_erase_deletes_partial_uploads(consented, api, clip, tmp_path, django_capture_on_commit_callbacks):
+    from support import rights
+
+    client = api(consented)
+    location = create(client, len(clip))["Location"]
+    assert patch(client, location, 0, clip[:2000]).status_code == 204
+    with django_capture_on_commit_callbacks(execute=True):
+        rights.cloud_media_erase(user=consented)
+    assert not PartialUpload.objects.exists() and not stored_files(tmp_path)
+    assert client.head(location, **TUS).status_code == 404
+
+
+def _jpeg():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.vault.conftest import jpeg_bytes
+
+    return SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
+
+
 def test_a_hostile_clip_by_tus_is_refused_with_nothing_kept(consented, api, tmp_path,
                                                            django_capture_on_commit_callbacks):
     client = api(consented)
@@ -96,6 +137,8 @@ def test_a_hostile_clip_by_tus_is_refused_with_nothing_kept(consented, api, tmp_
         response = patch(client, location, 0, data)
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_video"
     assert not PartialUpload.objects.exists() and not MediaItem.objects.exists() and not stored_files(tmp_path)
+    refused = AuditEvent.objects.get(action="media.upload_refused", subject_id=consented.pk)
+    assert refused.details["code"] == "invalid_video" and refused.outcome == "denied"
 
 
 def test_only_the_holder_reaches_an_upload(consented, bob, api, clip):
@@ -183,3 +226,39 @@ def test_a_terminated_upload_keeps_its_segments_until_the_removal_commits(consen
     for callback in pending:
         callback()
     assert not stored_files(tmp_path)
+
+
+def test_a_patch_racing_another_at_the_same_offset_leaves_the_winners_bytes(consented, clip):
+    """Two PATCHes from one offset (a client retrying while its first request still runs): one wins,
+    the other is refused (upload_offset_mismatch), and the winner's bytes stay whole, so the upload
+    still ends byte-identical."""
+    from core.errors import ServiceError
+
+    upload = partials.partial_create(user_id=consented.pk, length=len(clip), filename="IMG_0300.MOV")
+
+    def slow_body():
+        yield clip[:500]
+        # Meanwhile the retry of the same piece arrives and is stored whole.
+        partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=0, body=iter([clip[:1000]]))
+        yield clip[500:1000]
+
+    with pytest.raises(ServiceError) as lost:
+        partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=0, body=slow_body())
+    assert lost.value.code == "upload_offset_mismatch"
+    assert PartialUpload.objects.get().offset == 1000
+    _, result = partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=1000, body=iter([clip[1000:]]))
+    assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=result.item.pk).chunks) == clip
+
+
+def test_an_upload_begun_before_segments_had_nonces_still_finishes(consented, clip):
+    """A segment stored before migration 0011 is named by its index alone: it is still found."""
+    from vault import content, keyring
+
+    upload = partials.partial_create(user_id=consented.pk, length=len(clip), filename="IMG_0301.MOV")
+    data_key = keyring.data_key_by_id(user_id=consented.pk, key_id=upload.key.key_id)
+    content.content_write(data_key=data_key, uid=partials.segment_uid(upload.uid, 0), variant="partial",
+                          chunks=[clip[:1000]])
+    with unit_of(consented):
+        PartialUpload.objects.filter(pk=upload.pk).update(segments=1, offset=1000)
+    _, result = partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=1000, body=iter([clip[1000:]]))
+    assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=result.item.pk).chunks) == clip

@@ -149,6 +149,8 @@ def test_absurd_dimensions_are_refused_before_a_frame_is_decoded(consented, api,
     response = upload(api(consented), absurd(), name="big.mov", content_type="video/quicktime")
     assert response.status_code == 413 and response.json()["error"]["code"] == "video_too_large"
     assert not MediaItem.objects.exists() and not stored_blobs(tmp_path)
+    refused = AuditEvent.objects.get(action="media.upload_refused", subject_id=consented.pk)
+    assert refused.details["code"] == "video_too_large" and refused.outcome == "denied"
 
 
 def _box(tmp_path, code: str) -> str:
@@ -180,9 +182,12 @@ def test_a_crash_a_hang_or_a_bomb_in_the_parser_is_a_clean_refusal(behaviour, co
     settings.VIDEO_PROBE_SECONDS = 2
     settings.VIDEO_PROBE_MEMORY_BYTES = 256 * 1024 * 1024
     monkeypatch.setattr(videos, "BOX", _box(tmp_path, BEHAVIOURS[behaviour]))
+    # A photo first: with the account's key made, the clip's source is sealed while the box reads it.
+    photo = services.media_upload(user_id=consented.pk, data=jpeg_bytes(), filename="a.jpg").item
+    kept = sorted(stored_blobs(tmp_path))
     response = upload(api(consented), clip_bytes(frames=2), name="a.mov", content_type="video/quicktime")
     assert response.status_code == 422 and response.json()["error"]["code"] == "video_probe_failed"
-    assert not MediaItem.objects.exists() and not stored_blobs(tmp_path / "blobs")
+    assert list(MediaItem.objects.all()) == [photo] and sorted(stored_blobs(tmp_path)) == kept
     assert AuditEvent.objects.filter(action="media.upload_refused", details__code="video_probe_failed").exists()
 
 
