@@ -5,7 +5,7 @@ same bytes and so the same leaf hash. integrate() appends them, for every holder
 in the step that integrates the batch into the global tree (audit.outbox.integrate_pending: the same
 code on SQLite and PostgreSQL, inline or by the sequencer, under the head's lock). The touched
 holders' heads are read with the global head's lock and written with the global head, and each
-head's upsert writes its log's entries (audit.triggers): a pass spends no statement on the holder
+log's new entries go in that same statement (audit.outbox.write_heads): a pass spends no statement on the holder
 logs except for a tile that fills (docs/holder-log.md, "Storage and cost"). No tree is rebuilt.
 
 Storage (audit.models): HolderLog (the head: size, compact range, the opaque log id, the size of
@@ -121,8 +121,8 @@ def integrate(cursor, sequenced: list[tuple[int, int | None, bytes]], key: bytes
     heads: the heads (size, compact range) of the holders in `read_for`, as the caller read them
     under the lock (audit.outbox.lock_head_reading); the others are read here. Tiles that fill are
     written here. The heads are written here unless `write` is false: then the caller writes them
-    with the global head, in one statement (audit.outbox.write_heads); either way each head's
-    upsert writes the log's new entries (`appended`, audit.triggers).
+    with the global head, in one statement that writes the logs' new entries too
+    (audit.outbox.write_heads); here each head's upsert writes them (`appended`, audit.triggers).
     entries_apart: write the entries in a statement of their own (the schema of migration 0014)."""
     by_subject: dict[int, list[tuple[int, bytes]]] = {}
     for seq, subject, leaf in sequenced:
