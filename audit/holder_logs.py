@@ -54,7 +54,7 @@ def _in_list(count: int) -> str:
 
 def _heads(cursor, subjects: list[int]) -> dict[int, tuple[int, bytes]]:
     heads: dict[int, tuple[int, bytes]] = {}
-    if connection.vendor == "postgresql":  # one statement, the subjects as one array
+    if cursor.db.vendor == "postgresql":  # one statement, the subjects as one array
         cursor.execute("SELECT subject_id, size, compact_range FROM audit_holderlog WHERE subject_id = ANY(%s)",
                        [subjects])
         return {row[0]: (row[1], bytes(row[2])) for row in cursor.fetchall()}
@@ -169,7 +169,7 @@ def integrate(cursor, sequenced: list[tuple[int, int | None, bytes]], key: bytes
 
 def _write_rows(cursor, entry_rows, tile_rows, head_rows, entries_apart: bool) -> None:
     head_sql, values = (_HEAD_SQL_0014, "(%s, %s, %s, %s, 0)") if entries_apart else (_HEAD_SQL, _HEAD_VALUES)
-    if connection.vendor == "postgresql":
+    if cursor.db.vendor == "postgresql":
         if entry_rows:
             with cursor.cursor.copy('COPY audit_holderlogentry (subject_id, "index", seq) FROM STDIN') as copy:
                 for row in entry_rows:

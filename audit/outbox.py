@@ -142,7 +142,7 @@ _UPDATE_HEAD_SQL = "UPDATE audit_audithead SET size = %s, last_hash = %s, compac
 
 def lock_head(cursor) -> tuple[int, str, bytes]:
     """The head (size, last leaf hash, compact range), locked until the transaction ends."""
-    sql = _LOCK_HEAD_SQL.get(connection.vendor, _LOCK_HEAD_SQL["postgresql"])
+    sql = _LOCK_HEAD_SQL.get(cursor.db.vendor, _LOCK_HEAD_SQL["postgresql"])
     cursor.execute(sql)
     row = cursor.fetchone()
     if row is None:
@@ -179,7 +179,7 @@ def lock_head_reading(cursor, subjects: list[int]):
     _LOCK_READING_SQL), and audit.holder_logs.integrate reads them then."""
     if not subjects:
         return (*lock_head(cursor), {}, [])
-    if connection.vendor == "postgresql":
+    if cursor.db.vendor == "postgresql":
         cursor.execute(_LOCK_READING_SQL["postgresql"], [subjects])
         row = cursor.fetchone()
         if row is None or row[3] != row[0]:
@@ -217,7 +217,7 @@ def _as_entry(entry: Entry) -> str | None:
 
 
 def _taken_event_ids(cursor, event_ids: list[str]) -> set[str]:
-    if connection.vendor == "postgresql":  # one statement for the batch, the ids as one array
+    if cursor.db.vendor == "postgresql":  # one statement for the batch, the ids as one array
         cursor.execute("SELECT event_id FROM audit_auditevent WHERE event_id = ANY(%s)", [event_ids])
         return {row[0] for row in cursor.fetchall()}
     taken: set[str] = set()
@@ -276,7 +276,7 @@ _COPY_SQL = f"COPY audit_auditevent ({_COLUMNS}) FROM STDIN"
 def _insert(cursor, rows: list[list]) -> None:
     """Writes the rows without bulk_create, whose per-field SQL compilation costs more than the
     database's own work here: COPY on PostgreSQL, executemany on SQLite."""
-    if connection.vendor == "postgresql" and len(rows) > 1:
+    if cursor.db.vendor == "postgresql" and len(rows) > 1:
         with cursor.cursor.copy(_COPY_SQL) as copy:
             for row in rows:
                 copy.write_row(row)
@@ -326,7 +326,7 @@ def leaf_hashes(entries: list[Entry]) -> list[bytes]:
 
 def dequeue(cursor, queued_ids: list[int]) -> None:
     """Deletes integrated (or set-aside) entries from the queue, in the integration's transaction."""
-    if connection.vendor == "postgresql" and queued_ids:  # one statement, the ids as one array
+    if cursor.db.vendor == "postgresql" and queued_ids:  # one statement, the ids as one array
         cursor.execute("DELETE FROM audit_auditoutbox WHERE id = ANY(%s)", [queued_ids])
         return
     for start in range(0, len(queued_ids), 500):
@@ -362,7 +362,7 @@ def store_sequenced(cursor, sequenced: list[tuple[int, Entry]], leaves: list[byt
     and the link the database's INSERT guard checks). Returns them as events."""
     if not sequenced:
         return []
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = cursor.db.ops.adapt_datetimefield_value
     times: dict[str, tuple] = {}  # a batch's entries share a few times: parse each once
     rows, values = [], []
     hexes = [leaf.hex() for leaf in leaves]
@@ -382,7 +382,7 @@ def store_sequenced(cursor, sequenced: list[tuple[int, Entry]], leaves: list[byt
         row[11] = entry.valid.details_json.decode()
         rows.append(row)
     _insert(cursor, rows)
-    return built_events(values, connection.alias)
+    return built_events(values, cursor.db.alias)
 
 
 def integrate_sequenced(cursor, size: int, compact: bytes, leaves: list[bytes], events: list[AuditEvent],
@@ -456,7 +456,7 @@ def write_heads(cursor, head: tuple[int, str, bytes], holder_rows: list[tuple]) 
         cursor.execute(_UPDATE_HEAD_SQL, list(head))
         return
     size, last_hash, compact = head
-    if connection.vendor == "postgresql":
+    if cursor.db.vendor == "postgresql":
         columns = list(zip(*holder_rows, strict=True))
         cursor.execute(_PG_HEADS_WRITE_SQL, [list(column) for column in columns] + [size, last_hash, compact])
         return
