@@ -17,3 +17,5 @@ action("audit.set_aside_acknowledged", category="audit")
 # A holder log's head committed into the trail at a checkpoint (docs/holder-log.md). Its subject is
 # null: the holder is named in its details, and it is in no holder log.
 action("audit.holder_head", category="audit")
+# The checkpointer rewound the unsigned tail to drop entries the service did not write (audit.rewind).
+action("audit.tail_rewound", category="audit")

@@ -1,11 +1,7 @@
 """The audit API, for auditors only. Thin: parse, call one selector or service, shape the output."""
 
-from datetime import UTC, datetime, time, timedelta
-
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -16,9 +12,11 @@ from rest_framework.views import APIView
 
 from audit import export, holder_logs, merkle, notes, selectors, services, tiles
 from audit.canonical import ACTION_FILTER_PATTERN, CODE_PATTERN, OUTCOMES
+from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.permissions import IsAuditor, IsHolder
 from core import signing
+from core.api.filters import filterset_valid
 from core.api.serializers import ModelSerializer
 from core.errors import ServiceError, register_code
 from core.uow import Actor
@@ -26,69 +24,8 @@ from core.uow import Actor
 register_code("audit_no_checkpoint", 404, "No checkpoint has been signed yet.")
 
 
-class DateOrDateTimeField(serializers.Field):
-    """An ISO date (a whole day, UTC) or an ISO date-time. `end=True` makes a bare date mean its day's end."""
-
-    default_error_messages = {"invalid": "Use an ISO date (2024-05-01) or date-time (2024-05-01T10:00:00Z)."}
-
-    def __init__(self, *, end: bool = False, **kwargs):
-        self.end = end
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        text = str(data).strip()
-        try:  # the date first: parse_datetime reads a bare date as its midnight
-            day = parse_date(text)
-            moment = None if day else parse_datetime(text)
-        except ValueError:
-            self.fail("invalid")
-        if moment:
-            return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
-        if day is None:
-            self.fail("invalid")
-        start = datetime.combine(day, time.min, tzinfo=UTC)
-        return start + timedelta(days=1) if self.end else start
-
-    def to_representation(self, value):
-        return value.isoformat()
-
-
-class FilterSerializer(serializers.Serializer):
-    since = DateOrDateTimeField(required=False, help_text="Events at or after this time (a date means 00:00 UTC).")
-    until = DateOrDateTimeField(end=True, required=False,
-                                help_text="Events before this time (a date includes that whole day).")
-    subject = serializers.IntegerField(required=False, min_value=1, help_text="The data subject's user id.")
-    # Only values the trail could hold: an export records its filters in its own audit event.
-    actor = serializers.RegexField(CODE_PATTERN, required=False,
-                                   help_text='"<kind>:<id>" (holder:12), a kind alone (support), or an id alone.')
-    action = serializers.RegexField(ACTION_FILTER_PATTERN, required=False, help_text="e.g. media.read")
-    category = serializers.ChoiceField(choices=list(selectors.action_categories()), required=False,
-                                       help_text="A group of actions: " + ", ".join(selectors.action_categories()))
-    outcome = serializers.ChoiceField(choices=OUTCOMES, required=False)
-
-    def validate(self, data):
-        # `until` is already the exclusive end (a bare date: the next midnight), so equal means reversed
-        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
-            raise ServiceError("period_reversed", "'since' must come before 'until'.")
-        return data
-
-    def filters(self) -> dict:
-        data = self.validated_data
-        return {
-            "since": data.get("since"),
-            "until": data.get("until"),
-            "subject_id": data.get("subject"),
-            "actor": data.get("actor"),
-            "action": data.get("action"),
-            "category": data.get("category"),
-            "outcome": data.get("outcome"),
-        }
-
-
-def _filters(request, serializer_class=FilterSerializer) -> FilterSerializer:
-    serializer = serializer_class(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
-    return serializer
+def _filterset(request) -> AuditEventFilterSet:
+    return filterset_valid(AuditEventFilterSet(request.query_params))
 
 
 FILTER_PARAMETERS = [
@@ -120,7 +57,8 @@ class AuditEventListApi(ListAPIView):
     serializer_class = OutputSerializer
 
     def get_queryset(self):
-        return selectors.audit_events_filtered(**_filters(self.request).filters())
+        filterset = _filterset(self.request)  # before the chain head is read: a refused query reads nothing
+        return filterset.filter_queryset(selectors.audit_events_filtered())
 
     @extend_schema(parameters=FILTER_PARAMETERS)
     def get(self, request, *args, **kwargs):
@@ -148,7 +86,9 @@ class AuditExportApi(APIView):
     permission_classes = [IsAuditor]
     content_negotiation_class = _IgnoreFormatParameter
 
-    class InputSerializer(FilterSerializer):
+    class InputSerializer(serializers.Serializer):
+        """What to write; which events: AuditEventFilterSet."""
+
         format = serializers.ChoiceField(choices=services.EXPORT_FORMATS, default="jsonl")
         usernames = serializers.BooleanField(required=False, default=False)
 
@@ -169,9 +109,10 @@ class AuditExportApi(APIView):
         },
     )
     def get(self, request):
-        params = _filters(request, self.InputSerializer)
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
         fmt = params.validated_data["format"]
-        filters = params.filters()
+        filters = _filterset(request).selector_filters()
         checkpoint = services.audit_export_begin(fmt=fmt, filters=filters,
                                                  actor=Actor.auditor(request.user.pk))
         content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/jsonl; charset=utf-8"
@@ -357,7 +298,7 @@ class AuditTlogEntriesApi(_Plain):
     big-endian uint16, `tile/entries/<N>[.p/<W>]`, within the latest checkpoint."""
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
-                              404: OpenApiResponse(description="audit_tile_not_found")})
+                              404: OpenApiResponse(description="audit_tile_not_found, audit_entry_set_aside")})
     def get(self, request, index: str, width: str | None = None):
         number, wanted = _tile_request(index, width)
         first = number * tiles.WIDTH
@@ -467,13 +408,14 @@ class HolderTlogEntriesApi(_HolderPlain):
     its length as a big-endian uint16, within its newest checkpoint."""
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
-                              404: OpenApiResponse(description="holder_tile_not_found")})
+                              404: OpenApiResponse(description="holder_tile_not_found, audit_entry_set_aside")})
     def get(self, request, index: str, width: str | None = None):
         number, wanted = _holder_tile_request(index, width)
         first = number * tiles.WIDTH
         if first + wanted > _holder_signed_size(request.user.pk):
             raise ServiceError("holder_tile_not_found",
                                f"No entry bundle {index} of width {wanted} in your signed tree.")
+        selectors.refuse_untrusted(holder_logs.entry_seqs(request.user.pk, first, wanted))
         try:
             bodies = holder_logs.entry_bundle(request.user.pk, first, wanted)
         except merkle.ProofError as exc:

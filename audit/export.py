@@ -184,6 +184,36 @@ def _csv_line(seq: int, body: bytes, leaf_hex: str) -> bytes:
                        leaf_hex.encode())
 
 
+# For _csv_chunk: the entry layout with a subject of null as a group that does not match (an empty
+# cell), and an entry's row: its seq is the row's, the details (which hold quotes, but for {}) quoted,
+# no prev_hash. _ENTRY_CELLS picks a match's groups from time to request_id, then event_id, details.
+_ENTRY_CHUNK_LAYOUT = re.compile(_ENTRY_LAYOUT.pattern.replace(rb"(?P<subject_id>null|[0-9]+)",
+                                                               rb"(?:null|(?P<subject_id>[0-9]+))"), re.DOTALL)
+_ENTRY_CELLS = operator.itemgetter(*(_ENTRY_CHUNK_LAYOUT.groupindex[name] - 1
+                                     for name in (*CSV_COLUMNS[1:11], "event_id", "details")))
+_ENTRY_ROW = b"%d," + b",".join([b"%s"] * 10) + b',"%s",%s,,%s\n'
+
+
+def _csv_chunk(chunk: list[tuple]) -> bytes:
+    """The CSV rows of a chunk of (seq, canonical bytes, leaf hex), exactly as _csv_line writes each,
+    in one loop with the fewest Python steps an entry laid out as appends write it allows (one match,
+    one format); anything else (the chained format, another layout) goes through _csv_line."""
+    out = []
+    append = out.append
+    match, cells, row = _ENTRY_CHUNK_LAYOUT.match, _ENTRY_CELLS, _ENTRY_ROW
+    for seq, body, leaf_hex in chunk:
+        found = match(body)
+        if found is None:
+            append(_csv_line(seq, bytes(body), leaf_hex))
+            continue
+        *fields, event_id, details = cells(found.groups(b""))
+        if details == b"{}":  # the one details cell the csv module leaves unquoted (no quote, comma, break)
+            append(_csv_line(seq, bytes(body), leaf_hex))
+            continue
+        append(row % (seq, *fields, details.replace(b'"', b'""'), event_id, leaf_hex.encode()))
+    return b"".join(out)
+
+
 def csv_lines(*, checkpoint: AuditCheckpoint, filters: dict, usernames: bool = False) -> Iterator[bytes]:
     """The CSV export: one row per matching event, the columns of CSV_COLUMNS, and with `usernames`
     USERNAME_COLUMNS after them.
@@ -201,7 +231,7 @@ def csv_lines(*, checkpoint: AuditCheckpoint, filters: dict, usernames: bool = F
         if usernames:
             yield _csv_chunk_named(chunk)
         else:
-            yield b"".join([_csv_line(seq, bytes(body), leaf_hex) for seq, body, leaf_hex in chunk])
+            yield _csv_chunk(chunk)
 
 
 USERNAME_COLUMNS = ("actor_username", "subject_username")

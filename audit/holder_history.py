@@ -59,6 +59,8 @@ def holder_history_download(*, subject_id: int) -> dict | None:
         return None
     key = verifier_key()
     size = holder_proof.verify_commitment(found, key).head.size
+    if size:  # never the bytes of an entry the service did not write (audit_entry_set_aside)
+        selectors.refuse_untrusted(holder_logs.entry_seqs(subject_id, 0, size))
     bodies = holder_logs.entry_bundle(subject_id, 0, size) if size else []
     return {
         "format": holder_proof.BUNDLE_FORMAT,

@@ -24,7 +24,7 @@ from django.db import connection
 
 from audit import integrate as tlog
 from audit.merkle import CompactRange, ProofError, append_one
-from audit.models import HolderCheckpoint, HolderLog, HolderLogTile
+from audit.models import HolderCheckpoint, HolderLog, HolderLogEntry, HolderLogTile
 from audit.notes import Checkpoint, NoteError, open_checkpoint, sign_checkpoint
 from audit.tiles import TileReader
 from core import signing
@@ -273,6 +273,12 @@ def entry_bundle(subject_id: int, first: int, count: int) -> list[bytes]:
     if [row[0] for row in rows] != list(range(first, first + count)):
         raise ProofError(f"holder entries {first}..{first + count - 1} are not all stored")
     return [bytes(row[1]) for row in rows]
+
+
+def entry_seqs(subject_id: int, first: int, count: int) -> list[int]:
+    """The global seqs of the holder's entries [first, first + count)."""
+    return list(HolderLogEntry.objects.filter(subject_id=subject_id, index__gte=first, index__lt=first + count)
+                .values_list("seq", flat=True))
 
 
 def log_of(subject_id: int) -> HolderLog | None:

@@ -285,10 +285,13 @@ class AuditSetAside(AppendOnlyModel):
     one is raised as an `audit.entry_set_aside` event, and audit_verify fails until an operator
     acknowledges it (manage.py audit_acknowledge, an `audit.set_aside_acknowledged` event).
 
-    Also an entry found already in the tree whose MAC does not verify (`seq` says where): a process
-    with the database and the service's code but another MAC key integrated it there itself, inline.
-    The tree cannot drop it, so the service never lists, counts or exports it, and signs no checkpoint
-    over it until an operator has acknowledged it."""
+    Also an entry found in the tree whose MAC does not verify: a process with the database and the
+    service's code but another MAC key integrated it there itself, inline. Before it signs, the
+    checkpointer rewinds the unsigned tail and integrates its genuine entries again without it
+    (audit.rewind), so no signed checkpoint ever holds it; it is set aside then, with no `seq` (its
+    old position is in its alarm's details). A row with `seq` was set aside where it sat by an older
+    version of the service (before the rewind existed); it counts as in the tree only while the event
+    at that seq still has its leaf hash."""
 
     class Reason(models.TextChoices):
         MAC_INVALID = "mac_invalid"
@@ -311,6 +314,19 @@ class AuditSetAside(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"set-aside entry {self.pk} ({self.reason})"
+
+
+class AuditTailRewind(models.Model):
+    """Present only inside the checkpointer's transaction while it rewinds the unsigned tail (audit.rewind):
+    the DELETE guards of the trail's tables let rows past the latest signed checkpoint go only while a
+    row is here (audit.triggers). audit_verify fails when one is left outside a transaction."""
+
+    id = models.BigAutoField(primary_key=True)
+    from_size = models.BigIntegerField()
+    to_size = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"tail rewind {self.from_size} -> {self.to_size}"
 
 
 # -- holder logs (audit.holder_logs, docs/holder-log.md) ------------------------------------------

@@ -400,9 +400,10 @@ def integrate_sequenced(cursor, size: int, compact: bytes, leaves: list[bytes], 
     tiles.store_tiles(done.tiles)
     if done.roots_at:
         # This batch was just verified; what the tree holds since the last signed checkpoint is checked
-        # again before signing, for rows another process integrated (see unsigned_forgeries).
+        # again before signing, for rows another process integrated (see unsigned_forgeries): over one
+        # of those nothing is signed here; the checkpointer rewinds them out of the tree (audit.rewind).
         signed = _latest_checkpoint_size(cursor)
-        forged = blocking_forgeries(cursor, signed, size)
+        forged = unsigned_forgeries(cursor, signed, size) if size > signed else []
         if forged:
             logger.error("audit: not signing a checkpoint over seq %s: not MAC'd by this service", forged[:10])
         else:
@@ -490,10 +491,21 @@ def _head_size(cursor) -> int:
     return row[0] if row else 0
 
 
+def in_tree_set_asides() -> dict[int, int]:
+    """Set-aside id -> seq of the entries set aside where they sat in the tree (by a version of the
+    service before audit.rewind) that are still there: the event at that seq has their leaf hash.
+    (After a rewind the seq holds another event, or none.) One query while there are none."""
+    rows = list(AuditSetAside.objects.filter(seq__isnull=False).values_list("pk", "seq", "body"))
+    if not rows:
+        return {}
+    present = dict(AuditEvent.unchecked.filter(seq__in=[seq for _, seq, _ in rows]).values_list("seq", "hash"))
+    return {pk: seq for pk, seq, body in rows if present.get(seq) == canonical.leaf_hash(bytes(body)).hex()}
+
+
 def set_aside_in_tree() -> dict[int, bool]:
     """Entries found in the tree without a valid MAC and set aside where they sit: seq -> whether an
     operator has acknowledged it (a genuine `audit.set_aside_acknowledged` event)."""
-    rows = dict(AuditSetAside.objects.filter(seq__isnull=False).values_list("pk", "seq"))
+    rows = in_tree_set_asides()
     if not rows:
         return {}
     acknowledged = {int(object_id) for object_id in AuditEvent.objects.filter(
@@ -512,16 +524,23 @@ def untrusted_seqs() -> list[int]:
 
     The rows after the latest checkpoint are checked once each per process: what was checked is
     remembered with the hash at its end, so a request reads only what was integrated since (a few
-    rows, or none) and two queries."""
+    rows, or none): one query while nothing new is there, two or three when there is (one more while
+    an older version's set-aside sits in the tree)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT h.size, h.last_hash, (SELECT MAX(tree_size) FROM audit_auditcheckpoint) "
+        cursor.execute("SELECT h.size, h.last_hash, (SELECT MAX(tree_size) FROM audit_auditcheckpoint), "
+                       "EXISTS (SELECT 1 FROM audit_auditsetaside WHERE seq IS NOT NULL) "
                        "FROM audit_audithead h WHERE h.id = 1")
         row = cursor.fetchone()
-        head, last_hash, signed = (row[0], row[1], row[2] or 0) if row else (0, "", 0)
-        found = set(AuditSetAside.objects.filter(seq__isnull=False).values_list("seq", flat=True))
+        head, last_hash, signed, in_place = (row[0], row[1], row[2] or 0, row[3]) if row else (0, "", 0, False)
+        found = set(in_tree_set_asides().values()) if in_place else set()
         if head > signed:
             found.update(_unsigned_forged_tail(cursor, signed, head, last_hash))
     return sorted(found)
+
+
+def forget_verified_tail() -> None:
+    """After a rewind (audit.rewind): the tail this process checked is gone."""
+    _VERIFIED_TAIL.pop(connection.alias, None)
 
 
 def _unsigned_forged_tail(cursor, signed: int, head: int, last_hash: str) -> tuple[int, ...]:
@@ -543,12 +562,13 @@ def _unsigned_forged_tail(cursor, signed: int, head: int, last_hash: str) -> tup
 def set_aside_foreign_rows() -> list[AuditSetAside]:
     """Sets aside, where they sit, the rows after the latest signed checkpoint whose MAC does not
     verify, with an `audit.entry_set_aside` alarm each, in a transaction of its own (so that a
-    checkpoint refused because of them leaves them named). Returns the rows newly set aside."""
+    checkpoint refused because of them leaves them named). Only for rows the rewind cannot take out
+    (audit.rewind.Unrewindable): no checkpoint is ever signed over them. Returns the rows newly set aside."""
     with transaction.atomic(), connection.cursor() as cursor:
         size, _, _ = lock_head(cursor)
         signed = _latest_checkpoint_size(cursor)
         forged = unsigned_forgeries(cursor, signed, size) if size > signed else []
-        known = set(AuditSetAside.objects.filter(seq__in=forged).values_list("seq", flat=True)) if forged else set()
+        known = set(in_tree_set_asides().values()) if forged else set()
         new = [seq for seq in forged if seq not in known]
         if not new:
             return []
@@ -567,17 +587,6 @@ def set_aside_foreign_rows() -> list[AuditSetAside]:
                   for row in rows]
         integrate_pending(cursor=cursor, own=entries_for(alarms, now), read_queue=False)
     return rows
-
-
-def blocking_forgeries(cursor, signed: int, size: int) -> list[int]:
-    """The rows in (signed, size] that keep a checkpoint from being signed: those whose MAC does not
-    verify, unless set aside and acknowledged by an operator (then the checkpoint commits to their
-    leaf hash, which the alarm and its acknowledgement after it name, and never to them as events)."""
-    forged = unsigned_forgeries(cursor, signed, size) if size > signed else []
-    if not forged:
-        return []
-    acknowledged = {seq for seq, done in set_aside_in_tree().items() if done}
-    return [seq for seq in forged if seq not in acknowledged]
 
 
 def integrate_when_free() -> int:

@@ -232,7 +232,25 @@ def audit_entry_bundle(*, first_seq: int, count: int) -> list[bytes]:
                 .values_list("seq", "canonical"))
     if [seq for seq, _ in rows] != list(range(first_seq, first_seq + count)):
         raise ServiceError("audit_chain_broken", f"events {first_seq}..{first_seq + count - 1} are not all there.")
+    refuse_untrusted(range(first_seq, first_seq + count))
     return [bytes(body) for _, body in rows]
+
+
+register_code("audit_entry_set_aside", 404, "The entry bundle holds an entry the service did not write; it serves "
+                                            "no bytes of it (its leaf hash is in the level 0 tile).")
+
+
+def refuse_untrusted(seqs: range | list[int]) -> None:
+    """Refuses (audit_entry_set_aside) when any of the seqs is one the service does not vouch for: its
+    bytes are never served (outbox.untrusted_seqs)."""
+    wanted = set(seqs)
+    if bad := sorted(wanted.intersection(outbox.untrusted_seqs())):
+        raise ServiceError("audit_entry_set_aside", f"seq {bad[0]} holds an entry the service did not write.")
+
+
+def audit_untrusted_seqs() -> list[int]:
+    """Seqs in the tree the service does not vouch for (outbox.untrusted_seqs): counts leave them out."""
+    return outbox.untrusted_seqs()
 
 
 def audit_head() -> AuditHead:
@@ -327,9 +345,11 @@ def audit_daily_counts(*, start: date, end: date, **filters) -> list[tuple[date,
     until = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     q = audit_filter_q(**{**filters, "since": max(since, filters.get("since") or since),
                           "until": min(until, filters.get("until") or until)})
+    events = AuditEvent.objects.filter(q, seq__lte=audit_head().size)  # no row beyond the head is genuine
+    if untrusted := outbox.untrusted_seqs():  # nor one the service did not MAC: it is not counted
+        events = events.exclude(seq__in=untrusted)
     rows = (
-        AuditEvent.objects.filter(q, seq__lte=audit_head().size)  # no row beyond the head is genuine
-        .annotate(day=TruncDate("time", tzinfo=UTC))
+        events.annotate(day=TruncDate("time", tzinfo=UTC))
         .values("day", "outcome")
         .annotate(n=Count("seq"))
         .order_by()

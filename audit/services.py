@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit import canonical, holder_logs, notes, outbox
+from audit import canonical, holder_logs, notes, outbox, rewind
 from audit.context import current_request_id
 from audit.merkle import CompactRange
 from audit.models import (
@@ -137,43 +137,40 @@ def audit_checkpoint_create(*, holder_heads: bool = False) -> AuditCheckpoint:
     """Signs a checkpoint over every event so far (or returns the one already at that size),
     the outbox's included (those of the caller's transaction too).
 
-    Rows after the latest checkpoint that the service did not MAC (integrated inline by a process
-    with another key) are set aside where they sit first, with an alarm each, and no checkpoint is
-    signed over them until an operator acknowledges them (manage.py audit_acknowledge); then
-    checkpoints resume.
+    Before signing, every entry past the latest signed checkpoint is checked under the service's MAC
+    key; when one fails (a process with another key integrated it inline), the tree is rewound to the
+    signed size and the tail's genuine entries integrated again without it (audit.rewind): it is set
+    aside, with an alarm that audit_verify names until an operator acknowledges it (manage.py
+    audit_acknowledge), and the checkpoint signed here never holds it. A foreign row the rewind cannot
+    take out (before events in the chained format) is set aside where it sits, and nothing is signed.
 
     With `holder_heads` (the periodic checkpoint, manage.py audit_checkpoint), first signs a
     checkpoint of every holder log that grew and commits its head into the trail (an
-    `audit.holder_head` event each), so the global checkpoint includes them; not while the trail
-    holds rows the service did not write that no operator has acknowledged."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        outbox.integrate_pending(cursor=cursor)
-        if holder_heads and not _forged_since_signed(cursor):
-            _commit_holder_heads(cursor)
-        size, _, compact = outbox.lock_head(cursor)
-        if size == 0:
-            raise ServiceError("audit_log_empty", "There are no audit events to checkpoint yet.")
-        existing = AuditCheckpoint.objects.filter(tree_size=size).first()
-        if existing is not None:
-            return existing
-        signed = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
-        forged = outbox.blocking_forgeries(cursor, signed, size)
-        if not forged:
+    `audit.holder_head` event each), so the global checkpoint includes them: after the rewind, so no
+    holder checkpoint holds a row the service did not write either."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            outbox.integrate_pending(cursor=cursor)
+            rewind.rewind_unsigned_tail(cursor, now=timezone.now())
+            if holder_heads:
+                _commit_holder_heads(cursor)
+            size, _, compact = outbox.lock_head(cursor)
+            if size == 0:
+                raise ServiceError("audit_log_empty", "There are no audit events to checkpoint yet.")
+            existing = AuditCheckpoint.objects.filter(tree_size=size).first()
+            if existing is not None:
+                return existing
+            signed = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
+            if forged := outbox.unsigned_forgeries(cursor, signed, size):  # never, after the rewind
+                raise rewind.Unrewindable(forged)
             checkpoint = outbox.checkpoint_for(size, CompactRange.from_bytes(size, compact).root(), timezone.now())
             AuditCheckpoint.objects.bulk_create([checkpoint])
             return checkpoint
-    # Set aside in a transaction of its own (a savepoint inside the caller's), so that the refusal below
-    # leaves them named, with their alarms, for audit_verify and audit_acknowledge.
-    outbox.set_aside_foreign_rows()
-    raise ServiceError("audit_chain_broken", f"The trail holds events the service did not write (seq "
-                       f"{', '.join(map(str, forged[:10]))}); no checkpoint is signed over them until an operator "
-                       f"has seen them: run manage.py audit_verify, then manage.py audit_acknowledge.")
-
-
-def _forged_since_signed(cursor) -> list[int]:
-    size, _, _ = outbox.lock_head(cursor)
-    signed = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
-    return outbox.blocking_forgeries(cursor, signed, size)
+    except rewind.Unrewindable:
+        # Set aside in a transaction of its own (a savepoint inside the caller's), so that the refusal
+        # leaves them named, with their alarms, for audit_verify and audit_acknowledge.
+        outbox.set_aside_foreign_rows()
+        raise
 
 
 def _commit_holder_heads(cursor) -> int:

@@ -202,7 +202,8 @@ def missing_guards(using: str = "default") -> list[str]:
     expected = [name for table in AUDIT_TABLES for name in db.trigger_names(vendor, table)]
     with connection.cursor() as cursor:
         if vendor == "sqlite":
-            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                           "OR (type = 'table' AND name = 'audit_audittailrewind')")
             present = {row[0] for row in cursor.fetchall()}
             cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_auditevent'")
             row = cursor.fetchone()
@@ -210,14 +211,16 @@ def missing_guards(using: str = "default") -> list[str]:
                 "audit_auditevent has lost its link key, the INSERT guard that makes every row extend the head"]
         else:
             expected.append("audit_auditevent_extends_head")
-            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'")
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D' UNION ALL "
+                           "SELECT 'audit_audittailrewind' WHERE to_regclass('audit_audittailrewind') IS NOT NULL")
             present = {row[0] for row in cursor.fetchall()}
             problems = []
     expected.append("audit_auditcheckpoint_within_trail")
     # Without it a holder log's head would grow with no entries (audit_verify --holder-logs names that too).
     expected += (["audit_holderlog_appends_insert", "audit_holderlog_appends_update"] if vendor == "sqlite"
                  else ["audit_holderlog_appends"])
-    return problems + [f"the database guard {name} is missing or disabled" for name in expected if name not in present]
+    return problems + [f"the database guard {name} is missing or disabled" for name in expected
+                       if name not in present] + (open_rewinds(using) if "audit_audittailrewind" in present else [])
 
 
 @contextmanager
@@ -245,6 +248,8 @@ def suspended(using: str = "default"):
                 for table in AUDIT_TABLES:
                     for sql in db.install_sql(vendor, table):
                         cursor.execute(sql)
+                for sql in rewind_guard_sql(vendor):
+                    cursor.execute(sql)
                 for sql in insert_guard_sql(vendor):
                     cursor.execute(sql)
     finally:
@@ -356,3 +361,97 @@ def remove_heads_write(apps, schema_editor):
         statements.append("DROP FUNCTION IF EXISTS audit_headwrite()")
     for statement in statements:
         schema_editor.execute(statement, params=None)
+
+
+# -- the tail rewind (audit.rewind, docs/auditors.md) ----------------------------------------------------
+# The one way rows of the trail are ever deleted: before it signs, the checkpointer rewinds the unsigned
+# tail (positions past the latest signed checkpoint) to drop entries it did not write. The DELETE guard of
+# the four tables that hold positions lets a row go only while a rewind is open (a row in
+# audit_audittailrewind, written and removed inside the checkpointer's transaction) AND only when the row
+# lies wholly past the latest signed checkpoint. Under a signed checkpoint nothing is ever deleted,
+# rewind or not; UPDATE stays refused everywhere. A marker left behind is named by missing_guards.
+
+REWIND_TABLES = ("audit_auditevent", "audit_audittile", "audit_holderlogentry", "audit_holderlogtile")
+_SIGNED = "(SELECT COALESCE(MAX(tree_size), 0) FROM audit_auditcheckpoint)"
+# A full tile (level L, index N) covers leaves [N * 256^(L+1), (N + 1) * 256^(L+1)): its end.
+_TILE_END = '(OLD."index" + 1) * (1 << (8 * (OLD.level + 1)))'
+_HOLDER_SIGNED = f"(SELECT COUNT(*) FROM audit_holderlogentry WHERE subject_id = OLD.subject_id AND seq <= {_SIGNED})"  # noqa: S608 (constants)
+_PAST_SIGNED = {
+    "audit_auditevent": f"OLD.seq > {_SIGNED}",
+    "audit_holderlogentry": f"OLD.seq > {_SIGNED}",
+    "audit_audittile": f"OLD.level < 6 AND {_TILE_END} > {_SIGNED}",
+    "audit_holderlogtile": f"OLD.level < 6 AND {_TILE_END} > {_HOLDER_SIGNED}",
+}
+
+
+def _sqlite_rewind_guard(table: str) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_no_delete",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "  # noqa: S608 (constants)
+        f"WHEN NOT (EXISTS (SELECT 1 FROM audit_audittailrewind) AND {_PAST_SIGNED[table]}) "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
+    ]
+
+
+_PG_REWIND_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION audit_refuse_change_under_signed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- Each table's condition in a branch of its own: OLD has only that table's columns.
+    IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM audit_audittailrewind) THEN
+        IF TG_TABLE_NAME IN ('audit_auditevent', 'audit_holderlogentry') THEN
+            IF {_PAST_SIGNED["audit_auditevent"]} THEN
+                RETURN OLD;
+            END IF;
+        ELSIF TG_TABLE_NAME = 'audit_audittile' THEN
+            IF {_PAST_SIGNED["audit_audittile"].replace("(1 <<", "(1::bigint <<")} THEN
+                RETURN OLD;
+            END IF;
+        ELSIF TG_TABLE_NAME = 'audit_holderlogtile' THEN
+            IF {_PAST_SIGNED["audit_holderlogtile"].replace("(1 <<", "(1::bigint <<")} THEN
+                RETURN OLD;
+            END IF;
+        END IF;
+    END IF;
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+"""  # noqa: S608 (constants)
+
+
+def rewind_guard_sql(vendor: str) -> list[str]:
+    """The DELETE guards of REWIND_TABLES that let a tail rewind through (and nothing else), under the
+    names of the append-only triggers they replace (core.db), so missing_guards keeps checking them."""
+    if vendor == "sqlite":
+        return [sql for table in REWIND_TABLES for sql in _sqlite_rewind_guard(table)]
+    if vendor == "postgresql":
+        return [_PG_REWIND_FUNCTION] + [
+            sql for table in REWIND_TABLES for sql in (
+                f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION audit_refuse_change_under_signed()",
+                f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_append_only",
+            )]
+    raise NotImplementedError(vendor)
+
+
+def install_rewind_guards(apps, schema_editor):
+    for statement in rewind_guard_sql(schema_editor.connection.vendor):
+        schema_editor.execute(statement, params=None)
+
+
+def remove_rewind_guards(apps, schema_editor):
+    """Back to the plain append-only guards of core.db on those tables."""
+    vendor = schema_editor.connection.vendor
+    for table in REWIND_TABLES:
+        for statement in [*db.remove_sql(vendor, table), *db.install_sql(vendor, table)]:
+            schema_editor.execute(statement, params=None)
+    if vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION IF EXISTS audit_refuse_change_under_signed()", params=None)
+
+
+def open_rewinds(using: str = "default") -> list[str]:
+    """A tail rewind marker outside a checkpointer's transaction: someone opened the door and left it open."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM audit_audittailrewind")
+        left = cursor.fetchone()[0]
+    return [f"audit_audittailrewind holds {left} row(s): a tail rewind was opened outside a checkpoint"] if left else []

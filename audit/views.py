@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from audit import jobs, selectors, sentences
 from audit.canonical import ACTOR_KINDS
 from audit.charts import daily_chart
-from audit.forms import AuditFilterForm
+from audit.filters import AuditTrailFilterSet
 from audit.permissions import auditor_required
 from core import signing
 from core.uow import Actor
@@ -31,23 +31,24 @@ def audit_trail(request):
         messages.info(request, f"Verification {job.pk} is running in the background; this page shows its progress.")
         return redirect(request.get_full_path())
 
-    form = AuditFilterForm(request.GET or None)
-    valid = form.is_bound and form.is_valid()
-    data = form.cleaned_data if valid else {}
-    filters = form.filters() if valid else {}
-    if form.is_bound and not valid:
-        filters = {"subject_id": -1}  # a filter that did not resolve matches nothing, never everything
+    filterset = AuditTrailFilterSet(request.GET or None, queryset=selectors.audit_events_filtered())
+    valid = not filterset.is_bound or filterset.is_valid()
+    data = filterset.form.cleaned_data if filterset.is_bound and valid else {}
+    # A filter that did not resolve matches nothing, never everything.
+    filters = filterset.selector_filters() if valid else {"subject_id": -1}
+    events = filterset.qs if valid else filterset.queryset.none()
 
-    end = data.get("until") or timezone.now().astimezone(UTC).date()
-    start = data.get("since") or end - timedelta(days=CHART_DEFAULT_DAYS - 1)
+    # The chart's days: the filters' (`until` is the exclusive end), the last 30 by default.
+    end = (filters["until"] - timedelta(microseconds=1)).astimezone(UTC).date() if filters.get("until") \
+        else timezone.now().astimezone(UTC).date()
+    start = filters["since"].astimezone(UTC).date() if filters.get("since") \
+        else end - timedelta(days=CHART_DEFAULT_DAYS - 1)
     chart_clipped = (end - start).days + 1 > CHART_MAX_DAYS
     if chart_clipped:
         start = end - timedelta(days=CHART_MAX_DAYS - 1)
     chart = daily_chart(selectors.audit_daily_counts(start=start, end=end, **filters))
 
-    page = Paginator(selectors.audit_events_filtered(**filters).order_by("-seq"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(events.order_by("-seq"), PAGE_SIZE).get_page(request.GET.get("page"))
     # Rows that fail their MAC or column check are left out as the page is read: say so, since the
     # count (rows up to the chain head) cannot tell them without checking every row.
     hidden = (page.end_index() - page.start_index() + 1 - len(page.object_list)) if page.paginator.count else 0
@@ -61,10 +62,10 @@ def audit_trail(request):
 
     query = request.GET.copy()
     query.pop("page", None)
-    export_query = urlencode(form.export_query()) if valid else ""
+    export_query = urlencode(filterset.export_query()) if filterset.is_bound and valid else ""
     latest = jobs.verification_latest()
     return render(request, "audit/trail.html", {
-        "form": form,
+        "form": filterset.form,
         "chart": chart,
         "chart_start": start,
         "chart_end": end,

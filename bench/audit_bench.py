@@ -695,9 +695,19 @@ def bench_writers(writers: int, seconds: float, plain: bool = False, first_seq: 
 
     lags: list[float] = []
     integrate = outbox.integrate_pending
+    busy = [0.0, 0]  # seconds inside integrate_pending (the sequencer's batches), batches that integrated
+    depth = threading.local()  # integrate_pending calls itself inside its transaction: count the outer call
 
     def measured(*args, **kwargs):
-        events = integrate(*args, **kwargs)
+        if getattr(depth, "inside", False):
+            return integrate(*args, **kwargs)
+        depth.inside, began = True, time.perf_counter()
+        try:
+            events = integrate(*args, **kwargs)
+        finally:
+            depth.inside = False
+        busy[0] += time.perf_counter() - began
+        busy[1] += bool(events)
         now = timezone.now()
         lags.extend((now - event.time).total_seconds() for event in events)
         return events
@@ -737,7 +747,11 @@ def bench_writers(writers: int, seconds: float, plain: bool = False, first_seq: 
     outbox.integrate_pending = integrate
     lags.sort()
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else 0.0
-    return {"rate": sum(counts) / elapsed, "lag_p99": p99, "sequencer": settings_sequencer()}
+    # Where the time goes: the share of the run the sequencer spent integrating (near 1: it is the
+    # bottleneck, and the lag grows), and the entries per batch.
+    return {"rate": sum(counts) / elapsed, "lag_p99": p99, "sequencer": settings_sequencer(),
+            "sequencer_busy": busy[0] / elapsed, "per_batch": len(lags) / busy[1] if busy[1] else 0.0,
+            "integrated": len(lags), "batches": busy[1]}
 
 
 def bench_writer_child(threads: int, seconds: float, plain: bool = False, slot: int = 0) -> None:
@@ -786,7 +800,30 @@ def bench_writer_processes(processes: int, seconds: float, var_dir: str, db_name
         out, _ = child.communicate(timeout=seconds * 4 + 60)
         results.append(json.loads(out.strip().splitlines()[-1]))
     rate = sum(r["rate"] for r in results)
-    return {"rate": rate, "lag_p99": max(r["lag_p99"] for r in results), "sequencer": results[0]["sequencer"]}
+    return {"rate": rate, "lag_p99": max(r["lag_p99"] for r in results), "sequencer": results[0]["sequencer"],
+            # The sequencers take turns (an advisory lock): their busy shares add up.
+            "sequencer_busy": sum(r.get("sequencer_busy", 0.0) for r in results),
+            "per_batch": sum(r["integrated"] for r in results) / max(1, sum(r["batches"] for r in results))}
+
+
+def _bench_writers_run(args, results: dict, var_dir: str, db_name: str) -> None:
+    """One repetition of the writers' measure on a fresh database: one writer, --writers writers, then as
+    many plain insert+commit writers (threads of this process, or --writer-processes)."""
+    from django.db import connection
+
+    if args.writer_processes:
+        connection.close()
+        for key, count in (("writers1", 1), ("writersN", args.writers)):
+            results[key].append(bench_writer_processes(count, args.writer_seconds, var_dir, db_name))
+        _plain_table()
+        connection.close()
+        results["plain_writersN"].append(bench_writer_processes(
+            args.writers, args.writer_seconds, var_dir, db_name, plain=True))
+    else:
+        results["writers1"].append(bench_writers(1, args.writer_seconds))
+        results["writersN"].append(bench_writers(args.writers, args.writer_seconds))
+        _plain_table()
+        results["plain_writersN"].append(bench_writers(args.writers, args.writer_seconds, plain=True))
 
 
 def settings_sequencer() -> str:
@@ -856,7 +893,9 @@ def main():
     parser.add_argument("--small", action="store_true",
                         help="sizes for a shared 2-core machine: --events 20000 --single 1000 --writers 8 "
                              "--writer-seconds 3 (proofs still at --proof-events, tiles synthesised)")
-    parser.add_argument("--only", choices=("verify",), help="measure only this (the appends still run, untimed)")
+    parser.add_argument("--only", choices=("verify", "export", "writers"),
+                        help="measure only this: verify or export (the appends still run, untimed), or the "
+                             "concurrent writers (PostgreSQL; nothing else runs)")
     parser.add_argument("--db-name", help="PostgreSQL database to create and drop (default bench_audit)")
     parser.add_argument("--export-child", choices=("csv", "jsonl"), help=argparse.SUPPRESS)
     parser.add_argument("--var-dir", help=argparse.SUPPRESS)
@@ -888,7 +927,13 @@ def main():
     try:
         for run in range(args.repeat):
             _fresh_database()
-            if args.only == "verify":  # the same number of events, all batched (faster to set up)
+            if args.only == "writers":
+                if vendor != "postgresql":
+                    raise SystemExit("--only writers: the concurrent writers are measured on PostgreSQL")
+                _bench_writers_run(args, results, var_dir, db_name)
+                print(f"  run {run + 1}/{args.repeat} done", file=sys.stderr)
+                continue
+            if args.only in ("verify", "export"):  # the same number of events, all batched (faster to set up)
                 bench_batched(args.single + args.events, 0)
             else:
                 results["single"].append(bench_single(args.single))
@@ -897,38 +942,28 @@ def main():
                 results["plain_batched"].append(bench_plain_batched(_stored_rows(args.events, args.single)))
                 results["append_python"].append(bench_append_python(args.events))
             connection.close()
-            results["verify"].append(bench_verify())
-            results["verify2"].append(bench_verify())
-            # The floor, the faster of two runs: a slow run (a noisy neighbour) must not flatter the ratio.
-            results["sha"].append(max(bench_sha_loop(), bench_sha_loop(), key=lambda r: r["rate"]))
-            results["verify_python"].append(bench_verify_python())
-            connection.close()
+            if args.only != "export":
+                results["verify"].append(bench_verify())
+                results["verify2"].append(bench_verify())
+                # The floor, the faster of two runs: a slow run (a noisy neighbour) must not flatter the ratio.
+                results["sha"].append(max(bench_sha_loop(), bench_sha_loop(), key=lambda r: r["rate"]))
+                results["verify_python"].append(bench_verify_python())
+                connection.close()
             if args.only != "verify":
                 for fmt in ("jsonl", "csv"):
                     results[fmt].append(bench_export(fmt, var_dir, db_name))
+            if args.only is None:
                 results["integrate"].append(bench_integration(args.events))
                 if args.holders:
                     results["holders"].append(bench_integration_holders(args.events))
                 if vendor == "postgresql" and args.writers:
                     _fresh_database()
-                    if args.writer_processes:
-                        connection.close()
-                        for key, count in (("writers1", 1), ("writersN", args.writers)):
-                            results[key].append(bench_writer_processes(count, args.writer_seconds, var_dir, db_name))
-                        _plain_table()
-                        connection.close()
-                        results["plain_writersN"].append(bench_writer_processes(
-                            args.writers, args.writer_seconds, var_dir, db_name, plain=True))
-                    else:
-                        results["writers1"].append(bench_writers(1, args.writer_seconds))
-                        results["writersN"].append(bench_writers(args.writers, args.writer_seconds))
-                        _plain_table()
-                        results["plain_writersN"].append(bench_writers(args.writers, args.writer_seconds, plain=True))
+                    _bench_writers_run(args, results, var_dir, db_name)
             print(f"  run {run + 1}/{args.repeat} done", file=sys.stderr)
-        if args.proof_events and args.only != "verify":
+        if args.proof_events and args.only is None:
             proofs = bench_proofs(args.proof_events, synthetic=not args.proof_real)
             print("  proofs done", file=sys.stderr)
-        if args.holder_events and args.only != "verify":
+        if args.holder_events and args.only is None:
             holder_proofs = bench_holder_proofs(args.holder_events)
             print("  holder-log proofs done", file=sys.stderr)
     finally:
@@ -962,16 +997,18 @@ def main():
         print(f"  {'  ceiling: ' + what:<44}{rate(measure):>10,.0f}/s  {'(Python only, see docstrings)':>30}  "
               f"{bound:>5.2f}x  at most, for {name}")
 
-    verify_rate = min(rate("verify"), rate("verify2"))
-    row(f"verification ({total:,} events)", f"{rate('verify'):,.0f}/s", "read+sha256", f"{rate('sha'):,.0f}/s",
-        rate("verify") / rate("sha"), RATIOS["verify"], share("verify"))
-    row("  the same, run again at once", f"{rate('verify2'):,.0f}/s", "read+sha256", f"{rate('sha'):,.0f}/s",
-        rate("verify2") / rate("sha"), RATIOS["verify"], share("verify2"))
-    ceiling("verification", "verify_python", "read+sha256+MAC check", rate("verify_python") / rate("sha"))
-    if verify_rate < TARGETS["verify"]:
-        missed.append("verification rate")
-    print(f"  {'  verification, absolute':<44}{verify_rate:>11,.0f}/s  {'':>30}  {'':>6}  >= {TARGETS['verify']:,}/s")
-    if args.only != "verify":
+    if results["verify"]:
+        verify_rate = min(rate("verify"), rate("verify2"))
+        row(f"verification ({total:,} events)", f"{rate('verify'):,.0f}/s", "read+sha256",
+            f"{rate('sha'):,.0f}/s", rate("verify") / rate("sha"), RATIOS["verify"], share("verify"))
+        row("  the same, run again at once", f"{rate('verify2'):,.0f}/s", "read+sha256", f"{rate('sha'):,.0f}/s",
+            rate("verify2") / rate("sha"), RATIOS["verify"], share("verify2"))
+        ceiling("verification", "verify_python", "read+sha256+MAC check", rate("verify_python") / rate("sha"))
+        if verify_rate < TARGETS["verify"]:
+            missed.append("verification rate")
+        print(f"  {'  verification, absolute':<44}{verify_rate:>11,.0f}/s  {'':>30}  {'':>6}  "
+              f">= {TARGETS['verify']:,}/s")
+    if args.only is None:
         row("appends, one per transaction", f"{rate('single'):,.0f}/s", "insert+commit",
             f"{rate('plain_single'):,.0f}/s", rate("single") / rate("plain_single"), RATIOS["single"],
             share("single"))
@@ -996,6 +1033,7 @@ def main():
             without = med(r["without"] for r in results["holders"])
             row("  the whole drain, with holder logs", f"{rate('holders'):,.0f}/s", "without holder logs",
                 f"{without:,.0f}/s", rate("holders") / without, None)
+    if results["csv"]:
         row("export csv", f"{rate('csv'):,.0f}/s", "export jsonl", f"{rate('jsonl'):,.0f}/s",
             rate("csv") / rate("jsonl"), RATIOS["csv"], share("csv"))
         for fmt in ("jsonl", "csv"):
@@ -1005,30 +1043,32 @@ def main():
                 missed.append(f"{fmt} memory")
             print(f"  {'export ' + fmt + ': peak memory':<44}{peak:>9,.0f} MB  {'before ' + str(round(before)):>30}"
                   f"  {'':>6}  < {TARGETS['memory_mb']} MB")
-        if results["writersN"]:
-            lag = med(r["lag_p99"] for r in results["writersN"])
-            sequencer = results["writersN"][0]["sequencer"]
-            if sequencer == "outbox" and lag >= 1:
-                missed.append("integration lag")
-            kind = "processes" if args.writer_processes else "threads"
-            row(f"{args.writers} concurrent writer {kind} (1/tx)", f"{rate('writersN'):,.0f}/s",
-                f"{args.writers} plain insert+commit", f"{rate('plain_writersN'):,.0f}/s",
-                rate("writersN") / rate("plain_writersN"), RATIOS["writers"],
-                f"{sequencer}: integration lag p99 {lag * 1000:,.0f} ms (< 1 s)" if sequencer == "outbox"
-                else "inline: no lag")
-            row("  (scaling: 1 writer)", f"{rate('writers1'):,.0f}/s", "", "", None, None)
-        if proofs:
-            for kind in ("inclusion", "consistency"):
-                value = proofs[f"{kind}_ms"]
-                if value >= TARGETS["proof_ms"]:
-                    missed.append(f"{kind} proof")
-                print(f"  {kind + ' proof at ' + format(proofs['size'], ',') + ' events':<44}{value:>9.1f} ms"
-                      f"  {'':>30}  {'':>6}  < {TARGETS['proof_ms']} ms median")
-            if proofs["synthetic"]:
-                print("    (the proofs' tree: its tiles computed from synthetic leaf hashes by the service's own "
-                      "integration function and stored as integration stores them, the head set to match, no "
-                      "event rows; the proofs read the same tiles through the API's selectors, and each is "
-                      "checked against the root. --proof-real fills it with real events instead)")
+    if results["writersN"]:
+        lag = med(r["lag_p99"] for r in results["writersN"])
+        sequencer = results["writersN"][0]["sequencer"]
+        if sequencer == "outbox" and lag >= 1:
+            missed.append("integration lag")
+        kind = "processes" if args.writer_processes else "threads"
+        row(f"{args.writers} concurrent writer {kind} (1/tx)", f"{rate('writersN'):,.0f}/s",
+            f"{args.writers} plain insert+commit", f"{rate('plain_writersN'):,.0f}/s",
+            rate("writersN") / rate("plain_writersN"), RATIOS["writers"],
+            f"{sequencer}: integration lag p99 {lag * 1000:,.0f} ms (< 1 s); sequencer busy "
+            f"{med(r.get('sequencer_busy', 0.0) for r in results['writersN']):.0%} of the run, "
+            f"{med(r.get('per_batch', 0.0) for r in results['writersN']):,.0f} entries a batch"
+            if sequencer == "outbox" else "inline: no lag")
+        row("  (scaling: 1 writer)", f"{rate('writers1'):,.0f}/s", "", "", None, None)
+    if proofs:
+        for kind in ("inclusion", "consistency"):
+            value = proofs[f"{kind}_ms"]
+            if value >= TARGETS["proof_ms"]:
+                missed.append(f"{kind} proof")
+            print(f"  {kind + ' proof at ' + format(proofs['size'], ',') + ' events':<44}{value:>9.1f} ms"
+                  f"  {'':>30}  {'':>6}  < {TARGETS['proof_ms']} ms median")
+        if proofs["synthetic"]:
+            print("    (the proofs' tree: its tiles computed from synthetic leaf hashes by the service's own "
+                  "integration function and stored as integration stores them, the head set to match, no "
+                  "event rows; the proofs read the same tiles through the API's selectors, and each is "
+                  "checked against the root. --proof-real fills it with real events instead)")
     if holder_proofs:
         for kind in ("inclusion", "consistency", "commitment"):
             value = holder_proofs[f"{kind}_ms"]

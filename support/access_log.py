@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from accounts.models import ApiToken
-from audit.selectors import audit_events_for_subject
+from audit.selectors import audit_events_for_subject, audit_untrusted_seqs
 from consent.purposes import PURPOSE_LABELS
 from core import actions
 from support.models import SupportCase
@@ -181,10 +181,20 @@ def _group_key(event) -> tuple:
 
 def _filtered(*, subject_id: int, since: date | None, until: date | None, category: str | None,
               actor: str | None):
+    return events_filtered(audit_events_for_subject(subject_id=subject_id), since=since, until=until,
+                           category=category, actor=actor)
+
+
+def events_filtered(events, *, since: date | None = None, until: date | None = None, category: str | None = None,
+                    actor: str | None = None):
+    """The holder's filters over their events (support.filters.AccessLogFilterSet reads them from a query):
+    whole days in the service's time zone, `until` included; a category of categories() or "other"; an
+    actor of ACTOR_FILTERS."""
     tz = timezone.get_current_timezone()
-    start = datetime.combine(since, datetime.min.time(), tzinfo=tz) if since else None
-    end = datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=tz) if until else None
-    events = audit_events_for_subject(subject_id=subject_id, since=start, until=end)
+    if since:
+        events = events.filter(time__gte=datetime.combine(since, datetime.min.time(), tzinfo=tz))
+    if until:
+        events = events.filter(time__lt=datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=tz))
     offered = categories()
     if category in offered:
         query = Q(action__in=offered[category][1])
@@ -318,8 +328,10 @@ def _hourly_counts(*, subject_id: int, first: date, last: date, category: str | 
     Grouped by the UTC hour as text (the first 13 characters, "2026-12-06 14", of the time as the
     database writes it, the same on SQLite and PostgreSQL), not by a time-zone function: SQLite would
     call back into Python once per event. Local hours are then whole-hour shifts of UTC ones."""
-    rows = (_filtered(subject_id=subject_id, since=first, until=last, category=category, actor=actor)
-            .annotate(hour=Substr(Cast("time", CharField()), 1, 13))
+    events = _filtered(subject_id=subject_id, since=first, until=last, category=category, actor=actor)
+    if untrusted := audit_untrusted_seqs():  # a row the service did not MAC is not counted
+        events = events.exclude(seq__in=untrusted)
+    rows = (events.annotate(hour=Substr(Cast("time", CharField()), 1, 13))
             .values("hour").annotate(n=Count("seq")).order_by())
     counts: Counter = Counter()
     for row in rows:

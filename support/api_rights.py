@@ -9,9 +9,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder
+from audit.selectors import audit_events_for_subject
+from core.api.filters import filterset_valid
 from core.api.serializers import ModelSerializer
 from core.errors import ServiceError
 from support import access_log, rights, selectors
+from support.filters import AccessLogFilterSet
 from support.models import DataExport
 
 
@@ -42,18 +45,6 @@ class AccessLogApi(APIView):
 
     permission_classes = [IsHolder]
 
-    class FilterSerializer(serializers.Serializer):
-        since = serializers.DateField(required=False)
-        until = serializers.DateField(required=False)
-        category = serializers.ChoiceField(choices=[*access_log.categories(), "other"], required=False)
-        actor = serializers.ChoiceField(choices=list(access_log.ACTOR_FILTERS), required=False)
-        before = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-
-        def validate(self, data):
-            if data.get("since") and data.get("until") and data["since"] > data["until"]:
-                raise ServiceError("period_reversed", "'since' must not be after 'until'.")
-            return data
-
     @extend_schema(
         parameters=[
             OpenApiParameter("since", OpenApiTypes.DATE), OpenApiParameter("until", OpenApiTypes.DATE),
@@ -65,9 +56,9 @@ class AccessLogApi(APIView):
         responses=AccessLogPageSerializer,
     )
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        history = access_log.access_log_page(user_id=request.user.pk, **filters.validated_data)
+        filterset = filterset_valid(AccessLogFilterSet(request.query_params,
+                                                       queryset=audit_events_for_subject(subject_id=request.user.pk)))
+        history = access_log.access_log_page(user_id=request.user.pk, **filterset.selector_filters())
         next_url = None
         if history.older is not None:
             query = request.query_params.copy()

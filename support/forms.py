@@ -64,24 +64,3 @@ class HolderEraseForm(forms.Form):
         label="I understand: every photo in the cloud and everything made from them is destroyed now, "
               "and cannot be brought back; Camera Roll Sharing Suggestions is turned off.",
     )
-
-
-class AccessFilterForm(forms.Form):
-    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    category = forms.ChoiceField(label="What", required=False)
-    actor = forms.ChoiceField(label="Who", required=False)
-    # Where the page starts: the event before which the next older page begins (the "Older" link's).
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-
-    def __init__(self, *args, categories: dict, actors: dict, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [("", "Everything"), *[(k, v[0]) for k, v in categories.items()],
-                                           ("other", "Other")]
-        self.fields["actor"].choices = [("", "Anyone"), *actors.items()]
-
-    def clean(self):
-        data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            raise forms.ValidationError("The start date is after the end date.")
-        return data

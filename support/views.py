@@ -13,11 +13,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.decorators import holder_required, support_required
 from audit.holder_history import holder_history_download, holder_history_proof
+from audit.selectors import audit_events_for_subject
 from consent.held import media_words
 from core.errors import ServiceError
 from support import access_log, cases, charts, notices, rights, selectors, services
+from support.filters import AccessLogFilterSet
 from support.forms import (
-    AccessFilterForm,
     AccountSearchForm,
     CaseNoteForm,
     CaseOpenForm,
@@ -184,18 +185,16 @@ def subject_erase(request, subject_id: int):
 @holder_required
 @require_GET
 def me_access(request):
-    form = AccessFilterForm(request.GET or None, categories=access_log.categories(), actors=access_log.ACTOR_FILTERS)
-    filters, before = {}, None
-    if form.is_bound and form.is_valid():
-        filters = {key: value or None for key, value in form.cleaned_data.items() if key != "before"}
-        before = form.cleaned_data.get("before")
+    filterset = AccessLogFilterSet(request.GET or None, queryset=audit_events_for_subject(subject_id=request.user.pk))
+    filters = filterset.selector_filters() if filterset.is_valid() else {}  # invalid: everything, with the errors
+    before = filters.pop("before", None)
     history = access_log.access_log_page(user_id=request.user.pk, before=before, **filters)
     counts = access_log.activity(user_id=request.user.pk, **filters)
     query = request.GET.copy()
     query.pop("before", None)
     query.pop("page", None)
     return render(request, "support/me_access.html", {
-        "form": form,
+        "form": filterset.form,
         "history": history,
         "before": before,
         "activity": counts,

@@ -1,5 +1,7 @@
 """Fixtures every test folder shares: the four people of the product and API clients for them."""
 
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -10,6 +12,81 @@ from accounts.roles import AUDITOR, HOLDER, SUPPORT
 pytest_plugins = ["tests.s3"]
 
 PASSWORD = "a-long-test-password-42"
+
+
+def _move_the_clock():
+    """TEST_CLOCK_AT=2027-12-31T23:59:50Z runs the tests with the clock moved to that instant, and
+    ticking from there: timezone.now(), datetime.now(), date.today() and time.time() in the product
+    and in the tests (not in subprocesses, nor the database's own clock). A test that passes today and
+    fails on another day, at midnight, at the end of a month or a year reads the wall clock somewhere
+    where it should take `now`. Started here, as this file is imported, so that the conftest files
+    below it see the moved clock too. freezegun comes with django-tasks-rq (through rq-scheduler);
+    it is loaded only here."""
+    at = os.environ.get("TEST_CLOCK_AT")
+    if not at:
+        return None
+    import freezegun
+
+    # The same moved clock in every thread: freezegun's default ignore list ("threading", ...) gives the
+    # real clock to code near the bottom of a thread's stack (a watchdog's time.monotonic()).
+    freezegun.configure(default_ignore_list=["_pytest.timing"])
+    clock = freezegun.freeze_time(at, tick=True)
+    return clock, clock.start()
+
+
+_moved_clock = _move_the_clock()
+
+
+def pytest_unconfigure(config):
+    if _moved_clock is not None:
+        _moved_clock[0].stop()
+
+
+@pytest.fixture(autouse=True)
+def _each_test_just_before_midnight():
+    """TEST_CLOCK_MIDNIGHT=0.3 (with TEST_CLOCK_AT): each test starts 0.3 s before the next midnight (UTC,
+    the settings' TIME_ZONE), one day after the other, so that a test whose setup and assertions read
+    the clock on either side of midnight (or of a month's or a year's end) fails. The clock only goes
+    forward."""
+    before = os.environ.get("TEST_CLOCK_MIDNIGHT")
+    if _moved_clock is not None and before:
+        import datetime as dt
+
+        moved = _moved_clock[1]
+        midnight = dt.datetime.combine(moved().date() + dt.timedelta(days=1), dt.time())
+        moved.move_to(midnight - dt.timedelta(seconds=float(before)))
+    yield
+
+
+def pytest_collection_modifyitems(config, items):
+    if _moved_clock is None:
+        return
+    skip = pytest.mark.skip(reason="a child process would read the real clock (TEST_CLOCK_AT moves this one's)")
+    for item in items:
+        if "child_clock" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    if os.environ.get("TEST_CLOCK_AT"):
+        return f"clock moved to {os.environ['TEST_CLOCK_AT']} (TEST_CLOCK_AT)"
+    return None
+
+
+@pytest.fixture
+def midday(monkeypatch):
+    """The product's clock (django.utils.timezone.now) at noon UTC of a fixed day, and ticking from there:
+    for a test whose events must fall on one day (a per-day grouping or chart, "today"), which the wall
+    clock cannot promise near midnight. Returns that noon."""
+    import datetime as dt
+    import time
+
+    from django.utils import timezone
+
+    noon = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
+    started = time.monotonic()
+    monkeypatch.setattr(timezone, "now", lambda: noon + dt.timedelta(seconds=time.monotonic() - started))
+    return noon
 
 
 def make_user(username: str, role: str = HOLDER):
@@ -124,6 +201,7 @@ def _flush_append_only_tables():
     """
     from django.db.backends.base.operations import BaseDatabaseOperations
 
+    from audit import triggers
     from consent import guards
     from core import db as append_only_db
 
@@ -137,6 +215,7 @@ def _flush_append_only_tables():
         if vendor in ("sqlite", "postgresql"):  # the consent state row's guard refuses DELETE too
             before += guards.remove_state_guard_sql(vendor)
             after += guards.state_guard_sql(vendor)
+            after += triggers.rewind_guard_sql(vendor)  # the trail's DELETE guards that let a tail rewind through
         return original(self, [*before, *sql_list, *after])
 
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush

@@ -1,6 +1,7 @@
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -201,7 +202,7 @@ def test_it_lists_a_subjects_events_newest_first_with_filters(many_events):
     assert {e.subject_id for e in events} == {2} and len(events) == 3
     reads = audit_events_for_subject(subject_id=1, action="media.read")
     assert {e.action for e in reads} == {"media.read"}
-    assert not audit_events_for_subject(subject_id=1, since=events[0].time.replace(year=2999)).exists()
+    assert not audit_events_for_subject(subject_id=1, since=events[0].time + timedelta(days=1)).exists()
 
 
 def test_it_writes_canonical_bytes_equal_to_sorted_compact_json():

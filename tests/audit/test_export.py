@@ -5,6 +5,7 @@ import io
 import json
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -177,6 +178,38 @@ def test_csv_rows_cut_from_the_canonical_bytes_equal_the_parsed_rows(many_events
     assert ",audit.exported," in lines[-1]  # the export's own event, covered by its checkpoint
 
 
+def test_a_chunk_of_csv_rows_is_what_each_row_written_alone_gives(many_events):
+    """_csv_chunk cuts a whole chunk at once; it must write exactly _csv_line's rows, for both formats,
+    every kind of details and subject, and a chunk holding a row of another layout."""
+    from audit.export import _csv_chunk, _csv_line
+    from audit.services import EventInput, audit_append_many
+    from tests.audit import legacy
+
+    legacy.append_chained(3)
+    audit_append_many(events=[
+        EventInput(action="media.read", actor_kind="service"),  # no subject, no details
+        EventInput(action="media.read", actor_kind="service", details={"count": 1}),  # no subject
+        EventInput(action="consent.given", actor_kind="holder", actor_id=7, subject_id=7, details={}),
+        EventInput(action="support.erase", actor_kind="support", actor_id="3", subject_id=12, object_type="case",
+                   object_id="c-1", purpose="erasure", outcome="denied", request_id="req:1/2+3",
+                   details={"counts": {"items": 2, "outputs": 0}, "ids": [1, 2, "a.b"], "done": True, "none": None}),
+    ])
+    many_events(4)
+    rows = [(seq, bytes(body), leaf_hex)
+            for seq, body, leaf_hex in AuditEvent.objects.order_by("seq").values_list("seq", "canonical", "hash")]
+    assert len(rows) == 11
+
+    def alone(chunk):
+        return b"".join(_csv_line(seq, body, leaf_hex) for seq, body, leaf_hex in chunk)
+
+    for chunk in (rows, rows[:3], rows[3:], rows[4:5], rows[5:6], rows[6:7]):
+        assert _csv_chunk(chunk) == alone(chunk)
+    other = (99, b'{"v":2,"seq":99,"time":"t","action":"a.b","actor_id":"1","actor_kind":"holder","details":{},'
+                 b'"event_id":"e","object_id":"","object_type":"","outcome":"allowed","prev_hash":"p","purpose":"",'
+                 b'"request_id":"","subject_id":3}', "ab")
+    assert _csv_chunk([*rows, other]) == alone([*rows, other])
+
+
 @pytest.mark.parametrize("body", [
     # Not the layout appends write: the parsed way, with the csv module's quoting.
     b'{"action":"a.b","actor_id":"x,y","actor_kind":"holder","details":{},"event_id":"e","object_id":"",'
@@ -210,3 +243,11 @@ def test_the_verifier_still_checks_an_export_written_before_entries():
     lines[3]["event"]["seq"] = 5  # a chained event that says another place than its own
     with pytest.raises(verifier.Invalid):
         _verify(b"".join(canonical.dumps(line) + b"\n" for line in lines))
+
+
+def test_the_command_lines_bare_until_date_includes_that_whole_day(many_events, capsys):
+    """--until 2026-11-01 is inclusive, as its help and the API say; it once read as that day's midnight."""
+    many_events(3)
+    day = AuditEvent.objects.order_by("seq").first().time.astimezone(UTC).date().isoformat()
+    call_command("audit_export", "--format", "csv", "--since", day, "--until", day, "--no-progress")
+    assert len(capsys.readouterr().out.strip().split("\n")) >= 1 + 3

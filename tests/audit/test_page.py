@@ -240,17 +240,21 @@ def test_it_combines_category_exact_action_and_outcome(people_events, audrey):
 
 
 def test_it_turns_a_date_preset_into_dates_for_the_page_and_the_export(people_events, audrey, monkeypatch):
-    from datetime import date
+    from datetime import UTC, timedelta
 
-    from audit import forms
+    from audit import filters
+    from audit.models import AuditEvent
 
-    monkeypatch.setattr(forms, "today_utc", lambda: date(2030, 1, 10))
+    # "Today" is the filters', set from the events' own day: not a fixed date the wall clock reaches one day,
+    # nor the wall clock, which may pass midnight between the events and the page.
+    events_day = max(AuditEvent.objects.values_list("time", flat=True)).astimezone(UTC).date()
+    later = events_day + timedelta(days=100)
+    monkeypatch.setattr(filters, "today_utc", lambda: later)
     response = _client(audrey).get(reverse("audit:trail"), {"period": "7d"})
-    assert "since=2030-01-04" in response.content.decode()
-    assert response.context["rows"] == []  # every event is from before 2030
-    real = _client(audrey).get(reverse("audit:trail"), {"period": "today"})
-    assert len(real.context["rows"]) == 0  # "today" in 2030 too: the clock is patched for the form
-    monkeypatch.undo()
+    assert f"since={later - timedelta(days=6)}" in response.content.decode()
+    assert response.context["rows"] == []  # every event is from 100 days before
+    assert len(_client(audrey).get(reverse("audit:trail"), {"period": "today"}).context["rows"]) == 0
+    monkeypatch.setattr(filters, "today_utc", lambda: events_day)
     assert len(_client(audrey).get(reverse("audit:trail"), {"period": "today"}).context["rows"]) == 7
 
 

@@ -203,36 +203,37 @@ def test_a_witness_that_cosigned_the_chained_trail_cosigns_it_continued_as_entri
 
 def test_a_process_with_another_key_that_integrates_inline_gets_nothing_signed(many_events):
     """The service's code run with another MAC key, integrating its own entry inline as a SQLite writer
-    does: to the trail that is a row written straight into it. The service signs no checkpoint over
-    it (so no witness ever sees it), never returns it as an event, and audit_verify names it."""
-    from core.errors import ServiceError
-
+    does: to the trail that is a row written straight into it. The checkpoint rewinds it out of the
+    tree before it signs (audit.rewind), the export never carries it, it is never returned as an
+    event, and audit_verify names it, set aside, until an operator acknowledges it."""
     many_events(3)
     audit_checkpoint_create()
     with override_settings(AUDIT_MAC_KEY=FOREIGN_KEY, AUDIT_SEQUENCER="inline"):
         forged = audit_append(action="consent.given", actor_kind="holder", actor_id=1, subject_id=1)
     assert forged.seq == 4
-    with pytest.raises(ServiceError, match="seq 4"):
-        audit_checkpoint_create()
-    with pytest.raises(ServiceError, match="seq 4"):
-        _export_jsonl()
-    assert AuditCheckpoint.objects.order_by("-tree_size").first().tree_size == 3
     assert selectors.audit_event_by_id(event_id=forged.event_id) is None
+    checkpoint = audit_checkpoint_create()
+    assert checkpoint.tree_size == 5  # the rewind's record and the alarm; never the foreign entry
+    assert not AuditEvent.unchecked.filter(event_id=forged.event_id).exists()
+    data = _export_jsonl()
+    assert forged.event_id.encode() not in data
+    [set_aside] = AuditSetAside.objects.all()
     report = audit_verify()
-    assert not report.ok and report.forged_seqs == [4]
+    assert not report.ok and report.forged_seqs == [] and report.unacknowledged == [set_aside.pk]
 
 
 def _listed(api, audrey) -> dict:
     return api(audrey).get(reverse("api-audit-events-list"), {"page_size": 100}).json()
 
 
-def test_an_entry_a_foreign_key_integrated_inline_is_never_counted_and_checkpoints_resume_once_acknowledged(
+def test_an_entry_a_foreign_key_integrated_inline_is_never_counted_and_never_signed(
         many_events, audrey, api, tmp_path, settings):
     """The service's own code with another MAC key, integrating inline (SQLite always, PostgreSQL with
-    AUDIT_SEQUENCER=inline): the row is in the tree. The events API neither lists nor counts it; the
-    next checkpoint sets it aside where it sits, with an alarm, and is refused, so no witness sees a
-    checkpoint over it; once an operator acknowledges it, checkpoints resume, a witness that cosigned
-    before cosigns the extension, and the export carries the row as a gap (its hash), never as an event."""
+    AUDIT_SEQUENCER=inline): the row is in the tree until the next checkpoint. The events API neither
+    lists nor counts it meanwhile; the checkpoint rewinds the unsigned tail and integrates the genuine
+    entries again without it, sets it aside with an alarm and signs, so a witness that cosigned before
+    cosigns the result; audit_verify fails until an operator acknowledges it, and the export never
+    carries it."""
     key_path = tmp_path / "witness.pem"
     name = "auditor.example/witness"
     settings.AUDIT_WITNESSES = [witness.init(str(key_path), name)]
@@ -260,40 +261,36 @@ def test_an_entry_a_foreign_key_integrated_inline_is_never_counted_and_checkpoin
     with override_settings(AUDIT_MAC_KEY=FOREIGN_KEY, AUDIT_SEQUENCER="inline"):
         forged = audit_append(action="consent.given", actor_kind="holder", actor_id=1, subject_id=1)
     assert forged.seq == 5
-    many_events(1)  # a genuine event after it, at seq 6
+    [after] = many_events(1)  # a genuine event after it, at seq 6
     listed = _listed(api, audrey)
     assert listed["count"] == 5 and len(listed["results"]) == 5 and forged.event_id not in json.dumps(listed)
     assert not any(row["seq"] == 5 for row in listed["results"])
 
-    from core.errors import ServiceError
-
-    with pytest.raises(ServiceError, match="audit_acknowledge"):
-        audit_checkpoint_create()
+    checkpoint = audit_checkpoint_create()
+    assert checkpoint.tree_size == 7  # 4, the genuine one moved from 6 to 5, the rewind, the alarm
+    assert AuditEvent.objects.get(event_id=after.event_id).seq == 5
     [set_aside] = AuditSetAside.objects.all()
-    assert (set_aside.seq, set_aside.event_id, set_aside.reason) == (5, forged.event_id, "mac_invalid")
+    assert (set_aside.seq, set_aside.event_id, set_aside.reason) == (None, forged.event_id, "mac_invalid")
     alarm = AuditEvent.objects.get(action="audit.entry_set_aside")
-    assert (alarm.seq, alarm.details) == (7, {"code": "mac_invalid", "seq": 5})
-    with pytest.raises(ServiceError, match="seq 5"):  # refused again, and set aside once only
-        audit_checkpoint_create()
-    assert AuditSetAside.objects.count() == 1 and AuditCheckpoint.objects.order_by("-tree_size")[0].tree_size == 3
-    assert cosign()["tree_size"] == 3  # nothing new to cosign: no checkpoint over the foreign row
-    report = audit_verify()
-    assert not report.ok and report.forged_seqs == [5] and report.unacknowledged == [set_aside.pk]
-    assert _listed(api, audrey)["count"] == 6  # the alarm; never the foreign row
+    assert (alarm.seq, alarm.details) == (7, {"code": "mac_invalid"})
+    assert cosign()["tree_size"] == 7  # the witness that cosigned at 3 cosigns across the rewind
+    report = audit_verify(witnessed_notes=[json.loads(state.read_text())["note"]])
+    assert not report.ok and report.forged_seqs == [] and report.unacknowledged == [set_aside.pk]
+    assert _listed(api, audrey)["count"] == 7
 
     call_command("audit_acknowledge", str(set_aside.pk), stdout=io.StringIO())
     checkpoint = audit_checkpoint_create()
-    assert checkpoint.tree_size == 8  # 4, the foreign row, 1, the alarm, the acknowledgement
-    assert cosign()["tree_size"] == 8  # the witness that cosigned at 3 cosigns the extension
+    assert checkpoint.tree_size == 8
+    assert cosign()["tree_size"] == 8
     report = audit_verify(witnessed_notes=[json.loads(state.read_text())["note"]])
     assert report.ok, report.problems
     listed = _listed(api, audrey)
-    assert listed["count"] == 7 and forged.event_id not in json.dumps(listed)
+    assert listed["count"] == 8 and forged.event_id not in json.dumps(listed)
     data = _export_jsonl()
     assert forged.event_id.encode() not in data
     summary = verifier.verify(io.BytesIO(data), verifier.load_public_key(
         signing.public_key_pem("AUDIT_SIGNING_KEY").encode()))
-    assert (summary["tree_size"], summary["events"]) == (9, 8)  # the export's own event; seq 5 a gap
+    assert (summary["tree_size"], summary["events"]) == (9, 9)  # the export's own event; no gap
     csv_data = b"".join(export_stream(fmt="csv", checkpoint=AuditCheckpoint.objects.order_by("-tree_size")[0],
                                       filters={}))
     assert forged.event_id.encode() not in csv_data

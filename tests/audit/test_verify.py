@@ -172,8 +172,11 @@ def test_it_names_an_edited_details_column(trail):
 
 
 def test_it_names_an_edited_time_column(trail):
+    from datetime import timedelta
+
+    # A year earlier, by subtraction: .replace(year=...) fails on a 29 February.
     _sql("UPDATE audit_auditevent SET time = %s WHERE seq = 6",
-         [AuditEvent.objects.get(seq=6).time.replace(year=2001)])
+         [AuditEvent.objects.get(seq=6).time - timedelta(days=365)])
     _fails_at(6, "column time")
 
 
@@ -181,9 +184,40 @@ def test_it_checks_an_untouched_trail_without_looking_rows_up_one_by_one(trail, 
     """The fast paths (columns encoded back into canonical bytes) must agree with append's encoding;
     if they drifted, every event would fall back to a lookup of its own. (Three of these are the
     consent cross-checks: the ledger's entries, its state rows, its guards; one more its events; two
-    the set-aside entries, their alarms and acknowledgements.)"""
-    with django_assert_max_num_queries(17):
+    the set-aside entries, their alarms and acknowledgements; one a tail rewind left open.)"""
+    with django_assert_max_num_queries(18):
         assert audit_verify().ok
+
+
+@pytest.fixture
+def both_formats(settings, many_events):
+    """Seqs 1 to 7 in the chained format (v 2, written before entries), 8 to 16 entries (v 3)."""
+    from tests.audit import legacy
+
+    settings.AUDIT_CHECKPOINT_EVERY = 5
+    legacy.append_chained(7)
+    many_events(9)
+    audit_checkpoint_create()
+
+
+def test_it_checks_the_columns_of_both_formats_on_the_fast_path(both_formats, monkeypatch):
+    """The database's column check picks each row's layout by its format; an untouched trail of both
+    never falls back to the field-by-field path."""
+    from audit import verification
+
+    def slower_path(max_seq):
+        raise AssertionError("the column check fell back to the field-by-field path")
+
+    monkeypatch.setattr(verification, "_generic_rows", slower_path)
+    report = audit_verify()
+    assert report.ok, report.problem
+    assert report.events == 16
+
+
+@pytest.mark.parametrize("seq", [1, 6, 7, 8, 16])
+def test_it_names_an_edited_column_in_either_format(both_formats, seq):
+    _sql("UPDATE audit_auditevent SET actor_id = 'x9' WHERE seq = %s", [seq])
+    _fails_at(seq, "column actor_id")
 
 
 @pytest.mark.parametrize("micro", [0, 6, 123456])

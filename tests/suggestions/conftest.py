@@ -33,6 +33,15 @@ def master_key(settings):
     return settings.VAULT_MASTER_KEYS
 
 
+@pytest.fixture(autouse=True)
+def _a_day_without_memories(midday):
+    """Passes plan on the product's clock, and on the day and month of photos taken a year or more before
+    it they add "On this day" memories: the wall clock would add them on 14 June (and the other days of
+    these tests' photos). The clock is set to a noon no test photo shares; a test of memories passes its
+    own `now` or `today`."""
+    return midday
+
+
 def grant(user, *names):
     for purpose in names or (purposes.CAMERA_ROLL,):
         version = consent_selectors.notice_current(purpose=purpose).version

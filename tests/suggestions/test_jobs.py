@@ -90,16 +90,19 @@ def test_it_drops_one_suggestion_when_a_source_is_excluded_between_read_and_comm
 
 
 @pytest.mark.django_db
-def test_it_queues_one_debounced_pass_for_a_burst_of_uploads(alice, settings, django_capture_on_commit_callbacks):
+def test_it_queues_one_debounced_pass_for_a_burst_of_uploads(alice, settings, django_capture_on_commit_callbacks,
+                                                             monkeypatch):
     settings.SUGGESTIONS_DEBOUNCE_SECONDS = 60
     grant(alice)
-    start = timezone.now()
+    # The product's clock stands still: the debounce is measured exactly, however slow the uploads are.
+    start = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
+    monkeypatch.setattr(timezone, "now", lambda: start)
     day = dt.datetime(2025, 6, 14, 10, tzinfo=dt.UTC)
     with django_capture_on_commit_callbacks(execute=True):
         upload(alice, photo(COLOURS[0], when=day))
     job = SuggestionJob.objects.get(owner=alice)
     assert job.trigger == "upload" and job.status == "queued"
-    assert dt.timedelta(seconds=55) < job.run_after - start < dt.timedelta(seconds=65)
+    assert job.run_after == start + dt.timedelta(seconds=60)
     with django_capture_on_commit_callbacks(execute=True):
         upload(alice, photo(COLOURS[1], when=day + dt.timedelta(minutes=5), mark=1))
         upload(alice, photo(COLOURS[2], when=day + dt.timedelta(minutes=9), mark=2))

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from suggestions import sharing
@@ -27,10 +28,14 @@ def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
 
 
-def test_the_recipient_sees_the_title_the_date_the_chosen_name_and_the_expiry(made, alice):
+def test_the_recipient_sees_the_title_the_date_the_chosen_name_and_the_expiry(made, alice, monkeypatch):
     suggestion = titled(alice, pk=made[0].pk)[0]
+    shared_at = dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.UTC)
     made_link = sharing.share_link_create(user_id=alice.pk, suggestion_id=suggestion.pk, display_name="  Al  ",
-                                          now=dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.UTC))
+                                          now=shared_at)
+    # The recipient opens it a day later by the page's clock (on the wall clock's own day, a week after
+    # 6 December 2026, the link would have expired).
+    monkeypatch.setattr(timezone, "now", lambda: shared_at + dt.timedelta(days=1))
     page = Client().get(f"/s/{made_link.token}/")
     assert page.status_code == 200
     html = page.content.decode()

@@ -10,7 +10,8 @@ from django.utils import timezone
 from audit.services import audit_append
 from support.charts import bar_chart
 
-pytestmark = pytest.mark.django_db
+# Days are counted on the product's clock, read again by the test: one day, whatever the hour of the run.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("midday")]
 
 
 class _Chart(HTMLParser):

@@ -12,7 +12,8 @@ from support import access_log, services
 from tests.support.conftest import grant, open_case, upload
 from vault import gateway
 
-pytestmark = pytest.mark.django_db
+# Events are grouped by day: every test's events on one day, whatever the hour of the run.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("midday")]
 
 
 def summaries(user, **filters) -> list[str]:

@@ -154,6 +154,7 @@ def test_it_stops_within_one_batch_of_a_withdrawal(device, consenting_alice, tmp
     state.close()
 
 
+@pytest.mark.child_clock  # the client runs as a process of its own
 def test_it_resumes_after_a_sigkill_without_duplicates(device, consenting_alice, tmp_path):
     roll = tmp_path / "roll"
     total = 24
@@ -184,6 +185,7 @@ def test_it_resumes_after_a_sigkill_without_duplicates(device, consenting_alice,
     assert _uploads_recorded(state_file) == total
 
 
+@pytest.mark.child_clock  # the client runs as a process of its own
 def test_the_watching_client_stops_cleanly_on_sigterm(device, consenting_alice, tmp_path):
     roll = tmp_path / "roll"
     for seed in range(12):
@@ -369,6 +371,7 @@ def _make_video(path: Path, *, frames: int = 150, seed: int = 0) -> Path:
     return path
 
 
+@pytest.mark.child_clock  # the client runs as a process of its own
 def test_it_uploads_a_video_through_tus_resuming_after_a_sigkill(device, consenting_alice, tmp_path):
     from vault import exports
     from vault.models import PartialUpload

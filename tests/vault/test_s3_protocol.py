@@ -134,6 +134,7 @@ def test_a_folder_delete_removes_every_object_under_it_and_nothing_beside_it(s3_
 
 
 @pytest.mark.django_db
+@pytest.mark.child_clock  # the sweep weighs the S3 server's LastModified
 def test_the_orphan_sweep_works_against_the_bucket(s3_server, s3_bucket, consented, bob, monkeypatch):
     grant(bob)
     for who in (consented, bob):

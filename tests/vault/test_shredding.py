@@ -3,7 +3,7 @@
 import io
 import os
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -158,10 +158,14 @@ def test_it_sweeps_orphan_blobs_left_by_a_crash(two_accounts, consented, bob, tm
     monkeypatch.setattr("vault.content.delete_key_folder_after_commit", lambda *args, **kw: None)
     shredding.media_erase_all(user_id=consented.pk, actor=Actor.holder(consented.pk))
     assert len(files(tmp_path, consented)) == 5
+    # The sweep weighs the files' times, which the file system's clock wrote: its `now` is taken from
+    # them, not from the wall clock (which may be another, or moved by TEST_CLOCK_AT).
+    now = datetime.fromtimestamp(max(p.stat().st_mtime for p in files(tmp_path)), tz=UTC)
     # Young files are left even under a dead key: an upload or an export may still be writing them.
-    assert shredding.orphans_sweep() == 0
+    assert shredding.orphans_sweep(now=now) == 0
+    old = now.timestamp() - 7200
     for path in files(tmp_path, consented):
-        os.utime(path, (time.time() - 7200, time.time() - 7200))
+        os.utime(path, (old, old))
     # ...and a crashed upload that wrote its blob but never committed its row:
     with unit_of(bob):
         _, bob_key = keyring.data_key_get_or_create(user_id=bob.pk)
@@ -171,9 +175,9 @@ def test_it_sweeps_orphan_blobs_left_by_a_crash(two_accounts, consented, bob, tm
 
     name, _ = content.content_write(data_key=bob_key, uid=uuid.uuid4(), variant="original", chunks=[b"half"])
     fresh, _ = content.content_write(data_key=bob_key, uid=uuid.uuid4(), variant="original", chunks=[b"new"])
-    old = time.time() - 7200
     os.utime(storage.blob_storage().path(name), (old, old))
-    assert shredding.orphans_sweep() == 6
+    now = datetime.fromtimestamp(os.stat(storage.blob_storage().path(fresh)).st_mtime, tz=UTC)
+    assert shredding.orphans_sweep(now=now) == 6
     assert files(tmp_path, consented) == []
     assert len(files(tmp_path, bob)) == 6  # bob's five live blobs and the in-flight one
     assert storage.blob_exists(name=fresh) and not storage.blob_exists(name=name)

@@ -64,6 +64,9 @@ def test_neither_the_trail_nor_staff_learn_the_place(consented, mov_item, audrey
     client = api(consented)
     for path in ("", "content/", "thumbnail/"):
         assert client.get(f"/api/v1/media/{mov_item.pk}/{path}").status_code == 200
+    # The holder's own item details say where, as a photo's do (README, "How photos get in").
+    assert client.get(f"/api/v1/media/{mov_item.pk}/").json()["location"] == {"lat": pytest.approx(48.8584),
+                                                                              "lon": pytest.approx(2.2945)}
     gateway.video_candidates(user_id=consented.pk, purpose=gateway.PURPOSE_SUGGESTIONS)
     events = list(AuditEvent.objects.filter(subject_id=consented.pk))
     assert {"media.uploaded", "media.read", "media.listed"} <= {e.action for e in events}

@@ -1,27 +1,22 @@
 import contextlib
 import sys
-from datetime import UTC, datetime, time, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
 from audit.canonical import OUTCOMES
 from audit.export import export_stream
+from audit.filters import parse_moment
 from audit.services import EXPORT_FORMATS, audit_export_begin
 from core.errors import ServiceError
 from core.uow import Actor
 
 
 def _moment(text: str, *, end: bool = False):
-    moment = parse_datetime(text)
-    if moment:
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    day = parse_date(text)
-    if day is None:
+    moment = parse_moment(text, end=end)
+    if moment is None:
         raise CommandError(f"{text!r} is not an ISO date or date-time")
-    start = datetime.combine(day, time.min, tzinfo=UTC)
-    return start + timedelta(days=1) if end else start
+    return moment
 
 
 class Command(BaseCommand):
