@@ -3,12 +3,11 @@ the trail with progress, so no web request runs it.
 
 `verification_request` records a pending job and queues it after commit (one at a time: a
 request while one is waiting or running returns that one). A job whose worker dies mid-run is
-run again within a minute (core.jobs' leases); one lost before it started (STALE_AFTER) is
-replaced by the next request.
+run again within a minute, and one lost from the queue before it started is sent again
+(core.jobs' one sweep, through `verification_recover`).
 """
 
 import logging
-from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,7 +22,6 @@ from core.uow import Actor
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_SECONDS = 1.0
-STALE_AFTER = timedelta(hours=1)  # a job not finished by then was lost with its process
 
 
 @jobs.job
@@ -45,33 +43,31 @@ def verification_last_finished() -> AuditVerification | None:
 @transaction.atomic
 def verification_request(*, actor: Actor) -> AuditVerification:
     """Queue a full verification, or return the one already waiting or running."""
-    now = timezone.now()
     active = AuditVerification.objects.select_for_update().filter(
         status__in=[AuditVerification.Status.PENDING, AuditVerification.Status.RUNNING]).order_by("-id").first()
     if active is not None:
-        if now - active.requested_at < STALE_AFTER:
-            return active
-        active.status = AuditVerification.Status.FAILED
-        active.finished_at = now
-        active.problem = "the job was lost (its process ended); a new one was started"
-        active.save(update_fields=["status", "finished_at", "problem"])
-    job = AuditVerification.objects.create(requested_by=actor.id, requested_at=now)
+        return active
+    job = AuditVerification.objects.create(requested_by=actor.id, requested_at=timezone.now())
     jobs.enqueue(verification_task, job.pk)
     return job
 
 
 @transaction.atomic
 def verification_recover(verification_id: str, attempts: int) -> bool:
-    """A verification whose worker died mid-run starts again from the first event (up to
-    MAX_ATTEMPTS); then the page shows it failed."""
+    """A verification whose worker died mid-run starts again from the first event, and one lost
+    from the queue before it started is sent again (up to MAX_ATTEMPTS); then the page shows it
+    failed."""
     job = AuditVerification.objects.select_for_update().filter(
-        pk=int(verification_id), status=AuditVerification.Status.RUNNING).first()
+        pk=int(verification_id),
+        status__in=[AuditVerification.Status.PENDING, AuditVerification.Status.RUNNING]).first()
     if job is None:
         return False
     if attempts >= jobs.MAX_ATTEMPTS:
+        job.problem = ("the verification was interrupted each time it ran (its worker stopped)"
+                       if job.status == AuditVerification.Status.RUNNING
+                       else "the verification was lost from the job queue each time it was sent")
         job.status = AuditVerification.Status.FAILED
         job.finished_at = timezone.now()
-        job.problem = "the verification was interrupted each time it ran (its worker stopped)"
         job.save(update_fields=["status", "finished_at", "problem"])
         return False
     job.status = AuditVerification.Status.PENDING

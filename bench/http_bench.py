@@ -110,8 +110,9 @@ def start_server(var_dir: str, workers: int, breakdown: bool = False) -> tuple[s
     port = free_port()
     gunicorn = Path(sys.executable).parent / "gunicorn"
     server = subprocess.Popen(
-        [str(gunicorn), *app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--timeout", "120", "--log-level", "warning"],
+        # As bin/serve and the Procfile serve it: the same gunicorn settings (consentsvc/gunicorn_conf.py).
+        [str(gunicorn), "--config", "python:consentsvc.gunicorn_conf", *app, "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--timeout", "120", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
     base = f"http://127.0.0.1:{port}"

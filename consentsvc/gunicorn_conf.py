@@ -6,8 +6,14 @@ the log (an operator, a log shipper, a support tool) must not be able to open a 
 suggestion. The token is in the request line, the path, the raw URI and, for the page's own
 content request, the Referer; every field of a log line goes through the same redaction, so a
 custom `access_log_format` cannot bring it back.
+
+Before the workers fork, glibc's allocator is told to keep the memory a request frees (see
+malloc_keep): a large upload streams its body through buffers of about a megabyte each, and with
+glibc's defaults each of them is handed back to the kernel when freed and faulted in again, page
+by page, for the next one.
 """
 
+import ctypes
 import re
 
 from gunicorn import glogging
@@ -17,6 +23,37 @@ SHARE_TOKEN = re.compile(r"(/s/)[^/?#\s\"]+")
 REDACTED = r"\1[token]"
 
 logger_class = "consentsvc.gunicorn_conf.AccessLogger"
+
+# mallopt(3) parameters (glibc's malloc.h).
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+# Allocations below this come from the heap, not from pages of their own (glibc's largest value).
+MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
+# Freed memory kept at the top of the heap for the next request, at most.
+TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
+
+
+def malloc_keep() -> bool:
+    """Make glibc keep freed buffers for reuse; False where the C library has no mallopt (musl).
+
+    With glibc's defaults a buffer of a megabyte or more gets an mmap of its own, returned to the
+    kernel when freed, and the free top of the heap is trimmed above a few megabytes: streaming a
+    tus PATCH's 8 MiB (the request body read a megabyte at a time, encrypted, written) then faults
+    in every byte's pages again, several times over, which cost about as much CPU as the cipher
+    and the write together (bench/README.md, "tus uploads"). Fixed thresholds keep those pages:
+    the process holds, at most, what its busiest request used, plus TRIM_THRESHOLD_BYTES.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+
+
+def on_starting(server) -> None:
+    # In the master: the workers it forks inherit the allocator's settings.
+    malloc_keep()
 
 
 def redact(value: str) -> str:

@@ -15,6 +15,12 @@ What the tasks API lacks, kept here once:
   LEASE_SECONDS; the periodic `recover` job hands each expired lease to the job's `recover`
   (queue it again, or give up), so a crashed job is retried within a minute and blocks nothing
   meanwhile.
+- Jobs lost from the queue, which no lease can see (a process that died between its commit and
+  the send, a broker that lost a message, a queue record deleted). `enqueue` writes the job's
+  lease row in the caller's transaction, marked with the moment the job is due (`queued_at`);
+  the worker that starts it clears the mark. The same periodic sweep hands a job still not
+  started `lost_after` its due time (`@job(recover=..., lost_after=...)`, LOST_AFTER by default)
+  to the same `recover`, counting an attempt each time, so a job lost again and again is given up.
 - Progress: `Progress` saves a running job's progress at most once a second.
 - Periodic jobs: settings.JOBS_SCHEDULE maps a job's path to its interval in seconds. Every
   worker looks at the schedule between jobs (`periodic_due`); a key in the shared cache per
@@ -49,19 +55,25 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30
 MAX_ATTEMPTS = 3
+LOST_AFTER = timedelta(minutes=10)  # a job queued but not started this long after it was due was lost
 WORKER_LOOK_SECONDS = 1.0  # how often an idle worker looks at its queue and at the schedule
 
 # job path -> recover(object_id, attempts) -> retried?: called (outside any transaction) for a lease that ran out.
 _RECOVERY: dict[str, Callable[[str, int], bool]] = {}
+# job path -> how long after it was due a queued job that no worker started counts as lost.
+_LOST_AFTER: dict[str, timedelta] = {}
 
 
-def job(function: Callable | None = None, *, recover: Callable[[str, int], bool] | None = None) -> Task | Callable:
+def job(function: Callable | None = None, *, recover: Callable[[str, int], bool] | None = None,
+        lost_after: timedelta = LOST_AFTER) -> Task | Callable:
     """Declare a background job (`@job` or `@job(recover=...)`).
 
     With `recover`, the job's first parameter is the id of the row it works on: the job runs
-    under a lease on it, and if its worker dies, `recover(object_id, attempts)` queues it again
-    (returns True; its attempts keep counting) or gives up (False). It is called outside any
-    transaction, so it opens its own: the holder's unit of work when it writes account data.
+    under a lease on it, and if its worker dies, or it was queued (with `enqueue`) and no worker
+    started it within `lost_after` of its due time, `recover(object_id, attempts)` queues it
+    again (returns True; its attempts keep counting) or gives up (False: it marks its row failed).
+    It is called outside any transaction, so it opens its own: the holder's unit of work when it
+    writes account data.
     """
 
     def declare(function: Callable) -> Task:
@@ -84,6 +96,7 @@ def job(function: Callable | None = None, *, recover: Callable[[str, int], bool]
         declared = task(leased)
         path = declared.module_path
         _RECOVERY[path] = recover
+        _LOST_AFTER[path] = lost_after
         return declared
 
     return declare(function) if function is not None else declare
@@ -96,15 +109,37 @@ def backend_defers() -> bool:
 
 def enqueue(job: Task, *args, delay: float = 0.0, **kwargs) -> None:
     """Queue `job` once the current transaction commits (at once outside one); with `delay`
-    seconds, not before then (a backend that cannot defer runs it at once)."""
+    seconds, not before then (a backend that cannot defer runs it at once).
 
-    def send() -> None:
-        if delay > 0 and backend_defers():
-            job.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(*args, **kwargs)
-        else:
-            job.enqueue(*args, **kwargs)
+    A job with recovery is marked queued on its row's lease, in the current transaction, so a
+    send that never happens (the process died after the commit) or a message the queue lost is
+    still found by the sweep (`jobs_recover`)."""
+    if job.module_path in _RECOVERY:
+        first = next(iter(inspect.signature(job.func).parameters))
+        object_id = args[0] if args else kwargs[first]
+        _mark_queued(kind=job.module_path, object_id=object_id, due=timezone.now() + timedelta(seconds=delay))
+    after_commit(lambda: _send(job, args, kwargs, delay))
 
-    after_commit(send)
+
+def _send(job: Task, args: tuple, kwargs: dict, delay: float) -> None:
+    """Hand the job to the configured backend (after the commit that asked for it)."""
+    if delay > 0 and backend_defers():
+        job.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(*args, **kwargs)
+    else:
+        job.enqueue(*args, **kwargs)
+
+
+def _mark_queued(*, kind: str, object_id, due: datetime) -> None:
+    """The job's lease row says it is queued, due at `due` (the row is made if the job has none)."""
+    rows = JobLease.objects.filter(kind=kind, object_id=str(object_id))
+    if rows.update(queued_at=due):
+        return
+    try:
+        with transaction.atomic():
+            JobLease.objects.create(kind=kind, object_id=str(object_id), expires_at=due, attempts=0, held=False,
+                                    queued_at=due)
+    except IntegrityError:  # made meanwhile by another enqueue or a worker taking the lease
+        rows.update(queued_at=due)
 
 
 # --------------------------------------------------------------------------- progress
@@ -170,8 +205,9 @@ class LeaseHeld(Exception):
 
 @contextlib.contextmanager
 def lease(*, kind: str, object_id) -> Iterator[Lease]:
-    """Hold the lease on one job's row while the block runs. A lease that ran out (its holder
-    died) is taken over, counting the attempt."""
+    """Hold the lease on one job's row while the block runs, clearing its queued mark. A lease
+    that ran out (its holder died) is taken over, counting the attempt. If the job was queued
+    again while it ran (to run later), the row stays, marked queued, when the block ends."""
     now = timezone.now()
     expires = now + timedelta(seconds=LEASE_SECONDS)
     with transaction.atomic():
@@ -184,11 +220,12 @@ def lease(*, kind: str, object_id) -> Iterator[Lease]:
                 raise LeaseHeld(kind, object_id) from None
         elif row.held and row.expires_at > now:
             raise LeaseHeld(kind, object_id)
-        else:  # a retry after a crash
+        else:  # started from the queue, or a retry after a crash
             row.attempts += 1
             row.expires_at = expires
             row.held = True
-            row.save(update_fields=["attempts", "expires_at", "held"])
+            row.queued_at = None
+            row.save(update_fields=["attempts", "expires_at", "held", "queued_at"])
     heartbeat = _Heartbeat(row.pk)
     heartbeat.start()
     try:
@@ -196,16 +233,9 @@ def lease(*, kind: str, object_id) -> Iterator[Lease]:
     finally:
         heartbeat.stopped.set()
         heartbeat.join()
-        JobLease.objects.filter(pk=row.pk).delete()
-
-
-def lease_live(job: Task, *, object_ids) -> set[str]:
-    """Of these rows, the ones a live worker of `job` holds now."""
-    return set(
-        JobLease.objects.filter(
-            kind=job.module_path, object_id__in=[str(i) for i in object_ids], held=True, expires_at__gt=timezone.now()
-        ).values_list("object_id", flat=True)
-    )
+        released = JobLease.objects.filter(pk=row.pk)
+        if not released.filter(queued_at__isnull=True).delete()[0]:
+            released.update(held=False, attempts=0)  # queued again meanwhile: it ended without a crash
 
 
 def _recovery(path: str) -> Callable[[str, int], bool] | None:
@@ -216,13 +246,66 @@ def _recovery(path: str) -> Callable[[str, int], bool] | None:
 
 
 def jobs_recover(*, now: datetime | None = None) -> int:
-    """Hand every lease that ran out to its job's recovery; return how many.
+    """Hand every lease that ran out, and every job lost from the queue, to its job's recovery;
+    return how many.
 
     Each expired lease is taken for recovery under its row lock (so two workers never recover
     the same job), then its job's `recover` runs outside any transaction: it opens its own (the
     holder's unit of work, when it writes account data). A recovery that raises leaves the lease
     to the next pass."""
     now = now or timezone.now()
+    recovered = _recover_expired_leases(now=now) + _recover_lost_from_queue(now=now)
+    # Attempt counts of retried jobs that never ran again (their pass was dropped meanwhile).
+    JobLease.objects.filter(held=False, queued_at__isnull=True, expires_at__lte=now - timedelta(days=1)).delete()
+    return recovered
+
+
+def _hand_back(row: JobLease, *, undo: Callable[[], None]) -> bool:
+    """Call the recovery of `row`'s job (outside any transaction); False if it raised (then `undo`
+    puts the row back for the next pass). A job given up loses its row, unless queued again."""
+    recover = _recovery(row.kind)
+    if recover is None:
+        log.warning("no recovery for job %s", row.kind)
+        retried = False
+    else:
+        try:
+            retried = recover(row.object_id, row.attempts)
+        except Exception:
+            log.exception("the recovery of job %s(%s) failed; the next pass tries again", row.kind, row.object_id)
+            undo()
+            return False
+    if not retried:
+        JobLease.objects.filter(pk=row.pk, held=False, queued_at__isnull=True).delete()
+    return True
+
+
+def _recover_lost_from_queue(*, now: datetime) -> int:
+    """Jobs queued but not started by a worker `lost_after` their due time: each goes to its
+    job's recovery, counting an attempt (queue it again, or give up and mark its row failed)."""
+    recovered = 0
+    queued = JobLease.objects.filter(held=False, queued_at__lte=now - min([LOST_AFTER, *_LOST_AFTER.values()]))
+    for lease_id, kind, queued_at in list(queued.values_list("pk", "kind", "queued_at")):
+        _recovery(kind)  # declaring the job registers its deadline
+        if queued_at > now - _LOST_AFTER.get(kind, LOST_AFTER):
+            continue
+        with transaction.atomic():
+            row = JobLease.objects.select_for_update().filter(pk=lease_id, held=False, queued_at=queued_at).first()
+            if row is None:
+                continue  # started, or queued again, or being recovered by another worker
+            row.queued_at = None
+            row.attempts += 1
+            row.save(update_fields=["queued_at", "attempts"])
+        log.warning("job %s(%s) was lost from the queue; handing it to its recovery", row.kind, row.object_id)
+
+        def undo(row=row, queued_at=queued_at) -> None:
+            JobLease.objects.filter(pk=row.pk, held=False, queued_at__isnull=True).update(
+                queued_at=queued_at, attempts=row.attempts - 1)
+
+        recovered += _hand_back(row, undo=undo)
+    return recovered
+
+
+def _recover_expired_leases(*, now: datetime) -> int:
     recovered = 0
     expired = JobLease.objects.filter(held=True, expires_at__lte=now)
     for lease_id in list(expired.values_list("pk", flat=True)):
@@ -231,23 +314,10 @@ def jobs_recover(*, now: datetime | None = None) -> int:
             if row is None:
                 continue  # renewed, released, or being recovered by another worker
             row.held = False  # from here on it only counts the job's attempts
-            row.save(update_fields=["held"])
-        recover = _recovery(row.kind)
-        if recover is None:
-            log.warning("no recovery for job %s", row.kind)
-            retried = False
-        else:
-            try:
-                retried = recover(row.object_id, row.attempts)
-            except Exception:
-                log.exception("the recovery of job %s(%s) failed; the next pass tries again", row.kind, row.object_id)
-                JobLease.objects.filter(pk=row.pk, held=False).update(held=True)
-                continue
-        if not retried:
-            JobLease.objects.filter(pk=row.pk, held=False).delete()
-        recovered += 1
-    # Attempt counts of retried jobs that never ran again (their pass was dropped meanwhile).
-    JobLease.objects.filter(held=False, expires_at__lte=now - timedelta(days=1)).delete()
+            row.queued_at = None
+            row.save(update_fields=["held", "queued_at"])
+        recovered += _hand_back(
+            row, undo=lambda row=row: JobLease.objects.filter(pk=row.pk, held=False).update(held=True))
     return recovered
 
 
@@ -266,7 +336,8 @@ def forget_finished(*, now: datetime) -> int:
 
 @job
 def recover() -> int:
-    """Take back the jobs whose worker died (settings.JOBS_SCHEDULE runs it every few seconds)."""
+    """Take back the jobs whose worker died and the jobs lost from the queue (settings.JOBS_SCHEDULE
+    runs it every few seconds)."""
     return jobs_recover()
 
 

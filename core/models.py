@@ -20,7 +20,10 @@ class AccountLock(models.Model):
 
 
 class JobLease(models.Model):
-    """A running job's hold on the row it works on (core.jobs): alive while its heartbeat renews it."""
+    """A job's hold on the row it works on (core.jobs): from the moment it is queued (`queued_at`,
+    the time it was due to start) until a worker starts it, then while it runs (`held`, alive while
+    its heartbeat renews it). One row per job, so a job lost from the queue and a job whose worker
+    died are both found here, by the one sweep (core.jobs.jobs_recover)."""
 
     kind = models.CharField(max_length=200)  # the job's path
     object_id = models.CharField(max_length=64)
@@ -28,6 +31,9 @@ class JobLease(models.Model):
     attempts = models.PositiveSmallIntegerField(default=1)
     # False once its job was handed back to the queue after a crash: the row only counts attempts.
     held = models.BooleanField(default=True)
+    # Set when the job is queued (to the moment it is due), cleared when a worker starts it: a job
+    # queued but never started by its deadline was lost from the queue.
+    queued_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         db_table = "consentsvc_job_lease"  # where it was created (consentsvc 0001); moved without a copy

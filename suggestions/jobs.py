@@ -1,6 +1,7 @@
 """Suggestion jobs: asking for a pass, the debounce after uploads, handing a job to the job
 backend (core.jobs), claiming it and running it to its end under a lease, and taking back a
-pass whose worker died. The pass itself is suggestions.services."""
+pass whose worker died or that was lost from the queue (both found by core.jobs' one sweep).
+The pass itself is suggestions.services."""
 
 from __future__ import annotations
 
@@ -16,16 +17,12 @@ from consent import purposes
 from consent.selectors import consent_active_entry
 from core import jobs, prepared
 from core.errors import ServiceError
-from core.uow import Actor, account_write, after_commit
+from core.uow import Actor, account_write
 from suggestions import services
 from suggestions.models import SuggestionJob
 from vault import gateway
 
 log = logging.getLogger(__name__)
-
-# Between claiming a job and taking its lease: a running job without a lease younger than this
-# is still starting, not dead.
-CLAIM_GRACE = dt.timedelta(seconds=jobs.LEASE_SECONDS)
 
 
 # Every upload asks for the holder's queued pass (see core.prepared); at most one exists.
@@ -63,7 +60,7 @@ def suggestion_job_request(*, user_id: int, trigger: str = SuggestionJob.Trigger
         if job.run_after > now:
             job.run_after = now
             job.save(update_fields=["run_after"])
-        after_commit(lambda: dispatch(job.pk, delay=0.0, inline_allowed=True))
+        dispatch(job.pk, delay=0.0, inline_allowed=True)
     return job
 
 
@@ -109,7 +106,7 @@ def suggestions_schedule_after_upload(*, user_id: int) -> SuggestionJob | None:
                     )
             except IntegrityError:
                 return _one_queued(user_id)
-            after_commit(lambda: dispatch(job.pk, delay=delay.total_seconds(), inline_allowed=False))
+            dispatch(job.pk, delay=delay.total_seconds(), inline_allowed=False)
         else:
             latest = max(job.created_at + delay * 10, now)
             job.run_after = min(max(job.run_after, now + delay), latest)
@@ -118,15 +115,12 @@ def suggestions_schedule_after_upload(*, user_id: int) -> SuggestionJob | None:
 
 
 def dispatch(job_id: int, *, delay: float, inline_allowed: bool) -> None:
-    """Hand a job to the job backend (core.jobs), to run after `delay` seconds. With the
-    immediate backend (tests), a debounced upload pass is not run: it waits for a request or
-    the command."""
+    """Hand a job to the job backend (core.jobs), after the current transaction commits, to run
+    after `delay` seconds. With the immediate backend (tests), a debounced upload pass is not run:
+    it waits for a request or the command."""
     if not jobs.backend_defers() and not inline_allowed:
         return
-    if delay > 0 and jobs.backend_defers():
-        run_job.using(run_after=timezone.now() + dt.timedelta(seconds=delay)).enqueue(job_id)
-    else:
-        run_job.enqueue(job_id)
+    jobs.enqueue(run_job, job_id, delay=delay)
 
 
 def _claim(job_id: int) -> tuple[SuggestionJob | None, float]:
@@ -142,17 +136,9 @@ def _claim(job_id: int) -> tuple[SuggestionJob | None, float]:
             return None, 0.0
         if job.run_after > now:
             return None, (job.run_after - now).total_seconds()
-        running = list(
-            SuggestionJob.objects.filter(owner_id=job.owner_id, status=SuggestionJob.Status.RUNNING).exclude(pk=job.pk)
-        )
-        live = jobs.lease_live(run_job, object_ids=[r.pk for r in running])
-        # A pass whose worker died (no live lease, past the moment it would have taken one) blocks
-        # nothing: this pass does its work.
-        crashed = [r.pk for r in running if str(r.pk) not in live and r.started_at < now - CLAIM_GRACE]
-        SuggestionJob.objects.filter(pk__in=crashed).update(
-            status=SuggestionJob.Status.FAILED, error_code="interrupted", finished_at=now
-        )
-        if len(crashed) < len(running):
+        # One pass of a holder's at a time. One whose worker died is failed (or queued again) by
+        # core.jobs' sweep within a minute, and this one then runs.
+        if SuggestionJob.objects.filter(owner_id=job.owner_id, status=SuggestionJob.Status.RUNNING).exists():
             return None, 5.0
         job.status = SuggestionJob.Status.RUNNING
         job.started_at = now
@@ -214,8 +200,9 @@ def suggestion_job_run(
 
 def suggestion_job_recover(job_id: str, attempts: int) -> bool:
     """A pass whose worker died: queued again (up to MAX_ATTEMPTS), unless another pass of the
-    holder's is already waiting, which will do the same work. A pass its worker had not claimed
-    yet (it died between taking the lease and the claim) is sent again as it is.
+    holder's is already waiting, which will do the same work. A pass no worker claimed (lost from
+    the queue, or its worker died between taking the lease and the claim) is sent again as it is,
+    and failed as interrupted after MAX_ATTEMPTS.
 
     Called outside any transaction (core.jobs), so the job's row changes in the holder's unit
     of work, under the holder's lock."""
@@ -224,14 +211,28 @@ def suggestion_job_recover(job_id: str, attempts: int) -> bool:
         return False
     if job.status == SuggestionJob.Status.QUEUED:
         retry = attempts < jobs.MAX_ATTEMPTS
-        if retry:
-            dispatch(job.pk, delay=0.0, inline_allowed=True)
+        with account_write(user_id=job.owner_id, actor=Actor.service("suggestions")):
+            queued = SuggestionJob.objects.select_for_update().filter(pk=job.pk, status=SuggestionJob.Status.QUEUED)
+            job = queued.first()
+            if job is None:
+                return False
+            if retry:
+                dispatch(job.pk, delay=0.0, inline_allowed=True)
+            else:
+                _interrupted(job)
         return retry
     if job.status != SuggestionJob.Status.RUNNING:
         return False
     retry = attempts < jobs.MAX_ATTEMPTS and _one_queued(job.owner_id) is None
     _recovered(job_id=job.pk, owner_id=job.owner_id, retry=retry)
     return retry
+
+
+def _interrupted(job: SuggestionJob) -> None:
+    job.status = SuggestionJob.Status.FAILED
+    job.error_code = "interrupted"
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error_code", "finished_at"])
 
 
 def _recovered(*, job_id: int, owner_id: int, retry: bool) -> None:
@@ -241,16 +242,13 @@ def _recovered(*, job_id: int, owner_id: int, retry: bool) -> None:
         if job is None:
             return
         if not retry or _one_queued(owner_id) is not None:
-            job.status = SuggestionJob.Status.FAILED
-            job.error_code = "interrupted"
-            job.finished_at = now
-            job.save(update_fields=["status", "error_code", "finished_at"])
+            _interrupted(job)
             return
         job.status = SuggestionJob.Status.QUEUED
         job.run_after = now
         job.progress = 0
         job.save(update_fields=["status", "run_after", "progress"])
-        after_commit(lambda: dispatch(job.pk, delay=0.0, inline_allowed=True))
+        dispatch(job.pk, delay=0.0, inline_allowed=True)
 
 
 @jobs.job(recover=suggestion_job_recover)

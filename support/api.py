@@ -8,11 +8,17 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsSupport
 from core.api.serializers import ModelSerializer
+from core.uow import Actor
 from support import selectors, services
 from support.cases import case_is_live
 from support.models import SupportCase
 
 NOT_FOUND = OpenApiResponse(description="not_found: no open case of yours for that account (or no such case)")
+
+
+def _agent(request) -> Actor:
+    """Who acts: the signed-in support agent (support's services resolve and check the account)."""
+    return Actor.support(request.user.pk)
 
 
 class CaseOutputSerializer(ModelSerializer):
@@ -41,7 +47,7 @@ class CaseListCreateApi(APIView):
     @extend_schema(operation_id="v1_support_cases_list", responses=CaseOutputSerializer(many=True))
     def get(self, request):
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.cases_for_agent(agent=request.user), request, view=self)
+        page = paginator.paginate_queryset(selectors.cases_for_agent(actor=_agent(request)), request, view=self)
         return paginator.get_paginated_response(CaseOutputSerializer(page, many=True).data)
 
     @extend_schema(
@@ -52,7 +58,7 @@ class CaseListCreateApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = services.case_open(agent=request.user, user_id=data.validated_data["subject"],
+        case = services.case_open(actor=_agent(request), user_id=data.validated_data["subject"],
                                   reason=data.validated_data["reason"], ticket=data.validated_data["ticket"])
         return Response(CaseOutputSerializer(case).data, status=status.HTTP_201_CREATED)
 
@@ -64,7 +70,7 @@ class CaseCloseApi(APIView):
 
     @extend_schema(request=None, responses={200: CaseOutputSerializer, 404: NOT_FOUND})
     def post(self, request, case_id: int):
-        case = services.case_close(agent=request.user, case_id=case_id)
+        case = services.case_close(actor=_agent(request), case_id=case_id)
         return Response(CaseOutputSerializer(case).data)
 
 
@@ -100,7 +106,7 @@ class SubjectSummaryApi(APIView):
 
     @extend_schema(responses={200: SummaryOutputSerializer, 404: NOT_FOUND})
     def get(self, request, subject_id: int):
-        summary = services.support_subject_summary(agent=request.user, user_id=subject_id)
+        summary = services.support_subject_summary(actor=_agent(request), user_id=subject_id)
         return Response(SummaryOutputSerializer(summary).data)
 
 
@@ -128,7 +134,7 @@ class SubjectRevokeApi(APIView):
     def post(self, request, subject_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        action = services.support_revoke(agent=request.user, user_id=subject_id, **data.validated_data)
+        action = services.support_revoke(actor=_agent(request), user_id=subject_id, **data.validated_data)
         return Response({"case": action.case_id, "purpose": action.purpose, "revoked": action.changed,
                          "entry": action.counts.get("entry")})
 
@@ -154,7 +160,7 @@ class SubjectEraseApi(APIView):
     def post(self, request, subject_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        action = services.support_erase(agent=request.user, user_id=subject_id, **data.validated_data)
+        action = services.support_erase(actor=_agent(request), user_id=subject_id, **data.validated_data)
         counts = dict(action.counts)
         destroyed = counts.pop("destroyed", {})
         return Response({"case": action.case_id, "erased": counts, "destroyed": destroyed})

@@ -17,6 +17,7 @@ from guardian.core import ObjectPermissionChecker
 
 from accounts.roles import is_support
 from core.errors import ServiceError
+from core.uow import Actor
 from support.models import SubjectUserObjectPermission, SupportCase
 
 VIEW = "support_view_subject"
@@ -74,16 +75,27 @@ def case_is_live(case: SupportCase, *, now: datetime | None = None) -> bool:
     return case.closed_at is None and case.expires_at > (now or timezone.now())
 
 
-def case_require(*, agent, user_id, permission: str, lock: bool = False) -> SupportCase:
-    """The agent's live case on this account, if it grants `permission`; otherwise 404.
+def agent_of(actor: Actor):
+    """The support agent an `Actor.support(agent_id)` stands for: the staff user whose roles and
+    object permissions every support check reads. Any other actor, or an account that is not an
+    active support agent, is refused."""
+    if not isinstance(actor, Actor) or actor.kind != "support":
+        raise ServiceError("permission_denied", "Only support agents can do this.")
+    agent = get_user_model().objects.filter(pk=int(actor.id), is_active=True).first()
+    if agent is None or not is_support(agent):
+        raise ServiceError("permission_denied", "Only support agents can do this.")
+    return agent
+
+
+def case_require(*, actor: Actor, user_id, permission: str, lock: bool = False) -> SupportCase:
+    """The acting agent's live case on this account, if it grants `permission`; otherwise 404.
 
     Without a case the account is, for the agent, as if it did not exist. With
     `lock` (inside a transaction) the case row is locked, as closing it locks it,
     so an action and a close racing each other are ordered: the action either
     commits before the close or finds the case closed.
     """
-    if not is_support(agent):
-        raise ServiceError("permission_denied", "Only support agents can do this.")
+    agent = agent_of(actor)
     try:
         user_id = int(user_id)
     except (TypeError, ValueError):

@@ -12,6 +12,8 @@ class SupportCase(models.Model):
     into the audit trail (invariant 7); the audit events carry the case id.
     """
 
+    ACCOUNT_FIELD = "subject"  # core.guard: a case is written in its subject's unit of work, not its agent's
+
     class Closed(models.TextChoices):
         BY_AGENT = "closed", "closed by the agent"
         EXPIRED = "expired", "expired"
@@ -84,6 +86,8 @@ class SupportNotice(models.Model):
 class SupportCaseNote(models.Model):
     """An agent's working note on a case: free text, so it stays here, never in the audit trail."""
 
+    ACCOUNT_FIELD = "case__subject"  # core.guard: written in the unit of the case's subject, not its author's
+
     case = models.ForeignKey(SupportCase, on_delete=models.PROTECT, related_name="notes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     text = models.TextField(max_length=4000)
@@ -100,6 +104,8 @@ class SupportCaseNote(models.Model):
 # (guardian's generic tables key objects by a text column and a content type,
 # which is slow on large tables). Rows exist only while a case is open.
 class SubjectUserObjectPermission(UserObjectPermissionBase):
+    ACCOUNT_FIELD = "content_object"  # core.guard: an agent's grant on a subject is the subject's row
+
     content_object = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="support_grants_received"
     )

@@ -145,24 +145,25 @@ def notice_dismiss(*, user, notice_id: int, now=None) -> None:
                              details=cases.case_details(notice.action.case)))
 
 
-def case_for_note(*, agent, case_id: int) -> SupportCase:
-    """The agent's own live case (notes go on open cases only); 404 otherwise."""
-    case = SupportCase.objects.filter(pk=case_id, agent=agent).first()
+def case_for_note(*, actor: Actor, case_id: int) -> SupportCase:
+    """The acting agent's own live case (notes go on open cases only); 404 otherwise."""
+    case = SupportCase.objects.filter(pk=case_id, agent=cases.agent_of(actor)).first()
     if case is None:
         raise ServiceError("not_found", "No open case.")
-    live = cases.case_require(agent=agent, user_id=case.subject_id, permission=cases.VIEW)
+    live = cases.case_require(actor=actor, user_id=case.subject_id, permission=cases.VIEW)
     if live.pk != case.pk:
         raise ServiceError("not_found", "No open case.")
     return live
 
 
-def case_note_add(*, case: SupportCase, author, text: str) -> SupportCaseNote:
-    """A note on the case, in the subject's unit of work; the trail records that one was added
-    (the case id), never its text."""
+def case_note_add(*, actor: Actor, case: SupportCase, text: str) -> SupportCaseNote:
+    """A note by the acting agent on the case, in the subject's unit of work; the trail records
+    that one was added (the case id), never its text."""
     text = (text or "").strip()
     if not text:
         raise ServiceError("invalid_request", "A note needs some text.")
-    with account_write(user_id=case.subject_id, actor=Actor.support(author.pk)) as uow:
+    author = cases.agent_of(actor)
+    with account_write(user_id=case.subject_id, actor=actor) as uow:
         note = SupportCaseNote.objects.create(case=case, author=author, text=text[:4000], created_at=timezone.now())
         uow.record(uow.event(action=NOTE_ADDED, object_type="support_case", object_id=case.pk,
                              details=cases.case_details(case)))

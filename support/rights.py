@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from audit.context import reset_request_id, set_request_id
@@ -127,33 +126,28 @@ def export_build(*, export_id: str | uuid.UUID) -> None:
 
 def _export_build_recover(export_id: str, attempts: int) -> bool:
     """An export whose build died with its worker is built again (its half-made zip was never
-    stored); after MAX_ATTEMPTS the export is left to fail as interrupted. One its worker had
-    not started yet is sent again as it is.
+    stored), and one lost from the queue before a worker started it is sent again; after
+    MAX_ATTEMPTS it fails as interrupted.
 
-    Called outside any transaction (core.jobs): the export goes back in the queue in the
-    holder's unit of work, under the holder's lock."""
-    if attempts >= jobs.MAX_ATTEMPTS:
+    Called outside any transaction (core.jobs' sweep): the export goes back in the queue, or
+    fails, in the holder's unit of work, under the holder's lock."""
+    holder_id = DataExport.objects.filter(pk=export_id).values_list("holder_id", flat=True).first()
+    if holder_id is None:
         return False
-    state = DataExport.objects.filter(pk=export_id).values_list("status", "holder_id").first()
-    if state is None:
-        return False
-    status, holder_id = state
-    if status == DataExport.Status.PENDING:
+    with account_write(user_id=holder_id, actor=SYSTEM) as uow:
+        export = DataExport.objects.select_for_update().filter(
+            pk=export_id, status__in=[DataExport.Status.PENDING, DataExport.Status.RUNNING]).first()
+        if export is None:
+            return False
+        if attempts >= jobs.MAX_ATTEMPTS:
+            _export_failed(uow, export, code="interrupted")
+            uow.after_commit(lambda: vault_exports.export_delete(user_id=holder_id, export_uid=export.pk))
+            return False
+        if export.status == DataExport.Status.RUNNING:
+            export.status = DataExport.Status.PENDING
+            export.save(update_fields=["status"])
         jobs.enqueue(export_build_job, export_id)
         return True
-    if status != DataExport.Status.RUNNING:
-        return False
-    _export_requeue(export_id=export_id, holder_id=holder_id)
-    return True
-
-
-def _export_requeue(*, export_id: str, holder_id: int) -> None:
-    with account_write(user_id=holder_id, actor=SYSTEM):
-        updated = DataExport.objects.filter(pk=export_id, status=DataExport.Status.RUNNING).update(
-            status=DataExport.Status.PENDING
-        )
-        if updated:
-            jobs.enqueue(export_build_job, export_id)
 
 
 @jobs.job(recover=_export_build_recover)
@@ -230,31 +224,6 @@ def _export_delete(uow: UnitOfWork, export: DataExport, *, why: str) -> None:
     uow.record(uow.event(action="export.deleted", subject_id=holder_id, object_type="data_export",
                          object_id=export_uid, details={"why": why}))
     uow.after_commit(lambda: vault_exports.export_delete(user_id=holder_id, export_uid=export_uid))
-
-
-STALE_PENDING = timedelta(minutes=10)
-STALE_RUNNING = timedelta(hours=1)
-
-
-def exports_recover(*, now=None) -> int:
-    """Requeue exports whose job was lost with its process; give up on builds that never finished."""
-    now = now or timezone.now()
-    requeued = 0
-    for export_id in DataExport.objects.filter(status=DataExport.Status.PENDING,
-                                               created_at__lte=now - STALE_PENDING).values_list("pk", flat=True):
-        with transaction.atomic():
-            jobs.enqueue(export_build_job, str(export_id))
-        requeued += 1
-    stuck = DataExport.objects.filter(status=DataExport.Status.RUNNING, created_at__lte=now - STALE_RUNNING)
-    for export in stuck:
-        with account_write(user_id=export.holder_id, actor=SYSTEM) as uow:
-            current = DataExport.objects.select_for_update().filter(pk=export.pk,
-                                                                    status=DataExport.Status.RUNNING).first()
-            if current is None:
-                continue
-            _export_failed(uow, current, code="interrupted", now=now)
-            uow.after_commit(lambda e=export: vault_exports.export_delete(user_id=e.holder_id, export_uid=e.pk))
-    return requeued
 
 
 def exports_purge_expired(*, now=None) -> int:

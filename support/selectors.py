@@ -10,6 +10,7 @@ from accounts.roles import AUDITOR, HOLDER, SUPPORT
 from consent import purposes
 from consent import selectors as consent_selectors
 from core.errors import ServiceError
+from core.uow import Actor
 from support.models import DataExport, SupportCase
 from vault import gateway
 from vault import selectors as vault_selectors
@@ -35,11 +36,14 @@ def account_find(*, query: str) -> list:
                   key=lambda user: (user.username.lower() != query.lower(), user.username.lower()))
 
 
-def cases_for_agent(*, agent, include_ended: bool = True, limit: int = 50) -> list[SupportCase]:
-    """The agent's cases, open ones first; `is_live` tells whether each still grants anything."""
+def cases_for_agent(*, actor: Actor, include_ended: bool = True, limit: int = 50) -> list[SupportCase]:
+    """The acting agent's cases, open ones first; `is_live` tells whether each still grants anything."""
     now = timezone.now()
+    if actor.kind != "support":
+        return []
     cases = list(
-        SupportCase.objects.filter(agent=agent).select_related("subject").order_by("closed_at", "-opened_at")[:limit]
+        SupportCase.objects.filter(agent_id=int(actor.id)).select_related("subject")
+        .order_by("closed_at", "-opened_at")[:limit]
     )
     for case in cases:
         case.is_live = case.closed_at is None and case.expires_at > now

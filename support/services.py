@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.roles import is_holder, is_support
+from accounts.roles import is_holder
 from consent import purposes
 from consent import selectors as consent_selectors
 from consent import services as consent_services
@@ -43,7 +43,7 @@ def _required_text(value: str, field: str, limit: int) -> str:
     return value
 
 
-def _subject_for_case(*, agent: User, user_id) -> User:
+def _subject_for_case(*, agent: User, user_id) -> User:  # agent: cases.agent_of(actor)
     try:
         subject = User.objects.get(pk=int(user_id), is_active=True)
     except (User.DoesNotExist, TypeError, ValueError):
@@ -54,15 +54,15 @@ def _subject_for_case(*, agent: User, user_id) -> User:
     return subject
 
 
-def case_open(*, agent: User, user_id: int, reason: str, ticket: str) -> SupportCase:
-    if not is_support(agent):
-        raise ServiceError("permission_denied", "Only support agents can open cases.")
+def case_open(*, actor: Actor, user_id: int, reason: str, ticket: str) -> SupportCase:
+    """Open a case for the acting agent (`Actor.support(agent_id)`) on one holder's account."""
+    agent = cases.agent_of(actor)
     reason = _required_text(reason, "reason", 2000)
     ticket = _required_text(ticket, "ticket", 64)
     subject = _subject_for_case(agent=agent, user_id=user_id)
     now = timezone.now()
     # The case and the rights it gives are the subject's account data: in the subject's unit of work.
-    with account_write(user_id=subject.pk, actor=Actor.support(agent.pk)) as uow:
+    with account_write(user_id=subject.pk, actor=actor) as uow:
         stale = SupportCase.objects.filter(agent=agent, subject=subject, closed_at__isnull=True, expires_at__lte=now)
         for case in stale.select_for_update():
             _case_end(uow, case, how=SupportCase.Closed.EXPIRED, now=now, actor=Actor.system())
@@ -94,16 +94,15 @@ def _case_end(uow, case: SupportCase, *, how: str, now, actor: Actor) -> None:
                          object_id=case.pk, details=cases.case_details(case)))
 
 
-def case_close(*, agent: User, case_id: int) -> SupportCase:
-    """Close the agent's own live case; its rights go with it. Anything else is a 404."""
-    if not is_support(agent):
-        raise ServiceError("permission_denied", "Only support agents can close cases.")
+def case_close(*, actor: Actor, case_id: int) -> SupportCase:
+    """Close the acting agent's own live case; its rights go with it. Anything else is a 404."""
+    agent = cases.agent_of(actor)
     now = timezone.now()
     try:
         subject_id = SupportCase.objects.filter(pk=int(case_id), agent=agent).values_list("subject_id", flat=True)[0]
     except (IndexError, TypeError, ValueError):
         raise ServiceError("not_found", "No such open case.") from None
-    with account_write(user_id=subject_id, actor=Actor.support(agent.pk)) as uow:
+    with account_write(user_id=subject_id, actor=actor) as uow:
         case = SupportCase.objects.select_for_update().get(pk=int(case_id), agent=agent)
         if not cases.case_is_live(case, now=now):
             raise ServiceError("not_found", "No such open case.")
@@ -125,12 +124,12 @@ def cases_expire(*, now=None) -> int:
     return ended
 
 
-def support_subject_summary(*, agent: User, user_id: int) -> dict:
+def support_subject_summary(*, actor: Actor, user_id: int) -> dict:
     """Consent state and counts of what is held; never media, places, labels or captions."""
-    case = cases.case_require(agent=agent, user_id=user_id, permission=cases.VIEW)
+    case = cases.case_require(actor=actor, user_id=user_id, permission=cases.VIEW)
     states = consent_selectors.consent_state(user_id=case.subject_id)
     media = vault_selectors.media_summary(user_id=case.subject_id)
-    with events_write(actor=Actor.support(agent.pk), user_id=case.subject_id) as uow:
+    with events_write(actor=actor, user_id=case.subject_id) as uow:
         uow.record(uow.event(action="support.subject_viewed", object_type="support_case", object_id=case.pk,
                              details=cases.case_details(case)))
     return {
@@ -145,23 +144,23 @@ def support_subject_summary(*, agent: User, user_id: int) -> dict:
     }
 
 
-def _case_action(*, agent: User, user_id, permission: str):
+def _case_action(*, actor: Actor, user_id, permission: str):
     """The account's unit of work with the agent's live case locked in it (the account lock first).
 
     The case is looked up once before the lock (so nobody without a case can even take
     an account's lock) and again, locked, inside it: a close racing the action is ordered.
     """
-    case = cases.case_require(agent=agent, user_id=user_id, permission=permission)
-    return case.subject_id, account_write(user_id=case.subject_id, actor=Actor.support(agent.pk))
+    case = cases.case_require(actor=actor, user_id=user_id, permission=permission)
+    return case.subject_id, account_write(user_id=case.subject_id, actor=actor)
 
 
-def support_revoke(*, agent: User, user_id: int, purpose: str, reason: str) -> SupportAction:
+def support_revoke(*, actor: Actor, user_id: int, purpose: str, reason: str) -> SupportAction:
     """Withdraw a purpose on the holder's behalf: a `revoked_by_support` ledger entry, the agent as actor."""
-    user_id, unit = _case_action(agent=agent, user_id=user_id, permission=cases.REVOKE)
+    user_id, unit = _case_action(actor=actor, user_id=user_id, permission=cases.REVOKE)
     reason = _required_text(reason, "reason", 2000)
     consent_services.purpose_check(purpose)
     with unit as uow:
-        case = cases.case_require(agent=agent, user_id=user_id, permission=cases.REVOKE, lock=True)
+        case = cases.case_require(actor=actor, user_id=user_id, permission=cases.REVOKE, lock=True)
         # Counted under the account's lock, before the withdrawal destroys it: the notice says what went.
         destroyed = selectors.destruction_preview(user_id=case.subject_id, purpose=purpose)
         entry = consent_services.consent_withdraw(
@@ -190,14 +189,14 @@ def _counts(raw: dict) -> dict:
     }
 
 
-def support_erase(*, agent: User, user_id: int, reason: str) -> SupportAction:
+def support_erase(*, actor: Actor, user_id: int, reason: str) -> SupportAction:
     """Crypto-shred the holder's cloud media, derived outputs and waiting exports, and turn Camera Roll
     Sharing Suggestions off on their behalf (a `revoked_by_support` ledger entry under the case), so the
     phone sends nothing back until the holder turns it on again. Their devices stay signed in."""
-    user_id, unit = _case_action(agent=agent, user_id=user_id, permission=cases.ERASE)
+    user_id, unit = _case_action(actor=actor, user_id=user_id, permission=cases.ERASE)
     reason = _required_text(reason, "reason", 2000)
     with unit as uow:
-        case = cases.case_require(agent=agent, user_id=user_id, permission=cases.ERASE, lock=True)
+        case = cases.case_require(actor=actor, user_id=user_id, permission=cases.ERASE, lock=True)
         destroyed = selectors.destruction_preview(user_id=case.subject_id)
         counts = _counts(shredding.media_erase_all(user_id=case.subject_id, actor=uow.actor, case_id=case.pk))
         counts["exports"] = rights.exports_delete_all(uow)

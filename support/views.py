@@ -16,6 +16,7 @@ from audit.holder_history import holder_history_download, holder_history_proof
 from audit.selectors import audit_events_for_subject
 from consent.held import media_words
 from core.errors import ServiceError
+from core.uow import Actor
 from support import access_log, cases, charts, notices, rights, selectors, services
 from support.filters import AccessLogFilterSet
 from support.forms import (
@@ -27,6 +28,11 @@ from support.forms import (
     RevokeForm,
 )
 from vault import exports as vault_exports
+
+
+def _agent(request) -> Actor:
+    """Who acts: the signed-in support agent (support's services resolve and check the account)."""
+    return Actor.support(request.user.pk)
 
 
 def _or_404(call, *args, **kwargs):
@@ -48,7 +54,7 @@ def console(request):
     results = []
     if search.is_valid():
         results = selectors.account_find(query=search.cleaned_data["q"])
-    agent_cases = selectors.cases_for_agent(agent=request.user)
+    agent_cases = selectors.cases_for_agent(actor=_agent(request))
     live = {case.subject_id: case for case in agent_cases if case.is_live}
     return render(request, "support/console.html", {
         "search": search,
@@ -68,7 +74,7 @@ def case_open(request):
         messages.error(request, "A case needs a ticket reference and a reason.")
         return redirect(reverse("support:console") + f"?q={request.POST.get('subject', '')}")
     try:
-        case = services.case_open(agent=request.user, user_id=form.cleaned_data["subject"],
+        case = services.case_open(actor=_agent(request), user_id=form.cleaned_data["subject"],
                                   reason=form.cleaned_data["reason"], ticket=form.cleaned_data["ticket"])
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -80,7 +86,7 @@ def case_open(request):
 @support_required
 @require_POST
 def case_close(request, case_id: int):
-    case = _or_404(services.case_close, agent=request.user, case_id=case_id)
+    case = _or_404(services.case_close, actor=_agent(request), case_id=case_id)
     messages.success(request, f"Case {case.pk} is closed; your access to that account has ended.")
     return redirect("support:console")
 
@@ -88,7 +94,7 @@ def case_close(request, case_id: int):
 @support_required
 @require_GET
 def subject(request, subject_id: int):
-    summary = _or_404(services.support_subject_summary, agent=request.user, user_id=subject_id)
+    summary = _or_404(services.support_subject_summary, actor=_agent(request), user_id=subject_id)
     return render(request, "support/subject.html", {
         "summary": summary,
         "case": summary["case"],
@@ -107,7 +113,7 @@ def subject_revoke(request, subject_id: int):
         return redirect("support:subject", subject_id=subject_id)
     # Say in words what is about to be turned off and destroyed, and for whom, before doing it: the
     # agent ticks the counts, and a change in them meanwhile (an upload) asks again.
-    case = _or_404(cases.case_require, agent=request.user, user_id=subject_id, permission=cases.REVOKE)
+    case = _or_404(cases.case_require, actor=_agent(request), user_id=subject_id, permission=cases.REVOKE)
     destroyed = selectors.destruction_preview(user_id=case.subject_id, purpose=form.cleaned_data["purpose"])
     problem = ""
     if form.cleaned_data["confirm"] and destroyed:
@@ -122,7 +128,7 @@ def subject_revoke(request, subject_id: int):
             "destroys_key": selectors.destruction_key(destroyed),
         })
     try:
-        action = services.support_revoke(agent=request.user, user_id=subject_id,
+        action = services.support_revoke(actor=_agent(request), user_id=subject_id,
                                          purpose=form.cleaned_data["purpose"], reason=form.cleaned_data["reason"])
     except ServiceError as exc:
         if exc.status == 404:
@@ -144,9 +150,9 @@ def subject_revoke(request, subject_id: int):
 @require_POST
 def case_note_add(request, case_id: int):
     form = CaseNoteForm(request.POST)
-    case = _or_404(notices.case_for_note, agent=request.user, case_id=case_id)
+    case = _or_404(notices.case_for_note, actor=_agent(request), case_id=case_id)
     if form.is_valid():
-        notices.case_note_add(case=case, author=request.user, text=form.cleaned_data["text"])
+        notices.case_note_add(actor=_agent(request), case=case, text=form.cleaned_data["text"])
         messages.success(request, "Note added to the case.")
     else:
         messages.error(request, "A note needs some text.")
@@ -156,7 +162,7 @@ def case_note_add(request, case_id: int):
 @support_required
 @require_http_methods(["GET", "POST"])
 def subject_erase(request, subject_id: int):
-    case = _or_404(cases.case_require, agent=request.user, user_id=subject_id, permission=cases.ERASE)
+    case = _or_404(cases.case_require, actor=_agent(request), user_id=subject_id, permission=cases.ERASE)
     form = EraseForm(request.POST or None, username=case.subject.username)
     destroyed = selectors.destruction_preview(user_id=case.subject_id)
     key = selectors.destruction_key(destroyed)
@@ -166,7 +172,7 @@ def subject_erase(request, subject_id: int):
         elif destroyed and not form.cleaned_data["understood"]:
             form.add_error("understood", "Tick the box to confirm what this destroys.")
         else:
-            action = _or_404(services.support_erase, agent=request.user, user_id=subject_id,
+            action = _or_404(services.support_erase, actor=_agent(request), user_id=subject_id,
                              reason=form.cleaned_data["reason"])
             words = selectors.destruction_words(action.counts.get("destroyed") or {}) or "nothing was held"
             messages.success(request, f"Erased for {case.subject.username}: {words}. Camera Roll Sharing "

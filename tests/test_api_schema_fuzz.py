@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 from accounts.roles import AUDITOR, SUPPORT
 from accounts.tokens import token_create
 from core.errors import ERROR_CODES
+from core.uow import Actor
 from support import services as support_services
 from tests.api_schema import schema_document
 from tests.conftest import make_user
@@ -78,7 +79,7 @@ def tokens(db):
     holder = make_user("holly")
     grant(holder)
     agent = make_user("sid", SUPPORT)
-    support_services.case_open(agent=agent, user_id=holder.pk, reason="Fuzzing", ticket="1")
+    support_services.case_open(actor=Actor.support(agent.pk), user_id=holder.pk, reason="Fuzzing", ticket="1")
     return {
         "holder": token_create(user=holder)[1],
         "auditor": token_create(user=make_user("ada", AUDITOR))[1],

@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.roles import SUPPORT
+from core.uow import Actor
 from tests.conftest import api_for
 
 # name -> who is allowed: "anonymous" (anyone), "authenticated", "holder",
@@ -223,8 +224,8 @@ def world(alice, bob, audrey, sam, settings, tmp_path, django_capture_on_commit_
     assert tus.status_code == 201, tus.content
     generated = api_for(alice).post("/api/v1/suggestions/generate/")
     assert generated.status_code in (200, 202), generated.content
-    case = support_services.case_open(agent=sam, user_id=alice.pk, reason="Holder phoned about prompts",
-                                      ticket="4411")
+    case = support_services.case_open(actor=Actor.support(sam.pk), user_id=alice.pk,
+                                      reason="Holder phoned about prompts", ticket="4411")
     with django_capture_on_commit_callbacks(execute=True):
         browser(sam).post(f"/support/subjects/{alice.pk}/revoke/",
                           {"purpose": purposes.SUGGESTION_PROMPTS, "reason": "Holder asked", "confirm": "yes"})

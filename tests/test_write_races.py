@@ -21,6 +21,7 @@ from consent.models import ConsentEntry
 from consent.selectors import consent_active_entry
 from core import uow
 from core.errors import ServiceError
+from core.uow import Actor
 from support import rights
 from support import services as support_services
 from support.models import DataExport
@@ -82,7 +83,8 @@ WRITES = {
         user_id=lib["user"].pk, purpose=gateway.PURPOSE_SUGGESTIONS, kind="stylized", source_ids=lib["ids"][2:],
         data=b"stylized", content_type="image/jpeg"), "output.stored"),
     "support_revoke": (lambda lib: support_services.support_revoke(
-        agent=lib["agent"], user_id=lib["user"].pk, purpose=purposes.CAMERA_ROLL, reason="asked by phone"),
+        actor=Actor.support(lib["agent"].pk), user_id=lib["user"].pk, purpose=purposes.CAMERA_ROLL,
+        reason="asked by phone"),
         "support.revoke"),
     "export_build": (lambda lib: _export(lib["user"]), "export.ready"),
 }

@@ -148,6 +148,10 @@ action("media.included", category="media",
        holder=lambda line: f"{line.who} let {line.photos()} back into suggestions")
 action("media.erased", category="media", holder=_erased_holder, auditor=_erased_auditor)
 action("media.rekeyed", category="media", holder=_rekeyed_holder)
+# An operator's master-key rotation re-wrapped an account's data keys (no blob touched).
+action("key.rewrapped", category="system",
+       holder=lambda line: "Your encryption keys were re-wrapped under a new master key (no photo was read)",
+       auditor=lambda event: f"{event.who} re-wrapped{event.whose} data keys under a new master key")
 action("media.shred_scheduled", category="media",
        holder=lambda line: f"Your cloud photos are due to be destroyed because {line.label} was turned off")
 action("exclusion.created", category="media",

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 
 from core.uow import UnitOfWork
-from vault import blobs, keys, storage
+from vault import blobs, keys, ranges, storage
 from vault.keys import DataKey
 
 # What each item keeps: the file the service works from, its thumbnail, and (for a photo
@@ -73,6 +73,27 @@ def content_stream(*, data_key: DataKey, uid: uuid.UUID, variant: str) -> Iterat
         yield from plaintext
 
     return verified()
+
+
+def content_range(*, data_key: DataKey, uid: uuid.UUID, variant: str, start: int, end: int) -> Iterator[bytes]:
+    """Verified plaintext of bytes ``start`` to ``end`` (both included), as a player seeks.
+
+    From the blob's first segment, the stream as content_stream decrypts it, cut after ``end``;
+    from further on, only the segments that hold the range (and the last one, which proves the
+    length) are read and decrypted (blobs.decrypt_range), so a seek near the end of a long clip
+    costs a few segments, not the clip. Checked as content_stream is before this returns.
+    """
+    if start < blobs.SEGMENT_BYTES:
+        return ranges.slice_stream(content_stream(data_key=data_key, uid=uid, variant=variant),
+                                   ranges.ByteRange(start, end))
+    name = storage.blob_name(user_id=data_key.user_id, key_id=data_key.folder_key_id, object_uid=uid, variant=variant)
+    try:
+        size = storage.blob_size(name=name)
+        return blobs.decrypt_range(data_key=data_key, object_uid=uid, variant=variant, blob_size=size, start=start,
+                                   end=end, read_from=lambda offset, length: storage.blob_read(
+                                       name=name, offset=offset, length=length))
+    except FileNotFoundError:
+        raise blobs.BlobIntegrityError("missing", "The blob is missing from storage.") from None
 
 
 def content_read(*, data_key: DataKey, uid: uuid.UUID, variant: str) -> bytes:

@@ -479,15 +479,15 @@ def output_ranged(*, user_id: int, output_id: int) -> RangedOutput:
     def open_range(wanted: ranges.ByteRange) -> Iterator[bytes]:
         data_key = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
         try:
-            chunks = content.content_stream(data_key=content.item_key(account=data_key, item=output),
-                                            uid=output.uid, variant="output")
+            chunks = content.content_range(data_key=content.item_key(account=data_key, item=output),
+                                           uid=output.uid, variant="output", start=wanted.start, end=wanted.end)
         except blobs.BlobIntegrityError as exc:
             _output_read_event(output, outcome="error", details={"code": exc.reason})
             raise ServiceError("media_unreadable", f"Stored output {output.pk} failed its integrity check.") \
                 from None
         _output_read_event(output, outcome="allowed",
                            details={"kind": output.kind, "range": [wanted.start, wanted.end]})
-        return ranges.slice_stream(chunks, wanted)
+        return chunks
 
     return RangedOutput(output_id=output.pk, size=output.size, content_type=output.content_type,
                         etag=f'"{output.uid.hex}"', open_range=open_range)
@@ -504,8 +504,8 @@ def owner_ranged(*, user_id: int, item_id: int) -> RangedOutput:
         data_key = keyring.data_key_by_id(user_id=user_id, key_id=item.key.key_id)
         details = {"variant": "original", "range": [wanted.start, wanted.end]}
         try:
-            chunks = content.content_stream(data_key=content.item_key(account=data_key, item=item), uid=item.uid,
-                                            variant="original")
+            chunks = content.content_range(data_key=content.item_key(account=data_key, item=item), uid=item.uid,
+                                           variant="original", start=wanted.start, end=wanted.end)
         except blobs.BlobIntegrityError as exc:
             details = {"code": exc.reason}
             with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
@@ -515,7 +515,7 @@ def owner_ranged(*, user_id: int, item_id: int) -> RangedOutput:
         with events_write(actor=Actor.holder(user_id), user_id=user_id) as uow:
             uow.record(uow.event(action="media.read", object_type="media", object_id=item.pk, purpose=PURPOSE_OWNER,
                                  details=details))
-        return ranges.slice_stream(chunks, wanted)
+        return chunks
 
     return RangedOutput(output_id=item.pk, size=item.size, content_type=item.content_type,
                         etag=f'"{item.uid.hex}"', open_range=open_range)
@@ -552,15 +552,15 @@ def output_shared_ranged(*, user_id: int, output_id: int, link_id: int) -> Range
         with _guarded(user_id=user_id, purpose=output.purpose, action="output.shared_read") as uow:
             data_key = keyring.data_key_by_id(user_id=user_id, key_id=output.key.key_id)
             try:
-                chunks = content.content_stream(data_key=content.item_key(account=data_key, item=output),
-                                                uid=output.uid, variant="output")
+                chunks = content.content_range(data_key=content.item_key(account=data_key, item=output),
+                                               uid=output.uid, variant="output", start=wanted.start, end=wanted.end)
             except blobs.BlobIntegrityError as exc:
                 raise _Unreadable("output", output.pk, exc.reason) from None
             uow.record(uow.event(action="output.shared_read", actor=Actor.service(f"share_link:{int(link_id)}"),
                                  object_type="output", object_id=output.pk, purpose=output.purpose,
                                  details={"kind": output.kind, "link": int(link_id),
                                           "range": [wanted.start, wanted.end]}))
-        return ranges.slice_stream(chunks, wanted)
+        return chunks
 
     return RangedOutput(output_id=output.pk, size=output.size, content_type=output.content_type,
                         etag=f'"{output.uid.hex}"', open_range=open_range)

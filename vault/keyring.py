@@ -77,10 +77,11 @@ def account_keys_rewrap(*, batch_size: int = 500, progress: Callable[[int], None
         if not user_ids:
             return done
         for user_id in user_ids:
-            with account_write(user_id=user_id, actor=actor):
+            with account_write(user_id=user_id, actor=actor) as uow:
                 rows = list(AccountKey.objects.select_for_update().filter(user_id=user_id)
                             .exclude(master_key_id=active).order_by("pk"))
                 now = timezone.now()
+                before = sorted({row.master_key_id for row in rows})
                 for row in rows:
                     raw = _data_key(row).key
                     row.master_key_id, row.wrapped = keys.wrap_data_key(
@@ -88,6 +89,9 @@ def account_keys_rewrap(*, batch_size: int = 500, progress: Callable[[int], None
                     )
                     row.rewrapped_at = now
                 AccountKey.objects.bulk_update(rows, ["master_key_id", "wrapped", "rewrapped_at"])
+                if rows:
+                    uow.record(uow.event(action="key.rewrapped", object_type="account_key", object_id=user_id,
+                                         details={"keys": len(rows), "from": before, "to": active}))
             done += len(rows)
             if progress is not None:
                 progress(len(rows))

@@ -13,6 +13,7 @@ takes one part's worth of memory and the whole object appears only when its uplo
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import itertools
 import os
@@ -116,6 +117,32 @@ def _private_folders(storage: FileSystemStorage, folder: str) -> None:
             os.chmod(current, 0o700)
 
 
+# sync_file_range(2)'s SYNC_FILE_RANGE_WRITE: start writing these pages back, without waiting.
+_SYNC_FILE_RANGE_WRITE = 2
+# Written bytes between two such starts.
+WRITEBACK_BYTES = 1024 * 1024
+
+
+@functools.cache
+def _sync_file_range():
+    """Linux's sync_file_range, or None where the C library has none (the final fsync does it all)."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return call
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Have the kernel start writing a range to disk now, while the next bytes are still coming
+    (a request body, the cipher), so the fsync before the blob counts waits for the last range
+    only. A hint: whatever it does or fails to do, the fsync still makes the whole file durable."""
+    call = _sync_file_range()
+    if call is not None:
+        call(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
 def _write_file_atomically(storage: FileSystemStorage, name: str, chunks: Iterable[bytes]) -> int:
     path = storage.path(name)
     folder = os.path.dirname(path)
@@ -123,12 +150,16 @@ def _write_file_atomically(storage: FileSystemStorage, name: str, chunks: Iterab
     if os.path.exists(path):
         raise FileExistsError(f"blob {name} already exists")
     fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
-    size = 0
+    size = started = 0
     try:
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
                 size += len(chunk)
+                if size - started >= WRITEBACK_BYTES:
+                    handle.flush()
+                    _start_writeback(fd, started, size - started)
+                    started = size
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_path, storage.file_permissions_mode or 0o600)
@@ -194,25 +225,51 @@ def _write_object(storage, name: str, chunks: Iterable[bytes]) -> int:
     return source.size
 
 
-def blob_read(*, name: str) -> Iterator[bytes]:
-    """The stored bytes in pieces; the file is closed when the iterator ends or is closed."""
+def blob_read(*, name: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+    """The stored bytes from ``offset`` on (``length`` of them at most, or to the end), in pieces;
+    the file is closed when the iterator ends or is closed. On S3 a read of part of a blob is a
+    ranged GET: the bytes outside it are never sent."""
     storage = blob_storage()
     if (s3 := _s3(storage)) is not None:
-        yield from _read_object(s3, name)
+        yield from _read_object(s3, name, offset, length)
         return
+    left = -1 if length is None else length
     with storage.open(name, "rb") as handle:
-        while chunk := handle.read(READ_BYTES):
+        if offset:
+            handle.seek(offset)
+        while left and (chunk := handle.read(READ_BYTES if left < 0 else min(left, READ_BYTES))):
+            left -= len(chunk) if left > 0 else 0
             yield chunk
 
 
-def _read_object(storage, name: str) -> Iterator[bytes]:
+def blob_size(*, name: str) -> int:
+    """The stored blob's size in bytes; FileNotFoundError when there is none."""
+    storage = blob_storage()
+    if (s3 := _s3(storage)) is not None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return s3.connection.meta.client.head_object(Bucket=s3.bucket_name,
+                                                         Key=_s3_key(s3, name))["ContentLength"]
+        except ClientError as error:
+            if _s3_missing(error):
+                raise FileNotFoundError(name) from None
+            raise
+    return storage.size(name)
+
+
+def _read_object(storage, name: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
     # S3Storage.open() downloads the whole object into memory before the first read;
     # the response body streams instead.
     from botocore.exceptions import ClientError
 
+    if length == 0:
+        return
     client = storage.connection.meta.client
+    last = "" if length is None else str(offset + length - 1)
+    ranged = {"Range": f"bytes={offset}-{last}"} if offset or length is not None else {}
     try:
-        body = client.get_object(Bucket=storage.bucket_name, Key=_s3_key(storage, name))["Body"]
+        body = client.get_object(Bucket=storage.bucket_name, Key=_s3_key(storage, name), **ranged)["Body"]
     except ClientError as error:
         if _s3_missing(error):
             raise FileNotFoundError(name) from None

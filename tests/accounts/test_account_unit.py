@@ -107,3 +107,28 @@ def test_it_tells_the_holder_and_the_auditor_of_a_device_signed_in_and_out(alice
     assert lines[0] == "You signed out the phone app on a device since signed out"
     said = [sentence(e, {str(alice.pk): "alice"}) for e in AuditEvent.objects.filter(subject_id=alice.pk)]
     assert said == [f"Holder alice signed in API device {token.pk}", f"Holder alice signed out API device {token.pk}"]
+
+
+def test_the_admin_refuses_to_delete_an_account_and_says_where_erasure_is(alice):
+    """A delete in the admin would cascade through the holder's rows outside any unit of work,
+    unaudited: the page and the bulk action are refused, with the way to do it instead."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from core.models import AccountLock
+    from tests.conftest import unit_of
+
+    operator = get_user_model().objects.create_superuser("olga", "olga@example.org", "an-operator-password-42")
+    console = Client()
+    console.force_login(operator)
+    with unit_of(alice):
+        pass  # her account's lock row: something of hers that a cascade would take
+    response = console.post(f"/admin/accounts/user/{alice.pk}/delete/", {"post": "yes"}, follow=True)
+    assert "cannot be deleted in the admin" in response.content.decode()
+    assert "erase service" in response.content.decode()
+    response = console.post("/admin/accounts/user/", {"action": "delete_selected", "_selected_action": [alice.pk],
+                                                      "post": "yes"}, follow=True)
+    assert get_user_model().objects.filter(pk=alice.pk).exists()
+    assert AccountLock.objects.filter(user_id=alice.pk).exists()
+    page = console.get(f"/admin/accounts/user/{alice.pk}/change/").content.decode()
+    assert f"/admin/accounts/user/{alice.pk}/delete/" not in page

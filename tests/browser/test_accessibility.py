@@ -6,6 +6,7 @@ import pytest
 
 from accounts.roles import AUDITOR, SUPPORT
 from consent.models import ConsentEntry
+from core.uow import Actor
 from suggestions import sharing
 from suggestions.models import Suggestion
 from support import rights
@@ -41,7 +42,7 @@ def everyone(vault_keys):
     trash.media_trash(user_id=alice.pk, item_ids=[spare])
     make_user("audrey", AUDITOR)
     sam = make_user("sam", SUPPORT)
-    support_services.case_open(agent=sam, user_id=alice.pk, reason="Phoned in", ticket="4411")
+    support_services.case_open(actor=Actor.support(sam.pk), user_id=alice.pk, reason="Phoned in", ticket="4411")
     receipt = ConsentEntry.objects.filter(subject=alice).values_list("record_id", flat=True).first()
     return {"alice": alice, "token": token, "receipt": receipt}
 

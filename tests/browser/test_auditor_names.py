@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from accounts.roles import AUDITOR, SUPPORT
 from audit.models import AuditEvent
+from core.uow import Actor
 from support import services as support_services
 from tests.browser.conftest import log_in, snap
 from tests.browser.test_audit_trail import verify
@@ -36,7 +37,7 @@ def test_it_names_people_for_the_auditor_on_the_page_in_the_csv_and_serves_a_pem
     sam = make_user("sam", SUPPORT)
     make_user("audrey", AUDITOR)
     grant(alice)
-    support_services.case_open(agent=sam, user_id=alice.pk, reason="Phoned in", ticket="4411")
+    support_services.case_open(actor=Actor.support(sam.pk), user_id=alice.pk, reason="Phoned in", ticket="4411")
 
     page = new_page()
     page.set_viewport_size(SIZES[size])

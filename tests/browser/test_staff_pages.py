@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from accounts import services as account_services
 from accounts.roles import AUDITOR, SUPPORT
 from audit.services import EventInput, audit_append_many
+from core.uow import Actor
 from support import services as support_services
 from tests.browser.conftest import log_in, snap
 from tests.conftest import PASSWORD, make_user
@@ -34,8 +35,8 @@ def people():
     audrey, sam = make_user("audrey", AUDITOR), make_user("sam", SUPPORT)
     grant(alice)
     grant(bob)
-    case = support_services.case_open(agent=sam, user_id=alice.pk, reason="Phoned in", ticket="4411")
-    support_services.case_close(agent=sam, case_id=case.pk)
+    case = support_services.case_open(actor=Actor.support(sam.pk), user_id=alice.pk, reason="Phoned in", ticket="4411")
+    support_services.case_close(actor=Actor.support(sam.pk), case_id=case.pk)
     return {"alice": alice, "alicia": alicia, "bob": bob, "audrey": audrey, "sam": sam}
 
 

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from accounts import tokens
 from accounts.roles import AUDITOR, SUPPORT
+from core.uow import Actor
 from support import services as support_services
 from tests.browser.conftest import log_in, snap
 from tests.conftest import PASSWORD, make_user
@@ -90,9 +91,9 @@ def test_it_uses_the_glossarys_words_on_holder_support_and_auditor_pages(new_pag
     a_day_out(alice, COLOURS[:4])
     suggestions_generate_now(user_id=alice.pk)
     vault_services.media_upload(user_id=bob.pk, data=photo((200, 10, 10)), method="api")
-    case = support_services.case_open(agent=sam, user_id=bob.pk, reason="Phoned in", ticket="77")
-    support_services.support_erase(agent=sam, user_id=bob.pk, reason="Asked to")
-    support_services.case_open(agent=sam, user_id=alice.pk, reason="Phoned in", ticket="78")
+    case = support_services.case_open(actor=Actor.support(sam.pk), user_id=bob.pk, reason="Phoned in", ticket="77")
+    support_services.support_erase(actor=Actor.support(sam.pk), user_id=bob.pk, reason="Asked to")
+    support_services.case_open(actor=Actor.support(sam.pk), user_id=alice.pk, reason="Phoned in", ticket="78")
     assert case.pk
     retired = retired_words()
     pages = {

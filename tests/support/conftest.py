@@ -9,6 +9,7 @@ from accounts.roles import SUPPORT
 from consent import purposes
 from consent import selectors as consent_selectors
 from consent import services as consent_services
+from core.uow import Actor
 from support import services
 from support.models import SupportCase
 from tests.conftest import make_user, unit_of
@@ -26,7 +27,7 @@ def grant(user, purpose=purposes.CAMERA_ROLL):
 
 
 def open_case(agent, subject, *, ticket="4411", reason="Holder phoned: wants the camera roll feature off"):
-    return services.case_open(agent=agent, user_id=subject.pk, reason=reason, ticket=ticket)
+    return services.case_open(actor=Actor.support(agent.pk), user_id=subject.pk, reason=reason, ticket=ticket)
 
 
 def expire(case: SupportCase) -> SupportCase:
@@ -48,7 +49,7 @@ def case_in_state():
             return None
         case = open_case(agent, subject)
         if state == "closed":
-            services.case_close(agent=agent, case_id=case.pk)
+            services.case_close(actor=Actor.support(agent.pk), case_id=case.pk)
         elif state == "expired":
             expire(case)
         case.refresh_from_db()

@@ -8,6 +8,7 @@ from django.utils import timezone
 from audit.context import reset_request_id, set_request_id
 from audit.services import audit_append
 from consent import purposes
+from core.uow import Actor
 from support import access_log, services
 from tests.support.conftest import grant, open_case, upload
 from vault import gateway
@@ -113,7 +114,8 @@ def test_it_names_the_support_agent_and_the_ticket(sam, alice):
     grant(alice)
     upload(alice, 2)
     open_case(sam, alice)
-    services.support_revoke(agent=sam, user_id=alice.pk, purpose=purposes.CAMERA_ROLL, reason="asked by phone")
+    services.support_revoke(actor=Actor.support(sam.pk), user_id=alice.pk, purpose=purposes.CAMERA_ROLL,
+                            reason="asked by phone")
     lines = summaries(alice)
     assert lines[:2] == [
         "Your cloud photos (2 photos) were destroyed because Camera Roll Sharing Suggestions was turned off",
@@ -129,8 +131,8 @@ def test_it_says_when_support_erased_and_closed(sam, alice):
     grant(alice)
     upload(alice, 2)
     case = open_case(sam, alice)
-    services.support_erase(agent=sam, user_id=alice.pk, reason="asked")
-    services.case_close(agent=sam, case_id=case.pk)
+    services.support_erase(actor=Actor.support(sam.pk), user_id=alice.pk, reason="asked")
+    services.case_close(actor=Actor.support(sam.pk), case_id=case.pk)
     lines = summaries(alice)
     assert lines[0] == "Support agent sam closed the support case, ticket 4411"
     assert lines[1] == (

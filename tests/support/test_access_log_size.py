@@ -9,6 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.services import EventInput, audit_append_many
+from core.uow import Actor
 from support import access_log
 from tests.support.conftest import grant, open_case
 
@@ -85,7 +86,7 @@ def test_a_page_naming_support_and_devices_stays_in_a_few_queries(busy_holder, s
 
     alice, today = busy_holder
     open_case(sam, alice, ticket="5522")
-    services.support_revoke(agent=sam, user_id=alice.pk, purpose="face_analysis", reason="asked")
+    services.support_revoke(actor=Actor.support(sam.pk), user_id=alice.pk, purpose="face_analysis", reason="asked")
     client = signed_in(alice)
     with django_assert_max_num_queries(MAX_QUERIES):
         response = client.get("/me/access/")

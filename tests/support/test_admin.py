@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from consent.models import ConsentEntry
+from core.uow import Actor
 from support import rights, services
 from tests.support.conftest import grant, open_case, upload
 from tests.support.test_access_log import make_a_collage
@@ -46,7 +47,7 @@ def everything(sam, alice, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         rights.export_request(user=alice)
     open_case(sam, alice)
-    services.support_subject_summary(agent=sam, user_id=alice.pk)
+    services.support_subject_summary(actor=Actor.support(sam.pk), user_id=alice.pk)
     return alice
 
 

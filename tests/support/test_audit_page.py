@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 
+from core.uow import Actor
 from support import services
 from tests.support.conftest import grant, open_case, upload
 
@@ -15,8 +16,8 @@ def test_it_shows_support_actions_to_auditors_on_the_audit_page(sam, audrey, ali
     upload(alice, 2)
     case = open_case(sam, alice)
     with django_capture_on_commit_callbacks(execute=True):
-        services.support_erase(agent=sam, user_id=alice.pk, reason="typed by the agent")
-    services.case_close(agent=sam, case_id=case.pk)
+        services.support_erase(actor=Actor.support(sam.pk), user_id=alice.pk, reason="typed by the agent")
+    services.case_close(actor=Actor.support(sam.pk), case_id=case.pk)
     client = Client()
     client.force_login(audrey)
     page = client.get("/audit/", {"subject": alice.pk})

@@ -9,6 +9,7 @@ from guardian.utils import get_user_obj_perms_model
 
 from audit.models import AuditEvent
 from core.errors import ServiceError
+from core.uow import Actor
 from support import cases, services
 from support.models import SubjectUserObjectPermission, SupportCase
 from tests.conftest import unit_of
@@ -84,7 +85,7 @@ def test_it_opens_cases_only_on_active_holder_accounts(sam, sue, audrey, alice, 
     subject_id = {"self": sam.pk, "auditor": audrey.pk, "other_agent": sue.pk, "missing": 999_999,
                   "inactive": alice.pk}[who]
     with pytest.raises(ServiceError) as refused:
-        services.case_open(agent=sam, user_id=subject_id, reason=REASON, ticket="1")
+        services.case_open(actor=Actor.support(sam.pk), user_id=subject_id, reason=REASON, ticket="1")
     assert refused.value.code == "not_found"
     assert not SupportCase.objects.exists()
 
@@ -92,13 +93,13 @@ def test_it_opens_cases_only_on_active_holder_accounts(sam, sue, audrey, alice, 
 def test_it_needs_a_reason_and_a_ticket(sam, alice):
     for reason, ticket in (("", "1"), ("   ", "1"), (REASON, "")):
         with pytest.raises(ServiceError) as refused:
-            services.case_open(agent=sam, user_id=alice.pk, reason=reason, ticket=ticket)
+            services.case_open(actor=Actor.support(sam.pk), user_id=alice.pk, reason=reason, ticket=ticket)
         assert refused.value.code == "invalid_request"
 
 
 def test_it_removes_the_rights_when_the_case_closes(sam, alice):
     case = open_case(sam, alice)
-    services.case_close(agent=sam, case_id=case.pk)
+    services.case_close(actor=Actor.support(sam.pk), case_id=case.pk)
     case.refresh_from_db()
     assert case.closed_at is not None and case.closed_how == "closed"
     assert _perms(sam, alice) == set()
@@ -109,7 +110,7 @@ def test_it_removes_the_rights_when_the_case_closes(sam, alice):
 def test_it_does_not_let_one_agent_close_anothers_case(sam, sue, alice):
     case = open_case(sam, alice)
     with pytest.raises(ServiceError) as refused:
-        services.case_close(agent=sue, case_id=case.pk)
+        services.case_close(actor=Actor.support(sue.pk), case_id=case.pk)
     assert refused.value.code == "not_found"
     assert _perms(sam, alice) == set(cases.PERMISSIONS)
 
@@ -121,10 +122,10 @@ def test_it_refuses_an_expired_case_at_once_without_waiting_for_the_cleanup(sam,
     # ... but every check also demands a live case.
     for permission in cases.PERMISSIONS:
         with pytest.raises(ServiceError) as refused:
-            cases.case_require(agent=sam, user_id=alice.pk, permission=permission)
+            cases.case_require(actor=Actor.support(sam.pk), user_id=alice.pk, permission=permission)
         assert refused.value.code == "not_found"
     with pytest.raises(ServiceError):
-        services.case_close(agent=sam, case_id=case.pk)
+        services.case_close(actor=Actor.support(sam.pk), case_id=case.pk)
 
 
 def test_it_refuses_a_live_case_whose_permission_rows_are_gone(sam, alice):
@@ -132,8 +133,8 @@ def test_it_refuses_a_live_case_whose_permission_rows_are_gone(sam, alice):
     with unit_of(alice):
         SubjectUserObjectPermission.objects.filter(permission__codename=cases.ERASE).delete()
     with pytest.raises(ServiceError):
-        cases.case_require(agent=sam, user_id=alice.pk, permission=cases.ERASE)
-    assert cases.case_require(agent=sam, user_id=alice.pk, permission=cases.VIEW)
+        cases.case_require(actor=Actor.support(sam.pk), user_id=alice.pk, permission=cases.ERASE)
+    assert cases.case_require(actor=Actor.support(sam.pk), user_id=alice.pk, permission=cases.VIEW)
 
 
 def test_it_refuses_an_agent_who_lost_the_support_role(sam, alice):
@@ -142,7 +143,7 @@ def test_it_refuses_an_agent_who_lost_the_support_role(sam, alice):
     open_case(sam, alice)
     role_revoke(user=sam, role="support")
     with pytest.raises(ServiceError) as refused:
-        cases.case_require(agent=sam, user_id=alice.pk, permission=cases.VIEW)
+        cases.case_require(actor=Actor.support(sam.pk), user_id=alice.pk, permission=cases.VIEW)
     assert refused.value.code == "permission_denied"
 
 
@@ -164,7 +165,7 @@ def test_it_lists_an_agents_own_cases_only(sam, sue, alice, bob):
 
     open_case(sam, alice)
     open_case(sue, bob)
-    assert [c.subject_id for c in selectors.cases_for_agent(agent=sam)] == [alice.pk]
+    assert [c.subject_id for c in selectors.cases_for_agent(actor=Actor.support(sam.pk))] == [alice.pk]
 
 
 def test_it_finds_holders_by_username_or_id_but_never_staff(sam, audrey, alice):
@@ -175,3 +176,26 @@ def test_it_finds_holders_by_username_or_id_but_never_staff(sam, audrey, alice):
     assert selectors.account_find(query="audrey") == []
     assert selectors.account_find(query=str(sam.pk)) == []
     assert selectors.account_find(query="") == []
+
+
+@pytest.mark.parametrize("service, kwargs", [
+    (services.case_open, {"user_id": 0, "reason": "r", "ticket": "1"}),
+    (services.case_close, {"case_id": 0}),
+    (services.support_subject_summary, {"user_id": 0}),
+    (services.support_revoke, {"user_id": 0, "purpose": "face_analysis", "reason": "r"}),
+    (services.support_erase, {"user_id": 0, "reason": "r"}),
+])
+def test_support_services_take_the_acting_agent_as_an_actor_and_nothing_else(sam, alice, service, kwargs):
+    """One actor type: a user object is refused outright, and an actor of another kind (the holder,
+    the system), or one naming an account that is no support agent, is refused as not support."""
+    open_case(sam, alice)
+    kwargs = {k: (alice.pk if v == 0 and k == "user_id" else v) for k, v in kwargs.items()}
+    if "case_id" in kwargs:
+        kwargs["case_id"] = SupportCase.objects.get(agent=sam).pk
+    with pytest.raises(TypeError):
+        service(agent=sam, **kwargs)
+    for actor in (Actor.holder(sam.pk), Actor.system(), Actor.support(alice.pk)):
+        with pytest.raises(ServiceError) as refused:
+            service(actor=actor, **kwargs)
+        assert refused.value.code in ("permission_denied", "not_found")
+    assert SupportCase.objects.get(agent=sam).closed_at is None  # nothing was done by any of them

@@ -10,6 +10,7 @@ from accounts.tokens import token_create
 from consent import purposes
 from consent import selectors as consent_selectors
 from consent.models import ConsentEntry
+from core.uow import Actor
 from support import rights, services
 from tests.support.conftest import grant, open_case, upload
 
@@ -67,7 +68,7 @@ def test_supports_erase_turns_the_feature_off_under_the_case(sam, alice):
     token_create(user=alice, name="alice-phone")
     case = open_case(sam, alice)
 
-    action = services.support_erase(agent=sam, user_id=alice.pk, reason="asked by phone")
+    action = services.support_erase(actor=Actor.support(sam.pk), user_id=alice.pk, reason="asked by phone")
 
     assert action.counts["items"] == 3 and action.counts["turned_off"] == 1
     assert not camera_roll_on(alice)

@@ -38,8 +38,8 @@ def test_an_export_whose_worker_died_is_built_again(alice, django_capture_on_com
     export = rights.export_request(user=alice)  # not run: no commit callbacks here
     with unit_of(alice):
         DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
-    JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
-                            expires_at=timezone.now() - timedelta(seconds=1))
+    JobLease.objects.filter(kind=rights.export_build_job.module_path, object_id=str(export.pk)).update(
+        expires_at=timezone.now() - timedelta(seconds=1), held=True, queued_at=None)  # its worker died
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs.jobs_recover(now=timezone.now()) == 1
     export.refresh_from_db()
@@ -51,19 +51,19 @@ def test_an_export_build_that_keeps_dying_is_given_up(alice):
     export = rights.export_request(user=alice)
     with unit_of(alice):
         DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.RUNNING)
-    JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
-                            expires_at=timezone.now() - timedelta(seconds=1), attempts=jobs.MAX_ATTEMPTS)
+    JobLease.objects.filter(kind=rights.export_build_job.module_path, object_id=str(export.pk)).update(
+        expires_at=timezone.now() - timedelta(seconds=1), attempts=jobs.MAX_ATTEMPTS, held=True, queued_at=None)
     assert jobs.jobs_recover(now=timezone.now()) == 1
     export.refresh_from_db()
-    assert export.status == DataExport.Status.RUNNING  # left for support_expire_cases to fail as interrupted
+    assert export.status == DataExport.Status.FAILED and export.error_code == "interrupted"  # failed by the sweep
     assert not JobLease.objects.exists()
 
 
 
 def test_an_export_whose_worker_died_before_starting_it_is_sent_again(alice, django_capture_on_commit_callbacks):
     export = rights.export_request(user=alice)  # not run: no commit callbacks here; still pending
-    JobLease.objects.create(kind=rights.export_build_job.module_path, object_id=str(export.pk),
-                            expires_at=timezone.now() - timedelta(seconds=1))
+    JobLease.objects.filter(kind=rights.export_build_job.module_path, object_id=str(export.pk)).update(
+        expires_at=timezone.now() - timedelta(seconds=1), held=True, queued_at=None)  # died holding the lease
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs.jobs_recover(now=timezone.now()) == 1
     export.refresh_from_db()

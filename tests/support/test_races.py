@@ -7,6 +7,7 @@ from django.utils import timezone
 from consent import purposes
 from consent.selectors import consent_active_entry
 from core.errors import ServiceError
+from core.uow import Actor
 from support import services
 from support.models import SupportCase
 from tests.conftest import unit_of
@@ -22,7 +23,7 @@ def test_it_opens_one_case_when_two_requests_race(sam, alice):
 
     def opener():
         barrier.wait()
-        return services.case_open(agent=sam, user_id=alice.pk, reason="race", ticket="1")
+        return services.case_open(actor=Actor.support(sam.pk), user_id=alice.pk, reason="race", ticket="1")
 
     threads = [run(opener, results, key) for key in ("a", "b")]
     for thread in threads:
@@ -40,8 +41,8 @@ def test_it_refuses_a_revoke_that_waited_behind_the_cases_close(sam, alice):
     results = {}
     with unit_of(alice):  # a close in progress holds the holder's lock and the case row, as support's close does
         SupportCase.objects.select_for_update().get(pk=case.pk)
-        thread = run(lambda: services.support_revoke(agent=sam, user_id=alice.pk, purpose=purposes.CAMERA_ROLL,
-                                                     reason="late"), results, "revoke")
+        thread = run(lambda: services.support_revoke(actor=Actor.support(sam.pk), user_id=alice.pk,
+                                                     purpose=purposes.CAMERA_ROLL, reason="late"), results, "revoke")
         wait_for_lock_waiter()
         SupportCase.objects.filter(pk=case.pk).update(closed_at=timezone.now(), closed_how="closed")
     thread.join(20)

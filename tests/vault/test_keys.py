@@ -124,3 +124,20 @@ def test_it_says_which_master_key_is_missing(alice, settings, master_key):
 
 def test_it_keeps_the_blob_header_format_stable():
     assert blobs.HEADER_BYTES == 4 + 1 + 1 + 8 + 16 + 16 + 1 + 60
+
+
+def test_a_master_key_rotation_is_audited_once_per_account_it_rewraps(alice, bob, settings, master_key):
+    from audit.models import AuditEvent
+
+    with unit_of(alice):
+        keyring.data_key_get_or_create(user_id=alice.pk)
+    with unit_of(bob):
+        keyring.data_key_get_or_create(user_id=bob.pk)
+    settings.VAULT_MASTER_KEYS = new_master_key("k2") + "," + master_key
+    call_command("vault_rotate_master_key", "--no-progress", stdout=io.StringIO())
+    events = AuditEvent.objects.filter(action="key.rewrapped").order_by("subject_id")
+    assert [(e.subject_id, e.actor_kind, e.actor_id) for e in events] == [
+        (alice.pk, "system", "vault_rotate_master_key"), (bob.pk, "system", "vault_rotate_master_key")]
+    assert events[0].details == {"keys": 1, "from": ["k1"], "to": "k2"}
+    call_command("vault_rotate_master_key", "--no-progress", stdout=io.StringIO())  # nothing left to re-wrap
+    assert AuditEvent.objects.filter(action="key.rewrapped").count() == 2

@@ -57,3 +57,22 @@ def test_a_refused_clip_leaves_nothing_in_the_bucket(s3_server, s3_bucket, conse
     response = upload(api(consented), clip[: len(clip) // 2], name="cut.mov", content_type="video/quicktime")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_video"
     assert s3_server.keys(s3_bucket) == [] and not s3_server.uploads_in_progress(s3_bucket)
+
+
+def test_a_seek_near_the_end_of_a_clip_on_s3_reads_it_with_ranged_gets(s3_server, s3_bucket, consented, api):
+    from django.test import Client
+
+    from tests.vault.test_api_media import upload
+    from tests.vault.test_videos import body
+    from vault import blobs
+
+    clip = clip_bytes(frames=20, size=(320, 240), noise=4)
+    item = MediaItem.objects.get(pk=upload(api(consented), clip, name="IMG_0101.MOV",
+                                           content_type="video/quicktime").json()["id"])
+    assert item.size > 10 * blobs.SEGMENT_BYTES
+    client = Client()
+    client.force_login(consented)
+    whole = body(client.get(f"/media/{item.pk}/original/"))
+    start = item.size - 1000
+    piece = client.get(f"/media/{item.pk}/original/", HTTP_RANGE=f"bytes={start}-")
+    assert piece.status_code == 206 and body(piece) == whole[start:]

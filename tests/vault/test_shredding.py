@@ -1,6 +1,7 @@
 """Crypto-shredding: erase, withdrawal (at once or after the grace period), purge, orphans."""
 
 import io
+import json
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -84,7 +85,9 @@ def test_it_leaves_no_location_or_label_in_the_database_after_erase(two_accounts
     shredding.media_erase_all(user_id=consented.pk, actor=Actor.holder(consented.pk))
     assert not MediaItem.objects.filter(owner=consented).exists()
     for event in AuditEvent.objects.filter(subject_id=consented.pk):
-        text = event.canonical.decode()
+        entry = json.loads(bytes(event.canonical))
+        del entry["time"]  # its seconds can read "51.5"
+        text = json.dumps(entry)
         assert "51.5" not in text and '"x"' not in text
 
 

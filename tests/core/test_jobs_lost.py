@@ -1,0 +1,141 @@
+"""Jobs lost from the queue, which no lease can see, are found by core.jobs' one sweep.
+
+A job with recovery is marked queued on its lease row in the transaction that queues it; the
+worker that starts it clears the mark. Here the queue loses the send (the process died after its
+commit, or the broker lost the message): `jobs_recover(now=...)`, the periodic sweep of
+JOBS_SCHEDULE, finds each kind's job once it is LOST_AFTER past due, sends it again through its
+own recovery, and gives up (failing the job's row) after MAX_ATTEMPTS. No app keeps a detector
+of its own: support's 10-minute export resend, the verifier's STALE_AFTER and suggestions'
+claim-time check are gone.
+"""
+
+import base64
+import os
+
+import pytest
+
+from audit import jobs as verification_jobs
+from audit.models import AuditVerification
+from core import jobs
+from core.models import JobLease
+from core.uow import Actor
+from suggestions import jobs as suggestion_jobs
+from suggestions.models import SuggestionJob
+from support import rights
+from support.models import DataExport
+from tests.conftest import unit_of
+from tests.suggestions.conftest import COLOURS, a_day_out, grant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _vault(settings):
+    settings.VAULT_MASTER_KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
+
+
+@pytest.fixture
+def lossy_queue(monkeypatch):
+    """A queue that loses every job sent to it (it records what it lost); `.mend()` fixes it."""
+
+    class Queue:
+        lost: list[str] = []
+
+        def mend(self):
+            monkeypatch.setattr(jobs, "_send", real)
+
+    real = jobs._send
+    queue = Queue()
+    monkeypatch.setattr(jobs, "_send", lambda job, args, kwargs, delay: queue.lost.append(job.module_path))
+    return queue
+
+
+def _due(job, object_id):
+    """When the lost job was due: the moment its lease row says it was queued for."""
+    return JobLease.objects.get(kind=job.module_path, object_id=str(object_id), held=False).queued_at
+
+
+def _export(alice, lossy_queue, capture):
+    with capture(execute=True):
+        export = rights.export_request(user=alice)
+    assert lossy_queue.lost == ["support.rights.export_build_job"]
+    return export, rights.export_build_job, export.pk
+
+
+def _verification(audrey, lossy_queue, capture):
+    with capture(execute=True):
+        verification = verification_jobs.verification_request(actor=Actor.auditor(audrey.pk))
+    assert lossy_queue.lost == ["audit.jobs.verification_task"]
+    return verification, verification_jobs.verification_task, verification.pk
+
+
+def _suggestion_pass(alice, lossy_queue, capture):
+    grant(alice)
+    a_day_out(alice, COLOURS[:4])
+    with unit_of(alice):
+        SuggestionJob.objects.all().delete()
+    lossy_queue.lost.clear()
+    with capture(execute=True):
+        job = suggestion_jobs.suggestion_job_request(user_id=alice.pk)
+    assert lossy_queue.lost == ["suggestions.jobs.run_job"]
+    return job, suggestion_jobs.run_job, job.pk
+
+
+KINDS = {"export": _export, "verification": _verification, "suggestion pass": _suggestion_pass}
+DONE = {"export": DataExport.Status.READY, "verification": AuditVerification.Status.DONE,
+        "suggestion pass": SuggestionJob.Status.DONE}
+WAITING = {"export": DataExport.Status.PENDING, "verification": AuditVerification.Status.PENDING,
+           "suggestion pass": SuggestionJob.Status.QUEUED}
+
+
+def _make(kind, alice, audrey, lossy_queue, capture):
+    return KINDS[kind](audrey if kind == "verification" else alice, lossy_queue, capture)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_it_sends_a_job_lost_from_the_queue_again_once_it_is_overdue(
+        kind, alice, audrey, lossy_queue, django_capture_on_commit_callbacks):
+    row, job, object_id = _make(kind, alice, audrey, lossy_queue, django_capture_on_commit_callbacks)
+    row.refresh_from_db()
+    assert row.status == WAITING[kind]  # lost: nothing runs it
+    due = _due(job, object_id)
+    lossy_queue.mend()
+
+    assert jobs.jobs_recover(now=due + jobs.LOST_AFTER / 2) == 0  # not overdue yet: maybe just a long queue
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_recover(now=due + jobs.LOST_AFTER) == 1
+    row.refresh_from_db()
+    assert row.status == DONE[kind]  # sent again, and run (the immediate backend)
+    assert not JobLease.objects.exists()  # started, finished, released
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_it_fails_a_job_lost_from_the_queue_every_time_it_is_sent(
+        kind, alice, audrey, lossy_queue, django_capture_on_commit_callbacks):
+    row, job, object_id = _make(kind, alice, audrey, lossy_queue, django_capture_on_commit_callbacks)
+    for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
+        due = _due(job, object_id)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert jobs.jobs_recover(now=due + jobs.LOST_AFTER) == 1
+        if attempt < jobs.MAX_ATTEMPTS:
+            assert len(lossy_queue.lost) == attempt + 1  # sent again, and lost again
+    row.refresh_from_db()
+    assert row.status == "failed"  # given up: the page says so instead of "waiting" for ever
+    assert len(lossy_queue.lost) == jobs.MAX_ATTEMPTS
+    assert not JobLease.objects.exists()
+    assert jobs.jobs_recover(now=due + 10 * jobs.LOST_AFTER) == 0
+
+
+def test_a_job_started_before_its_deadline_is_not_lost(alice, django_capture_on_commit_callbacks):
+    """The worker that starts a job clears its queued mark: nothing is left for the sweep."""
+    with django_capture_on_commit_callbacks(execute=True):
+        export = rights.export_request(user=alice)
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.READY
+    assert not JobLease.objects.exists()
+
+
+def test_the_apps_keep_no_crash_detector_of_their_own():
+    assert not hasattr(rights, "exports_recover") and not hasattr(rights, "STALE_PENDING")
+    assert not hasattr(verification_jobs, "STALE_AFTER")
+    assert not hasattr(suggestion_jobs, "CLAIM_GRACE")
