@@ -54,15 +54,16 @@ class Unrewindable(ServiceError):
                          "move; no checkpoint is signed over them. Run manage.py audit_verify.")
 
 
-def rewind_unsigned_tail(cursor, *, now) -> list[int]:
+def rewind_unsigned_tail(cursor, *, now) -> int:
     """Checks every entry past the latest signed checkpoint under the service's MAC key; when one fails,
     rewinds the tree to the signed size and integrates the tail's genuine entries again (see the module
-    docstring). In the caller's transaction (the checkpointer's, before it signs). Returns the old seqs
-    of the rows it dropped (none when the tail is genuine)."""
+    docstring). In the caller's transaction (the checkpointer's, before it signs), under the head's
+    lock. Returns the size up to which the tree is now checked (the head), so the caller checks only
+    what it appends after this before signing."""
     size, _, _ = outbox.lock_head(cursor)
     signed = _signed_size(cursor)
     if size <= signed:
-        return []
+        return size
     cursor.execute("SELECT seq, event_id, canonical, mac, subject_id FROM audit_auditevent WHERE seq > %s "
                    "ORDER BY seq", [signed])
     rows = [(seq, event_id or "", bytes(body), mac or "", subject) for seq, event_id, body, mac, subject
@@ -72,7 +73,7 @@ def rewind_unsigned_tail(cursor, *, now) -> list[int]:
                                      mac_key())
     forged = [row[0] for row, mac in zip(rows, expected, strict=True) if not row[3] or not compare_digest(mac, row[3])]
     if not forged:
-        return []
+        return size
     base = max([signed] + [row[0] for row in rows if not canonical.is_entry(row[2])])
     if forged[0] <= base:
         raise Unrewindable([seq for seq in forged if seq <= base])
@@ -85,9 +86,9 @@ def rewind_unsigned_tail(cursor, *, now) -> list[int]:
         action=REWOUND_ACTION, actor_kind="system", actor_id="consentsvc", subject_id=None, object_type="audit_tree",
         object_id=base, purpose="", outcome="error", request_id="", event_id=uuid.uuid4(),
         details={"from_size": size, "to_size": base, "dropped_seqs": forged[: canonical.MAX_DETAIL_LIST]})
-    outbox.integrate_pending(cursor=cursor, own=again + outbox.entries_for([record], now), read_queue=False)
+    events = outbox.integrate_pending(cursor=cursor, own=again + outbox.entries_for([record], now), read_queue=False)
     outbox.forget_verified_tail()
-    return forged
+    return base + len(events)  # each one verified by integration
 
 
 def _signed_size(cursor) -> int:

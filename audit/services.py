@@ -151,7 +151,7 @@ def audit_checkpoint_create(*, holder_heads: bool = False) -> AuditCheckpoint:
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             outbox.integrate_pending(cursor=cursor)
-            rewind.rewind_unsigned_tail(cursor, now=timezone.now())
+            checked = rewind.rewind_unsigned_tail(cursor, now=timezone.now())
             if holder_heads:
                 _commit_holder_heads(cursor)
             size, _, compact = outbox.lock_head(cursor)
@@ -160,8 +160,9 @@ def audit_checkpoint_create(*, holder_heads: bool = False) -> AuditCheckpoint:
             existing = AuditCheckpoint.objects.filter(tree_size=size).first()
             if existing is not None:
                 return existing
-            signed = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
-            if forged := outbox.unsigned_forgeries(cursor, signed, size):  # never, after the rewind
+            # What was appended since the rewind looked (the holder heads): integrated here, so never
+            # foreign, but checked all the same before the signature.
+            if size > checked and (forged := outbox.unsigned_forgeries(cursor, checked, size)):
                 raise rewind.Unrewindable(forged)
             checkpoint = outbox.checkpoint_for(size, CompactRange.from_bytes(size, compact).root(), timezone.now())
             AuditCheckpoint.objects.bulk_create([checkpoint])

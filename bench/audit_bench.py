@@ -246,10 +246,10 @@ PLAIN = "bench_plain_events"
 
 def _plain_table() -> None:
     """An empty copy of the events table: same columns, primary key and indexes, no guard (no triggers,
-    and on SQLite not the link key nor its index)."""
+    and on SQLite not the link key nor its indexes)."""
     from django.db import connection
 
-    from audit.triggers import SQLITE_LINK_INDEX, without_link_key
+    from audit.triggers import SQLITE_LINK_CHILD_INDEX_NAME, SQLITE_LINK_INDEX, without_link_key
 
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {PLAIN}")
@@ -258,8 +258,8 @@ def _plain_table() -> None:
             return
         # Without the link key (audit.triggers): like the triggers, it is the guard, not the table.
         cursor.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'audit_auditevent' "
-                       "AND sql IS NOT NULL AND type IN ('table', 'index') AND name != %s ORDER BY type DESC",
-                       [SQLITE_LINK_INDEX])
+                       "AND sql IS NOT NULL AND type IN ('table', 'index') AND name NOT IN (%s, %s) ORDER BY type DESC",
+                       [SQLITE_LINK_INDEX, SQLITE_LINK_CHILD_INDEX_NAME])
         for kind, name, sql in cursor.fetchall():
             sql = without_link_key(sql)
             sql = sql.replace('"audit_auditevent"', f'"{PLAIN}"').replace("audit_auditevent", PLAIN)
