@@ -5,7 +5,7 @@ same bytes and so the same leaf hash. integrate() appends them, for every holder
 in the step that integrates the batch into the global tree (audit.outbox.integrate_pending: the same
 code on SQLite and PostgreSQL, inline or by the sequencer, under the head's lock). The touched
 holders' heads are read with the global head's lock and written with the global head, and each
-head's upsert writes its log's entries (audit.triggers): a pass spends no statement on the holder
+log's new entries go in that same statement (audit.outbox.write_heads): a pass spends no statement on the holder
 logs except for a tile that fills (docs/holder-log.md, "Storage and cost"). No tree is rebuilt.
 
 Storage (audit.models): HolderLog (the head: size, compact range, the opaque log id, the size of
@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection
 
 from audit import integrate as tlog
-from audit.merkle import CompactRange, ProofError
+from audit.merkle import CompactRange, ProofError, append_one
 from audit.models import HolderCheckpoint, HolderLog, HolderLogEntry, HolderLogTile
 from audit.notes import Checkpoint, NoteError, open_checkpoint, sign_checkpoint
 from audit.tiles import TileReader
@@ -54,6 +54,10 @@ def _in_list(count: int) -> str:
 
 def _heads(cursor, subjects: list[int]) -> dict[int, tuple[int, bytes]]:
     heads: dict[int, tuple[int, bytes]] = {}
+    if cursor.db.vendor == "postgresql":  # one statement, the subjects as one array
+        cursor.execute("SELECT subject_id, size, compact_range FROM audit_holderlog WHERE subject_id = ANY(%s)",
+                       [subjects])
+        return {row[0]: (row[1], bytes(row[2])) for row in cursor.fetchall()}
     for start in range(0, len(subjects), _CHUNK):
         part = subjects[start : start + _CHUNK]
         cursor.execute(f"SELECT subject_id, size, compact_range FROM audit_holderlog "  # noqa: S608
@@ -117,40 +121,55 @@ def integrate(cursor, sequenced: list[tuple[int, int | None, bytes]], key: bytes
     heads: the heads (size, compact range) of the holders in `read_for`, as the caller read them
     under the lock (audit.outbox.lock_head_reading); the others are read here. Tiles that fill are
     written here. The heads are written here unless `write` is false: then the caller writes them
-    with the global head, in one statement (audit.outbox.write_heads); either way each head's
-    upsert writes the log's new entries (`appended`, audit.triggers).
+    with the global head, in one statement that writes the logs' new entries too
+    (audit.outbox.write_heads); here each head's upsert writes them (`appended`, audit.triggers).
     entries_apart: write the entries in a statement of their own (the schema of migration 0014)."""
-    by_subject: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+    by_subject: dict[int, list[tuple[int, bytes]]] = {}
     for seq, subject, leaf in sequenced:
         if subject is not None:
-            by_subject[subject].append((seq, leaf))
+            items = by_subject.get(subject)
+            if items is None:
+                by_subject[subject] = [(seq, leaf)]
+            else:
+                items.append((seq, leaf))
     if not by_subject:
         return []
     heads = dict(heads or {})
-    unread = [subject for subject in by_subject if subject not in set(read_for)]
+    read = set(read_for)
+    unread = [subject for subject in by_subject if subject not in read]
     if unread:
         heads.update(_heads(cursor, unread))
     entry_rows, tile_rows, head_rows = [], [], []
+    width = tlog.WIDTH
     for subject, items in by_subject.items():
-        size, compact = heads.get(subject, (0, b""))
-        leaves = [leaf for _, leaf in items]
-        tree = CompactRange.from_bytes(size, compact)
-        tree.extend(leaves)
+        head = heads.get(subject)
+        size, compact = head if head is not None else (0, b"")
+        if len(items) == 1 and size % width != width - 1:
+            # The common case (a batch names most holders once): one leaf that fills no tile.
+            seq, leaf = items[0]
+            new_size, new_compact = size + 1, append_one(size, compact, leaf)
+            appended = f"[{seq}]"
+        else:
+            leaves = [leaf for _, leaf in items]
+            tree = CompactRange.from_bytes(size, compact)
+            tree.extend(leaves)
+            new_size, new_compact = tree.size, tree.to_bytes()
+            appended = json.dumps([seq for seq, _ in items])
+            if (size % width) + len(leaves) >= width:
+                for tile in tlog.filled_tiles(size, leaves, entries_reader(cursor, subject)):
+                    tile_rows.append((subject, tile.level, tile.index, tile.hashes, tile.root))
         if entries_apart:
             entry_rows += [(subject, size + offset, seq) for offset, (seq, _) in enumerate(items)]
-        if (size % tlog.WIDTH) + len(leaves) >= tlog.WIDTH:
-            for tile in tlog.filled_tiles(size, leaves, entries_reader(cursor, subject)):
-                tile_rows.append((subject, tile.level, tile.index, tile.hashes, tile.root))
-        log_id = log_id_for(subject, key) if subject not in heads else ""
-        row = (subject, log_id, tree.size, tree.to_bytes())
-        head_rows.append(row if entries_apart else (*row, json.dumps([seq for seq, _ in items])))
+        log_id = log_id_for(subject, key) if head is None else ""
+        row = (subject, log_id, new_size, new_compact)
+        head_rows.append(row if entries_apart else (*row, appended))
     _write_rows(cursor, entry_rows, tile_rows, head_rows if write else [], entries_apart)
     return head_rows
 
 
 def _write_rows(cursor, entry_rows, tile_rows, head_rows, entries_apart: bool) -> None:
     head_sql, values = (_HEAD_SQL_0014, "(%s, %s, %s, %s, 0)") if entries_apart else (_HEAD_SQL, _HEAD_VALUES)
-    if connection.vendor == "postgresql":
+    if cursor.db.vendor == "postgresql":
         if entry_rows:
             with cursor.cursor.copy('COPY audit_holderlogentry (subject_id, "index", seq) FROM STDIN') as copy:
                 for row in entry_rows:

@@ -91,6 +91,18 @@ class CompactRange:
         return cls(size, [bytes(data[i : i + 32]) for i in range(0, len(data), 32)])
 
 
+def append_one(size: int, compact: bytes, leaf: bytes) -> bytes:
+    """The stored compact range (CompactRange.to_bytes) of a tree of `size` leaves whose stored range
+    is `compact`, after one more leaf: CompactRange.append on the bytes, without building a range."""
+    sha256 = hashlib.sha256
+    node, end = leaf, len(compact)
+    while size & 1:  # each set low bit of size is a right-edge node that merges with the new one
+        node = sha256(b"\x01" + compact[end - 32 : end] + node).digest()
+        end -= 32
+        size >>= 1
+    return compact[:end] + node
+
+
 def root_of(leaves: Iterable[bytes]) -> bytes:
     tree = CompactRange()
     for leaf in leaves:

@@ -260,3 +260,28 @@ def test_only_the_signed_holder_tree_is_served(alice, client_for):
     assert client.get(f"tile/0/{_path_index(0)}.p/10").status_code == 200
     assert client.get("tile/0/000.p/11").status_code == 404
     assert client.get("tile/entries/000.p/11").status_code == 404
+
+
+def _holder_statements(subjects: list[int]) -> list[str]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        _events(subjects)
+    return [q["sql"] for q in captured.captured_queries
+            if re.search(r"audit_holderlog|audit_headwrite|audit_audithead", q["sql"])]
+
+
+def test_a_pass_over_many_holders_costs_the_statements_of_a_pass_over_one(alice):
+    # The heads of 1,200 holders are read with the global head's lock and written with it, each in
+    # one statement, as one holder's are: none per holder, nor per few hundred (PostgreSQL wrote them
+    # 500 at a time). Each gets its entry, at index 0, and the pass moves the global head.
+    one = _holder_statements([alice.pk])
+    many = _holder_statements(list(range(10_000, 11_200)))
+    assert len(many) == len(one) == 2, "\n".join(sql[:120] for sql in many)
+    logs = dict(HolderLog.objects.filter(subject_id__gte=10_000).values_list("subject_id", "size"))
+    assert logs == dict.fromkeys(range(10_000, 11_200), 1)
+    about = dict(AuditEvent.unchecked.filter(subject_id__gte=10_000).values_list("subject_id", "seq"))
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT subject_id, "index", seq FROM audit_holderlogentry WHERE subject_id >= 10000')
+        entries = cursor.fetchall()
+    assert sorted(entries) == sorted((subject, 0, seq) for subject, seq in about.items())

@@ -73,6 +73,15 @@ def test_it_extends_a_tree_by_many_leaves_as_appending_them_one_by_one_would():
             assert batched.root() == mth(LEAVES[: first + more])
 
 
+def test_one_leaf_on_the_stored_bytes_makes_the_range_and_root_of_the_rfc():
+    leaves = [leaf(i) for i in range(300)]
+    stored = b""
+    for size, new in enumerate(leaves):
+        stored = merkle.append_one(size, stored, new)
+        tree = CompactRange.from_bytes(size + 1, stored)
+        assert tree.root() == mth(leaves[: size + 1])
+
+
 def test_it_round_trips_a_compact_range_through_bytes():
     tree = CompactRange()
     for item in LEAVES[:45]:
