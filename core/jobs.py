@@ -299,17 +299,24 @@ def _hand_back(row: JobLease, *, undo: Callable[[], None]) -> bool:
     return True
 
 
-def _still_queued(kind: str, result_id: str) -> bool | None:
-    """Whether the backend still has the job's task waiting in its queue (or running): True; False
-    if it no longer knows the task, or the task ended (without its job starting, since the job's
-    mark is still there); None if the backend cannot tell (it keeps no results)."""
+def _still_queued(kind: str, result_id: str, *, now: datetime, lost_after: timedelta) -> bool | None:
+    """Whether the backend still has the job's task waiting in its queue, or a worker claimed it
+    less than `lost_after` ago (its job takes its lease, clearing the mark, as it starts): True;
+    False if it no longer knows the task, the task ended without its job starting (the job's mark
+    is still there), or a worker claimed it long ago and died before the job started; None if the
+    backend cannot tell (it keeps no results)."""
     try:
         result = import_string(kind).get_result(result_id)
     except (ImportError, NotImplementedError):  # a job no longer declared, or a backend without results
         return None
     except (TaskResultDoesNotExist, TaskResultMismatch):
         return False
-    return result.status in (TaskResultStatus.READY, TaskResultStatus.RUNNING)
+    if result.status == TaskResultStatus.READY:
+        return True
+    if result.status == TaskResultStatus.RUNNING:
+        claimed = result.last_attempted_at or result.started_at
+        return claimed is not None and claimed > now - lost_after
+    return False
 
 
 def _recover_lost_from_queue(*, now: datetime) -> int:
@@ -324,7 +331,7 @@ def _recover_lost_from_queue(*, now: datetime) -> int:
             continue
         if result_id:
             try:
-                if _still_queued(kind, result_id):
+                if _still_queued(kind, result_id, now=now, lost_after=_LOST_AFTER.get(kind, LOST_AFTER)):
                     continue  # a long queue, not a lost job
             except Exception:  # the backend is unreachable: the next pass asks again
                 log.warning("could not ask the tasks backend about job %s; the next pass asks again", kind,

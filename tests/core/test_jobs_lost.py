@@ -215,6 +215,24 @@ def test_a_job_the_backend_no_longer_has_waiting_is_lost(
     assert not JobLease.objects.exists()
 
 
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_task_claimed_by_a_worker_that_died_before_the_job_started_is_lost(
+        kind, alice, audrey, database_queue, django_capture_on_commit_callbacks):
+    """The backend marked the task RUNNING, but its job never took its lease (the worker died in
+    between): RUNNING for longer than the job's deadline without the job's mark cleared is a lost
+    job, not a live one. A task claimed only just now is still left alone."""
+    row, job, object_id = _make(kind, alice, audrey, database_queue, django_capture_on_commit_callbacks)
+    due = _due(job, object_id)
+    now = due + 2 * jobs.LOST_AFTER
+    _tasks(job).update(status=TaskResultStatus.RUNNING, started_at=now - jobs.LOST_AFTER / 2)
+    assert jobs.jobs_recover(now=now) == 0  # claimed recently: its job may be starting
+    _tasks(job).update(started_at=now - jobs.LOST_AFTER)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_recover(now=now) == 1
+    assert len(database_queue.sent) == 2  # sent again
+    assert JobLease.objects.get(kind=job.module_path, object_id=str(object_id)).attempts == 1
+
+
 def test_with_a_backend_that_keeps_no_results_the_deadline_alone_decides(
         alice, audrey, lossy_queue, django_capture_on_commit_callbacks):
     """The immediate backend cannot look a task up (NotImplementedError): a job overdue is lost."""
