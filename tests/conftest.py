@@ -20,7 +20,7 @@ def _move_the_clock():
     and in the tests (not in subprocesses, nor the database's own clock). A test that passes today and
     fails on another day, at midnight, at the end of a month or a year reads the wall clock somewhere
     where it should take `now`. Started here, as this file is imported, so that the conftest files
-    below it see the moved clock too. freezegun comes with django-tasks-rq (through rq-scheduler);
+    below it see the moved clock too. freezegun is pinned in requirements-dev.txt;
     it is loaded only here."""
     at = os.environ.get("TEST_CLOCK_AT")
     if not at:
