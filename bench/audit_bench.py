@@ -37,7 +37,9 @@ PostgreSQL only; 0 skips), --writer-seconds S (default 5), --writer-processes (e
 process, as server processes are, with its own sequencer thread; by default the writers are threads of
 this process, sharing one sequencer thread), --small (--events 20000 --single 1000 --writers 8
 --writer-seconds 3; --holder-events 20000), --holder-events N (default 100000; 0 skips),
---no-holders (skips integration with and without holder logs), --only verify (appends the events, then
+--no-holders (skips integration with and without holder logs), --without-holder-logs (every append
+and integration without the per-holder logs' step, holder measures skipped: the trail's own path, to
+compare with a version from before the holder logs), --only verify (appends the events, then
 measures only verification: for iterating on audit_verify), --db-name NAME (the throwaway PostgreSQL
 database; default bench_audit, so two people benchmarking at once each pick their own).
 Each repetition starts from an empty, freshly migrated database.
@@ -881,6 +883,10 @@ def main():
                         help="entries of one holder's log for its proofs (0: skip)")
     parser.add_argument("--holders", action=argparse.BooleanOptionalAction, default=True,
                         help="integration with per-holder logs for 1,000 holders vs without (--no-holders: skip)")
+    parser.add_argument("--without-holder-logs", action="store_true",
+                        help="leave the per-holder logs' step out of every append and integration (and skip "
+                             "the holder-log measures): to compare the trail's own path with a version from "
+                             "before the holder logs")
     parser.add_argument("--writers", type=int, default=32, help="concurrent writers on PostgreSQL (0: skip)")
     parser.add_argument("--writer-seconds", type=float, default=5.0)
     parser.add_argument("--writer-processes", action="store_true",
@@ -916,6 +922,12 @@ def main():
     var_dir = tempfile.mkdtemp(prefix="audit-bench-")
     _setup(var_dir, args.db_name)
     from django.db import connection
+
+    if args.without_holder_logs:
+        from audit import outbox
+
+        outbox.integrate_holder_logs = lambda cursor, events, leaves, key, *rest: []
+        args.holders, args.holder_events = False, 0
 
     db_name = str(connection.settings_dict["NAME"])
     vendor = connection.vendor
