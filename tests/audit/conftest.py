@@ -1,6 +1,7 @@
 import pytest
 
-from audit.services import EventInput, audit_append_many
+from audit.services import EventInput, audit_append_many, audit_checkpoint_create
+from tests.audit import legacy
 
 
 @pytest.fixture
@@ -26,3 +27,13 @@ def many_events(db):
         return audit_append_many(events=events)
 
     return make
+
+
+@pytest.fixture
+def both_formats(settings, many_events):
+    """Seqs 1 to 7 in the chained format (v 2, written before entries), 8 to 16 entries (v 3), and a
+    checkpoint every 5 (committed, in a transactional test)."""
+    settings.AUDIT_CHECKPOINT_EVERY = 5
+    legacy.append_chained(7)
+    many_events(9)
+    audit_checkpoint_create()

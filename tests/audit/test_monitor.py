@@ -2,28 +2,19 @@
 misbehaving service would commit them: one event left out of a holder's log, one added to it."""
 
 import base64
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.audit.tlog_fake import FakeLog, commitment, event, holder_head
+from tests.tools import load_tool
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "monitor.py"
 ORIGIN = "consentsvc.test/audit"
 ALICE, BOB = 7, 8
 ALICE_LOG, BOB_LOG = "a" * 32, "b" * 32
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("monitor_tool", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-monitor = _load_tool()
+monitor = load_tool("monitor")
 
 
 class Trail:

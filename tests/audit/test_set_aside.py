@@ -4,7 +4,6 @@ count, export, tile, checkpoint or witness ever holds it; audit_verify fails unt
 acknowledges it. Also: a trail written in the chained format continues as entries, and a witness that
 cosigned before the change cosigns after it. On SQLite and on PostgreSQL."""
 
-import importlib.util
 import io
 import json
 from pathlib import Path
@@ -25,6 +24,7 @@ from audit.verification import audit_verify
 from core import signing
 from core.uow import Actor
 from tests.audit import legacy
+from tests.tools import load_tool
 
 pytestmark = pytest.mark.django_db
 
@@ -32,15 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FOREIGN_KEY = "f" * 40
 
 
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_tool", ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-verifier = _tool("verify_audit_export")
-witness = _tool("witness")
+verifier = load_tool("verify_audit_export")
+witness = load_tool("witness")
 
 
 def _write_under_foreign_key(**fields) -> str:

@@ -5,7 +5,6 @@ and integrates the genuine entries again without it (audit.rewind); entry bundle
 bytes; the holder's activity chart never counts it; and the database still refuses to delete or
 change anything under a signed checkpoint, rewind or not. On SQLite and on PostgreSQL."""
 
-import importlib.util
 import io
 import json
 from pathlib import Path
@@ -25,6 +24,7 @@ from audit.verification import audit_verify
 from core import signing
 from support import access_log
 from tests.audit import legacy
+from tests.tools import load_tool
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FOREIGN_KEY = "f" * 40
 
 
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_tool", ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-witness = _tool("witness")
+witness = load_tool("witness")
 
 
 def _about(holder: int, n: int, start: int = 0) -> list[AuditEvent]:

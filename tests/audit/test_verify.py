@@ -189,17 +189,6 @@ def test_it_checks_an_untouched_trail_without_looking_rows_up_one_by_one(trail, 
         assert audit_verify().ok
 
 
-@pytest.fixture
-def both_formats(settings, many_events):
-    """Seqs 1 to 7 in the chained format (v 2, written before entries), 8 to 16 entries (v 3)."""
-    from tests.audit import legacy
-
-    settings.AUDIT_CHECKPOINT_EVERY = 5
-    legacy.append_chained(7)
-    many_events(9)
-    audit_checkpoint_create()
-
-
 def test_it_checks_the_columns_of_both_formats_on_the_fast_path(both_formats, monkeypatch):
     """The database's column check picks each row's layout by its format; an untouched trail of both
     never falls back to the field-by-field path."""

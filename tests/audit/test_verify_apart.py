@@ -6,24 +6,12 @@ from django.core.management import call_command
 from django.db import connection
 
 from audit import triggers, verification
-from audit.services import audit_checkpoint_create
 from audit.verification import audit_verify
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the check apart runs on PostgreSQL"),
 ]
-
-
-@pytest.fixture
-def both_formats(settings, many_events):
-    """Seqs 1 to 7 in the chained format (v 2), 8 to 16 entries (v 3), all committed."""
-    from tests.audit import legacy
-
-    settings.AUDIT_CHECKPOINT_EVERY = 5
-    legacy.append_chained(7)
-    many_events(9)
-    audit_checkpoint_create()
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Witnesses (C2SP tlog-cosignature): tools/witness.py against the service, and what the service and
 audit_verify do with cosignatures, tried as an operator who rolls the trail back would."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from audit.models import AuditCosignature, AuditEvent
 from audit.services import audit_checkpoint_create
 from audit.verification import audit_verify
 from core import signing
+from tests.tools import load_tool
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +27,7 @@ TOOL = Path(__file__).resolve().parents[2] / "tools" / "witness.py"
 NAME = "auditor.example/witness"
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("witness_tool", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-witness = _load_tool()
+witness = load_tool("witness")
 
 
 class ApiLog(witness.Log):

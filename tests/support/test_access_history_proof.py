@@ -1,9 +1,7 @@
 """/me/access/ says whether the holder's history is verified and since when, and its download checks out with
 tools/monitor.py --holder, without the service."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -11,18 +9,15 @@ from django.urls import reverse
 from audit import holder_proof
 from audit.holder_history import verifier_key
 from audit.services import EventInput, audit_append_many, audit_checkpoint_if_due
+from tests.tools import load_tool
 
 pytestmark = pytest.mark.django_db
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "monitor.py"
 DOWNLOAD = reverse("support:me-access-download")
 
 
 def _monitor():
-    spec = importlib.util.spec_from_file_location("monitor_tool", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("monitor")
 
 
 def _events(*subjects):
