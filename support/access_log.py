@@ -179,9 +179,9 @@ def _group_key(event) -> tuple:
             details.get("case_id"), details.get("device"), details.get("method"), details.get("cause"))
 
 
-def _filtered(*, subject_id: int, since: date | None, until: date | None, category: str | None,
+def _filtered(*, user_id: int, since: date | None, until: date | None, category: str | None,
               actor: str | None):
-    return events_filtered(audit_events_for_subject(subject_id=subject_id), since=since, until=until,
+    return events_filtered(audit_events_for_subject(subject_id=user_id), since=since, until=until,
                            category=category, actor=actor)
 
 
@@ -230,7 +230,7 @@ def access_log_page(*, user_id: int, since: date | None = None, until: date | No
     newest first: one query for the events (whole rows, so checking each one's MAC reads nothing
     more), and at most three for the names the lines give. A page ends on a day's boundary when it can,
     so a day's repeats fold into one line."""
-    events = _filtered(subject_id=user_id, since=since, until=until, category=category, actor=actor)
+    events = _filtered(user_id=user_id, since=since, until=until, category=category, actor=actor)
     if before is not None:
         events = events.filter(seq__lt=before)
     # Whole rows: a deferred column would be loaded one query per field per event by the MAC check.
@@ -247,7 +247,7 @@ def access_log_page(*, user_id: int, since: date | None = None, until: date | No
         older = rows[-1].seq
     entries = _grouped(rows)
     entries = _fold_browsing(entries)
-    _describe(entries, subject_id=user_id)
+    _describe(entries, user_id=user_id)
     return History(entries=[entry for entry in entries if entry.summary], older=older,
                    newest_at=rows[0].time if rows else None, oldest_at=rows[-1].time if rows else None)
 
@@ -321,14 +321,14 @@ def _fold_browsing(entries: list[Entry]) -> list[Entry]:
     return folded
 
 
-def _hourly_counts(*, subject_id: int, first: date, last: date, category: str | None,
+def _hourly_counts(*, user_id: int, first: date, last: date, category: str | None,
                    actor: str | None) -> Counter:
     """Events per local hour from `first` to `last` inclusive: one aggregate query (counts only).
 
     Grouped by the UTC hour as text (the first 13 characters, "2026-12-06 14", of the time as the
     database writes it, the same on SQLite and PostgreSQL), not by a time-zone function: SQLite would
     call back into Python once per event. Local hours are then whole-hour shifts of UTC ones."""
-    events = _filtered(subject_id=subject_id, since=first, until=last, category=category, actor=actor)
+    events = _filtered(user_id=user_id, since=first, until=last, category=category, actor=actor)
     if untrusted := audit_untrusted_seqs():  # a row the service did not MAC is not counted
         events = events.exclude(seq__in=untrusted)
     rows = (events.annotate(hour=Substr(Cast("time", CharField()), 1, 13))
@@ -374,7 +374,7 @@ def activity(*, user_id: int, since: date | None = None, until: date | None = No
     """Counts for the chart from one aggregate query. A window whose events all fall on one day is
     charted by the hour of that day: thirty day columns with one bar would show nothing of it."""
     first, last = _window(since, until, today, days)
-    hourly = _hourly_counts(subject_id=user_id, first=first, last=last, category=category, actor=actor)
+    hourly = _hourly_counts(user_id=user_id, first=first, last=last, category=category, actor=actor)
     per_day: Counter = Counter()
     for hour, count in hourly.items():
         per_day[hour.date()] += count
@@ -400,20 +400,20 @@ def _support_names(entries: list[Entry], known: dict[str, str]) -> dict[str, str
     return {**known, **{str(pk): username for pk, username in users}}
 
 
-def _device_names(entries: list[Entry], subject_id: int) -> dict[int, str]:
+def _device_names(entries: list[Entry], user_id: int) -> dict[int, str]:
     """The holder's devices by token id; a device signed out since then has no name any more."""
     ids = {d.get("device") for e in entries for d in e.details[:1] if isinstance(d.get("device"), int)}
     if not ids:
         return {}
-    return dict(ApiToken.objects.filter(pk__in=ids, user_id=subject_id).values_list("pk", "name"))
+    return dict(ApiToken.objects.filter(pk__in=ids, user_id=user_id).values_list("pk", "name"))
 
 
-def _cases(entries: list[Entry], subject_id: int) -> tuple[dict[int, str], dict[str, str]]:
+def _cases(entries: list[Entry], user_id: int) -> tuple[dict[int, str], dict[str, str]]:
     """The tickets of the cases the lines name, and their agents' usernames by id: one query."""
     case_ids = {d.get("case_id") for e in entries for d in e.details[:1] if isinstance(d.get("case_id"), int)}
     if not case_ids:
         return {}, {}
-    rows = list(SupportCase.objects.filter(pk__in=case_ids, subject_id=subject_id).values_list(
+    rows = list(SupportCase.objects.filter(pk__in=case_ids, subject_id=user_id).values_list(
         "pk", "ticket", "agent_id", "agent__username"))
     return {pk: ticket for pk, ticket, _, _ in rows}, {str(agent): name for _, _, agent, name in rows}
 
@@ -492,10 +492,10 @@ def _fold_passes(entries: list[Entry]) -> list[Entry]:
     return folded
 
 
-def _describe(entries: list[Entry], *, subject_id: int) -> None:
-    tickets, agents = _cases(entries, subject_id)
+def _describe(entries: list[Entry], *, user_id: int) -> None:
+    tickets, agents = _cases(entries, user_id)
     names = _support_names(entries, agents)
-    devices = _device_names(entries, subject_id)
+    devices = _device_names(entries, user_id)
     _link_reads_to_outputs(entries)
     entries[:] = _fold_passes(entries)
     for entry in entries:

@@ -291,13 +291,13 @@ def _zip_time(moment: datetime | None) -> tuple:
     return (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, moment.second)
 
 
-def _outputs(holder_id: int) -> list[dict]:
+def _outputs(user_id: int) -> list[dict]:
     # Metadata of the holder's derived outputs (their content comes through the gateway).
-    return vault_selectors.outputs_described(user_id=holder_id)
+    return vault_selectors.outputs_described(user_id=user_id)
 
 
-def _support_cases(holder_id: int) -> list[dict]:
-    cases = SupportCase.objects.filter(subject_id=holder_id).select_related("agent").prefetch_related("actions")
+def _support_cases(user_id: int) -> list[dict]:
+    cases = SupportCase.objects.filter(subject_id=user_id).select_related("agent").prefetch_related("actions")
     return [
         {"case": case.pk, "agent": case.agent.username, "ticket": case.ticket, "reason": case.reason,
          "opened_at": case.opened_at, "expires_at": case.expires_at, "closed_at": case.closed_at,
