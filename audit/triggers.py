@@ -474,3 +474,49 @@ def open_rewinds(using: str = "default") -> list[str]:
         cursor.execute("SELECT COUNT(*) FROM audit_audittailrewind")
         left = cursor.fetchone()[0]
     return [f"audit_audittailrewind holds {left} row(s): a tail rewind was opened outside a checkpoint"] if left else []
+
+
+# SQLite, migration 0018: what a single append writes besides the row itself. The link key's child
+# index (migration 0017) cost every append one more B-tree insert and one more page in its commit;
+# only the tail rewind's deletes use it, so the rewind builds it for its deletes and drops it again,
+# in its own transaction (audit.rewind). And a holder log's entries are a table keyed by (holder,
+# index) with a separate rowid: WITHOUT ROWID it is one B-tree, so an append about a holder writes
+# one page fewer.
+def drop_link_child_index(apps, schema_editor):
+    remove_link_child_index(apps, schema_editor)
+
+
+def _rebuild_sqlite_table(cursor, table: str, *, without_rowid: bool) -> None:
+    """Rebuilds `table` with or without a rowid, keeping its rows, its indexes and every trigger that
+    names it (its own guards, and those of other tables that write to it). Foreign keys are off in a
+    migration on SQLite (Django's schema editor)."""
+    cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table])
+    table_sql = cursor.fetchone()[0].rstrip()
+    body = table_sql.removesuffix(" WITHOUT ROWID")
+    if not body.startswith(f'CREATE TABLE "{table}" (') or not body.endswith(")"):
+        raise RuntimeError(f"{table}'s schema is not the one expected: {table_sql[:120]}")
+    cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL", [table])
+    indexes = [row[0] for row in cursor.fetchall()]
+    cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND (tbl_name = %s OR sql LIKE %s)",
+                   [table, f"%{table}%"])
+    triggers = cursor.fetchall()
+    for name, _ in triggers:
+        cursor.execute(f'DROP TRIGGER "{name}"')
+    cursor.execute(f'CREATE TABLE "{table}__new" (' + body.split("(", 1)[1] + (" WITHOUT ROWID" if without_rowid else ""))
+    cursor.execute(f'INSERT INTO "{table}__new" SELECT * FROM "{table}"')  # noqa: S608 (a constant)
+    cursor.execute(f'DROP TABLE "{table}"')
+    cursor.execute(f'ALTER TABLE "{table}__new" RENAME TO "{table}"')
+    for sql in [*indexes, *(sql for _, sql in triggers)]:
+        cursor.execute(sql)
+
+
+def holder_entries_without_rowid(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        with schema_editor.connection.cursor() as cursor:
+            _rebuild_sqlite_table(cursor, "audit_holderlogentry", without_rowid=True)
+
+
+def holder_entries_with_rowid(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        with schema_editor.connection.cursor() as cursor:
+            _rebuild_sqlite_table(cursor, "audit_holderlogentry", without_rowid=False)
