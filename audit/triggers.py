@@ -312,9 +312,30 @@ def remove_holder_appends(apps, schema_editor):
 # `appended` then writes its entries, above). A view that holds nothing, written through a trigger,
 # so that the global head and the holder logs' heads move in one statement on both databases.
 _HEADS_VIEW = "audit_headwrite"
-_SQLITE_HEADS_WRITE = [
+_SQLITE_HEADS_VIEW = (
     f"CREATE VIEW IF NOT EXISTS {_HEADS_VIEW} (subject_id, log_id, size, compact_range, appended, last_hash) AS "
-    "SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0",
+    "SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0"
+)
+# Two triggers, each with its WHEN (since migration 0019): SQLite runs for each row only the statement
+# that row is for. One trigger with both statements, each filtered in its WHERE (migration 0015's), ran
+# both for every row: about 20 % more CPU per holder row (7.1 against 8.8 µs, 1,000 holders a transaction).
+_SQLITE_HEADS_WRITE = [
+    _SQLITE_HEADS_VIEW,
+    f"CREATE TRIGGER IF NOT EXISTS {_HEADS_VIEW}_head INSTEAD OF INSERT ON {_HEADS_VIEW} "  # noqa: S608 (constants)
+    "WHEN NEW.subject_id IS NULL BEGIN "
+    "UPDATE audit_audithead SET size = NEW.size, last_hash = NEW.last_hash, compact_range = NEW.compact_range "
+    "WHERE id = 1; "
+    "END",
+    f"CREATE TRIGGER IF NOT EXISTS {_HEADS_VIEW}_holder INSTEAD OF INSERT ON {_HEADS_VIEW} "  # noqa: S608 (constants)
+    "WHEN NEW.subject_id IS NOT NULL BEGIN "
+    "INSERT INTO audit_holderlog (subject_id, log_id, size, compact_range, signed_size, appended) "
+    "VALUES (NEW.subject_id, NEW.log_id, NEW.size, NEW.compact_range, 0, NEW.appended) "
+    "ON CONFLICT (subject_id) DO UPDATE SET size = excluded.size, compact_range = excluded.compact_range, "
+    "appended = excluded.appended; "
+    "END",
+]
+_SQLITE_HEADS_WRITE_0015 = [
+    _SQLITE_HEADS_VIEW,
     f"CREATE TRIGGER IF NOT EXISTS {_HEADS_VIEW}_insert INSTEAD OF INSERT ON {_HEADS_VIEW} BEGIN "  # noqa: S608 (constants)
     "UPDATE audit_audithead SET size = NEW.size, last_hash = NEW.last_hash, compact_range = NEW.compact_range "
     "WHERE id = 1 AND NEW.subject_id IS NULL; "
@@ -355,6 +376,22 @@ def install_heads_write(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     for statement in {"sqlite": _SQLITE_HEADS_WRITE, "postgresql": _PG_HEADS_WRITE}[vendor]:
         schema_editor.execute(statement, params=None)
+
+
+def split_heads_write(apps, schema_editor):
+    """Migration 0019: SQLite's heads write as two triggers, one per kind of row."""
+    if schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {_HEADS_VIEW}_insert", params=None)
+        for statement in _SQLITE_HEADS_WRITE:
+            schema_editor.execute(statement, params=None)
+
+
+def join_heads_write(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for name in ("head", "holder"):
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {_HEADS_VIEW}_{name}", params=None)
+        for statement in _SQLITE_HEADS_WRITE_0015:
+            schema_editor.execute(statement, params=None)
 
 
 def remove_heads_write(apps, schema_editor):
@@ -502,7 +539,8 @@ def _rebuild_sqlite_table(cursor, table: str, *, without_rowid: bool) -> None:
     triggers = cursor.fetchall()
     for name, _ in triggers:
         cursor.execute(f'DROP TRIGGER "{name}"')
-    cursor.execute(f'CREATE TABLE "{table}__new" (' + body.split("(", 1)[1] + (" WITHOUT ROWID" if without_rowid else ""))
+    rowid = " WITHOUT ROWID" if without_rowid else ""
+    cursor.execute(f'CREATE TABLE "{table}__new" (' + body.split("(", 1)[1] + rowid)
     cursor.execute(f'INSERT INTO "{table}__new" SELECT * FROM "{table}"')  # noqa: S608 (a constant)
     cursor.execute(f'DROP TABLE "{table}"')
     cursor.execute(f'ALTER TABLE "{table}__new" RENAME TO "{table}"')
