@@ -539,7 +539,8 @@ def _rebuild_sqlite_table(cursor, table: str, *, without_rowid: bool) -> None:
     triggers = cursor.fetchall()
     for name, _ in triggers:
         cursor.execute(f'DROP TRIGGER "{name}"')
-    cursor.execute(f'CREATE TABLE "{table}__new" (' + body.split("(", 1)[1] + (" WITHOUT ROWID" if without_rowid else ""))
+    rowid = " WITHOUT ROWID" if without_rowid else ""
+    cursor.execute(f'CREATE TABLE "{table}__new" (' + body.split("(", 1)[1] + rowid)
     cursor.execute(f'INSERT INTO "{table}__new" SELECT * FROM "{table}"')  # noqa: S608 (a constant)
     cursor.execute(f'DROP TABLE "{table}"')
     cursor.execute(f'ALTER TABLE "{table}__new" RENAME TO "{table}"')

@@ -167,13 +167,15 @@ def _event_time(event) -> datetime:
     return event.time
 
 
-def _group_key(event) -> tuple:
+def _group_key(event, *, per_request: bool, tz) -> tuple:
+    """What a line's events share. `per_request`: the action's _per_request; `tz`: the service's time
+    zone (both read once a page, not once an event)."""
     # A holder browsing their own photos reads one thumbnail per request: one line per day, not per picture.
     browsing = event.purpose == "owner_access" and not (event.request_id or "").startswith("export-")
     # Face scans are not linked to an output: one line a day, however many passes ran.
-    per_request = _per_request(event.action) and not browsing and event.purpose != "face_grouping"
+    per_request = per_request and not browsing and event.purpose != "face_grouping"
     scope = event.request_id if per_request and event.request_id else timezone.localdate(
-        _event_time(event)).isoformat()
+        _event_time(event), tz).isoformat()
     details = event.details or {}
     return (event.action, event.actor_kind, str(event.actor_id), event.purpose, event.outcome, scope,
             details.get("case_id"), details.get("device"), details.get("method"), details.get("cause"))
@@ -238,9 +240,10 @@ def access_log_page(*, user_id: int, since: date | None = None, until: date | No
     older = None
     if len(rows) > window:
         rows = rows[:window]
-        last_day = timezone.localdate(rows[-1].time)
+        tz = timezone.get_current_timezone()
+        last_day = timezone.localdate(rows[-1].time, tz)
         cut = len(rows)
-        while cut > 0 and timezone.localdate(rows[cut - 1].time) == last_day:
+        while cut > 0 and timezone.localdate(rows[cut - 1].time, tz) == last_day:
             cut -= 1
         if cut:  # the oldest day may go on in the next page: it is shown whole there
             rows = rows[:cut]
@@ -264,12 +267,17 @@ def _grouped(events) -> list[Entry]:
     entries: list[Entry] = []
     last_key = None
     repeats: dict[tuple, Entry] = {}
+    tz = timezone.get_current_timezone()
+    folding: dict[str, tuple[bool, bool]] = {}  # each action's (_per_request, _repeats), read once a page
     for event in events:
-        key = _group_key(event)
+        flags = folding.get(event.action)
+        if flags is None:
+            flags = folding[event.action] = (_per_request(event.action), _repeats(event.action))
+        key = _group_key(event, per_request=flags[0], tz=tz)
         current = None
         if entries and key == last_key:
             current = entries[-1]
-        elif _repeats(event.action):
+        elif flags[1]:
             current = repeats.get(key)
         if current is None:
             current = Entry(
@@ -278,7 +286,7 @@ def _grouped(events) -> list[Entry]:
                 first_at=_event_time(event), last_at=_event_time(event),
             )
             entries.append(current)
-            if _repeats(event.action):
+            if flags[1]:
                 repeats[key] = current
         last_key = key
         current.first_at = min(current.first_at, _event_time(event))

@@ -80,3 +80,23 @@ def test_neither_the_trail_nor_staff_learn_the_place(consented, mov_item, audrey
     for staff in (audrey, sam):
         for path in ("", "content/", "thumbnail/"):
             assert api(staff).get(f"/api/v1/media/{mov_item.pk}/{path}").status_code in (403, 404)
+
+
+def test_the_owners_photos_page_does_not_name_a_videos_place(consented, mov_item):  # noqa: F811
+    """The /media/ timeline names a photo's place offline ("Paris"); for a video it says only that the
+    place is kept for the export, as the item's details give its location as null."""
+    from django.test import Client
+
+    from vault.selectors import place_label
+
+    named = place_label(lat=48.8584, lon=2.2945)
+    assert named == "Paris"
+    client = Client()
+    client.force_login(consented)
+    page = client.get("/media/").content.decode()
+    card = page[page.index(f'id="media-{mov_item.pk}"'):]
+    card = card[:card.index("</li>")]
+    assert named not in card
+    assert '<span class="media-place">Place kept for your export</span>' in card
+    # The tick box's name for a screen reader says what it is.
+    assert '<span class="sr-only">Tick video taken' in card
