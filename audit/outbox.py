@@ -125,7 +125,7 @@ def _after_commit() -> None:
         return
     try:
         integrate_when_free()
-    except Exception:  # the request has committed; a later run (or the checkpoint loop) integrates
+    except Exception:  # the request has committed; a later run (or the periodic checkpoint job) integrates
         logger.exception("audit integration failed; it will be retried")
 
 
@@ -656,7 +656,7 @@ class _SequencerThread:
                 time.sleep(GATHER_SECONDS)
             try:
                 integrate_when_free()
-            except Exception:  # noqa: BLE001 (keep the thread; the next wake or the checkpoint loop retries)
+            except Exception:  # noqa: BLE001 (keep the thread; the next wake or the periodic checkpoint job retries)
                 logger.exception("audit integration failed; it will be retried")
                 close_old_connections()
                 connection.close()

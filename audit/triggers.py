@@ -558,3 +558,21 @@ def holder_entries_with_rowid(apps, schema_editor):
     if schema_editor.connection.vendor == "sqlite":
         with schema_editor.connection.cursor() as cursor:
             _rebuild_sqlite_table(cursor, "audit_holderlogentry", without_rowid=False)
+
+
+# PostgreSQL, migration 0020: every integration rewrites the head row of each holder log it touches.
+# At the default fillfactor (100) a page of audit_holderlog has no room for the new version, so most
+# updates went to another page and added an entry to both its indexes (about a third were HOT in a
+# 1,000-holder run); with half of each page left free nearly all are HOT (97 %), and the server's
+# CPU per batched append fell by about 7 of the 19 µs the holder logs add.
+HOLDER_LOG_FILLFACTOR = 50
+
+
+def holder_heads_fillfactor(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"ALTER TABLE audit_holderlog SET (fillfactor = {HOLDER_LOG_FILLFACTOR})", params=None)
+
+
+def holder_heads_default_fillfactor(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE audit_holderlog RESET (fillfactor)", params=None)

@@ -98,3 +98,5 @@ def test_the_owners_photos_page_does_not_name_a_videos_place(consented, mov_item
     card = card[:card.index("</li>")]
     assert named not in card
     assert '<span class="media-place">Place kept for your export</span>' in card
+    # The tick box's name for a screen reader says what it is.
+    assert '<span class="sr-only">Tick video taken' in card
