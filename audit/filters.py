@@ -5,7 +5,6 @@ page (/audit/), so a query string selects the same events on each."""
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-import django_filters
 from django import forms
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -14,7 +13,7 @@ from audit.canonical import ACTION_FILTER_PATTERN, ACTOR_KINDS, CODE_PATTERN, OU
 from audit.models import AuditEvent
 from audit.selectors import action_categories, audit_filter_q
 from audit.sentences import account_resolve
-from core.filters import FieldFilter
+from core.filters import FieldFilter, FilterSet
 
 PERIODS = {"today": ("Today", 1), "7d": ("Last 7 days", 7), "30d": ("Last 30 days", 30)}
 
@@ -114,7 +113,7 @@ def _first(value):
     return value[0] if isinstance(value, tuple) else value
 
 
-class AuditEventFilterSet(django_filters.FilterSet):
+class AuditEventFilterSet(FilterSet):
     """The API's filters: ids as the trail holds them (an export records its filters in its own event)."""
 
     since = FieldFilter(MomentField, label="From", help_text="UTC day.")

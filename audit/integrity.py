@@ -9,12 +9,16 @@ names them by seq.
 """
 
 import json
+from operator import attrgetter
 
 from audit import canonical
 from audit.keys import mac_key
 
 _PLAIN = ("action", "actor_id", "actor_kind", "event_id", "object_id", "object_type", "outcome", "purpose",
           "request_id", "subject_id")
+# The columns above as one tuple: read in one call, compared with the canonical bytes' values at once
+# (a generator over the names cost about a fifth of the check, which runs for every event listed).
+_plain_columns = attrgetter(*_PLAIN)
 
 
 def event_is_genuine(event, key: bytes | None = None) -> bool:
@@ -34,7 +38,7 @@ def event_is_genuine(event, key: bytes | None = None) -> bool:
     elif (set(parsed) != canonical.CHAINED_KEYS or parsed.get("v") != canonical.CHAINED_VERSION
           or parsed.get("seq") != event.seq or parsed.get("prev_hash") != event.prev_hash):
         return False
-    if any(parsed.get(name) != getattr(event, name) for name in _PLAIN):
+    if tuple(map(parsed.get, _PLAIN)) != _plain_columns(event):
         return False
     if event.time is None or parsed.get("time") != canonical.format_time(event.time):
         return False

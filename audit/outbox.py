@@ -22,8 +22,8 @@ Where it runs:
 - inline (AUDIT_SEQUENCER=inline, and always on SQLite, whose writer already holds the write lock):
   in the writer's transaction, over what waits in the queue and the writer's own entries;
 - outbox (PostgreSQL): after the commit, by this process's sequencer thread (or the committing
-  request) when no other process is at it (an advisory lock); `audit_checkpoint --every` too, as
-  a backstop. The lag is one batch's work.
+  request) when no other process is at it (an advisory lock); the periodic checkpoint job
+  (audit.jobs.checkpoint, every AUDIT_CHECKPOINT_SECONDS / 2) too, as a backstop. The lag is one batch's work.
 
 Only integrated entries are in the trail's table: listings, counts, exports, tiles and
 checkpoints read nothing else. Pending entries are found by event id (pending_by_ids) once their
@@ -110,7 +110,7 @@ def queue_write(prepared: list[canonical.ValidEvent], now) -> list[AuditEvent]:
 
 def integrate_inline(prepared: list[canonical.ValidEvent], now) -> list[AuditEvent]:
     """The writer's entries verified, sequenced and integrated in its own transaction. (It leaves the
-    queue to the sequencer and `audit_checkpoint --every`: reading it here would cost every append a
+    queue to the sequencer and the periodic checkpoint job: reading it here would cost every append a
     query, and inline writers put nothing there.)"""
     own = entries_for(prepared, now)
     with connection.cursor() as cursor:
@@ -125,7 +125,7 @@ def _after_commit() -> None:
         return
     try:
         integrate_when_free()
-    except Exception:  # the request has committed; a later run (or the checkpoint loop) integrates
+    except Exception:  # the request has committed; a later run (or the periodic checkpoint job) integrates
         logger.exception("audit integration failed; it will be retried")
 
 
@@ -656,7 +656,7 @@ class _SequencerThread:
                 time.sleep(GATHER_SECONDS)
             try:
                 integrate_when_free()
-            except Exception:  # noqa: BLE001 (keep the thread; the next wake or the checkpoint loop retries)
+            except Exception:  # noqa: BLE001 (keep the thread; the next wake or the periodic checkpoint job retries)
                 logger.exception("audit integration failed; it will be retried")
                 close_old_connections()
                 connection.close()

@@ -31,9 +31,10 @@ refuses to sign (Unrewindable) and names it.
 
 import hashlib
 import uuid
+from contextlib import contextmanager
 from hmac import compare_digest
 
-from audit import canonical, outbox, tiles
+from audit import canonical, outbox, tiles, triggers
 from audit.holder_logs import HolderTileReader, subjects_of
 from audit.keys import mac_key
 from audit.merkle import CompactRange, decompose
@@ -108,7 +109,8 @@ def _rewind_to(cursor, base: int, holders: list[int]) -> None:
     for level in range(_MAX_TILE_LEVEL):
         cursor.execute('DELETE FROM audit_audittile WHERE level = %s AND "index" >= %s',
                        [level, base >> (tiles.HEIGHT * (level + 1))])
-    cursor.execute("DELETE FROM audit_auditevent WHERE seq > %s", [base])
+    with _link_child_index(cursor):
+        cursor.execute("DELETE FROM audit_auditevent WHERE seq > %s", [base])
     # The door closes before anything is written again.
     cursor.execute("DELETE FROM audit_audittailrewind")
 
@@ -134,6 +136,19 @@ def _rewind_to(cursor, base: int, holders: list[int]) -> None:
         compact = _compact_range(HolderTileReader(subject, size)).to_bytes()
         cursor.execute("UPDATE audit_holderlog SET size = %s, compact_range = %s, appended = '' WHERE subject_id = %s",
                        [size, compact, subject])
+
+
+@contextmanager
+def _link_child_index(cursor):
+    """SQLite: deleting an event looks up the row whose link key names it; without an index on the key
+    (dropped in migration 0018 because every append paid for it) that is a scan of the trail per
+    deleted row. The rewind builds the index for its deletes and drops it again, in its transaction."""
+    if cursor.db.vendor != "sqlite":
+        yield
+        return
+    cursor.execute(triggers.SQLITE_LINK_CHILD_INDEX)
+    yield
+    cursor.execute(f"DROP INDEX {triggers.SQLITE_LINK_CHILD_INDEX_NAME}")
 
 
 def _holder_sizes(cursor, base: int, holders: list[int]) -> dict[int, int]:

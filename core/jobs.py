@@ -21,8 +21,9 @@ What the tasks API lacks, kept here once:
   and once it sent the job, the id of its task result in the backend (`result_id`); the worker
   that starts it clears the mark. The same periodic sweep looks at each job still not started
   `lost_after` its due time (`@job(recover=..., lost_after=...)`, LOST_AFTER by default) and asks
-  the backend about its task: one still waiting in the queue (or running) is left alone, however
-  long the queue, and counts no attempt; one the backend no longer knows, or that ended without
+  the backend about their tasks, all at once (one query on the database backend, one pipeline on
+  Redis): one still waiting in the queue (or running) is left alone, however long the queue, and
+  counts no attempt; one the backend no longer knows, or that ended without
   its job starting, was lost. So was one never sent, or sent to a backend that keeps no results
   (then the deadline alone decides). A lost job goes to the same `recover`, counting an attempt
   each time, so a job lost again and again is given up.
@@ -40,6 +41,7 @@ import inspect
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,7 +53,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks import TaskResultStatus, task, task_backends
 from django_tasks.base import Task, TaskResult
-from django_tasks.exceptions import TaskResultDoesNotExist, TaskResultMismatch
+from django_tasks.exceptions import TaskResultDoesNotExist
+from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from core.models import JobLease
@@ -299,23 +302,71 @@ def _hand_back(row: JobLease, *, undo: Callable[[], None]) -> bool:
     return True
 
 
-def _still_queued(kind: str, result_id: str, *, now: datetime, lost_after: timedelta) -> bool | None:
+@dataclass(frozen=True)
+class _Sent:
+    """What the sweep needs to know of a task its backend still has: the job it runs, its status,
+    and when a worker claimed it (RUNNING)."""
+
+    path: str
+    status: str
+    claimed: datetime | None
+
+
+def _sent_tasks(kinds: dict[str, str]) -> dict[str, _Sent]:
+    """The tasks the backends still have among the task result ids of `kinds` (result id -> its
+    job's path). An id is left out where its backend no longer knows it, or cannot tell (it keeps
+    no results, or the job is no longer declared). One look-up per backend: one query on the
+    database backend, one pipeline on Redis (RQ), not one per task."""
+    told: dict[str, _Sent] = {}
+    by_backend: dict[str, list[str]] = {}
+    for result_id, kind in kinds.items():
+        with contextlib.suppress(ImportError):  # a job no longer declared
+            backend = import_string(kind).get_backend()
+            if backend.supports_get_result:
+                by_backend.setdefault(backend.alias, []).append(result_id)
+    for alias, ids in by_backend.items():
+        told.update(_sent_on(task_backends[alias], ids))
+    return told
+
+
+def _sent_on(backend, ids: list[str]) -> dict[str, _Sent]:
+    if isinstance(backend, DatabaseBackend):
+        uuids = {}
+        for result_id in ids:
+            with contextlib.suppress(ValueError):  # not an id this backend made: it does not know it
+                uuids[uuid.UUID(result_id)] = result_id
+        rows = DBTaskResult.objects.filter(pk__in=list(uuids)).values_list("pk", "task_path", "status", "started_at")
+        return {uuids[pk]: _Sent(path, status, started_at) for pk, path, status, started_at in rows}
+    if type(backend).__module__.startswith("django_tasks_rq."):  # imported only then: django_rq needs its app
+        import django_rq
+        from django_tasks_rq.backend import RQ_STATUS_TO_RESULT_STATUS, Job
+
+        found = Job.fetch_many(ids, connection=django_rq.get_connection())
+        return {result_id: _Sent(job.func_name, RQ_STATUS_TO_RESULT_STATUS.get(job.get_status(refresh=False),
+                                                                                TaskResultStatus.READY),
+                                 job.started_at)
+                for result_id, job in zip(ids, found, strict=True) if job is not None}
+    sent = {}  # another backend: one question a task
+    for result_id in ids:
+        with contextlib.suppress(TaskResultDoesNotExist):
+            result = backend.get_result(result_id)
+            sent[result_id] = _Sent(result.task.module_path, result.status,
+                                    result.last_attempted_at or result.started_at)
+    return sent
+
+
+def _still_queued(kind: str, sent: _Sent | None, *, now: datetime, lost_after: timedelta) -> bool:
     """Whether the backend still has the job's task waiting in its queue, or a worker claimed it
-    less than `lost_after` ago (its job takes its lease, clearing the mark, as it starts): True;
-    False if it no longer knows the task, the task ended without its job starting (the job's mark
-    is still there), or a worker claimed it long ago and died before the job started; None if the
-    backend cannot tell (it keeps no results)."""
-    try:
-        result = import_string(kind).get_result(result_id)
-    except (ImportError, NotImplementedError):  # a job no longer declared, or a backend without results
-        return None
-    except (TaskResultDoesNotExist, TaskResultMismatch):
+    less than `lost_after` ago (its job takes its lease, clearing the mark, as it starts). Not if
+    it no longer knows the task or cannot tell (`sent` is None: then the deadline alone decides),
+    the task is another job's, it ended without its job starting (the job's mark is still there),
+    or a worker claimed it long ago and died before the job started."""
+    if sent is None or sent.path != kind:
         return False
-    if result.status == TaskResultStatus.READY:
+    if sent.status == TaskResultStatus.READY:
         return True
-    if result.status == TaskResultStatus.RUNNING:
-        claimed = result.last_attempted_at or result.started_at
-        return claimed is not None and claimed > now - lost_after
+    if sent.status == TaskResultStatus.RUNNING:
+        return sent.claimed is not None and sent.claimed > now - lost_after
     return False
 
 
@@ -325,18 +376,22 @@ def _recover_lost_from_queue(*, now: datetime) -> int:
     or give up and mark its row failed). A job the backend still has waiting is left alone."""
     recovered = 0
     queued = JobLease.objects.filter(held=False, queued_at__lte=now - min([LOST_AFTER, *_LOST_AFTER.values()]))
+    overdue = []
     for lease_id, kind, queued_at, result_id in list(queued.values_list("pk", "kind", "queued_at", "result_id")):
         _recovery(kind)  # declaring the job registers its deadline
-        if queued_at > now - _LOST_AFTER.get(kind, LOST_AFTER):
-            continue
-        if result_id:
-            try:
-                if _still_queued(kind, result_id, now=now, lost_after=_LOST_AFTER.get(kind, LOST_AFTER)):
-                    continue  # a long queue, not a lost job
-            except Exception:  # the backend is unreachable: the next pass asks again
-                log.warning("could not ask the tasks backend about job %s; the next pass asks again", kind,
-                            exc_info=True)
-                continue
+        if queued_at <= now - _LOST_AFTER.get(kind, LOST_AFTER):
+            overdue.append((lease_id, kind, queued_at, result_id))
+    sent_ids = {result_id: kind for _, kind, _, result_id in overdue if result_id}
+    try:
+        sent = _sent_tasks(sent_ids) if sent_ids else {}
+    except Exception:  # the backend is unreachable: the next pass asks again
+        log.warning("could not ask the tasks backend about %d jobs; the next pass asks again", len(sent_ids),
+                    exc_info=True)
+        sent, overdue = {}, [row for row in overdue if not row[3]]  # a job never sent needs no answer
+    for lease_id, kind, queued_at, result_id in overdue:
+        if result_id and _still_queued(kind, sent.get(result_id), now=now,
+                                       lost_after=_LOST_AFTER.get(kind, LOST_AFTER)):
+            continue  # a long queue, not a lost job
         with transaction.atomic():
             row = JobLease.objects.select_for_update().filter(
                 pk=lease_id, held=False, queued_at=queued_at, result_id=result_id).first()

@@ -40,8 +40,8 @@ class JobOutputSerializer(ModelSerializer):
 
 
 class SuggestionGenerateApi(APIView):
-    """Start a generation pass now (joins a pass already queued). Runs in process, or on
-    Celery workers when a broker is configured."""
+    """Start a generation pass now (joins a pass already queued). Runs as a job (core.jobs) on the
+    job worker, or at once after commit with TASKS_BACKEND=immediate."""
 
     permission_classes = [IsHolder]
 

@@ -224,7 +224,7 @@ def suggestion_job_recover(job_id: str, attempts: int) -> bool:
     if job.status != SuggestionJob.Status.RUNNING:
         return False
     retry = attempts < jobs.MAX_ATTEMPTS and _one_queued(job.owner_id) is None
-    _recovered(job_id=job.pk, owner_id=job.owner_id, retry=retry)
+    _recovered(job_id=job.pk, user_id=job.owner_id, retry=retry)
     return retry
 
 
@@ -235,13 +235,13 @@ def _interrupted(job: SuggestionJob) -> None:
     job.save(update_fields=["status", "error_code", "finished_at"])
 
 
-def _recovered(*, job_id: int, owner_id: int, retry: bool) -> None:
+def _recovered(*, job_id: int, user_id: int, retry: bool) -> None:
     now = timezone.now()
-    with account_write(user_id=owner_id, actor=Actor.service("suggestions")):
+    with account_write(user_id=user_id, actor=Actor.service("suggestions")):
         job = SuggestionJob.objects.select_for_update().filter(pk=job_id, status=SuggestionJob.Status.RUNNING).first()
         if job is None:
             return
-        if not retry or _one_queued(owner_id) is not None:
+        if not retry or _one_queued(user_id) is not None:
             _interrupted(job)
             return
         job.status = SuggestionJob.Status.QUEUED

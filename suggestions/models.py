@@ -56,7 +56,8 @@ class Suggestion(models.Model):
 
 
 class SuggestionJob(models.Model):
-    """One generation pass for one holder, run in process or on a Celery worker."""
+    """One generation pass for one holder: a job (core.jobs) the job worker runs, or run at once by
+    `manage.py suggestions_generate`."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

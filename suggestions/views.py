@@ -1,3 +1,6 @@
+import contextlib
+from collections.abc import Iterator
+
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -61,60 +64,55 @@ def suggestion_generate(request):
     return redirect("suggestions:list")
 
 
-@holder_required
-@require_GET
-def suggestion_preview(request, pk: int):
+@contextlib.contextmanager
+def _not_found_as_404() -> Iterator[None]:
+    """A suggestion that is not there, or not this holder's, is the 404 page; other errors go on."""
     try:
-        content = selectors.suggestion_content(
-            user_id=request.user.pk, suggestion_id=pk, video=request.GET.get("format") == "mp4"
-        )
+        yield
     except ServiceError as exc:
         if exc.code == "not_found":
             raise Http404 from None
         raise
-    return content_response(content)
+
+
+def _content(request, pk: int, *, download: bool):
+    with _not_found_as_404():
+        content = selectors.suggestion_content(
+            user_id=request.user.pk, suggestion_id=pk, video=request.GET.get("format") == "mp4"
+        )
+    return content_response(content, download=download)
+
+
+@holder_required
+@require_GET
+def suggestion_preview(request, pk: int):
+    return _content(request, pk, download=False)
 
 
 @holder_required
 @require_GET
 def suggestion_download(request, pk: int):
     """The output as a file to save (a recap's MP4 with ?format=mp4)."""
-    try:
-        content = selectors.suggestion_content(
-            user_id=request.user.pk, suggestion_id=pk, video=request.GET.get("format") == "mp4"
-        )
-    except ServiceError as exc:
-        if exc.code == "not_found":
-            raise Http404 from None
-        raise
-    return content_response(content, download=True)
+    return _content(request, pk, download=True)
 
 
 @holder_required
 @require_GET
 def suggestion_video(request, pk: int):
     """A recap's MP4 for the page's <video>, with HTTP Range so it seeks (206 / 416); the owner's only."""
-    try:
+    with _not_found_as_404():
         video = selectors.suggestion_video(user_id=request.user.pk, suggestion_id=pk)
         return gateway.ranged_response(
             request, size=video.size, content_type=video.content_type, open_range=video.open_range,
             etag=video.etag, filename=f"suggestion-{pk}.mp4",
         )
-    except ServiceError as exc:
-        if exc.code == "not_found":
-            raise Http404 from None
-        raise
 
 
 @holder_required
 @require_GET
 def suggestion_poster(request, pk: int):
-    try:
+    with _not_found_as_404():
         data = selectors.suggestion_poster(user_id=request.user.pk, suggestion_id=pk)
-    except ServiceError as exc:
-        if exc.code == "not_found":
-            raise Http404 from None
-        raise
     response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"

@@ -167,21 +167,23 @@ def _event_time(event) -> datetime:
     return event.time
 
 
-def _group_key(event) -> tuple:
+def _group_key(event, *, per_request: bool, tz) -> tuple:
+    """What a line's events share. `per_request`: the action's _per_request; `tz`: the service's time
+    zone (both read once a page, not once an event)."""
     # A holder browsing their own photos reads one thumbnail per request: one line per day, not per picture.
     browsing = event.purpose == "owner_access" and not (event.request_id or "").startswith("export-")
     # Face scans are not linked to an output: one line a day, however many passes ran.
-    per_request = _per_request(event.action) and not browsing and event.purpose != "face_grouping"
+    per_request = per_request and not browsing and event.purpose != "face_grouping"
     scope = event.request_id if per_request and event.request_id else timezone.localdate(
-        _event_time(event)).isoformat()
+        _event_time(event), tz).isoformat()
     details = event.details or {}
     return (event.action, event.actor_kind, str(event.actor_id), event.purpose, event.outcome, scope,
             details.get("case_id"), details.get("device"), details.get("method"), details.get("cause"))
 
 
-def _filtered(*, subject_id: int, since: date | None, until: date | None, category: str | None,
+def _filtered(*, user_id: int, since: date | None, until: date | None, category: str | None,
               actor: str | None):
-    return events_filtered(audit_events_for_subject(subject_id=subject_id), since=since, until=until,
+    return events_filtered(audit_events_for_subject(subject_id=user_id), since=since, until=until,
                            category=category, actor=actor)
 
 
@@ -230,7 +232,7 @@ def access_log_page(*, user_id: int, since: date | None = None, until: date | No
     newest first: one query for the events (whole rows, so checking each one's MAC reads nothing
     more), and at most three for the names the lines give. A page ends on a day's boundary when it can,
     so a day's repeats fold into one line."""
-    events = _filtered(subject_id=user_id, since=since, until=until, category=category, actor=actor)
+    events = _filtered(user_id=user_id, since=since, until=until, category=category, actor=actor)
     if before is not None:
         events = events.filter(seq__lt=before)
     # Whole rows: a deferred column would be loaded one query per field per event by the MAC check.
@@ -238,16 +240,17 @@ def access_log_page(*, user_id: int, since: date | None = None, until: date | No
     older = None
     if len(rows) > window:
         rows = rows[:window]
-        last_day = timezone.localdate(rows[-1].time)
+        tz = timezone.get_current_timezone()
+        last_day = timezone.localdate(rows[-1].time, tz)
         cut = len(rows)
-        while cut > 0 and timezone.localdate(rows[cut - 1].time) == last_day:
+        while cut > 0 and timezone.localdate(rows[cut - 1].time, tz) == last_day:
             cut -= 1
         if cut:  # the oldest day may go on in the next page: it is shown whole there
             rows = rows[:cut]
         older = rows[-1].seq
     entries = _grouped(rows)
     entries = _fold_browsing(entries)
-    _describe(entries, subject_id=user_id)
+    _describe(entries, user_id=user_id)
     return History(entries=[entry for entry in entries if entry.summary], older=older,
                    newest_at=rows[0].time if rows else None, oldest_at=rows[-1].time if rows else None)
 
@@ -264,12 +267,17 @@ def _grouped(events) -> list[Entry]:
     entries: list[Entry] = []
     last_key = None
     repeats: dict[tuple, Entry] = {}
+    tz = timezone.get_current_timezone()
+    folding: dict[str, tuple[bool, bool]] = {}  # each action's (_per_request, _repeats), read once a page
     for event in events:
-        key = _group_key(event)
+        flags = folding.get(event.action)
+        if flags is None:
+            flags = folding[event.action] = (_per_request(event.action), _repeats(event.action))
+        key = _group_key(event, per_request=flags[0], tz=tz)
         current = None
         if entries and key == last_key:
             current = entries[-1]
-        elif _repeats(event.action):
+        elif flags[1]:
             current = repeats.get(key)
         if current is None:
             current = Entry(
@@ -278,7 +286,7 @@ def _grouped(events) -> list[Entry]:
                 first_at=_event_time(event), last_at=_event_time(event),
             )
             entries.append(current)
-            if _repeats(event.action):
+            if flags[1]:
                 repeats[key] = current
         last_key = key
         current.first_at = min(current.first_at, _event_time(event))
@@ -321,14 +329,14 @@ def _fold_browsing(entries: list[Entry]) -> list[Entry]:
     return folded
 
 
-def _hourly_counts(*, subject_id: int, first: date, last: date, category: str | None,
+def _hourly_counts(*, user_id: int, first: date, last: date, category: str | None,
                    actor: str | None) -> Counter:
     """Events per local hour from `first` to `last` inclusive: one aggregate query (counts only).
 
     Grouped by the UTC hour as text (the first 13 characters, "2026-12-06 14", of the time as the
     database writes it, the same on SQLite and PostgreSQL), not by a time-zone function: SQLite would
     call back into Python once per event. Local hours are then whole-hour shifts of UTC ones."""
-    events = _filtered(subject_id=subject_id, since=first, until=last, category=category, actor=actor)
+    events = _filtered(user_id=user_id, since=first, until=last, category=category, actor=actor)
     if untrusted := audit_untrusted_seqs():  # a row the service did not MAC is not counted
         events = events.exclude(seq__in=untrusted)
     rows = (events.annotate(hour=Substr(Cast("time", CharField()), 1, 13))
@@ -374,7 +382,7 @@ def activity(*, user_id: int, since: date | None = None, until: date | None = No
     """Counts for the chart from one aggregate query. A window whose events all fall on one day is
     charted by the hour of that day: thirty day columns with one bar would show nothing of it."""
     first, last = _window(since, until, today, days)
-    hourly = _hourly_counts(subject_id=user_id, first=first, last=last, category=category, actor=actor)
+    hourly = _hourly_counts(user_id=user_id, first=first, last=last, category=category, actor=actor)
     per_day: Counter = Counter()
     for hour, count in hourly.items():
         per_day[hour.date()] += count
@@ -400,20 +408,20 @@ def _support_names(entries: list[Entry], known: dict[str, str]) -> dict[str, str
     return {**known, **{str(pk): username for pk, username in users}}
 
 
-def _device_names(entries: list[Entry], subject_id: int) -> dict[int, str]:
+def _device_names(entries: list[Entry], user_id: int) -> dict[int, str]:
     """The holder's devices by token id; a device signed out since then has no name any more."""
     ids = {d.get("device") for e in entries for d in e.details[:1] if isinstance(d.get("device"), int)}
     if not ids:
         return {}
-    return dict(ApiToken.objects.filter(pk__in=ids, user_id=subject_id).values_list("pk", "name"))
+    return dict(ApiToken.objects.filter(pk__in=ids, user_id=user_id).values_list("pk", "name"))
 
 
-def _cases(entries: list[Entry], subject_id: int) -> tuple[dict[int, str], dict[str, str]]:
+def _cases(entries: list[Entry], user_id: int) -> tuple[dict[int, str], dict[str, str]]:
     """The tickets of the cases the lines name, and their agents' usernames by id: one query."""
     case_ids = {d.get("case_id") for e in entries for d in e.details[:1] if isinstance(d.get("case_id"), int)}
     if not case_ids:
         return {}, {}
-    rows = list(SupportCase.objects.filter(pk__in=case_ids, subject_id=subject_id).values_list(
+    rows = list(SupportCase.objects.filter(pk__in=case_ids, subject_id=user_id).values_list(
         "pk", "ticket", "agent_id", "agent__username"))
     return {pk: ticket for pk, ticket, _, _ in rows}, {str(agent): name for _, _, agent, name in rows}
 
@@ -492,10 +500,10 @@ def _fold_passes(entries: list[Entry]) -> list[Entry]:
     return folded
 
 
-def _describe(entries: list[Entry], *, subject_id: int) -> None:
-    tickets, agents = _cases(entries, subject_id)
+def _describe(entries: list[Entry], *, user_id: int) -> None:
+    tickets, agents = _cases(entries, user_id)
     names = _support_names(entries, agents)
-    devices = _device_names(entries, subject_id)
+    devices = _device_names(entries, user_id)
     _link_reads_to_outputs(entries)
     entries[:] = _fold_passes(entries)
     for entry in entries:

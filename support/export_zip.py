@@ -8,6 +8,8 @@ Layout:
     media/photos/<upload>     beside a photo converted on upload (HEIC -> JPEG): the file exactly as uploaded,
                               under its own name
     media/photos/<name>.json  the same metadata for that one photo, beside it
+    media/videos/<name>       the videos exactly as uploaded (place and all: the owner's own), under their names
+    media/videos/<name>.json  the same metadata for that one video, with its duration, beside it
     suggestions/outputs.json  what was made from them; suggestions/<id>.<ext> the outputs
     exclusions.json           the dates and places kept out of suggestions
     consent/ledger.json       every consent ledger entry
@@ -38,6 +40,7 @@ from consent import selectors as consent_selectors
 from support import access_log
 from support.models import SupportCase
 from vault import exports as vault_exports
+from vault import gateway
 from vault import selectors as vault_selectors
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic",
@@ -119,8 +122,6 @@ class ExportStats:
 
 def export_chunks(*, user_id: int, expires_at: datetime, stats: ExportStats) -> Iterator[bytes]:
     """Yield the zip's bytes. Reading the originals goes through the gateway (purpose owner_access)."""
-    from vault import gateway  # noqa: PLC0415 (the vault's read path; see the module docstring)
-
     sink = _Sink()
     user = get_user_model().objects.get(pk=user_id)
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
@@ -291,13 +292,13 @@ def _zip_time(moment: datetime | None) -> tuple:
     return (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, moment.second)
 
 
-def _outputs(holder_id: int) -> list[dict]:
+def _outputs(user_id: int) -> list[dict]:
     # Metadata of the holder's derived outputs (their content comes through the gateway).
-    return vault_selectors.outputs_described(user_id=holder_id)
+    return vault_selectors.outputs_described(user_id=user_id)
 
 
-def _support_cases(holder_id: int) -> list[dict]:
-    cases = SupportCase.objects.filter(subject_id=holder_id).select_related("agent").prefetch_related("actions")
+def _support_cases(user_id: int) -> list[dict]:
+    cases = SupportCase.objects.filter(subject_id=user_id).select_related("agent").prefetch_related("actions")
     return [
         {"case": case.pk, "agent": case.agent.username, "ticket": case.ticket, "reason": case.reason,
          "opened_at": case.opened_at, "expires_at": case.expires_at, "closed_at": case.closed_at,

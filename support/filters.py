@@ -1,11 +1,10 @@
 """The holder's access-history filters: one FilterSet reads the query of the page (/me/access/) and of its
 API (/api/v1/me/access-log/), over that holder's own events only."""
 
-import django_filters
 from django import forms
 
 from audit.models import AuditEvent
-from core.filters import FieldFilter
+from core.filters import FieldFilter, FilterSet
 from support import access_log
 
 
@@ -21,7 +20,7 @@ def _categories():
     return [("", "Everything"), *[(k, v[0]) for k, v in access_log.categories().items()], ("other", "Other")]
 
 
-class AccessLogFilterSet(django_filters.FilterSet):
+class AccessLogFilterSet(FilterSet):
     """Days in the service's time zone, both ends included; what kind of event; who did it; and where
     the page starts (`before`: the event the next older page begins before, from the page's "Older" link
     or the API's `next`). The queryset given is the holder's own events: no filter reaches past it."""

@@ -2,8 +2,9 @@
 """A monitor for consentsvc's holder logs: each holder's log must hold exactly the global entries about them.
 
 Needs only Python 3.11+ and the `cryptography` package: no Django, no database. It runs from a
-copy of the repository (or of tools/ with audit/canonical.py, merkle.py, notes.py, integrate.py and
-holder_proof.py beside it). The holder logs' contract is docs/holder-log.md; what this proves is in docs/auditors.md.
+copy of the repository (or of tools/ with audit/canonical.py, merkle.py, notes.py, integrate.py,
+holder_proof.py and statefile.py beside it). The holder logs' contract is docs/holder-log.md; what
+this proves is in docs/auditors.md.
 
     # an auditor (or anyone with an auditor token), every few minutes:
     python monitor.py run --log https://consent.example/api/v1/ --token "$AUDITOR_TOKEN" \\
@@ -33,7 +34,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 # Entry bytes, hashes, Merkle trees and signed notes come from the service's own Django-free
 # modules: one copy of each, checked by the service's tests.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from audit import canonical, holder_proof, merkle  # noqa: E402
+from audit import canonical, holder_proof, merkle, statefile  # noqa: E402
 from audit.holder_proof import HOLDER_HEAD, Head, is_int, open_note, read_entry, read_head  # noqa: E402
 from audit.integrate import WIDTH, encode_index  # noqa: E402
 
@@ -242,20 +242,7 @@ def load_state(path: str) -> State | None:
 
 def save_state(path: str, state: State) -> None:
     """Writes the state atomically (a new file renamed over the old), readable by its owner only."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".monitor-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state.to_json(), handle, indent=1, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    statefile.state_save(path, state.to_json(), prefix=".monitor-")
 
 
 # -- one run ---------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 """A witness for the consentsvc audit trail (C2SP tlog-cosignature), run by an auditor on their own machine.
 
 Needs only Python 3.11+ and the `cryptography` package: no Django, no database. It runs from a
-copy of the repository (or of tools/ with audit/canonical.py, merkle.py and notes.py beside it).
+copy of the repository (or of tools/ with audit/canonical.py, merkle.py, notes.py, holder_proof.py
+and statefile.py beside it).
 
     # once: make the witness's key and print its verifier key for the operator's AUDIT_WITNESSES
     python witness.py init --key witness.pem --name auditor.example/witness
@@ -30,7 +31,6 @@ import base64
 import json
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 # Signed notes, cosignatures and RFC 9162 proofs come from the service's own Django-free modules
 # (audit.notes, audit.merkle): one copy of each, checked by the service's tests.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from audit import holder_proof, merkle, notes  # noqa: E402
+from audit import holder_proof, merkle, notes, statefile  # noqa: E402
 
 
 class Refused(Exception):
@@ -141,20 +141,7 @@ def load_state(path: str) -> dict | None:
 
 def save_state(path: str, state: dict) -> None:
     """Writes the state atomically (a new file renamed over the old), readable by its owner only."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".witness-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    statefile.state_save(path, state, prefix=".witness-")
 
 
 def witness_once(*, log: Log, log_vkey: str, key: Ed25519PrivateKey, name: str, state_path: str,

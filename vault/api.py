@@ -184,7 +184,8 @@ class MediaDetailApi(APIView):
     class DetailOutputSerializer(MediaOutputSerializer):
         location = inline_serializer(
             "MediaLocation", {"lat": serializers.FloatField(), "lon": serializers.FloatField()}, allow_null=True,
-            help_text="Where the photo was taken, for its owner only; never shown in lists.",
+            help_text="Where the photo was taken, for its owner only; never shown in lists. Always null for a "
+                      "video: its place goes out only in the owner's data export.",
         )
 
     class PatchInputSerializer(serializers.Serializer):
@@ -194,7 +195,9 @@ class MediaDetailApi(APIView):
     def get(self, request, item_id: int):
         item = selectors.media_get(user_id=request.user.pk, item_id=item_id)
         meta = selectors.media_meta(item=item)
-        location = {"lat": meta.lat, "lon": meta.lon} if meta.lat is not None else None
+        # A video's place leaves the vault in the owner's export only (the original, sealed): not here.
+        shown = meta.lat is not None and not meta.is_video
+        location = {"lat": meta.lat, "lon": meta.lon} if shown else None
         return Response(_media_out(item, meta, location=location))
 
     @extend_schema(operation_id="media_exclude", summary="Keep the item out of suggestions, or let it back in",

@@ -9,8 +9,8 @@ class VaultConfig(AppConfig):
         from consent.held import held_counter_register
         from core import uow
         from vault import checks  # noqa: F401  (registers the system checks)
-        from vault.receivers import vault_on_consent_ended
         from vault.selectors import media_summary
+        from vault.shredding import vault_on_consent_ended
 
         # The consent page says what turning the feature off destroys; consent cannot import vault.
         held_counter_register(counter=media_summary)

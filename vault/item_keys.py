@@ -58,18 +58,18 @@ def legacy_items_rekey(*, batch_size: int = 100, progress: Callable[[int], None]
         if not batch:
             return {"items": done, "skipped": skipped}
         after = max(item.pk for item in batch)
-        by_owner: dict[int, list[MediaItem]] = {}
+        by_account: dict[int, list[MediaItem]] = {}
         for item in batch:
-            by_owner.setdefault(item.owner_id, []).append(item)
-        for owner_id, items in by_owner.items():
-            moved = _rekey_account(owner_id=owner_id, items=items)
+            by_account.setdefault(item.owner_id, []).append(item)
+        for user_id, items in by_account.items():
+            moved = _rekey_account(user_id=user_id, items=items)
             done += moved
             skipped += len(items) - moved
             if progress is not None:
                 progress(len(items))
 
 
-def _rekey_account(*, owner_id: int, items: list[MediaItem]) -> int:
+def _rekey_account(*, user_id: int, items: list[MediaItem]) -> int:
     prepared: list[_Rekeyed] = []
     try:
         for item in items:
@@ -78,7 +78,7 @@ def _rekey_account(*, owner_id: int, items: list[MediaItem]) -> int:
                 prepared.append(found)
         if not prepared:
             return 0
-        with account_write(user_id=owner_id, actor=ACTOR) as uow:
+        with account_write(user_id=user_id, actor=ACTOR) as uow:
             moved = []
             for new in prepared:
                 item = new.item
@@ -92,7 +92,7 @@ def _rekey_account(*, owner_id: int, items: list[MediaItem]) -> int:
                     moved.append(new)
                     new.written = []  # the row points at them now: keep them
             if moved:
-                uow.record(uow.event(action="media.rekeyed", object_type="account", object_id=owner_id,
+                uow.record(uow.event(action="media.rekeyed", object_type="account", object_id=user_id,
                                      details={"items": len(moved)}))
                 old = [name for new in moved for name in content.item_names(new.item)]
                 uow.after_commit(lambda: content.delete_names(old))

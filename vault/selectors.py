@@ -79,7 +79,8 @@ def media_meta(*, item: MediaItem) -> ItemMeta:
 class TimelineRow:
     item: MediaItem
     meta: ItemMeta
-    place: str  # the place's name, offline ("Lisbon", "near Óbidos"); "" when the photo has no position
+    place: str  # the place's name, offline ("Lisbon", "near Óbidos"); "" when the photo has no position,
+    # and for every video: a video's place leaves the vault only in the owner's export
 
 
 @dataclass(frozen=True)
@@ -133,14 +134,16 @@ def media_timeline_pages(*, user_id: int, per_page: int) -> list[TimelinePage]:
 
 def media_timeline(*, user_id: int, page: TimelinePage) -> list[TimelineDay]:
     """One page of media_timeline_pages as the photos page shows it: only that page's rows are loaded (one
-    query) and opened, each photo's place named offline. A photo trashed or deleted since the scan is left out."""
+    query) and opened, each photo's place named offline (a video's is not named: it leaves the vault only in
+    the owner's export). A photo trashed or deleted since the scan is left out."""
     ids = [item_id for _, moments in page for item_id, _ in moments]
     items = media_list(user_id=user_id).select_related("key").in_bulk(ids) if ids else {}
     found = [items[i] for i in ids if i in items]
     metas = {meta.id: meta for meta in media_metas(items=found)}
     days = []
     for day, moments in page:
-        rows = [TimelineRow(item=items[i], meta=metas[i], place=place_label(lat=metas[i].lat, lon=metas[i].lon))
+        rows = [TimelineRow(item=items[i], meta=metas[i],
+                            place="" if metas[i].is_video else place_label(lat=metas[i].lat, lon=metas[i].lon))
                 for i, _ in moments if i in items]
         if rows:
             days.append(TimelineDay(day=day, rows=rows))

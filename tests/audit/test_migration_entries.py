@@ -23,8 +23,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = [("audit", "0011_event_subject_object_index")]
 # The latest: the code under test reads the tables as they are now (0013 gave set-aside rows a seq,
 # 0014 added the holder logs that integration writes, 0015 the one write of the heads and entries, 0016
-# the tail rewind's marker and guards, 0017 the index its deletes use on SQLite).
-AFTER = [("audit", "0017_link_child_index")]
+# the tail rewind's marker and guards, 0017 the index its deletes use on SQLite, 0018 that index left to
+# the rewind itself and the holder entries WITHOUT ROWID, 0019 the heads write split by row, 0020
+# the holder heads' fillfactor on PostgreSQL).
+AFTER = [("audit", "0020_holder_heads_fillfactor")]
 
 
 def _migrate(target) -> None:

@@ -1,7 +1,10 @@
 """The access history chart in a real browser: thirty day columns, the empty ones drawn as a mark on the
 axis that can be seen and pointed at, each titled with its day, and the numbers day by day beneath; a
 history whose events all fall on one day is drawn by the hour of that day. And the history pages back
-in time."""
+in time.
+
+The product's clock is the `midday` fixture's (the live server runs in this process, so it reads the
+same clock): events set up "today" and the chart's today are one day even when the tests run near midnight."""
 
 from datetime import timedelta
 
@@ -20,19 +23,20 @@ VIEWPORTS = [{"width": 1280, "height": 900}, {"width": 390, "height": 844}]
 
 
 def events_on(user, moment, count: int, monkeypatch) -> None:
-    """`count` uploads about `user` stamped at `moment`."""
-    monkeypatch.setattr(timezone, "now", lambda: moment)
-    audit_append_many(events=[EventInput(action="media.uploaded", actor_kind="holder", actor_id=user.pk,
-                                         subject_id=user.pk, object_type="media", object_id=n,
-                                         details={"method": "web"}) for n in range(count)])
-    monkeypatch.undo()
+    """`count` uploads about `user` stamped at `moment` (then the clock is the `midday` one again)."""
+    with monkeypatch.context() as stamped:
+        stamped.setattr(timezone, "now", lambda: moment)
+        audit_append_many(events=[EventInput(action="media.uploaded", actor_kind="holder", actor_id=user.pk,
+                                             subject_id=user.pk, object_type="media", object_id=n,
+                                             details={"method": "web"}) for n in range(count)])
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_it_draws_every_one_of_thirty_days_and_names_the_empty_ones(new_page, vault_keys, viewport, monkeypatch):
+def test_it_draws_every_one_of_thirty_days_and_names_the_empty_ones(new_page, vault_keys, viewport, monkeypatch,
+                                                                     midday):
     alice = make_user("alice")
     grant(alice)  # events today and 5 days ago; the 28 other days are empty
-    events_on(alice, timezone.now() - timedelta(days=5), 3, monkeypatch)
+    events_on(alice, midday - timedelta(days=5), 3, monkeypatch)
     page = new_page()
     page.set_viewport_size(viewport)
     log_in(page, "alice", PASSWORD)
@@ -40,7 +44,7 @@ def test_it_draws_every_one_of_thirty_days_and_names_the_empty_ones(new_page, va
 
     days = page.locator("#access-chart g.day")
     expect(days).to_have_count(30)
-    today = timezone.localdate()
+    today = timezone.localdate(midday)
     last = days.nth(29)
     assert last.get_attribute("data-day") == today.isoformat() and int(last.get_attribute("data-count")) >= 1
     empty = page.locator("#access-chart g.day.empty")
@@ -67,11 +71,9 @@ def test_it_draws_every_one_of_thirty_days_and_names_the_empty_ones(new_page, va
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_it_draws_one_busy_day_by_the_hour(new_page, vault_keys, viewport, monkeypatch):
+def test_it_draws_one_busy_day_by_the_hour(new_page, vault_keys, viewport, monkeypatch, midday):
     alice = make_user("alice")
-    start = timezone.localtime().replace(hour=9, minute=5, second=0, microsecond=0)
-    if start > timezone.localtime():
-        start -= timedelta(days=1)
+    start = timezone.localtime(midday).replace(hour=9, minute=5, second=0, microsecond=0)  # earlier that day
     events_on(alice, start, 150, monkeypatch)
     events_on(alice, start + timedelta(hours=4), 60, monkeypatch)
     page = new_page()

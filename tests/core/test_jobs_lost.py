@@ -16,6 +16,8 @@ import os
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
@@ -28,10 +30,12 @@ from suggestions import jobs as suggestion_jobs
 from suggestions.models import SuggestionJob
 from support import rights
 from support.models import DataExport
-from tests.conftest import unit_of
+from tests.conftest import make_user, unit_of
 from tests.suggestions.conftest import COLOURS, a_day_out, grant
 
 pytestmark = pytest.mark.django_db
+
+REDIS = "redis://127.0.0.1:6379/13"  # a database of its own (tests/test_jobs.py empties 11)
 
 
 @pytest.fixture(autouse=True)
@@ -244,3 +248,54 @@ def test_with_a_backend_that_keeps_no_results_the_deadline_alone_decides(
         assert jobs.jobs_recover(now=due + jobs.LOST_AFTER) == 1
     row.refresh_from_db()
     assert row.status == DONE["export"]
+
+
+def _exports_waiting(alice, capture, holders: int) -> list[DataExport]:
+    """An export for each of `holders` holders (alice first), sent to a queue nobody works."""
+    exports = []
+    for user in [alice, *(make_user(f"holder{n}") for n in range(1, holders))]:
+        with capture(execute=True):
+            exports.append(rights.export_request(user=user))
+    return exports
+
+
+def test_the_sweep_asks_the_database_backend_once_however_many_jobs_are_overdue(
+        alice, database_queue, django_capture_on_commit_callbacks):
+    """One query on the backend's table a pass, not one per overdue job: a queue backed up with
+    many jobs costs the sweep no more than one."""
+    exports = _exports_waiting(alice, django_capture_on_commit_callbacks, holders=4)
+    due = max(_due(rights.export_build_job, export.pk) for export in exports)
+    table = DBTaskResult._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        assert jobs.jobs_recover(now=due + 2 * jobs.LOST_AFTER) == 0  # all still waiting
+    assert len([q for q in queries if table in q["sql"]]) == 1
+    for export in exports:
+        export.refresh_from_db()
+        assert export.status == DataExport.Status.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_asks_redis_once_however_many_jobs_are_overdue(alice, settings, monkeypatch,
+                                                                 django_capture_on_commit_callbacks):
+    """On Redis (RQ) the tasks are read in one pipeline: one round trip a pass, not a few per job."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS).ping()
+    except redis.RedisError:
+        pytest.fail("Redis is not reachable at 127.0.0.1:6379 (.ci/run starts it)")
+    redis.Redis.from_url(REDIS).flushdb()
+    settings.RQ_QUEUES = {"default": {"URL": REDIS}}
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django_rq"]
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend"}}
+    exports = _exports_waiting(alice, django_capture_on_commit_callbacks, holders=4)
+    due = max(_due(rights.export_build_job, export.pk) for export in exports)
+    assert all(JobLease.objects.values_list("result_id", flat=True))  # each sent, with its task's id
+    asked = []  # what the sweep asks Redis: each command sent alone, each pipeline (a handshake aside)
+    for cls, method in [(redis.Redis, "execute_command"), (redis.client.Pipeline, "execute")]:
+        real = getattr(cls, method)
+        monkeypatch.setattr(cls, method, lambda self, *args, real=real, method=method, **kwargs:
+                            asked.append(method) or real(self, *args, **kwargs))
+    assert jobs.jobs_recover(now=due + 2 * jobs.LOST_AFTER) == 0  # all still waiting
+    assert asked == ["execute"]
+    redis.Redis.from_url(REDIS).flushdb()

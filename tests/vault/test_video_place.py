@@ -1,7 +1,7 @@
 """A video's place leaves the vault by the owner's export only (issue 25): every other path is tried here.
 
-The owner's export and the owner's own views keep it (tests/vault/test_videos.py); the paths tried
-here are the ones that reach someone else, or a purpose: what the gateway hands the suggestion engine
+The owner's export keeps it (tests/vault/test_videos.py); the paths tried here are the owner's own
+item details, and the ones that reach someone else, or a purpose: what the gateway hands the suggestion engine
 and face analysis (metadata, posters, time ranges as frames or clips), the audit trail the auditors
 read, and staff asking the API for the item.
 """
@@ -64,9 +64,10 @@ def test_neither_the_trail_nor_staff_learn_the_place(consented, mov_item, audrey
     client = api(consented)
     for path in ("", "content/", "thumbnail/"):
         assert client.get(f"/api/v1/media/{mov_item.pk}/{path}").status_code == 200
-    # The holder's own item details say where, as a photo's do (README, "How photos get in").
-    assert client.get(f"/api/v1/media/{mov_item.pk}/").json()["location"] == {"lat": pytest.approx(48.8584),
-                                                                              "lon": pytest.approx(2.2945)}
+    # Not even the holder's own item details say where (a photo's do): only the export does.
+    details = client.get(f"/api/v1/media/{mov_item.pk}/")
+    assert details.json()["location"] is None and details.json()["has_location"] is True
+    assert not any(c in details.content for c in COORDINATES)
     gateway.video_candidates(user_id=consented.pk, purpose=gateway.PURPOSE_SUGGESTIONS)
     events = list(AuditEvent.objects.filter(subject_id=consented.pk))
     assert {"media.uploaded", "media.read", "media.listed"} <= {e.action for e in events}
@@ -79,3 +80,23 @@ def test_neither_the_trail_nor_staff_learn_the_place(consented, mov_item, audrey
     for staff in (audrey, sam):
         for path in ("", "content/", "thumbnail/"):
             assert api(staff).get(f"/api/v1/media/{mov_item.pk}/{path}").status_code in (403, 404)
+
+
+def test_the_owners_photos_page_does_not_name_a_videos_place(consented, mov_item):  # noqa: F811
+    """The /media/ timeline names a photo's place offline ("Paris"); for a video it says only that the
+    place is kept for the export, as the item's details give its location as null."""
+    from django.test import Client
+
+    from vault.selectors import place_label
+
+    named = place_label(lat=48.8584, lon=2.2945)
+    assert named == "Paris"
+    client = Client()
+    client.force_login(consented)
+    page = client.get("/media/").content.decode()
+    card = page[page.index(f'id="media-{mov_item.pk}"'):]
+    card = card[:card.index("</li>")]
+    assert named not in card
+    assert '<span class="media-place">Place kept for your export</span>' in card
+    # The tick box's name for a screen reader says what it is.
+    assert '<span class="sr-only">Tick video taken' in card
