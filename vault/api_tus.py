@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsHolder, collection_method
 from accounts.tokens import calling_token
+from core import request_body
 from core.errors import ServiceError, register_code
 from vault import partials
 
@@ -82,16 +83,15 @@ def _uid(upload_id: str) -> uuid.UUID:
 
 
 def _body(request):
-    """The PATCH body as it arrives; a dropped connection ends it (what came is kept)."""
+    """The PATCH body as it arrives (from gunicorn's socket when served by it: core.request_body);
+    a dropped connection ends it (what came is kept)."""
     raw = request._request
-    while True:
-        try:
-            chunk = raw.read(READ_BYTES)
-        except (UnreadablePostError, OSError):
-            return
-        if not chunk:
-            return
-        yield chunk
+    chunks = request_body.body_chunks(raw.environ, started=raw._read_started, read=raw.read, chunk_bytes=READ_BYTES)
+    raw._read_started = True  # as raw.read would: request.body is no longer available
+    try:
+        yield from chunks
+    except (UnreadablePostError, OSError):
+        return
 
 
 class TusCollectionApi(APIView):

@@ -146,8 +146,12 @@ def encrypt_stream(
     encryptor = BlobEncryptor(data_key=data_key, object_uid=object_uid, variant=variant)
     yield encryptor.header
     for chunk in chunks:
-        for start in range(0, len(chunk), CHUNK_BYTES):
-            out = encryptor.update(chunk[start : start + CHUNK_BYTES])
+        # A chunk of at most CHUNK_BYTES goes in whole: slicing a bytearray (a request body's
+        # piece, core.request_body) would copy it.
+        pieces = (chunk,) if len(chunk) <= CHUNK_BYTES else (
+            chunk[start : start + CHUNK_BYTES] for start in range(0, len(chunk), CHUNK_BYTES))
+        for piece in pieces:
+            out = encryptor.update(piece)
             if out:
                 yield out
     yield encryptor.finalize()

@@ -132,3 +132,14 @@ def test_a_queued_entry_not_in_canonical_form_is_set_aside_even_under_a_valid_ma
     assert dict(AuditSetAside.objects.values_list("event_id", "reason")) == {event_id: "not_an_entry",
                                                                               other: "not_an_entry"}
     assert list(AuditEvent.objects.values_list("action", flat=True)) == ["audit.entry_set_aside"] * 2
+
+
+@pytest.mark.parametrize("moment", [
+    "2026-12-06T21:34:25.435755+00:00", "2026-12-06T21:34:25+00:00", "2026-03-29T01:30:00.000001+05:30",
+    "1000-01-01T03:00:00+05:00", "0999-12-31T23:59:59.999999+00:00", "9999-12-31T23:59:59.999999+00:00",
+])
+def test_it_writes_times_as_strftime_spells_them(moment):
+    from datetime import UTC, datetime
+
+    value = datetime.fromisoformat(moment)
+    assert canonical.format_time(value) == value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
