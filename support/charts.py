@@ -35,6 +35,12 @@ class Bar:
         return self.count == 0
 
     @property
+    def date_text(self) -> str:
+        """A day bar's day as {{ bar.day|date:"Y-m-d" }} writes it (2026-12-07), without the template
+        filter's formatting machinery: the page writes it three times a bar."""
+        return f"{self.day.year:04d}-{self.day.month:02d}-{self.day.day:02d}"
+
+    @property
     def label(self) -> str:
         """What the day's (or hour's) title says: when, and its count in words."""
         day = f"{self.day.day} {self.day:%b %Y}"

@@ -1,6 +1,6 @@
 """The access history's chart: one bar per day over the last 30 days, empty days drawn and titled."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -126,3 +126,11 @@ def test_its_gridlines_are_whole_numbers_at_their_true_height(peak, lines):
     assert [value for _, value in chart.gridlines] == lines
     for y, value in chart.gridlines:
         assert y == pytest.approx(chart.baseline - chart.plot_height * value / peak, abs=0.01)
+
+
+@pytest.mark.parametrize("day", [date(2026, 12, 7), date(2027, 1, 1), date(999, 3, 4), date(1, 1, 1)])
+def test_a_day_bars_date_text_is_what_the_date_filter_writes(day):
+    from django.template.defaultfilters import date as date_filter
+
+    (bar,) = bar_chart([(day, 3)]).bars
+    assert bar.date_text == date_filter(day, "Y-m-d")
