@@ -158,7 +158,9 @@ def partial_append(*, user_id: int, uid: uuid.UUID, offset: int, body: Iterator[
         # A name of its own: a request racing this one for the same segment writes another blob.
         nonce = uuid.uuid4().hex
         mine = segment_uid(upload.uid, index, nonce)
-        content.content_write(data_key=data_key, uid=mine, variant="partial", chunks=piece_of_segment())
+        # Written under its own name (atomic=False): nothing reads it before the row counts it.
+        content.content_write(data_key=data_key, uid=mine, variant="partial", chunks=piece_of_segment(),
+                              atomic=False)
         # The offset moves only once the segment is on storage: a crash in between leaves an
         # orphan segment (swept with the orphans), never an offset past what is kept. What
         # arrived before a dropped connection is kept too: the client resumes after it.
