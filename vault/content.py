@@ -32,11 +32,14 @@ def item_key(*, account: DataKey, item) -> DataKey:
             from None
 
 
-def content_write(*, data_key: DataKey, uid: uuid.UUID, variant: str, chunks: Iterable[bytes]) -> tuple[str, int]:
-    """Encrypt and store atomically; return (blob name, stored ciphertext bytes)."""
+def content_write(*, data_key: DataKey, uid: uuid.UUID, variant: str, chunks: Iterable[bytes],
+                  atomic: bool = True) -> tuple[str, int]:
+    """Encrypt and store (atomically unless ``atomic=False``: storage.blob_write); return (blob
+    name, stored ciphertext bytes)."""
     name = storage.blob_name(user_id=data_key.user_id, key_id=data_key.folder_key_id, object_uid=uid, variant=variant)
     size = storage.blob_write(
-        name=name, chunks=blobs.encrypt_stream(data_key=data_key, object_uid=uid, variant=variant, chunks=chunks)
+        name=name, chunks=blobs.encrypt_stream(data_key=data_key, object_uid=uid, variant=variant, chunks=chunks),
+        atomic=atomic,
     )
     return name, size
 

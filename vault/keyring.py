@@ -41,6 +41,14 @@ def data_key_by_id(*, user_id: int, key_id: uuid.UUID) -> keys.DataKey:
     return _data_key(AccountKey.objects.get(user_id=user_id, key_id=key_id))
 
 
+def data_key_of(*, row: AccountKey, user_id: int) -> keys.DataKey:
+    """The data key of an account key row the caller already read (with the row that points at
+    it), as data_key_by_id would find it: the row must be this account's."""
+    if row.user_id != user_id:
+        raise AccountKey.DoesNotExist(f"account key {row.key_id} is not account {user_id}'s")
+    return _data_key(row)
+
+
 def data_key_get_or_create(*, user_id: int, scope: str = keys.SCOPE_MEDIA) -> tuple[AccountKey, keys.DataKey]:
     found = data_key_get(user_id=user_id, scope=scope)
     if found is not None:

@@ -76,10 +76,19 @@ def blob_name(*, user_id: int, key_id: uuid.UUID, object_uid: uuid.UUID, variant
     return f"{key_folder(user_id=user_id, key_id=key_id)}/{object_uid.hex}.{variant}"
 
 
-def blob_write(*, name: str, chunks: Iterable[bytes]) -> int:
-    """Store the blob so that it appears whole or not at all; return its size in bytes."""
+def blob_write(*, name: str, chunks: Iterable[bytes], atomic: bool = True) -> int:
+    """Store the blob so that it appears whole or not at all; return its size in bytes.
+
+    ``atomic=False`` is for a blob that nothing reads until a database row that commits after
+    this returns names it (a resumable upload's segment): on a file system it is then written
+    under its own name, with no temporary file to rename, so that the fsyncs before it counts
+    commit only its data and its creation. Durable all the same when this returns; a crash
+    before that can leave it under its name, incomplete, counted by no row (an orphan for the
+    sweep). On object stores both are the same upload."""
     storage = blob_storage()
     if isinstance(storage, FileSystemStorage):
+        if not atomic:
+            return _write_file_in_place(storage, name, chunks)
         return _write_file_atomically(storage, name, chunks)
     if (s3 := _s3(storage)) is not None:
         return _write_object(s3, name, chunks)
@@ -143,6 +152,56 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
         call(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
+def _write_chunks(fd: int, handle, chunks: Iterable[bytes]) -> int:
+    """Write the chunks to an open file, starting each megabyte's writeback as it is written, then
+    fsync it; return the size."""
+    size = started = 0
+    for chunk in chunks:
+        handle.write(chunk)
+        size += len(chunk)
+        if size - started >= WRITEBACK_BYTES:
+            handle.flush()
+            _start_writeback(fd, started, size - started)
+            started = size
+    handle.flush()
+    os.fsync(fd)
+    return size
+
+
+def _fsync_folder(folder: str) -> None:
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _write_file_in_place(storage: FileSystemStorage, name: str, chunks: Iterable[bytes]) -> int:
+    """Create the file under its name (never over another), write, fsync it and its folder.
+
+    Its mode is set before the data: after the file's fsync nothing of it changes, so the
+    folder's fsync finds the creation already committed by the file's (on ext4 the one journal
+    commit holds both) where a rename after it needed a commit of its own."""
+    path = storage.path(name)
+    folder = os.path.dirname(path)
+    _private_folders(storage, folder)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except FileExistsError:
+        raise FileExistsError(f"blob {name} already exists") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, storage.file_permissions_mode or 0o600)
+            size = _write_chunks(fd, handle, chunks)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        raise
+    _fsync_folder(folder)
+    return size
+
+
 def _write_file_atomically(storage: FileSystemStorage, name: str, chunks: Iterable[bytes]) -> int:
     path = storage.path(name)
     folder = os.path.dirname(path)
@@ -150,30 +209,16 @@ def _write_file_atomically(storage: FileSystemStorage, name: str, chunks: Iterab
     if os.path.exists(path):
         raise FileExistsError(f"blob {name} already exists")
     fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
-    size = started = 0
     try:
         with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-                size += len(chunk)
-                if size - started >= WRITEBACK_BYTES:
-                    handle.flush()
-                    _start_writeback(fd, started, size - started)
-                    started = size
-            handle.flush()
-            os.fsync(handle.fileno())
+            size = _write_chunks(fd, handle, chunks)
         os.chmod(tmp_path, storage.file_permissions_mode or 0o600)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_path)
         raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    _fsync_folder(folder)
     return size
 
 

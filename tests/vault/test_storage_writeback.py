@@ -38,3 +38,51 @@ def test_every_written_megabyte_starts_its_writeback_before_the_fsync(consented,
     assert size - storage.WRITEBACK_BYTES < ranges[-1][0] + ranges[-1][1] <= size
     assert all(length >= storage.WRITEBACK_BYTES for _, length in ranges)
     assert content.content_read(data_key=key, uid=uid, variant="original") == plain
+
+
+def _recorded(monkeypatch) -> list:
+    """Every call that changes the folder or a file's metadata, and every fsync, in order."""
+    events = []
+    for call in ("fsync", "replace", "rename", "chmod", "fchmod", "unlink"):
+        original = getattr(os, call)
+
+        def recording(*args, _call=call, _original=original, **kwargs):
+            events.append(_call)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(os, call, recording)
+    return events
+
+
+def test_a_segment_is_written_under_its_name_and_nothing_of_it_changes_after_its_fsync(consented, monkeypatch,
+                                                                                       settings):
+    """atomic=False (a resumable upload's segment): no temporary file renamed after the data's fsync,
+    so the folder's fsync has no rename of its own to commit; the segment is durable, file and
+    folder, when the write returns, and a name already taken is refused."""
+    _, key = services.media_key(user_id=consented.pk)
+    events = _recorded(monkeypatch)
+    uid = uuid.uuid4()
+    plain = os.urandom(2 * 1024 * 1024 + 5)
+    name, _ = content.content_write(data_key=key, uid=uid, variant="partial", chunks=[plain], atomic=False)
+    assert events == ["fchmod", "fsync", "fsync"]  # mode first, then the file's fsync, then the folder's
+    path = storage.blob_storage().path(name)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert sorted(os.listdir(os.path.dirname(path))) == [os.path.basename(path)]  # no temporary file
+    assert content.content_read(data_key=key, uid=uid, variant="partial") == plain
+    with pytest.raises(FileExistsError):
+        content.content_write(data_key=key, uid=uid, variant="partial", chunks=[b"other"], atomic=False)
+    assert content.content_read(data_key=key, uid=uid, variant="partial") == plain
+
+
+def test_a_segment_whose_write_fails_leaves_nothing(consented, monkeypatch):
+    _, key = services.media_key(user_id=consented.pk)
+    uid = uuid.uuid4()
+
+    def failing():
+        yield b"a" * 100_000
+        raise OSError("the body broke")
+
+    with pytest.raises(OSError, match="the body broke"):
+        content.content_write(data_key=key, uid=uid, variant="partial", chunks=failing(), atomic=False)
+    name = storage.blob_name(user_id=consented.pk, key_id=key.folder_key_id, object_uid=uid, variant="partial")
+    assert not storage.blob_exists(name=name)

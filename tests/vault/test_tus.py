@@ -262,3 +262,19 @@ def test_an_upload_begun_before_segments_had_nonces_still_finishes(consented, cl
         PartialUpload.objects.filter(pk=upload.pk).update(segments=1, offset=1000)
     _, result = partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=1000, body=iter([clip[1000:]]))
     assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=result.item.pk).chunks) == clip
+
+
+def test_a_patch_reads_its_upload_and_the_key_it_is_under_in_one_query(consented, api, clip):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from vault.models import AccountKey
+
+    client = api(consented)
+    location = create(client, len(clip))["Location"]
+    key_table = AccountKey._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        assert patch(client, location, 0, clip[:500]).status_code == 204
+    reads = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT") and key_table in q["sql"]]
+    assert len(reads) == 1 and PartialUpload._meta.db_table in reads[0], reads
+    assert patch(client, location, 500, clip[500:]).status_code == 204  # and the upload finishes with it
