@@ -104,39 +104,48 @@ def load() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
-def upload_floor(clip: bytes, user_id: int, repeat: int) -> float:
-    """Encrypting and writing the same bytes in this process, as the service writes a blob (median)."""
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far, all its threads (the scheduler's nanoseconds: /proc schedstat)."""
+    return sum(int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[0])
+               for task in os.listdir(f"/proc/{pid}/task")) / 1e9
+
+
+def upload_floor(clip: bytes, user_id: int, repeat: int) -> tuple[float, float]:
+    """Encrypting and writing the same bytes in this process, as the service writes a blob (median
+    seconds, and median CPU seconds)."""
     import uuid
 
     from vault import content, keyring, keys
 
     _, data_key = keyring.data_key_get_or_create(user_id=user_id, scope=keys.SCOPE_MEDIA)
     piece = 8 * 1024 * 1024
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
         uid = uuid.uuid4()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         name, _ = content.content_write(data_key=data_key, uid=uid, variant="original",
                                         chunks=(clip[i : i + piece] for i in range(0, len(clip), piece)))
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
         content.delete_names([name])
-    return statistics.median(times)
+    return statistics.median(times), statistics.median(cpu)
 
 
-def tus_upload(base: str, token: str, path: Path) -> tuple[float, float, int]:
-    """(seconds for every byte but the last, seconds for the finishing PATCH, the item's id)."""
+def tus_upload(base: str, token: str, path: Path, worker: int) -> tuple[float, float, int, float]:
+    """(seconds for every byte but the last, seconds for the finishing PATCH, the item's id, the
+    web process's CPU seconds for every byte but the last)."""
     from tusclient import client as tus_client
 
     tus = tus_client.TusClient(f"{base}/api/v1/media/uploads/", headers={"Authorization": f"Token {token}"})
     size = path.stat().st_size
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds(worker)
     uploader = tus.uploader(file_path=str(path), chunk_size=8 * 1024 * 1024, metadata={"filename": path.name})
     uploader.upload(stop_at=size - 1)
-    sent = time.perf_counter()
+    sent, cpu_sent = time.perf_counter(), cpu_seconds(worker)
     uploader.upload()
     finished = time.perf_counter()
     headers = {k.lower(): v for k, v in uploader.request.response_headers.items()}
-    return sent - started, finished - sent, int(headers.get("media-item-id", 0))
+    return sent - started, finished - sent, int(headers.get("media-item-id", 0)), cpu_sent - cpu_started
 
 
 def probe_seconds(size: tuple[int, int], frames: int, repeat: int) -> tuple[float, int]:
@@ -268,17 +277,26 @@ def main() -> None:
         clip = make_clip(megabytes=args.megabytes)
         print(f"clip {len(clip) / 1e6:.1f} MB; {load()}")
 
-        floor = upload_floor(clip, user.pk, args.repeat)
+        # Each run a different file (a free atom of its own at the end), so none is a duplicate. All
+        # written and on disk before anything is timed: the disk's writeback of a file the client
+        # just wrote would otherwise run during the uploads (and their fsyncs), not during the floor.
+        paths = []
+        for run in range(args.repeat):
+            path = Path(var_dir) / f"IMG_{run:04d}.MOV"
+            path.write_bytes(clip + struct.pack(">I4sQ", 16, b"free", run))
+            with path.open("rb") as written:
+                os.fsync(written.fileno())
+            paths.append(path)
+
+        floor, floor_cpu = upload_floor(clip, user.pk, args.repeat)
         worker = worker_pid(server.pid)
         idle = rss_kb(worker, "VmRSS")
         peak_before = rss_kb(worker, "VmHWM")
-        transfers, finishes, items = [], [], []
-        for run in range(args.repeat):
-            # Each run a different file (a free atom of its own at the end), so none is a duplicate.
-            path = Path(var_dir) / f"IMG_{run:04d}.MOV"
-            path.write_bytes(clip + struct.pack(">I4sQ", 16, b"free", run))
-            transfer, finish, item_id = tus_upload(base, token, path)
+        transfers, finishes, items, transfer_cpus = [], [], [], []
+        for path in paths:
+            transfer, finish, item_id, transfer_cpu = tus_upload(base, token, path, worker)
             transfers.append(transfer)
+            transfer_cpus.append(transfer_cpu)
             finishes.append(finish)
             items.append((item_id, path))
         peak = rss_kb(worker, "VmHWM")
@@ -287,6 +305,10 @@ def main() -> None:
         above = (max(peak, peak_before) - idle) / 1024
         print(f"tus transfer {transfer:.2f} s ({len(clip) / transfer / 1e6:.0f} MB/s, median of {args.repeat}); "
               f"in process {floor:.2f} s; ratio {ratio:.2f}x (target >= {TARGET_UPLOAD_RATIO}x)")
+        transfer_cpu = statistics.median(transfer_cpus)
+        print(f"CPU (medians): the web process during the tus transfer {transfer_cpu * 1000:.0f} ms, the floor "
+              f"{floor_cpu * 1000:.0f} ms in process: {floor_cpu / transfer_cpu:.2f}x (no target; on a busy "
+              f"machine the steadier comparison)")
         print(f"tus finishing PATCH (probe, remux, poster, three blobs) {finish:.2f} s; end to end "
               f"{transfer + finish:.2f} s, ratio {floor / (transfer + finish):.2f}x (no target)")
         print(f"web process RSS: idle {idle / 1024:.0f} MB, peak {max(peak, peak_before) / 1024:.0f} MB, "
