@@ -15,8 +15,10 @@ logs' step out, as bench/audit_bench.py does). The checkout's own code runs, wit
 """
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,6 +34,7 @@ def child(args) -> None:
     root = Path.cwd()
     sys.path.insert(0, str(root))
     var = tempfile.mkdtemp(prefix="append-cpu-")
+    atexit.register(shutil.rmtree, var, ignore_errors=True)
     os.environ.pop("DATABASE_URL", None)
     os.environ.update(DJANGO_SETTINGS_MODULE="consentsvc.settings", DJANGO_ENV="test", VAR_DIR=var,
                       AUDIT_SEQUENCER_THREAD="false")
