@@ -190,16 +190,23 @@ def _write_file_in_place(storage: FileSystemStorage, name: str, chunks: Iterable
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     except FileExistsError:
         raise FileExistsError(f"blob {name} already exists") from None
+    with _removed_on_error(path), os.fdopen(fd, "wb") as handle:
+        os.fchmod(fd, storage.file_permissions_mode or 0o600)
+        size = _write_chunks(fd, handle, chunks)
+    _fsync_folder(folder)
+    return size
+
+
+@contextlib.contextmanager
+def _removed_on_error(path: str):
+    """Removes the file being written if anything fails (a client gone, a full disk, a bad chunk):
+    no half-written blob is left under a name."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(fd, storage.file_permissions_mode or 0o600)
-            size = _write_chunks(fd, handle, chunks)
+        yield
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         raise
-    _fsync_folder(folder)
-    return size
 
 
 def _write_file_atomically(storage: FileSystemStorage, name: str, chunks: Iterable[bytes]) -> int:
@@ -209,15 +216,11 @@ def _write_file_atomically(storage: FileSystemStorage, name: str, chunks: Iterab
     if os.path.exists(path):
         raise FileExistsError(f"blob {name} already exists")
     fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
-    try:
+    with _removed_on_error(tmp_path):
         with os.fdopen(fd, "wb") as handle:
             size = _write_chunks(fd, handle, chunks)
         os.chmod(tmp_path, storage.file_permissions_mode or 0o600)
         os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_path)
-        raise
     _fsync_folder(folder)
     return size
 
