@@ -10,6 +10,7 @@ object belongs, an id that is not a number) is an ApiError with the code `malfor
 never retried and never guessed at.
 """
 
+import functools
 import json
 import os
 import random
@@ -21,12 +22,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin
 
 from camera_roll_sync import __version__
 
 CAMERA_ROLL = "camera_roll_cloud_processing"
 USER_AGENT = f"consentsvc-sync/{__version__}"
 MALFORMED = "malformed_answer"
+# Not the server's: the file shrank or went away while it was being sent. Not retried (the same
+# bytes are not there to send again); the next scan reads the file again.
+FILE_CHANGED = "file_changed"
 
 
 class ApiError(Exception):
@@ -46,6 +51,8 @@ class ApiError(Exception):
     @property
     def transient(self) -> bool:
         """Worth trying again: throttled, a server error, or no answer (connection lost, timeout)."""
+        if self.code == FILE_CHANGED:
+            return False
         return self.status in (0, 429) or self.status >= 500
 
 
@@ -223,9 +230,23 @@ def _malformed(method: str, path: str, status: int, what: str) -> ApiError:
                                        "nothing more is sent")
 
 
-# Videos go through resumable uploads (tus 1.0) in pieces of this size: a dropped connection or a
-# killed client loses at most one piece, and the next run resumes where the server says it stands.
-TUS_CHUNK_BYTES = int(os.environ.get("CONSENTSVC_SYNC_TUS_CHUNK") or 8 * 1024 * 1024)
+# Videos go through resumable uploads (tus 1.0). What remains of a file goes in one PATCH, as tus
+# recommends, its body read and sent TUS_PIECE_BYTES at a time: the server stores a body as
+# encrypted segments as it arrives, each counted in the upload's offset once it is stored, so a
+# dropped connection or a killed client loses at most what was in flight, and the next run
+# resumes where the server says it stands. CONSENTSVC_SYNC_TUS_CHUNK caps the bytes of one PATCH
+# (behind a proxy that limits request bodies); unset, there is no cap.
+def _tus_cap(raw: str | None) -> int | None:
+    if not raw:
+        return None
+    cap = int(raw)
+    if cap < 1:
+        raise ValueError(f"CONSENTSVC_SYNC_TUS_CHUNK is a positive number of bytes, not {raw!r}.")
+    return cap
+
+
+TUS_CHUNK_BYTES = _tus_cap(os.environ.get("CONSENTSVC_SYNC_TUS_CHUNK"))
+TUS_PIECE_BYTES = 1024 * 1024  # read and handed to the socket at a time, into one reused buffer
 
 
 class UploadUrls:
@@ -257,11 +278,135 @@ def _tus_error(exc) -> ApiError:
                     str(error.get("message") or exc))
 
 
+class _Halted(Exception):  # noqa: N818 - a signal, not an error
+    """Raised from a PATCH body when ``halt`` is set: the request is dropped mid-body."""
+
+
+class FileRegion:
+    """``length`` bytes of an open file from where it stands, as a PATCH body read TUS_PIECE_BYTES at a
+    time into one reused buffer: the client holds one piece, whatever the size of the file.
+
+    requests takes the Content-Length from ``len()`` (an iterable without ``read``) and urllib3 sends
+    each piece as it is yielded. ``halt`` is looked at between pieces; when it is set, or the file
+    ends early, the iterator raises: urllib3 closes the connection on an exception from the body (it
+    keeps it only for an OSError, to read an early answer), so the server sees the body end and keeps
+    what arrived, and nothing waits for bytes that will not come. A piece is a view of the buffer,
+    valid until the next one is asked for (urllib3 has sent it by then)."""
+
+    def __init__(self, stream, *, length: int, name: str, halt=None, piece_bytes: int | None = None):
+        self.stream = stream
+        self.length = length
+        self.name = name
+        self.halt = halt
+        self.piece_bytes = piece_bytes or TUS_PIECE_BYTES
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        view = memoryview(bytearray(min(self.piece_bytes, self.length)))
+        left = self.length
+        while left:
+            if left < self.length and self.halt is not None and self.halt.is_set():
+                raise _Halted
+            read = self.stream.readinto(view[:min(left, len(view))])
+            if not read:
+                raise file_changed(self.name, "shrank")
+            left -= read
+            yield view[:read]
+
+
+def file_changed(name: str, what: str) -> ApiError:
+    return ApiError(0, FILE_CHANGED, f"{name} {what} while it was being sent; it goes again once it settles.")
+
+
+@functools.cache
+def _streaming_uploader():
+    """tuspy's Uploader with each PATCH body streamed from the file (a FileRegion) and every request
+    through one requests.Session. Made on first use: tuspy's imports cost a start of the client
+    that sends no video (aiohttp among them)."""
+    import requests
+    from tusclient.exceptions import TusCommunicationError, TusUploadFailed
+    from tusclient.request import catch_requests_error
+    from tusclient.uploader import Uploader
+
+    class StreamingUploader(Uploader):
+        def __init__(self, *args, session: requests.Session, halt=None, timeout: float, **kwargs):
+            self.session = session
+            self.halt = halt
+            self.timeout = timeout
+            self.answer: dict[str, str] = {}  # the last PATCH's answer headers, lower-case
+            super().__init__(*args, **kwargs)  # HEADs a stored upload: the session must be there
+
+        def get_file_stream(self):
+            try:
+                return open(self.file_path, "rb")  # noqa: SIM115 - tuspy's callers close it
+            except OSError:
+                raise file_changed(os.path.basename(self.file_path), "went away") from None
+
+        def get_file_size(self) -> int:
+            with self.get_file_stream() as stream:
+                return os.fstat(stream.fileno()).st_size
+
+        @catch_requests_error
+        def get_offset(self) -> int:
+            response = self.session.head(self.url, headers=self.get_headers(), timeout=self.timeout)
+            offset = response.headers.get("upload-offset")
+            if offset is None:
+                raise TusCommunicationError(f"HEAD answered {response.status_code}", response.status_code,
+                                            response.content)
+            if not offset.isdigit():
+                raise _malformed("HEAD", "media/uploads/", response.status_code, "Upload-Offset not a number")
+            return int(offset)
+
+        @catch_requests_error
+        def create_url(self) -> str:
+            response = self.session.post(self.client.url, headers=self.get_url_creation_headers(),
+                                         timeout=self.timeout)
+            url = response.headers.get("location")
+            if url is None:
+                raise TusCommunicationError(f"POST answered {response.status_code}", response.status_code,
+                                            response.content)
+            return urljoin(self.client.url, url)
+
+        def upload_chunk(self) -> None:
+            """One PATCH of what remains (up to chunk_size), streamed; the offset is the server's answer."""
+            name = os.path.basename(self.file_path)
+            headers = {**self.get_headers(), "Upload-Offset": str(self.offset),
+                       "Content-Type": "application/offset+octet-stream"}
+            with self.get_file_stream() as stream:
+                if os.fstat(stream.fileno()).st_size != self.stop_at:
+                    raise file_changed(name, "changed size")
+                stream.seek(self.offset)
+                body = FileRegion(stream, length=self.get_request_length(), name=name, halt=self.halt)
+                try:
+                    # No redirects: a body that is read once cannot be sent again.
+                    response = self.session.patch(self.url, data=body, headers=headers, timeout=self.timeout,
+                                                  allow_redirects=False)
+                except requests.RequestException as exc:
+                    raise TusUploadFailed(exc) from None
+            if not 200 <= response.status_code < 300:
+                raise TusUploadFailed("", response.status_code, response.content)
+            self.answer = {k.lower(): v for k, v in response.headers.items()}
+            offset = self.answer.get("upload-offset", "")
+            # An answer that does not move the upload forward would have the client send forever.
+            if not offset.isdigit() or not self.offset < int(offset) <= self.stop_at:
+                raise _malformed("PATCH", "media/uploads/", response.status_code,
+                                 f"Upload-Offset {offset!r} after {self.offset}")
+            self.offset = int(offset)
+
+    return StreamingUploader
+
+
 def upload_resumable(api: "Api", *, path, urls: UploadUrls, halt: threading.Event | None = None,
                      chunk_size: int | None = None) -> Uploaded | None:
-    """Send one file with tus (tuspy), resuming an upload this client started before; None when
-    ``halt`` was set between two pieces (what was sent stays on the server, encrypted, until it
-    expires or the feature is turned off)."""
+    """Send one file with tus (tuspy), resuming an upload this client started before: what remains
+    goes in one streamed PATCH, or in PATCHes of ``chunk_size`` (TUS_CHUNK_BYTES) when capped.
+
+    None when ``halt`` was set: it is looked at before each PATCH and between the pieces of a
+    body, and a body is dropped mid-way (what arrived stays on the server, encrypted, until it is
+    resumed, expires or the feature is turned off). A file that shrinks or goes away on the way
+    is an ApiError with the code FILE_CHANGED."""
     import requests
     from tusclient import client as tus_client
     from tusclient.exceptions import TusCommunicationError
@@ -270,34 +415,48 @@ def upload_resumable(api: "Api", *, path, urls: UploadUrls, halt: threading.Even
     if api.token:
         headers["Authorization"] = f"Token {api.token}"
     tus = tus_client.TusClient(api.base + "media/uploads/", headers=headers)
-
-    def uploader():
-        return tus.uploader(file_path=str(path), chunk_size=chunk_size or TUS_CHUNK_BYTES,
-                            metadata={"filename": path.name}, store_url=True, url_storage=urls)
-
     try:
+        with path.open("rb") as stream:
+            key = upload_fingerprint(stream)
+    except OSError:
+        raise file_changed(path.name, "went away") from None
+    cap = chunk_size or TUS_CHUNK_BYTES
+
+    with requests.Session() as session:
+        def uploader():
+            return _streaming_uploader()(
+                file_path=str(path), client=tus, session=session, halt=halt, timeout=api.timeout,
+                metadata={"filename": path.name}, store_url=True, url_storage=urls,
+                **({"chunk_size": cap} if cap else {}),
+            )
+
         try:
-            upload = uploader()
+            try:
+                upload = uploader()
+            except TusCommunicationError as exc:
+                if exc.status_code not in (404, 410):
+                    raise
+                # The server no longer has it (expired, ended, or shredded by a withdrawal): start again.
+                urls.remove_item(key)
+                upload = uploader()
+            if not upload.url:
+                upload.set_url(upload.create_url())
+            while upload.offset < upload.stop_at:
+                if halt is not None and halt.is_set():
+                    return None
+                upload.upload_chunk()
+        except _Halted:
+            return None
+        except ApiError as exc:
+            if exc.code == FILE_CHANGED:
+                urls.remove_item(key)  # that upload is of bytes the file no longer holds
+            raise
         except TusCommunicationError as exc:
-            if exc.status_code not in (404, 410):
-                raise
-            # The server no longer has it (expired, ended, or shredded by a withdrawal): start again.
-            with path.open("rb") as stream:
-                urls.remove_item(upload_fingerprint(stream))
-            upload = uploader()
-        if not upload.url:
-            upload.set_url(upload.create_url())
-        while upload.offset < upload.get_file_size():
-            if halt is not None and halt.is_set():
-                return None
-            upload.upload_chunk()
-    except TusCommunicationError as exc:
-        raise _tus_error(exc) from None
-    except requests.RequestException as exc:
-        raise ApiError(0, "unreachable", f"No answer from {api.base}: {exc}") from None
-    answer = {k.lower(): v for k, v in (upload.request.response_headers if upload.request else {}).items()}
-    with path.open("rb") as stream:
-        urls.remove_item(upload_fingerprint(stream))
+            raise _tus_error(exc) from None
+        except requests.RequestException as exc:
+            raise ApiError(0, "unreachable", f"No answer from {api.base}: {exc}") from None
+    urls.remove_item(key)
+    answer = upload.answer
     return Uploaded(media_id=int(answer.get("media-item-id", 0)), duplicate=answer.get("media-duplicate") == "true",
                     sha256="")
 

@@ -18,7 +18,16 @@ from pathlib import Path
 from tqdm import tqdm
 
 from camera_roll_sync import media
-from camera_roll_sync.api import Api, ApiError, Backoff, Uploaded, UploadUrls, upload_resumable, with_retries
+from camera_roll_sync.api import (
+    FILE_CHANGED,
+    Api,
+    ApiError,
+    Backoff,
+    Uploaded,
+    UploadUrls,
+    upload_resumable,
+    with_retries,
+)
 from camera_roll_sync.state import REFUSED, SKIPPED, UPLOADED, WAITING, FileRow, State
 
 # The server's answers about the file itself: it will never be accepted, so it is not retried.
@@ -279,8 +288,9 @@ class Syncer:
         return self._send_and_record(row, send)
 
     def _upload_video(self, row: FileRow, path: Path) -> str:
-        """A video goes in pieces (tus), never whole in memory; consent is asked before each batch as for
-        photos, and a withdrawal seen by another upload stops this one before its next piece."""
+        """A video goes as a resumable upload (tus), read a piece at a time, never whole in memory; consent
+        is asked before each batch as for photos, and a withdrawal seen by another upload stops this one
+        before its next piece (mid-request: the connection is dropped, and the server keeps what came)."""
         try:
             if media.sha256_of(path) != row.sha256:
                 self.state.set_status(row.path, WAITING, "changed")
@@ -314,6 +324,10 @@ class Syncer:
     def _refusal(self, row: FileRow, exc: ApiError) -> str:
         if exc.code == "halted":
             return "not_sent"
+        if exc.code == FILE_CHANGED:
+            # Shrank or went away while it was being sent: the next scan reads it again (or forgets it).
+            self.state.set_status(row.path, WAITING, "changed")
+            return "changed"
         if exc.malformed:
             # Not retried, not recorded as uploaded: the photo stays waiting, and the pass stops.
             self._halt_malformed(exc)
