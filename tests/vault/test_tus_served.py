@@ -4,17 +4,22 @@ has its worker killed, and a withdrawal during a PATCH reaches the client as con
 
 import contextlib
 import http.client
+import json
 import socket
 import subprocess
 import sys
 import time
 
 import pytest
+import requests
 
+from consent import purposes
 from tests.test_serving import BIN, ROOT, environment, free_port
 
 TIMEOUT = 2  # gunicorn's --timeout, in seconds
 TUS = {"Tus-Resumable": "1.0.0"}
+MIB = 1024 * 1024
+SEGMENT = 8 * MIB  # vault.partials.SEGMENT_BYTES in the served process
 
 # Run in the served project's environment: alice, her consent to camera-roll processing, a token.
 ALICE = """
@@ -130,3 +135,49 @@ def test_a_client_that_stops_sending_has_its_worker_killed_with_nothing_counted(
     assert "WORKER TIMEOUT" in (var_dir / "gunicorn.log").read_text()
     # The segment that was arriving is not counted: the client resumes from 0.
     assert offset(port, token, path) == 0
+
+
+class _Withdrawing:
+    """A PATCH body of ``length`` bytes sent a MiB at a time (requests streams an iterable with a
+    length under Content-Length); once the first segment is counted, the holder turns the feature
+    off from another device, and the phone goes on sending."""
+
+    def __init__(self, port: int, token: str, path: str, length: int):
+        self.port, self.token, self.path, self.length = port, token, path, length
+        self.withdrawn_at = None
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        piece, sent = b"w" * MIB, 0
+        while sent < self.length:
+            yield piece[: self.length - sent]
+            sent += min(len(piece), self.length - sent)
+            if self.withdrawn_at is None and sent > SEGMENT:
+                deadline = time.monotonic() + 30
+                while offset(self.port, self.token, self.path) < SEGMENT and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                status, _, _ = request(self.port, self.token, "PUT", f"/api/v1/consent/{purposes.CAMERA_ROLL}/",
+                                       {"Content-Type": "application/json"}, json.dumps({"granted": False}))
+                assert status == 200
+                self.withdrawn_at = sent
+
+
+
+def test_a_withdrawal_during_a_long_patch_reaches_the_phone_as_consent_required(served):
+    """The server answers 403 at the next segment, without reading the rest of the body, and closes
+    (gunicorn's close_graceful: write side shut, 64 KiB drained, then a reset for the unread rest).
+    The phone still reads the refusal, not a reset: urllib3 2.x swallows the EPIPE / ECONNRESET of
+    its send and then reads the answer that arrived before the reset."""
+    port, token, _ = served
+    length = 40 * MIB
+    path = create(port, token, length)
+    body = _Withdrawing(port, token, path, length)
+    answer = requests.patch(f"http://127.0.0.1:{port}{path}", data=body, timeout=60, headers={
+        "Authorization": f"Token {token}", **TUS, "Content-Type": "application/offset+octet-stream",
+        "Upload-Offset": "0"})
+    assert body.withdrawn_at is not None and body.withdrawn_at < length
+    assert answer.status_code == 403, answer.text[:300]
+    assert answer.json()["error"]["code"] == "consent_required"
+    assert request(port, token, "HEAD", path)[0] == 404  # the withdrawal took the upload with it
