@@ -11,12 +11,19 @@ Before the workers fork, glibc's allocator is told to keep the memory a request 
 malloc_keep): a large upload streams its body through buffers of about a megabyte each, and with
 glibc's defaults each of them is handed back to the kernel when freed and faulted in again, page
 by page, for the next one.
+
+While a request's body arrives, its worker tells the arbiter it is alive (pre_request): the sync
+worker does so only between requests, and the arbiter kills a worker silent for `--timeout`, which
+cut a tus PATCH of a phone's video (hundreds of megabytes, minutes) halfway. A client that stops
+sending still has its worker killed after `--timeout`: that stays the guard against a hung request.
 """
 
 import ctypes
 import re
 
 from gunicorn import glogging
+
+from core import request_body
 
 # /s/<token>/ and /s/<token>/content/ (suggestions/urls.py), in a path or a full URL.
 SHARE_TOKEN = re.compile(r"(/s/)[^/?#\s\"]+")
@@ -54,6 +61,21 @@ def malloc_keep() -> bool:
 def on_starting(server) -> None:
     # In the master: the workers it forks inherit the allocator's settings.
     malloc_keep()
+
+
+def heartbeat_every(timeout: float) -> float:
+    """How often a worker receiving a body says it is alive: often enough that bytes arriving keep it
+    well within `--timeout`, so a stalled client is killed after 3/4 of it at the earliest."""
+    return min(request_body.HEARTBEAT_SECONDS, timeout / 4) if timeout else request_body.HEARTBEAT_SECONDS
+
+
+def pre_request(worker, req) -> None:
+    worker.log.debug("%s %s", req.method, req.path)  # gunicorn's own pre_request
+    request_body.heartbeat_start(worker.notify, every=heartbeat_every(worker.cfg.timeout))
+
+
+def post_request(worker, req, environ, resp) -> None:
+    request_body.heartbeat_stop()
 
 
 def redact(value: str) -> str:

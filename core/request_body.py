@@ -10,13 +10,55 @@ buffer of its own, and leaves the parser as if the body had been read through it
 remaining length 0, anything received past the body handed back to the unreader), so a kept-alive
 connection parses its next request. Any other server, a chunked or unsized body, or a body
 something already read from, goes through `wsgi.input` as before.
+
+While a body arrives, the server may be told now and then that the process is alive (`heartbeat`):
+gunicorn's sync worker tells its arbiter so only between requests, and the arbiter kills a worker
+silent for `--timeout`, so a tus PATCH of a few hundred megabytes from a phone (minutes) was
+killed halfway. consentsvc.gunicorn_conf installs the worker's `notify` for each request; a client
+that stops sending stops the heartbeat, and its worker is still killed after `--timeout`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 CHUNK_BYTES = 1024 * 1024
+# At most this often, the heartbeat says the process is alive while bytes arrive (each call costs
+# about 1.5 us of CPU: gunicorn's notify is one utime of a file).
+HEARTBEAT_SECONDS = 5.0
+
+
+class Heartbeat:
+    """``notify`` called when bytes arrive, at most once every ``every`` seconds."""
+
+    def __init__(self, notify: Callable[[], None], *, every: float):
+        self.notify, self.every, self.due = notify, every, 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now >= self.due:
+            self.due = now + self.every
+            self.notify()
+
+
+_heartbeat: Heartbeat | None = None
+
+
+def heartbeat_start(notify: Callable[[], None], *, every: float = HEARTBEAT_SECONDS) -> None:
+    """From now until heartbeat_stop, a body's bytes arriving call ``notify`` (this process's
+    current request; gunicorn's sync worker serves one at a time)."""
+    global _heartbeat
+    _heartbeat = Heartbeat(notify, every=every)
+
+
+def heartbeat_stop() -> None:
+    global _heartbeat
+    _heartbeat = None
+
+
+def _no_heartbeat() -> None:
+    pass
 
 
 def _gunicorn_parts(environ: dict):
@@ -47,9 +89,13 @@ def body_chunks(environ: dict, *, started: bool, read, chunk_bytes: int = CHUNK_
     that disconnects or times out ends the body where it stopped, as the framework's reader does
     (that OSError is the caller's to catch); the connection is then not reused.
     """
+    beat = _heartbeat or _no_heartbeat
     parts = None if started else _gunicorn_parts(environ)
     if parts is None:
+        # The framework's reader returns only once it has chunk_bytes (or the end): the heartbeat
+        # comes once a chunk, so a link slower than a chunk a --timeout is still cut there.
         while chunk := read(chunk_bytes):
+            beat()
             yield chunk
         return
     body, reader, unreader, sock = parts
@@ -73,6 +119,7 @@ def body_chunks(environ: dict, *, started: bool, read, chunk_bytes: int = CHUNK_
                     if not received:
                         break
                     filled += received
+                    beat()  # whatever the link's speed: every recv that brought bytes
             left -= filled
             reader.length = left
             if filled < len(chunk):

@@ -145,8 +145,12 @@ class TusUploadApi(APIView):
     @extend_schema(operation_id="media_upload_resumable_append", request=None, parameters=[_TUS_HEADER],
                    summary="Append bytes from Upload-Offset (application/offset+octet-stream)",
                    responses={204: OpenApiResponse(description="Stored; Upload-Offset says up to where"),
-                              409: OpenApiResponse(description="upload_offset_mismatch"),
-                              410: OpenApiResponse(description="upload_expired"),
+                              403: OpenApiResponse(description="consent_required: before the first byte, or "
+                                                               "when it ends during the PATCH (stop)"),
+                              409: OpenApiResponse(description="upload_offset_mismatch: another request "
+                                                               "appended first"),
+                              410: OpenApiResponse(description="upload_expired: ended (terminated, expired) "
+                                                               "before or during the PATCH"),
                               415: OpenApiResponse(description="unsupported_media_type"),
                               **_BAD_HEADER, **_NO_UPLOAD, **_WRONG_VERSION})
     def patch(self, request, upload_id: str):

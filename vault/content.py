@@ -119,6 +119,13 @@ def delete_names(names: list[str]) -> None:
             storage.blob_delete(name=name)
 
 
+def key_folder_prune(*, user_id: int, key_id: uuid.UUID) -> None:
+    """Remove the key's folder, and the account's, where they are empty (a destroyed key's folder
+    made again by a write that raced the shred, whose file is gone)."""
+    storage.folder_prune(folder=storage.key_folder(user_id=user_id, key_id=key_id))
+    storage.folder_prune(folder=storage.account_folder(user_id=user_id))
+
+
 def delete_key_folder_after_commit(uow: UnitOfWork, *, key_id: uuid.UUID) -> None:
     """The destroyed key's folder goes once the unit that destroyed it has committed (never before)."""
     user_id = uow.user_id

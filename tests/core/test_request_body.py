@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import http.client
 import io
+import logging
 import os
 import socket
 import subprocess
@@ -124,6 +125,64 @@ def test_other_servers_and_started_bodies_go_through_the_framework_reader():
         assert request.body.read(2) == b"ab"  # the framework began reading
         assert b"".join(request_body.body_chunks(_environ(request), started=True,
                                                  read=request.body.read)) == b"cdef"
+
+
+def _trickled(length: int, chunk_bytes: int, clock: list) -> bytes:
+    """A body of ``length`` bytes read while it arrives a byte a second (on ``clock``)."""
+    client, server = socket.socketpair()
+    with client, server:
+        client.sendall(_request(b"t" * length)[:-length])  # the headers only
+        _, request = _parsed(server)
+        chunks = request_body.body_chunks(_environ(request), started=False, read=_refuse, chunk_bytes=chunk_bytes)
+        received = b""
+        for _ in range(length):
+            client.sendall(b"t")
+            clock[0] += 1.0
+            received += next(chunks)
+        assert next(chunks, None) is None
+        return received
+
+
+def test_bytes_arriving_beat_the_heartbeat_at_most_as_often_as_asked(monkeypatch):
+    """gunicorn's sync worker is killed after --timeout in a long body unless it says it is alive
+    (consentsvc.gunicorn_conf installs its notify for each request): bytes arriving beat, at most
+    every ``every`` seconds; once the request is over, nothing beats."""
+    clock = [100.0]
+    monkeypatch.setattr(request_body.time, "monotonic", lambda: clock[0])
+    beats = []
+    request_body.heartbeat_start(lambda: beats.append(clock[0]), every=2.0)
+    try:
+        assert _trickled(5, 1, clock) == b"ttttt"
+    finally:
+        request_body.heartbeat_stop()
+    assert beats == [101.0, 103.0, 105.0]
+    assert _trickled(3, 1, clock) == b"ttt"
+    assert beats == [101.0, 103.0, 105.0]
+
+
+def test_gunicorns_worker_beats_while_its_request_lasts():
+    from consentsvc import gunicorn_conf
+
+    class Worker:
+        notified = 0
+        cfg = Config()
+        log = logging.getLogger("gunicorn.error")
+
+        def notify(self):
+            self.notified += 1
+
+    worker = Worker()
+    worker.cfg.set("timeout", 2)
+    gunicorn_conf.pre_request(worker, type("Req", (), {"method": "PATCH", "path": "/up"})())
+    assert request_body._heartbeat.notify == worker.notify and request_body._heartbeat.every == 0.5
+    request_body._heartbeat()
+    assert worker.notified == 1
+    gunicorn_conf.post_request(worker, None, {}, None)
+    assert request_body._heartbeat is None
+    worker.cfg.set("timeout", 120)
+    gunicorn_conf.pre_request(worker, type("Req", (), {"method": "PATCH", "path": "/up"})())
+    assert request_body._heartbeat.every == request_body.HEARTBEAT_SECONDS
+    gunicorn_conf.post_request(worker, None, {}, None)
 
 
 @pytest.mark.parametrize("worker", ["sync", "gthread"])

@@ -278,3 +278,124 @@ def test_a_patch_reads_its_upload_and_the_key_it_is_under_in_one_query(consented
     reads = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT") and key_table in q["sql"]]
     assert len(reads) == 1 and PartialUpload._meta.db_table in reads[0], reads
     assert patch(client, location, 500, clip[500:]).status_code == 204  # and the upload finishes with it
+
+
+def _pieces(clip: bytes, *, during: dict):
+    """The clip in pieces of 500 bytes (segments of 1000), calling during[n] before the n-th piece."""
+    for n, at in enumerate(range(0, len(clip), 500)):
+        if n in during:
+            during[n]()
+        yield clip[at:at + 500]
+
+
+def stored_folders(tmp_path) -> list:
+    """Every account's and key's folder left under the blob storage's root."""
+    root = tmp_path / "blobs" / "vault"
+    return [p for p in root.rglob("*") if p.is_dir()] if root.exists() else []
+
+
+@pytest.mark.parametrize("when", ["between-segments", "mid-segment", "right-after-the-check"])
+def test_a_withdrawal_during_a_long_patch_answers_consent_required_and_leaves_nothing(
+        consented, clip, tmp_path, monkeypatch, django_capture_on_commit_callbacks, when):
+    """The holder turns the feature off while one PATCH streams the clip: the phone is told
+    consent_required (it stops on that code), not that another request was appending; the segment
+    being stored goes, and nothing of the destroyed key's folder is left (the withdrawal deleted it
+    once it committed; a segment begun after that made it again)."""
+    from core.errors import ServiceError
+
+    monkeypatch.setattr(partials, "SEGMENT_BYTES", 1000)
+    upload = partials.partial_create(user_id=consented.pk, length=len(clip), filename="IMG_0400.MOV")
+
+    def withdrawn():
+        with django_capture_on_commit_callbacks(execute=True):
+            withdraw(consented)
+        assert not stored_files(tmp_path) and not stored_folders(tmp_path)
+
+    during = {}
+    if when == "right-after-the-check":  # the withdrawal commits between the second segment's check and its write
+        checked = partials.consent_active_entry
+        calls = []
+
+        def check_then_withdraw(**kwargs):
+            entry = checked(**kwargs)
+            calls.append(entry)
+            if len(calls) == 2:
+                withdrawn()
+            return entry
+
+        monkeypatch.setattr(partials, "consent_active_entry", check_then_withdraw)
+    else:
+        during = {2 if when == "between-segments" else 3: withdrawn}
+    with pytest.raises(ServiceError) as refused:
+        partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=0, body=_pieces(clip, during=during))
+    assert refused.value.code == "consent_required"
+    assert not PartialUpload.objects.exists()
+    assert not stored_files(tmp_path) and not stored_folders(tmp_path)
+
+
+def test_a_withdrawal_during_a_patch_over_the_api_is_a_403(consented, api, clip, tmp_path, monkeypatch,
+                                                          django_capture_on_commit_callbacks):
+    monkeypatch.setattr(partials, "SEGMENT_BYTES", 1000)
+    client = api(consented)
+    location = create(client, len(clip))["Location"]
+
+    def withdrawn():
+        with django_capture_on_commit_callbacks(execute=True):
+            withdraw(consented)
+
+    # The body as it arrives, the holder withdrawing from another device while the second segment does.
+    monkeypatch.setattr("vault.api_tus._body", lambda request: _pieces(clip, during={3: withdrawn}))
+    refused = patch(client, location, 0, clip)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "consent_required"
+    assert not stored_files(tmp_path)
+
+
+@pytest.mark.parametrize("ending", ["terminated", "erased"])
+@pytest.mark.parametrize("piece", [2, 3], ids=["between-segments", "mid-segment"])
+def test_an_upload_ended_during_a_long_patch_says_why(
+        consented, clip, tmp_path, monkeypatch, django_capture_on_commit_callbacks, piece, ending):
+    """The upload is DELETEd (tus termination, from another request) while one PATCH streams it: the
+    client is told the upload ended (410). An erase of the holder's cloud media also turns the
+    feature off (a withdrawal in the ledger): consent_required. Nothing is left either way."""
+    from core.errors import ServiceError
+    from support import rights
+
+    monkeypatch.setattr(partials, "SEGMENT_BYTES", 1000)
+    upload = partials.partial_create(user_id=consented.pk, length=len(clip), filename="IMG_0401.MOV")
+
+    def ended():
+        with django_capture_on_commit_callbacks(execute=True):
+            if ending == "terminated":
+                partials.partial_delete(user_id=consented.pk, uid=upload.uid)
+            else:
+                rights.cloud_media_erase(user=consented)
+
+    with pytest.raises(ServiceError) as refused:
+        partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=0,
+                                body=_pieces(clip, during={piece: ended}))
+    expected = ("upload_expired", 410) if ending == "terminated" else ("consent_required", 403)
+    assert (refused.value.code, refused.value.status) == expected
+    assert not PartialUpload.objects.exists() and not stored_files(tmp_path)
+    if ending == "erased":
+        assert not stored_folders(tmp_path)
+
+
+def test_consent_lapsing_during_a_long_patch_stops_it_at_the_next_segment(consented, clip, tmp_path, monkeypatch):
+    """A material notice makes consent lapse without deleting the upload: the PATCH takes nothing more
+    in after the segment it was storing, and what was counted stays until the upload expires."""
+    from consent import purposes
+    from consent import services as consent_services
+    from core.errors import ServiceError
+
+    monkeypatch.setattr(partials, "SEGMENT_BYTES", 1000)
+    upload = partials.partial_create(user_id=consented.pk, length=len(clip), filename="IMG_0402.MOV")
+
+    def lapsed():
+        consent_services.notice_publish(purpose=purposes.CAMERA_ROLL, version="2", title="Camera Roll",
+                                        text="What we do with your photos has changed.", material=True)
+
+    with pytest.raises(ServiceError) as refused:
+        partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=0,
+                                body=_pieces(clip, during={2: lapsed}))
+    assert refused.value.code == "consent_required"
+    assert PartialUpload.objects.get().offset == 1000 and len(stored_files(tmp_path)) == 1
