@@ -9,8 +9,9 @@ Measures, each ratio within the same run:
 
 | measure                                                                  | target               |
 |--------------------------------------------------------------------------|----------------------|
-| a clip uploaded over loopback with tus (tuspy, 8 MiB pieces: the         | >= 0.5x              |
-|   transfer), vs encrypting and writing the same bytes in this process    |                      |
+| a clip uploaded over loopback with tus by the sync client (the transfer: | >= 0.5x              |
+|   every byte but the last in one streamed PATCH, as upload_resumable     |                      |
+|   sends it), vs encrypting and writing the same bytes in this process    |                      |
 |   (content_write)                                                        |                      |
 | peak RSS of the web process during that upload, above its idle RSS       | < 100 MB             |
 | poster frame and probe of a 4K clip (vault.videos.video_inspect: the box, |  < 1 s               |
@@ -19,12 +20,16 @@ Measures, each ratio within the same run:
 |   box, then the MP4 rendered) vs the same recap of the 9 stills alone    |   recap              |
 
 The upload is timed in two parts, each the median of --repeat uploads (each a different file, so
-none is a duplicate): the transfer (every byte but the last, sent in tus PATCHes of 8 MiB: received,
-encrypted and stored as segments), which is the issue's measure against the in-process floor, and
-the finishing PATCH (the last byte: the clip streamed from its segments through the box, which
-probes, remuxes and makes the poster from its encrypted spool, into the item's three blobs). The
-end-to-end ratio is printed too. Before and after, the one-minute load average is printed: a
-figure taken on a busy machine says so.
+none is a duplicate): the transfer (every byte but the last: received, encrypted and stored as
+8 MiB segments), which is the issue's measure against the in-process floor, and the finishing
+PATCH (the last byte: the clip streamed from its segments through the box, which probes, remuxes
+and makes the poster from its encrypted spool, into the item's three blobs). The end-to-end ratio
+is printed too. The clip goes up twice over: first with the sync client's uploader
+(camera_roll_sync.api.streaming_uploader: tuspy's Uploader with what remains in one PATCH, the body
+read from the file 1 MiB at a time, one session), whose transfer is the target; then, for
+comparison and with no target, with tuspy's own Uploader in PATCHes of 8 MiB (each read whole and
+sent on a new connection), as another tus client would send them. Before and after, the one-minute
+load average is printed: a figure taken on a busy machine says so.
 
 The server is gunicorn with one worker (the web process whose RSS is read from /proc: VmHWM after
 the upload minus VmRSS before it) on a fresh SQLite database in a throwaway VAR_DIR, as
@@ -56,6 +61,11 @@ TARGET_UPLOAD_RATIO = 0.5
 TARGET_RSS_MB = 100
 TARGET_PROBE_SECONDS = 1.0
 TARGET_RECAP_RATIO = 2.0
+# The uploads measured, in this order: the target is the sync client's (the service's own client).
+CLIENTS = {
+    "sync": "the sync client (camera_roll_sync: what remains in one PATCH, streamed from the file 1 MiB at a time)",
+    "tuspy": "tuspy's own Uploader in PATCHes of 8 MiB (another tus client; no target)",
+}
 
 
 def make_clip(*, megabytes: float, size=(1280, 720), rate: int = 30) -> bytes:
@@ -131,20 +141,42 @@ def upload_floor(clip: bytes, user_id: int, repeat: int) -> tuple[float, float]:
     return statistics.median(times), statistics.median(cpu)
 
 
-def tus_upload(base: str, token: str, path: Path, worker: int) -> tuple[float, float, int, float]:
+def tus_upload(base: str, token: str, path: Path, worker: int, client: str) -> tuple[float, float, int, float]:
     """(seconds for every byte but the last, seconds for the finishing PATCH, the item's id, the
-    web process's CPU seconds for every byte but the last)."""
+    web process's CPU seconds for every byte but the last).
+
+    ``client`` "sync": the sync client's uploader (camera_roll_sync.api.streaming_uploader, as
+    upload_resumable uses it: what remains in one PATCH, its body streamed from the file a piece at a
+    time, one session), here with every byte but the last in the first PATCH and the last byte in a
+    second. "tuspy": tuspy's own Uploader in PATCHes of 8 MiB, each read whole, one connection each."""
+    import requests
     from tusclient import client as tus_client
+
+    from camera_roll_sync import api as sync_api
 
     tus = tus_client.TusClient(f"{base}/api/v1/media/uploads/", headers={"Authorization": f"Token {token}"})
     size = path.stat().st_size
-    started, cpu_started = time.perf_counter(), cpu_seconds(worker)
-    uploader = tus.uploader(file_path=str(path), chunk_size=8 * 1024 * 1024, metadata={"filename": path.name})
-    uploader.upload(stop_at=size - 1)
-    sent, cpu_sent = time.perf_counter(), cpu_seconds(worker)
-    uploader.upload()
+    with requests.Session() as session:
+        if client == "sync":
+            uploader = sync_api.streaming_uploader()(file_path=str(path), client=tus, session=session, timeout=600,
+                                                     chunk_size=size - 1, metadata={"filename": path.name})
+            uploader.set_url(uploader.create_url())
+            started, cpu_started = time.perf_counter(), cpu_seconds(worker)
+            uploader.upload_chunk()
+            sent, cpu_sent = time.perf_counter(), cpu_seconds(worker)
+            uploader.upload_chunk()
+            headers = uploader.answer
+        else:
+            uploader = tus.uploader(file_path=str(path), chunk_size=8 * 1024 * 1024, metadata={"filename": path.name})
+            uploader.set_url(uploader.create_url())
+            started, cpu_started = time.perf_counter(), cpu_seconds(worker)
+            uploader.upload(stop_at=size - 1)
+            sent, cpu_sent = time.perf_counter(), cpu_seconds(worker)
+            uploader.upload()
+            headers = {k.lower(): v for k, v in uploader.request.response_headers.items()}
     finished = time.perf_counter()
-    headers = {k.lower(): v for k, v in uploader.request.response_headers.items()}
+    if uploader.offset != size:
+        raise SystemExit(f"the {client} upload of {path.name} stopped at {uploader.offset} of {size} bytes")
     return sent - started, finished - sent, int(headers.get("media-item-id", 0)), cpu_sent - cpu_started
 
 
@@ -280,44 +312,51 @@ def main() -> None:
         # Each run a different file (a free atom of its own at the end), so none is a duplicate. All
         # written and on disk before anything is timed: the disk's writeback of a file the client
         # just wrote would otherwise run during the uploads (and their fsyncs), not during the floor.
-        paths = []
-        for run in range(args.repeat):
-            path = Path(var_dir) / f"IMG_{run:04d}.MOV"
-            path.write_bytes(clip + struct.pack(">I4sQ", 16, b"free", run))
-            with path.open("rb") as written:
-                os.fsync(written.fileno())
-            paths.append(path)
+        paths = {}
+        for client in CLIENTS:
+            paths[client] = []
+            for run in range(args.repeat):
+                path = Path(var_dir) / f"IMG_{client}_{run:04d}.MOV"
+                path.write_bytes(clip + struct.pack(">I4sQ", 16, b"free", len(paths) * 1000 + run))
+                with path.open("rb") as written:
+                    os.fsync(written.fileno())
+                paths[client].append(path)
 
         floor, floor_cpu = upload_floor(clip, user.pk, args.repeat)
         worker = worker_pid(server.pid)
-        idle = rss_kb(worker, "VmRSS")
-        peak_before = rss_kb(worker, "VmHWM")
-        transfers, finishes, items, transfer_cpus = [], [], [], []
-        for path in paths:
-            transfer, finish, item_id, transfer_cpu = tus_upload(base, token, path, worker)
-            transfers.append(transfer)
-            transfer_cpus.append(transfer_cpu)
-            finishes.append(finish)
-            items.append((item_id, path))
-        peak = rss_kb(worker, "VmHWM")
-        transfer, finish = statistics.median(transfers), statistics.median(finishes)
-        ratio = floor / transfer
-        above = (max(peak, peak_before) - idle) / 1024
-        print(f"tus transfer {transfer:.2f} s ({len(clip) / transfer / 1e6:.0f} MB/s, median of {args.repeat}); "
-              f"in process {floor:.2f} s; ratio {ratio:.2f}x (target >= {TARGET_UPLOAD_RATIO}x)")
-        transfer_cpu = statistics.median(transfer_cpus)
-        print(f"CPU (medians): the web process during the tus transfer {transfer_cpu * 1000:.0f} ms, the floor "
-              f"{floor_cpu * 1000:.0f} ms in process: {floor_cpu / transfer_cpu:.2f}x (no target; on a busy "
-              f"machine the steadier comparison)")
-        print(f"tus finishing PATCH (probe, remux, poster, three blobs) {finish:.2f} s; end to end "
-              f"{transfer + finish:.2f} s, ratio {floor / (transfer + finish):.2f}x (no target)")
-        print(f"web process RSS: idle {idle / 1024:.0f} MB, peak {max(peak, peak_before) / 1024:.0f} MB, "
-              f"{above:.0f} MB above idle (target < {TARGET_RSS_MB} MB)"
-              + (" [the peak before the upload was already higher]" if peak_before >= peak else ""))
-        if ratio < TARGET_UPLOAD_RATIO:
-            failures.append("tus upload ratio")
-        if above >= TARGET_RSS_MB:
-            failures.append("web process RSS")
+        items = []
+        for client in CLIENTS:
+            idle = rss_kb(worker, "VmRSS")
+            peak_before = rss_kb(worker, "VmHWM")
+            transfers, finishes, transfer_cpus = [], [], []
+            for path in paths[client]:
+                transfer, finish, item_id, transfer_cpu = tus_upload(base, token, path, worker, client)
+                transfers.append(transfer)
+                transfer_cpus.append(transfer_cpu)
+                finishes.append(finish)
+                items.append((item_id, path))
+            peak = rss_kb(worker, "VmHWM")
+            transfer, finish = statistics.median(transfers), statistics.median(finishes)
+            ratio = floor / transfer
+            above = (max(peak, peak_before) - idle) / 1024
+            target = client == "sync"
+            print(f"-- {CLIENTS[client]}")
+            print(f"tus transfer {transfer:.2f} s ({len(clip) / transfer / 1e6:.0f} MB/s, median of {args.repeat}: "
+                  + " / ".join(f"{t:.2f}" for t in transfers) + f"); in process {floor:.2f} s; ratio {ratio:.2f}x "
+                  + (f"(target >= {TARGET_UPLOAD_RATIO}x)" if target else "(no target)"))
+            transfer_cpu = statistics.median(transfer_cpus)
+            print(f"CPU (medians): the web process during the tus transfer {transfer_cpu * 1000:.0f} ms, the floor "
+                  f"{floor_cpu * 1000:.0f} ms in process: {floor_cpu / transfer_cpu:.2f}x (no target; on a busy "
+                  f"machine the steadier comparison)")
+            print(f"tus finishing PATCH (probe, remux, poster, three blobs) {finish:.2f} s; end to end "
+                  f"{transfer + finish:.2f} s, ratio {floor / (transfer + finish):.2f}x (no target)")
+            print(f"web process RSS: idle {idle / 1024:.0f} MB, peak {max(peak, peak_before) / 1024:.0f} MB, "
+                  f"{above:.0f} MB above idle (target < {TARGET_RSS_MB} MB)"
+                  + (" [the peak before the upload was already higher]" if peak_before >= peak else ""))
+            if target and ratio < TARGET_UPLOAD_RATIO:
+                failures.append("tus upload ratio")
+            if above >= TARGET_RSS_MB:
+                failures.append(f"web process RSS ({client})")
 
         from vault import exports
 

@@ -321,7 +321,7 @@ def file_changed(name: str, what: str) -> ApiError:
 
 
 @functools.cache
-def _streaming_uploader():
+def streaming_uploader():
     """tuspy's Uploader with each PATCH body streamed from the file (a FileRegion) and every request
     through one requests.Session. Made on first use: tuspy's imports cost a start of the client
     that sends no video (aiohttp among them)."""
@@ -424,7 +424,7 @@ def upload_resumable(api: "Api", *, path, urls: UploadUrls, halt: threading.Even
 
     with requests.Session() as session:
         def uploader():
-            return _streaming_uploader()(
+            return streaming_uploader()(
                 file_path=str(path), client=tus, session=session, halt=halt, timeout=api.timeout,
                 metadata={"filename": path.name}, store_url=True, url_storage=urls,
                 **({"chunk_size": cap} if cap else {}),
