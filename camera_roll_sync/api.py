@@ -441,10 +441,21 @@ def upload_resumable(api: "Api", *, path, urls: UploadUrls, halt: threading.Even
                 upload = uploader()
             if not upload.url:
                 upload.set_url(upload.create_url())
+            started_again = False
             while upload.offset < upload.stop_at:
                 if halt is not None and halt.is_set():
                     return None
-                upload.upload_chunk()
+                try:
+                    upload.upload_chunk()
+                except TusCommunicationError as exc:
+                    # Ended on the server under this PATCH (expired, or ended from elsewhere): what it
+                    # held is gone, so the file goes again from its start, once.
+                    if exc.status_code not in (404, 410) or started_again:
+                        raise
+                    started_again = True
+                    urls.remove_item(key)
+                    upload = uploader()
+                    upload.set_url(upload.create_url())
         except _Halted:
             return None
         except ApiError as exc:

@@ -285,3 +285,28 @@ def test_an_answer_that_does_not_move_the_upload_is_malformed_not_a_loop(tmp_pat
     (error,) = outcome
     assert isinstance(error, ApiError) and error.malformed
     assert server.patches == 1
+
+
+def test_an_upload_ended_on_the_server_under_its_patch_goes_again_from_the_start(device, consenting_alice,
+                                                                                  tmp_path, clip, body):
+    # The upload is ended from elsewhere (expiry, or a DELETE) while its PATCH streams: the server answers
+    # upload_expired at its next segment, and the client sends the file again instead of giving up the pass.
+    video = _video(tmp_path / "roll" / "IMG_0305.MOV", clip)
+    ended = []
+
+    def end_it_after_the_first_piece(sent):
+        if not ended:
+            upload = PartialUpload.objects.get()
+            partials.partial_delete(user_id=consenting_alice.pk, uid=upload.uid)
+            ended.append(upload.uid)
+
+    body.after_piece = end_it_after_the_first_piece
+    state = State(config.state_path(device))
+    answer = upload_resumable(device_api(device), path=video, urls=UploadUrls(state))
+    state.close()
+
+    assert ended and answer is not None and answer.media_id
+    started = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_started")
+    assert started.count() == 2  # the ended upload, then a new one
+    assert not PartialUpload.objects.exists()
+    assert _exported(consenting_alice, MediaItem.objects.get(pk=answer.media_id)) == clip
