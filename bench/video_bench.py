@@ -21,7 +21,7 @@ Measures, each ratio within the same run:
 
 The upload is timed in two parts, each the median of --repeat uploads (each a different file, so
 none is a duplicate): the transfer (every byte but the last: received, encrypted and stored as
-8 MiB segments), which is the issue's measure against the in-process floor, and the finishing
+32 MiB segments), which is the issue's measure against the in-process floor, and the finishing
 PATCH (the last byte: the clip streamed from its segments through the box, which probes, remuxes
 and makes the poster from its encrypted spool, into the item's three blobs). The end-to-end ratio
 is printed too. The clip goes up twice over: first with the sync client's uploader

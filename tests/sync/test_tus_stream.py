@@ -26,7 +26,8 @@ MIB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def clip() -> bytes:
-    """A real clip larger than one of the server's segments and than the client's old 8 MiB PATCHes."""
+    """A real clip larger than the client's old 8 MiB PATCHes (tests that need several of the server's
+    segments make them smaller)."""
     from tests.vault.clips import clip_bytes
 
     data = clip_bytes(frames=56, size=(640, 480), noise=11)
@@ -288,9 +289,10 @@ def test_an_answer_that_does_not_move_the_upload_is_malformed_not_a_loop(tmp_pat
 
 
 def test_an_upload_ended_on_the_server_under_its_patch_goes_again_from_the_start(device, consenting_alice,
-                                                                                  tmp_path, clip, body):
+                                                                                  tmp_path, clip, body, monkeypatch):
     # The upload is ended from elsewhere (expiry, or a DELETE) while its PATCH streams: the server answers
     # upload_expired at its next segment, and the client sends the file again instead of giving up the pass.
+    monkeypatch.setattr(partials, "SEGMENT_BYTES", 2 * MIB)  # the server answers mid-body, at its next segment
     video = _video(tmp_path / "roll" / "IMG_0305.MOV", clip)
     ended = []
 

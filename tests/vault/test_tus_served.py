@@ -15,11 +15,12 @@ import requests
 
 from consent import purposes
 from tests.test_serving import BIN, ROOT, environment, free_port
+from vault import partials
 
 TIMEOUT = 2  # gunicorn's --timeout, in seconds
 TUS = {"Tus-Resumable": "1.0.0"}
 MIB = 1024 * 1024
-SEGMENT = 8 * MIB  # vault.partials.SEGMENT_BYTES in the served process
+SEGMENT = partials.SEGMENT_BYTES  # in the served process too (not patched there)
 
 # Run in the served project's environment: alice, her consent to camera-roll processing, a token.
 ALICE = """
@@ -171,7 +172,7 @@ def test_a_withdrawal_during_a_long_patch_reaches_the_phone_as_consent_required(
     The phone still reads the refusal, not a reset: urllib3 2.x swallows the EPIPE / ECONNRESET of
     its send and then reads the answer that arrived before the reset."""
     port, token, _ = served
-    length = 40 * MIB
+    length = SEGMENT + 32 * MIB  # the first segment, then as much again that the phone goes on sending
     path = create(port, token, length)
     body = _Withdrawing(port, token, path, length)
     answer = requests.patch(f"http://127.0.0.1:{port}{path}", data=body, timeout=60, headers={
