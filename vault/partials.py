@@ -20,7 +20,9 @@ as soon as it is stored, so a dropped connection keeps what arrived. When the up
 PATCH still streaming, the next segment finds no row to count it, is deleted, and the client is
 told why: consent_required after a withdrawal (an erase is one too), upload_expired once the
 upload was terminated or expired, upload_offset_mismatch only when another request counted a
-segment first. Consent is also checked again before each further segment.
+segment first. Consent is also checked again before each further segment and, while a
+segment's bytes arrive, once every CONSENT_RECHECK_SECONDS (a phone's link takes tens of seconds
+for a segment).
 
 When the last byte arrives, a video is streamed from the segments (decrypted in order) through
 the box into its blobs without being held whole (vault.services.video_upload_stream: consent
@@ -31,6 +33,7 @@ photo. The segments are deleted whatever the outcome.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -56,6 +59,11 @@ register_code("upload_expired", 410, "The resumable upload expired or was ended;
 # either way: what came is stored as a shorter segment. 32 MiB against 8: a 200 MB PATCH's transfer
 # took 27 % less time (bench/README.md, "tus uploads").
 SEGMENT_BYTES = 32 * 1024 * 1024
+# While a segment's bytes arrive, consent is looked at again once this many seconds have passed: a
+# phone's link brings a segment in tens of seconds, and a withdrawal stops the upload at once, not at
+# the segment's end. Over a fast link a segment arrives in less, and nothing more is paid.
+CONSENT_RECHECK_SECONDS = 1.0
+_clock = time.monotonic
 _META = b"partial-upload-meta"
 
 
@@ -149,17 +157,26 @@ def partial_append(*, user_id: int, uid: uuid.UUID, offset: int, body: Iterator[
     body = iter(body)
     carried = b""  # a chunk's bytes past a segment's end, for the next segment
     too_long = False
+    consent_gone = False
+    recheck_at = _clock() + CONSENT_RECHECK_SECONDS
     segments_begun = 0
 
     def piece_of_segment():
         """The body's bytes for one segment, straight from the request into the cipher (no copy
         held): up to SEGMENT_BYTES, or up to where the body ends or goes past Upload-Length."""
-        nonlocal carried, too_long
+        nonlocal carried, too_long, consent_gone, recheck_at
         left = min(SEGMENT_BYTES, upload.length - upload.offset)
         while left:
             chunk, carried = (carried, b"") if carried else (next(body, b""), b"")
             if not chunk:
                 return
+            if sent[0] and _clock() >= recheck_at:  # (a segment is never empty)
+                recheck_at = _clock() + CONSENT_RECHECK_SECONDS
+                if consent_active_entry(user_id=user_id, purpose=purposes.CAMERA_ROLL) is None:
+                    # The segment ends here, with what came before: counted if the row is still there
+                    # (a lapse), deleted if it is not (a withdrawal); either way the answer is consent_required.
+                    consent_gone = True
+                    return
             if len(chunk) > left:
                 chunk, carried = chunk[:left], chunk[left:]
             left -= len(chunk)
@@ -209,6 +226,8 @@ def partial_append(*, user_id: int, uid: uuid.UUID, offset: int, body: Iterator[
                                                    variants=["partial"]))
             raise _not_counted(user_id=user_id, upload=upload)
         upload.segments, upload.offset, upload.segment_nonces = index + 1, upload.offset + sent[0], nonces
+        if consent_gone:
+            raise ServiceError("consent_required", "Camera Roll Sharing Suggestions is off for this account.")
     if too_long:
         raise ServiceError("invalid_request", "The body goes past Upload-Length.")
     if upload.offset < upload.length:

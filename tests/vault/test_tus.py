@@ -399,3 +399,47 @@ def test_consent_lapsing_during_a_long_patch_stops_it_at_the_next_segment(consen
                                 body=_pieces(clip, during={2: lapsed}))
     assert refused.value.code == "consent_required"
     assert PartialUpload.objects.get().offset == 1000 and len(stored_files(tmp_path)) == 1
+
+
+@pytest.mark.parametrize("ending", ["withdrawn", "lapsed"])
+def test_a_slow_patch_stops_within_a_second_of_its_link_when_consent_goes_mid_segment(
+        consented, tmp_path, monkeypatch, django_capture_on_commit_callbacks, ending):
+    """A phone's link brings a segment (32 MiB) in tens of seconds. The holder turns the feature off (or
+    consent lapses with a material notice) while the first segment arrives, at 1 MiB a second: the
+    PATCH takes in about a second more of the body, not the rest of the segment, and answers
+    consent_required. Nothing is left after a withdrawal; after a lapse, what came before it is kept."""
+    from consent import purposes
+    from consent import services as consent_services
+    from core.errors import ServiceError
+
+    mib = 1024 * 1024
+    upload = partials.partial_create(user_id=consented.pk, length=40 * mib, filename="IMG_0403.MOV")
+    clock = [1000.0]
+    monkeypatch.setattr(partials, "_clock", lambda: clock[0])
+
+    def gone():
+        if ending == "withdrawn":
+            with django_capture_on_commit_callbacks(execute=True):
+                withdraw(consented)
+        else:
+            consent_services.notice_publish(purpose=purposes.CAMERA_ROLL, version="2", title="Camera Roll",
+                                            text="What we do with your photos has changed.", material=True)
+
+    taken = []
+
+    def link():  # 1 MiB a second; consent goes as the fourth megabyte arrives
+        for n in range(40):
+            if n == 3:
+                gone()
+            clock[0] += 1.0
+            taken.append(n)
+            yield bytes([n]) * mib
+
+    with pytest.raises(ServiceError) as refused:
+        partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=0, body=link())
+    assert refused.value.code == "consent_required"
+    assert len(taken) <= 5  # at most a second or two of the link after consent went, not the 32 MiB segment
+    if ending == "withdrawn":
+        assert not PartialUpload.objects.exists() and not stored_files(tmp_path)
+    else:
+        assert PartialUpload.objects.get().offset <= 4 * mib
