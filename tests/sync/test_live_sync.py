@@ -441,3 +441,118 @@ def test_a_withdrawal_stops_a_video_upload_before_its_next_piece(device, consent
     refused = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_refused")
     assert refused.count() <= 1
     state.close()
+
+
+def _large_video(path: Path, *, seed: int, megabytes: int = 6) -> Path:
+    """A clip followed by a `free` atom of ``megabytes`` (a player skips it): a video of several
+    megabytes, which one PATCH sends in several pieces of the client's and the server's."""
+    import struct
+
+    _make_video(path, frames=30, seed=seed)
+    pad = megabytes * 1024 * 1024
+    with path.open("ab") as out:
+        out.write(struct.pack(">I4s", pad + 8, b"free") + os.urandom(pad))
+    os.utime(path, (time.time() - 3600, time.time() - 3600))
+    return path
+
+
+def _slow_segments(monkeypatch, *, every=None):
+    """The server counts what arrives 256 KiB at a time, each segment a little slow to store (a phone's
+    link, seen from the server): the one PATCH is still arriving when the test acts. ``every`` runs
+    before each segment is stored, with the segment's number, in the server's own thread."""
+    from vault import content, partials
+
+    monkeypatch.setattr(partials, "SEGMENT_BYTES", 256 * 1024)
+    write = content.content_write
+    stored = []
+
+    def slow(**kwargs):
+        if kwargs.get("variant") == "partial":
+            stored.append(1)
+            if every is not None:
+                every(len(stored))
+            time.sleep(0.03)
+        return write(**kwargs)
+
+    monkeypatch.setattr(content, "content_write", slow)
+
+
+def _settled_offset() -> int:
+    from vault.models import PartialUpload
+
+    last, steady = -1, 0
+    while steady < 20:
+        offset = PartialUpload.objects.get().offset
+        steady, last = (steady + 1, last) if offset == last else (0, offset)
+        time.sleep(0.05)
+    return last
+
+
+@pytest.mark.child_clock  # the client runs as a process of its own
+def test_a_video_sent_in_one_patch_resumes_after_a_sigkill(device, consenting_alice, tmp_path, monkeypatch):
+    """The default client (no CONSENTSVC_SYNC_TUS_CHUNK: what remains in one PATCH) is killed mid-body;
+    the next run resumes from where the server stands, and the stored source is the file byte for byte."""
+    from vault import exports
+    from vault.models import PartialUpload
+
+    _slow_segments(monkeypatch)
+    roll = tmp_path / "roll"
+    # Larger than what the kernel's socket buffers hold over loopback: the kill cuts the body.
+    video = _large_video(roll / "IMG_0300.MOV", seed=7, megabytes=24)
+    command = [sys.executable, "-m", "camera_roll_sync", "run", "--once", "--no-progress", "--jobs", "1",
+               "--config", str(device), str(roll)]
+    env = {k: v for k, v in os.environ.items() if k != "CONSENTSVC_SYNC_TUS_CHUNK"} | {"PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    offset_at_kill = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        partial = PartialUpload.objects.first()
+        if partial is not None and partial.offset >= 1024 * 1024:
+            process.send_signal(signal.SIGKILL)
+            offset_at_kill = partial.offset
+            break
+        time.sleep(0.01)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    assert 0 < offset_at_kill < video.stat().st_size
+    settled = _settled_offset()  # the server stores what was in flight and counts it
+    assert offset_at_kill <= settled < video.stat().st_size
+
+    assert run_once(device, roll) == 0
+    (item,) = MediaItem.objects.filter(owner=consenting_alice)
+    opened = exports.export_source_open(user_id=consenting_alice.pk, item_id=item.pk)
+    assert b"".join(opened.chunks) == video.read_bytes()  # byte for byte
+    started = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_started")
+    assert started.count() == 1  # resumed, not started again
+    assert not PartialUpload.objects.exists()
+
+
+@pytest.mark.child_clock  # the client runs as a process of its own
+def test_a_withdrawal_while_one_patch_streams_stops_the_real_client_at_once(device, consenting_alice, tmp_path,
+                                                                           monkeypatch):
+    """The holder turns the feature off from another device while the client's one PATCH streams a
+    video: the pass ends consent_off (exit 3) without trying again, and nothing of the video is left."""
+    from tests.vault.conftest import withdraw
+    from vault.models import PartialUpload
+
+    withdrawn_at = []
+
+    def withdraw_at_the_fourth(n):
+        if n == 4 and not withdrawn_at:
+            withdraw(consenting_alice)
+            withdrawn_at.append(time.monotonic())
+
+    _slow_segments(monkeypatch, every=withdraw_at_the_fourth)
+    roll = tmp_path / "roll"
+    _large_video(roll / "IMG_0301.MOV", seed=8)
+    command = [sys.executable, "-m", "camera_roll_sync", "run", "--once", "--no-progress", "--jobs", "1",
+               "--config", str(device), str(roll)]
+    env = {k: v for k, v in os.environ.items() if k != "CONSENTSVC_SYNC_TUS_CHUNK"} | {"PYTHONPATH": str(REPO)}
+    process = subprocess.run(command, cwd=REPO, env=env, capture_output=True, timeout=120)
+    ended = time.monotonic()
+    assert process.returncode == cli.EXIT_CONSENT_OFF, process.stderr.decode() + process.stdout.decode()
+    assert withdrawn_at and ended - withdrawn_at[0] < 5  # not after a retry's back-off
+    assert b"trying again" not in process.stdout + process.stderr, process.stdout.decode()
+    assert not PartialUpload.objects.exists() and not MediaItem.objects.filter(owner=consenting_alice).exists()
+    started = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_started")
+    assert started.count() == 1  # not started again after the refusal

@@ -76,3 +76,30 @@ def test_a_seek_near_the_end_of_a_clip_on_s3_reads_it_with_ranged_gets(s3_server
     start = item.size - 1000
     piece = client.get(f"/media/{item.pk}/original/", HTTP_RANGE=f"bytes={start}-")
     assert piece.status_code == 206 and body(piece) == whole[start:]
+
+
+def test_a_segment_larger_than_one_part_and_one_cut_short_on_s3(s3_server, s3_bucket, consented):
+    """With the default segments (32 MiB: several S3 parts each), a PATCH whose body stops mid-segment
+    (the phone's link dropped) keeps what came as a shorter object; the resumed upload ends byte for
+    byte, and no multipart upload is left open."""
+    import os
+    import struct
+
+    clip = clip_bytes(frames=30, size=(160, 120), noise=4)
+    pad = 36 * 1024 * 1024 - len(clip)
+    clip += struct.pack(">I4s", pad, b"free") + os.urandom(pad - 8)
+    upload = partials.partial_create(user_id=consented.pk, length=len(clip), filename="IMG_0500.MOV")
+    mib = 1024 * 1024
+    cut = 33 * mib + 12345  # one whole segment (four parts), then a piece of the next: the link drops
+
+    def body(data: bytes):
+        for at in range(0, len(data), mib):
+            yield data[at:at + mib]
+
+    upload, result = partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=0, body=body(clip[:cut]))
+    assert result is None and upload.offset == cut and upload.segments == 2
+    assert not s3_server.uploads_in_progress(s3_bucket)
+    upload, result = partials.partial_append(user_id=consented.pk, uid=upload.uid, offset=cut, body=body(clip[cut:]))
+    assert result is not None and upload.offset == len(clip)
+    assert b"".join(exports.export_source_open(user_id=consented.pk, item_id=result.item.pk).chunks) == clip
+    assert not PartialUpload.objects.exists() and not s3_server.uploads_in_progress(s3_bucket)
