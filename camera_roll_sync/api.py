@@ -247,6 +247,7 @@ def _tus_cap(raw: str | None) -> int | None:
 
 TUS_CHUNK_BYTES = _tus_cap(os.environ.get("CONSENTSVC_SYNC_TUS_CHUNK"))
 TUS_PIECE_BYTES = 1024 * 1024  # read and handed to the socket at a time, into one reused buffer
+TUS_CONFLICTS = 3  # 409s (another request counted first) answered by asking where the upload stands
 
 
 class UploadUrls:
@@ -406,7 +407,8 @@ def upload_resumable(api: "Api", *, path, urls: UploadUrls, halt: threading.Even
     None when ``halt`` was set: it is looked at before each PATCH and between the pieces of a
     body, and a body is dropped mid-way (what arrived stays on the server, encrypted, until it is
     resumed, expires or the feature is turned off). A file that shrinks or goes away on the way
-    is an ApiError with the code FILE_CHANGED."""
+    is an ApiError with the code FILE_CHANGED. A 409 (another request of the upload counted first) is
+    answered by asking the server where it stands and going on from there, TUS_CONFLICTS times at most."""
     import requests
     from tusclient import client as tus_client
     from tusclient.exceptions import TusCommunicationError
@@ -442,12 +444,23 @@ def upload_resumable(api: "Api", *, path, urls: UploadUrls, halt: threading.Even
             if not upload.url:
                 upload.set_url(upload.create_url())
             started_again = False
+            conflicts = 0
             while upload.offset < upload.stop_at:
                 if halt is not None and halt.is_set():
                     return None
                 try:
                     upload.upload_chunk()
                 except TusCommunicationError as exc:
+                    if exc.status_code == 409 and conflicts < TUS_CONFLICTS:
+                        # Another request of this upload counted a segment first (one from before a kill
+                        # or a dropped link, which the server was still storing): the server says where it
+                        # stands now, and the rest goes from there. Finished meanwhile: the next run sees.
+                        conflicts += 1
+                        offset = upload.get_offset()
+                        if not upload.offset <= offset < upload.stop_at:
+                            raise
+                        upload.offset = offset
+                        continue
                     # Ended on the server under this PATCH (expired, or ended from elsewhere): what it
                     # held is gone, so the file goes again from its start, once.
                     if exc.status_code not in (404, 410) or started_again:

@@ -312,3 +312,29 @@ def test_an_upload_ended_on_the_server_under_its_patch_goes_again_from_the_start
     assert started.count() == 2  # the ended upload, then a new one
     assert not PartialUpload.objects.exists()
     assert _exported(consenting_alice, MediaItem.objects.get(pk=answer.media_id)) == clip
+
+
+def test_a_segment_counted_first_by_a_stale_patch_is_resumed_from_where_the_server_stands(
+        device, consenting_alice, tmp_path, clip, body, monkeypatch):
+    # A PATCH of the same upload from before (a client killed, or a link that dropped, whose request the
+    # server is still storing) counts its segment while this PATCH streams: the server answers 409
+    # upload_offset_mismatch ("HEAD it and resume"), and the client does that instead of ending the pass.
+    monkeypatch.setattr(partials, "SEGMENT_BYTES", 2 * MIB)
+    video = _video(tmp_path / "roll" / "IMG_0306.MOV", clip)
+    raced = []
+
+    def a_stale_patch_counts_first(sent):
+        if not raced:
+            upload = PartialUpload.objects.get()
+            partials.partial_append(user_id=consenting_alice.pk, uid=upload.uid, offset=0, body=[clip[:MIB // 2]])
+            raced.append(upload.uid)
+
+    body.after_piece = a_stale_patch_counts_first
+    state = State(config.state_path(device))
+    answer = upload_resumable(device_api(device), path=video, urls=UploadUrls(state))
+    state.close()
+
+    assert raced and answer is not None and answer.media_id
+    started = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_started")
+    assert started.count() == 1  # resumed, not started again
+    assert _exported(consenting_alice, MediaItem.objects.get(pk=answer.media_id)) == clip
