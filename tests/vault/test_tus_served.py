@@ -182,3 +182,50 @@ def test_a_withdrawal_during_a_long_patch_reaches_the_phone_as_consent_required(
     assert answer.status_code == 403, answer.text[:300]
     assert answer.json()["error"]["code"] == "consent_required"
     assert request(port, token, "HEAD", path)[0] == 404  # the withdrawal took the upload with it
+
+
+class _Trickling:
+    """A PATCH body of ``length`` bytes at about 2 MiB a second (a phone's link); after 2 MiB the holder
+    turns the feature off from another device, and the phone goes on sending until it is answered."""
+
+    def __init__(self, port: int, token: str, length: int):
+        self.port, self.token, self.length = port, token, length
+        self.withdrawn_at = None
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        piece, sent = b"t" * (MIB // 4), 0
+        while sent < self.length:
+            yield piece[: self.length - sent]
+            sent += min(len(piece), self.length - sent)
+            time.sleep(0.125)
+            if self.withdrawn_at is None and sent >= 2 * MIB:
+                status, _, _ = request(self.port, self.token, "PUT", f"/api/v1/consent/{purposes.CAMERA_ROLL}/",
+                                       {"Content-Type": "application/json"}, json.dumps({"granted": False}))
+                assert status == 200
+                self.withdrawn_at = time.monotonic()
+
+
+def test_a_withdrawal_reaches_a_phone_on_a_slow_link_within_seconds_not_at_the_segments_end(served):
+    """At 2 MiB a second a 32 MiB segment takes 16 s to arrive: the server looks at consent again while
+    it does, and the phone reads consent_required a second or two after the withdrawal."""
+    port, token, _ = served
+    status, _, raw = request(port, token, "GET", "/api/v1/consent/")
+    (row,) = [row for row in json.loads(raw)["purposes"] if row["purpose"] == purposes.CAMERA_ROLL]
+    status, _, _ = request(port, token, "PUT", f"/api/v1/consent/{purposes.CAMERA_ROLL}/",
+                           {"Content-Type": "application/json"},
+                           json.dumps({"granted": True, "notice_version": row["current_notice_version"]}))
+    assert status == 200
+    length = SEGMENT + MIB
+    path = create(port, token, length)
+    body = _Trickling(port, token, length)
+    answer = requests.patch(f"http://127.0.0.1:{port}{path}", data=body, timeout=60, headers={
+        "Authorization": f"Token {token}", **TUS, "Content-Type": "application/offset+octet-stream",
+        "Upload-Offset": "0"})
+    answered_after = time.monotonic() - body.withdrawn_at
+    assert answer.status_code == 403, answer.text[:300]
+    assert answer.json()["error"]["code"] == "consent_required"
+    assert answered_after < 5, answered_after  # not the 15 s left of the segment
+    assert request(port, token, "HEAD", path)[0] == 404
