@@ -59,7 +59,7 @@ _NO_UPLOAD = {404: OpenApiResponse(description="not_found: no such upload of you
 
 def _int_header(request, name: str) -> int:
     raw = request.headers.get(name, "")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²" is a digit to isdigit(), not to int()
         raise ServiceError("invalid_request", f"{name} is a non-negative integer.")
     return int(raw)
 

@@ -443,3 +443,17 @@ def test_a_slow_patch_stops_within_a_second_of_its_link_when_consent_goes_mid_se
         assert not PartialUpload.objects.exists() and not stored_files(tmp_path)
     else:
         assert PartialUpload.objects.get().offset <= 4 * mib
+
+
+@pytest.mark.parametrize("value", ["²", "¹0", "٣"])
+def test_a_header_of_digits_that_are_not_ascii_is_a_400_not_a_crash(consented, api, value):
+    """str.isdigit() holds for '²' (a byte of a latin-1 header), which int() refuses: the header is a
+    bad request, answered as one, never an unhandled error."""
+    client = api(consented)
+    created = client.post("/api/v1/media/uploads/", HTTP_UPLOAD_LENGTH=value, **TUS)
+    assert created.status_code == 400 and created.json()["error"]["code"] == "invalid_request"
+    location = create(client, 5000)["Location"]
+    refused = client.generic("PATCH", location, b"x" * 10, content_type="application/offset+octet-stream",
+                             HTTP_UPLOAD_OFFSET=value, **TUS)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_request"
+    assert PartialUpload.objects.get().offset == 0
