@@ -356,7 +356,7 @@ def streaming_uploader():
             if offset is None:
                 raise TusCommunicationError(f"HEAD answered {response.status_code}", response.status_code,
                                             response.content)
-            if not offset.isdigit():
+            if not (offset.isascii() and offset.isdigit()):  # "²" is a digit to isdigit(), not to int()
                 raise _malformed("HEAD", "media/uploads/", response.status_code, "Upload-Offset not a number")
             return int(offset)
 
@@ -391,7 +391,7 @@ def streaming_uploader():
             self.answer = {k.lower(): v for k, v in response.headers.items()}
             offset = self.answer.get("upload-offset", "")
             # An answer that does not move the upload forward would have the client send forever.
-            if not offset.isdigit() or not self.offset < int(offset) <= self.stop_at:
+            if not (offset.isascii() and offset.isdigit()) or not self.offset < int(offset) <= self.stop_at:
                 raise _malformed("PATCH", "media/uploads/", response.status_code,
                                  f"Upload-Offset {offset!r} after {self.offset}")
             self.offset = int(offset)
@@ -479,10 +479,17 @@ def upload_resumable(api: "Api", *, path, urls: UploadUrls, halt: threading.Even
             raise _tus_error(exc) from None
         except requests.RequestException as exc:
             raise ApiError(0, "unreachable", f"No answer from {api.base}: {exc}") from None
-    urls.remove_item(key)
     answer = upload.answer
-    return Uploaded(media_id=int(answer.get("media-item-id", 0)), duplicate=answer.get("media-duplicate") == "true",
-                    sha256="")
+    if not answer:
+        # Every byte was on the server before this run (killed during its last PATCH): the server is
+        # finishing the upload. Asked again later, it answers 404, and the file goes again, answered as
+        # a duplicate with the item's id.
+        raise ApiError(503, "upload_finishing", f"The server is finishing the upload of {path.name}.")
+    urls.remove_item(key)
+    item = answer.get("media-item-id", "")
+    if not (item.isascii() and item.isdigit()) or int(item) < 1:
+        raise _malformed("PATCH", "media/uploads/", 204, "no Media-Item-Id in the last answer")
+    return Uploaded(media_id=int(item), duplicate=answer.get("media-duplicate") == "true", sha256="")
 
 
 def upload_fingerprint(stream) -> str:

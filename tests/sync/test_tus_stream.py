@@ -338,3 +338,82 @@ def test_a_segment_counted_first_by_a_stale_patch_is_resumed_from_where_the_serv
     started = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_started")
     assert started.count() == 1  # resumed, not started again
     assert _exported(consenting_alice, MediaItem.objects.get(pk=answer.media_id)) == clip
+
+
+class _OddOffsetServer(_StuckTusServer):
+    """A loopback tus server whose HEAD and PATCH answer an Upload-Offset of digits int() refuses."""
+
+    def __init__(self, odd: str):
+        super().__init__()
+        handler = self.httpd.RequestHandlerClass
+
+        def do_patch(request):
+            request._answer(204, {"Upload-Offset": odd})
+
+        def do_head(request):
+            request._answer(200, {"Upload-Offset": odd, "Upload-Length": "200000"})
+
+        handler.do_PATCH = do_patch
+        handler.do_HEAD = do_head
+
+
+@pytest.mark.parametrize("answered", ["PATCH", "HEAD"])
+def test_an_upload_offset_of_digits_int_refuses_is_a_malformed_answer(tmp_path, answered):
+    # "²" is a digit to str.isdigit(), not to int(): read as a number, it crashed the client with a ValueError.
+    video = _video(tmp_path / "roll" / "IMG_0307.MOV", os.urandom(200_000))
+    state = State(tmp_path / "state.sqlite3")
+    with _OddOffsetServer("\u00b2") as server:
+        urls = UploadUrls(state)
+        if answered == "HEAD":  # an upload this client started before: it asks where it stands
+            with video.open("rb") as stream:
+                urls.set_item(sync_api.upload_fingerprint(stream), f"{server.url}/api/v1/media/uploads/odd/")
+        with pytest.raises(ApiError) as refused:
+            upload_resumable(sync_api.Api(server.url, "t"), path=video, urls=urls)
+    state.close()
+    assert refused.value.malformed
+
+
+class _NoItemServer(_StuckTusServer):
+    """A loopback tus server whose PATCH takes the whole file but names no item (or one that is no number)."""
+
+    def __init__(self, item: str | None):
+        super().__init__()
+        handler = self.httpd.RequestHandlerClass
+
+        def do_patch(request):
+            length = int(request.headers["Content-Length"]) + int(request.headers["Upload-Offset"])
+            named = {"Media-Item-Id": item} if item is not None else {}
+            request._answer(204, {"Upload-Offset": str(length), **named})
+
+        handler.do_PATCH = do_patch
+
+
+@pytest.mark.parametrize("item", [None, "abc", "0", "\u00b2"])
+def test_a_finished_upload_that_names_no_item_is_a_malformed_answer(tmp_path, item):
+    # The photo path refuses an answer without a numeric id; a video's last PATCH recorded media id 0
+    # (no header) or crashed with a ValueError (not a number).
+    video = _video(tmp_path / "roll" / "IMG_0308.MOV", os.urandom(200_000))
+    state = State(tmp_path / "state.sqlite3")
+    with _NoItemServer(item) as server, pytest.raises(ApiError) as refused:
+        upload_resumable(sync_api.Api(server.url, "t"), path=video, urls=UploadUrls(state))
+    state.close()
+    assert refused.value.malformed
+
+
+def test_an_upload_whose_every_byte_is_on_the_server_already_is_asked_again_later(tmp_path):
+    # Killed during its last PATCH, the client comes back while the server finishes the upload (the
+    # box takes seconds for a long clip): HEAD says every byte is in, and no PATCH is sent. That is
+    # no upload with media id 0, but a transient answer: asked again, the server says 404 (done) and
+    # the file goes again, answered as a duplicate with its id.
+    video = _video(tmp_path / "roll" / "IMG_0309.MOV", os.urandom(200_000))
+    state = State(tmp_path / "state.sqlite3")
+    with _OddOffsetServer("200000") as server:
+        urls = UploadUrls(state)
+        with video.open("rb") as stream:
+            key = sync_api.upload_fingerprint(stream)
+        urls.set_item(key, f"{server.url}/api/v1/media/uploads/finishing/")
+        with pytest.raises(ApiError) as told:
+            upload_resumable(sync_api.Api(server.url, "t"), path=video, urls=urls)
+    assert told.value.transient and not told.value.malformed and server.patches == 0
+    assert urls.get_item(key)  # kept: the next attempt asks the same upload
+    state.close()
