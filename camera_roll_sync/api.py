@@ -317,6 +317,11 @@ class FileRegion:
             yield view[:read]
 
 
+def _whole_number(raw: str) -> bool:
+    """A header's value that int() reads as a whole number (isdigit() alone also takes "²")."""
+    return raw.isascii() and raw.isdigit()
+
+
 def file_changed(name: str, what: str) -> ApiError:
     return ApiError(0, FILE_CHANGED, f"{name} {what} while it was being sent; it goes again once it settles.")
 
@@ -356,7 +361,7 @@ def streaming_uploader():
             if offset is None:
                 raise TusCommunicationError(f"HEAD answered {response.status_code}", response.status_code,
                                             response.content)
-            if not (offset.isascii() and offset.isdigit()):  # "²" is a digit to isdigit(), not to int()
+            if not _whole_number(offset):
                 raise _malformed("HEAD", "media/uploads/", response.status_code, "Upload-Offset not a number")
             return int(offset)
 
@@ -391,7 +396,7 @@ def streaming_uploader():
             self.answer = {k.lower(): v for k, v in response.headers.items()}
             offset = self.answer.get("upload-offset", "")
             # An answer that does not move the upload forward would have the client send forever.
-            if not (offset.isascii() and offset.isdigit()) or not self.offset < int(offset) <= self.stop_at:
+            if not _whole_number(offset) or not self.offset < int(offset) <= self.stop_at:
                 raise _malformed("PATCH", "media/uploads/", response.status_code,
                                  f"Upload-Offset {offset!r} after {self.offset}")
             self.offset = int(offset)
@@ -487,7 +492,7 @@ def upload_resumable(api: "Api", *, path, urls: UploadUrls, halt: threading.Even
         raise ApiError(503, "upload_finishing", f"The server is finishing the upload of {path.name}.")
     urls.remove_item(key)
     item = answer.get("media-item-id", "")
-    if not (item.isascii() and item.isdigit()) or int(item) < 1:
+    if not _whole_number(item) or int(item) < 1:
         raise _malformed("PATCH", "media/uploads/", 204, "no Media-Item-Id in the last answer")
     return Uploaded(media_id=int(item), duplicate=answer.get("media-duplicate") == "true", sha256="")
 

@@ -3,11 +3,13 @@ errors (429 with Retry-After, 503), as a busy server or load balancer would, the
 
 import http.client
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
+from tests.sync.loopback import LoopbackServer
 
-class FaultyProxy:
+
+class FaultyProxy(LoopbackServer):
     def __init__(self, upstream: str, *, path: str, method: str, faults: list[tuple[int, dict]]):
         self.upstream = urlsplit(upstream)
         self.path = path
@@ -76,9 +78,7 @@ class FaultyProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serve(Handler)
 
     def _enter(self):
         with self._lock:
@@ -95,11 +95,3 @@ class FaultyProxy:
                 self.faulted += 1
                 return self.faults.pop(0)
         return None
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()

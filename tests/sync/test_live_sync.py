@@ -371,6 +371,26 @@ def _make_video(path: Path, *, frames: int = 150, seed: int = 0) -> Path:
     return path
 
 
+def _killed_once_stored(command: list[str], env: dict, *, at_least: int) -> int:
+    """Runs the client and SIGKILLs it as soon as the server has counted ``at_least`` bytes of its
+    upload; the offset the server stood at then."""
+    from vault.models import PartialUpload
+
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    offset_at_kill = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        partial = PartialUpload.objects.first()
+        if partial is not None and partial.offset >= at_least:
+            process.send_signal(signal.SIGKILL)
+            offset_at_kill = partial.offset
+            break
+        time.sleep(0.01)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    return offset_at_kill
+
+
 @pytest.mark.child_clock  # the client runs as a process of its own
 def test_it_uploads_a_video_through_tus_resuming_after_a_sigkill(device, consenting_alice, tmp_path):
     from vault import exports
@@ -382,18 +402,7 @@ def test_it_uploads_a_video_through_tus_resuming_after_a_sigkill(device, consent
     command = [sys.executable, "-m", "camera_roll_sync", "run", "--once", "--no-progress", "--jobs", "1",
                "--config", str(device), str(roll)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "CONSENTSVC_SYNC_TUS_CHUNK": str(64 * 1024)}
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    offset_at_kill = 0
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        partial = PartialUpload.objects.first()
-        if partial is not None and partial.offset >= 2 * 64 * 1024:
-            process.send_signal(signal.SIGKILL)
-            offset_at_kill = partial.offset
-            break
-        time.sleep(0.01)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    offset_at_kill = _killed_once_stored(command, env, at_least=2 * 64 * 1024)
     assert 0 < offset_at_kill < video.stat().st_size
 
     assert run_once(device, roll) == 0
@@ -502,18 +511,7 @@ def test_a_video_sent_in_one_patch_resumes_after_a_sigkill(device, consenting_al
     command = [sys.executable, "-m", "camera_roll_sync", "run", "--once", "--no-progress", "--jobs", "1",
                "--config", str(device), str(roll)]
     env = {k: v for k, v in os.environ.items() if k != "CONSENTSVC_SYNC_TUS_CHUNK"} | {"PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    offset_at_kill = 0
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        partial = PartialUpload.objects.first()
-        if partial is not None and partial.offset >= 1024 * 1024:
-            process.send_signal(signal.SIGKILL)
-            offset_at_kill = partial.offset
-            break
-        time.sleep(0.01)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    offset_at_kill = _killed_once_stored(command, env, at_least=1024 * 1024)
     assert 0 < offset_at_kill < video.stat().st_size
     settled = _settled_offset()  # the server stores what was in flight and counts it
     assert offset_at_kill <= settled < video.stat().st_size

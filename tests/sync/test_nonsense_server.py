@@ -3,22 +3,22 @@ feature on, and an answer that is not the API's documented shape ends the run wi
 one line saying so, never a traceback, with nothing more sent."""
 
 import json
-import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from camera_roll_sync import cli, config
 from camera_roll_sync.state import State
 from tests.sync.conftest import make_photo
+from tests.sync.loopback import LoopbackServer
 
 TAKEN = datetime(2026, 11, 20, 10, 15)
 CONSENT_ON = {"purposes": [{"purpose": "camera_roll_cloud_processing", "granted": True, "notice_version": "1",
                             "since": "2026-11-01T00:00:00Z"}]}
 
 
-class NonsenseServer:
+class NonsenseServer(LoopbackServer):
     """A loopback server that answers each (method, path) with the status and body it is given."""
 
     def __init__(self, answers: dict[tuple[str, str], tuple[int, bytes]]):
@@ -45,17 +45,7 @@ class NonsenseServer:
 
             do_GET = do_POST = _answer
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
 
     def uploads(self) -> int:
         return sum(1 for request in self.requests if request == ("POST", "/api/v1/media/"))

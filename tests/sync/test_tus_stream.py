@@ -4,7 +4,7 @@ sent a piece at a time, dropped mid-way when the client is told to stop or the f
 import os
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +18,7 @@ from camera_roll_sync.api import FILE_CHANGED, ApiError, UploadUrls, upload_resu
 from camera_roll_sync.state import State
 from camera_roll_sync.sync import Options, Syncer
 from tests.sync.conftest import device_api
+from tests.sync.loopback import LoopbackServer
 from vault import exports, partials
 from vault.models import MediaItem, PartialUpload
 
@@ -93,6 +94,15 @@ def _exported(user, item) -> bytes:
     return b"".join(exports.export_source_open(user_id=user.pk, item_id=item.pk).chunks)
 
 
+def _upload_once(device, video):
+    """One upload_resumable of the file by the device, with its own state (closed after)."""
+    state = State(config.state_path(device))
+    try:
+        return upload_resumable(device_api(device), path=video, urls=UploadUrls(state))
+    finally:
+        state.close()
+
+
 def _wait_for(condition, timeout=20.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -118,9 +128,7 @@ def test_it_sends_a_video_in_one_patch_by_default(device, consenting_alice, tmp_
 
 def test_the_client_holds_one_piece_of_the_file_at_a_time(device, consenting_alice, tmp_path, clip, body):
     video = _video(tmp_path / "roll" / "IMG_0301.MOV", clip)
-    state = State(config.state_path(device))
-    answer = upload_resumable(device_api(device), path=video, urls=UploadUrls(state))
-    state.close()
+    answer = _upload_once(device, video)
 
     assert answer is not None and answer.media_id
     assert sum(len(piece) for piece in body.pieces) == len(clip)
@@ -226,7 +234,7 @@ def test_the_patch_cap_is_optional_and_a_positive_number_of_bytes():
             sync_api._tus_cap(wrong)
 
 
-class _StuckTusServer:
+class _StuckTusServer(LoopbackServer):
     """A loopback tus server whose PATCH answers 204 without moving the upload's offset."""
 
     def __init__(self):
@@ -253,17 +261,7 @@ class _StuckTusServer:
                 server.patches += 1
                 self._answer(204, {"Upload-Offset": self.headers["Upload-Offset"]})
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
 
 
 def test_an_answer_that_does_not_move_the_upload_is_malformed_not_a_loop(tmp_path):
@@ -303,9 +301,7 @@ def test_an_upload_ended_on_the_server_under_its_patch_goes_again_from_the_start
             ended.append(upload.uid)
 
     body.after_piece = end_it_after_the_first_piece
-    state = State(config.state_path(device))
-    answer = upload_resumable(device_api(device), path=video, urls=UploadUrls(state))
-    state.close()
+    answer = _upload_once(device, video)
 
     assert ended and answer is not None and answer.media_id
     started = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_started")
@@ -330,9 +326,7 @@ def test_a_segment_counted_first_by_a_stale_patch_is_resumed_from_where_the_serv
             raced.append(upload.uid)
 
     body.after_piece = a_stale_patch_counts_first
-    state = State(config.state_path(device))
-    answer = upload_resumable(device_api(device), path=video, urls=UploadUrls(state))
-    state.close()
+    answer = _upload_once(device, video)
 
     assert raced and answer is not None and answer.media_id
     started = AuditEvent.objects.filter(subject_id=consenting_alice.pk, action="media.upload_started")
