@@ -452,6 +452,10 @@ def test_a_withdrawal_stops_a_video_upload_before_its_next_piece(device, consent
     state.close()
 
 
+# The large videos' fixed time, and the window their runs take as recent: no dependence on the day.
+TAKEN = datetime(2026, 11, 20, 10, 15).timestamp()
+DAYS = 100000
+
 def _large_video(path: Path, *, seed: int, megabytes: int = 6) -> Path:
     """A clip followed by a `free` atom of ``megabytes`` (a player skips it): a video of several
     megabytes, which one PATCH sends in several pieces of the client's and the server's."""
@@ -461,7 +465,7 @@ def _large_video(path: Path, *, seed: int, megabytes: int = 6) -> Path:
     pad = megabytes * 1024 * 1024
     with path.open("ab") as out:
         out.write(struct.pack(">I4s", pad + 8, b"free") + os.urandom(pad))
-    os.utime(path, (time.time() - 3600, time.time() - 3600))
+    os.utime(path, (TAKEN, TAKEN))  # a fixed day; the runs take the last DAYS as recent
     return path
 
 
@@ -509,14 +513,14 @@ def test_a_video_sent_in_one_patch_resumes_after_a_sigkill(device, consenting_al
     # Larger than what the kernel's socket buffers hold over loopback: the kill cuts the body.
     video = _large_video(roll / "IMG_0300.MOV", seed=7, megabytes=24)
     command = [sys.executable, "-m", "camera_roll_sync", "run", "--once", "--no-progress", "--jobs", "1",
-               "--config", str(device), str(roll)]
+               "--days", str(DAYS), "--config", str(device), str(roll)]
     env = {k: v for k, v in os.environ.items() if k != "CONSENTSVC_SYNC_TUS_CHUNK"} | {"PYTHONPATH": str(REPO)}
     offset_at_kill = _killed_once_stored(command, env, at_least=1024 * 1024)
     assert 0 < offset_at_kill < video.stat().st_size
     settled = _settled_offset()  # the server stores what was in flight and counts it
     assert offset_at_kill <= settled < video.stat().st_size
 
-    assert run_once(device, roll) == 0
+    assert run_once(device, roll, "--days", str(DAYS)) == 0
     (item,) = MediaItem.objects.filter(owner=consenting_alice)
     opened = exports.export_source_open(user_id=consenting_alice.pk, item_id=item.pk)
     assert b"".join(opened.chunks) == video.read_bytes()  # byte for byte
@@ -544,7 +548,7 @@ def test_a_withdrawal_while_one_patch_streams_stops_the_real_client_at_once(devi
     roll = tmp_path / "roll"
     _large_video(roll / "IMG_0301.MOV", seed=8)
     command = [sys.executable, "-m", "camera_roll_sync", "run", "--once", "--no-progress", "--jobs", "1",
-               "--config", str(device), str(roll)]
+               "--days", str(DAYS), "--config", str(device), str(roll)]
     env = {k: v for k, v in os.environ.items() if k != "CONSENTSVC_SYNC_TUS_CHUNK"} | {"PYTHONPATH": str(REPO)}
     process = subprocess.run(command, cwd=REPO, env=env, capture_output=True, timeout=120)
     ended = time.monotonic()

@@ -4,6 +4,7 @@ sent a piece at a time, dropped mid-way when the client is told to stop or the f
 import os
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
 
@@ -36,10 +37,16 @@ def clip() -> bytes:
     return data
 
 
+# A fixed time for the files, and passes that take anything from the last DAYS as recent: nothing here
+# depends on the day the tests run.
+TAKEN = datetime(2026, 11, 20, 10, 15).timestamp()
+DAYS = 100000
+
+
 def _video(path, data: bytes):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    os.utime(path, (time.time() - 3600, time.time() - 3600))
+    os.utime(path, (TAKEN, TAKEN))
     return path
 
 
@@ -116,7 +123,7 @@ def test_it_sends_a_video_in_one_patch_by_default(device, consenting_alice, tmp_
     roll = tmp_path / "roll"
     video = _video(roll / "IMG_0300.MOV", clip)
     state = State(config.state_path(device))
-    result = Syncer(api=device_api(device), state=state, root=roll, options=Options(jobs=1, progress=False),
+    result = Syncer(api=device_api(device), state=state, root=roll, options=Options(jobs=1, progress=False, days=DAYS),
                     say=lambda message: None).sync_once()
     state.close()
 
@@ -216,7 +223,7 @@ def test_a_file_that_changed_on_the_way_waits_for_the_next_scan_without_retries(
     monkeypatch.setattr("camera_roll_sync.sync.upload_resumable", shrank)
     waits: list[float] = []
     state = State(config.state_path(device))
-    result = Syncer(api=device_api(device), state=state, root=roll, options=Options(jobs=1, progress=False),
+    result = Syncer(api=device_api(device), state=state, root=roll, options=Options(jobs=1, progress=False, days=DAYS),
                     sleep=waits.append, say=lambda message: None).sync_once()
 
     assert len(calls) == 1 and not waits  # not retried: the same bytes are not there to send
